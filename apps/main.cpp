@@ -1,0 +1,47 @@
+// spikechip command-line entry point: a thin shell over the library.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+#include "apps/cli.hpp"
+#include "sim/error.hpp"
+#include "spikechip/version.hpp"
+
+namespace spikechip::cli {
+std::vector<CommandEntry>& registry() {
+  static std::vector<CommandEntry> entries;
+  return entries;
+}
+static bool g_quiet = false;
+bool quiet() { return g_quiet || !isatty(fileno(stderr)); }
+void set_quiet(bool q) { g_quiet = q; }
+}  // namespace spikechip::cli
+
+int main(int argc, char** argv) {
+  using namespace spikechip;
+  CLI::App app{"spikechip: cycle-accurate simulator of a Transformer-oriented neuromorphic chip"};
+  app.set_version_flag("--version", std::string("spikechip ") + kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();
+  auto& entries = cli::registry();
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (auto& e : entries) e.setup(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "successful" parse errors with exit code 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const UsageError& e) {
+    std::cerr << "spikechip: usage error: " << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "spikechip: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "spikechip: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

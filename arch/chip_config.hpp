@@ -1,0 +1,77 @@
+#pragma once
+// Typed chip description (a JSON file, see docs/chip-config.md). The parser rejects unknown keys
+// and out-of-range values naming the JSON path (e.g. "tiny.json: /router/vcs: must be 1..16").
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace spikechip::arch {
+
+struct MeshConfig {
+  int width = 4;   // tiles per chip in x
+  int height = 4;  // tiles per chip in y
+};
+
+// Several identical chips joined in a grid; the global mesh is (chips_x*width) x (chips_y*height)
+// and links that cross a chip boundary are chip-to-chip links.
+struct ChipLinkConfig {
+  int chips_x = 1;
+  int chips_y = 1;
+  int latency_cycles = 20;     // extra cycles to cross a chip-to-chip link
+  int bits_per_cycle = 16;     // serial link width: a flit of F bits takes ceil(F/bits) cycles
+};
+
+struct RouterConfig {
+  int buffer_depth = 4;        // flits per input VC buffer
+  int vcs = 2;                 // virtual channels per input port
+  int flit_bits = 64;
+  int pipeline_stages = 2;     // cycles from head-flit arrival to switch traversal
+  int link_latency = 1;        // cycles on a link between neighbouring routers
+  std::string routing = "xy";  // "xy", "yx", "west_first"
+  bool multicast = true;       // fork packets at routers (false: one unicast per destination)
+  std::string arbitration = "round_robin";  // or "fixed_priority"
+};
+
+struct CoreConfig {
+  int adder_lanes = 16;                 // synaptic additions per cycle (P)
+  int64_t membrane_sram_bytes = 65536;
+  int membrane_banks = 8;
+  int membrane_word_bits = 32;          // one membrane value per word
+  int64_t weight_sram_bytes = 131072;
+  int weight_banks = 4;
+  int weight_word_bits = 64;            // weights read per access = word_bits / 8
+  int neuron_updates_per_cycle = 8;     // LIF updates per cycle
+  int sdsa_lanes = 16;                  // SDSA AND/increment or row-add lanes per cycle
+  int input_queue_depth = 64;           // events
+  int output_queue_depth = 64;          // packets
+  int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
+};
+
+struct TechConfig {
+  std::string node = "45nm";
+  std::string energy_table = "arch/energy/45nm.json";  // relative to the chip file, or the source tree
+};
+
+struct ChipConfig {
+  std::string name;
+  std::string description;
+  double clock_hz = 200e6;
+  MeshConfig mesh;
+  ChipLinkConfig chips;
+  RouterConfig router;
+  CoreConfig core;
+  TechConfig tech;
+  int64_t watchdog_cycles = 100000;  // stop with a diagnostic when nothing moves this long
+  std::string source_path;           // the file it was read from (for messages)
+
+  int global_width() const { return mesh.width * chips.chips_x; }
+  int global_height() const { return mesh.height * chips.chips_y; }
+  int num_cores() const { return global_width() * global_height(); }
+};
+
+ChipConfig load_chip_config(const std::string& path);              // throws spikechip::Error
+ChipConfig chip_config_from_json(const nlohmann::json& j, const std::string& origin);
+nlohmann::json chip_config_to_json(const ChipConfig& c);
+
+}  // namespace spikechip::arch

@@ -1,0 +1,54 @@
+#include "models/graph.hpp"
+
+#include "sim/error.hpp"
+
+namespace spikechip::model {
+
+namespace {
+struct OpInfo {
+  Op op;
+  const char* name;
+};
+constexpr OpInfo kOps[] = {{Op::Input, "Input"}, {Op::Conv2d, "Conv2d"}, {Op::Linear, "Linear"},
+                           {Op::LIF, "LIF"},     {Op::Add, "Add"},       {Op::SDSA, "SDSA"},
+                           {Op::Mean, "Mean"},   {Op::Output, "Output"}};
+}  // namespace
+
+const char* op_name(Op op) {
+  for (const auto& o : kOps)
+    if (o.op == op) return o.name;
+  return "?";
+}
+
+Op op_from_name(const std::string& name) {
+  for (const auto& o : kOps)
+    if (name == o.name) return o.op;
+  throw Error("unknown op '" + name + "' (known: Input, Conv2d, Linear, LIF, Add, SDSA, Mean, Output)");
+}
+
+ValueKind output_kind(Op op) {
+  switch (op) {
+    case Op::Input: return ValueKind::Input;
+    case Op::LIF: return ValueKind::Spike;
+    default: return ValueKind::Membrane;
+  }
+}
+
+int Graph::find(const std::string& n) const {
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].name == n) return int(i);
+  return -1;
+}
+
+int64_t dense_ops(const Graph& g, const Node& n) {
+  if (n.op == Op::Conv2d) {
+    const Shape& in = g.input_shape(n);
+    return int64_t(n.kh) * n.kw * (in.c / n.groups) * n.shape.c * n.shape.h * n.shape.w;
+  }
+  if (n.op == Op::Linear) return g.input_shape(n).size() * n.shape.c;
+  return 0;
+}
+
+int64_t folded_params(const Node& n) { return int64_t(n.weight.size()) + int64_t(n.bias.size()); }
+
+}  // namespace spikechip::model

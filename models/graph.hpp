@@ -1,0 +1,76 @@
+#pragma once
+// The model IR: a topologically sorted graph of integer nodes (docs/model-format.md), with the
+// arithmetic of docs/semantics.md. Plain data: the golden executor, the mapper and the chip model
+// all read it; only models/graph_io.* reads and writes files.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace spikechip::model {
+
+enum class Op { Input, Conv2d, Linear, LIF, Add, SDSA, Mean, Output };
+enum class ValueKind { Input, Spike, Membrane };
+
+const char* op_name(Op op);
+Op op_from_name(const std::string& name);  // throws spikechip::Error for unknown names
+ValueKind output_kind(Op op);              // Input->Input, LIF->Spike, Output->Membrane, else Membrane
+
+struct Shape {
+  int c = 0, h = 1, w = 1;
+  int64_t size() const { return int64_t(c) * h * w; }
+  bool operator==(const Shape&) const = default;
+};
+
+struct Node {
+  std::string name;
+  Op op = Op::Input;
+  std::vector<int> inputs;  // indices of earlier nodes
+  Shape shape;              // output shape
+  std::string source;       // optional: PyTorch module(s) it came from
+
+  // Conv2d attributes (Linear uses none of them)
+  int kh = 1, kw = 1, sy = 1, sx = 1, py = 0, px = 0, groups = 1;
+  // LIF
+  int tau_shift = 1;
+  // SDSA
+  int heads = 1, sdsa_shift = 0;
+  // Mean
+  int count = 1;
+  // Input
+  std::string encoding = "image";  // "image" or "events"
+
+  // Integer tensors (see docs/model-format.md for which op has which).
+  std::vector<int8_t> weight;       // Conv2d [O][I/g][kh][kw]; Linear [O][I]
+  std::vector<int32_t> bias;        // [O]
+  std::vector<uint8_t> shift;       // [O]
+  std::vector<int32_t> threshold;   // LIF [C]
+  std::vector<int32_t> zero_point;  // Input [C]
+
+  nlohmann::json quant = nlohmann::json::object();  // floats for documentation / dequantisation
+
+  ValueKind kind() const { return output_kind(op); }
+  int in_channels_per_group(const Shape& in) const { return in.c / groups; }
+};
+
+struct Graph {
+  int format_version = 1;
+  std::string name;
+  std::string description;
+  int timesteps = 1;
+  int num_classes = 0;
+  nlohmann::json provenance = nlohmann::json::object();
+  std::vector<Node> nodes;
+
+  const Node& input() const { return nodes.front(); }
+  const Node& output() const { return nodes.back(); }
+  int find(const std::string& name) const;  // -1 if absent
+  const Shape& input_shape(const Node& n, int i = 0) const { return nodes[n.inputs[i]].shape; }
+};
+
+// Dense (every input = 1) operation count of a weight node, k*k*Cin/g*Cout*Ho*Wo (mspk_ops.py).
+int64_t dense_ops(const Graph& g, const Node& n);
+// Number of learned parameters of a weight node in the folded graph (weights + biases).
+int64_t folded_params(const Node& n);
+
+}  // namespace spikechip::model
