@@ -9,10 +9,7 @@
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
 
-#if __has_include("models/graph_io.hpp")
 #include "models/graph_io.hpp"
-#define SPIKECHIP_HAVE_GRAPH_IO 1
-#endif
 
 namespace spikechip::cli {
 namespace {
@@ -24,14 +21,6 @@ struct MapArgs {
   double rate = 0.2;
   bool time_multiplex = false, unicast = false;
 };
-
-model::Graph load_graph(const std::string& dir) {
-#ifdef SPIKECHIP_HAVE_GRAPH_IO
-  return model::load_model(dir);
-#else
-  throw Error(dir + ": this build has no model reader (models/graph_io.hpp); rebuild after merging main");
-#endif
-}
 
 void run_map(const MapArgs& a) {
   mapper::MapOptions o;
@@ -54,7 +43,7 @@ void run_map(const MapArgs& a) {
     sj.expect_object();
     for (auto it = j.begin(); it != j.end(); ++it) o.rates[it.key()] = sj.at(it.key()).as_double(0, 1);
   }
-  model::Graph g = load_graph(a.model);
+  model::Graph g = model::load_model(a.model);
   arch::ChipConfig chip = arch::load_chip_config(a.chip);
   for (const auto& [name, r] : o.rates)
     if (g.find(name) < 0 || g.nodes[g.find(name)].op != model::Op::LIF)
