@@ -1,8 +1,9 @@
 // spikechip charts: a small dependency-free SVG chart library for the offline report pages.
-// Every chart takes (container element, options) and appends one <svg class="sc-chart">.
+// Every chart takes (container element, options) and appends one SVG element of class sc-chart.
 "use strict";
 var Charts = (function () {
   var NS = "http://www.w3.org/2000/svg";
+  var uid = 0;  // ids for markers/gradients: unique per page, and the same on every load
   var PALETTE = ["#2f6fb3", "#e07b39", "#3a9a5b", "#c8453b", "#8061b3", "#8c6d4f", "#d46aa6", "#6f7a87",
                  "#b5a22c", "#2aa6b8", "#1f4e80", "#a3541f", "#27683d", "#8a2c25", "#574281", "#5e4935"];
 
@@ -159,15 +160,18 @@ var Charts = (function () {
     });
     var vmax = niceMax(Math.max.apply(null, totals.concat([0])));
     var legendItems = series.map(function (s, j) { return { name: s.name, color: s.color || color(j) }; });
-    var legendH = series.length > 1 ? 16 * legendRows(legendItems, (container.clientWidth || 600) - 120) + 4 : 0;
+    // The frame's width is only known once it is in the page; the height follows from it.
+    var f = frame(container, opts, null, 10), svg = f.svg;
+    var legendH = series.length > 1 ? 16 * legendRows(legendItems, f.w - 80) + 4 : 0;
+    function setH(hh) { svg.setAttribute("height", hh); svg.setAttribute("viewBox", "0 0 " + f.w + " " + hh); }
     if (opts.horizontal) {
       var band = opts.band || (grouped ? 8 + 7 * series.length : 17);
       var lw = opts.labelWidth || Math.min(190, 12 + 6.2 * Math.max.apply(null, labels.map(function (l) { return String(l).length; })));
-      var top = 6 + legendH, h = top + band * n + 44;
-      var f = frame(container, opts, null, h), svg = f.svg, right = f.w - (opts.showValues ? 62 : 16);
+      var top = 6 + legendH, h = top + band * n + 44, right = f.w - (opts.showValues ? 62 : 16);
+      setH(h);
       var sx = lin(0, vmax, lw, right), bottom = top + band * n;
       if (legendH) legend(svg, series.map(function (s, j) { return { name: s.name, color: s.color || color(j) }; }), lw, 12, right - lw);
-      axisX(svg, sx, 0, vmax, bottom, lw, right, opts.valueTitle, fmt, top);
+      axisX(svg, sx, 0, vmax, bottom, lw, right, opts.valueTitle, opts.fmt || tickNum, top);
       labels.forEach(function (lab, i) {
         var y0 = top + i * band, acc = 0;
         el("text", { x: lw - 6, y: y0 + band / 2 + 4, "text-anchor": "end" }, svg, String(lab));
@@ -184,10 +188,11 @@ var Charts = (function () {
     }
     var rot = n > 8, lh = rot ? Math.min(120, 10 + 5.6 * Math.max.apply(null, labels.map(function (l) { return String(l).length; }))) : 20;
     var H = opts.height || 260, topv = 8 + legendH, left = 62, bot = H - lh - 34;
-    var fv = frame(container, opts, null, H), sv = fv.svg, rightv = fv.w - 10;
+    setH(H);
+    var sv = svg, rightv = f.w - 10;
     var sy = lin(0, vmax, bot, topv), bw = (rightv - left) / Math.max(1, n);
     if (legendH) legend(sv, series.map(function (s, j) { return { name: s.name, color: s.color || color(j) }; }), left, 12, rightv - left);
-    axisY(sv, sy, 0, vmax, left, bot, topv, opts.valueTitle, fmt, rightv);
+    axisY(sv, sy, 0, vmax, left, bot, topv, opts.valueTitle, opts.fmt || tickNum, rightv);
     el("line", { x1: left, x2: rightv, y1: bot, y2: bot, stroke: "#8a93a3" }, sv);
     labels.forEach(function (lab, i) {
       var x0 = left + i * bw, acc = 0, cx = x0 + bw / 2;
@@ -304,7 +309,7 @@ var Charts = (function () {
         ay = dy > 0 ? py(l.from[1]) + tile + 2 : py(l.from[1]) - 2; by = dy > 0 ? py(l.to[1]) - 3 : py(l.to[1]) + tile + 3; ax = bx = xM;
       }
       var t = l.value / maxFlits, c = l.value > 0 ? seq(0.15 + 0.85 * t) : "#c9ced8";
-      var mid = "arr" + k;
+      var mid = "arr" + (++uid) + "_" + k;
       var mk = el("marker", { id: mid, viewBox: "0 0 10 10", refX: 7, refY: 5, markerWidth: 4, markerHeight: 4, orient: "auto" }, defs);
       el("path", { d: "M0,0 L10,5 L0,10 z", fill: c }, mk);
       var ln = el("line", { x1: ax, y1: ay, x2: bx, y2: by, stroke: c, "stroke-width": 1.5 + 4.5 * t, "marker-end": "url(#" + mid + ")",
@@ -318,7 +323,7 @@ var Charts = (function () {
     for (var byI = ch; byI < rows; byI += ch)
       el("line", { y1: py(byI) - gap / 2, y2: py(byI) - gap / 2, x1: left - 4, x2: left + gw + 4, stroke: "#c8453b", "stroke-width": 2.5, "stroke-dasharray": "8 4" }, svg);
     // Colour key.
-    var ky = top + gh + 26, kw = Math.min(260, gw), gid = "grad" + Math.floor(Math.random() * 1e9).toString(36);
+    var ky = top + gh + 26, kw = Math.min(260, gw), gid = "grad" + (++uid);
     var grad = el("linearGradient", { id: gid }, defs);
     for (var s = 0; s <= 8; s++) el("stop", { offset: (s / 8 * 100) + "%", "stop-color": seq(s / 8) }, grad);
     el("rect", { x: left, y: ky, width: kw, height: 10, fill: "url(#" + gid + ")" }, svg);

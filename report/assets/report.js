@@ -98,7 +98,7 @@
     var g2 = h("div", { "class": "grid2" }, s2);
     if (comps.length) C.bar(g2, { title: "Energy by component", horizontal: true, showValues: true, labels: comps, band: 22,
       series: [{ name: "energy", values: comps.map(function (k) { return E[k]; }) }], valueTitle: "energy per inference (pJ)",
-      fmt: num, tips: function (i) { return comps[i] + ": " + C.energy(E[comps[i]]) + " (" + pct(E[comps[i]] / esum) + ")"; } });
+      tips: function (i) { return comps[i] + ": " + C.energy(E[comps[i]]) + " (" + pct(E[comps[i]] / esum) + ")"; } });
     C.bar(g2, { title: "Simulated vs paper-formula energy", horizontal: true, showValues: true, band: 30, labels: ["this chip (all components)", "paper formula (SOPs+MACs only)"],
       series: [{ name: "energy", values: [S.energy_pJ || 0, S.paper_energy_pJ || 0], color: "#8061b3" }], valueTitle: "energy per inference (pJ)" });
 
@@ -115,11 +115,6 @@
       C.bar(g3, { title: "Output firing rate", horizontal: true, labelWidth: 8, labels: L.map(function () { return ""; }),
         series: [{ name: "firing rate", values: L.map(function (l) { return l.firing_rate || 0; }), color: "#3a9a5b" }],
         valueTitle: "spikes per neuron per timestep", fmt: num, tips: function (i) { var l = L[i]; return l.name + "\nfiring rate " + pct(l.firing_rate) + "\nspikes " + num(l.spikes); } });
-      var ops = []; L.forEach(function (l) { if (ops.indexOf(l.op) < 0) ops.push(l.op); });
-      C.gantt(s3, { title: "Layer activity window (first input)", rows: names, labelWidth: 150, band: 15, xTitle: "cycle",
-        legend: ops.map(function (o) { return { name: o, color: C.hashColor(o) }; }),
-        bars: L.map(function (l, i) { return { row: i, start: l.start_cycles, end: l.end_cycles, color: C.hashColor(l.op),
-          tip: l.name + " (" + l.op + ")\ncycles " + num(l.start_cycles) + "–" + num(l.end_cycles) }; }) });
     }
 
     // Mesh.
@@ -149,18 +144,27 @@
     }
 
     // Timeline.
-    var T = arr(R.timeline);
+    var T = arr(R.timeline), s5 = null;
     if (T.length) {
-      var s5 = section("Timeline", "Activity of each core over the first input: one bar per (node, timestep)." +
+      s5 = section("Timeline", "Activity of each core over the first input: one bar per (node, timestep)." +
         (R.timeline_truncated ? " The simulator bounded the timeline: later events are not shown." : ""));
       var coreIds = []; T.forEach(function (e) { if (coreIds.indexOf(e.core) < 0) coreIds.push(e.core); });
       coreIds.sort(function (a, b) { return a - b; });
       var nodeNames = []; T.forEach(function (e) { if (nodeNames.indexOf(e.node) < 0) nodeNames.push(e.node); });
       var nodeColor = function (n) { return C.color(nodeNames.indexOf(n)); };
-      C.gantt(s5, { rows: coreIds.map(function (c) { return "core " + c; }), xTitle: "cycle", band: 18,
+      C.gantt(s5, { title: "Core activity (first input)", rows: coreIds.map(function (c) { return "core " + c; }), xTitle: "cycle", band: 18,
         legend: nodeNames.length <= 40 ? nodeNames.map(function (n) { return { name: n, color: nodeColor(n) }; }) : [],
         bars: T.map(function (e) { return { row: coreIds.indexOf(e.core), start: e.start_cycles, end: e.end_cycles, color: nodeColor(e.node),
           tip: "core " + e.core + ": " + e.node + ", timestep " + e.timestep + "\ncycles " + num(e.start_cycles) + "–" + num(e.end_cycles) }; }) });
+    }
+
+    if (L.length) {
+      if (!s5) s5 = section("Timeline", "");
+      var ops = []; L.forEach(function (l) { if (ops.indexOf(l.op) < 0) ops.push(l.op); });
+      C.gantt(s5, { title: "Layer activity window (first input)", rows: names, labelWidth: 150, band: 15, xTitle: "cycle",
+        legend: ops.map(function (o) { return { name: o, color: C.hashColor(o) }; }),
+        bars: L.map(function (l, i) { return { row: i, start: l.start_cycles, end: l.end_cycles, color: C.hashColor(l.op),
+          tip: l.name + " (" + l.op + ")\ncycles " + num(l.start_cycles) + "–" + num(l.end_cycles) }; }) });
     }
 
     // Inputs.

@@ -202,7 +202,7 @@ def make_run_report(status="complete", seed=7, n_inputs=2):
                  "command": "spikechip run --model tiny-mspk.json --chip tiny4x4.json --inputs cifar10:2 -o out/"},
         "units": {"_cycles": "clock cycles", "_s": "seconds", "_pJ": "picojoules", "_hz": "hertz",
                   "_bytes": "bytes", "_bits": "bits"},
-        "model": {"name": "tiny-mspk-30 <fixture & test>", "path": "models/tiny-mspk.json",
+        "model": {"name": "tiny-mspk-30 (test fixture)", "path": "models/tiny-mspk.json",
                   "graph_sha256": "3f1c" * 16, "weights_sha256": "9ab2" * 16,
                   "provenance": {"generator": "tests/python/report_fixture.py", "seed": seed}},
         "chip": {"name": "tiny4x4", "path": "arch/chips/tiny4x4.json", "sha256": "77e0" * 16, "clock_hz": CLOCK_HZ,
