@@ -278,10 +278,12 @@ var Charts = (function () {
   // links[{from:[x,y], to:[x,y], value (0..1), tip, chip}], chipW, chipH (tiles per chip),
   // valueTitle, linkTitle. Tile (0,0) is drawn top-left, y grows downwards.
   function heatmap(container, opts) {
-    var cols = opts.cols, rows = opts.rows, W0 = container.clientWidth || 700;
-    var tile = Math.max(44, Math.min(110, Math.floor((Math.min(W0, 760) - 80) / cols)));
+    var cols = opts.cols, rows = opts.rows, f = frame(container, opts, null, 10), svg = f.svg;
+    // Tiles fill the available width (gap = 0.32 tile), within readable bounds.
+    var tile = Math.max(40, Math.min(110, Math.floor((Math.min(f.w, 1100) - 50) / (cols + 0.32 * (cols - 1)))));
     var gap = Math.round(tile * 0.32), left = 34, top = 28, gw = cols * tile + (cols - 1) * gap, gh = rows * tile + (rows - 1) * gap;
-    var H = top + gh + 86, f = frame(container, opts, Math.max(left + gw + 30, 520), H), svg = f.svg;
+    var H = top + gh + 86, Wd = Math.max(f.w, left + gw + 16);
+    svg.setAttribute("width", Wd); svg.setAttribute("height", H); svg.setAttribute("viewBox", "0 0 " + Wd + " " + H);
     var px = function (x) { return left + x * (tile + gap); }, py = function (y) { return top + y * (tile + gap); };
     var defs = el("defs", {}, svg);
     for (var i = 0; i < cols; i++) el("text", { x: px(i) + tile / 2, y: top - 8, "text-anchor": "middle", "class": "axis-title" }, svg, "x=" + i);

@@ -122,7 +122,7 @@
     if (cores.length) {
       var s4 = section("Mesh: core utilisation and link traffic", "Tile colour = busy fraction of the run; arrows = flits per directed link (width and colour ∝ flits, dashed = chip-to-chip link). Hover for nodes and stalls.");
       var cw = mesh[0] || 1, chh = mesh[1] || 1, gcols = cw * (chips[0] || 1), grows = chh * (chips[1] || 1);
-      var g4 = h("div", { "class": "grid2" }, s4);
+      var g4 = h("div", { "class": gcols > 6 ? "" : "grid2" }, s4);  // wide meshes get the full width
       C.heatmap(g4, { cols: gcols, rows: grows, chipW: cw, chipH: chh, valueTitle: "core utilisation (busy ÷ simulated cycles)",
         linkTitle: "flits on link (max " + num(Math.max.apply(null, links.map(function (l) { return l.flits; }).concat([0]))) + ")",
         cells: cores.map(function (c) {

@@ -74,10 +74,10 @@ def xy_route(a, b):
     return hops
 
 
-def make_run_report(status="complete", seed=7, n_inputs=2):
+def make_run_report(status="complete", seed=7, n_inputs=2, chips=(1, 1)):
     rng = random.Random(seed)
     g = build_graph()
-    W, H = MESH
+    W, H = MESH[0] * chips[0], MESH[1] * chips[1]  # global mesh
     ncores = W * H
     # Contiguous placement: layers in graph order share cores round-robin (snake order keeps
     # neighbours close, as a locality-aware mapper would).
@@ -153,14 +153,16 @@ def make_run_report(status="complete", seed=7, n_inputs=2):
                 nx, ny = x + dx, y + dy
                 if 0 <= nx < W and 0 <= ny < H:
                     f = flits.get(((x, y), (nx, ny), d), 0)
-                    links.append({"from": [x, y], "to": [nx, ny], "dir": d, "chip_link": False, "flits": f,
+                    crosses = x // MESH[0] != nx // MESH[0] or y // MESH[1] != ny // MESH[1]
+                    links.append({"from": [x, y], "to": [nx, ny], "dir": d, "chip_link": crosses, "flits": f,
                                   "utilisation": round(f / latency / n_inputs, 5)})
     total_flits = sum(l["flits"] for l in links)
+    chip_flits = sum(l["flits"] for l in links if l["chip_link"])
     comp = {
         "adders": totals["sops"] * E_ADD, "weight_sram": totals["wreads"] * E_WSRAM,
         "membrane_sram": totals["mreads"] * E_MSRAM * 2, "neuron_units": totals["neuron_updates"] * E_NEURON,
         "sdsa": totals["sdsa"] * E_SDSA, "encoder_macs": totals["macs"] * E_MAC, "routers": total_flits * E_ROUTER,
-        "links": total_flits * E_LINK, "chip_links": 0.0, "dram": 0.0, "static": latency * E_STATIC_PER_CYCLE,
+        "links": (total_flits - chip_flits) * E_LINK, "chip_links": chip_flits * E_CHIPLINK, "dram": 0.0, "static": latency * E_STATIC_PER_CYCLE,
     }
     comp = {k: round(v, 3) for k, v in comp.items()}
     energy = round(sum(comp.values()), 3)
@@ -171,7 +173,7 @@ def make_run_report(status="complete", seed=7, n_inputs=2):
         pc = per_core[c]
         x, y = snake[c]
         busy = pc["busy"]
-        cores.append({"id": c, "x": x, "y": y, "chip": 0, "nodes": pc["nodes"], "busy_cycles": busy,
+        cores.append({"id": c, "x": x, "y": y, "chip": (y // MESH[1]) * chips[0] + x // MESH[0], "nodes": pc["nodes"], "busy_cycles": busy,
                       "stall_cycles": {"waiting_input": stall_rng.randrange(0, max(1, busy // 3)),
                                        "bank_conflict": stall_rng.randrange(0, max(1, busy // 20)),
                                        "output_full": stall_rng.randrange(0, max(1, busy // 10)),
@@ -206,8 +208,9 @@ def make_run_report(status="complete", seed=7, n_inputs=2):
                   "graph_sha256": "3f1c" * 16, "weights_sha256": "9ab2" * 16,
                   "provenance": {"generator": "tests/python/report_fixture.py", "seed": seed}},
         "chip": {"name": "tiny4x4", "path": "arch/chips/tiny4x4.json", "sha256": "77e0" * 16, "clock_hz": CLOCK_HZ,
-                 "mesh": list(MESH), "chips": [1, 1], "energy_table": "arch/energy/45nm.json", "tech_node": "45nm",
-                 "config": {"name": "tiny4x4", "mesh": {"width": W, "height": H}}},
+                 "mesh": list(MESH), "chips": list(chips), "energy_table": "arch/energy/45nm.json", "tech_node": "45nm",
+                 "config": {"name": "tiny4x4", "mesh": {"width": MESH[0], "height": MESH[1]},
+                            "chips": {"chips_x": chips[0], "chips_y": chips[1]}}},
         "mapping": {"sha256": "c0de" * 16, "cores_used": sum(1 for c in cores if c["nodes"]), "groups": len(g),
                     "placement": "snake"},
         "run": {"timesteps": T, "inputs": n_inputs, "verified": True, "wall_s": wall,

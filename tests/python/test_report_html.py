@@ -87,15 +87,20 @@ def test_run_report_renders_in_browser(tmp_path):
         shutil.copy(shot, ROOT / "docs" / "img" / "report.png")
 
 
-def test_partial_report_shows_banner(tmp_path):
+def test_partial_two_chip_report(tmp_path):
+    """A partial report of two 4x4 chips side by side: banner, chip boundary and chip links drawn."""
     exe = spikechip_binary()
-    src = write_json(tmp_path / "run.json", report_fixture.make_run_report(status="partial"))
+    report = report_fixture.make_run_report(status="partial", chips=(2, 1))
+    assert any(l["chip_link"] and l["flits"] for l in report["links"])
+    src = write_json(tmp_path / "run.json", report)
     out = tmp_path / "out"
     subprocess.run([exe, "report", str(src), "-o", str(out)], check=True, capture_output=True)
     assert json.loads((out / "report.json").read_text())["status"] == "partial"
     dom = render(tmp_path, out / "report.html")
     assert 'id="partial-banner"' in dom and "PARTIAL RESULTS" in dom
     assert 'data-render="ok"' in dom
+    assert "chip boundary" in dom and "x=7" in dom  # 8 tile columns, boundary key drawn
+    assert dom.count('stroke-dasharray="4 2"') == sum(l["chip_link"] for l in report["links"])
 
 
 def test_sweep_page_renders_in_browser(tmp_path):
