@@ -139,7 +139,7 @@ var Charts = (function () {
     var g = el("g", { "class": "axis" }, svg), gg = el("g", { "class": "grid" }, svg);
     svg.insertBefore(gg, svg.firstChild);
     el("line", { x1: x, x2: x, y1: y0, y2: y1 }, g);
-    ticks(lo, hi, Math.max(2, Math.floor(Math.abs(y0 - y1) / 40))).forEach(function (v) {
+    ticks(lo, hi, Math.max(4, Math.floor(Math.abs(y0 - y1) / 40))).forEach(function (v) {
       var y = sy(v);
       el("line", { x1: x - 4, x2: x, y1: y, y2: y }, g);
       if (gridRight !== undefined) el("line", { x1: x, x2: gridRight, y1: y, y2: y }, gg);

@@ -144,10 +144,14 @@
     }
 
     // Timeline.
-    var T = arr(R.timeline), s5 = null;
+    // The browser stays responsive up to a few ten thousand SVG bars; the simulator bounds the
+    // timeline too, this cap only protects against a report written without that bound.
+    var MAX_BARS = 20000, T = arr(R.timeline), s5 = null, capped = T.length > MAX_BARS;
+    if (capped) T = T.slice(0, MAX_BARS);
     if (T.length) {
       s5 = section("Timeline", "Activity of each core over the first input: one bar per (node, timestep)." +
-        (R.timeline_truncated ? " The simulator bounded the timeline: later events are not shown." : ""));
+        (R.timeline_truncated ? " The simulator bounded the timeline: later events are not shown." : "") +
+        (capped ? " Only the first " + MAX_BARS + " of " + arr(R.timeline).length + " entries are drawn." : ""));
       var coreIds = []; T.forEach(function (e) { if (coreIds.indexOf(e.core) < 0) coreIds.push(e.core); });
       coreIds.sort(function (a, b) { return a - b; });
       var nodeNames = []; T.forEach(function (e) { if (nodeNames.indexOf(e.node) < 0) nodeNames.push(e.node); });

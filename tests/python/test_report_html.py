@@ -2,7 +2,7 @@
 `spikechip report`, must log nothing to the console (no script errors), and must have drawn the
 charts (SVG elements created by the embedded script). Also takes the screenshot for docs.
 
-Set SPIKECHIP_UPDATE_SCREENSHOT=1 to copy the run-page screenshot to docs/img/report.png.
+Set SPIKECHIP_UPDATE_SCREENSHOT=1 to copy the screenshots to docs/img/report.png and sweep.png.
 """
 import json
 import os
@@ -110,7 +110,8 @@ def test_sweep_page_renders_in_browser(tmp_path):
     html = tmp_path / "sweep.html"
     subprocess.run([exe, "report", "--sweep", str(src), "-o", str(html)], check=True, capture_output=True)
     assert_offline(html.read_text())
-    dom = render(tmp_path, html, tmp_path / "sweep.png")
+    shot = tmp_path / "sweep.png"
+    dom = render(tmp_path, html, shot, size="1400,1500")
     assert 'data-render="ok"' in dom
     n_params, n_metrics = len(sweep["parameters"]), len(sweep["metrics"])
     assert len(re.findall(r'<svg class="sc-chart"', dom)) == 2 + n_params * n_metrics
@@ -124,6 +125,8 @@ def test_sweep_page_renders_in_browser(tmp_path):
             and (q["metrics"][mx] < p["metrics"][mx] or q["metrics"][my] < p["metrics"][my]) for q in ok)}
     expected = front("latency_cycles", "energy_pJ") | front("area_proxy_mm2", "energy_pJ")
     assert dom.count('class="pareto"') == len(expected)
+    if os.environ.get("SPIKECHIP_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(shot, ROOT / "docs" / "img" / "sweep.png")
 
 
 def test_bad_report_json_is_a_clear_error(tmp_path):
