@@ -104,7 +104,21 @@ inline Graph tiny_graph() {
   return g;
 }
 
-// A fresh empty directory under the gtest temp dir (removed by the caller's TempDir guard).
+// Directories made by fresh_dir, removed when the test process exits (one test per process under
+// ctest), so /tmp does not fill up across runs.
+struct TempDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+inline TempDirs& temp_dirs() {
+  static TempDirs t;
+  return t;
+}
+
+// A fresh empty directory under the gtest temp dir, named after the running test.
 inline std::string fresh_dir(const std::string& tag) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::filesystem::path p = std::filesystem::path(::testing::TempDir()) /
@@ -112,6 +126,7 @@ inline std::string fresh_dir(const std::string& tag) {
                              info->name() + "_" + tag);
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  temp_dirs().dirs.push_back(p);
   return p.string();
 }
 
