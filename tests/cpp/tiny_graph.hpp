@@ -1,0 +1,154 @@
+#pragma once
+// Small hand-built models and helpers shared by the foundation tests.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <unistd.h>
+
+#include "models/graph.hpp"
+#include "sim/error.hpp"
+
+namespace spikechip::testing {
+
+using model::Graph;
+using model::Node;
+using model::Op;
+
+// input[1,8,8] -> conv1 3x3 s2 p1 (4ch) -> lif1 -> conv2 1x1 -> sdsa(lif1,lif1,lif1) heads 2
+// -> add(conv1, conv2, sdsa) -> mean -> lif2 -> head Linear 4->3 -> output. Every op appears.
+inline Graph tiny_graph() {
+  Graph g;
+  g.name = "tiny";
+  g.timesteps = 2;
+  g.num_classes = 3;
+  g.provenance = {{"source", "hand-built test graph"}};
+  auto add = [&](Node n, std::vector<int> inputs) {
+    n.inputs = std::move(inputs);
+    g.nodes.push_back(std::move(n));
+    return int(g.nodes.size()) - 1;
+  };
+  Node in;
+  in.name = "input";
+  in.op = Op::Input;
+  in.shape = {1, 8, 8};
+  in.zero_point = {128};
+  in.quant = {{"scale", {0.0171}}};
+  const int i0 = add(in, {});
+  Node c1;
+  c1.name = "conv1";
+  c1.op = Op::Conv2d;
+  c1.shape = {4, 4, 4};
+  c1.kh = c1.kw = 3;
+  c1.sy = c1.sx = 2;
+  c1.py = c1.px = 1;
+  for (int k = 0; k < 4 * 9; ++k) c1.weight.push_back(int8_t((k * 37) % 255 - 127));
+  c1.bias = {1, -2, 3, -4};
+  c1.shift = {0, 1, 2, 24};
+  c1.source = "conv1 + bn1";
+  const int i1 = add(c1, {i0});
+  Node l1;
+  l1.name = "lif1";
+  l1.op = Op::LIF;
+  l1.shape = {4, 4, 4};
+  l1.threshold = {10, 20, 30, 40};
+  const int i2 = add(l1, {i1});
+  Node c2;
+  c2.name = "conv2";
+  c2.op = Op::Conv2d;
+  c2.shape = {4, 4, 4};
+  c2.weight = {1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8};
+  c2.bias = {0, 0, 0, 0};
+  c2.shift = {3, 3, 3, 3};
+  const int i3 = add(c2, {i2});
+  Node sd;
+  sd.name = "sdsa";
+  sd.op = Op::SDSA;
+  sd.shape = {4, 4, 4};
+  sd.heads = 2;
+  sd.sdsa_shift = 1;
+  const int i4 = add(sd, {i2, i2, i2});
+  Node ad;
+  ad.name = "add";
+  ad.op = Op::Add;
+  ad.shape = {4, 4, 4};
+  const int i5 = add(ad, {i1, i3, i4});
+  Node mn;
+  mn.name = "mean";
+  mn.op = Op::Mean;
+  mn.shape = {4, 1, 1};
+  mn.count = 16;
+  const int i6 = add(mn, {i5});
+  Node l2;
+  l2.name = "lif2";
+  l2.op = Op::LIF;
+  l2.shape = {4, 1, 1};
+  l2.threshold = {160, 160, 160, 160};
+  const int i7 = add(l2, {i6});
+  Node hd;
+  hd.name = "head";
+  hd.op = Op::Linear;
+  hd.shape = {3, 1, 1};
+  hd.weight = {1, 2, 3, 4, -1, -2, -3, -4, 127, -128, 0, 5};
+  hd.bias = {7, 8, 9};
+  hd.shift = {0, 0, 0};
+  const int i8 = add(hd, {i7});
+  Node out;
+  out.name = "output";
+  out.op = Op::Output;
+  out.shape = {3, 1, 1};
+  out.quant = {{"scale", 0.125}};
+  add(out, {i8});
+  return g;
+}
+
+// Directories made by fresh_dir, removed when the test process exits (one test per process under
+// ctest), so /tmp does not fill up across runs.
+struct TempDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+inline TempDirs& temp_dirs() {
+  static TempDirs t;
+  return t;
+}
+
+// A fresh empty directory under the gtest temp dir, named after the running test.
+inline std::string fresh_dir(const std::string& tag) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path p = std::filesystem::path(::testing::TempDir()) /
+                            ("spikechip_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" +
+                             info->name() + "_" + tag);
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  temp_dirs().dirs.push_back(p);
+  return p.string();
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+inline void spit(const std::string& path, const std::string& s) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << s;
+}
+
+// Runs fn, expects spikechip::Error whose message contains every one of `parts`.
+inline void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+    return;
+  }
+  ADD_FAILURE() << "expected spikechip::Error";
+}
+
+}  // namespace spikechip::testing
