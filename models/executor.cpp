@@ -216,6 +216,7 @@ RunResult GoldenExecutor::run(const InputView& in, int T, const RunOptions& opt)
   }
   for (int t = 0; t < T; ++t)
     for (size_t i = 0; i < n; ++i) {
+      if (opt.cancel && opt.cancel->load(std::memory_order_relaxed)) throw RunCancelled();
       r.stats[i][t] = eval_node(i, t);
       if (opt.record_spikes && g_.nodes[i].op == Op::LIF)
         std::memcpy(r.spikes[i].data() + size_t(t) * spk_[i].size(), spk_[i].data(), spk_[i].size());

@@ -3,6 +3,7 @@
 // work of a spike-input layer is proportional to its input spikes) and multithreaded over output
 // channels; results do not depend on the thread count (integer sums, each neuron written by one
 // thread). Design and report schema: docs/golden.md.
+#include <atomic>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "models/graph.hpp"
 #include "models/kernels.hpp"
+#include "sim/error.hpp"
 
 namespace spikechip::model {
 
@@ -24,6 +26,13 @@ struct InputView {
 struct RunOptions {
   int threads = 2;             // worker threads for the conv layers (>= 1)
   bool record_spikes = false;  // keep every LIF's spikes, [T][C][H][W] u8
+  // Polled between node evaluations; when it becomes true run() throws RunCancelled (the cosim
+  // server's per-request timeout: a thread cannot be killed, so it is asked to stop).
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RunCancelled : Error {
+  RunCancelled() : Error("run cancelled") {}
 };
 
 // Per node, per timestep (semantics.md "Counted quantities").
