@@ -3,6 +3,7 @@
 // work of a spike-input layer is proportional to its input spikes) and multithreaded over output
 // channels; results do not depend on the thread count (integer sums, each neuron written by one
 // thread). Design and report schema: docs/golden.md.
+#include <atomic>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "models/graph.hpp"
 #include "models/kernels.hpp"
+#include "sim/error.hpp"
 
 namespace spikechip::model {
 
@@ -24,6 +26,13 @@ struct InputView {
 struct RunOptions {
   int threads = 2;             // worker threads for the conv layers (>= 1)
   bool record_spikes = false;  // keep every LIF's spikes, [T][C][H][W] u8
+  // Polled between node evaluations; when it becomes true run() throws RunCancelled (the cosim
+  // server's per-request timeout: a thread cannot be killed, so it is asked to stop).
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RunCancelled : Error {
+  RunCancelled() : Error("run cancelled") {}
 };
 
 // Per node, per timestep (semantics.md "Counted quantities").
@@ -70,6 +79,8 @@ class GoldenExecutor {
   std::vector<std::vector<int32_t>> act_;   // LIF: flat indices of the current spikes
   std::vector<int64_t> out_acc_;
   std::vector<StepStats> cache_;            // first-layer stats reused when its input is constant
+  std::vector<std::vector<int32_t>> scratch32_;  // [thread] accumulators
+  std::vector<std::vector<int64_t>> scratch64_;
   InputView in_;
   int threads_ = 1;
 };
@@ -78,8 +89,10 @@ struct ReportOptions {
   std::string input_origin;  // where the input came from (file, index)
   int label = -1;
 };
-// The JSON run report (schema and units: docs/golden.md).
+// The JSON run report (schema and units: docs/golden.md). Layer and summary figures are totals
+// over all runs (inputs) and timesteps; "inputs" has one entry per run.
 nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptions& o = {});
+nlohmann::json make_report(const Graph& g, const std::vector<RunResult>& runs, const std::vector<ReportOptions>& opts);
 
 // Paper-formula energy constants (energy-constants.md, BICLab): pJ per MAC and per accumulate.
 inline constexpr double kEnergyMacPj = 4.6;
