@@ -24,6 +24,11 @@ struct InputView {
 struct RunOptions {
   int threads = 2;             // worker threads for the conv layers (>= 1)
   bool record_spikes = false;  // keep every LIF's spikes, [T][C][H][W] u8
+  // Conv outputs are computed in bands of rows whose accumulators take at most this many bytes,
+  // so the scatter's random access stays in the L2 cache. Does not change any result.
+  int64_t band_bytes = 512 * 1024;
+  // Layers with fewer dense ops run on one thread (starting a thread costs tens of microseconds).
+  int64_t min_parallel_ops = int64_t(1) << 22;
 };
 
 // Per node, per timestep (semantics.md "Counted quantities").
@@ -72,8 +77,12 @@ class GoldenExecutor {
   std::vector<StepStats> cache_;            // first-layer stats reused when its input is constant
   std::vector<std::vector<int32_t>> scratch32_;  // [thread] accumulators
   std::vector<std::vector<int64_t>> scratch64_;
+  std::vector<int64_t> row_start_;  // spikes of the conv input bucketed by row (CSR offsets)
+  std::vector<int32_t> by_row_;
   InputView in_;
   int threads_ = 1;
+  int64_t band_bytes_ = 512 * 1024;
+  int64_t min_parallel_ops_ = 0;
 };
 
 struct ReportOptions {
