@@ -260,3 +260,23 @@ TEST(GoldenExecutor, RejectsWrongInputShape) {
   std::vector<uint8_t> img(3 * 28 * 28);
   EXPECT_THROW(ex.run(InputView{img.data(), 1, Shape{3, 28, 28}}, 1), spikechip::Error);
 }
+
+TEST(GoldenExecutor, EventFramesAreReadPerTimestep) {
+  const Graph gi = build_meta_spikeformer(tiny_spec(), 4, 0.2);
+  Graph g = gi;
+  g.nodes[0].encoding = "events";
+  const Shape s = g.input().shape;
+  const auto f0 = random_image(s, 1), f1 = random_image(s, 2);
+  std::vector<uint8_t> same(f0), diff(f0);
+  same.insert(same.end(), f0.begin(), f0.end());
+  diff.insert(diff.end(), f1.begin(), f1.end());
+  GoldenExecutor ex(g);
+  const RunResult img = GoldenExecutor(gi).run(InputView{f0.data(), 1, s}, 2, RunOptions{1, true});
+  const RunResult ev_same = ex.run(InputView{same.data(), 2, s}, 2, RunOptions{1, true});
+  const RunResult ev_diff = ex.run(InputView{diff.data(), 2, s}, 2, RunOptions{1, true});
+  EXPECT_EQ(ev_same.spikes, img.spikes);  // two equal frames == one image seen twice
+  EXPECT_EQ(ev_same.output_acc, img.output_acc);
+  EXPECT_NE(ev_diff.spikes[2], img.spikes[2]);  // the first LIF sees frame 1 at t = 1
+  // Fewer frames than timesteps is an error that says what to do.
+  EXPECT_THROW(ex.run(InputView{same.data(), 2, s}, 3), spikechip::Error);
+}
