@@ -3,6 +3,7 @@
 // are compiled into the executable itself (not the static library), so the registrations are kept.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace spikechip::cli {
@@ -19,6 +20,16 @@ std::vector<CommandEntry>& registry();
 struct RegisterCommand {
   RegisterCommand(int order, CommandSetup setup) { registry().push_back({order, std::move(setup)}); }
 };
+
+// The subcommand group `name` (e.g. "model"), created on first use: several cmd_*.cpp files add
+// subcommands to one group ("model info", "model build"), and CLI11 rejects duplicate names.
+inline CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description) {
+  auto found = app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; });
+  if (!found.empty()) return found.front();
+  CLI::App* g = app.add_subcommand(name, description);
+  g->require_subcommand(1);
+  return g;
+}
 
 // True when --quiet was given or stderr is not a terminal (progress lines are suppressed).
 bool quiet();

@@ -32,7 +32,21 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version are "successful" parse errors with exit code 0.
-    return app.exit(e) == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // CLI11 reports "spikechip bogus" as "A subcommand is required"; name the unknown word instead.
+    const auto rest = app.remaining(true);
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty()) {
+      std::string cmd = "spikechip";
+      for (CLI::App* a = &app; !a->get_subcommands().empty();) {
+        a = a->get_subcommands().front();
+        cmd += " " + a->get_name();
+      }
+      std::cerr << "spikechip: usage error: unknown " << (rest.front().starts_with("-") ? "option" : "subcommand")
+                << " '" << rest.front() << "' (run '" << cmd << " --help' for the list)\n";
+      return 2;
+    }
+    std::cerr << "spikechip: usage error: " << e.what() << " (run with --help for usage)\n";
+    return 2;
   } catch (const UsageError& e) {
     std::cerr << "spikechip: usage error: " << e.what() << "\n";
     return 2;

@@ -1,0 +1,45 @@
+#pragma once
+// Whole-file reads and crash-safe writes shared by every reader/writer of model, input and trace
+// files: a half-written output file must never be mistaken for a good one.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spikechip::model {
+
+// Reads a whole file; throws spikechip::Error "<path>: cannot open (...)" naming the OS reason.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+
+// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
+// renamed over `path`. On failure the temporary is removed and spikechip::Error is thrown.
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+inline void write_file_atomic(const std::string& path, const std::string& s) {
+  write_file_atomic(path, s.data(), s.size());
+}
+inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& b) {
+  write_file_atomic(path, b.data(), b.size());
+}
+
+// Little-endian loads from a byte buffer (the on-disk formats are little-endian on every host).
+inline uint16_t load_le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+inline uint32_t load_le32(const uint8_t* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+inline uint64_t load_le64(const uint8_t* p) {
+  return uint64_t(load_le32(p)) | (uint64_t(load_le32(p + 4)) << 32);
+}
+inline void store_le16(std::vector<uint8_t>& out, uint16_t v) {
+  out.push_back(uint8_t(v));
+  out.push_back(uint8_t(v >> 8));
+}
+inline void store_le32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+}
+inline void store_le64(std::vector<uint8_t>& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i)));
+}
+
+// Lower-cased extension including the dot (".npy"), or "" when there is none.
+std::string file_extension(const std::string& path);
+
+}  // namespace spikechip::model

@@ -1,0 +1,43 @@
+#pragma once
+// Input samples for a model: images (.npy, binary .pgm/.ppm), event tensors and traces
+// (.npy, .evt, .csv; docs/traces.md), and the Fashion-MNIST IDX test set.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/graph.hpp"
+
+namespace spikechip::model {
+
+struct InputItem {
+  std::vector<uint8_t> data;  // u8, [frames][C][H][W] in C order
+  int frames = 1;             // 1 for an image (seen at every timestep); T for events
+  Shape shape;                // C, H, W of one frame
+  int label = -1;             // -1 when unknown
+  std::string origin;         // "path" or "path[i]" for batches, used in reports and errors
+};
+
+// Reads one file (or every supported file of a directory, in name order) as inputs of `g`'s
+// Input node, checking channels/size against it (error says expected vs got):
+//   image model:  .npy u8 [C,H,W], [H,W] (C = 1), [B,C,H,W] (also [B,H,W] when C = 1); .pgm/.ppm
+//   events model: .npy u8 [T,2,H,W] or [B,T,2,H,W] (T = g.timesteps); traces .evt/.csv/.npy int64
+//                 [N,4], binned into T frames (docs/traces.md)
+std::vector<InputItem> read_inputs(const std::string& path, const Graph& g);
+
+// Binary PGM (P5, C = 1) / PPM (P6, C = 3, stored as C,H,W), maxval <= 255.
+InputItem read_pnm(const std::string& path);
+
+// Fashion-MNIST IDX files (gzip-compressed idx3 images / idx1 labels). limit <= 0 reads all.
+// Images are 1x28x28; with a larger `target` (C = 1) they are centre-padded with zeros
+// (e.g. 32x32: 2 pixels on every side), as the PyTorch exporter does.
+std::vector<InputItem> read_idx_dataset(const std::string& images_gz, const std::string& labels_gz, int limit,
+                                        const Shape& target = Shape{1, 28, 28});
+// The Debian dataset (package dataset-fashion-mnist) under /usr/share/datasets/fashion-mnist, or
+// $SPIKECHIP_FMNIST_DIR: the 10k test images t10k-*.
+std::string fashion_mnist_dir();
+std::vector<InputItem> fashion_mnist_test_set(int limit, const Shape& target = Shape{1, 28, 28});
+
+// Centre-pads an image item (frames = 1) with zeros to `target` (same C, larger or equal H, W).
+void pad_to(InputItem& item, const Shape& target);
+
+}  // namespace spikechip::model
