@@ -1,7 +1,4 @@
 // `spikechip model build`, `spikechip infer`, `spikechip eval`: the golden executor's commands.
-// They need the model file layer (models/graph_io.hpp, models/inputs.hpp); until that is in the
-// tree this file compiles to nothing.
-#if __has_include("models/graph_io.hpp") && __has_include("models/inputs.hpp")
 #include <fmt/format.h>
 
 #include <atomic>
@@ -23,15 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// The "model" group may already exist (model info lives in another file): CLI11 rejects duplicates.
-CLI::App* model_group(CLI::App& app) {
-  auto found = app.get_subcommands([](CLI::App* s) { return s->get_name() == "model"; });
-  if (!found.empty()) return found.front();
-  CLI::App* g = app.add_subcommand("model", "Build and inspect spikechip models");
-  g->require_subcommand(1);
-  return g;
-}
 
 void write_json(const std::string& path, const nlohmann::json& j) {
   const std::string tmp = path + ".tmp";
@@ -208,7 +196,7 @@ void run_eval(const EvalOptions& o) {
 
 const RegisterCommand reg_build(20, [](CLI::App& app) {
   auto o = std::make_shared<BuildOptions>();
-  CLI::App* c = model_group(app)->add_subcommand("build", "Build a Meta-SpikeFormer graph with synthetic weights");
+  CLI::App* c = command_group(app, "model", "Build and inspect spikechip models")->add_subcommand("build", "Build a Meta-SpikeFormer graph with synthetic weights");
   c->add_option("--variant", o->variant, "15M, 31M, 55M, 123M (or 8_384, 8_512, 8_768)");
   c->add_option("--input", o->input, "input size N or HxW")->capture_default_str();
   c->add_option("--channels", o->channels, "input channels")->capture_default_str();
@@ -249,4 +237,3 @@ const RegisterCommand reg_eval(31, [](CLI::App& app) {
 
 }  // namespace
 }  // namespace spikechip::cli
-#endif

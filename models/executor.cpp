@@ -10,8 +10,6 @@
 namespace spikechip::model {
 
 namespace {
-// Below this many dense ops a layer is not worth a second thread (thread start ~ tens of us).
-constexpr int64_t kThreadMinDenseOps = int64_t(1) << 22;
 
 int64_t sdsa_dense_ops(const Node& n) {
   const int64_t N = int64_t(n.shape.h) * n.shape.w;
@@ -83,6 +81,8 @@ void GoldenExecutor::begin(const InputView& in, const RunOptions& opt) {
   check_input(in);
   in_ = in;
   threads_ = std::max(1, opt.threads);
+  band_bytes_ = std::max<int64_t>(1, opt.band_bytes);
+  min_parallel_ops_ = opt.min_parallel_ops;
   scratch32_.resize(size_t(threads_)), scratch64_.resize(size_t(threads_));
   for (auto& v : vmem_) std::fill(v.begin(), v.end(), 0);
   out_acc_.assign(g_.output().shape.c, 0);
@@ -99,41 +99,58 @@ StepStats GoldenExecutor::eval_conv(size_t i, int t) {
   // With image encoding the first layer sees the same frame at every step: same output, same work.
   if (from_input && t > 0 && in_.frames == 1) return cache_[i];
 
-  const int parts = (threads_ > 1 && st.dense_ops >= kThreadMinDenseOps) ? std::min(threads_, p.cout) : 1;
+  const int parts = (threads_ > 1 && st.dense_ops >= min_parallel_ops_) ? std::min(threads_, p.cout) : 1;
+  const bool by_rows = p.hout >= 4 * parts;
+  // Spikes bucketed by input row (stable: channel order kept), so that a band of output rows
+  // scatters only the spikes that can reach it.
+  const std::vector<int32_t>* spikes = nullptr;
+  if (!from_input) {
+    const std::vector<int32_t>& a = act_[src];
+    const int64_t hw = int64_t(p.hin) * p.win;
+    row_start_.assign(size_t(p.hin) + 1, 0);
+    for (int32_t f : a) ++row_start_[size_t((f % hw) / p.win) + 1];
+    for (int y = 0; y < p.hin; ++y) row_start_[y + 1] += row_start_[y];
+    by_row_.resize(a.size());
+    std::vector<int64_t> fill(row_start_.begin(), row_start_.end() - 1);
+    for (int32_t f : a) by_row_[size_t(fill[size_t((f % hw) / p.win)]++)] = f;
+    spikes = &by_row_;
+  }
   std::vector<StepStats> part_st(parts);
   int32_t* out = val_[i].data();
   parallel_parts(parts, [&](int k) {
     // Split output rows when there are enough (every thread then adds full channel runs, the
     // widest vectors); else output channels. Each neuron is written by exactly one thread.
-    const Slice s = p.hout >= 4 * parts
-                        ? Slice{0, p.cout, p.hout * k / parts, p.hout * (k + 1) / parts, 0, p.wout}
-                        : Slice{p.cout * k / parts, p.cout * (k + 1) / parts, 0, p.hout, 0, p.wout};
-    auto work = [&](auto* acc) {
-      int64_t ops = 0;
-      if (from_input) {
-        const std::vector<int32_t>& x = val_[src];
-        const int64_t hw = int64_t(p.hin) * p.win;
-        for (int c = 0; c < p.cin; ++c)
-          for (int y = 0; y < p.hin; ++y)
-            for (int xx = 0; xx < p.win; ++xx) ops += mac_pixel(p, c, y, xx, x[c * hw + y * p.win + xx], acc, s);
-        part_st[k].macs = ops;
-      } else {
-        const std::vector<int32_t>& a = act_[src];
-        part_st[k].sops = scatter_spikes(p, a.data(), int64_t(a.size()), acc, s);
+    const Slice part = by_rows ? Slice{0, p.cout, p.hout * k / parts, p.hout * (k + 1) / parts, 0, p.wout}
+                               : Slice{p.cout * k / parts, p.cout * (k + 1) / parts, 0, p.hout, 0, p.wout};
+    // Bands of output rows whose accumulators fit in L2 (the scatter is random access within them).
+    const int64_t row_bytes = int64_t(part.channels()) * p.wout * (p.wide ? 8 : 4);
+    const int band = int(std::max<int64_t>(1, band_bytes_ / row_bytes));
+    auto work = [&](auto& acc) {
+      for (int y0 = part.y0; y0 < part.y1; y0 += band) {
+        const Slice s{part.c0, part.c1, y0, std::min(part.y1, y0 + band), 0, p.wout};
+        acc.assign(size_t(s.size()), 0);
+        if (from_input) {
+          const std::vector<int32_t>& x = val_[src];
+          const int64_t hw = int64_t(p.hin) * p.win;
+          for (int c = 0; c < p.cin; ++c)
+            for (int y = 0; y < p.hin; ++y)
+              for (int xx = 0; xx < p.win; ++xx)
+                part_st[k].macs += mac_pixel(p, c, y, xx, x[c * hw + y * p.win + xx], acc.data(), s);
+        } else {
+          // Input rows that can reach output rows [s.y0, s.y1).
+          const int r0 = std::max(0, s.y0 * p.sy - p.py), r1 = std::min(p.hin, (s.y1 - 1) * p.sy - p.py + p.kh);
+          if (r0 < r1) {
+            const int64_t b = row_start_[size_t(r0)], e = row_start_[size_t(r1)];
+            part_st[k].sops += scatter_spikes(p, spikes->data() + b, e - b, acc.data(), s);
+          }
+        }
+        part_st[k].saturations += conv_finalize(p, acc.data(), s, out);
       }
-      part_st[k].saturations = conv_finalize(p, acc, s, out);
     };
     // Scratch accumulators persist across layers and runs: fresh allocations of this size would
     // be page-faulted in by the kernel on every layer, serialising the threads.
-    if (p.wide) {
-      auto& acc = scratch64_[k];
-      acc.assign(size_t(s.size()), 0);
-      work(acc.data());
-    } else {
-      auto& acc = scratch32_[k];
-      acc.assign(size_t(s.size()), 0);
-      work(acc.data());
-    }
+    if (p.wide) work(scratch64_[k]);
+    else work(scratch32_[k]);
   });
   for (const auto& ps : part_st) st.macs += ps.macs, st.sops += ps.sops, st.saturations += ps.saturations;
   if (from_input) cache_[i] = st;

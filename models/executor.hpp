@@ -29,6 +29,11 @@ struct RunOptions {
   // Polled between node evaluations; when it becomes true run() throws RunCancelled (the cosim
   // server's per-request timeout: a thread cannot be killed, so it is asked to stop).
   const std::atomic<bool>* cancel = nullptr;
+  // Conv outputs are computed in bands of rows whose accumulators take at most this many bytes,
+  // so the scatter's random access stays in the L2 cache. Does not change any result.
+  int64_t band_bytes = 512 * 1024;
+  // Layers with fewer dense ops run on one thread (starting a thread costs tens of microseconds).
+  int64_t min_parallel_ops = int64_t(1) << 22;
 };
 
 struct RunCancelled : Error {
@@ -81,8 +86,12 @@ class GoldenExecutor {
   std::vector<StepStats> cache_;            // first-layer stats reused when its input is constant
   std::vector<std::vector<int32_t>> scratch32_;  // [thread] accumulators
   std::vector<std::vector<int64_t>> scratch64_;
+  std::vector<int64_t> row_start_;  // spikes of the conv input bucketed by row (CSR offsets)
+  std::vector<int32_t> by_row_;
   InputView in_;
   int threads_ = 1;
+  int64_t band_bytes_ = 512 * 1024;
+  int64_t min_parallel_ops_ = 0;
 };
 
 struct ReportOptions {

@@ -1,7 +1,6 @@
 // End-to-end through the spikechip binary: model build -> infer (report, spike dump) -> eval.
 #include <gtest/gtest.h>
 
-#if __has_include("models/graph_io.hpp") && __has_include("models/inputs.hpp")
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -106,4 +105,3 @@ TEST(GoldenCli, EvalFashionMnist) {
   EXPECT_EQ(j["inputs"].size(), 40u);
   fs::remove_all(d);
 }
-#endif

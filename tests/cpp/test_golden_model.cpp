@@ -145,7 +145,7 @@ TEST(GoldenExecutor, MatchesNaiveEvaluationOverTimesteps) {
   const auto img = random_image(g.input().shape, 5);
   const int T = 3;
   GoldenExecutor ex(g);
-  const RunResult r = ex.run(InputView{img.data(), 1, g.input().shape}, T, RunOptions{2, true});
+  const RunResult r = ex.run(InputView{img.data(), 1, g.input().shape}, T, RunOptions{2, true, 1, 0});  // 2 threads, 1-row bands
 
   std::vector<std::vector<int64_t>> val(g.nodes.size()), vmem(g.nodes.size());
   std::vector<int64_t> acc(g.output().shape.c, 0);
@@ -224,9 +224,10 @@ TEST(GoldenExecutor, DeterministicAndThreadCountIndependent) {
   const auto img = random_image(g.input().shape, 1);
   const InputView in{img.data(), 1, g.input().shape};
   std::vector<std::string> dumps;
-  for (int threads : {1, 2, 2, 3}) {
+  // Thread counts and accumulator band sizes (1 byte = one output row per band) change nothing.
+  for (auto [threads, band] : {std::pair{1, 1 << 19}, {2, 1 << 19}, {2, 1 << 19}, {3, 1 << 19}, {1, 1}, {2, 3000}}) {
     GoldenExecutor ex(g);
-    const RunResult r = ex.run(in, 2, RunOptions{threads, true});
+    const RunResult r = ex.run(in, 2, RunOptions{threads, true, band, 0});
     dumps.push_back(make_report(g, r).dump(1));
     for (const auto& s : r.spikes) dumps.back().append(s.begin(), s.end());
   }
@@ -258,4 +259,24 @@ TEST(GoldenExecutor, RejectsWrongInputShape) {
   GoldenExecutor ex(g);
   std::vector<uint8_t> img(3 * 28 * 28);
   EXPECT_THROW(ex.run(InputView{img.data(), 1, Shape{3, 28, 28}}, 1), spikechip::Error);
+}
+
+TEST(GoldenExecutor, EventFramesAreReadPerTimestep) {
+  const Graph gi = build_meta_spikeformer(tiny_spec(), 4, 0.2);
+  Graph g = gi;
+  g.nodes[0].encoding = "events";
+  const Shape s = g.input().shape;
+  const auto f0 = random_image(s, 1), f1 = random_image(s, 2);
+  std::vector<uint8_t> same(f0), diff(f0);
+  same.insert(same.end(), f0.begin(), f0.end());
+  diff.insert(diff.end(), f1.begin(), f1.end());
+  GoldenExecutor ex(g);
+  const RunResult img = GoldenExecutor(gi).run(InputView{f0.data(), 1, s}, 2, RunOptions{1, true});
+  const RunResult ev_same = ex.run(InputView{same.data(), 2, s}, 2, RunOptions{1, true});
+  const RunResult ev_diff = ex.run(InputView{diff.data(), 2, s}, 2, RunOptions{1, true});
+  EXPECT_EQ(ev_same.spikes, img.spikes);  // two equal frames == one image seen twice
+  EXPECT_EQ(ev_same.output_acc, img.output_acc);
+  EXPECT_NE(ev_diff.spikes[2], img.spikes[2]);  // the first LIF sees frame 1 at t = 1
+  // Fewer frames than timesteps is an error that says what to do.
+  EXPECT_THROW(ex.run(InputView{same.data(), 2, s}, 3), spikechip::Error);
 }
