@@ -641,8 +641,7 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
         "(short by {} cores). Layer {} is the first that finds no free core: it needs {} cores "
         "({} membrane, {} weights incl. replication). In total the model needs {} membrane SRAM and {} "
         "weight SRAM, the chip has {} and {} (short by {} / {}). To fix: a larger mesh, larger "
-        "core.membrane_sram_bytes / core.weight_sram_bytes, more chips (--chips auto would use {}), "
-        "or --time-multiplex",
+        "core.membrane_sram_bytes / core.weight_sram_bytes, or more chips (--chips auto would use {}); time-multiplexing is not implemented yet",
         g.name, chip.name, need, need, cap, need - cap, culprit ? cluster_label(g, *culprit) : "?", culprit_groups,
         fmt_bytes(culprit_mem), fmt_bytes(culprit_w), fmt_bytes(mem_total), fmt_bytes(w_total),
         fmt_bytes(cap * chip.core.membrane_sram_bytes), fmt_bytes(cap * chip.core.weight_sram_bytes),

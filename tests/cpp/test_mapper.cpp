@@ -261,3 +261,20 @@ TEST(Mapper, SingleChannelTooBigForCore) {
     EXPECT_NE(std::string(e.what()).find("short by"), std::string::npos) << e.what();
   }
 }
+
+#include "models/graph_io.hpp"
+#include "models/meta_spikeformer.hpp"
+
+TEST(Mapper, BuilderTinyModelMapsOnTinyPreset) {
+  model::MetaSpikeFormerSpec spec;
+  spec.dims = {16, 32, 48, 64}, spec.blocks3 = 1, spec.blocks4 = 1, spec.in_channels = 1;
+  spec.height = spec.width = 28, spec.num_classes = 10;
+  model::Graph g = model::build_meta_spikeformer_structure(spec, 1);
+  arch::ChipConfig chip = preset("tiny");
+  mapper::Mapping m = mapper::map_model(g, chip, {});
+  check_mapping(g, m, chip);
+  check_destinations_bruteforce(g, m);
+  // The helper graph used elsewhere in these tests has the builder's structure.
+  EXPECT_EQ(mapper::structure_hash(g), mapper::structure_hash(tiny_msf()));
+  EXPECT_EQ(mapper::mapping_to_json(m)["summary"]["cores_used"], 27);
+}
