@@ -80,6 +80,7 @@ struct Flit {
   uint32_t copy;     // which (packet, destination subset) this flit belongs to
   uint32_t idx;      // flit index in the packet
   uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
+  bool last = false; // tail flit (kept in the flit so the hot path needs no packet lookup)
 };
 
 // Fixed-capacity FIFO: an input VC buffer never holds more than buffer_depth flits (credits).
@@ -126,6 +127,10 @@ struct Router {
   LinkStats ls[4];
   RouterStats st;
   uint32_t buffered = 0;
+  // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
+  // the allocators visit only set bits instead of every VC of every port.
+  uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
+  uint16_t al[kNumPorts] = {0, 0, 0, 0, 0};
   int rr_in = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
   int rr_va = 0;
@@ -168,6 +173,7 @@ struct Network::Impl {
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
+  uint64_t cal_mask = 0;
   uint64_t events_pending = 0;
   std::vector<int> active, next_active;
   // deques: references stay valid while sinks inject new packets from deliver() and while a
@@ -217,7 +223,10 @@ struct Network::Impl {
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }
-    cal.resize(max_lat + 2);
+    size_t ring = 1;
+    while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
+    cal.resize(ring);
+    cal_mask = ring - 1;
   }
 
   int xy_port(int node, int dest) const {
@@ -275,7 +284,7 @@ struct Network::Impl {
   }
 
   void schedule(uint64_t cycle, const Event& e) {
-    cal[cycle % cal.size()].push_back(e);
+    cal[cycle & cal_mask].push_back(e);
     ++events_pending;
   }
   void activate(int n) {
@@ -305,7 +314,7 @@ struct Network::Impl {
 
   // ---- per-cycle work -------------------------------------------------------------------
   void process_events(uint64_t t) {
-    auto& bucket = cal[t % cal.size()];
+    auto& bucket = cal[t & cal_mask];
     // Index loop: deliveries may not schedule into the current bucket (all latencies >= 1).
     for (size_t i = 0; i < bucket.size(); ++i) {
       const Event e = bucket[i];
@@ -313,6 +322,7 @@ struct Network::Impl {
         case EvType::Arrive: {
           Router& r = routers[e.node];
           r.in[e.port * V + e.vc].buf.push(e.flit);
+          r.ne[e.port] |= uint16_t(1u << e.vc);
           ++r.buffered;
           activate(int(e.node));
           break;
@@ -334,9 +344,9 @@ struct Network::Impl {
     --net.flits_in_network_;
     ++tot.flits_ejected;
     last_progress = t;
+    if (!f.last) return;
     const uint32_t pkt = copies[f.copy].pkt;
     const PacketRec& pr = packets[pkt];
-    if (int(f.idx) + 1 != pr.p.size_flits) return;
     ++tot.packets_delivered;
     release_copy(f.copy);
     if (PacketSink* s = sink_of(node)) s->deliver(node, pr.p, t);
@@ -403,18 +413,18 @@ struct Network::Impl {
     InVC& iv = r.in[ip * V + vc];
     const Flit f = iv.buf.front();
     iv.buf.pop();
+    if (iv.buf.empty()) r.ne[ip] &= uint16_t(~(1u << vc));
     --r.buffered;
     if (ip != kLocal) {
       const int up = r.nbr[ip];
       const int up_port = opposite(ip);
       schedule(t + routers[up].clat[up_port], Event{EvType::Credit, uint8_t(up_port), uint16_t(vc), uint32_t(up), Flit{}});
     }
-    const PacketRec& pr = packets[copies[f.copy].pkt];
-    const bool tail = int(f.idx) + 1 == pr.p.size_flits;
+    const bool tail = f.last;
     net.flits_in_network_ += iv.nout - 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      Flit nf{iv.out_copy[b], f.idx, 0};
+      Flit nf{iv.out_copy[b], f.idx, 0, f.last};
       ++r.st.traversals;
       ++tot.router_traversals;
       if (op == kLocal) {
@@ -440,6 +450,7 @@ struct Network::Impl {
     if (tail) {
       if (iv.forked) release_copy(f.copy);
       iv.allocated = false;
+      r.al[ip] &= uint16_t(~(1u << vc));
     }
     last_progress = t;
   }
@@ -447,31 +458,40 @@ struct Network::Impl {
   void process_router(int node, uint64_t t) {
     Router& r = routers[node];
     if (r.buffered > 0) {
-      // Route computation + VC allocation: heads at the front of unallocated VCs, in rotating order.
-      const int nin = kNumPorts * V;
-      for (int k = 0; k < nin; ++k) {
-        const int i = p.round_robin ? (r.rr_va + k) % nin : k;
-        InVC& iv = r.in[i];
-        if (iv.allocated || iv.buf.empty()) continue;
-        const Flit& f = iv.buf.front();
-        if (allocate(r, node, iv, f)) {
-          iv.allocated = true;
-        } else if (f.ready <= t) {
-          ++r.st.stall_no_vc;
+      // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
+      // rotating order.
+      for (int k = 0; k < kNumPorts; ++k) {
+        int ip = p.round_robin ? r.rr_va + k : k;
+        if (ip >= kNumPorts) ip -= kNumPorts;
+        for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
+          InVC& iv = r.in[ip * V + vc];
+          const Flit& f = iv.buf.front();
+          if (allocate(r, node, iv, f)) {
+            iv.allocated = true;
+            r.al[ip] |= uint16_t(1u << vc);
+          } else if (f.ready <= t) {
+            ++r.st.stall_no_vc;
+          }
         }
       }
-      if (p.round_robin) r.rr_va = (r.rr_va + 1) % nin;
+      if (p.round_robin && ++r.rr_va == kNumPorts) r.rr_va = 0;
       // Switch allocation (one flit per input port and per output port per cycle) + traversal.
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
       for (int k = 0; k < kNumPorts; ++k) {
-        const int ip = p.round_robin ? (r.rr_in + k) % kNumPorts : k;
+        int ip = p.round_robin ? r.rr_in + k : k;
+        if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
-        for (int j = 0; j < V; ++j) {
-          const int vc = p.round_robin ? (r.rr_vc[ip] + j) % V : j;
+        const unsigned cand = r.ne[ip] & r.al[ip];
+        if (!cand) continue;
+        // VCs from the round-robin pointer upwards, then the ones below it.
+        const unsigned rot = p.round_robin ? unsigned(r.rr_vc[ip]) : 0u;
+        const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
+        for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
           InVC& iv = r.in[ip * V + vc];
-          if (!iv.allocated || iv.buf.empty()) continue;
           const Flit& f = iv.buf.front();
           if (f.ready > t) continue;
           bool no_credit = false, lost = won, blocked_sink = false;
@@ -495,10 +515,10 @@ struct Network::Impl {
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
           won = true;
-          if (p.round_robin) r.rr_vc[ip] = (vc + 1) % V;
+          if (p.round_robin) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
         }
       }
-      if (p.round_robin) r.rr_in = (r.rr_in + 1) % kNumPorts;
+      if (p.round_robin && ++r.rr_in == kNumPorts) r.rr_in = 0;
     }
     if (r.has_source()) inject_flit(r, t);
   }
@@ -523,7 +543,8 @@ struct Network::Impl {
     }
     InVC& iv = r.in[kLocal * V + r.inj_vc];
     if (iv.buf.size() >= uint32_t(D)) return;
-    iv.buf.push(Flit{cid, r.inj_flit, t + 1 + P});
+    iv.buf.push(Flit{cid, r.inj_flit, t + 1 + P, int(r.inj_flit) + 1 == size});
+    r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
     ++r.buffered;
     ++net.flits_in_network_;
     ++tot.flits_injected;
@@ -554,8 +575,8 @@ struct Network::Impl {
   void cycle(uint64_t t) {
     if (events_pending) process_events(t);
     release_pending(t);
-    // Routers are visited in ascending id order so results do not depend on activation order.
-    std::sort(active.begin(), active.end());
+    // Routers are visited in activation order, itself a deterministic function of the inputs;
+    // routers of one cycle interact only through events of later cycles.
     for (int n : active) process_router(n, t);
     next_active.clear();
     for (int n : active) {
