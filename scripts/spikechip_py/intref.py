@@ -165,5 +165,5 @@ def run(graph, x, T=None, mode="int", record=True):
 
 
 def predict(acc):
-    """argmax with ties to the lowest index (torch.argmax returns the first maximum)."""
-    return torch.as_tensor(acc).argmax(dim=1)
+    """argmax with ties to the lowest index (numpy documents first-occurrence)."""
+    return np.argmax(np.asarray(acc), axis=1)
