@@ -26,14 +26,14 @@ struct InputView {
 struct RunOptions {
   int threads = 2;             // worker threads for the conv layers (>= 1)
   bool record_spikes = false;  // keep every LIF's spikes, [T][C][H][W] u8
-  // Polled between node evaluations; when it becomes true run() throws RunCancelled (the cosim
-  // server's per-request timeout: a thread cannot be killed, so it is asked to stop).
-  const std::atomic<bool>* cancel = nullptr;
   // Conv outputs are computed in bands of rows whose accumulators take at most this many bytes,
   // so the scatter's random access stays in the L2 cache. Does not change any result.
   int64_t band_bytes = 512 * 1024;
   // Layers with fewer dense ops run on one thread (starting a thread costs tens of microseconds).
   int64_t min_parallel_ops = int64_t(1) << 22;
+  // Polled between node evaluations; when it becomes true run() throws RunCancelled (the cosim
+  // server's per-request timeout: a thread cannot be killed, so it is asked to stop).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct RunCancelled : Error {
