@@ -73,5 +73,7 @@ struct ChipConfig {
 ChipConfig load_chip_config(const std::string& path);              // throws spikechip::Error
 ChipConfig chip_config_from_json(const nlohmann::json& j, const std::string& origin);
 nlohmann::json chip_config_to_json(const ChipConfig& c);
+// Absolute path of the energy table: relative to the chip file's directory, then the source tree.
+std::string resolve_energy_table(const ChipConfig& c);  // throws spikechip::Error if missing
 
 }  // namespace spikechip::arch

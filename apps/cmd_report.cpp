@@ -1,0 +1,51 @@
+// `spikechip report`: (re)writes the human and spreadsheet outputs from an existing report JSON,
+// e.g. after changing the page template, or to render a sweep's results file as HTML.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/cli.hpp"
+#include "report/report_writer.hpp"
+#include "sim/error.hpp"
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw spikechip::Error(fmt::format("cannot open '{}'; check the path", path));
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw spikechip::Error(fmt::format("'{}' is not valid JSON ({}); regenerate it", path, e.what()));
+  }
+}
+
+struct ReportOptions {
+  std::string input;
+  std::string out;
+  bool sweep = false;
+};
+
+const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
+  auto opts = std::make_shared<ReportOptions>();
+  auto* cmd = app.add_subcommand("report", "Write report.html and the CSV files from a run's report.json "
+                                           "(or, with --sweep, a sweep page from a sweep JSON)");
+  cmd->add_option("input", opts->input, "report.json of a run, or the sweep JSON with --sweep")->required();
+  cmd->add_option("-o,--out", opts->out, "output directory (run) or .html file (sweep)")->required();
+  cmd->add_flag("--sweep", opts->sweep, "input is a sweep results JSON (docs/reports.md)");
+  cmd->callback([opts] {
+    const nlohmann::json j = read_json(opts->input);
+    if (opts->sweep) {
+      spikechip::report::write_sweep_html(j, opts->out);
+      std::cout << "wrote " << opts->out << "\n";
+    } else {
+      spikechip::report::write_run_outputs(j, opts->out);
+      std::cout << "wrote " << opts->out << "/{report.json,report.html,layers.csv,cores.csv,links.csv,inputs.csv,energy.csv}\n";
+    }
+  });
+});
+
+}  // namespace

@@ -1,0 +1,217 @@
+#include "arch/energy.hpp"
+
+#include <cmath>
+#include <fstream>
+
+#include "sim/error.hpp"
+
+namespace spikechip::arch {
+
+const std::map<std::string, std::string>& energy_entry_units() {
+  static const std::map<std::string, std::string> units = {
+      {"add_16bit", "pJ"},
+      {"add_32bit", "pJ"},
+      {"mult_8bit", "pJ"},
+      {"sram_64bit_8kb", "pJ"},
+      {"sram_write_factor", "1"},
+      {"neuron_update_logic", "pJ"},
+      {"sdsa_op", "pJ"},
+      {"router_flit", "pJ"},
+      {"link_bit", "pJ/bit"},
+      {"chip_link_bit", "pJ/bit"},
+      {"dram_bit", "pJ/bit"},
+      {"static_per_core", "mW"},
+      {"paper_mac", "pJ"},
+      {"paper_ac", "pJ"},
+  };
+  return units;
+}
+
+double EnergyTable::at(const std::string& key) const {
+  auto it = entries.find(key);
+  if (it == entries.end()) throw Error(source_path + ": energy table has no entry '" + key + "'");
+  return it->second.value;
+}
+
+double EnergyTable::sram_access_pj(int64_t bank_bytes, int width_bits, bool write) const {
+  if (bank_bytes <= 0 || width_bits <= 0)
+    throw Error("energy: SRAM access with bank " + std::to_string(bank_bytes) + " bytes, width " +
+                std::to_string(width_bits) + " bits");
+  const double e = at("sram_64bit_8kb") * std::sqrt(double(bank_bytes) / 8192.0) * (double(width_bits) / 64.0);
+  return write ? e * at("sram_write_factor") : e;
+}
+
+EnergyTable energy_table_from_json(const nlohmann::json& j, const std::string& origin) {
+  auto fail = [&](const std::string& key, const std::string& what) {
+    throw Error(origin + ": " + key + ": " + what);
+  };
+  if (!j.is_object()) fail("/", "must be a JSON object");
+  for (auto& [k, v] : j.items()) {
+    (void)v;
+    if (k != "node" && k != "vdd" && k != "description" && k != "entries")
+      fail("/" + k, "unknown key (allowed: node, vdd, description, entries)");
+  }
+  EnergyTable t;
+  t.source_path = origin;
+  if (!j.contains("node") || !j["node"].is_string()) fail("/node", "missing or not a string");
+  if (!j.contains("vdd") || !j["vdd"].is_number() || j["vdd"].get<double>() <= 0) fail("/vdd", "missing or not a positive number");
+  if (!j.contains("entries") || !j["entries"].is_object()) fail("/entries", "missing or not an object");
+  t.node = j["node"];
+  t.vdd = j["vdd"];
+  t.description = j.value("description", "");
+  const auto& units = energy_entry_units();
+  for (auto& [k, e] : j["entries"].items()) {
+    const std::string key = "/entries/" + k;
+    auto u = units.find(k);
+    if (u == units.end()) fail(key, "unknown energy entry");
+    if (!e.is_object()) fail(key, "must be an object {value, unit, source, tag}");
+    for (auto& [f, v] : e.items()) {
+      (void)v;
+      if (f != "value" && f != "unit" && f != "source" && f != "tag") fail(key + "/" + f, "unknown field");
+    }
+    if (!e.contains("value") || !e["value"].is_number() || e["value"].get<double>() < 0)
+      fail(key + "/value", "missing or not a non-negative number");
+    if (!e.contains("unit") || e["unit"] != u->second) fail(key + "/unit", "must be \"" + u->second + "\"");
+    if (!e.contains("source") || !e["source"].is_string() || e["source"].get<std::string>().empty())
+      fail(key + "/source", "missing (every constant must name its source)");
+    if (!e.contains("tag") || !e["tag"].is_string()) fail(key + "/tag", "missing");
+    t.entries[k] = EnergyEntry{e["value"], u->second, e["source"], e["tag"]};
+  }
+  for (auto& [k, u] : units)
+    if (!t.entries.count(k)) fail("/entries/" + k, "missing entry");
+  return t;
+}
+
+EnergyTable load_energy_table(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot open energy table");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+  return energy_table_from_json(j, path);
+}
+
+nlohmann::json energy_table_to_json(const EnergyTable& t) {
+  nlohmann::json j;
+  j["node"] = t.node;
+  j["vdd"] = t.vdd;
+  j["description"] = t.description;
+  auto& e = j["entries"] = nlohmann::json::object();
+  for (auto& [k, v] : t.entries) e[k] = {{"value", v.value}, {"unit", v.unit}, {"source", v.source}, {"tag", v.tag}};
+  return j;
+}
+
+double stillmaker_energy(double node_nm, double vdd) {
+  // Published fits (Stillmaker & Baas, Integration 58, 2017), as used by Accelergy's techscaling.
+  struct Fit { double nm, a, b, c; };
+  static const Fit fits[] = {{45, 1.103, -0.362, 0.2767}, {32, 0.9559, -0.7823, 0.471},
+                             {20, 0.373, -0.1582, 0.04104}, {14, 0.2363, -0.09675, 0.02239}};
+  auto e = [&](const Fit& f) { return f.a * vdd * vdd + f.b * vdd + f.c; };
+  if (node_nm > 45 || node_nm < 14)
+    throw Error("energy scaling: node " + std::to_string(node_nm) + " nm outside the published 14..45 nm range");
+  for (int i = 0; i + 1 < 4; ++i) {
+    const Fit& hi = fits[i];
+    const Fit& lo = fits[i + 1];
+    if (node_nm <= hi.nm && node_nm >= lo.nm) {
+      // weight of the *smaller* node grows as node_nm approaches it (the direction Accelergy's
+      // snapshot gets wrong, see energy-constants.md 2b)
+      const double w = (hi.nm - node_nm) / (hi.nm - lo.nm);
+      return (1 - w) * e(hi) + w * e(lo);
+    }
+  }
+  return e(fits[3]);
+}
+
+double stillmaker_scale(double from_nm, double from_vdd, double to_nm, double to_vdd) {
+  return stillmaker_energy(to_nm, to_vdd) / stillmaker_energy(from_nm, from_vdd);
+}
+
+EnergyTable scale_energy_table(const EnergyTable& t, double to_nm, double to_vdd) {
+  const double from_nm = std::stod(t.node);
+  const double s = stillmaker_scale(from_nm, t.vdd, to_nm, to_vdd);
+  EnergyTable out = t;
+  char nm[32];
+  std::snprintf(nm, sizeof nm, "%gnm", to_nm);
+  out.node = nm;
+  out.vdd = to_vdd;
+  for (auto& [k, e] : out.entries) {
+    if (k.rfind("paper_", 0) == 0 || e.unit == "1") continue;
+    e.value *= s;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " x %.4f (Stillmaker & Baas 2017, %s %.2f V -> %s %.2f V)", s, t.node.c_str(), t.vdd,
+                  nm, to_vdd);
+    e.source += buf;
+    e.tag += "[D]";
+  }
+  return out;
+}
+
+EventCounts& EventCounts::operator+=(const EventCounts& o) {
+  adds16 += o.adds16;
+  adds32 += o.adds32;
+  mults8 += o.mults8;
+  for (auto& [k, v] : o.weight_reads) weight_reads[k] += v;
+  membrane_reads += o.membrane_reads;
+  membrane_writes += o.membrane_writes;
+  neuron_updates += o.neuron_updates;
+  sdsa_ops += o.sdsa_ops;
+  router_traversals += o.router_traversals;
+  link_bits += o.link_bits;
+  chip_link_bits += o.chip_link_bits;
+  dram_bits += o.dram_bits;
+  core_cycles += o.core_cycles;
+  paper_macs += o.paper_macs;
+  paper_acs += o.paper_acs;
+  return *this;
+}
+
+nlohmann::json EventCounts::to_json() const {
+  nlohmann::json wr = nlohmann::json::array();
+  for (auto& [k, v] : weight_reads) wr.push_back({{"bank_bytes", k.bank_bytes}, {"width_bits", k.width_bits}, {"count", v}});
+  return {{"adds16", adds16},           {"adds32", adds32},
+          {"mults8", mults8},           {"weight_reads", wr},
+          {"membrane_reads", membrane_reads}, {"membrane_writes", membrane_writes},
+          {"neuron_updates", neuron_updates}, {"sdsa_ops", sdsa_ops},
+          {"router_traversals", router_traversals}, {"link_bits", link_bits},
+          {"chip_link_bits", chip_link_bits}, {"dram_bits", dram_bits},
+          {"core_cycles", core_cycles},   {"paper_macs", paper_macs},
+          {"paper_acs", paper_acs}};
+}
+
+nlohmann::json EnergyBreakdown::to_json() const {
+  nlohmann::json c = nlohmann::json::object();
+  for (auto& [k, v] : components_pj) c[k] = v;
+  return {{"components_pj", c}, {"total_pj", total_pj}, {"paper_pj", paper_pj}};
+}
+
+EnergyBreakdown apply_energy(const EventCounts& c, const EnergyTable& t, const ChipConfig& chip) {
+  EnergyBreakdown b;
+  auto& m = b.components_pj;
+  m["adders"] = double(c.adds16) * t.at("add_16bit") + double(c.adds32) * t.at("add_32bit");
+  m["multipliers"] = double(c.mults8) * t.at("mult_8bit");
+  double w = 0;
+  for (auto& [shape, n] : c.weight_reads) w += double(n) * t.sram_access_pj(shape.bank_bytes, shape.width_bits, false);
+  m["weight_sram"] = w;
+  const int banks = std::max(1, chip.core.membrane_banks);
+  const int64_t mem_bank = chip.core.membrane_sram_bytes / banks;
+  const int mem_bits = chip.core.membrane_word_bits;
+  m["membrane_sram"] = double(c.membrane_reads) * t.sram_access_pj(mem_bank, mem_bits, false) +
+                       double(c.membrane_writes) * t.sram_access_pj(mem_bank, mem_bits, true);
+  m["neuron_logic"] = double(c.neuron_updates) * t.at("neuron_update_logic");
+  m["sdsa"] = double(c.sdsa_ops) * t.at("sdsa_op");
+  m["routers"] = double(c.router_traversals) * t.at("router_flit");
+  m["links"] = double(c.link_bits) * t.at("link_bit");
+  m["chip_links"] = double(c.chip_link_bits) * t.at("chip_link_bit");
+  m["dram"] = double(c.dram_bits) * t.at("dram_bit");
+  if (!(chip.clock_hz > 0)) throw Error("energy: chip clock_hz must be > 0 for static power");
+  // mW * cycle time: 1e-3 W / f Hz = 1e-3/f J = 1e9/f pJ per core-cycle per mW
+  m["static"] = double(c.core_cycles) * t.at("static_per_core") * 1e9 / chip.clock_hz;
+  for (auto& [k, v] : m) b.total_pj += v;
+  b.paper_pj = double(c.paper_macs) * t.at("paper_mac") + double(c.paper_acs) * t.at("paper_ac");
+  return b;
+}
+
+}  // namespace spikechip::arch

@@ -1,0 +1,758 @@
+// Router/network implementation. Structure follows BookSim2's IQRouter (input VCs, route
+// computation, VC allocation, switch allocation, switch traversal, credits) but is evaluated only
+// for routers that hold work, with link and credit traversals kept in a calendar ring.
+#include "arch/noc/network.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <queue>
+#include <tuple>
+#include <sstream>
+
+#include "sim/error.hpp"
+
+namespace spikechip::arch::noc {
+
+const char* packet_kind_name(PacketKind k) {
+  switch (k) {
+    case PacketKind::Spike: return "spike";
+    case PacketKind::PartialSum: return "psum";
+    case PacketKind::EndOfStep: return "end_of_step";
+  }
+  return "?";
+}
+
+const char* port_name(int p) {
+  static const char* names[] = {"N", "E", "S", "W", "L"};
+  return (p >= 0 && p < kNumPorts) ? names[p] : "?";
+}
+
+Routing parse_routing(const std::string& name) {
+  if (name == "xy") return Routing::XY;
+  if (name == "yx") return Routing::YX;
+  if (name == "west_first") return Routing::WestFirst;
+  throw Error("router.routing: unknown routing '" + name + "' (use xy, yx or west_first)");
+}
+
+NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
+  NetworkParams p;
+  p.width = c.global_width();
+  p.height = c.global_height();
+  p.chip_width = c.mesh.width;
+  p.chip_height = c.mesh.height;
+  p.vcs = c.router.vcs;
+  p.buffer_depth = c.router.buffer_depth;
+  p.flit_bits = c.router.flit_bits;
+  p.pipeline_stages = c.router.pipeline_stages;
+  p.link_latency = c.router.link_latency;
+  p.chip_link_latency = c.chips.latency_cycles;
+  p.chip_link_bits_per_cycle = c.chips.bits_per_cycle;
+  p.routing = parse_routing(c.router.routing);
+  p.multicast = c.router.multicast;
+  if (c.router.arbitration == "round_robin") p.round_robin = true;
+  else if (c.router.arbitration == "fixed_priority") p.round_robin = false;
+  else throw Error("router.arbitration: unknown '" + c.router.arbitration + "' (use round_robin or fixed_priority)");
+  p.watchdog_cycles = c.watchdog_cycles;
+  return p;
+}
+
+void NetworkParams::validate() const {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw Error("network parameters: " + what);
+  };
+  need(width >= 1 && height >= 1 && int64_t(width) * height <= (1 << 22), "mesh width/height must be >= 1");
+  need(vcs >= 1 && vcs <= 16, "router.vcs must be 1..16");
+  need(buffer_depth >= 1 && buffer_depth <= 1024, "router.buffer_depth must be 1..1024");
+  need(flit_bits >= 1, "router.flit_bits must be >= 1");
+  need(pipeline_stages >= 1 && pipeline_stages <= 64, "router.pipeline_stages must be 1..64");
+  need(link_latency >= 1 && link_latency <= 1024, "router.link_latency must be 1..1024");
+  need(chip_link_latency >= 0 && chip_link_latency <= 100000, "chips.latency_cycles must be 0..100000");
+  need(chip_link_bits_per_cycle >= 1, "chips.bits_per_cycle must be >= 1");
+  need(chip_width >= 0 && chip_height >= 0, "chip width/height must be >= 0");
+  need(watchdog_cycles >= 1, "watchdog_cycles must be >= 1");
+}
+
+namespace {
+
+inline int opposite(int p) { return (p + 2) & 3; }
+
+struct Flit {
+  uint32_t copy;     // which (packet, destination subset) this flit belongs to
+  uint32_t idx;      // flit index in the packet
+  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
+  bool last = false; // tail flit (kept in the flit so the hot path needs no packet lookup)
+};
+
+// Fixed-capacity FIFO: an input VC buffer never holds more than buffer_depth flits (credits).
+struct Ring {
+  std::vector<Flit> v;
+  uint32_t head = 0, n = 0;
+  void init(int cap) { v.assign(cap, Flit{}); }
+  bool empty() const { return n == 0; }
+  uint32_t size() const { return n; }
+  Flit& front() { return v[head]; }
+  const Flit& at(uint32_t i) const { return v[(head + i) % v.size()]; }
+  void push(const Flit& f) {
+    if (n == v.size()) throw Error("internal: router input buffer overflow (credit accounting broken)");
+    v[(head + n) % v.size()] = f;
+    ++n;
+  }
+  void pop() { head = (head + 1) % v.size(); --n; }
+};
+
+struct InVC {
+  Ring buf;
+  bool allocated = false;  // head won VC allocation: out ports/VCs below are valid until the tail
+  uint8_t nout = 0;
+  uint8_t out_port[kNumPorts];
+  int16_t out_vc[kNumPorts];
+  uint32_t out_copy[kNumPorts];
+  bool forked = false;
+};
+
+struct OutVC {
+  int credits = 0;
+  bool busy = false;  // owned by a packet between its head and tail
+};
+
+struct Router {
+  std::vector<InVC> in;     // kNumPorts * vcs
+  std::vector<OutVC> out;   // 4 * vcs (the local output is the ejection channel, no VCs)
+  int nbr[4] = {-1, -1, -1, -1};
+  bool chip[4] = {false, false, false, false};
+  int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
+  int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
+  int ser[4] = {1, 1, 1, 1};      // cycles a flit occupies the output link
+  uint64_t link_free[4] = {0, 0, 0, 0};
+  LinkStats ls[4];
+  RouterStats st;
+  uint32_t buffered = 0;
+  // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
+  // the allocators visit only set bits instead of every VC of every port.
+  uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
+  uint16_t al[kNumPorts] = {0, 0, 0, 0, 0};
+  int rr_in = 0;
+  int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
+  int rr_va = 0;
+  // injection (source queue of packet copies, one flit per cycle into a local input VC)
+  std::vector<uint32_t> srcq;
+  size_t srcq_head = 0;
+  int inj_vc = -1;
+  uint32_t inj_flit = 0;
+  std::vector<bool> local_busy;
+  bool active = false;
+  bool has_source() const { return srcq_head < srcq.size(); }
+};
+
+enum class EvType : uint8_t { Arrive, Credit, Eject };
+struct Event {
+  EvType type;
+  uint8_t port;
+  uint16_t vc;
+  uint32_t node;
+  Flit flit;
+};
+
+struct Copy {
+  uint32_t pkt;
+  std::vector<int> dests;
+};
+
+struct PacketRec {
+  Packet p;
+  uint32_t remaining = 0;
+};
+
+}  // namespace
+
+struct Network::Impl {
+  Network& net;
+  const NetworkParams& p;
+  int V, D, P;
+  std::vector<Router> routers;
+  std::vector<PacketSink*> sinks;
+  PacketSink* default_sink = nullptr;
+  std::vector<std::vector<Event>> cal;
+  uint64_t cal_mask = 0;
+  uint64_t events_pending = 0;
+  std::vector<int> active, next_active;
+  // deques: references stay valid while sinks inject new packets from deliver() and while a
+  // fork creates copies from a copy being read.
+  std::deque<Copy> copies;
+  std::vector<uint32_t> free_copies;
+  std::deque<PacketRec> packets;
+  std::vector<uint32_t> free_packets;
+  using Pending = std::tuple<uint64_t, uint64_t, uint32_t>;  // (cycle, sequence, packet record)
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
+  uint64_t seq = 0;
+  uint64_t next_id = 0;
+  uint64_t last_progress = 0;
+  NetworkTotals tot;
+  std::vector<int> tmp_ports;
+
+  Impl(Network& n, const NetworkParams& params)
+      : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages) {
+    const int N = p.width * p.height;
+    routers.resize(N);
+    sinks.assign(N, nullptr);
+    const int cw = p.chip_width > 0 ? p.chip_width : p.width;
+    const int ch = p.chip_height > 0 ? p.chip_height : p.height;
+    const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
+    int max_lat = 1;
+    for (int n = 0; n < N; ++n) {
+      Router& r = routers[n];
+      r.in.resize(kNumPorts * V);
+      for (auto& iv : r.in) iv.buf.init(D);
+      r.out.resize(4 * V);
+      for (auto& o : r.out) o.credits = D;
+      r.local_busy.assign(V, false);
+      const int x = n % p.width, y = n / p.width;
+      for (int d = 0; d < 4; ++d) {
+        int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
+        if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
+        r.nbr[d] = ny * p.width + nx;
+        r.chip[d] = (nx / cw != x / cw) || (ny / ch != y / ch);
+        if (r.chip[d]) {
+          r.ser[d] = ser_chip;
+          r.lat[d] = p.link_latency + p.chip_link_latency + ser_chip - 1;
+          r.clat[d] = p.link_latency + p.chip_link_latency;
+        } else {
+          r.lat[d] = p.link_latency;
+          r.clat[d] = p.link_latency;
+        }
+        max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
+      }
+    }
+    size_t ring = 1;
+    while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
+    cal.resize(ring);
+    cal_mask = ring - 1;
+  }
+
+  int xy_port(int node, int dest) const {
+    const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+    if (dx > x) return kEast;
+    if (dx < x) return kWest;
+    if (dy > y) return kSouth;
+    if (dy < y) return kNorth;
+    return kLocal;
+  }
+  int yx_port(int node, int dest) const {
+    const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+    if (dy > y) return kSouth;
+    if (dy < y) return kNorth;
+    if (dx > x) return kEast;
+    if (dx < x) return kWest;
+    return kLocal;
+  }
+  int free_vc(const Router& r, int port, bool whole_packet) const {
+    for (int v = 0; v < V; ++v) {
+      const OutVC& o = r.out[port * V + v];
+      if (!o.busy && (!whole_packet || o.credits == D) && (whole_packet || o.credits > 0)) return v;
+    }
+    for (int v = 0; v < V && !whole_packet; ++v)
+      if (!r.out[port * V + v].busy) return v;
+    return -1;
+  }
+  // Unicast route: deterministic for XY/YX, minimal adaptive west-first (turn model: once a
+  // packet stops going west it never turns west again, so no cycle of channel dependencies).
+  int unicast_port(const Router& r, int node, int dest) const {
+    switch (p.routing) {
+      case Routing::XY: return xy_port(node, dest);
+      case Routing::YX: return yx_port(node, dest);
+      case Routing::WestFirst: {
+        const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+        if (dx < x) return kWest;
+        int cand[2], nc = 0;
+        if (dx > x) cand[nc++] = kEast;
+        if (dy > y) cand[nc++] = kSouth;
+        if (dy < y) cand[nc++] = kNorth;
+        if (nc == 0) return kLocal;
+        if (nc == 1) return cand[0];
+        auto score = [&](int port) {
+          int best = -1;
+          for (int v = 0; v < V; ++v) {
+            const OutVC& o = r.out[port * V + v];
+            if (!o.busy) best = std::max(best, o.credits);
+          }
+          return best;
+        };
+        return score(cand[1]) > score(cand[0]) ? cand[1] : cand[0];
+      }
+    }
+    return kLocal;
+  }
+
+  void schedule(uint64_t cycle, const Event& e) {
+    cal[cycle & cal_mask].push_back(e);
+    ++events_pending;
+  }
+  void activate(int n) {
+    Router& r = routers[n];
+    if (!r.active) {
+      r.active = true;
+      active.push_back(n);
+    }
+  }
+  uint32_t new_copy(uint32_t pkt, std::vector<int> dests) {
+    uint32_t id;
+    if (!free_copies.empty()) {
+      id = free_copies.back();
+      free_copies.pop_back();
+      copies[id] = Copy{pkt, std::move(dests)};
+    } else {
+      id = uint32_t(copies.size());
+      copies.push_back(Copy{pkt, std::move(dests)});
+    }
+    return id;
+  }
+  void release_copy(uint32_t id) {
+    copies[id].dests.clear();
+    free_copies.push_back(id);
+  }
+  PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
+
+  // ---- per-cycle work -------------------------------------------------------------------
+  void process_events(uint64_t t) {
+    auto& bucket = cal[t & cal_mask];
+    // Index loop: deliveries may not schedule into the current bucket (all latencies >= 1).
+    for (size_t i = 0; i < bucket.size(); ++i) {
+      const Event e = bucket[i];
+      switch (e.type) {
+        case EvType::Arrive: {
+          Router& r = routers[e.node];
+          r.in[e.port * V + e.vc].buf.push(e.flit);
+          r.ne[e.port] |= uint16_t(1u << e.vc);
+          ++r.buffered;
+          activate(int(e.node));
+          break;
+        }
+        case EvType::Credit: {
+          OutVC& o = routers[e.node].out[e.port * V + e.vc];
+          ++o.credits;
+          if (o.credits > D) throw Error("internal: credit count exceeds buffer depth");
+          break;
+        }
+        case EvType::Eject: eject(int(e.node), e.flit, t); break;
+      }
+    }
+    events_pending -= bucket.size();
+    bucket.clear();
+  }
+
+  void eject(int node, const Flit& f, uint64_t t) {
+    --net.flits_in_network_;
+    ++tot.flits_ejected;
+    last_progress = t;
+    if (!f.last) return;
+    const uint32_t pkt = copies[f.copy].pkt;
+    const PacketRec& pr = packets[pkt];
+    ++tot.packets_delivered;
+    release_copy(f.copy);
+    if (PacketSink* s = sink_of(node)) s->deliver(node, pr.p, t);
+    if (net.on_deliver_) net.on_deliver_(node, pr.p, t);
+    if (--packets[pkt].remaining == 0) free_packets.push_back(pkt);
+  }
+
+  // VC allocation for a head flit at the front of input VC iv (all-or-nothing over its branches).
+  bool allocate(Router& r, int node, InVC& iv, const Flit& f) {
+    const Copy& c = copies[f.copy];
+    const PacketRec& pr = packets[c.pkt];
+    if (c.dests.size() == 1) {
+      const int port = unicast_port(r, node, c.dests[0]);
+      int vc = 0;
+      if (port != kLocal) {
+        vc = free_vc(r, port, false);
+        if (vc < 0) return false;
+        r.out[port * V + vc].busy = true;
+      }
+      iv.nout = 1;
+      iv.out_port[0] = uint8_t(port);
+      iv.out_vc[0] = int16_t(vc);
+      iv.out_copy[0] = f.copy;
+      iv.forked = false;
+      return true;
+    }
+    // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
+    // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
+    int mask = 0;
+    for (int d : c.dests) mask |= 1 << xy_port(node, d);
+    int vcs[kNumPorts];
+    int nb = 0;
+    for (int port = 0; port < kNumPorts; ++port) {
+      if (!(mask & (1 << port))) continue;
+      vcs[port] = 0;
+      if (port != kLocal) {
+        vcs[port] = free_vc(r, port, true);
+        if (vcs[port] < 0) return false;
+      }
+      ++nb;
+    }
+    iv.nout = 0;
+    iv.forked = nb > 1;
+    for (int port = 0; port < kNumPorts; ++port) {
+      if (!(mask & (1 << port))) continue;
+      if (port != kLocal) r.out[port * V + vcs[port]].busy = true;
+      const int b = iv.nout++;
+      iv.out_port[b] = uint8_t(port);
+      iv.out_vc[b] = int16_t(vcs[port]);
+      if (nb == 1) {
+        iv.out_copy[b] = f.copy;
+      } else {
+        std::vector<int> sub;
+        for (int d : c.dests)
+          if (xy_port(node, d) == port) sub.push_back(d);
+        iv.out_copy[b] = new_copy(copies[f.copy].pkt, std::move(sub));
+      }
+    }
+    (void)pr;
+    return true;
+  }
+
+  void traverse(Router& r, int node, int ip, int vc, uint64_t t) {
+    InVC& iv = r.in[ip * V + vc];
+    const Flit f = iv.buf.front();
+    iv.buf.pop();
+    if (iv.buf.empty()) r.ne[ip] &= uint16_t(~(1u << vc));
+    --r.buffered;
+    if (ip != kLocal) {
+      const int up = r.nbr[ip];
+      const int up_port = opposite(ip);
+      schedule(t + routers[up].clat[up_port], Event{EvType::Credit, uint8_t(up_port), uint16_t(vc), uint32_t(up), Flit{}});
+    }
+    const bool tail = f.last;
+    net.flits_in_network_ += iv.nout - 1;
+    for (int b = 0; b < iv.nout; ++b) {
+      const int op = iv.out_port[b];
+      Flit nf{iv.out_copy[b], f.idx, 0, f.last};
+      ++r.st.traversals;
+      ++tot.router_traversals;
+      if (op == kLocal) {
+        schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
+        continue;
+      }
+      OutVC& o = r.out[op * V + iv.out_vc[b]];
+      --o.credits;
+      if (tail) o.busy = false;
+      nf.ready = t + r.lat[op] + P;
+      schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
+      r.link_free[op] = t + r.ser[op];
+      ++r.ls[op].flits;
+      r.ls[op].busy_cycles += r.ser[op];
+      if (r.chip[op]) {
+        ++tot.chip_link_flits;
+        tot.chip_link_bits += p.flit_bits;
+      } else {
+        ++tot.link_flits;
+        tot.on_chip_link_bits += p.flit_bits;
+      }
+    }
+    if (tail) {
+      if (iv.forked) release_copy(f.copy);
+      iv.allocated = false;
+      r.al[ip] &= uint16_t(~(1u << vc));
+    }
+    last_progress = t;
+  }
+
+  void process_router(int node, uint64_t t) {
+    Router& r = routers[node];
+    if (r.buffered > 0) {
+      // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
+      // rotating order.
+      for (int k = 0; k < kNumPorts; ++k) {
+        int ip = p.round_robin ? r.rr_va + k : k;
+        if (ip >= kNumPorts) ip -= kNumPorts;
+        for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
+          InVC& iv = r.in[ip * V + vc];
+          const Flit& f = iv.buf.front();
+          if (allocate(r, node, iv, f)) {
+            iv.allocated = true;
+            r.al[ip] |= uint16_t(1u << vc);
+          } else if (f.ready <= t) {
+            ++r.st.stall_no_vc;
+          }
+        }
+      }
+      if (p.round_robin && ++r.rr_va == kNumPorts) r.rr_va = 0;
+      // Switch allocation (one flit per input port and per output port per cycle) + traversal.
+      int used = 0;
+      PacketSink* sink = nullptr;
+      bool sink_checked = false, sink_ready = false;
+      for (int k = 0; k < kNumPorts; ++k) {
+        int ip = p.round_robin ? r.rr_in + k : k;
+        if (ip >= kNumPorts) ip -= kNumPorts;
+        bool won = false;
+        const unsigned cand = r.ne[ip] & r.al[ip];
+        if (!cand) continue;
+        // VCs from the round-robin pointer upwards, then the ones below it.
+        const unsigned rot = p.round_robin ? unsigned(r.rr_vc[ip]) : 0u;
+        const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
+        for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
+          InVC& iv = r.in[ip * V + vc];
+          const Flit& f = iv.buf.front();
+          if (f.ready > t) continue;
+          bool no_credit = false, lost = won, blocked_sink = false;
+          for (int b = 0; b < iv.nout; ++b) {
+            const int op = iv.out_port[b];
+            if (used & (1 << op)) lost = true;
+            if (op == kLocal) {
+              if (!sink_checked) {
+                sink = sink_of(node);
+                sink_ready = !sink || sink->ready(node, t);
+                sink_checked = true;
+              }
+              if (!sink_ready) blocked_sink = true;
+            } else if (r.out[op * V + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
+              no_credit = true;
+            }
+          }
+          if (blocked_sink) { ++r.st.stall_sink; continue; }
+          if (no_credit) { ++r.st.stall_no_credit; continue; }
+          if (lost) { ++r.st.stall_arbitration; continue; }
+          for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
+          traverse(r, node, ip, vc, t);
+          won = true;
+          if (p.round_robin) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+        }
+      }
+      if (p.round_robin && ++r.rr_in == kNumPorts) r.rr_in = 0;
+    }
+    if (r.has_source()) inject_flit(r, t);
+  }
+
+  void inject_flit(Router& r, uint64_t t) {
+    const uint32_t cid = r.srcq[r.srcq_head];
+    const Copy& c = copies[cid];
+    const int size = packets[c.pkt].p.size_flits;
+    if (r.inj_vc < 0) {
+      const bool whole = c.dests.size() > 1;
+      for (int v = 0; v < V; ++v) {
+        if (r.local_busy[v]) continue;
+        const uint32_t occ = r.in[kLocal * V + v].buf.size();
+        if (whole ? occ == 0 : occ < uint32_t(D)) {
+          r.inj_vc = v;
+          r.local_busy[v] = true;
+          r.inj_flit = 0;
+          break;
+        }
+      }
+      if (r.inj_vc < 0) return;
+    }
+    InVC& iv = r.in[kLocal * V + r.inj_vc];
+    if (iv.buf.size() >= uint32_t(D)) return;
+    iv.buf.push(Flit{cid, r.inj_flit, t + 1 + P, int(r.inj_flit) + 1 == size});
+    r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
+    ++r.buffered;
+    ++net.flits_in_network_;
+    ++tot.flits_injected;
+    last_progress = t;
+    if (int(++r.inj_flit) == size) {
+      r.local_busy[r.inj_vc] = false;
+      r.inj_vc = -1;
+      r.inj_flit = 0;
+      if (++r.srcq_head == r.srcq.size()) {
+        r.srcq.clear();
+        r.srcq_head = 0;
+      }
+    }
+  }
+
+  void release_pending(uint64_t t) {
+    while (!pending.empty() && std::get<0>(pending.top()) <= t) {
+      const uint32_t pkt = std::get<2>(pending.top());
+      pending.pop();
+      const Packet& pk = packets[pkt].p;
+      const uint32_t cid = new_copy(pkt, pk.dests);
+      Router& r = routers[pk.src];
+      r.srcq.push_back(cid);
+      activate(pk.src);
+    }
+  }
+
+  void cycle(uint64_t t) {
+    if (events_pending) process_events(t);
+    release_pending(t);
+    // Routers are visited in activation order, itself a deterministic function of the inputs;
+    // routers of one cycle interact only through events of later cycles.
+    for (int n : active) process_router(n, t);
+    next_active.clear();
+    for (int n : active) {
+      Router& r = routers[n];
+      if (r.buffered > 0 || r.has_source()) next_active.push_back(n);
+      else r.active = false;
+    }
+    active.swap(next_active);
+    if (!active.empty() && t >= last_progress + uint64_t(p.watchdog_cycles)) {
+      throw Error("network watchdog: no flit moved for " + std::to_string(p.watchdog_cycles) +
+                  " cycles (cycle " + std::to_string(t) + ", " + std::to_string(net.flits_in_network_) +
+                  " flits in flight); blocked buffers:\n" + describe() +
+                  "Check that every destination core consumes its packets, or raise watchdog_cycles.");
+    }
+  }
+
+  std::string describe() const {
+    std::ostringstream os;
+    int shown = 0;
+    for (int n = 0; n < int(routers.size()) && shown < 32; ++n) {
+      const Router& r = routers[n];
+      for (int ip = 0; ip < kNumPorts; ++ip)
+        for (int v = 0; v < V; ++v) {
+          const InVC& iv = r.in[ip * V + v];
+          if (iv.buf.empty()) continue;
+          const Flit& f = iv.buf.at(0);
+          const Copy& c = copies[f.copy];
+          const Packet& pk = packets[c.pkt].p;
+          os << "  router (" << n % p.width << "," << n / p.width << ") in " << port_name(ip) << " vc" << v
+             << ": " << iv.buf.size() << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
+             << ", src " << pk.src << ", flit " << f.idx << "/" << pk.size_flits << ", dests";
+          for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
+          if (c.dests.size() > 8) os << " ...";
+          os << ")";
+          if (iv.allocated) {
+            os << " -> out";
+            for (int b = 0; b < iv.nout; ++b) {
+              os << " " << port_name(iv.out_port[b]);
+              if (iv.out_port[b] == kLocal) os << "(sink " << (sink_of(n) ? "refusing" : "none") << ")";
+              else os << " vc" << iv.out_vc[b] << " credits " << r.out[iv.out_port[b] * V + iv.out_vc[b]].credits;
+            }
+          } else {
+            os << " waiting for a free output VC";
+          }
+          os << "\n";
+          if (++shown >= 32) {
+            os << "  ...\n";
+            return os.str();
+          }
+        }
+    }
+    return os.str();
+  }
+};
+
+Network::Network(const NetworkParams& p) : p_(p) {
+  p_.validate();
+  impl_ = new Impl(*this, p_);
+}
+
+Network::~Network() { delete impl_; }
+
+void Network::set_sink(int core, PacketSink* sink) {
+  if (core < 0 || core >= num_nodes()) throw Error("network: set_sink: core " + std::to_string(core) + " out of range");
+  impl_->sinks[core] = sink;
+}
+void Network::set_default_sink(PacketSink* sink) { impl_->default_sink = sink; }
+
+uint64_t Network::inject(Packet pk, uint64_t cycle) {
+  auto& I = *impl_;
+  const int N = num_nodes();
+  if (cycle < now_)
+    throw Error("network: inject at cycle " + std::to_string(cycle) + " is in the past (now " + std::to_string(now_) + ")");
+  if (pk.src < 0 || pk.src >= N) throw Error("network: packet source core " + std::to_string(pk.src) + " out of range");
+  if (pk.dests.empty()) throw Error("network: packet from core " + std::to_string(pk.src) + " has no destination");
+  if (pk.size_flits < 1) throw Error("network: packet size must be >= 1 flit");
+  std::sort(pk.dests.begin(), pk.dests.end());
+  pk.dests.erase(std::unique(pk.dests.begin(), pk.dests.end()), pk.dests.end());
+  for (int d : pk.dests)
+    if (d < 0 || d >= N) throw Error("network: packet destination core " + std::to_string(d) + " out of range (mesh has " + std::to_string(N) + " cores)");
+  if (pk.dests.size() > 1 && p_.multicast && pk.size_flits > p_.buffer_depth)
+    throw Error("network: a multicast packet of " + std::to_string(pk.size_flits) +
+                " flits needs router.buffer_depth >= packet size (forks are virtual cut-through); "
+                "raise buffer_depth or set router.multicast=false");
+  pk.created_cycle = cycle;
+  const uint64_t id = I.next_id++;
+  auto add = [&](Packet&& q) {
+    uint32_t rec;
+    if (!I.free_packets.empty()) {
+      rec = I.free_packets.back();
+      I.free_packets.pop_back();
+    } else {
+      rec = uint32_t(I.packets.size());
+      I.packets.emplace_back();
+    }
+    I.packets[rec].remaining = uint32_t(q.dests.size());
+    I.packets[rec].p = std::move(q);
+    I.pending.push({cycle, I.seq++, rec});
+    ++I.tot.packets_injected;
+  };
+  pk.id = id;
+  if (pk.dests.size() > 1 && !p_.multicast) {
+    for (int d : pk.dests) {
+      Packet q = pk;
+      q.dests = {d};
+      add(std::move(q));
+    }
+  } else {
+    add(std::move(pk));
+  }
+  return id;
+}
+
+bool Network::idle() const { return impl_->active.empty() && impl_->events_pending == 0; }
+
+uint64_t Network::next_event_cycle() const {
+  if (!idle()) return now_;
+  if (!impl_->pending.empty()) return std::max(now_, std::get<0>(impl_->pending.top()));
+  return kNever;
+}
+
+void Network::advance_to(uint64_t cycle) {
+  auto& I = *impl_;
+  while (now_ < cycle) {
+    if (idle()) {
+      const uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      if (next >= cycle) {
+        now_ = cycle;
+        break;
+      }
+      if (next > now_) now_ = next;
+      I.last_progress = now_;
+    }
+    I.cycle(now_);
+    ++now_;
+  }
+}
+
+void Network::drain() {
+  while (next_event_cycle() != kNever) advance_to(next_event_cycle() + 1);
+}
+
+const RouterStats& Network::router_stats(int node) const { return impl_->routers.at(node).st; }
+const LinkStats& Network::link_stats(int node, int port) const { return impl_->routers.at(node).ls[port & 3]; }
+bool Network::is_chip_link(int node, int port) const { return impl_->routers.at(node).chip[port & 3]; }
+bool Network::link_exists(int node, int port) const { return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0; }
+NetworkTotals Network::totals() const { return impl_->tot; }
+std::string Network::describe_buffers() const { return impl_->describe(); }
+
+void Network::check_invariants() const {
+  const auto& I = *impl_;
+  const int V = p_.vcs, D = p_.buffer_depth;
+  // credits in flight back to (node, port, vc) and flits in flight towards (node, in port, vc)
+  std::map<std::tuple<int, int, int>, int> credit_fly, flit_fly;
+  for (const auto& b : I.cal)
+    for (const auto& e : b) {
+      if (e.type == EvType::Credit) ++credit_fly[{int(e.node), e.port, e.vc}];
+      if (e.type == EvType::Arrive) ++flit_fly[{int(e.node), e.port, e.vc}];
+    }
+  for (int n = 0; n < num_nodes(); ++n) {
+    const Router& r = I.routers[n];
+    for (int d = 0; d < 4; ++d) {
+      if (r.nbr[d] < 0) continue;
+      for (int v = 0; v < V; ++v) {
+        const int c = r.out[d * V + v].credits;
+        const int occ = int(I.routers[r.nbr[d]].in[opposite(d) * V + v].buf.size());
+        const int cf = credit_fly[{n, d, v}];
+        const int ff = flit_fly[{r.nbr[d], opposite(d), v}];
+        if (c < 0 || c > D || c + cf + occ + ff != D)
+          throw Error("credit invariant broken at router " + std::to_string(n) + " port " + port_name(d) + " vc" +
+                      std::to_string(v) + ": credits " + std::to_string(c) + " + in-flight credits " + std::to_string(cf) +
+                      " + downstream flits " + std::to_string(occ) + " + flits on link " + std::to_string(ff) +
+                      " != depth " + std::to_string(D));
+      }
+    }
+  }
+}
+
+}  // namespace spikechip::arch::noc

@@ -1,0 +1,157 @@
+#pragma once
+// Cycle-accurate spike network of the chip: a 2-D mesh of 5-port input-buffered routers with
+// virtual channels, credit-based flow control, wormhole packets and tree multicast. Plain C++:
+// the SystemC wrapper (sim/noc_module.hpp) only decides *when* to call advance_to().
+//
+// Timing contract (docs/architecture.md, "Network"): a packet created at cycle c has its head in
+// the source router's local input buffer at c+1, every flit leaves a router pipeline_stages cycles
+// after it arrived (at the earliest), a link takes link_latency cycles, ejection takes 1 cycle, so
+// at zero load  latency(tail) = hops*(P+L) + P + 2 + (size-1).
+//
+// Speed: only routers that hold flits (or have packets waiting to inject) are visited in a cycle;
+// link traversals and credits are events in a calendar ring; when nothing is in flight the next
+// simulated cycle is the next injection (time skipping).
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arch/chip_config.hpp"
+
+namespace spikechip::arch::noc {
+
+inline constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+enum class PacketKind : uint8_t { Spike, PartialSum, EndOfStep };
+const char* packet_kind_name(PacketKind k);
+
+// What a core hands to the network. dests has one entry (unicast) or several (multicast set);
+// entries are global core ids (y * global_width + x), sorted and unique after inject().
+struct Packet {
+  PacketKind kind = PacketKind::Spike;
+  int src = 0;
+  std::vector<int> dests;
+  int size_flits = 1;           // header + payload flits
+  int32_t src_group = 0;        // source neuron group id (AER header)
+  int32_t timestep = 0;
+  uint64_t payload = 0;         // opaque handle owned by the cores (spike indices, psum values...)
+  uint64_t created_cycle = 0;   // set by inject()
+  uint64_t id = 0;              // set by inject(): 0, 1, 2... in injection-call order
+};
+
+// Receives whole packets at their destination core (after the tail flit is ejected). ready() is
+// asked before every flit enters the ejection channel: returning false applies backpressure
+// (the flit waits in the router, and eventually the network stalls up to the watchdog).
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  virtual bool ready(int /*core*/, uint64_t /*cycle*/) { return true; }
+  virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
+};
+
+enum Port : int { kNorth = 0, kEast = 1, kSouth = 2, kWest = 3, kLocal = 4, kNumPorts = 5 };
+const char* port_name(int p);
+
+enum class Routing { XY, YX, WestFirst };
+Routing parse_routing(const std::string& name);  // throws spikechip::Error naming the value
+
+struct NetworkParams {
+  int width = 4, height = 4;      // global mesh
+  int chip_width = 0, chip_height = 0;  // tiles per chip (0: one chip = whole mesh)
+  int vcs = 2;
+  int buffer_depth = 4;
+  int flit_bits = 64;
+  int pipeline_stages = 2;
+  int link_latency = 1;
+  int chip_link_latency = 20;     // extra cycles on a chip-to-chip link
+  int chip_link_bits_per_cycle = 16;
+  Routing routing = Routing::XY;
+  bool multicast = true;          // false: inject() splits a destination set into unicasts
+  bool round_robin = true;        // false: fixed priority (lower port / VC index wins)
+  int64_t watchdog_cycles = 100000;
+
+  static NetworkParams from_chip(const ChipConfig& c);
+  void validate() const;  // throws spikechip::Error naming the parameter
+};
+
+struct LinkStats {
+  uint64_t flits = 0;
+  uint64_t busy_cycles = 0;  // cycles the link wire was occupied (flits x serialisation)
+};
+
+struct RouterStats {
+  uint64_t traversals = 0;       // flit copies through the crossbar (a fork to k ports counts k)
+  uint64_t stall_no_credit = 0;  // flit ready, output VC had no credit (or serial link busy)
+  uint64_t stall_arbitration = 0;  // flit ready with credit, lost the switch to another input
+  uint64_t stall_no_vc = 0;      // head flit ready, no free output VC
+  uint64_t stall_sink = 0;       // ejection refused by the core (backpressure)
+};
+
+struct NetworkTotals {
+  uint64_t packets_injected = 0;   // packets handed to inject() (after unicast splitting)
+  uint64_t flits_injected = 0;     // flits entering source routers
+  uint64_t flits_ejected = 0;      // flit copies leaving the network at destinations
+  uint64_t packets_delivered = 0;  // (packet, destination) deliveries
+  uint64_t router_traversals = 0;
+  uint64_t link_flits = 0;         // on-chip link flit traversals
+  uint64_t chip_link_flits = 0;    // chip-to-chip link flit traversals
+  uint64_t on_chip_link_bits = 0;
+  uint64_t chip_link_bits = 0;
+};
+
+class Network {
+ public:
+  explicit Network(const NetworkParams& p);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const NetworkParams& params() const { return p_; }
+  int num_nodes() const { return p_.width * p_.height; }
+
+  // Sinks: per core, or one default for every core without its own. Not owned.
+  void set_sink(int core, PacketSink* sink);
+  void set_default_sink(PacketSink* sink);
+  // Optional callback on every delivery (after the sink), used by statistics.
+  void on_deliver(std::function<void(int core, const Packet&, uint64_t cycle)> f) { on_deliver_ = std::move(f); }
+
+  // Queue a packet created at `cycle` (>= now()). Returns its id. Throws on bad destinations.
+  uint64_t inject(Packet p, uint64_t cycle);
+
+  // Simulate every cycle < `cycle`, skipping idle stretches. After it, now() == cycle.
+  void advance_to(uint64_t cycle);
+  void step() { advance_to(now_ + 1); }
+  // Simulate until no packet is queued or in flight (throws via the watchdog if it never does).
+  void drain();
+
+  uint64_t now() const { return now_; }
+  // The next cycle at which something can happen: now() while anything is in flight, the next
+  // queued injection when idle, kNever when empty.
+  uint64_t next_event_cycle() const;
+  bool idle() const;
+  uint64_t flits_in_flight() const { return flits_in_network_; }
+
+  const RouterStats& router_stats(int node) const;
+  const LinkStats& link_stats(int node, int port) const;  // output link of node in direction port
+  bool is_chip_link(int node, int port) const;
+  bool link_exists(int node, int port) const;
+  NetworkTotals totals() const;
+
+  // Test hooks: invariants (credits within [0, depth], occupancy + credits in flight == depth)
+  // checked on demand; throws spikechip::Error describing the first violation.
+  void check_invariants() const;
+  std::string describe_buffers() const;  // which router buffers hold which packets
+
+ private:
+  struct Impl;
+  NetworkParams p_;
+  uint64_t now_ = 0;
+  uint64_t flits_in_network_ = 0;
+  Impl* impl_;
+  std::function<void(int, const Packet&, uint64_t)> on_deliver_;
+  friend struct Impl;
+};
+
+}  // namespace spikechip::arch::noc

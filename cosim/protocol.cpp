@@ -1,0 +1,121 @@
+#include "cosim/protocol.hpp"
+
+#include <cstring>
+
+namespace spikechip::cosim {
+
+using nlohmann::json;
+
+const char* wire_dtype_name(model::DType d) {
+  switch (d) {
+    case model::DType::U8: return "uint8";
+    case model::DType::I8: return "int8";
+    case model::DType::I32: return "int32";
+    case model::DType::F32: return "float32";
+    default: return "?";
+  }
+}
+
+bool wire_dtype_from_name(const std::string& s, model::DType& out) {
+  for (model::DType d : {model::DType::U8, model::DType::I8, model::DType::I32, model::DType::F32})
+    if (s == wire_dtype_name(d)) {
+      out = d;
+      return true;
+    }
+  return false;
+}
+
+json header_id(const json& header) {
+  if (header.is_object() && header.contains("id") && (header["id"].is_number() || header["id"].is_string()))
+    return header["id"];
+  return nullptr;
+}
+
+json error_header(const json& id, const std::string& c, const std::string& message) {
+  return {{"type", "error"}, {"id", id}, {"protocol", kProtocolVersion}, {"code", c}, {"message", message}};
+}
+
+void check_keys(const json& h, std::initializer_list<const char*> allowed) {
+  for (const auto& [k, v] : h.items()) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || k == a;
+    if (!ok) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw ProtocolError(code::kBadHeader, "unknown header key '" + k + "' for request '" +
+                                                h.value("type", std::string("?")) + "' (allowed: " + list + ")");
+    }
+  }
+}
+
+Message parse_message(const std::vector<zmq::message_t>& body) {
+  if (body.empty()) throw ProtocolError(code::kBadFrames, "empty message: expected a JSON header frame");
+  Message m;
+  const auto& f0 = body.front();
+  m.header = json::parse(static_cast<const char*>(f0.data()), static_cast<const char*>(f0.data()) + f0.size(),
+                         nullptr, false);
+  if (m.header.is_discarded()) throw ProtocolError(code::kBadJson, "header frame is not valid JSON");
+  if (!m.header.is_object()) throw ProtocolError(code::kBadHeader, "header must be a JSON object");
+  const json& h = m.header;
+  if (!h.contains("type") || !h["type"].is_string())
+    throw ProtocolError(code::kBadHeader, "header needs \"type\" (string)");
+  if (!h.contains("id") || !(h["id"].is_number() || h["id"].is_string()))
+    throw ProtocolError(code::kBadHeader, "header needs \"id\" (number or string), echoed in the reply");
+  if (!h.contains("protocol") || !h["protocol"].is_number_integer())
+    throw ProtocolError(code::kBadHeader, "header needs \"protocol\" (integer, this server speaks " +
+                                              std::to_string(kProtocolVersion) + ")");
+  if (h["protocol"].get<int64_t>() != kProtocolVersion)
+    throw ProtocolError(code::kProtocolMismatch, "protocol " + h["protocol"].dump() + " requested, this server speaks " +
+                                                     std::to_string(kProtocolVersion));
+  const json desc = h.contains("tensors") ? h["tensors"] : json::array();
+  if (!desc.is_array()) throw ProtocolError(code::kBadHeader, "\"tensors\" must be an array of {name, dtype, shape}");
+  if (desc.size() != body.size() - 1)
+    throw ProtocolError(code::kBadFrames, "header lists " + std::to_string(desc.size()) + " tensor(s) but " +
+                                              std::to_string(body.size() - 1) + " data frame(s) follow");
+  for (size_t i = 0; i < desc.size(); ++i) {
+    const json& d = desc[i];
+    const std::string where = "tensors[" + std::to_string(i) + "]";
+    if (!d.is_object() || !d.contains("name") || !d["name"].is_string() || !d.contains("dtype") ||
+        !d["dtype"].is_string() || !d.contains("shape") || !d["shape"].is_array() || d.size() != 3)
+      throw ProtocolError(code::kBadHeader, where + ": expected exactly {name: str, dtype: str, shape: [int]}");
+    NamedTensor t;
+    t.name = d["name"].get<std::string>();
+    if (!wire_dtype_from_name(d["dtype"].get<std::string>(), t.data.dtype))
+      throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': dtype '" + d["dtype"].get<std::string>() +
+                                                "' (expected uint8, int8, int32 or float32)");
+    int64_t n = 1;
+    for (const json& s : d["shape"]) {
+      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > (int64_t(1) << 40))
+        throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': shape entries must be integers >= 0");
+      t.data.shape.push_back(s.get<int64_t>());
+      n *= t.data.shape.back();
+      if (n > (int64_t(1) << 40)) throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': shape too large");
+    }
+    for (const NamedTensor& o : m.tensors)
+      if (o.name == t.name) throw ProtocolError(code::kBadTensor, where + ": duplicate tensor name '" + t.name + "'");
+    const auto& f = body[i + 1];
+    const size_t want = size_t(n) * model::dtype_size(t.data.dtype);
+    if (f.size() != want)
+      throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': frame has " + std::to_string(f.size()) +
+                                                " bytes, dtype and shape " + model::shape_to_string(t.data.shape) +
+                                                " need " + std::to_string(want));
+    t.data.bytes.resize(want);
+    if (want) std::memcpy(t.data.bytes.data(), f.data(), want);
+    m.tensors.push_back(std::move(t));
+  }
+  return m;
+}
+
+std::vector<zmq::message_t> encode_message(const Message& m) {
+  json h = m.header;
+  json desc = json::array();
+  for (const NamedTensor& t : m.tensors)
+    desc.push_back({{"name", t.name}, {"dtype", wire_dtype_name(t.data.dtype)}, {"shape", t.data.shape}});
+  if (!m.tensors.empty()) h["tensors"] = desc;
+  std::vector<zmq::message_t> out;
+  out.emplace_back(h.dump(-1, ' ', false, json::error_handler_t::replace));  // user strings may not be UTF-8
+  for (const NamedTensor& t : m.tensors) out.emplace_back(t.data.bytes.data(), t.data.bytes.size());
+  return out;
+}
+
+}  // namespace spikechip::cosim

@@ -1,0 +1,763 @@
+#include "cosim/server.hpp"
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq_addon.hpp>
+
+#include "arch/chip_config.hpp"
+#include "cosim/protocol.hpp"
+#include "mapper/mapper.hpp"
+#include "models/executor.hpp"
+#include "models/graph_io.hpp"
+#include "spikechip/version.hpp"
+
+namespace spikechip::cosim {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void log_line(const std::string& s) {
+  // One write per line so concurrent servers / threads never interleave inside a line.
+  const std::string line = "spikechip serve: " + s + "\n";
+  std::cerr.write(line.data(), std::streamsize(line.size()));
+  std::cerr.flush();
+}
+
+// A loaded model and the executor built for it. Immutable once published in a session (an
+// update_weights builds a new one), so a run keeps a consistent snapshot.
+struct LoadedModel {
+  model::Graph graph;
+  std::string origin;
+  uint64_t version = 0;  // bumped by every load_model / update_weights of the session
+  std::mutex exec_mutex;  // the executor holds per-run state
+  std::unique_ptr<model::GoldenExecutor> exec;
+};
+
+// State a worker reads and writes; only one request of a session runs at a time, so no lock.
+struct SessionState {
+  std::shared_ptr<LoadedModel> model;
+  std::optional<arch::ChipConfig> chip;
+  uint64_t versions = 0;
+};
+
+struct Pending {
+  std::vector<std::string> envelope;  // routing id (+ empty delimiter for REQ clients)
+  Message msg;
+  Clock::time_point received;
+};
+
+struct Session {
+  std::shared_ptr<SessionState> state = std::make_shared<SessionState>();
+  std::deque<Pending> queue;
+  bool busy = false;
+};
+
+struct InFlight {
+  std::string session;
+  std::vector<std::string> envelope;
+  json id;
+  std::string type;
+  Clock::time_point start, deadline;
+  std::shared_ptr<std::atomic<bool>> cancel;
+  bool answered = false;  // a timeout / shutdown error already went out; drop the worker's reply
+};
+
+using Job = std::function<void(zmq::socket_t& results)>;
+
+// Fixed worker threads; each owns a PUSH socket to the main thread's PULL (zmq sockets are not
+// thread-safe, so only the main thread touches the ROUTER).
+class WorkerPool {
+ public:
+  WorkerPool(zmq::context_t& ctx, const std::string& endpoint, int n) {
+    for (int i = 0; i < n; ++i)
+      threads_.emplace_back([this, &ctx, endpoint] {
+        zmq::socket_t push(ctx, zmq::socket_type::push);
+        push.set(zmq::sockopt::linger, 0);
+        push.connect(endpoint);
+        for (;;) {
+          Job job;
+          {
+            std::unique_lock lk(mu_);
+            cv_.wait(lk, [this] { return stop_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stop_ and drained
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+          }
+          job(push);
+        }
+      });
+  }
+  ~WorkerPool() { stop(); }
+  void submit(Job j) {
+    {
+      std::lock_guard lk(mu_);
+      jobs_.push_back(std::move(j));
+    }
+    cv_.notify_one();
+  }
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+const char* const kQueuedTypes[] = {"load_model", "update_weights", "set_chip", "map", "run"};
+const char* const kAllTypes[] = {"hello", "stats", "shutdown", "load_model", "update_weights", "set_chip", "map", "run"};
+
+json tensor_list(const model::SafeTensors& st) {
+  json a = json::array();
+  for (const auto& [name, t] : st.tensors)
+    a.push_back({{"name", name}, {"dtype", wire_dtype_name(t.dtype)}, {"shape", t.shape}});
+  return a;
+}
+
+json model_summary(const LoadedModel& m) {
+  const model::Graph& g = m.graph;
+  const model::Node& in = g.input();
+  return {{"name", g.name},
+          {"origin", m.origin},
+          {"model_version", m.version},
+          {"timesteps", g.timesteps},
+          {"num_classes", g.num_classes},
+          {"nodes", g.nodes.size()},
+          {"input", {{"shape", {in.shape.c, in.shape.h, in.shape.w}}, {"encoding", in.encoding}}},
+          {"provenance", g.provenance},
+          {"tensors", tensor_list(model::graph_tensors(g))}};
+}
+
+// ---------------------------------------------------------------- request handlers (workers)
+
+struct Ctx {
+  const ServerOptions& opt;
+  SessionState& s;
+  const std::atomic<bool>& cancel;
+};
+
+std::shared_ptr<LoadedModel> publish(SessionState& s, model::Graph g, std::string origin) {
+  auto m = std::make_shared<LoadedModel>();
+  m->graph = std::move(g);
+  m->origin = std::move(origin);
+  m->version = ++s.versions;
+  s.model = m;
+  return m;
+}
+
+Message handle_load_model(const Ctx& c, const Message& req) {
+  const json& h = req.header;
+  check_keys(h, {"type", "id", "protocol", "path", "graph", "tensors"});
+  const bool has_path = h.contains("path"), has_graph = h.contains("graph");
+  if (has_path == has_graph)
+    throw ProtocolError(code::kBadHeader, "load_model needs exactly one of \"path\" (model directory on the server) "
+                                          "or \"graph\" (graph.json object, with the tensors as frames)");
+  try {
+    if (has_path) {
+      if (!h["path"].is_string()) throw ProtocolError(code::kBadHeader, "\"path\" must be a string");
+      if (!req.tensors.empty()) throw ProtocolError(code::kBadFrames, "load_model by path takes no tensor frames");
+      const std::string dir = h["path"].get<std::string>();
+      publish(c.s, model::load_model(dir), dir);
+    } else {
+      const std::string origin = "load_model request graph";
+      model::Graph g = model::graph_from_json(h["graph"], origin);
+      model::SafeTensors st;
+      for (const NamedTensor& t : req.tensors) st.tensors[t.name] = t.data;
+      model::attach_tensors(g, st, origin);
+      model::validate_graph(g, origin);
+      publish(c.s, std::move(g), "(sent by client)");
+    }
+  } catch (const ProtocolError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ProtocolError(code::kBadModel, e.what());
+  }
+  Message r;
+  r.header = {{"type", "model_loaded"}, {"model", model_summary(*c.s.model)}};
+  return r;
+}
+
+// The strict tensor check of update_weights: each name must be one of the graph's tensors with
+// the same dtype and shape; the updated graph is validated as a whole (e.g. shift range).
+Message handle_update_weights(const Ctx& c, const Message& req) {
+  const json& h = req.header;
+  check_keys(h, {"type", "id", "protocol", "tensors", "quant"});
+  if (!c.s.model) throw ProtocolError(code::kNoModel, "update_weights before load_model: load a model first");
+  if (req.tensors.empty() && !h.contains("quant"))
+    throw ProtocolError(code::kBadHeader, "update_weights needs tensor frames and/or \"quant\"");
+  const LoadedModel& cur = *c.s.model;
+  model::SafeTensors st = model::graph_tensors(cur.graph);
+  json updated = json::array();
+  for (const NamedTensor& t : req.tensors) {
+    auto it = st.tensors.find(t.name);
+    if (it == st.tensors.end())
+      throw ProtocolError(code::kBadTensor, "update_weights: model '" + cur.graph.name + "' has no tensor '" + t.name +
+                                                "' (names are <node>.weight|bias|shift|threshold|zero_point, see the "
+                                                "\"tensors\" list of the load_model reply)");
+    if (it->second.dtype != t.data.dtype || it->second.shape != t.data.shape)
+      throw ProtocolError(code::kBadTensor,
+                          fmt::format("update_weights: tensor '{}' is {} {}, expected {} {}", t.name,
+                                      wire_dtype_name(t.data.dtype), model::shape_to_string(t.data.shape),
+                                      wire_dtype_name(it->second.dtype), model::shape_to_string(it->second.shape)));
+    it->second = t.data;
+    updated.push_back(t.name);
+  }
+  model::Graph g = cur.graph;  // copy: runs of the old snapshot may still be replying
+  if (h.contains("quant")) {
+    if (!h["quant"].is_object())
+      throw ProtocolError(code::kBadHeader, "\"quant\" must be an object {node name: quant object}");
+    for (const auto& [name, q] : h["quant"].items()) {
+      const int i = g.find(name);
+      if (i < 0) throw ProtocolError(code::kBadHeader, "update_weights: \"quant\" names unknown node '" + name + "'");
+      if (!q.is_object()) throw ProtocolError(code::kBadHeader, "update_weights: quant of '" + name + "' must be an object");
+      g.nodes[size_t(i)].quant = q;
+    }
+  }
+  try {
+    const std::string origin = "update_weights of model '" + g.name + "'";
+    model::attach_tensors(g, st, origin);
+    model::validate_graph(g, origin);
+  } catch (const Error& e) {
+    throw ProtocolError(code::kBadTensor, e.what());
+  }
+  auto m = publish(c.s, std::move(g), cur.origin + " (updated)");
+  Message r;
+  r.header = {{"type", "weights_updated"}, {"updated", updated}, {"model_version", m->version}};
+  return r;
+}
+
+json chip_summary(const arch::ChipConfig& ch) {
+  return {{"name", ch.name},
+          {"mesh", {ch.global_width(), ch.global_height()}},
+          {"cores", ch.num_cores()},
+          {"clock_hz", ch.clock_hz},
+          {"tech_node", ch.tech.node},
+          {"source", ch.source_path}};
+}
+
+Message handle_set_chip(const Ctx& c, const Message& req) {
+  const json& h = req.header;
+  check_keys(h, {"type", "id", "protocol", "path", "chip"});
+  if (h.contains("path") == h.contains("chip"))
+    throw ProtocolError(code::kBadHeader, "set_chip needs exactly one of \"path\" (chip JSON on the server) or \"chip\"");
+  if (!req.tensors.empty()) throw ProtocolError(code::kBadFrames, "set_chip takes no tensor frames");
+  try {
+    if (h.contains("path")) {
+      if (!h["path"].is_string()) throw ProtocolError(code::kBadHeader, "\"path\" must be a string");
+      c.s.chip = arch::load_chip_config(h["path"].get<std::string>());
+    } else {
+      c.s.chip = arch::chip_config_from_json(h["chip"], "set_chip request chip");
+    }
+  } catch (const ProtocolError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ProtocolError(code::kBadChip, e.what());
+  }
+  Message r;
+  r.header = {{"type", "chip_set"}, {"chip", chip_summary(*c.s.chip)}};
+  return r;
+}
+
+Message handle_map(const Ctx& c, const Message& req) {
+  const json& h = req.header;
+  check_keys(h, {"type", "id", "protocol", "placement", "seed"});
+  if (!c.s.model) throw ProtocolError(code::kNoModel, "map before load_model: load a model first");
+  if (!c.s.chip) throw ProtocolError(code::kNoChip, "map before set_chip: set a chip first (or start the server with --chip)");
+  mapper::MapOptions mo;
+  if (h.contains("placement")) {
+    if (!h["placement"].is_string()) throw ProtocolError(code::kBadHeader, "\"placement\" must be a string");
+    mo.placement = h["placement"].get<std::string>();
+  }
+  if (h.contains("seed")) {
+    if (!h["seed"].is_number_unsigned()) throw ProtocolError(code::kBadHeader, "\"seed\" must be an integer >= 0");
+    mo.seed = h["seed"].get<uint64_t>();
+  }
+  mapper::Mapping m;
+  try {
+    m = mapper::map_model(c.s.model->graph, *c.s.chip, mo);
+  } catch (const std::exception& e) {  // UsageError for a bad placement name, Error when it does not fit
+    throw ProtocolError(code::kMapFailed, e.what());
+  }
+  Message r;
+  r.header = {{"type", "mapped"},
+              {"model_version", c.s.model->version},
+              {"chip", chip_summary(*c.s.chip)},
+              {"groups", m.groups.size()},
+              {"routes", m.routes.size()},
+              {"summary", m.summary}};
+  return r;
+}
+
+Message handle_run(const Ctx& c, const Message& req) {
+  const json& h = req.header;
+  check_keys(h, {"type", "id", "protocol", "tensors", "T", "mode", "labels", "layers"});
+  if (!c.s.model) throw ProtocolError(code::kNoModel, "run before load_model: load a model first");
+  const std::string mode = h.value("mode", std::string("golden"));
+  if (mode == "cycle")
+    throw ProtocolError(code::kUnsupported, "mode 'cycle' is not available in this build: the cycle-accurate chip "
+                                            "model is not merged yet; use mode 'golden'");
+  if (mode != "golden") throw ProtocolError(code::kBadHeader, "\"mode\" must be 'golden' or 'cycle', got '" + mode + "'");
+  std::shared_ptr<LoadedModel> m = c.s.model;
+  const model::Graph& g = m->graph;
+  int T = g.timesteps;
+  if (h.contains("T")) {
+    if (!h["T"].is_number_integer()) throw ProtocolError(code::kBadHeader, "\"T\" must be an integer");
+    const int64_t t = h["T"].get<int64_t>();
+    if (t < 1 || t > c.opt.max_timesteps)
+      throw ProtocolError(code::kBadHeader, fmt::format("\"T\" = {} out of range 1..{}", t, c.opt.max_timesteps));
+    T = int(t);
+  }
+  if (req.tensors.size() != 1 || req.tensors[0].name != "x")
+    throw ProtocolError(code::kBadFrames, "run takes exactly one tensor frame named 'x' (uint8 [B,C,H,W], or "
+                                          "[B,T,C,H,W] for an events model)");
+  const model::TensorData& x = req.tensors[0].data;
+  const model::Shape& is = g.input().shape;
+  const bool events = g.input().encoding == "events";
+  std::vector<int64_t> want = {-1, is.c, is.h, is.w};
+  if (events) want.insert(want.begin() + 1, T);
+  bool ok = x.dtype == model::DType::U8 && x.shape.size() == want.size();
+  for (size_t k = 1; ok && k < want.size(); ++k) ok = x.shape[k] == want[k];
+  if (!ok) {
+    std::string w = events ? fmt::format("[B, {}, {}, {}, {}]", T, is.c, is.h, is.w)
+                           : fmt::format("[B, {}, {}, {}]", is.c, is.h, is.w);
+    throw ProtocolError(code::kBadTensor, fmt::format("run: 'x' is {} {}, model '{}' needs uint8 {}",
+                                                      wire_dtype_name(x.dtype), model::shape_to_string(x.shape), g.name, w));
+  }
+  const int64_t B = x.shape[0];
+  if (B < 1 || B > c.opt.max_batch)
+    throw ProtocolError(code::kTooLarge, fmt::format("run: batch {} out of range 1..{} (--max-batch)", B, c.opt.max_batch));
+  std::vector<model::ReportOptions> ro(static_cast<size_t>(B));
+  if (h.contains("labels")) {
+    const json& l = h["labels"];
+    if (!l.is_array() || int64_t(l.size()) != B)
+      throw ProtocolError(code::kBadHeader, fmt::format("\"labels\" must be an array of {} integers", B));
+    for (int64_t k = 0; k < B; ++k) {
+      if (!l[size_t(k)].is_number_integer()) throw ProtocolError(code::kBadHeader, "\"labels\" must hold integers");
+      ro[size_t(k)].label = l[size_t(k)].get<int>();
+    }
+  }
+  for (int64_t k = 0; k < B; ++k) ro[size_t(k)].input_origin = fmt::format("x[{}]", k);
+
+  const auto t0 = Clock::now();
+  std::vector<model::RunResult> runs;
+  runs.reserve(size_t(B));
+  {
+    std::lock_guard lk(m->exec_mutex);
+    if (!m->exec) m->exec = std::make_unique<model::GoldenExecutor>(g);
+    model::RunOptions o;
+    o.threads = c.opt.exec_threads;
+    o.cancel = &c.cancel;
+    const int frames = events ? T : 1;
+    const size_t stride = size_t(frames) * size_t(is.size());
+    for (int64_t k = 0; k < B; ++k)
+      runs.push_back(m->exec->run(model::InputView{x.bytes.data() + size_t(k) * stride, frames, is}, T, o));
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  json rep = model::make_report(g, runs, ro);
+  const bool layers = h.value("layers", true);
+  if (!layers) rep.erase("layers");
+  else
+    for (json& l : rep["layers"]) l.erase("per_timestep");  // per-timestep detail: spikechip infer
+  json preds = json::array(), spikes = json::array(), energy = json::array();
+  for (const json& in : rep["inputs"]) {
+    preds.push_back(in["prediction"]);
+    spikes.push_back(in["spikes"]);
+    energy.push_back(in["paper_energy_pJ"]);
+  }
+  Message r;
+  r.header = {{"type", "run_result"},
+              {"mode", mode},
+              {"model_version", m->version},
+              {"T", T},
+              {"batch", B},
+              {"predictions", preds},
+              {"spikes", spikes},
+              {"energy_pJ", energy},
+              {"latency", {{"wall_s", wall}, {"cycles", nullptr}}},
+              {"report", std::move(rep)}};
+  return r;
+}
+
+Message dispatch(const Ctx& c, const Message& req) {
+  const std::string t = req.header["type"].get<std::string>();
+  if (t == "load_model") return handle_load_model(c, req);
+  if (t == "update_weights") return handle_update_weights(c, req);
+  if (t == "set_chip") return handle_set_chip(c, req);
+  if (t == "map") return handle_map(c, req);
+  return handle_run(c, req);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the main loop
+
+struct Server::Impl {
+  ServerOptions opt;
+  zmq::context_t ctx{1};
+  zmq::socket_t router{ctx, zmq::socket_type::router};
+  zmq::socket_t results{ctx, zmq::socket_type::pull};
+  std::string endpoint, results_endpoint;
+  std::unique_ptr<WorkerPool> pool;
+  std::optional<arch::ChipConfig> initial_chip;
+
+  std::unordered_map<std::string, Session> sessions;
+  std::map<uint64_t, InFlight> inflight;
+  uint64_t next_seq = 1;
+  bool stopping = false;
+
+  // counters (main thread only)
+  Clock::time_point started = Clock::now();
+  std::map<std::string, uint64_t> requests_by_type, errors_by_code;
+  uint64_t requests = 0, replies = 0, replies_dropped = 0, completed = 0;
+  double busy_s = 0;
+
+  void send(const std::vector<std::string>& envelope, std::vector<zmq::message_t> frames, const std::string& what) {
+    std::vector<zmq::message_t> all;
+    for (const std::string& e : envelope) all.emplace_back(e.data(), e.size());
+    for (auto& f : frames) all.push_back(std::move(f));
+    try {
+      // ROUTER_MANDATORY: a reply to a client that went away fails here instead of vanishing.
+      if (!zmq::send_multipart(router, all, zmq::send_flags::dontwait)) {
+        ++replies_dropped;
+        log_line("reply to " + what + " dropped: client not reading (send would block)");
+        return;
+      }
+      ++replies;
+    } catch (const zmq::error_t& e) {
+      ++replies_dropped;
+      log_line("reply to " + what + " dropped: client gone (" + e.what() + ")");
+      if (!envelope.empty()) forget_session(envelope.front());
+    }
+  }
+
+  void forget_session(const std::string& key) {
+    auto it = sessions.find(key);
+    if (it != sessions.end() && !it->second.busy) sessions.erase(it);
+  }
+
+  void send_error(const std::vector<std::string>& envelope, const json& id, const std::string& c, const std::string& msg,
+                  const std::string& type) {
+    ++errors_by_code[c];
+    log_line(fmt::format("error {} for {} id {}: {}", c, type.empty() ? "?" : type, id.dump(), msg));
+    Message m;
+    m.header = error_header(id, c, msg);
+    send(envelope, encode_message(m), "error " + c);
+  }
+
+  json hello_reply() const {
+    json types = json::array();
+    for (const char* t : kAllTypes) types.push_back(t);
+    return {{"type", "hello"},
+            {"server", "spikechip"},
+            {"version", kVersion},
+            {"protocol", kProtocolVersion},
+            {"capabilities",
+             {{"requests", types},
+              {"modes", {"golden"}},
+              {"missing", {{"cycle", "cycle-accurate chip model not merged in this build"}}},
+              {"dtypes", {"uint8", "int8", "int32", "float32"}},
+              {"load_model", {"path", "graph"}},
+              {"update_weights", "integer graph tensors <node>.<tensor> (strict dtype/shape), optional quant"}}},
+            {"limits",
+             {{"max_message_bytes", opt.max_message_bytes},
+              {"max_batch", opt.max_batch},
+              {"max_timesteps", opt.max_timesteps},
+              {"max_queued_per_client", opt.max_queued_per_client},
+              {"timeout_s", opt.timeout_s},
+              {"workers", opt.workers}}}};
+  }
+
+  json stats_reply() const {
+    size_t queued = 0, busy = 0;
+    for (const auto& [k, s] : sessions) queued += s.queue.size(), busy += s.busy;
+    return {{"type", "stats"},
+            {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
+            {"requests", requests},
+            {"requests_by_type", requests_by_type},
+            {"replies", replies},
+            {"replies_dropped", replies_dropped},
+            {"errors_by_code", errors_by_code},
+            {"completed", completed},
+            {"worker_busy_s", busy_s},
+            {"in_flight", busy},
+            {"queued", queued},
+            {"sessions", sessions.size()},
+            {"workers", opt.workers}};
+  }
+
+  void on_request(std::vector<zmq::message_t>& frames) {
+    ++requests;
+    if (frames.size() < 2) return;  // a routing id alone: nothing to answer
+    std::vector<std::string> envelope{frames[0].to_string()};
+    size_t body_at = 1;
+    if (frames[1].size() == 0) {  // REQ-style empty delimiter: echo it
+      envelope.emplace_back();
+      body_at = 2;
+    }
+    std::vector<zmq::message_t> body;
+    size_t bytes = 0;
+    for (size_t i = body_at; i < frames.size(); ++i) {
+      bytes += frames[i].size();
+      body.push_back(std::move(frames[i]));
+    }
+    json id = nullptr;
+    std::string type;
+    if (!body.empty()) {
+      json h = json::parse(body[0].data<char>(), body[0].data<char>() + body[0].size(), nullptr, false);
+      id = header_id(h);
+      if (h.is_object() && h.contains("type") && h["type"].is_string()) type = h["type"].get<std::string>();
+    }
+    ++requests_by_type[type.empty() ? "(invalid)" : type];
+    if (int64_t(bytes) > opt.max_message_bytes)
+      return send_error(envelope, id, code::kTooLarge,
+                        fmt::format("message of {} bytes exceeds --max-message-bytes {}", bytes, opt.max_message_bytes),
+                        type);
+    Message msg;
+    try {
+      msg = parse_message(body);
+    } catch (const ProtocolError& e) {
+      return send_error(envelope, id, e.code(), e.what(), type);
+    }
+    if (stopping) return send_error(envelope, id, code::kShuttingDown, "server is shutting down", type);
+    if (type == "hello" || type == "stats" || type == "shutdown") {
+      try {
+        check_keys(msg.header, {"type", "id", "protocol", "client"});
+      } catch (const ProtocolError& e) {
+        return send_error(envelope, id, e.code(), e.what(), type);
+      }
+      Message r;
+      r.header = type == "hello" ? hello_reply() : type == "stats" ? stats_reply() : json{{"type", "shutdown"}};
+      r.header["id"] = id;
+      r.header["protocol"] = kProtocolVersion;
+      send(envelope, encode_message(r), type);
+      if (type == "shutdown") {
+        log_line("shutdown requested by a client");
+        stopping = true;
+      }
+      return;
+    }
+    bool known = false;
+    for (const char* t : kQueuedTypes) known = known || type == t;
+    if (!known) {
+      std::string list;
+      for (const char* t : kAllTypes) list += (list.empty() ? "" : ", ") + std::string(t);
+      return send_error(envelope, id, code::kUnknownType, "unknown request type '" + type + "' (known: " + list + ")",
+                        type);
+    }
+    auto [it, fresh] = sessions.try_emplace(envelope.front());
+    Session& s = it->second;
+    if (fresh && initial_chip) s.state->chip = initial_chip;
+    if (int(s.queue.size()) >= opt.max_queued_per_client)
+      return send_error(envelope, id, code::kBusy,
+                        fmt::format("{} requests already queued for this client; wait for replies", s.queue.size()), type);
+    s.queue.push_back(Pending{std::move(envelope), std::move(msg), Clock::now()});
+    pump(it->first, s);
+  }
+
+  // Starts the session's next queued request if none is running.
+  void pump(const std::string& key, Session& s) {
+    if (s.busy || s.queue.empty() || stopping) return;
+    Pending p = std::move(s.queue.front());
+    s.queue.pop_front();
+    s.busy = true;
+    const uint64_t seq = next_seq++;
+    InFlight f;
+    f.session = key;
+    f.envelope = p.envelope;
+    f.id = header_id(p.msg.header);
+    f.type = p.msg.header["type"].get<std::string>();
+    f.start = Clock::now();
+    f.deadline = f.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.timeout_s));
+    f.cancel = std::make_shared<std::atomic<bool>>(false);
+    auto state = s.state;
+    auto cancel = f.cancel;
+    const ServerOptions* o = &opt;
+    inflight.emplace(seq, std::move(f));
+    pool->submit([seq, state, cancel, o, msg = std::move(p.msg)](zmq::socket_t& push) {
+      Message reply;
+      try {
+        reply = dispatch(Ctx{*o, *state, *cancel}, msg);
+        reply.header["id"] = header_id(msg.header);
+        reply.header["protocol"] = kProtocolVersion;
+      } catch (const ProtocolError& e) {
+        reply = Message{error_header(header_id(msg.header), e.code(), e.what()), {}};
+      } catch (const model::RunCancelled&) {
+        reply = Message{error_header(header_id(msg.header), code::kTimeout, "cancelled"), {}};
+      } catch (const std::exception& e) {
+        reply = Message{error_header(header_id(msg.header), code::kInternal, e.what()), {}};
+      }
+      std::vector<zmq::message_t> out;
+      out.emplace_back(&seq, sizeof seq);
+      for (auto& f : encode_message(reply)) out.push_back(std::move(f));
+      zmq::send_multipart(push, out);
+    });
+  }
+
+  void on_result(std::vector<zmq::message_t>& frames) {
+    uint64_t seq = 0;
+    std::memcpy(&seq, frames.at(0).data(), sizeof seq);
+    auto it = inflight.find(seq);
+    if (it == inflight.end()) return;
+    InFlight f = std::move(it->second);
+    inflight.erase(it);
+    ++completed;
+    busy_s += std::chrono::duration<double>(Clock::now() - f.start).count();
+    frames.erase(frames.begin());
+    if (!f.answered) {
+      const json h = json::parse(frames[0].data<char>(), frames[0].data<char>() + frames[0].size());
+      if (h["type"] == "error") {
+        ++errors_by_code[h["code"].get<std::string>()];
+        log_line(fmt::format("error {} for {} id {}: {}", h["code"].get<std::string>(), f.type, f.id.dump(),
+                             h["message"].get<std::string>()));
+      } else if (opt.verbose) {
+        log_line(fmt::format("{} id {} done in {:.2f} ms", f.type, f.id.dump(),
+                             1e3 * std::chrono::duration<double>(Clock::now() - f.start).count()));
+      }
+      send(f.envelope, std::move(frames), f.type);
+    }
+    auto s = sessions.find(f.session);
+    if (s != sessions.end()) {
+      s->second.busy = false;
+      pump(s->first, s->second);
+    }
+  }
+
+  void check_deadlines() {
+    const auto now = Clock::now();
+    for (auto& [seq, f] : inflight)
+      if (!f.answered && now >= f.deadline) {
+        f.answered = true;
+        f.cancel->store(true);
+        send_error(f.envelope, f.id, code::kTimeout,
+                   fmt::format("{} exceeded the server timeout of {} s and was cancelled", f.type, opt.timeout_s), f.type);
+      }
+  }
+
+  void serve(const volatile std::sig_atomic_t* stop) {
+    log_line("listening on " + endpoint + fmt::format(" ({} workers, protocol {})", opt.workers, kProtocolVersion));
+    while (!stopping) {
+      if (stop && *stop) {
+        log_line("signal received, shutting down");
+        stopping = true;
+        break;
+      }
+      std::vector<zmq::pollitem_t> items = {{router.handle(), 0, ZMQ_POLLIN, 0}, {results.handle(), 0, ZMQ_POLLIN, 0}};
+      auto wait = std::chrono::milliseconds(100);
+      for (const auto& [seq, f] : inflight)
+        if (!f.answered)
+          wait = std::min(wait, std::max(std::chrono::milliseconds(0),
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(f.deadline - Clock::now()) +
+                                             std::chrono::milliseconds(1)));
+      try {
+        zmq::poll(items, wait);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      if (items[1].revents & ZMQ_POLLIN) drain(results, [this](auto& fr) { on_result(fr); });
+      if (items[0].revents & ZMQ_POLLIN) drain(router, [this](auto& fr) { on_request(fr); });
+      check_deadlines();
+    }
+    shutdown();
+  }
+
+  template <class F>
+  void drain(zmq::socket_t& sock, F&& handle) {
+    for (int n = 0; n < 256; ++n) {  // bounded, so neither socket starves the other
+      std::vector<zmq::message_t> frames;
+      if (!zmq::recv_multipart(sock, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+      try {
+        handle(frames);
+      } catch (const std::exception& e) {  // a bug in one request must not end the server
+        ++errors_by_code[code::kInternal];
+        log_line(std::string("internal error while handling a message: ") + e.what());
+      }
+    }
+  }
+
+  void shutdown() {
+    // Queued and running requests get an answer; running golden runs stop at the next node.
+    for (auto& [key, s] : sessions)
+      for (Pending& p : s.queue)
+        send_error(p.envelope, header_id(p.msg.header), code::kShuttingDown, "server is shutting down",
+                   p.msg.header["type"].get<std::string>());
+    for (auto& [seq, f] : inflight)
+      if (!f.answered) {
+        f.answered = true;
+        f.cancel->store(true);
+        send_error(f.envelope, f.id, code::kShuttingDown, "server is shutting down; request cancelled", f.type);
+      }
+    pool->stop();
+    sessions.clear();
+    log_line(fmt::format("stopped after {} requests ({} errors)", requests, [&] {
+      uint64_t n = 0;
+      for (const auto& [c, k] : errors_by_code) n += k;
+      return n;
+    }()));
+  }
+};
+
+Server::Server(const ServerOptions& o) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.opt = o;
+  if (o.workers < 1 || o.workers > 256) throw UsageError("--workers must be in 1..256");
+  if (o.timeout_s <= 0) throw UsageError("--timeout must be > 0 seconds");
+  if (o.max_message_bytes < 1024) throw UsageError("--max-message-bytes must be >= 1024");
+  if (o.max_batch < 1) throw UsageError("--max-batch must be >= 1");
+  if (!o.chip_path.empty()) m.initial_chip = arch::load_chip_config(o.chip_path);
+  m.router.set(zmq::sockopt::router_mandatory, 1);
+  // libzmq drops a peer that sends a larger frame (no reply possible); below that the server
+  // answers too_large itself, so the guard sits well above the documented limit.
+  m.router.set(zmq::sockopt::maxmsgsize, o.max_message_bytes * 2 + 65536);
+  m.router.set(zmq::sockopt::linger, 1000);  // let final replies (shutdown) leave before close
+  try {
+    m.router.bind(o.bind);
+  } catch (const zmq::error_t& e) {
+    throw Error("cannot bind '" + o.bind + "': " + e.what() + " (use e.g. tcp://127.0.0.1:5555, or port * for a free one)");
+  }
+  m.endpoint = m.router.get(zmq::sockopt::last_endpoint);
+  m.results_endpoint = fmt::format("inproc://spikechip-cosim-results-{}", static_cast<const void*>(this));
+  m.results.bind(m.results_endpoint);
+  // Workers must not take SIGINT/SIGTERM: the main thread's poll loop handles them.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  m.pool = std::make_unique<WorkerPool>(m.ctx, m.results_endpoint, o.workers);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+Server::~Server() {
+  if (impl_->pool) impl_->pool->stop();
+}
+
+std::string Server::endpoint() const { return impl_->endpoint; }
+
+void Server::serve(const volatile std::sig_atomic_t* stop) { impl_->serve(stop); }
+
+}  // namespace spikechip::cosim

@@ -1,0 +1,235 @@
+#include "models/kernels.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/error.hpp"
+
+namespace spikechip::model {
+
+ConvPlan make_conv_plan(const Node& n, const Shape& in, int64_t in_max) {
+  ConvPlan p;
+  if (n.op == Op::Linear) {
+    p.cin = int(in.size());
+    p.cout = n.shape.c;
+    p.cin_g = p.cin, p.cout_g = p.cout;
+  } else if (n.op == Op::Conv2d) {
+    p.cin = in.c, p.cout = n.shape.c, p.hin = in.h, p.win = in.w, p.hout = n.shape.h, p.wout = n.shape.w;
+    p.kh = n.kh, p.kw = n.kw, p.sy = n.sy, p.sx = n.sx, p.py = n.py, p.px = n.px, p.groups = n.groups;
+    p.cin_g = in.c / n.groups, p.cout_g = n.shape.c / n.groups;
+  } else {
+    throw Error("node '" + n.name + "': make_conv_plan needs a Conv2d or Linear node");
+  }
+  const int64_t taps = int64_t(p.kh) * p.kw;
+  if (int64_t(n.weight.size()) != int64_t(p.cout) * p.cin_g * taps || int64_t(n.bias.size()) != p.cout ||
+      int64_t(n.shift.size()) != p.cout)
+    throw Error("node '" + n.name + "': weight/bias/shift sizes do not match its shape (weight " +
+                std::to_string(n.weight.size()) + ", expected " +
+                std::to_string(int64_t(p.cout) * p.cin_g * taps) + ")");
+  // Re-arrange [O][I/g][kh][kw] into [I][kh][kw][O/g] so one input's fan-out is contiguous.
+  p.wt.resize(n.weight.size());
+  for (int o = 0; o < p.cout; ++o) {
+    const int g = o / p.cout_g, oj = o % p.cout_g;
+    for (int i = 0; i < p.cin_g; ++i)
+      for (int64_t k = 0; k < taps; ++k)
+        p.wt[((int64_t(g) * p.cin_g + i) * taps + k) * p.cout_g + oj] = n.weight[(int64_t(o) * p.cin_g + i) * taps + k];
+  }
+  p.bias = n.bias;
+  p.shift = n.shift;
+  // The unshifted sum is bounded by fan_in * 128 * in_max (int8 weights are >= -128).
+  p.wide = p.fan_in() * 128 * in_max >= (int64_t(1) << 31);
+  return p;
+}
+
+ConvPlan make_conv_plan(const Graph& g, const Node& n, int64_t in_max) {
+  return make_conv_plan(n, g.input_shape(n), in_max);
+}
+
+namespace {
+
+// Kernel taps [k_lo, k_hi] (step = stride) of input coordinate `pos` that land on outputs
+// [o0, o1): output o = (pos + pad - k) / stride must be integral and in range.
+struct TapRange {
+  int k0, k1, step;  // k0 first valid tap, iterate k = k0; k <= k1; k += step
+};
+inline TapRange taps_for(int pos, int pad, int stride, int ksize, int o0, int o1) {
+  const int t = pos + pad;
+  int lo = std::max(0, t - (o1 - 1) * stride);
+  const int hi = std::min(ksize - 1, t - o0 * stride);
+  if (lo > hi) return {1, 0, 1};
+  lo += ((t - lo) % stride);  // t - lo must be a multiple of stride
+  return {lo, hi, stride};
+}
+
+template <class Acc, class Fn>
+inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, int ci, int y, int x, Acc* acc,
+                                                           const Slice& s, Fn&& row) {
+  const int g = ci / p.cin_g;
+  const int oc0 = std::max(s.c0, g * p.cout_g), oc1 = std::min(s.c1, (g + 1) * p.cout_g);
+  if (oc0 >= oc1) return 0;
+  const int n = oc1 - oc0, tw = s.x1 - s.x0, sc = s.c1 - s.c0;
+  const TapRange ry = taps_for(y, p.py, p.sy, p.kh, s.y0, s.y1);
+  const TapRange rx = taps_for(x, p.px, p.sx, p.kw, s.x0, s.x1);
+  const int8_t* wbase = p.wt.data() + int64_t(ci) * p.kh * p.kw * p.cout_g + (oc0 - g * p.cout_g);
+  Acc* abase = acc + (oc0 - s.c0);
+  int64_t taps = 0;
+  for (int ky = ry.k0; ky <= ry.k1; ky += ry.step) {
+    const int oy = (y + p.py - ky) / p.sy - s.y0;
+    for (int kx = rx.k0; kx <= rx.k1; kx += rx.step) {
+      const int ox = (x + p.px - kx) / p.sx - s.x0;
+      row(abase + (int64_t(oy) * tw + ox) * sc, wbase + int64_t(ky * p.kw + kx) * p.cout_g, n);
+      ++taps;
+    }
+  }
+  return taps * n;
+}
+
+template <class Acc>
+inline __attribute__((always_inline)) void add_row(Acc* __restrict a, const int8_t* __restrict w, int n) {
+  for (int i = 0; i < n; ++i) a[i] += w[i];
+}
+template <class Acc>
+inline __attribute__((always_inline)) void mac_row(Acc* __restrict a, const int8_t* __restrict w, int n, int32_t v) {
+  for (int i = 0; i < n; ++i) a[i] += Acc(v) * w[i];
+}
+
+template <class Acc>
+inline __attribute__((always_inline)) int64_t scatter_list(const ConvPlan& p, const int32_t* idx, int64_t count,
+                                                           Acc* acc, const Slice& s) {
+  const int64_t hw = int64_t(p.hin) * p.win;
+  int64_t ops = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    const int32_t f = idx[j];
+    const int ci = int(f / hw);
+    const int rem = int(f - ci * hw);
+    ops += for_each_tap(p, ci, rem / p.win, rem % p.win, acc, s,
+                        [](Acc* a, const int8_t* w, int n) { add_row(a, w, n); });
+  }
+  return ops;
+}
+
+// The hot loop of the whole executor: compiled for AVX-512 / AVX2 / baseline and picked at load
+// time, so the default (portable) build still runs the wide int8 -> int32 adds.
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) int64_t scatter_list32(
+    const ConvPlan& p, const int32_t* idx, int64_t count, int32_t* acc, const Slice& s) {
+  return scatter_list(p, idx, count, acc, s);
+}
+
+template <class Acc>
+int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out) {
+  int64_t sat = 0;
+  const int tw = s.x1 - s.x0, sc = s.c1 - s.c0;
+  for (int o = s.c0; o < s.c1; ++o) {
+    const int sh = p.shift[o];
+    const int64_t b = p.bias[o];
+    for (int y = s.y0; y < s.y1; ++y) {
+      int32_t* orow = out + (int64_t(o) * p.hout + y) * p.wout;
+      const Acc* arow = acc + int64_t(y - s.y0) * tw * sc + (o - s.c0);
+      for (int x = s.x0; x < s.x1; ++x) orow[x] = sat32((int64_t(arow[int64_t(x - s.x0) * sc]) << sh) + b, sat);
+    }
+  }
+  return sat;
+}
+
+}  // namespace
+
+int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int32_t* acc, const Slice& s) {
+  return for_each_tap(p, c_in, y, x, acc, s, [](int32_t* a, const int8_t* w, int n) { add_row(a, w, n); });
+}
+int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int64_t* acc, const Slice& s) {
+  return for_each_tap(p, c_in, y, x, acc, s, [](int64_t* a, const int8_t* w, int n) { add_row(a, w, n); });
+}
+int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
+  return scatter_list32(p, idx, n, acc, s);
+}
+int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t* acc, const Slice& s) {
+  return scatter_list(p, idx, n, acc, s);
+}
+
+int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s) {
+  return for_each_tap(p, c_in, y, x, acc, s, [v](int32_t* a, const int8_t* w, int n) { mac_row(a, w, n, v); });
+}
+int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t* acc, const Slice& s) {
+  return for_each_tap(p, c_in, y, x, acc, s, [v](int64_t* a, const int8_t* w, int n) { mac_row(a, w, n, v); });
+}
+
+int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out) {
+  return finalize(p, acc, s, out);
+}
+int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out) {
+  return finalize(p, acc, s, out);
+}
+
+int64_t lif_update(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0, int c1,
+                   int64_t hw, uint8_t* spikes, std::vector<int32_t>& active) {
+  int64_t sat = 0;
+  for (int c = c0; c < c1; ++c) {
+    const int32_t th = threshold[c];
+    const int64_t base = int64_t(c) * hw;
+    for (int64_t i = base; i < base + hw; ++i) {
+      // >> on a negative int64 is an arithmetic shift (floor division) since C++20.
+      const int32_t h = sat32((int64_t(v[i]) + x[i]) >> tau_shift, sat);
+      const bool s = h >= th;
+      spikes[i] = s;
+      v[i] = s ? 0 : h;
+      if (s) active.push_back(int32_t(i));
+    }
+  }
+  return sat;
+}
+
+int64_t sdsa_accumulate_kv(const uint8_t* k, const uint8_t* v, int g, int d, int64_t n_tokens, int64_t n0,
+                           int64_t n1, int32_t* A) {
+  int64_t ops = 0;
+  std::vector<int> ka, vb;
+  ka.reserve(d), vb.reserve(d);
+  for (int64_t n = n0; n < n1; ++n) {
+    ka.clear(), vb.clear();
+    for (int a = 0; a < d; ++a) {
+      const int64_t i = int64_t(g * d + a) * n_tokens + n;
+      if (k[i]) ka.push_back(a);
+      if (v[i]) vb.push_back(a);
+    }
+    for (int a : ka)
+      for (int b : vb) ++A[a * d + b];
+    ops += int64_t(ka.size()) * int64_t(vb.size());
+  }
+  return ops;
+}
+
+int64_t sdsa_row_sums(const uint8_t* q, const int32_t* A, int g, int d, int64_t n_tokens, int64_t n0, int64_t n1,
+                      int shift, int32_t* out, int64_t& saturations) {
+  int64_t ops = 0;
+  std::vector<int64_t> row(d);
+  for (int64_t n = n0; n < n1; ++n) {
+    std::fill(row.begin(), row.end(), 0);
+    for (int a = 0; a < d; ++a) {
+      if (!q[int64_t(g * d + a) * n_tokens + n]) continue;
+      const int32_t* Ar = A + int64_t(a) * d;
+      for (int b = 0; b < d; ++b) row[b] += Ar[b];
+      ops += d;
+    }
+    for (int b = 0; b < d; ++b) out[int64_t(g * d + b) * n_tokens + n] = sat32(row[b] << shift, saturations);
+  }
+  return ops;
+}
+
+void mean_partial(const int32_t* in, int64_t hw, int c0, int c1, int64_t p0, int64_t p1, int64_t* part) {
+  for (int c = c0; c < c1; ++c) {
+    int64_t s = 0;
+    for (int64_t i = p0; i < p1; ++i) s += in[int64_t(c) * hw + i];
+    part[c - c0] += s;
+  }
+}
+
+int64_t add_membranes(const std::vector<const int32_t*>& ins, int64_t i0, int64_t i1, int32_t* out) {
+  int64_t sat = 0;
+  for (int64_t i = i0; i < i1; ++i) {
+    int64_t s = 0;
+    for (const int32_t* p : ins) s += p[i];
+    out[i] = sat32(s, sat);
+  }
+  return sat;
+}
+
+}  // namespace spikechip::model

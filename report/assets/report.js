@@ -1,0 +1,283 @@
+// spikechip report pages: builds the run or sweep page from the embedded JSON with Charts.
+"use strict";
+(function () {
+  var C = Charts, num = C.num;
+  var content = document.getElementById("content");
+
+  function h(tag, attrs, parent, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function section(title, note) {
+    var s = h("section", {}, content);
+    h("h2", {}, s, title);
+    if (note) h("p", { "class": "note" }, s, note);
+    return s;
+  }
+  function card(parent, key, value, sub, cls) {
+    var c = h("div", { "class": "card" }, parent);
+    h("div", { "class": "k" }, c, key);
+    var v = h("div", { "class": "v" + (cls ? " " + cls : "") }, c, value);
+    if (sub) h("div", { "class": "s" }, c, sub);
+    return v;
+  }
+  // A table from rows of cells; cols[{title, get(row), left, fmt}].
+  function table(parent, cols, rows, rowClass) {
+    var wrap = h("div", { "class": "scroll" }, parent), t = h("table", {}, wrap), tr = h("tr", {}, h("thead", {}, t));
+    cols.forEach(function (c) { h("th", c.left ? { "class": "l" } : {}, tr, c.title); });
+    var tb = h("tbody", {}, t);
+    rows.forEach(function (r, i) {
+      var row = h("tr", rowClass ? { "class": rowClass(r, i) || "" } : {}, tb);
+      cols.forEach(function (c) {
+        var v = c.get(r, i);
+        h("td", c.left ? { "class": "l" } : {}, row, typeof v === "number" ? (c.fmt || num)(v) : (v === undefined || v === null ? "–" : String(v)));
+      });
+    });
+    return t;
+  }
+  function arr(v) { return Array.isArray(v) ? v : []; }
+  function obj(v) { return v && typeof v === "object" && !Array.isArray(v) ? v : {}; }
+  function pct(v) { return typeof v === "number" ? (100 * v).toFixed(1) + " %" : "–"; }
+  function relClose(a, b, tol) { return typeof a === "number" && typeof b === "number" && Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b), 1e-30); }
+
+  var COMPONENT_ORDER = ["adders", "weight_sram", "membrane_sram", "neuron_units", "sdsa", "encoder_macs", "routers",
+                         "links", "chip_links", "dram", "static"];
+
+  function runPage(R) {
+    var model = obj(R.model), chip = obj(R.chip), run = obj(R.run), S = obj(R.summary), mapping = obj(R.mapping);
+    var clock = chip.clock_hz, mesh = arr(chip.mesh), chips = arr(chip.chips);
+    var sub = document.getElementById("subtitle");
+    sub.textContent = "model " + (model.name || "?") + " · chip " + (chip.name || "?") + " (" + (mesh[0] || "?") + "×" + (mesh[1] || "?") +
+      " tiles" + (chips.length && chips[0] * chips[1] > 1 ? ", " + chips[0] + "×" + chips[1] + " chips" : "") +
+      (clock ? ", " + num(clock / 1e6) + " MHz" : "") + (chip.tech_node ? ", " + chip.tech_node : "") + ") · " +
+      (run.inputs || 0) + " input(s) × T=" + (run.timesteps || "?") + " · status " + (R.status || "?");
+    var tool = obj(R.tool);
+    if (tool.command) { sub.appendChild(document.createElement("br")); h("code", {}, sub, tool.command); }
+
+    // Summary.
+    var s1 = section("Summary", "Per-inference figures are means over the " + (run.inputs || 0) +
+      " input(s). Paper-formula energy is the Meta-SpikeFormer accounting (4.6 pJ per first-layer MAC + 0.9 pJ per SOP), shown for comparison only.");
+    var cards = h("div", { "class": "cards" }, s1);
+    var preds = arr(S.top1_predictions);
+    card(cards, "top-1 prediction(s)", preds.length ? preds.slice(0, 8).join(", ") + (preds.length > 8 ? " …" : "") : "–",
+      arr(R.inputs).some(function (i) { return i.label >= 0; }) ? "accuracy " + pct(accuracy(arr(R.inputs))) + " on labelled inputs" : "inputs unlabelled");
+    card(cards, "latency per inference", num(S.latency_cycles) + " cycles", S.latency_s !== undefined ? C.seconds(S.latency_s) + " at " + num(clock / 1e6) + " MHz" : "");
+    card(cards, "throughput", num(S.throughput_inferences_per_s) + " inf/s");
+    card(cards, "energy per inference", C.energy(S.energy_pJ), "paper formula: " + C.energy(S.paper_energy_pJ) +
+      (S.paper_energy_pJ ? " (model/paper ×" + num(S.energy_pJ / S.paper_energy_pJ) + ")" : ""));
+    card(cards, "energy per SOP", C.energy(S.energy_per_sop_pJ), "all components ÷ synaptic ops");
+    card(cards, "synaptic ops (SOPs)", num(S.sops), "MACs " + num(S.macs));
+    card(cards, "spikes", num(S.spikes));
+    card(cards, "packets", num(S.packets), "flits " + num(S.flits));
+    card(cards, "verified vs golden", run.verified === true ? "✔ identical" : run.verified === false ? "✘ MISMATCH" : "not checked",
+      "spikes and logits vs the C++ golden executor", run.verified === true ? "ok" : run.verified === false ? "bad" : "warn");
+    card(cards, "cores used", num(mapping.cores_used) + " / " + num((mesh[0] || 0) * (mesh[1] || 0) * ((chips[0] || 1) * (chips[1] || 1))),
+      (mapping.placement ? "placement " + mapping.placement : ""));
+    card(cards, "simulation speed", num(run.cycles_per_wall_s) + " cycles/s", "wall " + C.seconds(run.wall_s) + ", " + num(run.sops_per_wall_s) + " SOPs/s");
+
+    // Cross-checks the page can do on its own numbers (independent arithmetic, not the simulator's).
+    var E = obj(R.energy_by_component_pJ), comps = COMPONENT_ORDER.filter(function (k) { return k in E; })
+      .concat(Object.keys(E).filter(function (k) { return COMPONENT_ORDER.indexOf(k) < 0; }).sort());
+    var esum = comps.reduce(function (a, k) { return a + (E[k] || 0); }, 0);
+    var checks = [];
+    if (comps.length) checks.push([relClose(esum, S.energy_pJ, 1e-3), "sum of component energies " + C.energy(esum) + " vs energy per inference " + C.energy(S.energy_pJ)]);
+    if (clock && S.latency_s !== undefined) checks.push([relClose(S.latency_cycles / clock, S.latency_s, 1e-6), "latency_cycles ÷ clock = " + C.seconds(S.latency_cycles / clock) + " vs latency_s " + C.seconds(S.latency_s)]);
+    if (S.sops) checks.push([relClose(S.energy_pJ / S.sops, S.energy_per_sop_pJ, 1e-3), "energy ÷ SOPs = " + C.energy(S.energy_pJ / S.sops) + " vs energy_per_sop_pJ " + C.energy(S.energy_per_sop_pJ)]);
+    if (checks.length) {
+      h("h3", {}, s1, "Consistency checks");
+      var ul = h("ul", { "class": "checks" }, s1);
+      checks.forEach(function (c) { h("li", { "class": c[0] ? "ok" : "bad" }, ul, (c[0] ? "✔ " : "✘ ") + c[1]); });
+    }
+
+    // Energy.
+    var s2 = section("Energy breakdown (per inference)", "Sum over all cores and links of event counts × the chip's energy table (" +
+      (chip.energy_table || "?") + "). Hover a bar for its share.");
+    var g2 = h("div", { "class": "grid2" }, s2);
+    if (comps.length) C.bar(g2, { title: "Energy by component", horizontal: true, showValues: true, labels: comps, band: 22,
+      series: [{ name: "energy", values: comps.map(function (k) { return E[k]; }) }], valueTitle: "energy per inference (pJ)",
+      tips: function (i) { return comps[i] + ": " + C.energy(E[comps[i]]) + " (" + pct(E[comps[i]] / esum) + ")"; } });
+    C.bar(g2, { title: "Simulated vs paper-formula energy", horizontal: true, showValues: true, band: 30, labels: ["this chip (all components)", "paper formula (SOPs+MACs only)"],
+      series: [{ name: "energy", values: [S.energy_pJ || 0, S.paper_energy_pJ || 0], color: "#8061b3" }], valueTitle: "energy per inference (pJ)" });
+
+    // Layers.
+    var L = arr(R.layers);
+    if (L.length) {
+      var s3 = section("Per layer", L.length + " layers in graph order. Busy cycles are summed over the layer's cores; energy counts the layer's own cores only (routing and static energy are not split by layer).");
+      var g3 = h("div", { "class": "grid3" }, s3), names = L.map(function (l) { return l.name; });
+      C.bar(g3, { title: "Busy cycles", horizontal: true, labels: names, series: [{ name: "busy", values: L.map(function (l) { return l.busy_cycles; }) }],
+        valueTitle: "busy cycles (sum over cores)", tips: function (i) { var l = L[i]; return l.name + " (" + l.op + ", " + arr(l.shape).join("×") + ")\nbusy " + num(l.busy_cycles) + " cycles on " + l.cores + " core(s)\nactive " + num(l.start_cycles) + "–" + num(l.end_cycles); } });
+      C.bar(g3, { title: "Energy: simulated vs paper formula", horizontal: true, labelWidth: 8, labels: L.map(function () { return ""; }),
+        series: [{ name: "simulated", values: L.map(function (l) { return l.energy_pJ; }) }, { name: "paper formula", values: L.map(function (l) { return l.paper_energy_pJ; }), color: "#b5a22c" }],
+        band: 17, valueTitle: "energy per inference (pJ)", tips: function (i, j) { var l = L[i]; return l.name + "\n" + (j ? "paper formula " + C.energy(l.paper_energy_pJ) : "simulated " + C.energy(l.energy_pJ)) + "\nSOPs " + num(l.sops) + ", MACs " + num(l.macs) + ", SDSA ops " + num(l.sdsa_ops); } });
+      C.bar(g3, { title: "Output firing rate", horizontal: true, labelWidth: 8, labels: L.map(function () { return ""; }),
+        series: [{ name: "firing rate", values: L.map(function (l) { return l.firing_rate || 0; }), color: "#3a9a5b" }],
+        valueTitle: "spikes per neuron per timestep", fmt: num, tips: function (i) { var l = L[i]; return l.name + "\nfiring rate " + pct(l.firing_rate) + "\nspikes " + num(l.spikes); } });
+    }
+
+    // Mesh.
+    var cores = arr(R.cores), links = arr(R.links);
+    if (cores.length) {
+      var s4 = section("Mesh: core utilisation and link traffic", "Tile colour = busy fraction of the run; arrows = flits per directed link (width and colour ∝ flits, dashed = chip-to-chip link). Hover for nodes and stalls.");
+      var cw = mesh[0] || 1, chh = mesh[1] || 1, gcols = cw * (chips[0] || 1), grows = chh * (chips[1] || 1);
+      var g4 = h("div", { "class": gcols > 6 ? "" : "grid2" }, s4);  // wide meshes get the full width
+      C.heatmap(g4, { cols: gcols, rows: grows, chipW: cw, chipH: chh, valueTitle: "core utilisation (busy ÷ simulated cycles)",
+        linkTitle: "flits on link (max " + num(Math.max.apply(null, links.map(function (l) { return l.flits; }).concat([0]))) + ")",
+        cells: cores.map(function (c) {
+          var st = obj(c.stall_cycles);
+          return { x: c.x, y: c.y, value: arr(c.nodes).length ? c.utilisation : null, text: "core " + c.id, sub: arr(c.nodes).length ? pct(c.utilisation) : "idle",
+            tip: "core " + c.id + " (" + c.x + "," + c.y + ") chip " + c.chip + "\nnodes: " + (arr(c.nodes).join(", ") || "none") +
+              "\nutilisation " + pct(c.utilisation) + ", busy " + num(c.busy_cycles) + " cycles\nstalls: " +
+              Object.keys(st).map(function (k) { return k + " " + num(st[k]); }).join(", ") + "\nSOPs " + num(c.sops) +
+              "\nmembrane SRAM " + num(c.membrane_sram_used_bytes) + " B, weight SRAM " + num(c.weight_sram_used_bytes) + " B" };
+        }),
+        links: links.map(function (l) { return { from: l.from, to: l.to, value: l.flits || 0, chip: l.chip_link,
+          tip: "link (" + l.from + ") → (" + l.to + ") " + l.dir + (l.chip_link ? " [chip-to-chip]" : "") + "\nflits " + num(l.flits) + ", utilisation " + pct(l.utilisation) }; }) });
+      var stallKeys = [];
+      cores.forEach(function (c) { Object.keys(obj(c.stall_cycles)).forEach(function (k) { if (stallKeys.indexOf(k) < 0) stallKeys.push(k); }); });
+      C.bar(g4, { title: "Busy and stall cycles per core", stacked: true, height: 380, labels: cores.map(function (c) { return c.id; }), labelTitle: "core id",
+        series: [{ name: "busy", values: cores.map(function (c) { return c.busy_cycles; }), color: "#2f6fb3" }].concat(stallKeys.map(function (k, j) {
+          return { name: "stall: " + k, values: cores.map(function (c) { return obj(c.stall_cycles)[k] || 0; }), color: ["#e07b39", "#c8453b", "#b5a22c", "#8c6d4f", "#8061b3"][j % 5] }; })),
+        valueTitle: "cycles" });
+    }
+
+    // Timeline.
+    // The browser stays responsive up to a few ten thousand SVG bars; the simulator bounds the
+    // timeline too, this cap only protects against a report written without that bound.
+    var MAX_BARS = 20000, T = arr(R.timeline), s5 = null, capped = T.length > MAX_BARS;
+    if (capped) T = T.slice(0, MAX_BARS);
+    if (T.length) {
+      s5 = section("Timeline", "Activity of each core over the first input: one bar per (node, timestep)." +
+        (R.timeline_truncated ? " The simulator bounded the timeline: later events are not shown." : "") +
+        (capped ? " Only the first " + MAX_BARS + " of " + arr(R.timeline).length + " entries are drawn." : ""));
+      var coreIds = []; T.forEach(function (e) { if (coreIds.indexOf(e.core) < 0) coreIds.push(e.core); });
+      coreIds.sort(function (a, b) { return a - b; });
+      var nodeNames = []; T.forEach(function (e) { if (nodeNames.indexOf(e.node) < 0) nodeNames.push(e.node); });
+      var nodeColor = function (n) { return C.color(nodeNames.indexOf(n)); };
+      C.gantt(s5, { title: "Core activity (first input)", rows: coreIds.map(function (c) { return "core " + c; }), xTitle: "cycle", band: 18,
+        legend: nodeNames.length <= 40 ? nodeNames.map(function (n) { return { name: n, color: nodeColor(n) }; }) : [],
+        bars: T.map(function (e) { return { row: coreIds.indexOf(e.core), start: e.start_cycles, end: e.end_cycles, color: nodeColor(e.node),
+          tip: "core " + e.core + ": " + e.node + ", timestep " + e.timestep + "\ncycles " + num(e.start_cycles) + "–" + num(e.end_cycles) }; }) });
+    }
+
+    if (L.length) {
+      if (!s5) s5 = section("Timeline", "");
+      var ops = []; L.forEach(function (l) { if (ops.indexOf(l.op) < 0) ops.push(l.op); });
+      C.gantt(s5, { title: "Layer activity window (first input)", rows: names, labelWidth: 150, band: 15, xTitle: "cycle",
+        legend: ops.map(function (o) { return { name: o, color: C.hashColor(o) }; }),
+        bars: L.map(function (l, i) { return { row: i, start: l.start_cycles, end: l.end_cycles, color: C.hashColor(l.op),
+          tip: l.name + " (" + l.op + ")\ncycles " + num(l.start_cycles) + "–" + num(l.end_cycles) }; }) });
+    }
+
+    // Inputs.
+    var I = arr(R.inputs);
+    if (I.length) {
+      var s6 = section("Inputs", "Cycle at which each timestep finished, per input (cumulative).");
+      var g6 = h("div", { "class": "grid2" }, s6);
+      C.line(g6, { title: "Timestep completion", xTitle: "timestep", yTitle: "end cycle", zeroBased: true,
+        series: I.slice(0, 12).map(function (inp) { return { name: "input " + inp.index, points: arr(inp.timestep_end_cycles).map(function (c, t) { return [t, c, "input " + inp.index + ", t=" + t + ": cycle " + num(c)]; }) }; }),
+        xCategories: arr(I[0].timestep_end_cycles).map(function (_, t) { return "t=" + t; }) });
+      var d6 = h("div", {}, g6);
+      table(d6, [{ title: "#", get: function (r) { return r.index; } }, { title: "origin", left: true, get: function (r) { return r.origin; } },
+        { title: "label", get: function (r) { return r.label >= 0 ? r.label : "–"; } }, { title: "prediction", get: function (r) { return r.prediction; } },
+        { title: "correct", get: function (r) { return r.label >= 0 ? (r.label === r.prediction ? "✔" : "✘") : "–"; } },
+        { title: "latency (cycles)", get: function (r) { return r.latency_cycles; } }, { title: "energy", get: function (r) { return C.energy(r.energy_pJ); } }], I);
+    }
+
+    if (L.length) {
+      var s7 = section("Layer table", "The same figures as layers.csv.");
+      table(s7, [{ title: "#", get: function (r, i) { return i; } }, { title: "name", left: true, get: function (r) { return r.name; } },
+        { title: "op", left: true, get: function (r) { return r.op; } }, { title: "shape C×H×W", get: function (r) { return arr(r.shape).join("×"); } },
+        { title: "cores", get: function (r) { return r.cores; } }, { title: "spikes", get: function (r) { return r.spikes; } },
+        { title: "firing rate", get: function (r) { return pct(r.firing_rate); } }, { title: "SOPs", get: function (r) { return r.sops; } },
+        { title: "MACs", get: function (r) { return r.macs; } }, { title: "SDSA ops", get: function (r) { return r.sdsa_ops; } },
+        { title: "energy", get: function (r) { return C.energy(r.energy_pJ); } }, { title: "paper energy", get: function (r) { return C.energy(r.paper_energy_pJ); } },
+        { title: "start–end (cycles)", get: function (r) { return num(r.start_cycles) + "–" + num(r.end_cycles); } },
+        { title: "busy (cycles)", get: function (r) { return r.busy_cycles; } }], L);
+    }
+    footer(R, "Model " + (model.path || "") + " (graph " + short(model.graph_sha256) + ", weights " + short(model.weights_sha256) + "); chip " +
+      (chip.path || "") + " (" + short(chip.sha256) + "); mapping " + short(mapping.sha256) + ".");
+  }
+
+  function accuracy(I) {
+    var lab = I.filter(function (i) { return i.label >= 0; });
+    return lab.length ? lab.filter(function (i) { return i.label === i.prediction; }).length / lab.length : NaN;
+  }
+  function short(s) { return typeof s === "string" ? s.slice(0, 12) : "?"; }
+  function footer(R, text) {
+    var f = h("footer", {}, content);
+    var units = obj(R.units);
+    f.textContent = text + " Units: " + (Object.keys(units).map(function (k) { return k + " = " + units[k]; }).join("; ") || "see docs/reports.md") +
+      ". Generated by " + [(R.tool && R.tool.name) || "spikechip", R.tool && R.tool.version].filter(Boolean).join(" ") + ".";
+  }
+
+  var METRIC_TITLES = { latency_cycles: "latency (cycles)", energy_pJ: "energy per inference (pJ)", area_proxy_mm2: "area proxy (mm²)" };
+  function mtitle(m) { return METRIC_TITLES[m] || m; }
+
+  function sweepPage(W) {
+    var P = arr(W.points), params = arr(W.parameters), metrics = arr(W.metrics);
+    if (!metrics.length) metrics = ["latency_cycles", "energy_pJ", "area_proxy_mm2"];
+    var ok = P.filter(function (p) { return p.status === "ok" && p.metrics; }), failed = P.length - ok.length;
+    document.getElementById("subtitle").textContent = P.length + " design point(s): " + ok.length + " ok, " + failed + " failed · parameters: " +
+      (params.join(", ") || "–") + (W.command ? " · " + W.command : "");
+    var front = {};
+    function frontOf(mx, my) {
+      var pts = ok.filter(function (p) { return typeof p.metrics[mx] === "number" && typeof p.metrics[my] === "number"; })
+        .map(function (p) { return { x: p.metrics[mx], y: p.metrics[my], id: p.id, label: String(p.id), tip: describe(p) }; });
+      return pts;
+    }
+    function describe(p) {
+      return "point " + p.id + "\n" + params.map(function (k) { return k + " = " + JSON.stringify(obj(p.params)[k]); }).join("\n") + "\n" +
+        metrics.map(function (m) { return mtitle(m) + ": " + num(obj(p.metrics)[m]); }).join("\n");
+    }
+    var s1 = section("Pareto fronts", "Every successful design point; red points are Pareto-optimal (no other point is at least as good on both axes and better on one).");
+    var g1 = h("div", { "class": "grid2" }, s1);
+    [["latency_cycles", "energy_pJ"], ["area_proxy_mm2", "energy_pJ"]].forEach(function (ax) {
+      var pts = frontOf(ax[0], ax[1]);
+      if (!pts.length) { h("p", { "class": "note" }, g1, "No point has both " + ax[0] + " and " + ax[1] + "."); return; }
+      var r = C.scatter(g1, { title: "Energy vs " + (ax[0] === "latency_cycles" ? "latency" : "area proxy"), points: pts, pareto: true, xTitle: mtitle(ax[0]), yTitle: mtitle(ax[1]) });
+      r.front.forEach(function (p) { front[p.id] = true; });
+    });
+    if (params.length && ok.length) {
+      var s2 = section("Sensitivity", "Each metric against each varied parameter; when other parameters vary too, the line joins the best (lowest) value at each setting and dots show every point.");
+      var g2 = h("div", { "class": "gridn" }, s2);
+      params.forEach(function (k) {
+        var vals = []; ok.forEach(function (p) { var v = obj(p.params)[k]; if (!vals.some(function (u) { return JSON.stringify(u) === JSON.stringify(v); })) vals.push(v); });
+        var numeric = vals.every(function (v) { return typeof v === "number"; });
+        if (numeric) vals.sort(function (a, b) { return a - b; }); else vals.sort(function (a, b) { return String(a) < String(b) ? -1 : 1; });
+        var xOf = function (v) { return numeric ? v : vals.map(JSON.stringify).indexOf(JSON.stringify(v)); };
+        metrics.forEach(function (m) {
+          var all = ok.filter(function (p) { return typeof obj(p.metrics)[m] === "number"; })
+            .map(function (p) { return [xOf(obj(p.params)[k]), p.metrics[m], describe(p)]; });
+          if (!all.length) return;
+          var best = {};
+          all.forEach(function (a) { if (!(a[0] in best) || a[1] < best[a[0]][1]) best[a[0]] = a; });
+          C.line(g2, { title: mtitle(m) + " vs " + k, xTitle: k, yTitle: mtitle(m), height: 220, xTicks: numeric && vals.length <= 8 ? vals : undefined,
+            xCategories: numeric ? undefined : vals.map(function (v) { return typeof v === "string" ? v : JSON.stringify(v); }),
+            series: [{ name: "best", points: Object.keys(best).map(function (x) { return best[x]; }), color: "#2f6fb3" },
+                     { name: "all points", points: all, line: false, color: "rgba(224,123,57,0.75)" }] });
+        });
+      });
+    }
+    var s3 = section("Design points", "Green rows are on at least one Pareto front; failed points show their error.");
+    var cols = [{ title: "id", get: function (p) { return p.id; } }, { title: "status", left: true, get: function (p) { return p.status; } }]
+      .concat(params.map(function (k) { return { title: k, get: function (p) { var v = obj(p.params)[k]; return typeof v === "object" ? JSON.stringify(v) : v; } }; }))
+      .concat(metrics.map(function (m) { return { title: mtitle(m), get: function (p) { return obj(p.metrics)[m]; } }; }))
+      .concat([{ title: "error", left: true, get: function (p) { return p.error || ""; } }]);
+    table(s3, cols, P, function (p) { return p.status !== "ok" ? "failed" : front[p.id] ? "pareto" : ""; });
+    footer(W, "Sweep schema " + (W.schema || "spikechip.sweep/1") + ".");
+  }
+
+  try {
+    var data = JSON.parse(document.getElementById("report-data").textContent);
+    if (document.body.getAttribute("data-kind") === "sweep") sweepPage(data); else runPage(data);
+    document.body.setAttribute("data-render", "ok");
+  } catch (e) {
+    document.body.setAttribute("data-render", "error");
+    var b = h("div", { "class": "banner error", id: "render-error" }, null, "This report could not be drawn: " + e.message);
+    content.insertBefore(b, content.firstChild);
+    throw e;
+  }
+})();

@@ -1,0 +1,32 @@
+#pragma once
+// Human and spreadsheet outputs of a run (report.json, *.csv, report.html) and of a sweep
+// (sweep.html). Inputs follow docs/reports.md: the run report schema "spikechip.run-report/1"
+// and the sweep schema "spikechip.sweep/1".
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace spikechip::report {
+
+// Writes report.json, layers.csv, cores.csv, links.csv, inputs.csv, energy.csv and report.html
+// into out_dir (created if missing). All files are rendered in memory, written as hidden temporary
+// files, then renamed into place with report.json last; any stale report.json is removed first, so
+// a directory holding a report.json always holds a complete, consistent set. Throws
+// spikechip::Error naming the directory/key on failure and leaves no report.json behind.
+void write_run_outputs(const nlohmann::json& report, const std::string& out_dir);
+
+// Writes one self-contained sweep page (points table, Pareto fronts, sensitivity plots), via a
+// temporary file renamed into place.
+void write_sweep_html(const nlohmann::json& sweep, const std::string& path);
+
+// The pieces above, without touching the disk (file name -> bytes), for tests and other callers.
+std::map<std::string, std::string> render_run_outputs(const nlohmann::json& report);
+std::string render_run_html(const nlohmann::json& report);
+std::string render_sweep_html(const nlohmann::json& sweep);
+
+// JSON text that is safe inside <script type="application/json">: '<', '>' and '&' are written as
+// \u003c etc. (only possible inside JSON strings), so "</script>" or "<!--" can never end the block.
+std::string script_safe_json(const nlohmann::json& j);
+
+}  // namespace spikechip::report

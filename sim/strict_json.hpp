@@ -1,0 +1,113 @@
+#pragma once
+// Strict reading of a JSON object tree: every access knows its JSON pointer path, so a wrong type,
+// an out-of-range value or an unknown key becomes one message "FILE: /a/b: what is wrong".
+// Used by the chip config and mapping readers (both promise to reject hand-edited mistakes).
+#include <cstdint>
+#include <initializer_list>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/error.hpp"
+
+namespace spikechip {
+
+class StrictJson {
+ public:
+  StrictJson(const nlohmann::json& j, std::string origin, std::string path = "")
+      : j_(j), origin_(std::move(origin)), path_(std::move(path)) {}
+
+  const nlohmann::json& raw() const { return j_; }
+  const std::string& path() const { return path_; }
+  std::string where() const { return origin_ + ": " + (path_.empty() ? "/" : path_); }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(where() + ": " + what); }
+
+  void expect_object() const {
+    if (!j_.is_object()) fail("must be an object, got " + std::string(j_.type_name()));
+  }
+  void expect_array() const {
+    if (!j_.is_array()) fail("must be an array, got " + std::string(j_.type_name()));
+  }
+  // Rejects keys outside `allowed` (typos must not be silently ignored).
+  void only_keys(std::initializer_list<const char*> allowed) const {
+    expect_object();
+    std::set<std::string> ok(allowed.begin(), allowed.end());
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!ok.count(it.key())) {
+        std::string list;
+        for (const auto& k : ok) list += (list.empty() ? "" : ", ") + k;
+        child_path(it.key()).fail("unknown key (allowed here: " + list + ")");
+      }
+  }
+  bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
+  StrictJson at(const std::string& key) const {
+    expect_object();
+    if (!j_.contains(key)) fail("missing key '" + key + "'");
+    return StrictJson(j_.at(key), origin_, path_ + "/" + key);
+  }
+  StrictJson at(size_t i) const {
+    expect_array();
+    if (i >= j_.size()) fail("index " + std::to_string(i) + " out of range");
+    return StrictJson(j_.at(i), origin_, path_ + "/" + std::to_string(i));
+  }
+  size_t size() const { return j_.size(); }
+
+  int64_t as_int(int64_t lo, int64_t hi) const {
+    if (!j_.is_number_integer()) fail("must be an integer, got " + describe());
+    int64_t v = j_.is_number_unsigned() && j_.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX
+                                                                                     : j_.get<int64_t>();
+    if (v < lo || v > hi)
+      fail(std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    return v;
+  }
+  double as_double(double lo, double hi) const {
+    if (!j_.is_number()) fail("must be a number, got " + describe());
+    double v = j_.get<double>();
+    if (!(v >= lo && v <= hi)) fail(dump_num(v) + " is out of range " + dump_num(lo) + ".." + dump_num(hi));
+    return v;
+  }
+  bool as_bool() const {
+    if (!j_.is_boolean()) fail("must be true or false, got " + describe());
+    return j_.get<bool>();
+  }
+  std::string as_string() const {
+    if (!j_.is_string()) fail("must be a string, got " + describe());
+    return j_.get<std::string>();
+  }
+  std::string as_enum(std::initializer_list<const char*> values) const {
+    std::string v = as_string();
+    std::string list;
+    for (const char* s : values) {
+      if (v == s) return v;
+      list += (list.empty() ? "" : ", ") + std::string(s);
+    }
+    fail("'" + v + "' is not one of: " + list);
+  }
+
+  // Optional members: keep the default when absent.
+  template <class T>
+  void opt_int(const std::string& key, T& out, int64_t lo, int64_t hi) const {
+    if (has(key)) out = T(at(key).as_int(lo, hi));
+  }
+
+ private:
+  StrictJson child_path(const std::string& key) const {
+    return StrictJson(j_.at(key), origin_, path_ + "/" + key);
+  }
+  std::string describe() const {
+    std::string d = j_.dump();
+    if (d.size() > 40) d = d.substr(0, 37) + "...";
+    return std::string(j_.type_name()) + " " + d;
+  }
+  static std::string dump_num(double v) { return nlohmann::json(v).dump(); }
+
+  const nlohmann::json& j_;
+  std::string origin_;
+  std::string path_;
+};
+
+// Parses a JSON file; a syntax error names the file and the byte offset.
+nlohmann::json read_json_file(const std::string& path, const std::string& what);
+
+}  // namespace spikechip

@@ -1,0 +1,211 @@
+// Report outputs: CSV quoting and numbers, byte-for-byte determinism, the partial banner,
+// atomic writes, and that data embedded in the HTML cannot break out of its <script> block.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "report/csv.hpp"
+#include "report/report_writer.hpp"
+#include "sim/error.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace spikechip::report;
+
+namespace {
+
+// A tiny run report by hand: 2 layers on a 2x1 mesh, one input; enough to pin the CSV columns.
+json tiny_report(const std::string& status = "complete") {
+  return json{
+      {"schema", "spikechip.run-report/1"},
+      {"status", status},
+      {"chip", {{"name", "t2"}, {"clock_hz", 2e8}, {"mesh", {2, 1}}, {"chips", {1, 1}}}},
+      {"model", {{"name", "m, \"quoted\""}}},
+      {"run", {{"timesteps", 2}, {"inputs", 1}, {"verified", true}}},
+      {"summary", {{"latency_cycles", 100}, {"latency_s", 5e-7}, {"energy_pJ", 3.5}, {"sops", 7}}},
+      {"inputs", {{{"index", 0}, {"origin", "img.png"}, {"label", 3}, {"prediction", 3}, {"latency_cycles", 100},
+                   {"timestep_end_cycles", {40, 100}}, {"energy_pJ", 3.5}}}},
+      {"energy_by_component_pJ", {{"static", 0.5}, {"adders", 3.0}}},
+      {"layers", {{{"name", "conv,1"}, {"op", "Conv2d"}, {"shape", {4, 2, 2}}, {"cores", 1}, {"spikes", 0},
+                   {"firing_rate", 0.0}, {"sops", 7}, {"macs", 0}, {"sdsa_ops", 0}, {"energy_pJ", 0.1},
+                   {"paper_energy_pJ", 6.3}, {"start_cycles", 0}, {"end_cycles", 60}, {"busy_cycles", 55}},
+                  {{"name", "lif"}, {"op", "LIF"}, {"shape", {4, 2, 2}}, {"cores", 1}, {"spikes", 5},
+                   {"firing_rate", 0.3125}, {"sops", 0}, {"macs", 0}, {"sdsa_ops", 0}, {"energy_pJ", 1e-7},
+                   {"paper_energy_pJ", 0}, {"start_cycles", 20}, {"end_cycles", 100}, {"busy_cycles", 30}}}},
+      {"cores", {{{"id", 0}, {"x", 0}, {"y", 0}, {"chip", 0}, {"nodes", {"conv,1", "lif"}}, {"busy_cycles", 85},
+                  {"stall_cycles", {{"waiting_input", 5}, {"bank_conflict", 1}, {"output_full", 0}, {"waiting_eot", 2},
+                                    {"credit", 9}}},
+                  {"utilisation", 0.85}, {"sops", 7}}}},
+      {"links", {{{"from", {0, 0}}, {"to", {1, 0}}, {"dir", "E"}, {"chip_link", false}, {"flits", 12},
+                  {"utilisation", 0.12}}}},
+  };
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("spikechip_test_report_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(d);
+  return d;
+}
+
+}  // namespace
+
+TEST(Csv, QuotesOnlyWhenNeeded) {
+  EXPECT_EQ(csv_quote("plain"), "plain");
+  EXPECT_EQ(csv_quote("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_quote("two\nlines"), "\"two\nlines\"");
+  CsvWriter w({"a", "b"});
+  w.row({"1", "x,y"});
+  EXPECT_EQ(w.text(), "a,b\n1,\"x,y\"\n");
+  EXPECT_THROW(w.row({"only one"}), std::logic_error);
+}
+
+TEST(Csv, NumbersRoundTripAndAreStable) {
+  EXPECT_EQ(format_number(0.1), "0.1");
+  EXPECT_EQ(format_number(3.0), "3");
+  EXPECT_EQ(format_number(-0.0), "0");
+  EXPECT_EQ(format_number(1e-7), "1e-07");
+  EXPECT_EQ(format_number(std::numeric_limits<double>::quiet_NaN()), "");
+  for (double v : {0.1, 1.0 / 3.0, 6.02214076e23, 5e-324, 123456789.123})
+    EXPECT_EQ(std::strtod(format_number(v).c_str(), nullptr), v) << format_number(v);  // stod rejects denormals
+  EXPECT_EQ(json_cell(json(9007199254740993LL)), "9007199254740993");  // no double detour for integers
+  EXPECT_EQ(json_cell(json::array({"a", 2, true})), "a;2;true");
+}
+
+TEST(RunOutputs, CsvContents) {
+  auto files = render_run_outputs(tiny_report());
+  EXPECT_EQ(files["layers.csv"],
+            "index,name,op,shape_C,shape_H,shape_W,cores,spikes,firing_rate,sops,macs,sdsa_ops,energy_pJ,"
+            "paper_energy_pJ,start_cycles,end_cycles,busy_cycles\n"
+            "0,\"conv,1\",Conv2d,4,2,2,1,0,0,7,0,0,0.1,6.3,0,60,55\n"
+            "1,lif,LIF,4,2,2,1,5,0.3125,0,0,0,1e-07,0,20,100,30\n");
+  // The unknown stall cause "credit" becomes a column after the four known ones.
+  EXPECT_EQ(files["cores.csv"],
+            "id,x,y,chip,nodes,busy_cycles,stall_waiting_input_cycles,stall_bank_conflict_cycles,"
+            "stall_output_full_cycles,stall_waiting_eot_cycles,stall_credit_cycles,utilisation,sops,"
+            "weight_sram_reads,membrane_sram_reads,membrane_sram_writes,membrane_sram_used_bytes,weight_sram_used_bytes\n"
+            "0,0,0,0,\"conv,1;lif\",85,5,1,0,2,9,0.85,7,,,,,\n");
+  EXPECT_EQ(files["links.csv"], "from_x,from_y,to_x,to_y,dir,chip_link,flits,utilisation\n0,0,1,0,E,false,12,0.12\n");
+  EXPECT_EQ(files["inputs.csv"],
+            "index,origin,label,prediction,correct,latency_cycles,latency_s,energy_pJ,t0_end_cycles,t1_end_cycles\n"
+            "0,img.png,3,3,true,100,5e-07,3.5,40,100\n");
+  // Schema order, not alphabetical; fractions of the total.
+  EXPECT_EQ(files["energy.csv"], "component,energy_pJ,fraction\nadders,3,0.8571428571428571\nstatic,0.5,0.14285714285714285\n");
+}
+
+TEST(RunOutputs, MissingSectionsGiveHeaderOnlyAndWrongTypesAreErrors) {
+  json r = {{"status", "partial"}};
+  auto files = render_run_outputs(r);
+  EXPECT_EQ(files["links.csv"], "from_x,from_y,to_x,to_y,dir,chip_link,flits,utilisation\n");
+  r["layers"] = "oops";
+  try {
+    render_run_outputs(r);
+    FAIL() << "expected spikechip::Error";
+  } catch (const spikechip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/layers"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RunOutputs, TwoWritesGiveIdenticalBytes) {
+  fs::path a = fresh_dir("det_a"), b = fresh_dir("det_b");
+  write_run_outputs(tiny_report(), a.string());
+  write_run_outputs(tiny_report(), b.string());
+  int n = 0;
+  for (auto& e : fs::directory_iterator(a)) {
+    ++n;
+    EXPECT_EQ(read(e.path()), read(b / e.path().filename())) << e.path().filename();
+  }
+  EXPECT_EQ(n, 7);  // and no temporary files are left behind
+  EXPECT_EQ(json::parse(read(a / "report.json")), tiny_report());
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(RunOutputs, PartialBanner) {
+  json r = tiny_report("partial");
+  r["partial_reason"] = "interrupted <Ctrl-C>";
+  const std::string html = render_run_html(r);
+  EXPECT_NE(html.find("PARTIAL RESULTS"), std::string::npos);
+  EXPECT_NE(html.find("interrupted &lt;Ctrl-C&gt;"), std::string::npos);  // escaped in HTML text
+  EXPECT_EQ(render_run_html(tiny_report()).find("PARTIAL RESULTS"), std::string::npos);
+  fs::path d = fresh_dir("partial");
+  write_run_outputs(r, d.string());
+  EXPECT_EQ(json::parse(read(d / "report.json"))["status"], "partial");
+  fs::remove_all(d);
+}
+
+TEST(RunOutputs, UnwritableDirectoryIsAClearErrorAndLeavesNoReportJson) {
+  fs::path d = fresh_dir("ro");
+  fs::create_directories(d);
+  write_run_outputs(tiny_report(), d.string());  // a stale complete report from an earlier run
+  ASSERT_TRUE(fs::exists(d / "report.json"));
+  fs::permissions(d, fs::perms::owner_read | fs::perms::owner_exec);
+  if (::access(d.c_str(), W_OK) == 0) {  // root ignores permissions: make the target a file instead
+    fs::permissions(d, fs::perms::owner_all);
+    fs::remove_all(d);
+    std::ofstream(d) << "not a directory";
+  }
+  try {
+    write_run_outputs(tiny_report(), (d / "sub").string());
+    FAIL() << "expected spikechip::Error";
+  } catch (const spikechip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(d.string()), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(d / "sub" / "report.json"));
+  fs::permissions(d, fs::perms::owner_all);
+  fs::remove_all(d);
+}
+
+TEST(RunOutputs, FailedWriteRemovesStaleReportJsonAndPartialFiles) {
+  fs::path d = fresh_dir("stale");
+  write_run_outputs(tiny_report(), d.string());
+  // report.html as a directory makes its rename fail after the CSVs are already in place.
+  fs::remove(d / "report.html");
+  fs::create_directories(d / "report.html" / "blocker");
+  EXPECT_THROW(write_run_outputs(tiny_report(), d.string()), spikechip::Error);
+  EXPECT_FALSE(fs::exists(d / "report.json"));
+  for (auto& e : fs::directory_iterator(d))
+    EXPECT_NE(e.path().filename().string().rfind(".", 0), 0u) << "temporary left: " << e.path();
+  fs::remove_all(d);
+}
+
+TEST(Html, EmbeddedJsonCannotCloseTheScriptBlock) {
+  json r = tiny_report();
+  r["model"]["name"] = "</script><script>alert(1)</script><!-- & \u2028";
+  const std::string html = render_run_html(r);
+  const std::string data_open = "<script type=\"application/json\" id=\"report-data\">";
+  auto start = html.find(data_open);
+  ASSERT_NE(start, std::string::npos);
+  start += data_open.size();
+  auto end = html.find("</script>", start);
+  ASSERT_NE(end, std::string::npos);
+  const std::string block = html.substr(start, end - start);
+  EXPECT_EQ(block.find('<'), std::string::npos);
+  EXPECT_EQ(json::parse(block), r);  // and the data survives intact
+  // The title is HTML-escaped, not raw.
+  EXPECT_EQ(html.find("<title>spikechip run: </script>"), std::string::npos);
+  EXPECT_EQ(script_safe_json(json("a</b>&")), "\"a\\u003c/b\\u003e\\u0026\"");
+}
+
+TEST(Html, SweepPageValidatesInput) {
+  EXPECT_THROW(render_sweep_html(json{{"points", 3}}), spikechip::Error);
+  json s = {{"parameters", {"lanes"}}, {"metrics", {"energy_pJ"}},
+            {"points", {{{"id", 0}, {"params", {{"lanes", 4}}}, {"status", "ok"}, {"metrics", {{"energy_pJ", 1.0}}}}}}};
+  const std::string html = render_sweep_html(s);
+  EXPECT_NE(html.find("data-kind=\"sweep\""), std::string::npos);
+  EXPECT_NE(html.find("var Charts"), std::string::npos);  // the embedded library, not a link to it
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+}

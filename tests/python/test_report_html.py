@@ -1,0 +1,138 @@
+"""The report pages in a real browser: headless Chromium loads report.html / sweep.html written by
+`spikechip report`, must log nothing to the console (no script errors), and must have drawn the
+charts (SVG elements created by the embedded script). Also takes the screenshot for docs.
+
+Set SPIKECHIP_UPDATE_SCREENSHOT=1 to copy the screenshots to docs/img/report.png and sweep.png.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import report_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+def spikechip_binary():
+    exe = os.environ.get("SPIKECHIP_BINARY") or str(ROOT / "build" / "spikechip")
+    if not os.path.exists(exe):
+        pytest.skip(f"{exe} not built (cmake --build build)")
+    return exe
+
+
+def chromium(tmp_path, url, *extra):
+    profile = tmp_path / f"profile{len(list(tmp_path.glob('profile*')))}"  # fresh per call
+    cmd = [CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={profile}", *extra, url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"chromium failed ({r.returncode}): {r.stderr[-2000:]}"
+    return r
+
+
+def console_lines(stderr):
+    # Chromium logs every console message and uncaught exception as ...:CONSOLE...; the pages
+    # log nothing when they work, so any such line is a failure.
+    return [l for l in stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+
+
+def render(tmp_path, html, shot=None, size="1400,2400"):
+    url = html.resolve().as_uri()
+    dom = chromium(tmp_path, url, "--dump-dom")
+    assert console_lines(dom.stderr) == [], "\n".join(console_lines(dom.stderr))
+    if shot:
+        s = chromium(tmp_path, url, f"--screenshot={shot}", f"--window-size={size}")
+        assert console_lines(s.stderr) == []
+        assert shot.exists() and shot.stat().st_size > 20_000, "screenshot missing or blank"
+    return dom.stdout
+
+
+def write_json(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def assert_offline(html_text):
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html_text), "page references the network"
+
+
+def test_run_report_renders_in_browser(tmp_path):
+    exe = spikechip_binary()
+    src = write_json(tmp_path / "run.json", report_fixture.make_run_report())
+    out = tmp_path / "out"
+    subprocess.run([exe, "report", str(src), "-o", str(out)], check=True, capture_output=True)
+    for name in ("report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv"):
+        assert (out / name).exists(), name
+    assert_offline((out / "report.html").read_text())
+    shot = tmp_path / "report.png"
+    dom = render(tmp_path, out / "report.html", shot)
+    assert 'data-render="ok"' in dom
+    assert 'id="render-error"' not in dom and 'id="partial-banner"' not in dom
+    # 2 energy + 3 per-layer bars + layer window + heatmap + stalls + core timeline + input line.
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) == 10
+    assert len(re.findall(r"<rect ", dom)) > 300, "charts were created but hold almost no bars"
+    # The page's own arithmetic cross-checks all pass on a consistent report.
+    assert dom.count("✔ ") >= 3 and "✘" not in dom.split("Consistency checks")[1].split("</ul>")[0]
+    if os.environ.get("SPIKECHIP_UPDATE_SCREENSHOT") == "1":
+        (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, ROOT / "docs" / "img" / "report.png")
+
+
+def test_partial_two_chip_report(tmp_path):
+    """A partial report of two 4x4 chips side by side: banner, chip boundary and chip links drawn."""
+    exe = spikechip_binary()
+    report = report_fixture.make_run_report(status="partial", chips=(2, 1))
+    assert any(l["chip_link"] and l["flits"] for l in report["links"])
+    src = write_json(tmp_path / "run.json", report)
+    out = tmp_path / "out"
+    subprocess.run([exe, "report", str(src), "-o", str(out)], check=True, capture_output=True)
+    assert json.loads((out / "report.json").read_text())["status"] == "partial"
+    dom = render(tmp_path, out / "report.html")
+    assert 'id="partial-banner"' in dom and "PARTIAL RESULTS" in dom
+    assert 'data-render="ok"' in dom
+    assert "chip boundary" in dom and "x=7" in dom  # 8 tile columns, boundary key drawn
+    assert dom.count('stroke-dasharray="4 2"') == sum(l["chip_link"] for l in report["links"])
+
+
+def test_sweep_page_renders_in_browser(tmp_path):
+    exe = spikechip_binary()
+    sweep = report_fixture.make_sweep()
+    src = write_json(tmp_path / "sweep.json", sweep)
+    html = tmp_path / "sweep.html"
+    subprocess.run([exe, "report", "--sweep", str(src), "-o", str(html)], check=True, capture_output=True)
+    assert_offline(html.read_text())
+    shot = tmp_path / "sweep.png"
+    dom = render(tmp_path, html, shot, size="1400,1500")
+    assert 'data-render="ok"' in dom
+    n_params, n_metrics = len(sweep["parameters"]), len(sweep["metrics"])
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) == 2 + n_params * n_metrics
+    assert dom.count('class="failed"') == sum(p["status"] != "ok" for p in sweep["points"])
+    # Pareto rows in the table match an independent computation of the front in Python.
+    ok = [p for p in sweep["points"] if p["status"] == "ok"]
+
+    def front(mx, my):
+        return {p["id"] for p in ok if not any(
+            q is not p and q["metrics"][mx] <= p["metrics"][mx] and q["metrics"][my] <= p["metrics"][my]
+            and (q["metrics"][mx] < p["metrics"][mx] or q["metrics"][my] < p["metrics"][my]) for q in ok)}
+    expected = front("latency_cycles", "energy_pJ") | front("area_proxy_mm2", "energy_pJ")
+    assert dom.count('class="pareto"') == len(expected)
+    if os.environ.get("SPIKECHIP_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(shot, ROOT / "docs" / "img" / "sweep.png")
+
+
+def test_bad_report_json_is_a_clear_error(tmp_path):
+    exe = spikechip_binary()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"layers": 5}')
+    r = subprocess.run([exe, "report", str(bad), "-o", str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 1 and "/layers" in r.stderr
+    assert not (tmp_path / "o" / "report.json").exists()
