@@ -336,6 +336,11 @@ struct Network::Impl {
   PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
 
   // ---- per-cycle work -------------------------------------------------------------------
+  // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
+  // its set bits upwards is the round-robin order starting at `start`.
+  static unsigned rotate_ports(unsigned m, int start) {
+    return ((m >> start) | (m << (kNumPorts - start))) & ((1u << kNumPorts) - 1);
+  }
   void process_events(uint64_t t) {
     auto& credits = ccal[t & cal_mask];
     for (uint32_t oi : credits) {
@@ -450,7 +455,6 @@ struct Network::Impl {
       const int op = iv.out_port[b];
       Flit nf{0, iv.out_copy[b], iv.out_dest[b], f.idx, f.last};
       ++r.st.traversals;
-      ++tot.router_traversals;
       if (op == kLocal) {
         schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
         continue;
@@ -461,15 +465,8 @@ struct Network::Impl {
       nf.ready = t + r.lat[op] + P;
       schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
       r.link_free[op] = t + r.ser[op];
-      ++r.ls[op].flits;
+      ++r.ls[op].flits;  // network link totals are summed from these in totals()
       r.ls[op].busy_cycles += r.ser[op];
-      if (r.chip[op]) {
-        ++tot.chip_link_flits;
-        tot.chip_link_bits += p.flit_bits;
-      } else {
-        ++tot.link_flits;
-        tot.on_chip_link_bits += p.flit_bits;
-      }
     }
     if (tail) {
       if (iv.forked) release_copy(f.copy);
@@ -482,16 +479,26 @@ struct Network::Impl {
   void process_router(int node, uint64_t t) {
     Router& r = routers[node];
     if (r.buffered > 0) {
+      // Locals, not members: the counter stores below would otherwise force reloads (aliasing).
+      const bool rr = p.round_robin;
+      const int nv = V, cs = cap_shift;
+      const size_t base0 = vci(node, 0, 0);
+      InVC* const ivp = ivc.data();
+      const Flit* const fb = fbuf.data();
+      const OutVC* const op0 = &ovc[size_t(node) * 4 * nv];
       // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
       // rotating order.
-      for (int k = 0; k < kNumPorts; ++k) {
-        int ip = p.round_robin ? r.rr_va + k : k;
+      unsigned heads = 0;  // input ports with an unallocated non-empty VC
+      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip]) != 0) << ip;
+      const int va0 = rr ? r.rr_va : 0;
+      for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
+        int ip = __builtin_ctz(pm) + va0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
-          const size_t i = vci(node, ip, vc);
-          InVC& iv = ivc[i];
-          const Flit& f = front(i);
+          const size_t i = base0 + size_t(ip) * nv + vc;
+          InVC& iv = ivp[i];
+          const Flit& f = fb[(i << cs) + iv.head];
           if (allocate(node, iv, f)) {
             iv.allocated = true;
             r.al[ip] |= uint16_t(1u << vc);
@@ -500,25 +507,27 @@ struct Network::Impl {
           }
         }
       }
-      if (p.round_robin && ++r.rr_va == kNumPorts) r.rr_va = 0;
+      if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
       // Switch allocation (one flit per input port and per output port per cycle) + traversal.
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
-      for (int k = 0; k < kNumPorts; ++k) {
-        int ip = p.round_robin ? r.rr_in + k : k;
+      unsigned ready_ports = 0;  // input ports with a non-empty allocated VC
+      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip]) != 0) << ip;
+      const int sa0 = rr ? r.rr_in : 0;
+      for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
+        int ip = __builtin_ctz(pm) + sa0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
         const unsigned cand = r.ne[ip] & r.al[ip];
-        if (!cand) continue;
         // VCs from the round-robin pointer upwards, then the ones below it.
-        const unsigned rot = p.round_robin ? unsigned(r.rr_vc[ip]) : 0u;
+        const unsigned rot = rr ? unsigned(r.rr_vc[ip]) : 0u;
         const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
-        const size_t base = vci(node, ip, 0);
+        const size_t base = base0 + size_t(ip) * nv;
         for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
-          InVC& iv = ivc[base + vc];
-          if (front(base + vc).ready > t) continue;
+          InVC& iv = ivp[base + vc];
+          if (fb[((base + vc) << cs) + iv.head].ready > t) continue;
           bool no_credit = false, lost = won, blocked_sink = false;
           for (int b = 0; b < iv.nout; ++b) {
             const int op = iv.out_port[b];
@@ -530,7 +539,7 @@ struct Network::Impl {
                 sink_checked = true;
               }
               if (!sink_ready) blocked_sink = true;
-            } else if (out(node, op, iv.out_vc[b]).credits <= 0 || r.link_free[op] > t) {
+            } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
             }
           }
@@ -540,10 +549,10 @@ struct Network::Impl {
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
           won = true;
-          if (p.round_robin) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+          if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         }
       }
-      if (p.round_robin && ++r.rr_in == kNumPorts) r.rr_in = 0;
+      if (rr && ++r.rr_in == kNumPorts) r.rr_in = 0;
     }
     if (r.has_source()) inject_flit(r, node, t);
   }
@@ -748,7 +757,20 @@ const RouterStats& Network::router_stats(int node) const { return impl_->routers
 const LinkStats& Network::link_stats(int node, int port) const { return impl_->routers.at(node).ls[port & 3]; }
 bool Network::is_chip_link(int node, int port) const { return impl_->routers.at(node).chip[port & 3]; }
 bool Network::link_exists(int node, int port) const { return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0; }
-NetworkTotals Network::totals() const { return impl_->tot; }
+NetworkTotals Network::totals() const {
+  // Traversal and link counts are kept per router/link only (fewer counters per flit) and summed here.
+  NetworkTotals t = impl_->tot;
+  for (const auto& r : impl_->routers) {
+    t.router_traversals += r.st.traversals;
+    for (int d = 0; d < 4; ++d) {
+      if (r.chip[d]) t.chip_link_flits += r.ls[d].flits;
+      else t.link_flits += r.ls[d].flits;
+    }
+  }
+  t.chip_link_bits = t.chip_link_flits * uint64_t(p_.flit_bits);
+  t.on_chip_link_bits = t.link_flits * uint64_t(p_.flit_bits);
+  return t;
+}
 std::string Network::describe_buffers() const { return impl_->describe(); }
 
 void Network::check_invariants() const {
