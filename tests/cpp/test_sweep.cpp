@@ -246,13 +246,38 @@ TEST(SweepRun, PointAndCollectEqualLocal) {
   const std::string f = write_e2e_sweep(d);
   ASSERT_EQ(run({binary(), "sweep", f, "-j", "2", "-o", (d / "local").string()}, (d / "log").string()), 0);
   const auto spec = explore::load_sweep(f);
-  for (const auto& p : spec.points)
-    if (p.sim_point == p.id)
-      ASSERT_EQ(run({binary(), "sweep", f, "--point", std::to_string(p.id), "-o", (d / "tasks").string()},
+  for (const auto& p : spec.points) {
+    if (p.sim_point != p.id) continue;
+    ASSERT_EQ(run({binary(), "sweep", f, "--point", std::to_string(p.id), "-o", (d / "tasks").string()},
                     (d / "log2").string()),
                 0)
           << slurp(d / "log2");
+  }
   ASSERT_EQ(run({binary(), "sweep", f, "--collect", "-o", (d / "tasks").string()}, (d / "log3").string()), 0)
       << slurp(d / "log3");
   EXPECT_EQ(without_timing(slurp(d / "tasks/results.csv")), without_timing(slurp(d / "local/results.csv")));
+}
+
+TEST(SweepRun, SlurmBackendEqualsLocal) {
+  // A one-node Slurm cluster on this machine (scripts/slurm-local), torn down at the end.
+  const fs::path d = scratch("slurm");
+  const std::string script = std::string(SPIKECHIP_SOURCE_DIR) + "/scripts/slurm-local";
+  const int rc = run({script, "start", (d / "cluster").string()}, (d / "cluster.log").string());
+  if (rc == 3) GTEST_SKIP() << "no local Slurm: " << slurp(d / "cluster.log");
+  struct Stop {
+    std::string cmd;
+    ~Stop() { (void)!std::system(cmd.c_str()); }
+  } stop{"'" + script + "' stop '" + (d / "cluster").string() + "'"};
+  ASSERT_EQ(rc, 0) << slurp(d / "cluster.log");
+  setenv("SLURM_CONF", (d / "cluster/slurm.conf").c_str(), 1);
+  const std::string f = write_e2e_sweep(d);
+  ASSERT_EQ(run({binary(), "sweep", f, "-j", "2", "-o", (d / "local").string()}, (d / "log").string()), 0);
+  ASSERT_EQ(run({binary(), "sweep", f, "--backend", "slurm", "-j", "2", "-o", (d / "slurm").string()},
+                (d / "log2").string()),
+            0)
+      << slurp(d / "log2");
+  for (int i = 0; i < 1200 && !fs::exists(d / "slurm/results.csv"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(d / "slurm/results.csv")) << slurp(d / "slurm/slurm/collect.out");
+  EXPECT_EQ(without_timing(slurp(d / "slurm/results.csv")), without_timing(slurp(d / "local/results.csv")));
 }
