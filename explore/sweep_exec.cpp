@@ -52,6 +52,13 @@ json read_json(const std::string& path) { return read_json_file(path, "point out
 
 json pick(const json& obj, const char* key) { return obj.is_object() && obj.contains(key) ? obj[key] : json(nullptr); }
 
+// The metrics sweep.html charts (one sensitivity plot per parameter and metric, so only the
+// telling ones; results.csv and sweep.json's points keep them all).
+std::vector<std::string> plot_metrics(const std::string& job) {
+  if (job == "run") return {"latency_cycles", "energy_pJ", "area_proxy_mm2", "energy_per_sop_pJ"};
+  return {"cores_used", "traffic_hops", "max_link_load", "area_proxy_mm2"};
+}
+
 }  // namespace
 
 std::string self_binary() {
@@ -347,7 +354,7 @@ int write_sweep_outputs(const SweepSpec& s, const SweepStore& store, const std::
   }
   json sweep = {{"schema", "spikechip.sweep/1"}, {"name", s.name}, {"command", command},
                 {"status", missing ? "partial" : "complete"}, {"parameters", s.parameters},
-                {"metrics", job_metrics(s.job)}, {"points", points}};
+                {"metrics", plot_metrics(s.job)}, {"points", points}};
   fs::create_directories(out_dir);
   write_file_atomic((fs::path(out_dir) / "results.csv").string(), render_results_csv(s, results));
   write_file_atomic((fs::path(out_dir) / "sweep.json").string(), sweep.dump(1) + "\n");
