@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "arch/energy.hpp"
 #include "explore/sweep.hpp"
 #include "models/graph_io.hpp"
 #include "models/meta_spikeformer.hpp"
@@ -280,4 +281,25 @@ TEST(SweepRun, SlurmBackendEqualsLocal) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(fs::exists(d / "slurm/results.csv")) << slurp(d / "slurm/slurm/collect.out");
   EXPECT_EQ(without_timing(slurp(d / "slurm/results.csv")), without_timing(slurp(d / "local/results.csv")));
+}
+
+TEST(SweepEnergy, ReapplyFromReportEventsMatchesDirectApplication) {
+  // Until `spikechip run` lands this checks the re-application path (event JSON round trip, per
+  // inference division, table and chip) against arch::apply_energy on the original counts.
+  arch::EventCounts c;
+  c.adds16 = 123456, c.adds32 = 789, c.mults8 = 4321, c.membrane_reads = 5555, c.membrane_writes = 4444;
+  c.neuron_updates = 3333, c.sdsa_ops = 2222, c.router_traversals = 999, c.link_bits = 64000, c.core_cycles = 1000000;
+  c.paper_macs = 4321, c.paper_acs = 123456;
+  c.weight_reads[{32768, 64}] = 7777;
+  c.weight_reads[{16384, 64}] = 11;
+  arch::ChipConfig chip;
+  chip.name = "t";
+  const json report = {{"events", c.to_json()}, {"run", {{"inputs", 4}}}, {"summary", {{"sops", 1000}}},
+                       {"chip", {{"config", arch::chip_config_to_json(chip)}}}};
+  const std::string t28 = std::string(SPIKECHIP_SOURCE_DIR) + "/arch/energy/28nm.json";
+  const json e = explore::reapply_energy(report, "r.json", t28, std::nullopt);
+  const auto direct = arch::apply_energy(c, arch::load_energy_table(t28), chip);
+  EXPECT_DOUBLE_EQ(e["energy_pJ"].get<double>(), direct.total_pj / 4);
+  EXPECT_DOUBLE_EQ(e["energy_per_sop_pJ"].get<double>(), direct.total_pj / 4 / 1000);
+  EXPECT_DOUBLE_EQ(e["components_pJ"]["weight_sram"].get<double>(), direct.components_pj.at("weight_sram") / 4);
 }
