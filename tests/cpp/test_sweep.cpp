@@ -50,6 +50,17 @@ std::string tiny_model() {
   return dir;
 }
 
+// Removes this process's scratch directories when the tests pass (kept on failure, to look at).
+class ScratchCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;  // best effort: a daemon may still be writing while it exits
+    if (!::testing::UnitTest::GetInstance()->Failed())
+      fs::remove_all(fs::temp_directory_path() / ("spikechip-test-sweep-" + std::to_string(getpid())), ec);
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
 std::string chip_preset() { return std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/tiny.json"; }
 
 explore::SweepSpec parse(const std::string& text) {
