@@ -83,6 +83,7 @@ void GoldenExecutor::begin(const InputView& in, const RunOptions& opt) {
   check_input(in);
   in_ = in;
   threads_ = std::max(1, opt.threads);
+  scratch32_.resize(size_t(threads_)), scratch64_.resize(size_t(threads_));
   for (auto& v : vmem_) std::fill(v.begin(), v.end(), 0);
   out_acc_.assign(g_.output().shape.c, 0);
   cache_.assign(g_.nodes.size(), StepStats{});
@@ -102,7 +103,11 @@ StepStats GoldenExecutor::eval_conv(size_t i, int t) {
   std::vector<StepStats> part_st(parts);
   int32_t* out = val_[i].data();
   parallel_parts(parts, [&](int k) {
-    Slice s{p.cout * k / parts, p.cout * (k + 1) / parts, 0, p.hout, 0, p.wout};
+    // Split output rows when there are enough (every thread then adds full channel runs, the
+    // widest vectors); else output channels. Each neuron is written by exactly one thread.
+    const Slice s = p.hout >= 4 * parts
+                        ? Slice{0, p.cout, p.hout * k / parts, p.hout * (k + 1) / parts, 0, p.wout}
+                        : Slice{p.cout * k / parts, p.cout * (k + 1) / parts, 0, p.hout, 0, p.wout};
     auto work = [&](auto* acc) {
       int64_t ops = 0;
       if (from_input) {
@@ -118,11 +123,15 @@ StepStats GoldenExecutor::eval_conv(size_t i, int t) {
       }
       part_st[k].saturations = conv_finalize(p, acc, s, out);
     };
+    // Scratch accumulators persist across layers and runs: fresh allocations of this size would
+    // be page-faulted in by the kernel on every layer, serialising the threads.
     if (p.wide) {
-      std::vector<int64_t> acc(s.size(), 0);
+      auto& acc = scratch64_[k];
+      acc.assign(size_t(s.size()), 0);
       work(acc.data());
     } else {
-      std::vector<int32_t> acc(s.size(), 0);
+      auto& acc = scratch32_[k];
+      acc.assign(size_t(s.size()), 0);
       work(acc.data());
     }
   });
@@ -217,49 +226,77 @@ RunResult GoldenExecutor::run(const InputView& in, int T, const RunOptions& opt)
 }
 
 nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptions& o) {
+  return make_report(g, std::vector<RunResult>{r}, std::vector<ReportOptions>{o});
+}
+
+nlohmann::json make_report(const Graph& g, const std::vector<RunResult>& runs, const std::vector<ReportOptions>& opts) {
   using nlohmann::json;
+  if (runs.empty() || runs.size() != opts.size()) throw Error("make_report: needs one ReportOptions per run");
+  const int T = runs.front().T;
+  // SDSA additions are accumulates like SOPs (mspk_ops.py counts them in AC_dense as well).
+  auto energy = [](const StepStats& s) {
+    return kEnergyMacPj * double(s.macs) + kEnergyAcPj * double(s.sops + s.sdsa_ops);
+  };
+  auto add = [](StepStats& a, const StepStats& x) {
+    a.spikes += x.spikes, a.sops += x.sops, a.macs += x.macs, a.sdsa_ops += x.sdsa_ops;
+    a.dense_ops += x.dense_ops, a.saturations += x.saturations;
+  };
   json layers = json::array();
   StepStats tot;
   double e_tot = 0;
-  int64_t neurons = 0;
+  int64_t neurons = 0;  // LIF neuron updates over all inputs and timesteps
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    StepStats s;
-    json per_t = {{"spikes", json::array()}, {"sops", json::array()}, {"macs", json::array()},
-                  {"sdsa_ops", json::array()}, {"saturations", json::array()}};
-    for (const StepStats& x : r.stats[i]) {
-      s.spikes += x.spikes, s.sops += x.sops, s.macs += x.macs, s.sdsa_ops += x.sdsa_ops;
-      s.dense_ops += x.dense_ops, s.saturations += x.saturations;
-      per_t["spikes"].push_back(x.spikes), per_t["sops"].push_back(x.sops), per_t["macs"].push_back(x.macs);
-      per_t["sdsa_ops"].push_back(x.sdsa_ops), per_t["saturations"].push_back(x.saturations);
+    std::vector<StepStats> per(T);
+    for (const RunResult& r : runs) {
+      if (r.T != T) throw Error("make_report: all runs must have the same number of timesteps");
+      for (int t = 0; t < T; ++t) add(per[t], r.stats[i][t]);
     }
-    // SDSA additions are accumulates like SOPs (mspk_ops.py counts them in AC_dense as well).
-    const double e = kEnergyMacPj * double(s.macs) + kEnergyAcPj * double(s.sops + s.sdsa_ops);
-    if (n.op == Op::LIF) neurons += n.shape.size() * r.T;
+    StepStats s;
+    json pt = {{"spikes", json::array()}, {"sops", json::array()}, {"macs", json::array()},
+               {"sdsa_ops", json::array()}, {"saturations", json::array()}};
+    for (const StepStats& x : per) {
+      add(s, x);
+      pt["spikes"].push_back(x.spikes), pt["sops"].push_back(x.sops), pt["macs"].push_back(x.macs);
+      pt["sdsa_ops"].push_back(x.sdsa_ops), pt["saturations"].push_back(x.saturations);
+    }
+    const int64_t updates = n.shape.size() * T * int64_t(runs.size());
+    if (n.op == Op::LIF) neurons += updates;
     layers.push_back({{"name", n.name},
                       {"op", op_name(n.op)},
                       {"shape", {n.shape.c, n.shape.h, n.shape.w}},
                       {"spikes", s.spikes},
-                      {"firing_rate", n.op == Op::LIF ? double(s.spikes) / (double(n.shape.size()) * r.T) : 0.0},
+                      {"firing_rate", n.op == Op::LIF ? double(s.spikes) / double(updates) : 0.0},
                       {"sops", s.sops},
                       {"macs", s.macs},
                       {"sdsa_ops", s.sdsa_ops},
                       {"dense_ops", s.dense_ops},
                       {"saturations", s.saturations},
-                      {"paper_energy_pJ", e},
-                      {"per_timestep", std::move(per_t)}});
-    tot.spikes += s.spikes, tot.sops += s.sops, tot.macs += s.macs, tot.sdsa_ops += s.sdsa_ops;
-    tot.dense_ops += s.dense_ops, tot.saturations += s.saturations;
-    e_tot += e;
+                      {"paper_energy_pJ", energy(s)},
+                      {"per_timestep", std::move(pt)}});
+    add(tot, s);
+    e_tot += energy(s);
   }
-  json in = {{"index", 0}, {"origin", o.input_origin}, {"label", o.label}, {"prediction", r.prediction},
-             {"output_acc", r.output_acc}};
+  json inputs = json::array(), preds = json::array();
   const Node& outn = g.output();
-  if (outn.quant.contains("scale") && outn.quant["scale"].is_number()) {
-    const double sc = outn.quant["scale"].get<double>();
-    json lg = json::array();
-    for (int64_t a : r.output_acc) lg.push_back(double(a) * sc / r.T);
-    in["logits"] = lg;
+  const bool has_scale = outn.quant.contains("scale") && outn.quant["scale"].is_number();
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const RunResult& r = runs[k];
+    StepStats s;
+    for (const auto& node : r.stats)
+      for (const auto& x : node) add(s, x);
+    json in = {{"index", k},          {"origin", opts[k].input_origin}, {"label", opts[k].label},
+               {"prediction", r.prediction}, {"spikes", s.spikes},      {"sops", s.sops},
+               {"macs", s.macs},      {"sdsa_ops", s.sdsa_ops},         {"saturations", s.saturations},
+               {"paper_energy_pJ", energy(s)}, {"output_acc", r.output_acc}};
+    if (has_scale) {
+      const double sc = outn.quant["scale"].get<double>();
+      json lg = json::array();
+      for (int64_t a : r.output_acc) lg.push_back(double(a) * sc / r.T);
+      in["logits"] = lg;
+    }
+    inputs.push_back(std::move(in));
+    preds.push_back(r.prediction);
   }
   return {{"schema", "spikechip.golden-report/1"},
           {"tool", {{"name", "spikechip"}, {"version", kVersion}}},
@@ -269,8 +306,7 @@ nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptio
                             "spikes per neuron per timestep)"}}},
           {"model", {{"name", g.name}, {"provenance", g.provenance}}},
           {"energy_constants_pJ", {{"mac", kEnergyMacPj}, {"ac", kEnergyAcPj}}},
-          {"run", {{"timesteps", r.T}, {"inputs", 1}}},
-          {"inputs", json::array({std::move(in)})},
+          {"run", {{"timesteps", T}, {"inputs", runs.size()}}},
           {"summary",
            {{"spikes", tot.spikes},
             {"firing_rate", neurons ? double(tot.spikes) / double(neurons) : 0.0},
@@ -280,7 +316,9 @@ nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptio
             {"dense_ops", tot.dense_ops},
             {"saturations", tot.saturations},
             {"paper_energy_pJ", e_tot},
-            {"top1_predictions", json::array({r.prediction})}}},
+            {"paper_energy_pJ_per_input", e_tot / double(runs.size())},
+            {"top1_predictions", preds}}},
+          {"inputs", std::move(inputs)},
           {"layers", std::move(layers)}};
 }
 

@@ -70,6 +70,8 @@ class GoldenExecutor {
   std::vector<std::vector<int32_t>> act_;   // LIF: flat indices of the current spikes
   std::vector<int64_t> out_acc_;
   std::vector<StepStats> cache_;            // first-layer stats reused when its input is constant
+  std::vector<std::vector<int32_t>> scratch32_;  // [thread] accumulators
+  std::vector<std::vector<int64_t>> scratch64_;
   InputView in_;
   int threads_ = 1;
 };
@@ -78,8 +80,10 @@ struct ReportOptions {
   std::string input_origin;  // where the input came from (file, index)
   int label = -1;
 };
-// The JSON run report (schema and units: docs/golden.md).
+// The JSON run report (schema and units: docs/golden.md). Layer and summary figures are totals
+// over all runs (inputs) and timesteps; "inputs" has one entry per run.
 nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptions& o = {});
+nlohmann::json make_report(const Graph& g, const std::vector<RunResult>& runs, const std::vector<ReportOptions>& opts);
 
 // Paper-formula energy constants (energy-constants.md, BICLab): pJ per MAC and per accumulate.
 inline constexpr double kEnergyMacPj = 4.6;

@@ -1,0 +1,921 @@
+#include "arch/chip.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <queue>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "sim/error.hpp"
+
+namespace spikechip::arch {
+
+using model::Node;
+using model::Op;
+using noc::kNever;
+using noc::Packet;
+using noc::PacketKind;
+
+namespace {
+
+// Payload flits per packet at most: longer spike lists are split so that one packet cannot hold a
+// router output for hundreds of cycles (wormhole) and the input queue depth stays meaningful.
+constexpr int kMaxPayloadFlits = 8;
+
+enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result };
+
+DataKind kind_of(const std::string& k) {
+  if (k == "spike") return DataKind::Spike;
+  if (k == "pixel") return DataKind::Pixel;
+  if (k == "partial_sum") return DataKind::PartialSum;
+  if (k == "result") return DataKind::Result;
+  throw Error("mapping: unknown route kind '" + k + "'");
+}
+
+int bits_for(int64_t n) {
+  int b = 1;
+  while ((int64_t(1) << b) < n) ++b;
+  return b;
+}
+
+// The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
+struct PacketData {
+  DataKind kind = DataKind::Spike;
+  int src_group = -1, src_node = 0, t = 0, route = -1;
+  std::vector<int32_t> idx;                 // spikes / pixels: flat indices of the source tensor
+  std::vector<int32_t> val;                 // pixels: u8 - zero_point; result: accumulators (low)
+  std::vector<int64_t> part;                // partial sums / results, per channel of the region
+  std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
+  int pc0 = 0;                              // partial sums / results: first channel of `part`
+  int refs = 0;
+};
+
+// Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
+// (group, node) cut the box into cells; per-dimension maps give the cell of a coordinate.
+struct CellIndex {
+  mapper::Box box;
+  std::vector<int> cmap, ymap, xmap;  // coordinate - box origin -> cell index along the dimension
+  int ny = 0, nx = 0;
+  std::vector<int> route_of_cell;     // local route index, -1: nobody needs it
+  int lookup(int c, int y, int x) const {
+    return route_of_cell[(size_t(cmap[c - box.c0]) * ny + ymap[y - box.y0]) * nx + xmap[x - box.x0]];
+  }
+};
+
+struct Emission {              // what a (group, node) sends after its task
+  int node = 0;
+  DataKind kind = DataKind::Spike;
+  std::vector<int> routes;     // route ids
+  CellIndex cells;
+  std::vector<int> dest_groups;            // union of the routes' destinations (EOS targets)
+  std::vector<std::vector<int>> route_dest_local;  // per local route: indices into dest_groups
+  std::vector<int> eos_cores;
+  int addr_bits = 1;
+};
+
+struct Port {                  // a remote input of a group: all packets of one source node
+  int src_node = 0;
+  std::vector<int> srcs;       // source groups (-1 host)
+  std::unordered_map<int, int> src_index;
+  std::vector<int> recv, expect;       // [t * nsrc + s]
+  std::vector<int> pending;            // [t] sources not yet complete
+  std::vector<uint64_t> ready, last_data;  // [t]
+  std::vector<std::pair<int, int>> consumers;  // (slot, input index)
+};
+
+struct Slot {                  // one node of the group's cluster
+  int node = 0;
+  Op op = Op::Input;
+  const model::ConvPlan* plan = nullptr;
+  std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
+  int emission = -1;
+  std::vector<std::vector<int32_t>> acc32;  // conv: [t] accumulator of the slice
+  std::vector<std::vector<int64_t>> acc64;
+  std::vector<int32_t> v, x;                // LIF: local membranes and gathered input
+  std::vector<uint8_t> spk;
+  std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
+  std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
+  std::vector<std::vector<int64_t>> part;   // Mean: [t] per channel of the box
+};
+
+struct GroupState {
+  int id = 0, cluster = 0, core = 0;
+  mapper::Box box;
+  model::Slice slice;
+  std::vector<Slot> slots;
+  std::vector<Port> ports;
+  std::unordered_map<int, int> port_of_src;  // source node -> port
+  std::vector<Emission> emissions;
+  int t = 0, k = 0;
+  bool busy = false;
+  uint64_t task_start = 0;
+};
+
+struct Event {
+  uint64_t cycle;
+  uint64_t seq;
+  int group;
+  bool finish;  // true: the group's current task ends; false: try to start a task
+  bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+};
+
+}  // namespace
+
+struct Chip::Impl : noc::PacketSink {
+  const model::Graph& g;
+  ChipConfig cfg;
+  const mapper::Mapping& m;
+  std::unique_ptr<noc::Network> net;
+  std::vector<NeuroCore> cores;
+  std::vector<std::vector<int>> groups_on_core;
+  std::vector<GroupState> groups;
+  std::vector<model::ConvPlan> plans;
+  std::vector<std::vector<int>> route_cores;       // route -> destination cores
+  std::vector<Emission> host_emissions;             // pixel routes of the host
+  std::vector<std::vector<int32_t>> val;            // [node] full membrane tensors (disjoint writes)
+  std::vector<PacketData> pool;
+  std::vector<uint32_t> free_list;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
+  uint64_t seq = 0;
+  std::vector<int64_t> counts_scratch, part_scratch;
+  std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
+
+  // Per run.
+  model::InputView in;
+  int T = 1;
+  ChipRunOptions opt;
+  ChipRunResult res;
+  int results_expected = 0, results_got = 0;
+  std::vector<int> group_done;                      // groups finished with every timestep
+  int groups_finished = 0;
+
+  Impl(const model::Graph& gr, const ChipConfig& c, const mapper::Mapping& mp) : g(gr), cfg(c), m(mp) { build(); }
+
+  // ---------------------------------------------------------------------------------------
+  // Construction
+
+  void build() {
+    if (m.node_names.size() != g.nodes.size())
+      throw Error(fmt::format("mapping for model '{}' has {} nodes but model '{}' has {}: re-run the mapper",
+                              m.model_name, m.node_names.size(), g.name, g.nodes.size()));
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (m.node_names[i] != g.nodes[i].name)
+        throw Error(fmt::format("mapping node {} is '{}' but the model has '{}': the mapping belongs to another "
+                                "model, re-run the mapper", i, m.node_names[i], g.nodes[i].name));
+    noc::NetworkParams np = noc::NetworkParams::from_chip(cfg);
+    np.width = m.mesh_w, np.height = m.mesh_h, np.chip_width = m.chip_w, np.chip_height = m.chip_h;
+    net = std::make_unique<noc::Network>(np);
+    net->set_default_sink(this);
+    const int ncores = m.mesh_w * m.mesh_h;
+    for (int i = 0; i < ncores; ++i) cores.emplace_back(i, cfg.core);
+    groups_on_core.assign(ncores, {});
+
+    plans.resize(g.nodes.size());
+    val.resize(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& n = g.nodes[i];
+      if (n.op == Op::Conv2d || n.op == Op::Linear) {
+        const Node& src = g.nodes[n.inputs.at(0)];
+        int64_t in_max = 1;
+        if (src.kind() == model::ValueKind::Input) {
+          int64_t zp = 0;
+          for (int32_t z : src.zero_point) zp = std::max<int64_t>(zp, std::abs(int64_t(z)));
+          in_max = 255 + zp;
+        }
+        plans[i] = model::make_conv_plan(g, n, in_max);
+      }
+      if (n.op != Op::Input && n.op != Op::LIF && n.op != Op::Output) val[i].assign(size_t(n.shape.size()), 0);
+    }
+
+    route_cores.resize(m.routes.size());
+    for (const auto& r : m.routes) {
+      if (r.id < 0 || size_t(r.id) >= m.routes.size()) throw Error("mapping: route ids are not 0..n-1");
+      for (int d : r.dests) {
+        if (d < 0) { route_cores[r.id].push_back(0); continue; }  // host port at core 0's router
+        if (size_t(d) >= m.groups.size()) throw Error(fmt::format("mapping: route {} names group {} which does not exist", r.id, d));
+        route_cores[r.id].push_back(m.groups[d].core);
+      }
+      std::sort(route_cores[r.id].begin(), route_cores[r.id].end());
+      route_cores[r.id].erase(std::unique(route_cores[r.id].begin(), route_cores[r.id].end()), route_cores[r.id].end());
+    }
+
+    groups.resize(m.groups.size());
+    for (const auto& mg : m.groups) {
+      GroupState& G = groups[mg.id];
+      G.id = mg.id, G.cluster = mg.cluster, G.core = mg.core, G.box = mg.box;
+      if (mg.core < 0 || mg.core >= ncores) throw Error(fmt::format("mapping: group {} is on core {}, outside the {}x{} mesh", mg.id, mg.core, m.mesh_w, m.mesh_h));
+      G.slice = model::Slice{mg.box.c0, mg.box.c1, mg.box.y0, mg.box.y1, mg.box.x0, mg.box.x1};
+      groups_on_core[mg.core].push_back(mg.id);
+      const mapper::Cluster& cl = m.clusters.at(mg.cluster);
+      for (int node : cl.nodes) {
+        Slot s;
+        s.node = node, s.op = g.nodes[node].op;
+        if (s.op == Op::Conv2d || s.op == Op::Linear) s.plan = &plans[node];
+        s.ports.assign(g.nodes[node].inputs.size(), -1);
+        G.slots.push_back(std::move(s));
+      }
+    }
+    // Remote inputs (ports) from the routes' destinations.
+    for (const auto& r : m.routes) {
+      if (r.kind == "result") continue;
+      for (int d : r.dests) {
+        GroupState& G = groups[d];
+        auto [it, fresh] = G.port_of_src.try_emplace(r.src_node, int(G.ports.size()));
+        if (fresh) {
+          Port p;
+          p.src_node = r.src_node;
+          G.ports.push_back(std::move(p));
+        }
+        Port& p = G.ports[it->second];
+        if (!p.src_index.count(r.src_group)) {
+          p.src_index[r.src_group] = int(p.srcs.size());
+          p.srcs.push_back(r.src_group);
+        }
+      }
+    }
+    for (GroupState& G : groups) {
+      const std::vector<int>& cl = m.clusters[G.cluster].nodes;
+      for (size_t si = 0; si < G.slots.size(); ++si) {
+        Slot& s = G.slots[si];
+        const Node& n = g.nodes[s.node];
+        for (size_t ii = 0; ii < n.inputs.size(); ++ii) {
+          const int src = n.inputs[ii];
+          const bool local = std::find(cl.begin(), cl.end(), src) != cl.end();
+          auto it = G.port_of_src.find(src);
+          if (local) {
+            if (g.nodes[src].op == Op::LIF && (s.op == Op::Conv2d || s.op == Op::Linear || s.op == Op::SDSA))
+              throw Error(fmt::format("chip: node '{}' reads spikes of '{}' on the same cores, which the neuro-core "
+                                      "does not support (docs/architecture.md)", n.name, g.nodes[src].name));
+            continue;
+          }
+          if (it == G.port_of_src.end()) continue;  // nothing of the input reaches this group
+          s.ports[ii] = it->second;
+          G.ports[it->second].consumers.push_back({int(si), int(ii)});
+        }
+        if (s.op == Op::LIF) {
+          s.v.assign(size_t(G.slice.size()), 0), s.x.resize(size_t(G.slice.size())), s.spk.resize(size_t(G.slice.size()));
+        }
+      }
+    }
+    // Emissions (what each group sends after which node).
+    std::vector<std::vector<int>> by_src(groups.size() + 1);
+    for (const auto& r : m.routes) by_src[size_t(r.src_group + 1)].push_back(r.id);
+    for (size_t gi = 0; gi <= groups.size(); ++gi) {
+      std::map<int, std::vector<int>> per_node;
+      for (int rid : by_src[gi]) per_node[m.routes[rid].src_node].push_back(rid);
+      for (auto& [node, rids] : per_node) {
+        Emission e = make_emission(gi == 0 ? -1 : int(gi - 1), node, rids);
+        if (gi == 0) { host_emissions.push_back(std::move(e)); continue; }
+        GroupState& G = groups[gi - 1];
+        int si = -1;
+        for (size_t k = 0; k < G.slots.size(); ++k)
+          if (G.slots[k].node == node) si = int(k);
+        if (si < 0) throw Error(fmt::format("mapping: route from group {} sends node '{}' which is not in its cluster", G.id, g.nodes[node].name));
+        G.slots[si].emission = int(G.emissions.size());
+        G.emissions.push_back(std::move(e));
+      }
+    }
+  }
+
+  Emission make_emission(int src_group, int node, const std::vector<int>& rids) {
+    Emission e;
+    e.node = node;
+    e.kind = kind_of(m.routes[rids[0]].kind);
+    e.routes = rids;
+    const model::Shape& sh = g.nodes[node].shape;
+    e.addr_bits = bits_for(sh.size());
+    mapper::Box box = src_group < 0 ? mapper::Box{0, sh.c, 0, sh.h, 0, sh.w} : m.groups[src_group].box;
+    if (e.kind == DataKind::Result) box = m.groups[src_group].box;
+    e.cells.box = box;
+    std::vector<int> cc{box.c0, box.c1}, cy{box.y0, box.y1}, cx{box.x0, box.x1};
+    for (int rid : rids) {
+      const auto& b = m.routes[rid].region;
+      cc.insert(cc.end(), {b.c0, b.c1}), cy.insert(cy.end(), {b.y0, b.y1}), cx.insert(cx.end(), {b.x0, b.x1});
+    }
+    for (auto* v : {&cc, &cy, &cx}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    auto fill = [](std::vector<int>& map, const std::vector<int>& cuts, int lo, int hi) {
+      map.assign(size_t(std::max(0, hi - lo)), 0);
+      size_t cell = 0;
+      for (int v = lo; v < hi; ++v) {
+        while (cell + 1 < cuts.size() && cuts[cell + 1] <= v) ++cell;
+        map[size_t(v - lo)] = int(cell);
+      }
+    };
+    fill(e.cells.cmap, cc, box.c0, box.c1), fill(e.cells.ymap, cy, box.y0, box.y1), fill(e.cells.xmap, cx, box.x0, box.x1);
+    e.cells.ny = int(cy.size()), e.cells.nx = int(cx.size());
+    e.cells.route_of_cell.assign(size_t(cc.size()) * cy.size() * cx.size(), -1);
+    for (size_t lr = 0; lr < rids.size(); ++lr) {
+      const auto& b = m.routes[rids[lr]].region;
+      if (!box.contains(b)) throw Error(fmt::format("mapping: route {} covers values outside its source group's box", rids[lr]));
+      for (int c = b.c0; c < b.c1; ++c)
+        for (int y = b.y0; y < b.y1; ++y)
+          for (int x = b.x0; x < b.x1; ++x) {
+            if (c > b.c0 && e.cells.cmap[c - box.c0] == e.cells.cmap[c - 1 - box.c0]) continue;
+            if (y > b.y0 && e.cells.ymap[y - box.y0] == e.cells.ymap[y - 1 - box.y0]) continue;
+            if (x > b.x0 && e.cells.xmap[x - box.x0] == e.cells.xmap[x - 1 - box.x0]) continue;
+            int& cell = e.cells.route_of_cell[(size_t(e.cells.cmap[c - box.c0]) * e.cells.ny + e.cells.ymap[y - box.y0]) *
+                                                   e.cells.nx + e.cells.xmap[x - box.x0]];
+            if (cell >= 0) throw Error(fmt::format("mapping: routes {} and {} overlap", rids[cell], rids[lr]));
+            cell = int(lr);
+          }
+    }
+    std::vector<int> all;
+    for (int rid : rids)
+      for (int d : m.routes[rid].dests) all.push_back(d);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    e.dest_groups = all;
+    for (int rid : rids) {
+      std::vector<int> loc;
+      for (int d : m.routes[rid].dests) loc.push_back(int(std::lower_bound(all.begin(), all.end(), d) - all.begin()));
+      e.route_dest_local.push_back(std::move(loc));
+    }
+    for (int d : all) e.eos_cores.push_back(d < 0 ? 0 : m.groups[d].core);
+    std::sort(e.eos_cores.begin(), e.eos_cores.end());
+    e.eos_cores.erase(std::unique(e.eos_cores.begin(), e.eos_cores.end()), e.eos_cores.end());
+    return e;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Packets
+
+  uint32_t alloc() {
+    if (free_list.empty()) {
+      pool.emplace_back();
+      return uint32_t(pool.size() - 1);
+    }
+    uint32_t i = free_list.back();
+    free_list.pop_back();
+    PacketData& d = pool[i];
+    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear();
+    return i;
+  }
+
+  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle) {
+    PacketData& d = pool[h];
+    d.refs = int(dests.size());
+    Packet p;
+    p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep
+             : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
+                                                                           : PacketKind::Spike;
+    p.src = src_core;
+    p.dests = dests;
+    p.size_flits = flits;
+    p.src_group = d.src_group;
+    p.timestep = d.t;
+    p.payload = h;
+    net->inject(std::move(p), std::max(cycle, net->now()));
+    if (src_core >= 0 && size_t(src_core) < cores.size()) {
+      cores[src_core].cnt.packets_out++;
+      cores[src_core].cnt.flits_out += uint64_t(flits);
+    }
+  }
+
+  // Sends the values bucketed per local route of `e` (spikes: flat indices; pixels: indices and
+  // values), split into packets, then the end-of-step marker with the per-group packet counts.
+  // Returns the cycle after the last flit left the packetiser.
+  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle,
+                const std::vector<std::vector<int32_t>>* values) {
+    const int fb = cfg.router.flit_bits;
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    uint64_t c = cycle;
+    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+      const std::vector<int32_t>& b = bucket[lr];
+      if (b.empty()) continue;
+      const bool pix = e.kind == DataKind::Pixel;
+      const int per_flit = pix ? std::max(1, fb / 8) : std::max(1, fb / e.addr_bits);
+      const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
+      for (size_t a = 0; a < b.size(); a += per_pkt) {
+        const size_t n = std::min(per_pkt, b.size() - a);
+        uint32_t h = alloc();
+        PacketData& d = pool[h];
+        d.kind = e.kind, d.src_group = src_group, d.src_node = e.node, d.t = t, d.route = e.routes[lr];
+        d.idx.assign(b.begin() + a, b.begin() + a + n);
+        if (pix) d.val.assign((*values)[lr].begin() + a, (*values)[lr].begin() + a + n);
+        const int flits = 1 + int(ceil_div64(int64_t(n), per_flit));
+        send(h, src_core, route_cores[e.routes[lr]], flits, c);
+        if (src_group < 0) c += uint64_t(flits);  // host link: one flit per cycle
+        for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+      }
+    }
+    send_eos(e, src_group, src_core, t, c);
+    return c;
+  }
+
+  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
+    uint32_t h = alloc();
+    PacketData& d = pool[h];
+    d.kind = DataKind::EndOfStep, d.src_group = src_group, d.src_node = e.node, d.t = t;
+    for (size_t i = 0; i < e.dest_groups.size(); ++i) d.expect.push_back({e.dest_groups[i], int(counts_scratch[i])});
+    send(h, src_core, e.eos_cores, 1, cycle);
+  }
+
+  // A forked (multicast) packet must fit one router buffer (the network forks by virtual
+  // cut-through), so multicast packets are at most buffer_depth flits.
+  int max_payload_flits(size_t ndest) const {
+    return ndest > 1 && cfg.router.multicast ? std::max(1, std::min(kMaxPayloadFlits, cfg.router.buffer_depth - 1))
+                                             : kMaxPayloadFlits;
+  }
+
+  // Sends the channel values part[c - c0] for channels [c0, c1) as packets of 32-bit words.
+  void send_words(DataKind kind, int src_group, int src_node, int t, int route, int c0, int c1,
+                  const std::vector<int64_t>& part, int src_core, const std::vector<int>& dests, uint64_t cycle) {
+    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    const int per_pkt = per_flit * max_payload_flits(dests.size());
+    for (int a = c0; a < c1; a += per_pkt) {
+      const int b = std::min(c1, a + per_pkt);
+      uint32_t h = alloc();
+      PacketData& d = pool[h];
+      d.kind = kind, d.src_group = src_group, d.src_node = src_node, d.t = t, d.route = route, d.pc0 = a;
+      d.part.assign(part.begin() + (a - c0), part.begin() + (b - c0));
+      send(h, src_core, dests, 1 + int(ceil_div64(b - a, per_flit)), cycle);
+    }
+  }
+  int words_packets(int n, size_t ndest) const {
+    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    return int(ceil_div64(n, per_flit * max_payload_flits(ndest)));
+  }
+
+  bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+
+  void deliver(int core, const Packet& p, uint64_t cycle) override {
+    PacketData& d = pool[p.payload];
+    if (d.kind == DataKind::Result) {
+      if (d.route >= 0) {
+        for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];
+      }
+      ++results_got;
+      res.latency_cycles = std::max(res.latency_cycles, cycle);
+    } else {
+      for (int gid : groups_on_core[core]) {
+        GroupState& G = groups[gid];
+        if (d.kind == DataKind::EndOfStep) {
+          for (const auto& [dg, n] : d.expect)
+            if (dg == gid) on_eos(G, d, n, cycle);
+        } else {
+          const auto& dests = m.routes[d.route].dests;
+          if (std::binary_search(dests.begin(), dests.end(), gid)) on_data(G, d, cycle);
+        }
+      }
+    }
+    if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));
+  }
+
+  Port& port_for(GroupState& G, const PacketData& d) {
+    auto it = G.port_of_src.find(d.src_node);
+    if (it == G.port_of_src.end())
+      throw Error(fmt::format("chip: group {} received '{}' which it does not read", G.id, g.nodes[d.src_node].name));
+    return G.ports[it->second];
+  }
+
+  void on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
+    NeuroCore& core = cores[G.core];
+    Port& P = port_for(G, d);
+    uint64_t cyc = 1;  // header decode
+    for (const auto& [si, ii] : P.consumers) {
+      Slot& s = G.slots[si];
+      model::StepStats& st = res.stats[s.node][d.t];
+      if (s.op == Op::Conv2d || s.op == Op::Linear) {
+        const model::ConvPlan& pl = *s.plan;
+        const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
+        const bool lin = s.op == Op::Linear;
+        const int64_t hw = int64_t(pl.hin) * pl.win;
+        auto work = [&](auto* acc) {
+          if (d.kind == DataKind::Pixel) {
+            int64_t macs = 0;
+            for (size_t j = 0; j < d.idx.size(); ++j) {
+              const int32_t f = d.idx[j];
+              macs += model::mac_pixel(pl, int(f / hw), int(f % hw / pl.win), int(f % pl.win), d.val[j], acc, G.slice);
+            }
+            st.macs += macs;
+            cyc += core.mac_cost(macs);
+          } else {
+            for (int32_t f : d.idx) {
+              const int64_t sops = lin ? model::scatter_spike(pl, f, 0, 0, acc, G.slice)
+                                       : model::scatter_spike(pl, int(f / hw), int(f % hw / pl.win), int(f % pl.win), acc, G.slice);
+              st.sops += sops;
+              cyc += core.spike_cost(sops, run);
+            }
+          }
+        };
+        if (pl.wide) work(acc_for(s.acc64, d.t, G.slice.size()));
+        else work(acc_for(s.acc32, d.t, G.slice.size()));
+      } else if (s.op == Op::SDSA) {
+        auto& buf = sdsa_buf(s, ii, d.t);
+        for (int32_t f : d.idx) buf[size_t(f)] = 1;
+        cyc += uint64_t(ceil_div64(int64_t(d.idx.size()), std::max(1, cfg.core.sdsa_lanes)));
+      } else if (s.op == Op::Mean) {
+        if (s.part.size() < size_t(T)) s.part.resize(size_t(T));
+        auto& part = s.part[d.t];
+        if (part.empty()) part.assign(size_t(G.slice.channels()), 0);
+        const int pc1 = d.pc0 + int(d.part.size());
+        for (int c = std::max(d.pc0, G.box.c0); c < std::min(pc1, G.box.c1); ++c) part[c - G.box.c0] += d.part[c - d.pc0];
+        cyc += core.elementwise_cost(int64_t(d.part.size()), 1, 1);
+      } else {
+        throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
+      }
+    }
+    const uint64_t fin = core.book_synapse(cycle, cyc);
+    const int s = src_idx(P, d.src_group, G);
+    const size_t k = size_t(d.t) * P.srcs.size() + s;
+    P.recv[k]++;
+    P.last_data[d.t] = std::max(P.last_data[d.t], fin);
+    P.ready[d.t] = std::max(P.ready[d.t], fin);
+    if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
+  }
+
+  int src_idx(const Port& P, int src_group, const GroupState& G) {
+    auto it = P.src_index.find(src_group);
+    if (it == P.src_index.end())
+      throw Error(fmt::format("chip: group {} got a packet from group {} which has no route to it", G.id, src_group));
+    return it->second;
+  }
+
+  void on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle) {
+    Port& P = port_for(G, d);
+    const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
+    P.expect[k] = n;
+    if (cycle > P.last_data[d.t]) cores[G.core].cnt.stalls.waiting_eot += cycle - std::max(P.last_data[d.t], uint64_t(0));
+    P.ready[d.t] = std::max(P.ready[d.t], cycle);
+    if (P.recv[k] == n) source_complete(G, P, d.t);
+  }
+
+  void source_complete(GroupState& G, Port& P, int t) {
+    if (--P.pending[t] == 0) schedule(P.ready[t], G.id, false);
+  }
+
+  template <class A>
+  A* acc_for(std::vector<std::vector<A>>& accs, int t, int64_t size) {
+    if (accs.size() < size_t(T)) accs.resize(size_t(T));
+    auto& a = accs[t];
+    if (a.empty()) a.assign(size_t(size), 0);
+    return a.data();
+  }
+
+  std::vector<uint8_t>& sdsa_buf(Slot& s, int input, int t) {
+    if (s.sdsa.size() < 3) s.sdsa.resize(3);
+    if (s.sdsa[input].size() < size_t(T)) s.sdsa[input].resize(size_t(T));
+    auto& b = s.sdsa[input][t];
+    if (b.empty()) b.assign(size_t(g.nodes[s.node].shape.size()), 0);
+    return b;
+  }
+
+  void schedule(uint64_t cycle, int group, bool finish) { events.push(Event{cycle, seq++, group, finish}); }
+
+  // ---------------------------------------------------------------------------------------
+  // Controller: one (node slice, timestep) task at a time per group, in graph order.
+
+  void try_start(GroupState& G, uint64_t cycle) {
+    if (G.busy || G.t >= T) return;
+    Slot& s = G.slots[G.k];
+    const int t = G.t;
+    uint64_t ready = cycle;
+    for (int pi : s.ports) {
+      if (pi < 0) continue;
+      const Port& P = G.ports[pi];
+      if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
+      ready = std::max(ready, P.ready[t]);
+    }
+    NeuroCore& core = cores[G.core];
+    if (ready > core.node_free()) core.cnt.stalls.waiting_input += ready - std::max(core.node_free(), G.task_start);
+    const uint64_t cyc = compute(G, s, t);
+    const uint64_t end = core.book_node(ready, cyc);
+    G.busy = true;
+    G.task_start = end - std::max<uint64_t>(1, cyc);
+    schedule(end, G.id, true);
+  }
+
+  void finish_task(GroupState& G, uint64_t cycle) {
+    Slot& s = G.slots[G.k];
+    const int t = G.t;
+    if (res.timeline.size() < opt.timeline_limit)
+      res.timeline.push_back({G.core, s.node, t, G.task_start, cycle});
+    else
+      res.timeline_truncated = true;
+    res.node_start[s.node] = std::min(res.node_start[s.node], G.task_start);
+    res.node_end[s.node] = std::max(res.node_end[s.node], cycle);
+    res.node_busy[s.node] += cycle - G.task_start;
+    if (s.emission >= 0) send_outputs(G, s, t, cycle);
+    if (s.op == Op::Output) res.timestep_end_cycles[t] = std::max(res.timestep_end_cycles[t], cycle);
+    G.busy = false;
+    if (++G.k == int(G.slots.size())) G.k = 0, ++G.t;
+    if (G.t >= T) ++groups_finished;
+    try_start(G, cycle);
+  }
+
+  uint64_t compute(GroupState& G, Slot& s, int t) {
+    NeuroCore& core = cores[G.core];
+    const Node& n = g.nodes[s.node];
+    model::StepStats& st = res.stats[s.node][t];
+    const model::Slice& sl = G.slice;
+    const int64_t size = sl.size();
+    const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+    switch (s.op) {
+      case Op::Conv2d:
+      case Op::Linear: {
+        const model::ConvPlan& pl = *s.plan;
+        if (pl.wide) {
+          st.saturations += model::conv_finalize(pl, acc_for(s.acc64, t, size), sl, val[s.node].data());
+          std::vector<int64_t>().swap(s.acc64[t]);
+        } else {
+          st.saturations += model::conv_finalize(pl, acc_for(s.acc32, t, size), sl, val[s.node].data());
+          std::vector<int32_t>().swap(s.acc32[t]);
+        }
+        return core.elementwise_cost(size, 1, 1);
+      }
+      case Op::LIF: {
+        const int32_t* xin = val[n.inputs[0]].data();
+        size_t j = 0;
+        for (int c = sl.c0; c < sl.c1; ++c)
+          for (int y = sl.y0; y < sl.y1; ++y) {
+            const int32_t* row = xin + c * HW + int64_t(y) * n.shape.w;
+            for (int x = sl.x0; x < sl.x1; ++x) s.x[j++] = row[x];
+          }
+        const int64_t thw = int64_t(sl.y1 - sl.y0) * (sl.x1 - sl.x0);
+        s.active_local.clear();
+        st.saturations += model::lif_update(s.x.data(), s.v.data(), n.threshold.data() + sl.c0, n.tau_shift, 0,
+                                            sl.channels(), thw, s.spk.data(), s.active_local);
+        st.spikes += int64_t(s.active_local.size());
+        s.active.clear();
+        const int tw = sl.x1 - sl.x0;
+        uint8_t* rec = opt.record_spikes ? res.spikes[s.node].data() + size_t(t) * size_t(n.shape.size()) : nullptr;
+        for (int32_t a : s.active_local) {
+          const int c = sl.c0 + int(a / thw), y = sl.y0 + int(a % thw / tw), x = sl.x0 + int(a % tw);
+          const int32_t f = int32_t(c * HW + int64_t(y) * n.shape.w + x);
+          s.active.push_back(f);
+          if (rec) rec[f] = 1;
+        }
+        return core.lif_cost(size);
+      }
+      case Op::Add: {
+        std::vector<const int32_t*> ins;
+        for (int i : n.inputs) ins.push_back(val[i].data());
+        for (int c = sl.c0; c < sl.c1; ++c)
+          for (int y = sl.y0; y < sl.y1; ++y) {
+            const int64_t i0 = c * HW + int64_t(y) * n.shape.w;
+            st.saturations += model::add_membranes(ins, i0 + sl.x0, i0 + sl.x1, val[s.node].data());
+          }
+        return core.elementwise_cost(size, int(n.inputs.size()), 1);
+      }
+      case Op::SDSA: {
+        const int d = n.shape.c / n.heads;
+        std::vector<int32_t> A(size_t(d) * d);
+        const uint8_t* q = sdsa_buf(s, 0, t).data();
+        const uint8_t* k = sdsa_buf(s, 1, t).data();
+        const uint8_t* v = sdsa_buf(s, 2, t).data();
+        int64_t ops = 0;
+        for (int h = sl.c0 / d; h < sl.c1 / d; ++h) {
+          std::fill(A.begin(), A.end(), 0);
+          ops += model::sdsa_accumulate_kv(k, v, h, d, HW, 0, HW, A.data());
+          ops += model::sdsa_row_sums(q, A.data(), h, d, HW, 0, HW, n.sdsa_shift, val[s.node].data(), st.saturations);
+        }
+        for (int i = 0; i < 3; ++i) std::vector<uint8_t>().swap(s.sdsa[i][t]);
+        st.sdsa_ops += ops;
+        return core.sdsa_cost(ops);
+      }
+      case Op::Mean: {
+        if (s.part.size() < size_t(T)) s.part.resize(size_t(T));
+        auto& part = s.part[t];
+        part.resize(size_t(sl.channels()), 0);
+        for (int c = sl.c0; c < sl.c1; ++c) val[s.node][c] = model::sat32(part[c - sl.c0], st.saturations);
+        std::vector<int64_t>().swap(part);
+        return core.elementwise_cost(sl.channels(), 1, 1);
+      }
+      case Op::Output: {
+        const int32_t* x = val[n.inputs[0]].data();
+        for (int o = sl.c0; o < sl.c1; ++o) res.output_acc[o] += x[o];
+        return core.elementwise_cost(sl.channels(), 2, 1);
+      }
+      case Op::Input: break;
+    }
+    return 1;
+  }
+
+  void send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
+    const Emission& e = G.emissions[s.emission];
+    const Node& n = g.nodes[s.node];
+    bucket.resize(e.routes.size());
+    for (auto& b : bucket) b.clear();
+    if (e.kind == DataKind::Spike) {
+      const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+      for (int32_t f : s.active) {
+        const int r = e.cells.lookup(int(f / HW), int(f % HW / n.shape.w), int(f % n.shape.w));
+        if (r >= 0) bucket[size_t(r)].push_back(f);
+      }
+      emit(e, G.id, G.core, t, cycle, nullptr);
+    } else if (e.kind == DataKind::PartialSum) {
+      const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+      counts_scratch.assign(e.dest_groups.size(), 0);
+      uint64_t extra = 0;
+      for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+        const auto& rb = m.routes[e.routes[lr]].region;
+        part_scratch.assign(size_t(rb.c1 - rb.c0), 0);
+        for (int y = rb.y0; y < rb.y1; ++y)
+          model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
+                              int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
+        extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
+        const auto& dc = route_cores[e.routes[lr]];
+        send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, dc, cycle + extra);
+        for (int dl : e.route_dest_local[lr]) counts_scratch[dl] += words_packets(rb.c1 - rb.c0, dc.size());
+      }
+      cores[G.core].book_node(cycle, extra);
+      send_eos(e, G.id, G.core, t, cycle + extra);
+    } else if (e.kind == DataKind::Result) {
+      if (t != T - 1) return;
+      for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+        const auto& rb = m.routes[e.routes[lr]].region;
+        part_scratch.assign(res.output_acc.begin() + rb.c0, res.output_acc.begin() + rb.c1);
+        send_words(DataKind::Result, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, {0}, cycle);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Run
+
+  void begin(const model::InputView& input, int t_steps, const ChipRunOptions& o) {
+    const Node& inp = g.input();
+    if (!(input.shape == inp.shape))
+      throw Error(fmt::format("input shape {}x{}x{} does not match the model's input '{}' {}x{}x{}: resize the input or "
+                              "use another model", input.shape.c, input.shape.h, input.shape.w, inp.name, inp.shape.c,
+                              inp.shape.h, inp.shape.w));
+    if (inp.encoding == "events" && input.frames < t_steps)
+      throw Error(fmt::format("input has {} event frames but {} timesteps were requested: run with -T {} or less",
+                              input.frames, t_steps, input.frames));
+    if (t_steps < 1) throw UsageError("the number of timesteps must be >= 1");
+    in = input, T = t_steps, opt = o;
+    res = ChipRunResult{};
+    res.T = T;
+    const size_t nn = g.nodes.size();
+    res.stats.assign(nn, std::vector<model::StepStats>(size_t(T)));
+    res.output_acc.assign(size_t(g.output().shape.c), 0);
+    res.timestep_end_cycles.assign(size_t(T), 0);
+    res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.node_busy.assign(nn, 0);
+    if (opt.record_spikes) {
+      res.spikes.assign(nn, {});
+      for (size_t i = 0; i < nn; ++i)
+        if (g.nodes[i].op == Op::LIF) res.spikes[i].assign(size_t(T) * g.nodes[i].shape.size(), 0);
+    }
+    if (net->now() != 0 || !net->idle()) throw Error("chip: one run per Chip object (the network clock is not reset)");
+    for (auto& c : cores) c.reset();
+    for (GroupState& G : groups) {
+      G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;
+      for (Port& P : G.ports) {
+        P.recv.assign(size_t(T) * P.srcs.size(), 0);
+        P.expect.assign(size_t(T) * P.srcs.size(), -1);
+        P.pending.assign(size_t(T), int(P.srcs.size()));
+        P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
+      }
+      for (Slot& s : G.slots) std::fill(s.v.begin(), s.v.end(), 0);
+    }
+    results_expected = 0, results_got = 0, groups_finished = 0;
+    for (const auto& r : m.routes)
+      if (r.kind == "result") results_expected += words_packets(r.region.c1 - r.region.c0, 1);
+    if (results_expected == 0) throw Error("mapping: no result route to the host (the Output node is not mapped)");
+    // Host port: every timestep's frame, pixel by pixel in CHW order, paced at one flit per cycle.
+    const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+    uint64_t c = 0;
+    std::vector<std::vector<int32_t>> vals;
+    for (int t = 0; t < T; ++t) {
+      const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
+      for (const Emission& e : host_emissions) {
+        bucket.assign(e.routes.size(), {});
+        vals.assign(e.routes.size(), {});
+        for (int64_t j = 0; j < size; ++j) {
+          const int r = e.cells.lookup(int(j / HW), int(j % HW / inp.shape.w), int(j % inp.shape.w));
+          if (r < 0) continue;
+          bucket[size_t(r)].push_back(int32_t(j));
+          vals[size_t(r)].push_back(int32_t(f[j]) - inp.zero_point[size_t(j / HW)]);
+        }
+        c = emit(e, -1, 0, t, c, &vals) + 1;
+      }
+    }
+    for (GroupState& G : groups) schedule(0, G.id, false);
+  }
+
+  uint64_t next_event_cycle() const {
+    const uint64_t tc = events.empty() ? kNever : events.top().cycle;
+    return std::min(tc, net->next_event_cycle());
+  }
+
+  bool done() const { return results_got >= results_expected; }
+
+  void step() {
+    const uint64_t tc = events.empty() ? kNever : events.top().cycle;
+    const uint64_t tn = net->next_event_cycle();
+    if (tc == kNever && tn == kNever) {
+      if (!done()) throw Error(stall_message());
+      return;
+    }
+    if (tc <= tn) {
+      while (!events.empty() && events.top().cycle == tc) {
+        Event e = events.top();
+        events.pop();
+        GroupState& G = groups[e.group];
+        if (e.finish) finish_task(G, e.cycle);
+        else try_start(G, e.cycle);
+      }
+    } else {
+      net->advance_to(tn + 1);
+    }
+  }
+
+  std::string stall_message() const {
+    for (const GroupState& G : groups)
+      if (G.t < T) {
+        const Slot& s = G.slots[G.k];
+        std::string waits;
+        for (int pi : s.ports)
+          if (pi >= 0 && G.ports[pi].pending[G.t] > 0) waits += " '" + g.nodes[G.ports[pi].src_node].name + "'";
+        return fmt::format("chip: no event left but group {} (core {}) waits at node '{}' timestep {} for{}; the "
+                           "mapping's routes do not deliver every input (re-run the mapper)",
+                           G.id, G.core, g.nodes[s.node].name, G.t, waits.empty() ? " nothing" : waits);
+      }
+    return "chip: no event left but the result never reached the host";
+  }
+
+  ChipRunResult finish() {
+    res.complete = done();
+    res.prediction = int(std::max_element(res.output_acc.begin(), res.output_acc.end()) - res.output_acc.begin());
+    res.net = net->totals();
+    for (auto& c : cores) res.cores.push_back(c.cnt);
+    for (int node = 0; node < net->num_nodes(); ++node)
+      for (int p = 0; p < 4; ++p)
+        if (net->link_exists(node, p) && net->link_stats(node, p).flits > 0)
+          res.links.push_back({{node, p}, net->link_stats(node, p)});
+    for (size_t i = 0; i < res.node_start.size(); ++i)
+      if (res.node_start[i] == kNever) res.node_start[i] = 0;
+    EventCounts& ev = res.events;
+    uint64_t wreads = 0;
+    for (const auto& c : res.cores) {
+      ev.adds32 += c.adds, ev.mults8 += c.mults, wreads += c.weight_sram_reads;
+      ev.membrane_reads += c.membrane_sram_reads, ev.membrane_writes += c.membrane_sram_writes;
+      ev.neuron_updates += c.neuron_updates, ev.sdsa_ops += c.sdsa_ops;
+      ev.paper_macs += c.macs, ev.paper_acs += c.sops + c.sdsa_ops;
+    }
+    ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] = wreads;
+    ev.router_traversals = res.net.router_traversals;
+    ev.link_bits = res.net.on_chip_link_bits;
+    ev.chip_link_bits = res.net.chip_link_bits;
+    ev.core_cycles = uint64_t(groups.size()) * res.latency_cycles;
+    return std::move(res);
+  }
+};
+
+Chip::Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m)
+    : impl_(std::make_unique<Impl>(g, chip, m)) {}
+Chip::~Chip() = default;
+void Chip::begin(const model::InputView& in, int T, const ChipRunOptions& opt) { impl_->begin(in, T, opt); }
+uint64_t Chip::next_event_cycle() const { return impl_->next_event_cycle(); }
+void Chip::step() { impl_->step(); }
+bool Chip::done() const { return impl_->done(); }
+ChipRunResult Chip::finish() { return impl_->finish(); }
+uint64_t Chip::now() const { return impl_->net->now(); }
+noc::Network& Chip::network() { return *impl_->net; }
+int Chip::num_cores() const { return int(impl_->cores.size()); }
+
+ChipRunResult Chip::run(const model::InputView& in, int T, const ChipRunOptions& opt) {
+  begin(in, T, opt);
+  while (!done()) {
+    if (opt.stop && opt.stop->load(std::memory_order_relaxed)) break;
+    if (opt.max_cycles && next_event_cycle() > opt.max_cycles) break;
+    step();
+  }
+  return finish();
+}
+
+std::string compare_with_golden(const model::Graph& g, const ChipRunResult& chip, const model::RunResult& golden) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op != Op::LIF) continue;
+    if (i >= chip.spikes.size() || i >= golden.spikes.size() || chip.spikes[i].empty() || golden.spikes[i].empty())
+      return "spikes of '" + n.name + "' were not recorded";
+    const int64_t size = n.shape.size(), HW = int64_t(n.shape.h) * n.shape.w;
+    const int T = std::min(chip.T, golden.T);
+    for (int t = 0; t < T; ++t) {
+      const uint8_t* a = chip.spikes[i].data() + size_t(t) * size;
+      const uint8_t* b = golden.spikes[i].data() + size_t(t) * size;
+      if (std::memcmp(a, b, size_t(size)) == 0) continue;
+      for (int64_t j = 0; j < size; ++j)
+        if (a[j] != b[j])
+          return fmt::format("spike mismatch at layer '{}', neuron (c={}, y={}, x={}), timestep {}: chip {} golden {}",
+                             n.name, j / HW, j % HW / n.shape.w, j % n.shape.w, t, int(a[j]), int(b[j]));
+    }
+  }
+  if (chip.output_acc != golden.output_acc) {
+    for (size_t o = 0; o < chip.output_acc.size(); ++o)
+      if (o >= golden.output_acc.size() || chip.output_acc[o] != golden.output_acc[o])
+        return fmt::format("output accumulator {} differs: chip {} golden {}", o, chip.output_acc[o],
+                           o < golden.output_acc.size() ? golden.output_acc[o] : 0);
+  }
+  if (chip.prediction != golden.prediction)
+    return fmt::format("prediction differs: chip {} golden {}", chip.prediction, golden.prediction);
+  return {};
+}
+
+}  // namespace spikechip::arch

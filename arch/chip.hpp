@@ -1,0 +1,89 @@
+#pragma once
+// The whole chip (docs/architecture.md, "Chip"): the mesh network (arch/noc), one NeuroCore per
+// tile holding the groups the mapping puts on it, and the host port. Plain C++ and event-driven:
+// step() handles the earliest pending event (a core unit finishing, or the network having flits
+// in flight); sim/chip_module.hpp only decides *when* step() runs in the SystemC kernel.
+//
+// Arithmetic: every neuron value is produced by the kernels of models/kernels.hpp on the slice
+// of the layer the group owns, so the chip is bit-exact with the golden executor by construction
+// (and verified against it spike for spike).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/chip_config.hpp"
+#include "arch/core/neuro_core.hpp"
+#include "arch/energy.hpp"
+#include "arch/noc/network.hpp"
+#include "mapper/mapper.hpp"
+#include "models/executor.hpp"
+#include "models/graph.hpp"
+
+namespace spikechip::arch {
+
+struct TimelineEntry {
+  int core = 0, node = 0, timestep = 0;
+  uint64_t start = 0, end = 0;
+};
+
+struct ChipRunResult {
+  int T = 0;
+  bool complete = false;                           // false: stopped early (stop flag)
+  std::vector<int64_t> output_acc;
+  int prediction = -1;
+  uint64_t latency_cycles = 0;                     // last result packet at the host
+  std::vector<uint64_t> timestep_end_cycles;       // Output node done with timestep t
+  std::vector<std::vector<model::StepStats>> stats;  // [node][t]
+  std::vector<std::vector<uint8_t>> spikes;        // [node] -> [T][C][H][W] for LIF (if recorded)
+  std::vector<uint64_t> node_start, node_end, node_busy;  // [node], cycles
+  std::vector<CoreCounters> cores;                 // [global core id]
+  std::vector<TimelineEntry> timeline;
+  bool timeline_truncated = false;
+  EventCounts events;
+  noc::NetworkTotals net;
+  std::vector<std::pair<std::pair<int, int>, noc::LinkStats>> links;  // ((node, port), stats) with flits > 0
+};
+
+struct ChipRunOptions {
+  bool record_spikes = true;
+  size_t timeline_limit = 20000;
+  const std::atomic<bool>* stop = nullptr;  // checked between events; set -> partial result
+  uint64_t max_cycles = 0;                   // 0: unlimited
+};
+
+class Chip {
+ public:
+  // The graph and mapping must outlive the chip. Throws spikechip::Error when the mapping does
+  // not belong to the graph / chip or uses a dataflow the cores cannot execute.
+  Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m);
+  ~Chip();
+  Chip(const Chip&) = delete;
+  Chip& operator=(const Chip&) = delete;
+
+  // Event-driven run of one input: reset, host injects the input, step() until the result is
+  // at the host. Plain C++ driver (the SystemC driver calls begin/step/finish itself).
+  ChipRunResult run(const model::InputView& in, int T, const ChipRunOptions& opt = {});
+
+  void begin(const model::InputView& in, int T, const ChipRunOptions& opt);
+  // Next cycle with work (kNever when nothing is pending), and handling of that cycle.
+  uint64_t next_event_cycle() const;
+  void step();
+  bool done() const;
+  ChipRunResult finish();
+  uint64_t now() const;
+
+  noc::Network& network();
+  int num_cores() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// First difference between the chip's recorded spikes and the golden executor's, as a message
+// naming layer, neuron (c,y,x) and timestep; empty when identical (also compares predictions).
+std::string compare_with_golden(const model::Graph& g, const ChipRunResult& chip, const model::RunResult& golden);
+
+}  // namespace spikechip::arch

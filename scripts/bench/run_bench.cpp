@@ -1,0 +1,62 @@
+// Chip benchmark (docs/performance.md): synthetic Meta-SpikeFormer at 224x224 on its preset,
+// golden executor and cycle-accurate chip on the same input in the same process; prints the wall
+// ratio, simulated cycles and SOPs per wall second, whole-chip energy per SOP and peak RSS.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "arch/chip.hpp"
+#include "arch/energy.hpp"
+#include "mapper/mapper.hpp"
+#include "models/meta_spikeformer.hpp"
+
+int sc_main(int, char**) { return 0; }
+
+using namespace spikechip;
+using Clock = std::chrono::steady_clock;
+static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int main(int argc, char** argv) {
+  const std::string preset = argc > 1 ? argv[1] : "15M", chipf = argc > 2 ? argv[2] : "meta15m";
+  const int T = argc > 3 ? std::atoi(argv[3]) : 1;
+  model::MetaSpikeFormerSpec s = model::meta_spikeformer_preset(preset);
+  s.T = T;
+  auto t0 = Clock::now();
+  model::Graph g = model::build_meta_spikeformer(s, 1, 0.2);
+  g.timesteps = T;
+  std::printf("build %s: %.1f s\n", preset.c_str(), since(t0));
+  arch::ChipConfig chip = arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + chipf + ".json");
+  mapper::MapOptions mo;
+  mo.chips = -1;
+  mapper::Mapping m = mapper::map_model(g, chip, mo);
+  std::mt19937_64 r(5);
+  std::vector<uint8_t> img(size_t(g.input().shape.size()));
+  for (auto& v : img) v = uint8_t(r() % 256);
+  model::InputView in{img.data(), 1, g.input().shape};
+  model::GoldenExecutor ge(g);
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  t0 = Clock::now();
+  model::RunResult gr = ge.run(in, T, ro);
+  const double golden_s = since(t0);
+  arch::Chip c(g, chip, m);
+  t0 = Clock::now();
+  arch::ChipRunResult cr = c.run(in, T);
+  const double chip_s = since(t0);
+  const std::string diff = arch::compare_with_golden(g, cr, gr);
+  arch::EnergyBreakdown e = arch::apply_energy(cr.events, arch::load_energy_table(arch::resolve_energy_table(chip)), chip);
+  uint64_t sops = cr.events.paper_acs;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("%s T=%d on %s: groups %zu, verified %s\n", preset.c_str(), T, chipf.c_str(), m.groups.size(),
+              diff.empty() ? "bit-exact" : diff.c_str());
+  std::printf("golden %.2f s, chip %.2f s, ratio chip/golden %.2f (target <= 20)\n", golden_s, chip_s, chip_s / golden_s);
+  std::printf("latency %llu cycles, %.3g cycles/s, %.3g SOPs/s\n", (unsigned long long)cr.latency_cycles,
+              double(cr.latency_cycles) / chip_s, double(sops) / chip_s);
+  std::printf("energy %.3f uJ, %.2f pJ per SOP (target 1-30 pJ at 45 nm)\n", e.total_pj * 1e-6, e.total_pj / double(sops));
+  std::printf("peak RSS %.0f MB\n", double(ru.ru_maxrss) / 1024);
+  return diff.empty() ? 0 : 1;
+}

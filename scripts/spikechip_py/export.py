@@ -1,0 +1,443 @@
+"""Meta-SpikeFormer checkpoint -> spikechip model directory (docs/model-format.md, NAMING.md).
+
+Steps: load + validate the state dict against the official layout; fold BatchNorms, RepConv
+(1x1 -> BNAndPad -> dw3x3 -> pw1x1 -> BN -> BN => one dense 3x3 conv), SepConv
+(dw7x7 -> pw1x1 -> BN => one dense 7x7 2C->C conv), the image normalisation (into the first
+conv) and the kd heads (averaged) into a *float folded graph*; then quantise it (int8 weights,
+per-output-channel shifts so every conv adding into a residual stream shares the stream's
+per-channel membrane scale, int32 biases and thresholds) per docs/semantics.md.
+"""
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+
+import numpy as np
+import torch
+
+from . import __version__, safetensors
+from .intref import Graph
+from .model import Spiking_vit_MetaFormer
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+BN_EPS = 1e-5
+SDSA_SHIFT = 4
+MAX_SHIFT = 24
+# A stream scale may sit at most 2^STREAM_SPREAD below the coarsest contributor's ideal scale:
+# this bounds shifts (and membrane magnitudes) when one conv has near-zero weights.
+STREAM_SPREAD = 12
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+# ----------------------------------------------------------------------------- loading
+
+def load_checkpoint(path):
+    """Returns (state_dict, extras) for a bare state dict or a {'model': sd, ...} wrapper."""
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch raises many types for a non-checkpoint file
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})")
+    extras = {}
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        extras = {k: v for k, v in obj.items() if k != "model"}
+        obj = obj["model"]
+    elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        extras = {k: v for k, v in obj.items() if k != "state_dict"}
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
+        raise CheckpointError(
+            f"{path}: expected a state dict (name -> tensor) or a {{'model': state_dict}} wrapper, "
+            f"found {type(obj).__name__}"
+            + (f" with keys {sorted(obj)[:8]}" if isinstance(obj, dict) else ""))
+    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+    return sd, extras
+
+
+def infer_config(sd, path="checkpoint"):
+    """Model config from tensor shapes; raises CheckpointError if it is not this layout."""
+    need = ["downsample1_1.encode_conv.weight", "downsample1_2.encode_conv.weight",
+            "downsample2.encode_conv.weight", "downsample3.encode_conv.weight",
+            "downsample4.encode_conv.weight", "head.weight"]
+    missing = [k for k in need if k not in sd]
+    if missing:
+        raise CheckpointError(
+            f"{path}: not a Meta-SpikeFormer (Spiking_vit_MetaFormer) state dict: missing "
+            f"{', '.join(missing)}; it has {len(sd)} tensors, first: {', '.join(list(sd)[:6])}")
+    w0 = sd["downsample1_1.encode_conv.weight"]
+    dims = [int(sd[f"downsample{s}.encode_conv.weight"].shape[0]) for s in ("1_2", "2", "3", "4")]
+
+    def count(prefix):
+        return len({int(m.group(1)) for k in sd for m in [re.match(prefix + r"\.(\d+)\.", k)] if m})
+
+    return dict(embed_dim=dims, in_channels=int(w0.shape[1]),
+                num_classes=int(sd["head.weight"].shape[0]), blocks3=count("block3"),
+                blocks4=count("block4"), kd="head_kd.weight" in sd)
+
+
+def build_checked(sd, path="checkpoint", num_heads=8, img_size=(224, 224), T=1):
+    cfg = infer_config(sd, path)
+    model = Spiking_vit_MetaFormer(img_size_h=img_size[0], img_size_w=img_size[1],
+                                   num_heads=num_heads, T=T, **cfg)
+    ref = model.state_dict()
+    missing = [k for k in ref if k not in sd]
+    unexpected = [k for k in sd if k not in ref]
+    wrong = [f"{k} {list(sd[k].shape)} (expected {list(ref[k].shape)})" for k in ref
+             if k in sd and sd[k].shape != ref[k].shape]
+    if missing or unexpected or wrong:
+        msg = [f"{path}: state dict does not match Meta-SpikeFormer layout "
+               f"(inferred embed_dim={cfg['embed_dim']}, blocks3={cfg['blocks3']}, "
+               f"blocks4={cfg['blocks4']}, kd={cfg['kd']})"]
+        for label, lst in (("missing", missing), ("unexpected", unexpected),
+                           ("wrong shape", wrong)):
+            if lst:
+                msg.append(f"  {label} ({len(lst)}): " + ", ".join(lst[:12])
+                           + (" ..." if len(lst) > 12 else ""))
+        raise CheckpointError("\n".join(msg))
+    model.load_state_dict(sd)
+    return model.eval(), cfg
+
+
+# ----------------------------------------------------------------------------- folding
+
+def _bn(bn):
+    a = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    return a, bn.bias.double() - bn.running_mean.double() * a
+
+
+def _repconv(seq):
+    """nn.Sequential(RepConv, BatchNorm2d) -> dense 3x3 weight, bias (meta-spikeformer §2.3)."""
+    rep, bn_out = seq[0], seq[1]
+    w1 = rep.body[0].weight.double()[:, :, 0, 0]            # [C, C]
+    a1, b1 = _bn(rep.body[1].bn)
+    dw = rep.body[2][0].weight.double()[:, 0]                # [C, 3, 3]
+    pw = rep.body[2][1].weight.double()[:, :, 0, 0]          # [O, C]
+    ai, bi = _bn(rep.body[2][2])
+    ao, bo = _bn(bn_out)
+    g, b2 = ao * ai, ao * bi + bo
+    w = torch.einsum("om,myx,mi->oiyx", pw, dw * a1.view(-1, 1, 1), w1) * g.view(-1, 1, 1, 1)
+    bias = g * (pw @ (b1 * dw.sum(dim=(1, 2)))) + b2
+    return w, bias
+
+
+def _conv_bn(conv, bn):
+    a, b = _bn(bn)
+    w = conv.weight.double()
+    if w.dim() == 3:                                         # Conv1d k=1 (MS_MLP) -> 1x1
+        w = w.unsqueeze(-1)
+    cb = conv.bias.double() if conv.bias is not None else torch.zeros(w.shape[0], dtype=torch.double)
+    return w * a.view(-1, 1, 1, 1), cb * a + b
+
+
+class _Builder:
+    def __init__(self):
+        self.nodes, self.t = [], {}
+
+    def add(self, name, op, inputs, shape, attrs=None, source=None, **tensors):
+        n = {"name": name, "op": op, "inputs": list(inputs), "shape": list(shape)}
+        if attrs:
+            n["attrs"] = attrs
+        if source:
+            n["source"] = source
+        self.nodes.append(n)
+        for k, v in tensors.items():
+            self.t[f"{name}.{k}"] = v
+        return name
+
+
+@torch.no_grad()
+def fold(model, cfg, img_size, mean, std, num_heads=8):
+    """Float folded graph (intref.Graph in float mode) plus the stream membership of each node."""
+    b = _Builder()
+    C, H, W = cfg["in_channels"], img_size[0], img_size[1]
+    mean_t = torch.tensor(mean, dtype=torch.double)
+    std_t = torch.tensor(std, dtype=torch.double)
+    zp = torch.round(255 * mean_t).to(torch.int32)
+    in_scale = 1.0 / (255 * std_t)
+    b.add("input", "Input", [], [C, H, W], {"encoding": "image"},
+          zero_point=zp)
+    b.nodes[0]["quant"] = {"scale": [float(v) for v in in_scale]}
+    streams = {}     # node name -> stream id (nodes whose output is a residual-stream membrane)
+    groups = {}      # stream id -> conv names adding into it
+
+    def conv_node(name, src, w, bias, stride, pad, shape_in, stream=None, source=None):
+        O, _, kh, kw = w.shape
+        Ho = (shape_in[1] + 2 * pad - kh) // stride + 1
+        Wo = (shape_in[2] + 2 * pad - kw) // stride + 1
+        b.add(name, "Conv2d", [src], [O, Ho, Wo],
+              {"kernel": [kh, kw], "stride": [stride, stride], "padding": [pad, pad], "groups": 1},
+              source=source, weight=w, bias=bias)
+        if stream is not None:
+            groups.setdefault(stream, []).append(name)
+        return name, [O, Ho, Wo]
+
+    def lif(name, src, shape, v_th=1.0):
+        b.add(name, "LIF", [src], shape, {"tau_shift": 1}, source=name,
+              threshold=torch.full((shape[0],), v_th, dtype=torch.double))
+        return name
+
+    def add(name, a, c, shape, stream):
+        b.add(name, "Add", [a, c], shape)
+        streams[name] = stream
+        return name
+
+    # The graph's input is (u8 - zp) * in_scale with zp = round(255 mean): it differs from the
+    # official (u8/255 - mean)/std by the zero point's rounding (<= 0.5/(255 std), uniform
+    # over the image), an input quantisation like any other. Folding that offset into the bias
+    # instead would be wrong on the zero-padded border, so the graph takes it as is.
+    w, bias = _conv_bn(model.downsample1_1.encode_conv, model.downsample1_1.encode_bn)
+    w = w * in_scale.view(1, -1, 1, 1)     # the graph's input unit is one (u8 - zp) step
+    cur, shape = conv_node("downsample1_1.encode_conv", "input", w, bias, 2, 3, [C, H, W],
+                           stream="s1_1", source="downsample1_1.encode_conv+encode_bn")
+    streams[cur] = "s1_1"
+
+    def conv_block(prefix, blk, u, shape, sid):
+        c = shape[0]
+        s = lif(f"{prefix}.Conv.lif1", u, shape)
+        w, bb = _conv_bn(blk.Conv.pwconv1, blk.Conv.bn1)
+        x, sh2 = conv_node(f"{prefix}.Conv.pwconv1", s, w, bb, 1, 0, shape,
+                           source=f"{prefix}.Conv.pwconv1+bn1")
+        s = lif(f"{prefix}.Conv.lif2", x, sh2)
+        a2, b2 = _bn(blk.Conv.bn2)
+        dw = blk.Conv.dwconv.weight.double()[:, 0]            # [2C, 7, 7]
+        pw2 = blk.Conv.pwconv2.weight.double()[:, :, 0, 0]    # [C, 2C]
+        w = pw2.view(c, -1, 1, 1) * dw.unsqueeze(0) * a2.view(-1, 1, 1, 1)
+        x, _ = conv_node(f"{prefix}.Conv.pwconv2", s, w, b2, 1, 3, sh2, stream=sid,
+                         source=f"{prefix}.Conv.dwconv+pwconv2+bn2")
+        u1 = add(f"{prefix}.add1", u, x, shape, sid)
+        s = lif(f"{prefix}.lif1", u1, shape)
+        w, bb = _conv_bn(blk.conv1, blk.bn1)
+        x, sh4 = conv_node(f"{prefix}.conv1", s, w, bb, 1, 1, shape, source=f"{prefix}.conv1+bn1")
+        s = lif(f"{prefix}.lif2", x, sh4)
+        w, bb = _conv_bn(blk.conv2, blk.bn2)
+        x, _ = conv_node(f"{prefix}.conv2", s, w, bb, 1, 1, sh4, stream=sid,
+                         source=f"{prefix}.conv2+bn2")
+        return add(f"{prefix}.add2", u1, x, shape, sid)
+
+    def ms_block(prefix, blk, u, shape, sid):
+        at = blk.attn
+        s = lif(f"{prefix}.attn.head_lif", u, shape)
+        qkv = []
+        for nm in ("q", "k", "v"):
+            w, bb = _repconv(getattr(at, f"{nm}_conv"))
+            x, _ = conv_node(f"{prefix}.attn.{nm}_conv", s, w, bb, 1, 1, shape,
+                             source=f"{prefix}.attn.{nm}_conv (RepConv+BN)")
+            qkv.append(lif(f"{prefix}.attn.{nm}_lif", x, shape))
+        b.add(f"{prefix}.attn.sdsa", "SDSA", qkv, shape, {"heads": num_heads, "shift": SDSA_SHIFT},
+              source=f"{prefix}.attn (k^T v, q @, *0.125)")
+        s = lif(f"{prefix}.attn.attn_lif", f"{prefix}.attn.sdsa", shape, v_th=0.5)
+        w, bb = _repconv(at.proj_conv)
+        x, _ = conv_node(f"{prefix}.attn.proj_conv", s, w, bb, 1, 1, shape, stream=sid,
+                         source=f"{prefix}.attn.proj_conv (RepConv+BN)")
+        u1 = add(f"{prefix}.add1", u, x, shape, sid)
+        s = lif(f"{prefix}.mlp.fc1_lif", u1, shape)
+        w, bb = _conv_bn(blk.mlp.fc1_conv, blk.mlp.fc1_bn)
+        x, sh4 = conv_node(f"{prefix}.mlp.fc1_conv", s, w, bb, 1, 0, shape,
+                           source=f"{prefix}.mlp.fc1_conv+fc1_bn")
+        s = lif(f"{prefix}.mlp.fc2_lif", x, sh4)
+        w, bb = _conv_bn(blk.mlp.fc2_conv, blk.mlp.fc2_bn)
+        x, _ = conv_node(f"{prefix}.mlp.fc2_conv", s, w, bb, 1, 0, sh4, stream=sid,
+                         source=f"{prefix}.mlp.fc2_conv+fc2_bn")
+        return add(f"{prefix}.add2", u1, x, shape, sid)
+
+    def downsample(name, ds, u, shape, stride):
+        s = lif(f"{name}.encode_lif", u, shape)
+        w, bb = _conv_bn(ds.encode_conv, ds.encode_bn)
+        x, sh = conv_node(f"{name}.encode_conv", s, w, bb, stride, 1, shape, stream=name,
+                          source=f"{name}.encode_conv+encode_bn")
+        streams[x] = name
+        return x, sh
+
+    cur = conv_block("ConvBlock1_1.0", model.ConvBlock1_1[0], cur, shape, "s1_1")
+    cur, shape = downsample("downsample1_2", model.downsample1_2, cur, shape, 2)
+    cur = conv_block("ConvBlock1_2.0", model.ConvBlock1_2[0], cur, shape, "downsample1_2")
+    cur, shape = downsample("downsample2", model.downsample2, cur, shape, 2)
+    cur = conv_block("ConvBlock2_1.0", model.ConvBlock2_1[0], cur, shape, "downsample2")
+    cur = conv_block("ConvBlock2_2.0", model.ConvBlock2_2[0], cur, shape, "downsample2")
+    cur, shape = downsample("downsample3", model.downsample3, cur, shape, 2)
+    for i, blk in enumerate(model.block3):
+        cur = ms_block(f"block3.{i}", blk, cur, shape, "downsample3")
+    cur, shape = downsample("downsample4", model.downsample4, cur, shape, 1)
+    for i, blk in enumerate(model.block4):
+        cur = ms_block(f"block4.{i}", blk, cur, shape, "downsample4")
+    count = shape[1] * shape[2]
+    b.add("head_mean", "Mean", [cur], [shape[0], 1, 1], {"count": count})
+    streams["head_mean"] = "downsample4"
+    lif("lif", "head_mean", [shape[0], 1, 1])
+    hw, hb = model.head.weight.double(), model.head.bias.double()
+    if cfg["kd"]:
+        hw = (hw + model.head_kd.weight.double()) / 2
+        hb = (hb + model.head_kd.bias.double()) / 2
+    b.add("head", "Linear", ["lif"], [hw.shape[0], 1, 1], source="head" + ("+head_kd" if cfg["kd"] else ""),
+          weight=hw, bias=hb)
+    b.add("output", "Output", ["head"], [hw.shape[0], 1, 1])
+    g = Graph({"nodes": b.nodes, "timesteps": model.T}, b.t)
+    return g, streams, groups
+
+
+# ----------------------------------------------------------------------------- quantising
+
+def _shift_and_int(w, s):
+    """Per-output-channel shift >= 0 and int8 weights for float w and membrane scale s."""
+    m = w.abs().flatten(1).max(dim=1).values
+    ratio = m / (127 * s)
+    shift = torch.where(ratio > 1, torch.floor(torch.log2(ratio.clamp(min=1))), torch.zeros_like(ratio))
+    shift = shift.clamp(0, MAX_SHIFT)
+    # floor(log2) may still leave max/(s*2^shift) a hair above 127 through rounding: check
+    q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1)))
+    over = q.abs().flatten(1).max(dim=1).values > 127
+    shift = shift + over.double()
+    q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1))).clamp(-127, 127)
+    return q.to(torch.int8), shift.to(torch.uint8)
+
+
+def _ideal_scale(w):
+    m = w.abs().flatten(1).max(dim=1).values / 127
+    return torch.where(m > 0, m, torch.ones_like(m))
+
+
+def quantise(fg, streams, groups):
+    """Integer graph (intref.Graph, mode int) from the folded float graph."""
+    nodes = [dict(n) for n in fg.nodes]
+    ft, it = fg.tensors, {}
+    scale = {}    # node name -> per-channel float scale of its membrane output
+    for sid, convs in groups.items():
+        ideal = torch.stack([_ideal_scale(ft[c + ".weight"]) for c in convs])
+        s = torch.maximum(ideal.min(dim=0).values, ideal.max(dim=0).values * 2.0 ** -STREAM_SPREAD)
+        for c in convs:
+            scale[c] = s
+        for n, st in streams.items():
+            if st == sid:
+                scale[n] = s
+    by_name = {n["name"]: n for n in nodes}
+    for n in nodes:
+        name, op = n["name"], n["op"]
+        q = {}
+        if op == "Input":
+            it[name + ".zero_point"] = ft[name + ".zero_point"].to(torch.int32)
+            q["scale"] = n["quant"]["scale"]
+        elif op in ("Conv2d", "Linear"):
+            w, bias = ft[name + ".weight"], ft[name + ".bias"]
+            if name not in scale:
+                s = _ideal_scale(w)
+                if op == "Linear":                     # the Output needs one scale for argmax
+                    s = torch.full_like(s, float(s.min()))
+                    s = torch.maximum(s, _ideal_scale(w).max() * 2.0 ** -STREAM_SPREAD)
+                scale[name] = s
+            s = scale[name]
+            wq, sh = _shift_and_int(w, s)
+            it[name + ".weight"] = wq if op == "Conv2d" else wq.reshape(wq.shape[0], -1)
+            it[name + ".shift"] = sh
+            it[name + ".bias"] = torch.round(bias / s).clamp(-2 ** 31, 2 ** 31 - 1).to(torch.int32)
+            q["out_scale"] = [float(v) for v in s]
+        elif op == "SDSA":
+            scale[name] = torch.full((n["shape"][0],), SDSA_FLOAT_SCALE_OF(n), dtype=torch.double)
+            q["out_scale"] = [float(v) for v in scale[name]]
+        elif op == "Add":
+            q["out_scale"] = [float(v) for v in scale[name]]
+        elif op == "Mean":
+            q["out_scale"] = [float(v) for v in scale[name]]   # LSB of the sum
+        elif op == "LIF":
+            src = n["inputs"][0]
+            s = scale[src]
+            vth = ft[name + ".threshold"]
+            if by_name[src]["op"] == "Mean":
+                vth = vth * by_name[src]["attrs"]["count"]    # Mean's division folded here
+            it[name + ".threshold"] = torch.round(vth / s).clamp(1, 2 ** 31 - 1).to(torch.int32)
+        elif op == "Output":
+            q["scale"] = float(scale[n["inputs"][0]][0])
+        if q:
+            n["quant"] = q
+    return Graph({"nodes": nodes}, it)
+
+
+def SDSA_FLOAT_SCALE_OF(node):
+    return 0.125 / 2 ** node["attrs"]["shift"]
+
+
+# ----------------------------------------------------------------------------- writing
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_model_dir(graph, out_dir, meta):
+    """graph.json + weights.safetensors, written to temporaries and renamed (no half output)."""
+    os.makedirs(out_dir, exist_ok=True)
+    doc = dict(meta)
+    doc["nodes"] = graph.nodes
+    tensors = {k: v.numpy() if torch.is_tensor(v) else v for k, v in graph.tensors.items()}
+    fd, tmpw = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
+    os.close(fd)
+    fd, tmpg = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
+    os.close(fd)
+    try:
+        safetensors.write(tmpw, tensors)
+        with open(tmpg, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmpw, os.path.join(out_dir, "weights.safetensors"))
+        os.replace(tmpg, os.path.join(out_dir, "graph.json"))
+    finally:
+        for p in (tmpw, tmpg):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=8,
+           name=None, variant=None):
+    """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict)."""
+    sd, extras = load_checkpoint(ckpt_path)
+    ccfg = extras.get("config", {}) if isinstance(extras.get("config"), dict) else {}
+    img_size = img_size or (ccfg.get("img_size_h", 224), ccfg.get("img_size_w", 224))
+    T = T or ccfg.get("T", 1)
+    num_heads = ccfg.get("num_heads", num_heads)
+    model, cfg = build_checked(sd, ckpt_path, num_heads, img_size, T)
+    norm = extras.get("normalize", {})
+    mean = mean or norm.get("mean")
+    std = std or norm.get("std")
+    if mean is None or std is None:
+        if cfg["in_channels"] != 3:
+            raise CheckpointError(f"{ckpt_path}: {cfg['in_channels']}-channel model without "
+                                  "'normalize' in the checkpoint: pass --mean and --std")
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
+        raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
+    fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads)
+    ig = quantise(fg, streams, groups)
+    meta = {
+        "format_version": 1,
+        "name": name or os.path.basename(os.path.normpath(out_dir)),
+        "timesteps": T,
+        "num_classes": cfg["num_classes"],
+        "provenance": {
+            "source": "spikechip-export", "source_file": os.path.basename(ckpt_path),
+            "source_sha256": sha256_file(ckpt_path), "variant": variant or _variant_name(cfg),
+            "embed_dim": cfg["embed_dim"], "blocks": [1, 1, 2, cfg["blocks3"], cfg["blocks4"]],
+            "kd_heads_averaged": cfg["kd"], "num_heads": num_heads,
+            "input_size": list(img_size), "T": T, "normalize": {"mean": list(mean), "std": list(std)},
+            "quantisation": {"weights": "int8 per output channel, shift 0..24",
+                             "stream_scale": "per channel, min over contributing convs of "
+                                             "max|w|/127 (clamped to 2^-12 of the max)",
+                             "sdsa_shift": SDSA_SHIFT},
+            "created_by": f"spikechip {__version__}"},
+    }
+    write_model_dir(ig, out_dir, meta)
+    return model, fg, ig, meta
+
+
+def _variant_name(cfg):
+    from .model import VARIANTS
+    for k, v in VARIANTS.items():
+        if v == cfg["embed_dim"] and cfg["blocks3"] == 6 and cfg["blocks4"] == 2:
+            return k
+    return "custom-" + "-".join(map(str, cfg["embed_dim"])) + f"-b{cfg['blocks3']}{cfg['blocks4']}"

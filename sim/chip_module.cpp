@@ -1,0 +1,45 @@
+#include "sim/chip_module.hpp"
+
+namespace spikechip::sim {
+
+ChipModule::ChipModule(sc_core::sc_module_name name, sc_core::sc_time period, const arch::ChipRunOptions& opt,
+                       std::function<arch::Chip*()> next, std::function<void(arch::Chip&)> done)
+    : sc_core::sc_module(name), period_(period), opt_(opt), next_(std::move(next)), done_(std::move(done)) {
+  SC_METHOD(tick);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+void ChipModule::start() { wake_.notify(sc_core::SC_ZERO_TIME); }
+
+void ChipModule::tick() {
+  ++wakes_;
+  const uint64_t abs = uint64_t(sc_core::sc_time_stamp() / period_);
+  if (!chip_) {
+    chip_ = next_();
+    base_ = abs;
+    if (!chip_) return;  // no notification left: sc_start returns (no "stopped by user" banner)
+  }
+  const uint64_t now = abs - base_;
+  // Handle every event due at the current cycle, then sleep until the next one.
+  while (!chip_->done() && chip_->next_event_cycle() <= now) chip_->step();
+  if (chip_->done()) {
+    done_(*chip_);
+    chip_ = nullptr;
+    wake_.notify(period_);  // the next input starts one cycle later
+    return;
+  }
+  if (opt_.stop && opt_.stop->load(std::memory_order_relaxed)) {
+    stopped_ = true;
+    return;  // no notification left: sc_start returns (no "stopped by user" banner)
+  }
+  const uint64_t next = chip_->next_event_cycle();
+  if (opt_.max_cycles && next != arch::noc::kNever && next > opt_.max_cycles) {
+    stopped_ = true;
+    return;  // no notification left: sc_start returns (no "stopped by user" banner)
+  }
+  if (next == arch::noc::kNever) chip_->step();  // throws the stall diagnostic
+  wake_.notify(period_ * double(next - now));
+}
+
+}  // namespace spikechip::sim

@@ -1,0 +1,40 @@
+#pragma once
+// Thin SystemC wrapper of arch::Chip: a single scheduler process (one SC_METHOD) woken by an
+// sc_event notified at the chip's next event cycle (a core unit finishing, or the network having
+// flits in flight). Idle stretches cost the kernel nothing; per-core processes were not used
+// because every wake of a method costs the kernel ~5 ns and the chip already knows the order.
+#include <functional>
+#include <systemc>
+
+#include "arch/chip.hpp"
+
+namespace spikechip::sim {
+
+class ChipModule : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(ChipModule);
+  // next(): the chip of the next input, already begun (nullptr: no more inputs); done(chip):
+  // called when an input's result reached the host. Inputs run back to back on one timeline;
+  // each chip counts its own cycles from 0 (its start cycle in the kernel is the offset).
+  ChipModule(sc_core::sc_module_name name, sc_core::sc_time period, const arch::ChipRunOptions& opt,
+             std::function<arch::Chip*()> next, std::function<void(arch::Chip&)> done);
+  // Called before sc_start: the first wake-up.
+  void start();
+  uint64_t wakes() const { return wakes_; }
+  bool stopped() const { return stopped_; }
+  arch::Chip* current() const { return chip_; }  // the unfinished chip after a stop
+
+ private:
+  void tick();
+  arch::Chip* chip_ = nullptr;
+  uint64_t base_ = 0;
+  sc_core::sc_time period_;
+  arch::ChipRunOptions opt_;
+  std::function<arch::Chip*()> next_;
+  std::function<void(arch::Chip&)> done_;
+  sc_core::sc_event wake_;
+  uint64_t wakes_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace spikechip::sim

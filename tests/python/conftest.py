@@ -1,0 +1,30 @@
+import os
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _shared():
+    # CI puts the shared material at <repo>/../shared; a worktree under /work/wt sees it two
+    # levels up. SPIKECHIP_SHARED overrides both.
+    if os.environ.get("SPIKECHIP_SHARED"):
+        return os.environ["SPIKECHIP_SHARED"]
+    for cand in (os.path.join(REPO, "..", "shared"), os.path.join(REPO, "..", "..", "shared")):
+        if os.path.isdir(cand):
+            return os.path.normpath(cand)
+    return os.path.join(REPO, "..", "shared")
+
+
+SHARED = _shared()
+REF = os.path.join(SHARED, "reference")
+OFFICIAL = os.path.join(REF, "official-forward")
+
+
+@pytest.fixture(scope="session")
+def ref_npz():
+    import numpy as np
+    path = os.path.join(OFFICIAL, "reference_outputs.npz")
+    if not os.path.exists(path):
+        pytest.fail(f"shared reference material not found at {path} (set SPIKECHIP_SHARED)")
+    return np.load(path)
