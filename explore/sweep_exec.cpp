@@ -227,10 +227,14 @@ json reapply_energy(const json& report, const std::string& origin, const std::st
   json comp = json::object();
   for (const auto& [k, v] : b.components_pj) comp[k] = v / double(inputs);
   const double e = b.total_pj / double(inputs);
-  const json sops = pick(pick(report, "summary"), "sops");
+  // spikechip run divides the total energy by its synaptic op count (SOPs + SDSA ops); that count
+  // is recovered from the report's own energy / energy-per-op pair.
+  const json sum = pick(report, "summary"), e0 = pick(sum, "energy_pJ"), s0 = pick(sum, "energy_per_sop_pJ");
+  json per_sop = nullptr;
+  if (e0.is_number() && s0.is_number() && s0.get<double>() > 0)
+    per_sop = b.total_pj / (e0.get<double>() * double(inputs) / s0.get<double>());
   return {{"energy_pJ", e}, {"paper_energy_pJ", b.paper_pj / double(inputs)}, {"components_pJ", comp},
-          {"energy_per_sop_pJ", sops.is_number() && sops.get<double>() > 0 ? json(e / sops.get<double>()) : json(nullptr)},
-          {"energy_table", table_path}};
+          {"energy_per_sop_pJ", per_sop}, {"energy_table", table_path}};
 }
 
 PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointResult& primary, const std::string& out_dir) {
@@ -243,6 +247,9 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
     r.error = fmt::format("shares the simulation of point {}, which failed: {}", primary.id, primary.error);
     return r;
   }
+  // The point's own chip.json documents it (and lets anyone re-run it in full).
+  fs::create_directories(point_dir(out_dir, p.id));
+  write_file_atomic(point_dir(out_dir, p.id) + "/chip.json", p.chip.dump(2) + "\n");
   r.metrics = primary.metrics;
   r.metrics["area_proxy_mm2"] = p.area_proxy_mm2;
   r.status = "ok";

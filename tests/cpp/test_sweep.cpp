@@ -15,6 +15,7 @@
 #include "explore/sweep.hpp"
 #include "models/graph_io.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "models/npy.hpp"
 #include "sim/error.hpp"
 
 namespace fs = std::filesystem;
@@ -305,12 +306,47 @@ TEST(SweepEnergy, ReapplyFromReportEventsMatchesDirectApplication) {
   c.weight_reads[{16384, 64}] = 11;
   arch::ChipConfig chip;
   chip.name = "t";
-  const json report = {{"events", c.to_json()}, {"run", {{"inputs", 4}}}, {"summary", {{"sops", 1000}}},
+  const json report = {{"events", c.to_json()}, {"run", {{"inputs", 4}}}, {"summary", {{"energy_pJ", 2.0}, {"energy_per_sop_pJ", 2.0 * 4 / 1000}}},
                        {"chip", {{"config", arch::chip_config_to_json(chip)}}}};
   const std::string t28 = std::string(SPIKECHIP_SOURCE_DIR) + "/arch/energy/28nm.json";
   const json e = explore::reapply_energy(report, "r.json", t28, std::nullopt);
   const auto direct = arch::apply_energy(c, arch::load_energy_table(t28), chip);
   EXPECT_DOUBLE_EQ(e["energy_pJ"].get<double>(), direct.total_pj / 4);
-  EXPECT_DOUBLE_EQ(e["energy_per_sop_pJ"].get<double>(), direct.total_pj / 4 / 1000);
+  EXPECT_DOUBLE_EQ(e["energy_per_sop_pJ"].get<double>(), direct.total_pj / 1000);  // 1000 ops in total
   EXPECT_DOUBLE_EQ(e["components_pJ"]["weight_sram"].get<double>(), direct.components_pj.at("weight_sram") / 4);
+}
+
+TEST(SweepRun, RunJobTechPointEnergyEqualsFullSimulation) {
+  // A "run" sweep over two energy tables: point 1 only re-applies 28 nm to point 0's counted
+  // events. A separate, full `spikechip run` of point 1's chip must give the same energy.
+  const fs::path d = scratch("runjob");
+  model::MetaSpikeFormerSpec s;
+  s.variant = "tiny";
+  s.dims = {8, 16, 16, 24};
+  s.blocks3 = 1, s.blocks4 = 1;
+  s.in_channels = 1, s.height = 28, s.width = 28, s.num_classes = 10;
+  model::save_model(model::build_meta_spikeformer(s, 1, 0.2), (d / "model").string());
+  model::NpyArray img{"|u1", {1, 1, 28, 28}, {}};
+  for (int i = 0; i < 28 * 28; ++i) img.bytes.push_back(uint8_t((i * 37) % 256));
+  model::write_npy((d / "in.npy").string(), img);
+  std::ofstream(d / "sweep.json") << R"({"job": "run", "model": "model", "inputs": "in.npy", "chip": ")" << chip_preset()
+                                  << R"(", "list": [{"tech.energy_table": "arch/energy/45nm.json", "tech.node": "45nm"},
+               {"tech.energy_table": "arch/energy/28nm.json", "tech.node": "28nm"}]})";
+  ASSERT_EQ(run({binary(), "sweep", (d / "sweep.json").string(), "-o", (d / "out").string()}, (d / "log").string()), 0)
+      << slurp(d / "log");
+  const json sw = json::parse(slurp(d / "out/sweep.json"));
+  ASSERT_EQ(sw["points"][1]["status"], "ok") << sw.dump();
+  EXPECT_FALSE(fs::exists(d / "out/points/0001/report.json"));  // not simulated again
+  ASSERT_EQ(run({binary(), "run", "--model", (d / "model").string(), "--chip", (d / "out/points/0001/chip.json").string(),
+                 "--input", (d / "in.npy").string(), "-o", (d / "full").string(), "--quiet"},
+                (d / "log2").string()),
+            0)
+      << slurp(d / "log2");
+  const json full = json::parse(slurp(d / "full/report.json"))["summary"];
+  const json m1 = sw["points"][1]["metrics"], m0 = sw["points"][0]["metrics"];
+  EXPECT_NEAR(m1["energy_pJ"].get<double>(), full["energy_pJ"].get<double>(), 1e-9 * full["energy_pJ"].get<double>());
+  EXPECT_NEAR(m1["energy_per_sop_pJ"].get<double>(), full["energy_per_sop_pJ"].get<double>(),
+              1e-9 * full["energy_per_sop_pJ"].get<double>());
+  EXPECT_EQ(m1["latency_cycles"], full["latency_cycles"]);
+  EXPECT_LT(m1["energy_pJ"].get<double>(), m0["energy_pJ"].get<double>());  // 28 nm costs less than 45 nm
 }
