@@ -68,6 +68,9 @@ void run_cmd(const RunOpts& o) {
     if (m.model_hash != mapper::structure_hash(g))
       throw Error(o.mapping + ": the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'");
   }
+  if (m.phases.size() > 1)  // checked here too, so that it fails before the SystemC kernel starts
+    throw Error(o.mapping + ": time-multiplexed mapping (" + std::to_string(m.phases.size()) +
+                " phases): not supported by the chip model yet; map without --time-multiplex (--chips auto or a larger chip)");
   arch::EnergyTable etab = arch::load_energy_table(arch::resolve_energy_table(chip));
 
   // Golden first (verification reference, the wall-time baseline and the measured firing rates).

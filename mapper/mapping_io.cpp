@@ -319,7 +319,6 @@ std::string summary_text(const Mapping& m) {
       s.value("weight_replication", 1.0), s.value("weight_bytes_unique", int64_t(0)),
       s.value("weight_bytes_stored", int64_t(0)), s.value("packets_per_step", 0.0), s.value("traffic_hops", 0.0),
       s.value("link_traversals", 0.0), s.value("chip_to_chip_traversals", 0.0), s.value("max_link_load", 0.0));
-  out += fmt::format("  {:<44} {:>12} {:>14} {:>10}\n", "layer (source node)", "packets/step", "packet-hops", "mean hops");
   if (m.phases.size() > 1) {
     out += fmt::format("  time-multiplexed  {} phases; per inference {} weight bytes reloaded and {:.0f} spilled bytes read "
                        "back from DRAM\n", m.phases.size(), s.value("dram_reload_bytes_per_inference", int64_t(0)),
@@ -328,6 +327,7 @@ std::string summary_text(const Mapping& m) {
       out += fmt::format("    phase {:<3} {:>6} groups {:>12} reload bytes {:>14.0f} spill-in bytes\n", p, m.phases[p].groups,
                          m.phases[p].reload_bytes, m.phases[p].spill_in_bytes);
   }
+  out += fmt::format("  {:<44} {:>12} {:>14} {:>10}\n", "layer (source node)", "packets/step", "packet-hops", "mean hops");
   if (s.contains("layers"))
     for (const auto& l : s["layers"])
       out += fmt::format("  {:<44} {:>12.0f} {:>14.0f} {:>10.2f}\n", l.value("node", ""),
