@@ -90,7 +90,7 @@ uint64_t node_start(const Run& run, const std::string& name, int t) {
 //   latency = 18 + 3h + 3h + 5 = 23 + 6h.
 TEST(ChipLatency, SingleSpikeChainMatchesDocumentedZeroLoadTiming) {
   const int P = 2, L = 1;
-  for (auto [x, y] : {std::pair{1, 0}, {3, 0}, {0, 2}, {3, 3}, {2, 1}}) {
+  for (auto [x, y] : std::vector<std::pair<int, int>>{{1, 0}, {3, 0}, {0, 2}, {3, 3}, {2, 1}}) {
     const int h = x + y;
     const Run run(x, y, 1);
     ASSERT_TRUE(run.r.complete);
