@@ -48,13 +48,13 @@ mapper::Mapping chain_mapping(const model::Graph& g, const arch::ChipConfig& chi
   return h.finish();
 }
 
-struct Run {
+struct ChainRun {
   model::Graph g = chain_graph();
   arch::ChipConfig chip = mesh4x4();
   mapper::Mapping m;
   arch::ChipRunResult r;
   model::RunResult gold;
-  Run(int x, int y, int T) {
+  ChainRun(int x, int y, int T) {
     m = chain_mapping(g, chip, x, y);
     const uint8_t px = 255;
     const model::InputView in{&px, 1, g.input().shape};
@@ -67,7 +67,7 @@ struct Run {
   }
 };
 
-uint64_t node_start(const Run& run, const std::string& name, int t) {
+uint64_t node_start(const ChainRun& run, const std::string& name, int t) {
   const int n = run.g.find(name);
   for (const auto& e : run.r.timeline)
     if (e.node == n && e.timestep == t) return e.start;
@@ -92,7 +92,7 @@ TEST(ChipLatency, SingleSpikeChainMatchesDocumentedZeroLoadTiming) {
   const int P = 2, L = 1;
   for (auto [x, y] : std::vector<std::pair<int, int>>{{1, 0}, {3, 0}, {0, 2}, {3, 3}, {2, 1}}) {
     const int h = x + y;
-    const Run run(x, y, 1);
+    const ChainRun run(x, y, 1);
     ASSERT_TRUE(run.r.complete);
     EXPECT_EQ(arch::compare_with_golden(run.g, run.r, run.gold), "");
     const uint64_t spike_created = 9;
@@ -107,7 +107,7 @@ TEST(ChipLatency, SingleSpikeChainMatchesDocumentedZeroLoadTiming) {
 
 // Moving the destination one hop further adds P + L cycles on the way out and on the way back.
 TEST(ChipLatency, EachExtraHopCostsPipelinePlusLinkBothWays) {
-  const Run near(1, 0, 2), far(3, 2, 2);
+  const ChainRun near(1, 0, 2), far(3, 2, 2);
   EXPECT_EQ(far.r.latency_cycles - near.r.latency_cycles, uint64_t(2 * (5 - 1) * (2 + 1)));
   EXPECT_EQ(arch::compare_with_golden(far.g, far.r, far.gold), "");
 }
@@ -116,7 +116,7 @@ TEST(ChipLatency, EachExtraHopCostsPipelinePlusLinkBothWays) {
 // combined here), total = sum of parts; the events themselves against an independent count.
 TEST(ChipEnergy, ComponentsAreEventsTimesTableAndEventsMatchAnIndependentCount) {
   const int x = 3, y = 2, h = x + y, T = 2;
-  const Run run(x, y, T);
+  const ChainRun run(x, y, T);
   ASSERT_TRUE(run.r.complete);
   const arch::EventCounts& ev = run.r.events;
   const int64_t flit_bits = 64;
