@@ -806,8 +806,13 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         reply = Message{error_header(header_id(msg.header), code::kInternal, e.what()), {}};
       }
+      // [seq, error code or empty, reply frames...]: the main thread logs errors without parsing
+      // the (possibly large) reply header again.
       std::vector<zmq::message_t> out;
       out.emplace_back(&seq, sizeof seq);
+      const bool err = reply.header["type"] == "error";
+      const std::string status = err ? reply.header["code"].get<std::string>() + '\n' + reply.header["message"].get<std::string>() : "";
+      out.emplace_back(status.data(), status.size());
       for (auto& f : encode_message(reply)) out.push_back(std::move(f));
       zmq::send_multipart(push, out);
     });
@@ -822,13 +827,13 @@ struct Server::Impl {
     inflight.erase(it);
     ++completed;
     busy_s += std::chrono::duration<double>(Clock::now() - f.start).count();
-    frames.erase(frames.begin());
+    const std::string status = frames.at(1).to_string();
+    frames.erase(frames.begin(), frames.begin() + 2);
     if (!f.answered) {
-      const json h = json::parse(frames[0].data<char>(), frames[0].data<char>() + frames[0].size());
-      if (h["type"] == "error") {
-        ++errors_by_code[h["code"].get<std::string>()];
-        log_line(fmt::format("error {} for {} id {}: {}", h["code"].get<std::string>(), f.type, f.id.dump(),
-                             h["message"].get<std::string>()));
+      if (!status.empty()) {
+        const size_t nl = status.find('\n');
+        ++errors_by_code[status.substr(0, nl)];
+        log_line(fmt::format("error {} for {} id {}: {}", status.substr(0, nl), f.type, f.id.dump(), status.substr(nl + 1)));
       } else if (opt.verbose) {
         log_line(fmt::format("{} id {} done in {:.2f} ms", f.type, f.id.dump(),
                              1e3 * std::chrono::duration<double>(Clock::now() - f.start).count()));
