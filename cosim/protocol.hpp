@@ -31,6 +31,8 @@ inline constexpr const char* kNoChip = "no_chip";
 inline constexpr const char* kBadModel = "bad_model";
 inline constexpr const char* kBadChip = "bad_chip";
 inline constexpr const char* kMapFailed = "map_failed";
+// The chip model failed a cycle-mode run (mapping it cannot execute, stall) or its worker process died.
+inline constexpr const char* kSimFailed = "sim_failed";
 inline constexpr const char* kUnsupported = "unsupported";
 inline constexpr const char* kTimeout = "timeout";
 inline constexpr const char* kBusy = "busy";

@@ -1,7 +1,13 @@
 #include "cosim/server.hpp"
 
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +29,7 @@
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
+#include "sim/chip_run.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cosim {
@@ -52,6 +59,9 @@ struct LoadedModel {
 struct SessionState {
   std::shared_ptr<LoadedModel> model;
   std::optional<arch::ChipConfig> chip;
+  // The last mapping (map request, or made by a cycle run); reused while the model structure, T
+  // and chip are the same (weights do not change a mapping: mapper::structure_hash / chip_hash).
+  std::shared_ptr<const mapper::Mapping> mapping;
   uint64_t versions = 0;
 };
 
@@ -302,6 +312,7 @@ Message handle_map(const Ctx& c, const Message& req) {
   } catch (const std::exception& e) {  // UsageError for a bad placement name, Error when it does not fit
     throw ProtocolError(code::kMapFailed, e.what());
   }
+  c.s.mapping = std::make_shared<const mapper::Mapping>(m);
   Message r;
   r.header = {{"type", "mapped"},
               {"model_version", c.s.model->version},
@@ -312,24 +323,32 @@ Message handle_map(const Ctx& c, const Message& req) {
   return r;
 }
 
-Message handle_run(const Ctx& c, const Message& req) {
+// A parsed run request: the input batch as views into the request's frame.
+struct RunRequest {
+  std::string mode;
+  int T = 1;
+  int64_t B = 0;
+  bool layers = true;
+  std::vector<model::InputView> inputs;
+  std::vector<int> labels;  // [B], -1 when not given
+  std::vector<std::string> origins;
+};
+
+RunRequest parse_run(const Ctx& c, const Message& req, const model::Graph& g) {
   const json& h = req.header;
-  check_keys(h, {"type", "id", "protocol", "tensors", "T", "mode", "labels", "layers"});
-  if (!c.s.model) throw ProtocolError(code::kNoModel, "run before load_model: load a model first");
-  const std::string mode = h.value("mode", std::string("golden"));
-  if (mode == "cycle")
-    throw ProtocolError(code::kUnsupported, "mode 'cycle' is not available in this build: the cycle-accurate chip "
-                                            "model is not merged yet; use mode 'golden'");
-  if (mode != "golden") throw ProtocolError(code::kBadHeader, "\"mode\" must be 'golden' or 'cycle', got '" + mode + "'");
-  std::shared_ptr<LoadedModel> m = c.s.model;
-  const model::Graph& g = m->graph;
-  int T = g.timesteps;
+  RunRequest rq;
+  rq.mode = h.value("mode", std::string("golden"));
+  if (rq.mode != "golden" && rq.mode != "cycle")
+    throw ProtocolError(code::kBadHeader, "\"mode\" must be 'golden' or 'cycle', got '" + rq.mode + "'");
+  if (h.contains("layers") && !h["layers"].is_boolean()) throw ProtocolError(code::kBadHeader, "\"layers\" must be true or false");
+  rq.layers = h.value("layers", true);
+  rq.T = g.timesteps;
   if (h.contains("T")) {
     if (!h["T"].is_number_integer()) throw ProtocolError(code::kBadHeader, "\"T\" must be an integer");
     const int64_t t = h["T"].get<int64_t>();
     if (t < 1 || t > c.opt.max_timesteps)
       throw ProtocolError(code::kBadHeader, fmt::format("\"T\" = {} out of range 1..{}", t, c.opt.max_timesteps));
-    T = int(t);
+    rq.T = int(t);
   }
   if (req.tensors.size() != 1 || req.tensors[0].name != "x")
     throw ProtocolError(code::kBadFrames, "run takes exactly one tensor frame named 'x' (uint8 [B,C,H,W], or "
@@ -338,48 +357,55 @@ Message handle_run(const Ctx& c, const Message& req) {
   const model::Shape& is = g.input().shape;
   const bool events = g.input().encoding == "events";
   std::vector<int64_t> want = {-1, is.c, is.h, is.w};
-  if (events) want.insert(want.begin() + 1, T);
+  if (events) want.insert(want.begin() + 1, rq.T);
   bool ok = x.dtype == model::DType::U8 && x.shape.size() == want.size();
   for (size_t k = 1; ok && k < want.size(); ++k) ok = x.shape[k] == want[k];
   if (!ok) {
-    std::string w = events ? fmt::format("[B, {}, {}, {}, {}]", T, is.c, is.h, is.w)
+    std::string w = events ? fmt::format("[B, {}, {}, {}, {}]", rq.T, is.c, is.h, is.w)
                            : fmt::format("[B, {}, {}, {}]", is.c, is.h, is.w);
     throw ProtocolError(code::kBadTensor, fmt::format("run: 'x' is {} {}, model '{}' needs uint8 {}",
                                                       wire_dtype_name(x.dtype), model::shape_to_string(x.shape), g.name, w));
   }
-  const int64_t B = x.shape[0];
-  if (B < 1 || B > c.opt.max_batch)
-    throw ProtocolError(code::kTooLarge, fmt::format("run: batch {} out of range 1..{} (--max-batch)", B, c.opt.max_batch));
-  std::vector<model::ReportOptions> ro(static_cast<size_t>(B));
+  rq.B = x.shape[0];
+  if (rq.B < 1 || rq.B > c.opt.max_batch)
+    throw ProtocolError(code::kTooLarge, fmt::format("run: batch {} out of range 1..{} (--max-batch)", rq.B, c.opt.max_batch));
+  rq.labels.assign(size_t(rq.B), -1);
   if (h.contains("labels")) {
     const json& l = h["labels"];
-    if (!l.is_array() || int64_t(l.size()) != B)
-      throw ProtocolError(code::kBadHeader, fmt::format("\"labels\" must be an array of {} integers", B));
-    for (int64_t k = 0; k < B; ++k) {
+    if (!l.is_array() || int64_t(l.size()) != rq.B)
+      throw ProtocolError(code::kBadHeader, fmt::format("\"labels\" must be an array of {} integers", rq.B));
+    for (int64_t k = 0; k < rq.B; ++k) {
       if (!l[size_t(k)].is_number_integer()) throw ProtocolError(code::kBadHeader, "\"labels\" must hold integers");
-      ro[size_t(k)].label = l[size_t(k)].get<int>();
+      rq.labels[size_t(k)] = l[size_t(k)].get<int>();
     }
   }
-  for (int64_t k = 0; k < B; ++k) ro[size_t(k)].input_origin = fmt::format("x[{}]", k);
+  const int frames = events ? rq.T : 1;
+  const size_t stride = size_t(frames) * size_t(is.size());
+  for (int64_t k = 0; k < rq.B; ++k) {
+    rq.inputs.push_back(model::InputView{x.bytes.data() + size_t(k) * stride, frames, is});
+    rq.origins.push_back(fmt::format("x[{}]", k));
+  }
+  return rq;
+}
 
+Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
+  const model::Graph& g = m.graph;
+  std::vector<model::ReportOptions> ro(size_t(rq.B));
+  for (size_t k = 0; k < ro.size(); ++k) ro[k].label = rq.labels[k], ro[k].input_origin = rq.origins[k];
   const auto t0 = Clock::now();
   std::vector<model::RunResult> runs;
-  runs.reserve(size_t(B));
+  runs.reserve(size_t(rq.B));
   {
-    std::lock_guard lk(m->exec_mutex);
-    if (!m->exec) m->exec = std::make_unique<model::GoldenExecutor>(g);
+    std::lock_guard lk(m.exec_mutex);
+    if (!m.exec) m.exec = std::make_unique<model::GoldenExecutor>(g);
     model::RunOptions o;
     o.threads = c.opt.exec_threads;
     o.cancel = &c.cancel;
-    const int frames = events ? T : 1;
-    const size_t stride = size_t(frames) * size_t(is.size());
-    for (int64_t k = 0; k < B; ++k)
-      runs.push_back(m->exec->run(model::InputView{x.bytes.data() + size_t(k) * stride, frames, is}, T, o));
+    for (const model::InputView& in : rq.inputs) runs.push_back(m.exec->run(in, rq.T, o));
   }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   json rep = model::make_report(g, runs, ro);
-  const bool layers = h.value("layers", true);
-  if (!layers) rep.erase("layers");
+  if (!rq.layers) rep.erase("layers");
   else
     for (json& l : rep["layers"]) l.erase("per_timestep");  // per-timestep detail: spikechip infer
   json preds = json::array(), spikes = json::array(), energy = json::array();
@@ -390,16 +416,186 @@ Message handle_run(const Ctx& c, const Message& req) {
   }
   Message r;
   r.header = {{"type", "run_result"},
-              {"mode", mode},
-              {"model_version", m->version},
-              {"T", T},
-              {"batch", B},
+              {"mode", rq.mode},
+              {"model_version", m.version},
+              {"T", rq.T},
+              {"batch", rq.B},
               {"predictions", preds},
               {"spikes", spikes},
               {"energy_pJ", energy},
               {"latency", {{"wall_s", wall}, {"cycles", nullptr}}},
               {"report", std::move(rep)}};
   return r;
+}
+
+void write_all(int fd, const std::string& s) {
+  for (size_t off = 0; off < s.size();) {
+    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the parent is gone or gave up (timeout): nothing left to do
+    off += size_t(n);
+  }
+}
+
+// Runs body() in a forked child process and returns what it wrote. SystemC is one simulation per
+// process, so every cycle-accurate request gets a fresh copy of the server (the session's model,
+// chip and mapping are already in memory). The calling worker thread waits, polling `cancel`
+// (set by the main thread on timeout / shutdown): then the child is killed and reaped and
+// RunCancelled is thrown. A child that dies gives sim_failed; the server itself is unaffected.
+std::string run_in_child(const std::function<std::string()>& body, const std::atomic<bool>& cancel) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(std::string("cycle run: pipe failed: ") + std::strerror(errno));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(fds[0]), ::close(fds[1]);
+    throw ProtocolError(code::kSimFailed, std::string("cycle run: fork failed: ") + std::strerror(e));
+  }
+  if (pid == 0) {
+    // Die with the server even if it is SIGKILLed (no orphaned simulations).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    // Only the pipe and stdio stay open: the router socket, zmq's fds and the pipes of sibling
+    // children forked concurrently by other worker threads must not be held by this child.
+    const int out = fds[1];
+    if (::syscall(SYS_close_range, 3u, unsigned(out) - 1, 0u) != 0 || ::syscall(SYS_close_range, unsigned(out) + 1, ~0u, 0u) != 0)
+      for (int fd = 3; fd < 65536; ++fd)
+        if (fd != out) ::close(fd);
+    ::dup2(2, 1);  // stdout carries only the server's "listening on" line
+    std::string result;
+    int rc = 0;
+    try {
+      result = body();
+    } catch (const ProtocolError& e) {
+      result = json{{"code", e.code()}, {"message", e.what()}}.dump(), rc = 3;
+    } catch (const std::exception& e) {
+      result = json{{"code", code::kSimFailed}, {"message", e.what()}}.dump(), rc = 3;
+    }
+    write_all(out, result);
+    ::_exit(rc);  // no atexit handlers / destructors: they belong to the server's threads and sockets
+  }
+  ::close(fds[1]);
+  std::string buf;
+  bool killed = false;
+  std::vector<char> tmp(1 << 16);
+  for (;;) {
+    if (cancel.load()) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int r = ::poll(&p, 1, 20);
+    if (r <= 0) continue;  // timeout slice or EINTR: check cancel again
+    const ssize_t n = ::read(fds[0], tmp.data(), tmp.size());
+    if (n > 0) buf.append(tmp.data(), size_t(n));
+    else if (n == 0 || errno != EINTR) break;  // EOF: the child is done (or died)
+  }
+  ::close(fds[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (killed) throw model::RunCancelled();
+  if (WIFSIGNALED(st))
+    throw ProtocolError(code::kSimFailed, fmt::format("the cycle-mode worker process {} died of signal {} ({})", pid,
+                                                      WTERMSIG(st), ::strsignal(WTERMSIG(st))));
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+    const json e = json::parse(buf, nullptr, false);
+    if (e.is_object() && e.contains("code"))
+      throw ProtocolError(e["code"].get<std::string>(), e["message"].get<std::string>());
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    throw ProtocolError(code::kSimFailed, fmt::format("the cycle-mode worker process {} exited with status {}", pid,
+                                                      WIFEXITED(st) ? WEXITSTATUS(st) : -1));
+  return buf;
+}
+
+// mode "cycle": the batch on the cycle-accurate chip in a child process, verified against the
+// golden executor and reported exactly as `spikechip run` does (sim::build_run_report).
+Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
+  if (!c.s.chip)
+    throw ProtocolError(code::kNoChip, "run mode 'cycle' needs a chip: set_chip first (or start the server with --chip)");
+  const arch::ChipConfig& chip = *c.s.chip;
+  // `spikechip run` maps the graph with its timesteps set to T; the same graph is used here.
+  std::optional<model::Graph> gT;
+  if (rq.T != m.graph.timesteps) gT = m.graph, gT->timesteps = rq.T;
+  const model::Graph& g = gT ? *gT : m.graph;
+  if (!c.s.mapping || c.s.mapping->model_hash != mapper::structure_hash(g) || c.s.mapping->chip_hash != mapper::chip_hash(chip)) {
+    try {  // the defaults of `spikechip run` without --mapping
+      c.s.mapping = std::make_shared<const mapper::Mapping>(mapper::map_model(g, chip, mapper::MapOptions{}));
+    } catch (const std::exception& e) {
+      throw ProtocolError(code::kMapFailed, e.what());
+    }
+  }
+  const mapper::Mapping& mp = *c.s.mapping;
+  const auto t0 = Clock::now();
+  const std::string out = run_in_child(
+      [&] {
+        model::GoldenExecutor ge(g);
+        model::RunOptions ro;
+        ro.record_spikes = true;
+        ro.threads = c.opt.exec_threads;
+        std::vector<model::RunResult> golden;
+        const auto tg = Clock::now();
+        for (const model::InputView& in : rq.inputs) golden.push_back(ge.run(in, rq.T, ro));
+        sim::RunReportContext ctx;
+        ctx.golden_wall_s = std::chrono::duration<double>(Clock::now() - tg).count();
+        arch::ChipRunOptions copt;
+        copt.record_spikes = true;
+        const sim::ChipBatchRun run = sim::simulate_inputs(g, chip, mp, rq.inputs, rq.T, copt);
+        const std::string mismatch = sim::first_golden_mismatch(g, run, golden, rq.origins);
+        ctx.model_path = m.origin, ctx.chip_path = chip.source_path, ctx.command = "spikechip serve: run mode cycle";
+        ctx.origins = rq.origins, ctx.labels = rq.labels, ctx.T = rq.T;
+        ctx.verified = mismatch.empty() && !run.partial;
+        ctx.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        json spikes = json::array();
+        for (const auto& r : run.results) {
+          uint64_t n = 0;
+          for (const auto& node : r.stats)
+            for (const auto& s : node) n += s.spikes;
+          spikes.push_back(n);
+        }
+        json res = {{"report", sim::build_run_report(g, chip, mp, run, ctx)}, {"spikes", spikes}};
+        if (!mismatch.empty()) res["mismatch"] = mismatch;
+        return res.dump();
+      },
+      c.cancel);
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  json res = json::parse(out);
+  json rep = std::move(res["report"]);
+  rep.erase("timeline");  // cycle-level detail: `spikechip run -o` writes it
+  if (!rq.layers) rep.erase("layers"), rep.erase("cores"), rep.erase("links");
+  json preds = json::array(), energy = json::array(), cycles = json::array(), secs = json::array();
+  for (const json& in : rep["inputs"]) {
+    preds.push_back(in["prediction"]);
+    energy.push_back(in["energy_pJ"]);
+    cycles.push_back(in["latency_cycles"]);
+    secs.push_back(in["latency_cycles"].get<double>() / chip.clock_hz);
+  }
+  Message r;
+  r.header = {{"type", "run_result"},
+              {"mode", rq.mode},
+              {"model_version", m.version},
+              {"T", rq.T},
+              {"batch", rq.B},
+              {"predictions", preds},
+              {"spikes", res["spikes"]},
+              {"energy_pJ", energy},
+              {"energy_by_component_pJ", rep["energy_by_component_pJ"]},
+              {"latency", {{"wall_s", wall}, {"cycles", cycles}, {"s", secs}}},
+              {"verified", rep["run"]["verified"]},
+              {"report", std::move(rep)}};
+  if (res.contains("mismatch")) r.header["mismatch"] = res["mismatch"];
+  return r;
+}
+
+Message handle_run(const Ctx& c, const Message& req) {
+  check_keys(req.header, {"type", "id", "protocol", "tensors", "T", "mode", "labels", "layers"});
+  if (!c.s.model) throw ProtocolError(code::kNoModel, "run before load_model: load a model first");
+  std::shared_ptr<LoadedModel> m = c.s.model;
+  const RunRequest rq = parse_run(c, req, m->graph);
+  return rq.mode == "cycle" ? run_cycle(c, *m, rq) : run_golden(c, *m, rq);
 }
 
 Message dispatch(const Ctx& c, const Message& req) {
@@ -477,8 +673,8 @@ struct Server::Impl {
             {"protocol", kProtocolVersion},
             {"capabilities",
              {{"requests", types},
-              {"modes", {"golden"}},
-              {"missing", {{"cycle", "cycle-accurate chip model not merged in this build"}}},
+              {"modes", {"golden", "cycle"}},
+              {"missing", json::object()},
               {"dtypes", {"uint8", "int8", "int32", "float32"}},
               {"load_model", {"path", "graph"}},
               {"update_weights", "integer graph tensors <node>.<tensor> (strict dtype/shape), optional quant"}}},
@@ -610,8 +806,13 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         reply = Message{error_header(header_id(msg.header), code::kInternal, e.what()), {}};
       }
+      // [seq, error code or empty, reply frames...]: the main thread logs errors without parsing
+      // the (possibly large) reply header again.
       std::vector<zmq::message_t> out;
       out.emplace_back(&seq, sizeof seq);
+      const bool err = reply.header["type"] == "error";
+      const std::string status = err ? reply.header["code"].get<std::string>() + '\n' + reply.header["message"].get<std::string>() : "";
+      out.emplace_back(status.data(), status.size());
       for (auto& f : encode_message(reply)) out.push_back(std::move(f));
       zmq::send_multipart(push, out);
     });
@@ -626,13 +827,13 @@ struct Server::Impl {
     inflight.erase(it);
     ++completed;
     busy_s += std::chrono::duration<double>(Clock::now() - f.start).count();
-    frames.erase(frames.begin());
+    const std::string status = frames.at(1).to_string();
+    frames.erase(frames.begin(), frames.begin() + 2);
     if (!f.answered) {
-      const json h = json::parse(frames[0].data<char>(), frames[0].data<char>() + frames[0].size());
-      if (h["type"] == "error") {
-        ++errors_by_code[h["code"].get<std::string>()];
-        log_line(fmt::format("error {} for {} id {}: {}", h["code"].get<std::string>(), f.type, f.id.dump(),
-                             h["message"].get<std::string>()));
+      if (!status.empty()) {
+        const size_t nl = status.find('\n');
+        ++errors_by_code[status.substr(0, nl)];
+        log_line(fmt::format("error {} for {} id {}: {}", status.substr(0, nl), f.type, f.id.dump(), status.substr(nl + 1)));
       } else if (opt.verbose) {
         log_line(fmt::format("{} id {} done in {:.2f} ms", f.type, f.id.dump(),
                              1e3 * std::chrono::duration<double>(Clock::now() - f.start).count()));

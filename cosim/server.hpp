@@ -3,7 +3,9 @@
 // The main thread owns the socket, answers hello/stats/shutdown at once and queues every other
 // request on its client's session (one request of a session in flight at a time, so a client's
 // requests apply in order); a pool of worker threads executes them and hands replies back over
-// an inproc socket. Golden runs poll a cancel flag between nodes, so a timed-out run stops.
+// an inproc socket. Golden runs poll a cancel flag between nodes, so a timed-out run stops; a
+// cycle-accurate run forks one child process per request (SystemC is one simulation per process),
+// which the waiting worker kills on timeout / shutdown and always reaps.
 #include <atomic>
 #include <csignal>
 #include <cstdint>

@@ -163,7 +163,9 @@ class Client:
 
     def run(self, x, T=None, mode="golden", labels=None, layers=True, timeout=None):
         """x: uint8 [B,C,H,W] (or [C,H,W]); returns the run_result header (predictions, spikes,
-        energy_pJ per input, latency, report with per-layer costs)."""
+        energy_pJ per input, latency, report with per-layer costs). mode "golden" (bit-exact
+        executor, paper-formula energy) or "cycle" (cycle-accurate chip after set_chip: latency
+        cycles, chip energy by component, verified against golden; as `spikechip run`)."""
         x = np.asarray(x)
         if x.dtype != np.uint8:
             raise CosimError(f"run: x must be uint8, got {x.dtype}")

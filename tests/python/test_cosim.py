@@ -162,7 +162,8 @@ def test_bad_input_answered_and_server_alive(server, model_dir):
         expect_error(lambda: c.request("run", tensors={"x": images(1).astype(np.int8)}), "bad_tensor")
         expect_error(lambda: c.run(images(65)), "too_large")
         expect_error(lambda: c.run(images(1), T=0), "bad_header")
-        expect_error(lambda: c.run(images(1), mode="cycle"), "unsupported")
+        expect_error(lambda: c.run(images(1), mode="cycle"), "no_chip")
+        expect_error(lambda: c.run(images(1), mode="fast"), "bad_header")
         expect_error(lambda: c.update_weights({"nope.weight": np.zeros((1,), np.int8)}), "bad_tensor")
         expect_error(lambda: c.update_weights({"head.weight": np.zeros((10, 95), np.int8)}), "bad_tensor")
         expect_error(lambda: c.update_weights({"head.weight": np.zeros((10, 96), np.int32)}), "bad_tensor")
@@ -253,3 +254,112 @@ def test_signal_shutdown_leaves_no_process(model_dir, sig):
     assert "signal received" in p.stderr.read()
     # the process and its threads are gone (no zombie: wait() reaped it)
     assert not os.path.exists(f"/proc/{p.pid}") or open(f"/proc/{p.pid}/stat").read().split()[2] != "Z"
+
+
+TINY_CHIP = os.path.join(REPO, "arch", "presets", "tiny.json")
+
+
+def test_cycle_matches_cli_run(server, model_dir, tmp_path):
+    """mode "cycle" reports what `spikechip run` reports for the same model, chip and inputs."""
+    x = images(2, seed=11)
+    np.save(tmp_path / "x.npy", x)
+    subprocess.run([BINARY, "run", "--model", model_dir, "--chip", TINY_CHIP, "--input", str(tmp_path / "x.npy"),
+                    "-T", "1", "--quiet", "-o", str(tmp_path / "out")], check=True, capture_output=True)
+    with open(tmp_path / "out" / "report.json") as f:
+        ref = json.load(f)
+    with Client.connect(server, timeout=60) as c:
+        assert "cycle" in c.hello()["capabilities"]["modes"]
+        c.load_model(model_dir)
+        c.set_chip(TINY_CHIP)
+        r = c.run(x, T=1, mode="cycle", labels=[3, 4])
+        lean = c.run(x, T=1, mode="cycle", layers=False)
+    assert r["mode"] == "cycle" and r["verified"] is True and ref["run"]["verified"] is True
+    assert r["predictions"] == ref["summary"]["top1_predictions"]
+    assert r["latency"]["cycles"] == [i["latency_cycles"] for i in ref["inputs"]]
+    assert r["latency"]["s"] == pytest.approx([i["latency_cycles"] / ref["chip"]["clock_hz"] for i in ref["inputs"]])
+    assert r["energy_pJ"] == [i["energy_pJ"] for i in ref["inputs"]]
+    assert sum(r["spikes"]) == ref["summary"]["spikes"]
+    assert r["energy_by_component_pJ"] == ref["energy_by_component_pJ"]
+    rep = r["report"]
+    for k in ("summary", "layers", "cores", "links", "events", "mapping"):
+        assert rep[k] == ref[k], k
+    assert [i["label"] for i in rep["inputs"]] == [3, 4] and "timeline" not in rep
+    assert lean["energy_pJ"] == r["energy_pJ"] and "layers" not in lean["report"]
+
+
+def children(pid):
+    """Live child processes of pid (zombies too: a zombie means a child was not reaped)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(st[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def cycle_request_in_background(ep, pid, model_dir, n):
+    """Starts a long cycle run on a fresh client; returns (thread, result dict, child pid)."""
+    import time
+    res = {}
+
+    def go():
+        with Client.connect(ep, timeout=60) as c:
+            c.load_model(model_dir)
+            c.set_chip(TINY_CHIP)
+            try:
+                res["reply"] = c.run(images(n), T=1, mode="cycle")
+            except ServerError as e:
+                res["error"] = e
+
+    t = threading.Thread(target=go)
+    t.start()
+    end, kids = time.monotonic() + 20, []
+    while not kids and time.monotonic() < end and t.is_alive():
+        kids = children(pid)
+        time.sleep(0.005)
+    return t, res, kids
+
+
+
+def wait_no_children(pid, seconds=5):
+    import time
+    end = time.monotonic() + seconds
+    while children(pid) and time.monotonic() < end:
+        time.sleep(0.02)
+    return children(pid)
+
+
+def test_cycle_timeout_kills_worker(model_dir):
+    p, ep = start_server("--timeout", "0.5", "--workers", "1")
+    try:
+        t, res, kids = cycle_request_in_background(ep, p.pid, model_dir, 200)
+        assert len(kids) == 1, "the cycle run did not fork a worker"
+        t.join()
+        assert res["error"].code == "timeout", res
+        assert wait_no_children(p.pid) == []  # killed and reaped: no process, no zombie
+        with Client.connect(ep, timeout=5) as c:
+            assert c.hello()["type"] == "hello"
+    finally:
+        log = stop_server(p, ep)
+    assert "error timeout" in log
+
+
+def test_cycle_worker_crash_is_an_error_reply(model_dir):
+    import signal
+    p, ep = start_server("--workers", "1")
+    try:
+        t, res, kids = cycle_request_in_background(ep, p.pid, model_dir, 200)
+        assert len(kids) == 1
+        os.kill(kids[0], signal.SIGSEGV)
+        t.join()
+        assert res["error"].code == "sim_failed" and "signal" in res["error"].message, res
+        assert wait_no_children(p.pid) == []
+        with Client.connect(ep, timeout=5) as c:
+            assert c.hello()["type"] == "hello"
+    finally:
+        stop_server(p, ep)

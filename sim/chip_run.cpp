@@ -1,0 +1,196 @@
+#include "sim/chip_run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <systemc>
+
+#include <fmt/format.h>
+
+#include "arch/energy.hpp"
+#include "sim/chip_module.hpp"
+#include "sim/sha256.hpp"
+#include "spikechip/version.hpp"
+
+namespace spikechip::sim {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string file_sha(const std::string& p) {
+  std::error_code ec;
+  return !p.empty() && std::filesystem::is_regular_file(p, ec) ? sha256_file(p) : "";
+}
+
+}  // namespace
+
+ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
+                             const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
+                             const std::function<void(const ChipBatchRun&)>& progress) {
+  ChipBatchRun out;
+  size_t next_input = 0;
+  const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);
+  const auto t0 = Clock::now();
+  ChipModule mod(
+      "chip", period, opt,
+      [&]() -> arch::Chip* {
+        if (next_input >= inputs.size() || (opt.stop && opt.stop->load())) return nullptr;
+        out.last = std::make_unique<arch::Chip>(g, chip, m);  // the previous input's chip is finished
+        out.last->begin(inputs[next_input++], T, opt);
+        return out.last.get();
+      },
+      [&](arch::Chip& c) {
+        out.results.push_back(c.finish());
+        if (progress) progress(out);
+      });
+  mod.start();
+  sc_core::sc_start();
+  out.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.partial = out.results.size() < inputs.size();
+  if (mod.current()) out.results.push_back(mod.current()->finish());  // the input in progress
+  return out;
+}
+
+std::string first_golden_mismatch(const model::Graph& g, const ChipBatchRun& run,
+                                  const std::vector<model::RunResult>& golden, const std::vector<std::string>& origins) {
+  for (size_t i = 0; i < run.results.size() && i < golden.size(); ++i) {
+    if (!run.results[i].complete) continue;
+    const std::string d = arch::compare_with_golden(g, run.results[i], golden[i]);
+    if (!d.empty()) return fmt::format("input {} ({}): {}", i, i < origins.size() ? origins[i] : "?", d);
+  }
+  return "";
+}
+
+json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
+                      const ChipBatchRun& run, const RunReportContext& ctx) {
+  namespace fs = std::filesystem;
+  const auto& results = run.results;
+  const int T = ctx.T;
+  const arch::EnergyTable etab = arch::load_energy_table(arch::resolve_energy_table(chip));
+  arch::EventCounts ev_all;
+  uint64_t cycles_sum = 0, sops = 0, macs = 0, spikes = 0, sdsa = 0;
+  json jin = json::array(), preds = json::array();
+  const size_t nn = g.nodes.size();
+  std::vector<model::StepStats> node_tot(nn);
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    ev_all += r.events;
+    cycles_sum += r.latency_cycles;
+    arch::EnergyBreakdown e = arch::apply_energy(r.events, etab, chip);
+    for (size_t k = 0; k < nn; ++k)
+      for (const auto& s : r.stats[k]) {
+        node_tot[k].spikes += s.spikes, node_tot[k].sops += s.sops, node_tot[k].macs += s.macs;
+        node_tot[k].sdsa_ops += s.sdsa_ops;
+        sops += s.sops, macs += s.macs, spikes += s.spikes, sdsa += s.sdsa_ops;
+      }
+    jin.push_back({{"index", i}, {"origin", i < ctx.origins.size() ? ctx.origins[i] : ""},
+                   {"label", i < ctx.labels.size() ? ctx.labels[i] : -1}, {"prediction", r.prediction},
+                   {"latency_cycles", r.latency_cycles}, {"timestep_end_cycles", r.timestep_end_cycles},
+                   {"energy_pJ", e.total_pj}, {"complete", r.complete}});
+    preds.push_back(r.prediction);
+  }
+  const double n_in = std::max<double>(1, double(results.size()));
+  arch::EnergyBreakdown etot = arch::apply_energy(ev_all, etab, chip);
+  const double lat = double(cycles_sum) / n_in;
+  const uint64_t sim_cycles = cycles_sum;
+  const arch::ChipRunResult* last = results.empty() ? nullptr : &results.back();
+  // Per-layer energy: the node's share of the synaptic/neuron events, at the table's prices.
+  json layers = json::array();
+  std::vector<int> cores_of(nn, 0);
+  for (const auto& gr : m.groups)
+    for (int k : m.clusters[gr.cluster].nodes) cores_of[k]++;
+  const double pj_sop = etot.total_pj / std::max<double>(1, double(sops + macs + sdsa));
+  for (size_t k = 0; k < nn; ++k) {
+    const auto& n = g.nodes[k];
+    const auto& s = node_tot[k];
+    const double updates = double(n.shape.size()) * T * n_in;
+    layers.push_back({{"name", n.name}, {"op", model::op_name(n.op)}, {"shape", {n.shape.c, n.shape.h, n.shape.w}},
+                      {"cores", cores_of[k]}, {"spikes", s.spikes},
+                      {"firing_rate", n.op == model::Op::LIF ? double(s.spikes) / updates : 0.0}, {"sops", s.sops},
+                      {"macs", s.macs}, {"sdsa_ops", s.sdsa_ops},
+                      {"energy_pJ", pj_sop * double(s.sops + s.macs + s.sdsa_ops) / n_in},
+                      {"paper_energy_pJ", (model::kEnergyMacPj * double(s.macs) + model::kEnergyAcPj * double(s.sops + s.sdsa_ops)) / n_in},
+                      {"start_cycles", last ? last->node_start[k] : 0}, {"end_cycles", last ? last->node_end[k] : 0},
+                      {"busy_cycles", last ? last->node_busy[k] : 0}});
+  }
+  json cores = json::array();
+  std::vector<std::vector<std::string>> core_nodes(size_t(m.mesh_w) * m.mesh_h);
+  for (const auto& gr : m.groups)
+    for (int k : m.clusters[gr.cluster].nodes) core_nodes[gr.core].push_back(g.nodes[k].name);
+  if (last)
+    for (size_t c = 0; c < last->cores.size(); ++c) {
+      if (core_nodes[c].empty()) continue;
+      const auto& cc = last->cores[c];
+      int64_t mem = 0, wb = 0;
+      for (const auto& gr : m.groups)
+        if (gr.core == int(c)) mem += gr.membrane_bytes, wb += gr.weight_bytes;
+      const int gx = int(c) % m.mesh_w, gy = int(c) / m.mesh_w;
+      cores.push_back({{"id", c}, {"x", gx}, {"y", gy}, {"chip", (gy / m.chip_h) * (m.mesh_w / m.chip_w) + gx / m.chip_w},
+                       {"nodes", core_nodes[c]}, {"busy_cycles", cc.busy_cycles},
+                       {"stall_cycles", {{"waiting_input", cc.stalls.waiting_input}, {"bank_conflict", cc.stalls.bank_conflict},
+                                         {"output_full", cc.stalls.output_full}, {"waiting_eot", cc.stalls.waiting_eot}}},
+                       {"utilisation", last->latency_cycles ? std::min(1.0, double(cc.busy_cycles) / double(last->latency_cycles)) : 0.0},
+                       {"sops", cc.sops}, {"weight_sram_reads", cc.weight_sram_reads},
+                       {"membrane_sram_reads", cc.membrane_sram_reads}, {"membrane_sram_writes", cc.membrane_sram_writes},
+                       {"membrane_sram_used_bytes", mem}, {"weight_sram_used_bytes", wb}});
+    }
+  json links = json::array();
+  static const char* dirs[] = {"N", "E", "S", "W"};
+  if (last && run.last)
+    for (const auto& [np, ls] : last->links) {
+      const int node = np.first, p = np.second, x = node % m.mesh_w, y = node / m.mesh_w;
+      const int tx = x + (p == 1) - (p == 3), ty = y + (p == 2) - (p == 0);
+      links.push_back({{"from", {x, y}}, {"to", {tx, ty}}, {"dir", dirs[p]}, {"chip_link", run.last->network().is_chip_link(node, p)},
+                       {"flits", ls.flits},
+                       {"utilisation", last->latency_cycles ? std::min(1.0, double(ls.busy_cycles) / double(last->latency_cycles)) : 0.0}});
+    }
+  json timeline = json::array();
+  bool tl_trunc = last && last->timeline_truncated;
+  if (last)
+    for (const auto& e : last->timeline) {
+      if (e.end < ctx.trace_from || e.start > ctx.trace_to) continue;
+      if (timeline.size() >= 5000) { tl_trunc = true; break; }
+      timeline.push_back({{"core", e.core}, {"node", g.nodes[e.node].name}, {"timestep", e.timestep},
+                          {"start_cycles", e.start}, {"end_cycles", e.end}});
+    }
+  uint64_t packets = 0, flits = 0;
+  for (const auto& r : results) packets += r.net.packets_injected, flits += r.net.flits_injected;
+  const double chip_s = run.wall_s;
+  const std::string map_text = mapper::mapping_to_json(m).dump();
+  json comp = json::object();
+  for (const auto& [k, v] : etot.components_pj) comp[k] = v / n_in;
+  json report = {
+      {"schema", "spikechip.run-report/1"},
+      {"status", run.partial ? "partial" : "complete"},
+      {"tool", {{"name", "spikechip"}, {"version", kVersion}, {"command", ctx.command}}},
+      {"units", {{"_cycles", "clock cycles"}, {"_s", "seconds"}, {"_pJ", "picojoules"}, {"_hz", "hertz"}, {"_bytes", "bytes"}, {"_bits", "bits"}}},
+      {"model", {{"name", g.name}, {"path", ctx.model_path}, {"graph_sha256", file_sha((fs::path(ctx.model_path) / "graph.json").string())},
+                 {"weights_sha256", file_sha((fs::path(ctx.model_path) / "weights.safetensors").string())}, {"provenance", g.provenance}}},
+      {"chip", {{"name", chip.name}, {"path", ctx.chip_path}, {"sha256", file_sha(ctx.chip_path)}, {"clock_hz", chip.clock_hz},
+                {"mesh", {m.mesh_w, m.mesh_h}}, {"chips", {m.mesh_w / m.chip_w, m.mesh_h / m.chip_h}},
+                {"energy_table", arch::resolve_energy_table(chip)}, {"tech_node", chip.tech.node}, {"config", arch::chip_config_to_json(chip)}}},
+      {"mapping", {{"sha256", sha256_hex(map_text)}, {"cores_used", m.groups.size()}, {"groups", m.groups.size()},
+                   {"placement", m.options.value("placement", "")}}},
+      {"run", {{"timesteps", T}, {"inputs", results.size()}, {"verified", ctx.verified}, {"wall_s", ctx.wall_s}, {"chip_wall_s", chip_s},
+               {"golden_wall_s", ctx.golden_wall_s}, {"simulated_cycles", sim_cycles},
+               {"cycles_per_wall_s", chip_s > 0 ? double(sim_cycles) / chip_s : 0.0},
+               {"sops_per_wall_s", chip_s > 0 ? double(sops) / chip_s : 0.0}}},
+      {"summary", {{"latency_cycles", lat}, {"latency_s", lat / chip.clock_hz},
+                   {"throughput_inferences_per_s", lat > 0 ? chip.clock_hz / lat : 0.0},
+                   {"energy_pJ", etot.total_pj / n_in}, {"energy_per_sop_pJ", etot.total_pj / std::max<double>(1, double(sops + sdsa))},
+                   {"paper_energy_pJ", etot.paper_pj / n_in}, {"sops", sops}, {"macs", macs}, {"spikes", spikes},
+                   {"packets", packets}, {"flits", flits}, {"top1_predictions", preds}}},
+      {"inputs", jin},
+      {"energy_by_component_pJ", comp},
+      {"layers", layers},
+      {"cores", cores},
+      {"links", links},
+      {"timeline", timeline},
+      {"timeline_truncated", tl_trunc},
+      {"events", ev_all.to_json()}};
+  if (run.partial) report["partial_reason"] = ctx.partial_reason;
+  return report;
+}
+
+}  // namespace spikechip::sim
