@@ -62,7 +62,11 @@ void run_cmd(const RunOpts& o) {
     if (c == std::string::npos) throw UsageError("--trace-window must be a:b (cycles), got '" + o.trace_window + "'");
     tw0 = std::stoull(o.trace_window.substr(0, c)), tw1 = std::stoull(o.trace_window.substr(c + 1));
   }
+  auto phase = [&](const std::string& what) {
+    if (!quiet) std::cerr << "\r\33[K" << what << "..." << std::flush;
+  };
   mapper::Mapping m;
+  phase(o.mapping.empty() ? "mapping" : "loading the mapping");
   if (!o.mapping.empty()) {
     m = mapper::load_mapping(o.mapping);
     if (m.model_hash != mapper::structure_hash(g))
@@ -71,12 +75,13 @@ void run_cmd(const RunOpts& o) {
     m = mapper::map_model(g, chip, mapper::MapOptions{});
   }
   arch::EnergyTable etab = arch::load_energy_table(arch::resolve_energy_table(chip));
-  if (!quiet) std::cerr << fmt::format("mapped {} groups on a {}x{} mesh\n", m.groups.size(), m.mesh_w, m.mesh_h);
+  if (!quiet) std::cerr << fmt::format("\r\33[Kmapped {} groups on a {}x{} mesh\n", m.groups.size(), m.mesh_w, m.mesh_h);
 
   // Golden first (verification reference and the wall-time baseline).
   std::vector<model::RunResult> golden(inputs.size());
   double golden_s = 0;
   if (!o.no_verify) {
+    phase("golden reference");
     model::GoldenExecutor ge(g);
     model::RunOptions ro;
     ro.record_spikes = true;
@@ -112,14 +117,20 @@ void run_cmd(const RunOpts& o) {
         chips.back()->begin(model::InputView{it.data.data(), it.frames, it.shape}, T, copt);
         return chips.back().get();
       },
-      [&](arch::Chip& c) {
-        results.push_back(c.finish());
-        if (!quiet && secs(last_print) > 0.5) {
-          last_print = Clock::now();
-          std::cerr << fmt::format("\rsimulating: input {}/{}, {} cycles, {:.1f} s   ", results.size(), inputs.size(),
-                                   results.back().latency_cycles, secs(t_sim)) << std::flush;
-        }
-      });
+      [&](arch::Chip& c) { results.push_back(c.finish()); });
+  // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
+  uint64_t ticks = 0;
+  if (!quiet)
+    mod.on_progress([&](const arch::Chip& c, uint64_t cycle) {
+      if (++ticks % 64 != 0 || secs(last_print) < 0.5) return;
+      last_print = Clock::now();
+      const double frac = (double(results.size()) + c.progress()) / double(inputs.size());
+      const double el = secs(t_sim);
+      std::cerr << fmt::format("\r\33[Ksimulating input {}/{}: cycle {}, timestep {}/{}, {:.1f} % done, {:.0f} s, ETA {}",
+                               results.size() + 1, inputs.size(), cycle, std::min(c.timestep() + 1, T), T, 100 * frac, el,
+                               frac > 0.01 ? fmt::format("{:.0f} s", el * (1 - frac) / frac) : std::string("?"))
+                << std::flush;
+    });
   mod.start();
   try {
     sc_core::sc_start();
@@ -131,7 +142,7 @@ void run_cmd(const RunOpts& o) {
   finished.store(true);
   if (watchdog.joinable()) watchdog.join();
   const double chip_s = secs(t_sim);
-  if (!quiet) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  if (!quiet) std::cerr << "\r\33[K" << std::flush;
   bool partial = results.size() < inputs.size();
   if (partial && partial_reason.empty()) partial_reason = "interrupted (SIGINT)";
   if (mod.current()) results.push_back(mod.current()->finish());  // the input in progress
@@ -139,6 +150,7 @@ void run_cmd(const RunOpts& o) {
   // Verification.
   bool verified = false;
   if (!o.no_verify) {
+    phase("verifying");
     for (size_t i = 0; i < results.size(); ++i) {
       if (!results[i].complete) continue;
       const std::string d = arch::compare_with_golden(g, results[i], golden[i]);
@@ -147,6 +159,7 @@ void run_cmd(const RunOpts& o) {
     verified = !partial;
   }
 
+  if (!quiet) std::cerr << "\r\33[K" << std::flush;
   // Report.
   arch::EventCounts ev_all;
   uint64_t cycles_sum = 0, sops = 0, macs = 0, spikes = 0, sdsa = 0;

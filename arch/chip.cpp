@@ -134,6 +134,9 @@ struct Chip::Impl : noc::PacketSink {
   std::vector<model::ConvPlan> plans;
   std::vector<std::vector<int>> route_cores;       // route -> destination cores
   std::vector<Emission> host_emissions;             // pixel routes of the host
+  std::vector<int> host_port_core;                  // router of each host port (west edge)
+  std::vector<int> route_port;                      // host route -> port, -1 for other routes
+  std::vector<uint64_t> port_free;                  // per host port: first free link cycle
   std::vector<std::vector<int32_t>> val;            // [node] full membrane tensors (disjoint writes)
   std::vector<PacketData> pool;
   std::vector<uint32_t> free_list;
@@ -200,6 +203,22 @@ struct Chip::Impl : noc::PacketSink {
       std::sort(route_cores[r.id].begin(), route_cores[r.id].end());
       route_cores[r.id].erase(std::unique(route_cores[r.id].begin(), route_cores[r.id].end()), route_cores[r.id].end());
     }
+
+    // Host ports on the west edge; each pixel route enters at the port nearest (in rows) to its
+    // destinations, so the frame is spread over the ports the way a host would split it.
+    const int nports = std::min(cfg.host.ports, m.mesh_h);
+    for (int i = 0; i < nports; ++i) host_port_core.push_back((i * m.mesh_h / nports) * m.mesh_w);
+    route_port.assign(m.routes.size(), -1);
+    for (const auto& r : m.routes) {
+      if (r.src_group >= 0) continue;
+      int64_t best = -1;
+      for (int i = 0; i < nports; ++i) {
+        int64_t d = 0;
+        for (int c : route_cores[r.id]) d += std::abs(c / m.mesh_w - host_port_core[i] / m.mesh_w);
+        if (best < 0 || d < best) best = d, route_port[r.id] = i;
+      }
+    }
+    port_free.assign(size_t(nports), 0);
 
     groups.resize(m.groups.size());
     for (const auto& mg : m.groups) {
@@ -356,7 +375,8 @@ struct Chip::Impl : noc::PacketSink {
     return i;
   }
 
-  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle) {
+  // host: the packet comes from a host port (the router's local port), not from the core there.
+  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host = false) {
     PacketData& d = pool[h];
     d.refs = int(dests.size());
     Packet p;
@@ -370,25 +390,22 @@ struct Chip::Impl : noc::PacketSink {
     p.timestep = d.t;
     p.payload = h;
     net->inject(std::move(p), std::max(cycle, net->now()));
-    if (src_core >= 0 && size_t(src_core) < cores.size()) {
+    if (!host) {
       cores[src_core].cnt.packets_out++;
       cores[src_core].cnt.flits_out += uint64_t(flits);
     }
   }
 
-  // Sends the values bucketed per local route of `e` (spikes: flat indices; pixels: indices and
-  // values), split into packets, then the end-of-step marker with the per-group packet counts.
-  // Returns the cycle after the last flit left the packetiser.
-  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle,
-                const std::vector<std::vector<int32_t>>* values) {
+  // Sends the spikes bucketed per local route of `e` (flat indices), split into packets, then the
+  // end-of-step marker with the per-group packet counts.
+  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
     const int fb = cfg.router.flit_bits;
     counts_scratch.assign(e.dest_groups.size(), 0);
     uint64_t c = cycle;
     for (size_t lr = 0; lr < e.routes.size(); ++lr) {
       const std::vector<int32_t>& b = bucket[lr];
       if (b.empty()) continue;
-      const bool pix = e.kind == DataKind::Pixel;
-      const int per_flit = pix ? std::max(1, fb / 8) : std::max(1, fb / e.addr_bits);
+      const int per_flit = std::max(1, fb / e.addr_bits);
       const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
       for (size_t a = 0; a < b.size(); a += per_pkt) {
         const size_t n = std::min(per_pkt, b.size() - a);
@@ -396,10 +413,8 @@ struct Chip::Impl : noc::PacketSink {
         PacketData& d = pool[h];
         d.kind = e.kind, d.src_group = src_group, d.src_node = e.node, d.t = t, d.route = e.routes[lr];
         d.idx.assign(b.begin() + a, b.begin() + a + n);
-        if (pix) d.val.assign((*values)[lr].begin() + a, (*values)[lr].begin() + a + n);
         const int flits = 1 + int(ceil_div64(int64_t(n), per_flit));
         send(h, src_core, route_cores[e.routes[lr]], flits, c);
-        if (src_group < 0) c += uint64_t(flits);  // host link: one flit per cycle
         for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
       }
     }
@@ -407,12 +422,61 @@ struct Chip::Impl : noc::PacketSink {
     return c;
   }
 
-  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
+  // The host streams a frame in raster (CHW) order, as a DMA would read it: every pixel goes into
+  // the open packet of its route (u8 - zero point, flit_bits / 8 per flit), a full packet leaves on
+  // its route's port when that port's link is free, each flit taking ceil(flit_bits /
+  // host.bits_per_cycle) cycles. Raster order interleaves the encoder groups' packets, so they
+  // all compute while the frame streams. The end-of-step marker follows on the port that finishes
+  // last. Returns that cycle.
+  uint64_t host_frame(const Emission& e, int t, const uint8_t* frame, uint64_t start) {
+    const Node& inp = g.input();
+    const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+    const int per_flit = std::max(1, cfg.router.flit_bits / 8);
+    const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
+    std::fill(port_free.begin(), port_free.end(), start);
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    std::vector<uint32_t> open(e.routes.size(), UINT32_MAX);
+    std::vector<size_t> cap(e.routes.size());
+    for (size_t lr = 0; lr < e.routes.size(); ++lr)
+      cap[lr] = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
+    auto flush = [&](size_t lr) {
+      const uint32_t h = open[lr];
+      open[lr] = UINT32_MAX;
+      const int port = route_port[e.routes[lr]];
+      const int flits = 1 + int(ceil_div64(int64_t(pool[h].idx.size()), per_flit));
+      send(h, host_port_core[size_t(port)], route_cores[e.routes[lr]], flits, port_free[size_t(port)], true);
+      port_free[size_t(port)] += uint64_t(flits) * flit_cycles;
+      for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+    };
+    const int w = inp.shape.w;
+    for (int64_t j = 0; j < size; ++j) {
+      const int c = int(j / HW), y = int(j % HW / w), x = int(j % w);
+      const int r = e.cells.lookup(c, y, x);
+      if (r < 0) continue;
+      if (open[size_t(r)] == UINT32_MAX) {
+        const uint32_t h = alloc();
+        PacketData& d = pool[h];
+        d.kind = DataKind::Pixel, d.src_group = -1, d.src_node = e.node, d.t = t, d.route = e.routes[size_t(r)];
+        open[size_t(r)] = h;
+      }
+      PacketData& d = pool[open[size_t(r)]];
+      d.idx.push_back(int32_t(j));
+      d.val.push_back(int32_t(frame[j]) - inp.zero_point[size_t(c)]);
+      if (d.idx.size() == cap[size_t(r)]) flush(size_t(r));
+    }
+    for (size_t lr = 0; lr < e.routes.size(); ++lr)
+      if (open[lr] != UINT32_MAX) flush(lr);
+    const size_t last = size_t(std::max_element(port_free.begin(), port_free.end()) - port_free.begin());
+    send_eos(e, -1, host_port_core[last], t, port_free[last], true);
+    return port_free[last];
+  }
+
+  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle, bool host = false) {
     uint32_t h = alloc();
     PacketData& d = pool[h];
     d.kind = DataKind::EndOfStep, d.src_group = src_group, d.src_node = e.node, d.t = t;
     for (size_t i = 0; i < e.dest_groups.size(); ++i) d.expect.push_back({e.dest_groups[i], int(counts_scratch[i])});
-    send(h, src_core, e.eos_cores, 1, cycle);
+    send(h, src_core, e.eos_cores, 1, cycle, host);
   }
 
   // A forked (multicast) packet must fit one router buffer (the network forks by virtual
@@ -706,7 +770,7 @@ struct Chip::Impl : noc::PacketSink {
         const int r = e.cells.lookup(int(f / HW), int(f % HW / n.shape.w), int(f % n.shape.w));
         if (r >= 0) bucket[size_t(r)].push_back(f);
       }
-      emit(e, G.id, G.core, t, cycle, nullptr);
+      emit(e, G.id, G.core, t, cycle);
     } else if (e.kind == DataKind::PartialSum) {
       const int64_t HW = int64_t(n.shape.h) * n.shape.w;
       counts_scratch.assign(e.dest_groups.size(), 0);
@@ -776,23 +840,13 @@ struct Chip::Impl : noc::PacketSink {
     for (const auto& r : m.routes)
       if (r.kind == "result") results_expected += words_packets(r.region.c1 - r.region.c0, 1);
     if (results_expected == 0) throw Error("mapping: no result route to the host (the Output node is not mapped)");
-    // Host port: every timestep's frame, pixel by pixel in CHW order, paced at one flit per cycle.
-    const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+    // Host ports: every timestep's frame in CHW order, split over the ports (see emit), each port
+    // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
+    const int64_t size = inp.shape.size();
     uint64_t c = 0;
-    std::vector<std::vector<int32_t>> vals;
     for (int t = 0; t < T; ++t) {
       const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
-      for (const Emission& e : host_emissions) {
-        bucket.assign(e.routes.size(), {});
-        vals.assign(e.routes.size(), {});
-        for (int64_t j = 0; j < size; ++j) {
-          const int r = e.cells.lookup(int(j / HW), int(j % HW / inp.shape.w), int(j % inp.shape.w));
-          if (r < 0) continue;
-          bucket[size_t(r)].push_back(int32_t(j));
-          vals[size_t(r)].push_back(int32_t(f[j]) - inp.zero_point[size_t(j / HW)]);
-        }
-        c = emit(e, -1, 0, t, c, &vals) + 1;
-      }
+      for (const Emission& e : host_emissions) c = host_frame(e, t, f, c) + 1;
     }
     for (GroupState& G : groups) schedule(0, G.id, false);
   }
@@ -881,6 +935,19 @@ bool Chip::done() const { return impl_->done(); }
 ChipRunResult Chip::finish() { return impl_->finish(); }
 uint64_t Chip::now() const { return impl_->net->now(); }
 noc::Network& Chip::network() { return *impl_->net; }
+double Chip::progress() const {
+  uint64_t done = 0, total = 0;
+  for (const auto& G : impl_->groups) {
+    done += uint64_t(G.t) * G.slots.size() + uint64_t(G.t < impl_->T ? G.k : 0);
+    total += uint64_t(impl_->T) * G.slots.size();
+  }
+  return total ? double(done) / double(total) : 1.0;
+}
+int Chip::timestep() const {
+  int t = impl_->T;
+  for (const auto& G : impl_->groups) t = std::min(t, G.t);
+  return t;
+}
 int Chip::num_cores() const { return int(impl_->cores.size()); }
 
 ChipRunResult Chip::run(const model::InputView& in, int T, const ChipRunOptions& opt) {

@@ -74,6 +74,11 @@ class Chip {
   ChipRunResult finish();
   uint64_t now() const;
 
+  // Progress for long runs: fraction of the (node slice, timestep) tasks finished, and the lowest
+  // timestep a group still works on (T when all are done).
+  double progress() const;
+  int timestep() const;
+
   noc::Network& network();
   int num_cores() const;
 
