@@ -166,11 +166,13 @@ void run_cmd(const RunOpts& o) {
   json jin = json::array(), preds = json::array();
   const size_t nn = g.nodes.size();
   std::vector<model::StepStats> node_tot(nn);
+  std::vector<arch::EventCounts> node_ev(nn);  // each layer's own counted events, over all inputs
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     ev_all += r.events;
     cycles_sum += r.latency_cycles;
     arch::EnergyBreakdown e = arch::apply_energy(r.events, etab, chip);
+    for (size_t k = 0; k < nn && k < r.node_events.size(); ++k) node_ev[k] += r.node_events[k];
     for (size_t k = 0; k < nn; ++k)
       for (const auto& s : r.stats[k]) {
         node_tot[k].spikes += s.spikes, node_tot[k].sops += s.sops, node_tot[k].macs += s.macs;
@@ -187,12 +189,12 @@ void run_cmd(const RunOpts& o) {
   const double lat = double(cycles_sum) / n_in;
   const uint64_t sim_cycles = cycles_sum;
   const arch::ChipRunResult* last = results.empty() ? nullptr : &results.back();
-  // Per-layer energy: the node's share of the synaptic/neuron events, at the table's prices.
+  // Per-layer energy: the layer's own counted events (its cores' work, the packets it sends, its
+  // share of its cores' static energy) at the table's prices; the layers sum to the total.
   json layers = json::array();
   std::vector<int> cores_of(nn, 0);
   for (const auto& gr : m.groups)
     for (int k : m.clusters[gr.cluster].nodes) cores_of[k]++;
-  const double pj_sop = etot.total_pj / std::max<double>(1, double(sops + macs + sdsa));
   for (size_t k = 0; k < nn; ++k) {
     const auto& n = g.nodes[k];
     const auto& s = node_tot[k];
@@ -201,7 +203,7 @@ void run_cmd(const RunOpts& o) {
                       {"cores", cores_of[k]}, {"spikes", s.spikes},
                       {"firing_rate", n.op == model::Op::LIF ? double(s.spikes) / updates : 0.0}, {"sops", s.sops},
                       {"macs", s.macs}, {"sdsa_ops", s.sdsa_ops},
-                      {"energy_pJ", pj_sop * double(s.sops + s.macs + s.sdsa_ops) / n_in},
+                      {"energy_pJ", arch::apply_energy(node_ev[k], etab, chip).total_pj / n_in},
                       {"paper_energy_pJ", (model::kEnergyMacPj * double(s.macs) + model::kEnergyAcPj * double(s.sops + s.sdsa_ops)) / n_in},
                       {"start_cycles", last ? last->node_start[k] : 0}, {"end_cycles", last ? last->node_end[k] : 0},
                       {"busy_cycles", last ? last->node_busy[k] : 0}});

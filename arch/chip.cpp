@@ -143,6 +143,13 @@ struct Chip::Impl : noc::PacketSink {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
+  // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
+  // router/link events of the packets it sends); TreeCost per route = its delivery tree.
+  struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };
+  std::vector<TreeCost> route_tree;
+  std::vector<CoreCounters> node_cc;
+  struct NetEv { uint64_t traversals = 0, link_bits = 0, chip_link_bits = 0; };
+  std::vector<NetEv> node_net;
   std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
 
   // Per run.
@@ -219,6 +226,10 @@ struct Chip::Impl : noc::PacketSink {
       }
     }
     port_free.assign(size_t(nports), 0);
+    route_tree.resize(m.routes.size());
+    for (const auto& r : m.routes)
+      route_tree[r.id] = tree_cost(r.src_group < 0 ? host_port_core[size_t(route_port[r.id])] : m.groups.at(r.src_group).core,
+                                   route_cores[r.id]);
 
     groups.resize(m.groups.size());
     for (const auto& mg : m.groups) {
@@ -360,6 +371,67 @@ struct Chip::Impl : noc::PacketSink {
     return e;
   }
 
+  // Links of a packet's delivery: the union of the XY paths from src to every destination (the
+  // network's multicast tree), or each destination's own minimal path with router.multicast
+  // false; chip-to-chip links are the chip boundaries those paths cross (the same for every
+  // minimal path). A flit then makes links + destinations router traversals.
+  TreeCost tree_cost(int src, const std::vector<int>& dests) const {
+    TreeCost tc;
+    tc.dests = dests.size();
+    const int W = m.mesh_w, cw = m.chip_w > 0 ? m.chip_w : m.mesh_w, ch = m.chip_h > 0 ? m.chip_h : m.mesh_h;
+    const int sx = src % W, sy = src / W;
+    auto xc = [&](int a, int b) { return uint64_t(std::abs(a / cw - b / cw)); };
+    auto yc = [&](int a, int b) { return uint64_t(std::abs(a / ch - b / ch)); };
+    if (!cfg.router.multicast || dests.size() == 1) {
+      for (int d : dests) {
+        const int dx = d % W, dy = d / W;
+        tc.links += uint64_t(std::abs(dx - sx) + std::abs(dy - sy));
+        tc.chip_links += xc(sx, dx) + yc(sy, dy);
+      }
+    } else {
+      int minx = sx, maxx = sx;
+      std::map<int, std::pair<int, int>> col;  // column -> (min y, max y) of the vertical branch
+      for (int d : dests) {
+        const int dx = d % W, dy = d / W;
+        minx = std::min(minx, dx), maxx = std::max(maxx, dx);
+        auto [it, fresh] = col.try_emplace(dx, sy, sy);
+        it->second.first = std::min(it->second.first, dy), it->second.second = std::max(it->second.second, dy);
+      }
+      tc.links += uint64_t(maxx - minx), tc.chip_links += xc(minx, maxx);
+      for (const auto& [x, yr] : col) tc.links += uint64_t(yr.second - yr.first), tc.chip_links += yc(yr.first, yr.second);
+    }
+    tc.links -= tc.chip_links;
+    return tc;
+  }
+  void charge_packet(int node, const TreeCost& tc, int flits) {
+    NetEv& e = node_net[size_t(node)];
+    const uint64_t fb = uint64_t(cfg.router.flit_bits), f = uint64_t(flits);
+    e.traversals += f * (tc.links + tc.chip_links + tc.dests);
+    e.link_bits += f * fb * tc.links;
+    e.chip_link_bits += f * fb * tc.chip_links;
+  }
+  // Adds what a unit of `core` counted since `before` to `node`'s counters.
+  void charge_core(int node, const CoreCounters& now, const CoreCounters& before) {
+    CoreCounters& n = node_cc[size_t(node)];
+    n.sops += now.sops - before.sops, n.macs += now.macs - before.macs;
+    n.sdsa_ops += now.sdsa_ops - before.sdsa_ops, n.neuron_updates += now.neuron_updates - before.neuron_updates;
+    n.weight_sram_reads += now.weight_sram_reads - before.weight_sram_reads;
+    n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
+    n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
+    n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
+  }
+  // Energy events of a set of core counters (whole chip or one layer), without static energy.
+  EventCounts core_events(const CoreCounters& c) const {
+    EventCounts ev;
+    ev.adds32 = c.adds, ev.mults8 = c.mults;
+    ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
+    ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
+    ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
+    ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
+        c.weight_sram_reads;
+    return ev;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Packets
 
@@ -389,6 +461,8 @@ struct Chip::Impl : noc::PacketSink {
     p.src_group = d.src_group;
     p.timestep = d.t;
     p.payload = h;
+    charge_packet(d.kind == DataKind::Result ? d.src_node : d.src_node,
+                  d.route >= 0 && d.kind != DataKind::EndOfStep ? route_tree[size_t(d.route)] : tree_cost(src_core, dests), flits);
     net->inject(std::move(p), std::max(cycle, net->now()));
     if (!host) {
       cores[src_core].cnt.packets_out++;
@@ -543,6 +617,7 @@ struct Chip::Impl : noc::PacketSink {
     uint64_t cyc = 1;  // header decode
     for (const auto& [si, ii] : P.consumers) {
       Slot& s = G.slots[si];
+      const CoreCounters before = core.cnt;
       model::StepStats& st = res.stats[s.node][d.t];
       if (s.op == Op::Conv2d || s.op == Op::Linear) {
         const model::ConvPlan& pl = *s.plan;
@@ -582,6 +657,7 @@ struct Chip::Impl : noc::PacketSink {
       } else {
         throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
       }
+      charge_core(s.node, core.cnt, before);
     }
     const uint64_t fin = core.book_synapse(cycle, cyc);
     const int s = src_idx(P, d.src_group, G);
@@ -646,7 +722,9 @@ struct Chip::Impl : noc::PacketSink {
     }
     NeuroCore& core = cores[G.core];
     if (ready > core.node_free()) core.cnt.stalls.waiting_input += ready - std::max(core.node_free(), G.task_start);
+    const CoreCounters before = core.cnt;
     const uint64_t cyc = compute(G, s, t);
+    charge_core(s.node, core.cnt, before);
     const uint64_t end = core.book_node(ready, cyc);
     G.busy = true;
     G.task_start = end - std::max<uint64_t>(1, cyc);
@@ -781,7 +859,9 @@ struct Chip::Impl : noc::PacketSink {
         for (int y = rb.y0; y < rb.y1; ++y)
           model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
                               int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
+        const CoreCounters before = cores[G.core].cnt;
         extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
+        charge_core(s.node, cores[G.core].cnt, before);
         const auto& dc = route_cores[e.routes[lr]];
         send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, dc, cycle + extra);
         for (int dl : e.route_dest_local[lr]) counts_scratch[dl] += words_packets(rb.c1 - rb.c0, dc.size());
@@ -816,6 +896,8 @@ struct Chip::Impl : noc::PacketSink {
     res.T = T;
     const size_t nn = g.nodes.size();
     res.stats.assign(nn, std::vector<model::StepStats>(size_t(T)));
+    node_cc.assign(nn, CoreCounters{});
+    node_net.assign(nn, NetEv{});
     res.output_acc.assign(size_t(g.output().shape.c), 0);
     res.timestep_end_cycles.assign(size_t(T), 0);
     res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.node_busy.assign(nn, 0);
@@ -908,19 +990,33 @@ struct Chip::Impl : noc::PacketSink {
           res.links.push_back({{node, p}, net->link_stats(node, p)});
     for (size_t i = 0; i < res.node_start.size(); ++i)
       if (res.node_start[i] == kNever) res.node_start[i] = 0;
-    EventCounts& ev = res.events;
-    uint64_t wreads = 0;
+    CoreCounters all;
     for (const auto& c : res.cores) {
-      ev.adds32 += c.adds, ev.mults8 += c.mults, wreads += c.weight_sram_reads;
-      ev.membrane_reads += c.membrane_sram_reads, ev.membrane_writes += c.membrane_sram_writes;
-      ev.neuron_updates += c.neuron_updates, ev.sdsa_ops += c.sdsa_ops;
-      ev.paper_macs += c.macs, ev.paper_acs += c.sops + c.sdsa_ops;
+      all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;
+      all.membrane_sram_reads += c.membrane_sram_reads, all.membrane_sram_writes += c.membrane_sram_writes;
+      all.neuron_updates += c.neuron_updates, all.sdsa_ops += c.sdsa_ops, all.macs += c.macs, all.sops += c.sops;
     }
-    ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] = wreads;
+    EventCounts& ev = res.events;
+    ev = core_events(all);
     ev.router_traversals = res.net.router_traversals;
     ev.link_bits = res.net.on_chip_link_bits;
     ev.chip_link_bits = res.net.chip_link_bits;
+    // Static: every used core for the whole latency.
     ev.core_cycles = uint64_t(groups.size()) * res.latency_cycles;
+    // Per layer: its own events; a core's static cycles are shared equally by the nodes of its
+    // cluster (remainder to the first), so the layers sum exactly to the totals.
+    res.node_events.assign(g.nodes.size(), EventCounts{});
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      EventCounts& ne = res.node_events[k];
+      ne = core_events(node_cc[k]);
+      ne.router_traversals = node_net[k].traversals;
+      ne.link_bits = node_net[k].link_bits, ne.chip_link_bits = node_net[k].chip_link_bits;
+    }
+    for (const GroupState& G : groups) {
+      const uint64_t n = G.slots.size(), share = res.latency_cycles / n;
+      for (size_t i = 0; i < n; ++i)
+        res.node_events[size_t(G.slots[i].node)].core_cycles += share + (i == 0 ? res.latency_cycles - share * n : 0);
+    }
     return std::move(res);
   }
 };

@@ -42,6 +42,7 @@ struct ChipRunResult {
   std::vector<TimelineEntry> timeline;
   bool timeline_truncated = false;
   EventCounts events;
+  std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   noc::NetworkTotals net;
   std::vector<std::pair<std::pair<int, int>, noc::LinkStats>> links;  // ((node, port), stats) with flits > 0
 };

@@ -141,6 +141,12 @@ struct Router {
   uint32_t inj_flit = 0;
   std::vector<bool> local_busy;
   bool active = false;
+  // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
+  // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
+  // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
+  bool asleep = false;
+  uint64_t sleep_since = 0;
+  uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
 };
 
@@ -187,6 +193,8 @@ struct Network::Impl {
   uint64_t seq = 0;
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
+  uint64_t asleep_count = 0;
+  bool moved = false, timer = false, sink_blocked = false;  // of the router being processed
   int max_timer = 1;  // longest link / credit latency or serialisation: bound for stalled()
   NetworkTotals tot;
   std::vector<int> tmp_ports;
@@ -289,8 +297,19 @@ struct Network::Impl {
     cal[cycle & cal_mask].push_back(e);
     ++events_pending;
   }
-  void activate(int n) {
+  void activate(int n, uint64_t t) {
     Router& r = routers[n];
+    if (r.asleep) {
+      const uint64_t slept = t - r.sleep_since;
+      r.st.stall_no_vc += r.inc[0] * slept, r.st.stall_no_credit += r.inc[1] * slept;
+      r.st.stall_sink += r.inc[2] * slept, r.st.stall_arbitration += r.inc[3] * slept;
+      if (p.round_robin && r.buffered > 0) {
+        r.rr_va = int((uint64_t(r.rr_va) + slept) % kNumPorts);
+        r.rr_in = int((uint64_t(r.rr_in) + slept) % kNumPorts);
+      }
+      r.asleep = false;
+      --asleep_count;
+    }
     if (!r.active) {
       r.active = true;
       active.push_back(n);
@@ -326,13 +345,14 @@ struct Network::Impl {
           r.in[e.port * V + e.vc].buf.push(e.flit);
           r.ne[e.port] |= uint16_t(1u << e.vc);
           ++r.buffered;
-          activate(int(e.node));
+          activate(int(e.node), t);
           break;
         }
         case EvType::Credit: {
           OutVC& o = routers[e.node].out[e.port * V + e.vc];
           ++o.credits;
           if (o.credits > D) throw Error("internal: credit count exceeds buffer depth");
+          if (routers[e.node].asleep) activate(int(e.node), t);
           break;
         }
         case EvType::Eject: eject(int(e.node), e.flit, t); break;
@@ -472,8 +492,11 @@ struct Network::Impl {
           if (allocate(r, node, iv, f)) {
             iv.allocated = true;
             r.al[ip] |= uint16_t(1u << vc);
+            moved = true;
           } else if (f.ready <= t) {
             ++r.st.stall_no_vc;
+          } else {
+            timer = true;
           }
         }
       }
@@ -495,7 +518,10 @@ struct Network::Impl {
           const int vc = __builtin_ctz(m);
           InVC& iv = r.in[ip * V + vc];
           const Flit& f = iv.buf.front();
-          if (f.ready > t) continue;
+          if (f.ready > t) {
+            timer = true;
+            continue;
+          }
           bool no_credit = false, lost = won, blocked_sink = false;
           for (int b = 0; b < iv.nout; ++b) {
             const int op = iv.out_port[b];
@@ -509,13 +535,19 @@ struct Network::Impl {
               if (!sink_ready) blocked_sink = true;
             } else if (r.out[op * V + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
+              if (r.link_free[op] > t) timer = true;
             }
           }
-          if (blocked_sink) { ++r.st.stall_sink; continue; }
+          if (blocked_sink) {
+            ++r.st.stall_sink;
+            sink_blocked = true;
+            continue;
+          }
           if (no_credit) { ++r.st.stall_no_credit; continue; }
           if (lost) { ++r.st.stall_arbitration; continue; }
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
+          moved = true;
           won = true;
           if (p.round_robin) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
         }
@@ -551,6 +583,7 @@ struct Network::Impl {
     ++net.flits_in_network_;
     ++tot.flits_injected;
     last_progress = t;
+    moved = true;
     if (int(++r.inj_flit) == size) {
       r.local_busy[r.inj_vc] = false;
       r.inj_vc = -1;
@@ -570,7 +603,7 @@ struct Network::Impl {
       const uint32_t cid = new_copy(pkt, pk.dests);
       Router& r = routers[pk.src];
       r.srcq.push_back(cid);
-      activate(pk.src);
+      activate(pk.src, t);
     }
   }
 
@@ -579,11 +612,23 @@ struct Network::Impl {
     release_pending(t);
     // Routers are visited in activation order, itself a deterministic function of the inputs;
     // routers of one cycle interact only through events of later cycles.
-    for (int n : active) process_router(n, t);
+    for (int n : active) {
+      Router& r = routers[n];
+      const RouterStats before = r.st;
+      moved = timer = sink_blocked = false;
+      process_router(n, t);
+      if (moved || timer || sink_blocked || !(r.buffered > 0 || r.has_source())) continue;
+      // Nothing moved and nothing waits on a timer or a sink: sleep until an event wakes it.
+      r.asleep = true;
+      r.sleep_since = t + 1;
+      r.inc[0] = r.st.stall_no_vc - before.stall_no_vc, r.inc[1] = r.st.stall_no_credit - before.stall_no_credit;
+      r.inc[2] = r.st.stall_sink - before.stall_sink, r.inc[3] = r.st.stall_arbitration - before.stall_arbitration;
+      ++asleep_count;
+    }
     next_active.clear();
     for (int n : active) {
       Router& r = routers[n];
-      if (r.buffered > 0 || r.has_source()) next_active.push_back(n);
+      if (!r.asleep && (r.buffered > 0 || r.has_source())) next_active.push_back(n);
       else r.active = false;
     }
     active.swap(next_active);
@@ -692,10 +737,13 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
   return id;
 }
 
-bool Network::idle() const { return impl_->active.empty() && impl_->events_pending == 0; }
+bool Network::idle() const {
+  return impl_->active.empty() && impl_->events_pending == 0 && impl_->asleep_count == 0;
+}
 
 uint64_t Network::next_event_cycle() const {
-  if (!idle()) return now_;
+  // Asleep routers wait for events or injections only, so they need no cycle of their own.
+  if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
   if (!impl_->pending.empty()) return std::max(now_, std::get<0>(impl_->pending.top()));
   return kNever;
 }
@@ -703,7 +751,7 @@ uint64_t Network::next_event_cycle() const {
 void Network::advance_to(uint64_t cycle) {
   auto& I = *impl_;
   while (now_ < cycle) {
-    if (idle()) {
+    if (I.active.empty() && I.events_pending == 0) {
       const uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
       if (next >= cycle) {
         now_ = cycle;
