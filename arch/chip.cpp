@@ -580,6 +580,12 @@ struct Chip::Impl : noc::PacketSink {
   }
 
   bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+  // A full input queue accepts again when its oldest packet's synapse work ends: the router
+  // sleeps until then instead of asking every cycle.
+  uint64_t ready_again(int core, uint64_t cycle) override {
+    const uint64_t c = cores[core].accepts_again_at(cycle);
+    return c == UINT64_MAX ? cycle + 1 : c;
+  }
 
   void deliver(int core, const Packet& p, uint64_t cycle) override {
     PacketData& d = pool[p.payload];
@@ -955,11 +961,6 @@ struct Chip::Impl : noc::PacketSink {
         if (e.finish) finish_task(G, e.cycle);
         else try_start(G, e.cycle);
       }
-    } else if (net->stalled()) {
-      // Flits wait for full input queues: nothing changes before the first queue drains.
-      uint64_t until = tc;
-      for (NeuroCore& c : cores) until = std::min(until, c.accepts_again_at(tn));
-      net->skip_stalled_to(until);
     } else {
       net->advance_to(tn + 1);
     }

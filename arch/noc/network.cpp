@@ -194,8 +194,10 @@ struct Network::Impl {
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
   uint64_t asleep_count = 0;
-  bool moved = false, timer = false, sink_blocked = false;  // of the router being processed
-  int max_timer = 1;  // longest link / credit latency or serialisation: bound for stalled()
+  using Wake = std::pair<uint64_t, int>;  // (cycle, router): a refusing sink may accept again
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes;
+  uint64_t sink_wake = 0;  // of the router being processed: kNever, or when its sink may accept
+  bool moved = false, timer = false;  // of the router being processed
   NetworkTotals tot;
   std::vector<int> tmp_ports;
 
@@ -232,7 +234,6 @@ struct Network::Impl {
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }
-    max_timer = max_lat + std::max(ser_chip, 1);
     size_t ring = 1;
     while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
@@ -531,6 +532,7 @@ struct Network::Impl {
                 sink = sink_of(node);
                 sink_ready = !sink || sink->ready(node, t);
                 sink_checked = true;
+                if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
               }
               if (!sink_ready) blocked_sink = true;
             } else if (r.out[op * V + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
@@ -540,7 +542,6 @@ struct Network::Impl {
           }
           if (blocked_sink) {
             ++r.st.stall_sink;
-            sink_blocked = true;
             continue;
           }
           if (no_credit) { ++r.st.stall_no_credit; continue; }
@@ -609,15 +610,22 @@ struct Network::Impl {
 
   void cycle(uint64_t t) {
     if (events_pending) process_events(t);
+    while (!wakes.empty() && wakes.top().first <= t) {
+      const int n = wakes.top().second;
+      wakes.pop();
+      if (routers[n].asleep) activate(n, t);  // a stale wake only makes it look once more
+    }
     release_pending(t);
     // Routers are visited in activation order, itself a deterministic function of the inputs;
     // routers of one cycle interact only through events of later cycles.
     for (int n : active) {
       Router& r = routers[n];
       const RouterStats before = r.st;
-      moved = timer = sink_blocked = false;
+      moved = timer = false;
+      sink_wake = kNever;
       process_router(n, t);
-      if (moved || timer || sink_blocked || !(r.buffered > 0 || r.has_source())) continue;
+      if (moved || timer || sink_wake <= t + 1 || !(r.buffered > 0 || r.has_source())) continue;
+      if (sink_wake != kNever) wakes.push({sink_wake, n});
       // Nothing moved and nothing waits on a timer or a sink: sleep until an event wakes it.
       r.asleep = true;
       r.sleep_since = t + 1;
@@ -744,7 +752,10 @@ bool Network::idle() const {
 uint64_t Network::next_event_cycle() const {
   // Asleep routers wait for events or injections only, so they need no cycle of their own.
   if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
-  if (!impl_->pending.empty()) return std::max(now_, std::get<0>(impl_->pending.top()));
+  uint64_t next = kNever;
+  if (!impl_->pending.empty()) next = std::get<0>(impl_->pending.top());
+  if (!impl_->wakes.empty()) next = std::min(next, impl_->wakes.top().first);
+  if (next != kNever) return std::max(now_, next);
   return kNever;
 }
 
@@ -752,7 +763,8 @@ void Network::advance_to(uint64_t cycle) {
   auto& I = *impl_;
   while (now_ < cycle) {
     if (I.active.empty() && I.events_pending == 0) {
-      const uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      if (!I.wakes.empty()) next = std::min(next, I.wakes.top().first);
       if (next >= cycle) {
         now_ = cycle;
         break;
@@ -763,51 +775,6 @@ void Network::advance_to(uint64_t cycle) {
     I.cycle(now_);
     ++now_;
   }
-}
-
-bool Network::stalled() const {
-  const auto& I = *impl_;
-  return !I.active.empty() && I.events_pending == 0 &&
-         now_ > I.last_progress + uint64_t(I.max_timer + p_.pipeline_stages) + 1 &&
-         (I.pending.empty() || std::get<0>(I.pending.top()) > now_);
-}
-
-uint64_t Network::skip_stalled_to(uint64_t cycle) {
-  auto& I = *impl_;
-  if (!stalled() || cycle <= now_ + 1) {
-    advance_to(now_ + 1);
-    return now_;
-  }
-  struct Snap { uint64_t no_vc, no_credit, sink, arb; };
-  std::vector<Snap> before;
-  before.reserve(I.active.size());
-  for (int n : I.active) {
-    const RouterStats& s = I.routers[n].st;
-    before.push_back({s.stall_no_vc, s.stall_no_credit, s.stall_sink, s.stall_arbitration});
-  }
-  const std::vector<int> was_active = I.active;
-  const uint64_t progress = I.last_progress;
-  I.cycle(now_);
-  ++now_;
-  if (I.last_progress != progress || I.events_pending != 0 || I.active != was_active) return now_;
-  uint64_t to = cycle;
-  if (!I.pending.empty()) to = std::min(to, std::get<0>(I.pending.top()));
-  if (to <= now_) return now_;
-  const uint64_t skip = to - now_;
-  for (size_t i = 0; i < was_active.size(); ++i) {
-    Router& r = I.routers[was_active[i]];
-    r.st.stall_no_vc += (r.st.stall_no_vc - before[i].no_vc) * skip;
-    r.st.stall_no_credit += (r.st.stall_no_credit - before[i].no_credit) * skip;
-    r.st.stall_sink += (r.st.stall_sink - before[i].sink) * skip;
-    r.st.stall_arbitration += (r.st.stall_arbitration - before[i].arb) * skip;
-    if (p_.round_robin && r.buffered > 0) {
-      r.rr_va = int((uint64_t(r.rr_va) + skip) % kNumPorts);
-      r.rr_in = int((uint64_t(r.rr_in) + skip) % kNumPorts);
-    }
-  }
-  I.last_progress += skip;  // the watchdog counts only simulated waits, not the sinks' known ones
-  now_ = to;
-  return now_;
 }
 
 void Network::drain() {

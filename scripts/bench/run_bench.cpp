@@ -72,6 +72,15 @@ int main(int argc, char** argv) {
   std::printf("energy per SOP by component:");
   for (const auto& [k, v] : e.components_pj) std::printf(" %s %.2f", k.c_str(), v / double(sops));
   std::printf(" pJ\n");
+  // Per-layer energy is built from each layer's own events; they must add up to the chip totals
+  // (the network side is computed from delivery trees, independently of the network's counters).
+  arch::EventCounts sum;
+  for (const auto& ne : cr.node_events) sum += ne;
+  const double layers_pj = arch::apply_energy(sum, arch::load_energy_table(arch::resolve_energy_table(chip)), chip).total_pj;
+  std::printf("per-layer sums: router traversals %llu / %llu, link bits %llu / %llu, chip-link bits %llu / %llu, energy %.6g / %.6g pJ\n",
+              (unsigned long long)sum.router_traversals, (unsigned long long)cr.events.router_traversals,
+              (unsigned long long)sum.link_bits, (unsigned long long)cr.events.link_bits,
+              (unsigned long long)sum.chip_link_bits, (unsigned long long)cr.events.chip_link_bits, layers_pj, e.total_pj);
   std::printf("peak RSS %.0f MB\n", double(ru.ru_maxrss) / 1024);
   return diff.empty() ? 0 : 1;
 }
