@@ -77,37 +77,24 @@ namespace {
 inline int opposite(int p) { return (p + 2) & 3; }
 
 struct Flit {
-  uint32_t copy;     // which (packet, destination subset) this flit belongs to
-  uint32_t idx;      // flit index in the packet
   uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
-  bool last = false; // tail flit (kept in the flit so the hot path needs no packet lookup)
+  uint32_t copy;     // which (packet, destination subset) this flit belongs to
+  int32_t dest;      // the copy's only destination, or -1 for a multicast set (route without a lookup)
+  uint32_t idx;      // flit index in the packet
+  bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
 };
 
-// Fixed-capacity FIFO: an input VC buffer never holds more than buffer_depth flits (credits).
-struct Ring {
-  std::vector<Flit> v;
-  uint32_t head = 0, n = 0;
-  void init(int cap) { v.assign(cap, Flit{}); }
-  bool empty() const { return n == 0; }
-  uint32_t size() const { return n; }
-  Flit& front() { return v[head]; }
-  const Flit& at(uint32_t i) const { return v[(head + i) % v.size()]; }
-  void push(const Flit& f) {
-    if (n == v.size()) throw Error("internal: router input buffer overflow (credit accounting broken)");
-    v[(head + n) % v.size()] = f;
-    ++n;
-  }
-  void pop() { head = (head + 1) % v.size(); --n; }
-};
-
+// Input VC state. The flits themselves live in one network-wide array (Impl::fbuf), buffer_depth
+// rounded up to a power of two per VC, so a VC is a head index and a count, no heap block of its own.
 struct InVC {
-  Ring buf;
+  uint16_t head = 0, n = 0;
   bool allocated = false;  // head won VC allocation: out ports/VCs below are valid until the tail
+  bool forked = false;
   uint8_t nout = 0;
   uint8_t out_port[kNumPorts];
   int16_t out_vc[kNumPorts];
   uint32_t out_copy[kNumPorts];
-  bool forked = false;
+  int32_t out_dest[kNumPorts];
 };
 
 struct OutVC {
@@ -116,8 +103,6 @@ struct OutVC {
 };
 
 struct Router {
-  std::vector<InVC> in;     // kNumPorts * vcs
-  std::vector<OutVC> out;   // 4 * vcs (the local output is the ejection channel, no VCs)
   int nbr[4] = {-1, -1, -1, -1};
   bool chip[4] = {false, false, false, false};
   int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
@@ -139,7 +124,7 @@ struct Router {
   size_t srcq_head = 0;
   int inj_vc = -1;
   uint32_t inj_flit = 0;
-  std::vector<bool> local_busy;
+  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   bool active = false;
   // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
   // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
@@ -150,7 +135,10 @@ struct Router {
   bool has_source() const { return srcq_head < srcq.size(); }
 };
 
-enum class EvType : uint8_t { Arrive, Credit, Eject };
+// Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
+// router activation order and delivery order); credits only add to counters, so they live in a
+// separate ring of 4-byte output-VC indices.
+enum class EvType : uint8_t { Arrive, Eject };
 struct Event {
   EvType type;
   uint8_t port;
@@ -176,9 +164,18 @@ struct Network::Impl {
   const NetworkParams& p;
   int V, D, P;
   std::vector<Router> routers;
+  // Flat per-network state: input VC i of (node, port) is ivc[(node*kNumPorts + port)*V + i], its
+  // flits fbuf[that index << cap_shift ...]; output VC of (node, dir, vc) is ovc[(node*4 + dir)*V + vc].
+  std::vector<InVC> ivc;
+  std::vector<Flit> fbuf;
+  int cap_shift = 0;
+  uint32_t cap_mask = 0;
+  std::vector<OutVC> ovc;
+  std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
+  std::vector<std::vector<uint32_t>> ccal;  // credit returns: ovc index
   uint64_t cal_mask = 0;
   uint64_t events_pending = 0;
   std::vector<int> active, next_active;
@@ -199,25 +196,29 @@ struct Network::Impl {
   uint64_t sink_wake = 0;  // of the router being processed: kNever, or when its sink may accept
   bool moved = false, timer = false;  // of the router being processed
   NetworkTotals tot;
-  std::vector<int> tmp_ports;
 
   Impl(Network& n, const NetworkParams& params)
       : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages) {
     const int N = p.width * p.height;
     routers.resize(N);
     sinks.assign(N, nullptr);
+    while ((1 << cap_shift) < D) ++cap_shift;
+    cap_mask = (1u << cap_shift) - 1;
+    ivc.resize(size_t(N) * kNumPorts * V);
+    fbuf.resize(ivc.size() << cap_shift);
+    ovc.resize(size_t(N) * 4 * V);
+    for (auto& o : ovc) o.credits = D;
+    xs.resize(N);
+    ys.resize(N);
     const int cw = p.chip_width > 0 ? p.chip_width : p.width;
     const int ch = p.chip_height > 0 ? p.chip_height : p.height;
     const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
     int max_lat = 1;
     for (int n = 0; n < N; ++n) {
       Router& r = routers[n];
-      r.in.resize(kNumPorts * V);
-      for (auto& iv : r.in) iv.buf.init(D);
-      r.out.resize(4 * V);
-      for (auto& o : r.out) o.credits = D;
-      r.local_busy.assign(V, false);
       const int x = n % p.width, y = n / p.width;
+      xs[n] = x;
+      ys[n] = y;
       for (int d = 0; d < 4; ++d) {
         int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
         if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
@@ -237,11 +238,30 @@ struct Network::Impl {
     size_t ring = 1;
     while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
+    ccal.resize(ring);
     cal_mask = ring - 1;
   }
 
+  // ---- buffers ---------------------------------------------------------------------------
+  size_t vci(int node, int port, int vc) const { return (size_t(node) * kNumPorts + port) * V + vc; }
+  OutVC& out(int node, int dir, int vc) { return ovc[(size_t(node) * 4 + dir) * V + vc]; }
+  const OutVC& out(int node, int dir, int vc) const { return ovc[(size_t(node) * 4 + dir) * V + vc]; }
+  Flit& front(size_t i) { return fbuf[(i << cap_shift) + ivc[i].head]; }
+  const Flit& flit_at(size_t i, uint32_t k) const { return fbuf[(i << cap_shift) + ((ivc[i].head + k) & cap_mask)]; }
+  void push(size_t i, const Flit& f) {
+    InVC& iv = ivc[i];
+    if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
+    fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
+    ++iv.n;
+  }
+  void pop(size_t i) {
+    InVC& iv = ivc[i];
+    iv.head = uint16_t((iv.head + 1) & cap_mask);
+    --iv.n;
+  }
+
   int xy_port(int node, int dest) const {
-    const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+    const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
     if (dx > x) return kEast;
     if (dx < x) return kWest;
     if (dy > y) return kSouth;
@@ -249,30 +269,29 @@ struct Network::Impl {
     return kLocal;
   }
   int yx_port(int node, int dest) const {
-    const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+    const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
     if (dy > y) return kSouth;
     if (dy < y) return kNorth;
     if (dx > x) return kEast;
     if (dx < x) return kWest;
     return kLocal;
   }
-  int free_vc(const Router& r, int port, bool whole_packet) const {
-    for (int v = 0; v < V; ++v) {
-      const OutVC& o = r.out[port * V + v];
-      if (!o.busy && (!whole_packet || o.credits == D) && (whole_packet || o.credits > 0)) return v;
-    }
+  int free_vc(int node, int port, bool whole_packet) const {
+    const OutVC* o = &ovc[(size_t(node) * 4 + port) * V];
+    for (int v = 0; v < V; ++v)
+      if (!o[v].busy && (!whole_packet || o[v].credits == D) && (whole_packet || o[v].credits > 0)) return v;
     for (int v = 0; v < V && !whole_packet; ++v)
-      if (!r.out[port * V + v].busy) return v;
+      if (!o[v].busy) return v;
     return -1;
   }
   // Unicast route: deterministic for XY/YX, minimal adaptive west-first (turn model: once a
   // packet stops going west it never turns west again, so no cycle of channel dependencies).
-  int unicast_port(const Router& r, int node, int dest) const {
+  int unicast_port(int node, int dest) const {
     switch (p.routing) {
       case Routing::XY: return xy_port(node, dest);
       case Routing::YX: return yx_port(node, dest);
       case Routing::WestFirst: {
-        const int x = node % p.width, y = node / p.width, dx = dest % p.width, dy = dest / p.width;
+        const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
         if (dx < x) return kWest;
         int cand[2], nc = 0;
         if (dx > x) cand[nc++] = kEast;
@@ -283,7 +302,7 @@ struct Network::Impl {
         auto score = [&](int port) {
           int best = -1;
           for (int v = 0; v < V; ++v) {
-            const OutVC& o = r.out[port * V + v];
+            const OutVC& o = out(node, port, v);
             if (!o.busy) best = std::max(best, o.credits);
           }
           return best;
@@ -296,6 +315,10 @@ struct Network::Impl {
 
   void schedule(uint64_t cycle, const Event& e) {
     cal[cycle & cal_mask].push_back(e);
+    ++events_pending;
+  }
+  void schedule_credit(uint64_t cycle, uint32_t out_index) {
+    ccal[cycle & cal_mask].push_back(out_index);
     ++events_pending;
   }
   void activate(int n, uint64_t t) {
@@ -335,28 +358,33 @@ struct Network::Impl {
   PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
 
   // ---- per-cycle work -------------------------------------------------------------------
+  // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
+  // its set bits upwards is the round-robin order starting at `start`.
+  static unsigned rotate_ports(unsigned m, int start) {
+    return ((m >> start) | (m << (kNumPorts - start))) & ((1u << kNumPorts) - 1);
+  }
   void process_events(uint64_t t) {
+    auto& credits = ccal[t & cal_mask];
+    for (uint32_t oi : credits) {
+      OutVC& o = ovc[oi];
+      if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
+      const int cn = int(oi / uint32_t(4 * V));
+      if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
+    }
+    events_pending -= credits.size();
+    credits.clear();
     auto& bucket = cal[t & cal_mask];
     // Index loop: deliveries may not schedule into the current bucket (all latencies >= 1).
     for (size_t i = 0; i < bucket.size(); ++i) {
-      const Event e = bucket[i];
-      switch (e.type) {
-        case EvType::Arrive: {
-          Router& r = routers[e.node];
-          r.in[e.port * V + e.vc].buf.push(e.flit);
-          r.ne[e.port] |= uint16_t(1u << e.vc);
-          ++r.buffered;
-          activate(int(e.node), t);
-          break;
-        }
-        case EvType::Credit: {
-          OutVC& o = routers[e.node].out[e.port * V + e.vc];
-          ++o.credits;
-          if (o.credits > D) throw Error("internal: credit count exceeds buffer depth");
-          if (routers[e.node].asleep) activate(int(e.node), t);
-          break;
-        }
-        case EvType::Eject: eject(int(e.node), e.flit, t); break;
+      const Event& e = bucket[i];
+      if (e.type == EvType::Arrive) {
+        Router& r = routers[e.node];
+        push(vci(int(e.node), e.port, e.vc), e.flit);
+        r.ne[e.port] |= uint16_t(1u << e.vc);
+        ++r.buffered;
+        activate(int(e.node), t);
+      } else {
+        eject(int(e.node), Flit(e.flit), t);
       }
     }
     events_pending -= bucket.size();
@@ -378,26 +406,26 @@ struct Network::Impl {
   }
 
   // VC allocation for a head flit at the front of input VC iv (all-or-nothing over its branches).
-  bool allocate(Router& r, int node, InVC& iv, const Flit& f) {
-    const Copy& c = copies[f.copy];
-    const PacketRec& pr = packets[c.pkt];
-    if (c.dests.size() == 1) {
-      const int port = unicast_port(r, node, c.dests[0]);
+  bool allocate(int node, InVC& iv, const Flit& f) {
+    if (f.dest >= 0) {
+      const int port = unicast_port(node, f.dest);
       int vc = 0;
       if (port != kLocal) {
-        vc = free_vc(r, port, false);
+        vc = free_vc(node, port, false);
         if (vc < 0) return false;
-        r.out[port * V + vc].busy = true;
+        out(node, port, vc).busy = true;
       }
       iv.nout = 1;
       iv.out_port[0] = uint8_t(port);
       iv.out_vc[0] = int16_t(vc);
       iv.out_copy[0] = f.copy;
+      iv.out_dest[0] = f.dest;
       iv.forked = false;
       return true;
     }
     // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
+    const Copy& c = copies[f.copy];
     int mask = 0;
     for (int d : c.dests) mask |= 1 << xy_port(node, d);
     int vcs[kNumPorts];
@@ -406,7 +434,7 @@ struct Network::Impl {
       if (!(mask & (1 << port))) continue;
       vcs[port] = 0;
       if (port != kLocal) {
-        vcs[port] = free_vc(r, port, true);
+        vcs[port] = free_vc(node, port, true);
         if (vcs[port] < 0) return false;
       }
       ++nb;
@@ -415,60 +443,54 @@ struct Network::Impl {
     iv.forked = nb > 1;
     for (int port = 0; port < kNumPorts; ++port) {
       if (!(mask & (1 << port))) continue;
-      if (port != kLocal) r.out[port * V + vcs[port]].busy = true;
+      if (port != kLocal) out(node, port, vcs[port]).busy = true;
       const int b = iv.nout++;
       iv.out_port[b] = uint8_t(port);
       iv.out_vc[b] = int16_t(vcs[port]);
       if (nb == 1) {
         iv.out_copy[b] = f.copy;
+        iv.out_dest[b] = -1;
       } else {
         std::vector<int> sub;
-        for (int d : c.dests)
+        for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
+        iv.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
         iv.out_copy[b] = new_copy(copies[f.copy].pkt, std::move(sub));
       }
     }
-    (void)pr;
     return true;
   }
 
   void traverse(Router& r, int node, int ip, int vc, uint64_t t) {
-    InVC& iv = r.in[ip * V + vc];
-    const Flit f = iv.buf.front();
-    iv.buf.pop();
-    if (iv.buf.empty()) r.ne[ip] &= uint16_t(~(1u << vc));
+    const size_t i = vci(node, ip, vc);
+    InVC& iv = ivc[i];
+    const Flit f = front(i);
+    pop(i);
+    if (iv.n == 0) r.ne[ip] &= uint16_t(~(1u << vc));
     --r.buffered;
     if (ip != kLocal) {
       const int up = r.nbr[ip];
       const int up_port = opposite(ip);
-      schedule(t + routers[up].clat[up_port], Event{EvType::Credit, uint8_t(up_port), uint16_t(vc), uint32_t(up), Flit{}});
+      schedule_credit(t + routers[up].clat[up_port], uint32_t((size_t(up) * 4 + up_port) * V + vc));
     }
     const bool tail = f.last;
     net.flits_in_network_ += iv.nout - 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      Flit nf{iv.out_copy[b], f.idx, 0, f.last};
+      Flit nf{0, iv.out_copy[b], iv.out_dest[b], f.idx, f.last};
       ++r.st.traversals;
-      ++tot.router_traversals;
       if (op == kLocal) {
         schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
         continue;
       }
-      OutVC& o = r.out[op * V + iv.out_vc[b]];
+      OutVC& o = out(node, op, iv.out_vc[b]);
       --o.credits;
       if (tail) o.busy = false;
       nf.ready = t + r.lat[op] + P;
       schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
       r.link_free[op] = t + r.ser[op];
-      ++r.ls[op].flits;
+      ++r.ls[op].flits;  // network link totals are summed from these in totals()
       r.ls[op].busy_cycles += r.ser[op];
-      if (r.chip[op]) {
-        ++tot.chip_link_flits;
-        tot.chip_link_bits += p.flit_bits;
-      } else {
-        ++tot.link_flits;
-        tot.on_chip_link_bits += p.flit_bits;
-      }
     }
     if (tail) {
       if (iv.forked) release_copy(f.copy);
@@ -481,16 +503,27 @@ struct Network::Impl {
   void process_router(int node, uint64_t t) {
     Router& r = routers[node];
     if (r.buffered > 0) {
+      // Locals, not members: the counter stores below would otherwise force reloads (aliasing).
+      const bool rr = p.round_robin;
+      const int nv = V, cs = cap_shift;
+      const size_t base0 = vci(node, 0, 0);
+      InVC* const ivp = ivc.data();
+      const Flit* const fb = fbuf.data();
+      const OutVC* const op0 = &ovc[size_t(node) * 4 * nv];
       // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
       // rotating order.
-      for (int k = 0; k < kNumPorts; ++k) {
-        int ip = p.round_robin ? r.rr_va + k : k;
+      unsigned heads = 0;  // input ports with an unallocated non-empty VC
+      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip]) != 0) << ip;
+      const int va0 = rr ? r.rr_va : 0;
+      for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
+        int ip = __builtin_ctz(pm) + va0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
-          InVC& iv = r.in[ip * V + vc];
-          const Flit& f = iv.buf.front();
-          if (allocate(r, node, iv, f)) {
+          const size_t i = base0 + size_t(ip) * nv + vc;
+          InVC& iv = ivp[i];
+          const Flit& f = fb[(i << cs) + iv.head];
+          if (allocate(node, iv, f)) {
             iv.allocated = true;
             r.al[ip] |= uint16_t(1u << vc);
             moved = true;
@@ -501,25 +534,27 @@ struct Network::Impl {
           }
         }
       }
-      if (p.round_robin && ++r.rr_va == kNumPorts) r.rr_va = 0;
+      if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
       // Switch allocation (one flit per input port and per output port per cycle) + traversal.
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
-      for (int k = 0; k < kNumPorts; ++k) {
-        int ip = p.round_robin ? r.rr_in + k : k;
+      unsigned ready_ports = 0;  // input ports with a non-empty allocated VC
+      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip]) != 0) << ip;
+      const int sa0 = rr ? r.rr_in : 0;
+      for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
+        int ip = __builtin_ctz(pm) + sa0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
         const unsigned cand = r.ne[ip] & r.al[ip];
-        if (!cand) continue;
         // VCs from the round-robin pointer upwards, then the ones below it.
-        const unsigned rot = p.round_robin ? unsigned(r.rr_vc[ip]) : 0u;
+        const unsigned rot = rr ? unsigned(r.rr_vc[ip]) : 0u;
         const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
+        const size_t base = base0 + size_t(ip) * nv;
         for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
-          InVC& iv = r.in[ip * V + vc];
-          const Flit& f = iv.buf.front();
-          if (f.ready > t) {
+          InVC& iv = ivp[base + vc];
+          if (fb[((base + vc) << cs) + iv.head].ready > t) {
             timer = true;
             continue;
           }
@@ -535,7 +570,7 @@ struct Network::Impl {
                 if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
               }
               if (!sink_ready) blocked_sink = true;
-            } else if (r.out[op * V + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
+            } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
               if (r.link_free[op] > t) timer = true;
             }
@@ -550,35 +585,35 @@ struct Network::Impl {
           traverse(r, node, ip, vc, t);
           moved = true;
           won = true;
-          if (p.round_robin) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+          if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         }
       }
-      if (p.round_robin && ++r.rr_in == kNumPorts) r.rr_in = 0;
+      if (rr && ++r.rr_in == kNumPorts) r.rr_in = 0;
     }
-    if (r.has_source()) inject_flit(r, t);
+    if (r.has_source()) inject_flit(r, node, t);
   }
 
-  void inject_flit(Router& r, uint64_t t) {
+  void inject_flit(Router& r, int node, uint64_t t) {
     const uint32_t cid = r.srcq[r.srcq_head];
     const Copy& c = copies[cid];
     const int size = packets[c.pkt].p.size_flits;
+    const size_t base = vci(node, kLocal, 0);
     if (r.inj_vc < 0) {
       const bool whole = c.dests.size() > 1;
       for (int v = 0; v < V; ++v) {
-        if (r.local_busy[v]) continue;
-        const uint32_t occ = r.in[kLocal * V + v].buf.size();
+        if (r.local_busy & (1u << v)) continue;
+        const uint32_t occ = ivc[base + v].n;
         if (whole ? occ == 0 : occ < uint32_t(D)) {
           r.inj_vc = v;
-          r.local_busy[v] = true;
+          r.local_busy |= 1u << v;
           r.inj_flit = 0;
           break;
         }
       }
       if (r.inj_vc < 0) return;
     }
-    InVC& iv = r.in[kLocal * V + r.inj_vc];
-    if (iv.buf.size() >= uint32_t(D)) return;
-    iv.buf.push(Flit{cid, r.inj_flit, t + 1 + P, int(r.inj_flit) + 1 == size});
+    if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
+    push(base + r.inj_vc, Flit{t + 1 + P, cid, c.dests.size() == 1 ? c.dests[0] : -1, r.inj_flit, int(r.inj_flit) + 1 == size});
     r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
     ++r.buffered;
     ++net.flits_in_network_;
@@ -586,7 +621,7 @@ struct Network::Impl {
     last_progress = t;
     moved = true;
     if (int(++r.inj_flit) == size) {
-      r.local_busy[r.inj_vc] = false;
+      r.local_busy &= ~(1u << r.inj_vc);
       r.inj_vc = -1;
       r.inj_flit = 0;
       if (++r.srcq_head == r.srcq.size()) {
@@ -652,16 +687,16 @@ struct Network::Impl {
     std::ostringstream os;
     int shown = 0;
     for (int n = 0; n < int(routers.size()) && shown < 32; ++n) {
-      const Router& r = routers[n];
       for (int ip = 0; ip < kNumPorts; ++ip)
         for (int v = 0; v < V; ++v) {
-          const InVC& iv = r.in[ip * V + v];
-          if (iv.buf.empty()) continue;
-          const Flit& f = iv.buf.at(0);
+          const size_t i = vci(n, ip, v);
+          const InVC& iv = ivc[i];
+          if (iv.n == 0) continue;
+          const Flit& f = flit_at(i, 0);
           const Copy& c = copies[f.copy];
           const Packet& pk = packets[c.pkt].p;
           os << "  router (" << n % p.width << "," << n / p.width << ") in " << port_name(ip) << " vc" << v
-             << ": " << iv.buf.size() << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
+             << ": " << iv.n << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
              << ", src " << pk.src << ", flit " << f.idx << "/" << pk.size_flits << ", dests";
           for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
           if (c.dests.size() > 8) os << " ...";
@@ -671,7 +706,7 @@ struct Network::Impl {
             for (int b = 0; b < iv.nout; ++b) {
               os << " " << port_name(iv.out_port[b]);
               if (iv.out_port[b] == kLocal) os << "(sink " << (sink_of(n) ? "refusing" : "none") << ")";
-              else os << " vc" << iv.out_vc[b] << " credits " << r.out[iv.out_port[b] * V + iv.out_vc[b]].credits;
+              else os << " vc" << iv.out_vc[b] << " credits " << out(n, iv.out_port[b], iv.out_vc[b]).credits;
             }
           } else {
             os << " waiting for a free output VC";
@@ -781,11 +816,34 @@ void Network::drain() {
   while (next_event_cycle() != kNever) advance_to(next_event_cycle() + 1);
 }
 
-const RouterStats& Network::router_stats(int node) const { return impl_->routers.at(node).st; }
+RouterStats Network::router_stats(int node) const {
+  // A sleeping router's stalls of the cycles it slept so far are added when it wakes; include them.
+  const auto& r = impl_->routers.at(node);
+  RouterStats s = r.st;
+  if (r.asleep && now_ > r.sleep_since) {
+    const uint64_t slept = now_ - r.sleep_since;
+    s.stall_no_vc += r.inc[0] * slept, s.stall_no_credit += r.inc[1] * slept;
+    s.stall_sink += r.inc[2] * slept, s.stall_arbitration += r.inc[3] * slept;
+  }
+  return s;
+}
 const LinkStats& Network::link_stats(int node, int port) const { return impl_->routers.at(node).ls[port & 3]; }
 bool Network::is_chip_link(int node, int port) const { return impl_->routers.at(node).chip[port & 3]; }
 bool Network::link_exists(int node, int port) const { return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0; }
-NetworkTotals Network::totals() const { return impl_->tot; }
+NetworkTotals Network::totals() const {
+  // Traversal and link counts are kept per router/link only (fewer counters per flit) and summed here.
+  NetworkTotals t = impl_->tot;
+  for (const auto& r : impl_->routers) {
+    t.router_traversals += r.st.traversals;
+    for (int d = 0; d < 4; ++d) {
+      if (r.chip[d]) t.chip_link_flits += r.ls[d].flits;
+      else t.link_flits += r.ls[d].flits;
+    }
+  }
+  t.chip_link_bits = t.chip_link_flits * uint64_t(p_.flit_bits);
+  t.on_chip_link_bits = t.link_flits * uint64_t(p_.flit_bits);
+  return t;
+}
 std::string Network::describe_buffers() const { return impl_->describe(); }
 
 void Network::check_invariants() const {
@@ -793,18 +851,18 @@ void Network::check_invariants() const {
   const int V = p_.vcs, D = p_.buffer_depth;
   // credits in flight back to (node, port, vc) and flits in flight towards (node, in port, vc)
   std::map<std::tuple<int, int, int>, int> credit_fly, flit_fly;
+  for (const auto& b : I.ccal)
+    for (uint32_t oi : b) ++credit_fly[{int(oi / (4 * V)), int(oi / V % 4), int(oi % V)}];
   for (const auto& b : I.cal)
-    for (const auto& e : b) {
-      if (e.type == EvType::Credit) ++credit_fly[{int(e.node), e.port, e.vc}];
+    for (const auto& e : b)
       if (e.type == EvType::Arrive) ++flit_fly[{int(e.node), e.port, e.vc}];
-    }
   for (int n = 0; n < num_nodes(); ++n) {
     const Router& r = I.routers[n];
     for (int d = 0; d < 4; ++d) {
       if (r.nbr[d] < 0) continue;
       for (int v = 0; v < V; ++v) {
-        const int c = r.out[d * V + v].credits;
-        const int occ = int(I.routers[r.nbr[d]].in[opposite(d) * V + v].buf.size());
+        const int c = I.out(n, d, v).credits;
+        const int occ = int(I.ivc[I.vci(r.nbr[d], opposite(d), v)].n);
         const int cf = credit_fly[{n, d, v}];
         const int ff = flit_fly[{r.nbr[d], opposite(d), v}];
         if (c < 0 || c > D || c + cf + occ + ff != D)

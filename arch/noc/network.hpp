@@ -138,7 +138,7 @@ class Network {
   uint64_t flits_in_flight() const { return flits_in_network_; }
 
 
-  const RouterStats& router_stats(int node) const;
+  RouterStats router_stats(int node) const;  // by value: includes a sleeping router's pending stalls
   const LinkStats& link_stats(int node, int port) const;  // output link of node in direction port
   bool is_chip_link(int node, int port) const;
   bool link_exists(int node, int port) const;

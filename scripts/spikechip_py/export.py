@@ -385,6 +385,8 @@ def write_model_dir(graph, out_dir, meta):
         with open(tmpg, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
+        for p in (tmpw, tmpg):       # mkstemp creates 0600; model files are meant to be shared
+            os.chmod(p, 0o644)
         os.replace(tmpw, os.path.join(out_dir, "weights.safetensors"))
         os.replace(tmpg, os.path.join(out_dir, "graph.json"))
     finally:

@@ -1,0 +1,296 @@
+// Sweep file parsing and expansion (docs/exploration.md).
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "explore/sweep.hpp"
+#include "sim/error.hpp"
+#include "sim/strict_json.hpp"
+
+namespace spikechip::explore {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace {
+
+constexpr size_t kMaxPoints = 100000;
+
+// Mapper options a sweep may set or vary as map.<key>, with their defaults (cmd_map's defaults).
+json default_map_options() {
+  return {{"placement", "anneal"}, {"seed", 1}, {"split", "min-cores"}, {"rate", 0.2}, {"unicast", false},
+          {"chips", nullptr}};
+}
+
+void check_map_option(const StrictJson& v, const std::string& key) {
+  if (key == "placement") v.as_enum({"naive", "random", "snake", "anneal"});
+  else if (key == "seed") v.as_int(0, INT64_MAX);
+  else if (key == "split") v.as_enum({"min-cores", "channels-first"});
+  else if (key == "rate") v.as_double(0, 1);
+  else if (key == "unicast") v.as_bool();
+  else if (key == "chips") {
+    if (v.raw().is_null()) return;
+    if (v.raw().is_string()) v.as_enum({"auto"});
+    else v.as_int(1, 4096);
+  } else {
+    v.fail("unknown mapper option 'map." + key + "' (known: map.placement, map.seed, map.split, map.rate, "
+           "map.unicast, map.chips)");
+  }
+}
+
+// Absolute path of a file named in the sweep: relative to the sweep file, then the working
+// directory, then the source tree.
+std::string resolve_file(const std::string& p, const std::string& base_dir, const std::string& what,
+                         const std::string& where, bool directory = false) {
+  std::vector<fs::path> tried;
+  if (fs::path(p).is_absolute()) tried.push_back(p);
+  else tried = {fs::path(base_dir) / p, fs::current_path() / p, fs::path(SPIKECHIP_SOURCE_DIR) / p};
+  for (const auto& t : tried)
+    if (directory ? fs::is_directory(t) : fs::is_regular_file(t)) return fs::weakly_canonical(t).string();
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
+  throw Error(fmt::format("{}: {} '{}' not found (tried {})", where, what, p, list));
+}
+
+std::string pointer_of(const std::string& dotted) {
+  std::string p = "/";
+  for (char ch : dotted) p += ch == '.' ? '/' : ch;
+  return p;
+}
+
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+struct Axis {  // one combination = a set of (path, value) assignments
+  std::vector<std::vector<std::pair<std::string, json>>> combos{{}};
+};
+
+}  // namespace
+
+double area_proxy_mm2(const arch::ChipConfig& c) {
+  // 45 nm constants in um^2 (docs/exploration.md): 6T bit cell 0.346 um^2 x 1.45 array overhead,
+  // FreePDK45 cells for the datapaths (full adder ~4.3 um^2, DFF ~4.5 um^2).
+  constexpr double kSramBit = 0.5, kAdderLane = 180, kNeuronUnit = 400, kSdsaLane = 60, kMacLane = 600,
+                   kFlopBit = 4.5, kCrossbarBit = 1.0;
+  const auto& k = c.core;
+  const auto& r = c.router;
+  const double sram = double(k.membrane_sram_bytes + k.weight_sram_bytes) * 8 * kSramBit;
+  const double logic = k.adder_lanes * kAdderLane + k.neuron_updates_per_cycle * kNeuronUnit +
+                       k.sdsa_lanes * kSdsaLane + k.mac_lanes * kMacLane;
+  const double router = 5.0 * r.vcs * r.buffer_depth * r.flit_bits * kFlopBit + 25.0 * r.flit_bits * kCrossbarBit;
+  double node = 45;
+  try {
+    size_t pos = 0;
+    double n = std::stod(c.tech.node, &pos);
+    if (n > 0) node = n;
+  } catch (const std::exception&) {
+  }
+  const double scale = (node / 45.0) * (node / 45.0);
+  return double(c.num_cores()) * (sram + logic + router) * scale / 1e6;
+}
+
+const std::vector<std::string>& job_metrics(const std::string& job) {
+  static const std::vector<std::string> map_m = {"cores_used", "cores_total", "traffic_hops", "link_traversals",
+                                                 "packets_per_step", "max_link_load", "weight_replication",
+                                                 "membrane_util_max", "weight_util_max", "area_proxy_mm2"};
+  static const std::vector<std::string> run_m = {"latency_cycles", "energy_pJ", "area_proxy_mm2", "energy_per_sop_pJ",
+                                                 "paper_energy_pJ", "sops", "packets", "flits", "cores_used",
+                                                 "verified"};
+  return job == "run" ? run_m : map_m;
+}
+
+SweepSpec load_sweep(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot open the sweep file; check the path");
+  ordered_json j;
+  try {
+    j = ordered_json::parse(f);
+  } catch (const ordered_json::parse_error& e) {
+    throw Error(path + ": not valid JSON (" + e.what() + ")");
+  }
+  SweepSpec s = parse_sweep(j, path, fs::absolute(path).parent_path().string());
+  s.path = fs::absolute(path).string();
+  return s;
+}
+
+SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const std::string& base_dir) {
+  const json j = oj;  // sorted copy for the strict reader; `oj` keeps the file's key order
+  StrictJson root(j, origin);
+  root.only_keys({"name", "description", "job", "model", "chip", "inputs", "map", "timeout_s", "grid", "zip", "list"});
+  SweepSpec s;
+  s.path = origin;
+  s.name = root.has("name") ? root.at("name").as_string() : fs::path(origin).stem().string();
+  if (root.has("job")) s.job = root.at("job").as_enum({"map", "run"});
+  s.model = resolve_file(root.at("model").as_string(), base_dir, "model directory", root.at("model").where(), true);
+  const std::string chip_file = resolve_file(root.at("chip").as_string(), base_dir, "chip config", root.at("chip").where());
+  if (s.job == "run")
+    s.inputs = resolve_file(root.at("inputs").as_string(), base_dir, "inputs", root.at("inputs").where());
+  else if (root.has("inputs"))
+    root.at("inputs").fail("only a \"job\": \"run\" sweep takes inputs (a map job has none)");
+  if (s.job == "run" && root.has("map"))
+    root.at("map").fail("mapper options apply to \"job\": \"map\" sweeps only (spikechip run maps with its defaults)");
+  if (root.has("timeout_s")) s.timeout_s = root.at("timeout_s").as_double(0.1, 1e7);
+
+  // Base chip: every key present, so a varied path that is not in this JSON does not exist.
+  const arch::ChipConfig base_cfg = arch::load_chip_config(chip_file);
+  const json base_chip = arch::chip_config_to_json(base_cfg);
+  const std::string base_table = arch::resolve_energy_table(base_cfg);
+  json base_map = default_map_options();
+  if (root.has("map")) {
+    StrictJson m = root.at("map");
+    m.expect_object();
+    for (auto it = j["map"].begin(); it != j["map"].end(); ++it) {
+      check_map_option(m.at(it.key()), it.key());
+      base_map[it.key()] = it.value();
+    }
+  }
+
+  // Where a parameter path lives; unknown paths are errors naming them.
+  auto check_path = [&](const std::string& p, const StrictJson& at) {
+    if (p.rfind("map.", 0) == 0) {
+      if (s.job == "run") at.fail("'" + p + "': mapper options can be varied in \"job\": \"map\" sweeps only");
+      if (!base_map.contains(p.substr(4))) check_map_option(at, p.substr(4));
+      return;
+    }
+    const json::json_pointer ptr(pointer_of(p));
+    if (p.empty() || p.find("..") != std::string::npos || !base_chip.contains(ptr))
+      at.fail("'" + p + "' is not a chip-config path (docs/chip-config.md, e.g. core.adder_lanes, mesh.width, "
+              "tech.energy_table) nor a mapper option (map.placement, map.seed, ...)");
+    if (base_chip.at(ptr).is_object())
+      at.fail("'" + p + "' is a section of the chip config; vary one of its keys (e.g. " + p + "." +
+              base_chip.at(ptr).begin().key() + ")");
+  };
+  std::set<std::string> seen;
+  auto add_param = [&](const std::string& p, const StrictJson& at, bool allow_repeat) {
+    if (seen.count(p)) {
+      if (allow_repeat) return;
+      at.fail("'" + p + "' is varied twice (it may appear in only one of grid, zip, list)");
+    }
+    check_path(p, at);
+    seen.insert(p);
+    s.parameters.push_back(p);
+  };
+
+  std::vector<Axis> axes;
+  if (root.has("grid")) {
+    StrictJson g = root.at("grid");
+    g.expect_object();
+    for (auto it = oj["grid"].begin(); it != oj["grid"].end(); ++it) {
+      StrictJson vals = g.at(it.key());
+      vals.expect_array();
+      if (vals.size() == 0) vals.fail("needs at least one value");
+      add_param(it.key(), vals, false);
+      Axis a;
+      a.combos.clear();
+      for (const auto& v : vals.raw()) a.combos.push_back({{it.key(), v}});
+      axes.push_back(std::move(a));
+    }
+  }
+  if (root.has("zip")) {
+    StrictJson z = root.at("zip");
+    z.expect_object();
+    Axis a;
+    size_t n = 0;
+    for (auto it = oj["zip"].begin(); it != oj["zip"].end(); ++it) {
+      StrictJson vals = z.at(it.key());
+      vals.expect_array();
+      if (n == 0) n = vals.size();
+      if (vals.size() == 0 || vals.size() != n)
+        vals.fail(fmt::format("has {} values; every zip list must have the same, non-zero length ({})", vals.size(), n));
+      add_param(it.key(), vals, false);
+    }
+    a.combos.assign(n, {});
+    for (auto it = oj["zip"].begin(); it != oj["zip"].end(); ++it)
+      for (size_t i = 0; i < n; ++i) a.combos[i].push_back({it.key(), json(it.value()[i])});
+    if (n) axes.push_back(std::move(a));
+  }
+  if (root.has("list")) {
+    StrictJson l = root.at("list");
+    l.expect_array();
+    if (l.size() == 0) l.fail("needs at least one point");
+    std::set<std::string> before = seen;
+    Axis a;
+    a.combos.clear();
+    for (size_t i = 0; i < l.size(); ++i) {
+      StrictJson e = l.at(i);
+      e.expect_object();
+      std::vector<std::pair<std::string, json>> combo;
+      for (auto it = oj["list"][i].begin(); it != oj["list"][i].end(); ++it) {
+        if (before.count(it.key())) e.at(it.key()).fail("'" + it.key() + "' is varied in grid/zip too");
+        add_param(it.key(), e.at(it.key()), true);
+        combo.push_back({it.key(), json(it.value())});
+      }
+      a.combos.push_back(std::move(combo));
+    }
+    axes.push_back(std::move(a));
+  }
+
+  // Cartesian product of the axes, the first axis outermost (the last one varies fastest).
+  std::vector<std::vector<std::pair<std::string, json>>> combos{{}};
+  for (const Axis& a : axes) {
+    std::vector<std::vector<std::pair<std::string, json>>> next;
+    if (combos.size() * a.combos.size() > kMaxPoints)
+      root.fail(fmt::format("the sweep expands to more than {} points; split it", kMaxPoints));
+    for (const auto& c : combos)
+      for (const auto& d : a.combos) {
+        auto e = c;
+        e.insert(e.end(), d.begin(), d.end());
+        next.push_back(std::move(e));
+      }
+    combos = std::move(next);
+  }
+
+  std::map<std::string, int> first_of_sim;
+  uint64_t h = fnv1a(s.job + "\n" + s.model + "\n" + s.inputs);
+  for (size_t i = 0; i < combos.size(); ++i) {
+    SweepPoint p;
+    p.id = int(i);
+    p.chip = base_chip;
+    p.map = base_map;
+    std::string table = base_table;
+    for (const auto& [path, v] : combos[i]) {
+      if (path.rfind("map.", 0) == 0) {
+        p.map[path.substr(4)] = v;
+      } else {
+        p.chip[json::json_pointer(pointer_of(path))] = v;
+        if (path == "tech.energy_table") {
+          if (!v.is_string()) throw Error(fmt::format("{}: point {}: tech.energy_table must be a string path", origin, i));
+          table = resolve_file(v.get<std::string>(), base_dir, "energy table",
+                               fmt::format("{}: point {}: tech.energy_table", origin, i));
+        }
+      }
+    }
+    // Effective value of every parameter (the base value where this point does not set it).
+    for (const auto& path : s.parameters)
+      p.params[path] = path.rfind("map.", 0) == 0 ? p.map[path.substr(4)] : p.chip[json::json_pointer(pointer_of(path))];
+    for (auto it = p.map.begin(); it != p.map.end(); ++it)
+      check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, p.params.dump()), "/map/" + it.key()),
+                       it.key());
+    p.chip["tech"]["energy_table"] = table;
+    const std::string where = fmt::format("{}: point {} ({})", origin, i, p.params.dump());
+    arch::ChipConfig cfg;
+    try {
+      cfg = arch::chip_config_from_json(p.chip, "chip");
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what() + "; change the values in the sweep file");
+    }
+    p.area_proxy_mm2 = area_proxy_mm2(cfg);
+    p.key = json{{"job", s.job}, {"chip", p.chip}, {"map", p.map}}.dump();
+    json sim_chip = p.chip;
+    sim_chip.erase("tech");
+    p.sim_key = json{{"job", s.job}, {"chip", sim_chip}, {"map", p.map}}.dump();
+    auto [it, fresh] = first_of_sim.emplace(p.sim_key, p.id);
+    p.sim_point = fresh ? p.id : it->second;
+    h = fnv1a(p.key, h);
+    s.points.push_back(std::move(p));
+  }
+  s.spec_hash = fmt::format("{:016x}", h);
+  return s;
+}
+
+}  // namespace spikechip::explore

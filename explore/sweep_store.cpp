@@ -1,0 +1,113 @@
+// The sweep results store: DIR/results.sqlite. One writer (the sweep's parent process / MPI rank
+// 0 / the collect step); every point is one transaction, so a killed sweep leaves only whole
+// points behind (WAL journal: the last committed transaction survives SIGKILL).
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "explore/sweep.hpp"
+#include "sim/error.hpp"
+#include "sim/strict_json.hpp"
+
+namespace spikechip::explore {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+nlohmann::json PointResult::to_json() const {
+  return {{"id", id}, {"status", status}, {"error", error.empty() ? json(nullptr) : json(error)},
+          {"metrics", metrics}, {"sim_point", sim_point}, {"wall_s", wall_s}};
+}
+
+PointResult PointResult::from_json(const nlohmann::json& j, const std::string& origin) {
+  StrictJson r(j, origin);
+  r.only_keys({"id", "status", "error", "metrics", "sim_point", "wall_s"});
+  PointResult p;
+  p.id = int(r.at("id").as_int(0, INT32_MAX));
+  p.status = r.at("status").as_enum({"ok", "failed"});
+  if (!j.at("error").is_null()) p.error = r.at("error").as_string();
+  p.metrics = j.at("metrics");
+  if (p.status == "ok") r.at("metrics").expect_object();
+  p.sim_point = int(r.at("sim_point").as_int(-1, INT32_MAX));
+  p.wall_s = r.at("wall_s").as_double(0, 1e12);
+  return p;
+}
+
+SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(spec) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  path_ = (fs::path(dir) / "results.sqlite").string();
+  if (sqlite3_open(path_.c_str(), &db_) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(path_ + ": cannot open the sweep store (" + msg + "); check that -o names a writable directory");
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  exec("PRAGMA journal_mode=WAL");
+  // NORMAL in WAL mode: a killed process loses nothing committed (only a power cut could drop the
+  // last points, which a re-run simply repeats); FULL would fsync on every point.
+  exec("PRAGMA synchronous=NORMAL");
+  exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  exec("CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, point_key TEXT NOT NULL, params TEXT NOT NULL,"
+       " status TEXT NOT NULL, error TEXT, metrics TEXT, sim_point INTEGER NOT NULL, wall_s REAL NOT NULL)");
+  exec(fmt::format("INSERT OR REPLACE INTO meta VALUES ('sweep_file', {}), ('spec_hash', '{}')",
+                   json(spec.path).dump(), spec.spec_hash));
+}
+
+SweepStore::~SweepStore() { sqlite3_close(db_); }
+
+void SweepStore::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    throw Error(path_ + ": sweep store: " + msg + " (in: " + sql.substr(0, 80) + ")");
+  }
+}
+
+void SweepStore::record(const PointResult& r, const std::string& key) {
+  sqlite3_stmt* st = nullptr;
+  const char* sql = "INSERT OR REPLACE INTO points VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+    throw Error(path_ + ": sweep store: " + sqlite3_errmsg(db_));
+  const std::string params = spec_.points.at(size_t(r.id)).params.dump(), metrics = r.metrics.dump();
+  sqlite3_bind_int(st, 1, r.id);
+  sqlite3_bind_text(st, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, params.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, r.status.c_str(), -1, SQLITE_TRANSIENT);
+  if (r.error.empty()) sqlite3_bind_null(st, 5);
+  else sqlite3_bind_text(st, 5, r.error.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 6, metrics.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 7, r.sim_point);
+  sqlite3_bind_double(st, 8, r.wall_s);
+  const int rc = sqlite3_step(st);  // a single statement is its own atomic transaction
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) throw Error(path_ + ": sweep store: cannot record point " + std::to_string(r.id) + ": " +
+                                     sqlite3_errmsg(db_));
+}
+
+std::map<int, PointResult> SweepStore::load() const {
+  std::map<int, PointResult> out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT id, point_key, status, error, metrics, sim_point, wall_s FROM points ORDER BY id",
+                         -1, &st, nullptr) != SQLITE_OK)
+    throw Error(path_ + ": sweep store: " + sqlite3_errmsg(db_));
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    PointResult r;
+    r.id = sqlite3_column_int(st, 0);
+    const std::string key = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    // A point whose definition changed since it was recorded (edited sweep file) is not a result.
+    if (r.id < 0 || size_t(r.id) >= spec_.points.size() || spec_.points[size_t(r.id)].key != key) continue;
+    r.status = reinterpret_cast<const char*>(sqlite3_column_text(st, 2));
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) r.error = reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+    r.metrics = json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 4)));
+    r.sim_point = sqlite3_column_int(st, 5);
+    r.wall_s = sqlite3_column_double(st, 6);
+    out[r.id] = std::move(r);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+}  // namespace spikechip::explore
