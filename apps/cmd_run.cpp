@@ -147,7 +147,7 @@ void run_cmd(const RunOpts& o) {
   const double chip_s = run.wall_s, wall = ctx.wall_s;
   const json& sum = report["summary"];
   const double lat = sum["latency_cycles"];
-  const uint64_t sops = sum["sops"], spikes = sum["spikes"], packets = sum["packets"], flits = sum["flits"];
+  const double sops = sum["sops"], spikes = sum["spikes"], packets = sum["packets"], flits = sum["flits"];
   if (!o.out.empty()) report::write_run_outputs(report, o.out);
   std::cout << fmt::format("{}: {} input(s), T={}, {}\n", g.name, results.size(), T,
                            verified ? "verified bit-exact against golden" : o.no_verify ? "not verified (--no-verify)" : "partial, not verified");
@@ -157,7 +157,7 @@ void run_cmd(const RunOpts& o) {
   std::cout << fmt::format("latency {:.0f} cycles = {:.2f} us at {:.0f} MHz; energy {:.3f} uJ per inference ({:.2f} pJ/SOP)\n", lat,
                            lat / chip.clock_hz * 1e6, chip.clock_hz / 1e6, sum["energy_pJ"].get<double>() * 1e-6,
                            sum["energy_per_sop_pJ"].get<double>());
-  std::cout << fmt::format("spikes {}, SOPs {}, packets {}, flits {}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n", spikes,
+  std::cout << fmt::format("per inference: spikes {:.0f}, SOPs {:.0f}, packets {:.0f}, flits {:.0f}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n", spikes,
                            sops, packets, flits, wall, chip_s, golden_s);
   if (partial) std::cout << "status: partial (" << partial_reason << ")\n";
   if (!o.out.empty()) std::cout << "report: " << (fs::path(o.out) / "report.json").string() << "\n";

@@ -134,12 +134,22 @@ struct Chip::Impl : noc::PacketSink {
   std::vector<model::ConvPlan> plans;
   std::vector<std::vector<int>> route_cores;       // route -> destination cores
   std::vector<Emission> host_emissions;             // pixel routes of the host
+  std::vector<int> host_port_core;                  // router of each host port (west edge)
+  std::vector<int> route_port;                      // host route -> port, -1 for other routes
+  std::vector<uint64_t> port_free;                  // per host port: first free link cycle
   std::vector<std::vector<int32_t>> val;            // [node] full membrane tensors (disjoint writes)
   std::vector<PacketData> pool;
   std::vector<uint32_t> free_list;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
+  // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
+  // router/link events of the packets it sends); TreeCost per route = its delivery tree.
+  struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };
+  std::vector<TreeCost> route_tree;
+  std::vector<CoreCounters> node_cc;
+  struct NetEv { uint64_t traversals = 0, link_bits = 0, chip_link_bits = 0; };
+  std::vector<NetEv> node_net;
   std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
 
   // Per run.
@@ -200,6 +210,26 @@ struct Chip::Impl : noc::PacketSink {
       std::sort(route_cores[r.id].begin(), route_cores[r.id].end());
       route_cores[r.id].erase(std::unique(route_cores[r.id].begin(), route_cores[r.id].end()), route_cores[r.id].end());
     }
+
+    // Host ports on the west edge; each pixel route enters at the port nearest (in rows) to its
+    // destinations, so the frame is spread over the ports the way a host would split it.
+    const int nports = std::min(cfg.host.ports, m.mesh_h);
+    for (int i = 0; i < nports; ++i) host_port_core.push_back((i * m.mesh_h / nports) * m.mesh_w);
+    route_port.assign(m.routes.size(), -1);
+    for (const auto& r : m.routes) {
+      if (r.src_group >= 0) continue;
+      int64_t best = -1;
+      for (int i = 0; i < nports; ++i) {
+        int64_t d = 0;
+        for (int c : route_cores[r.id]) d += std::abs(c / m.mesh_w - host_port_core[i] / m.mesh_w);
+        if (best < 0 || d < best) best = d, route_port[r.id] = i;
+      }
+    }
+    port_free.assign(size_t(nports), 0);
+    route_tree.resize(m.routes.size());
+    for (const auto& r : m.routes)
+      route_tree[r.id] = tree_cost(r.src_group < 0 ? host_port_core[size_t(route_port[r.id])] : m.groups.at(r.src_group).core,
+                                   route_cores[r.id]);
 
     groups.resize(m.groups.size());
     for (const auto& mg : m.groups) {
@@ -341,6 +371,67 @@ struct Chip::Impl : noc::PacketSink {
     return e;
   }
 
+  // Links of a packet's delivery: the union of the XY paths from src to every destination (the
+  // network's multicast tree), or each destination's own minimal path with router.multicast
+  // false; chip-to-chip links are the chip boundaries those paths cross (the same for every
+  // minimal path). A flit then makes links + destinations router traversals.
+  TreeCost tree_cost(int src, const std::vector<int>& dests) const {
+    TreeCost tc;
+    tc.dests = dests.size();
+    const int W = m.mesh_w, cw = m.chip_w > 0 ? m.chip_w : m.mesh_w, ch = m.chip_h > 0 ? m.chip_h : m.mesh_h;
+    const int sx = src % W, sy = src / W;
+    auto xc = [&](int a, int b) { return uint64_t(std::abs(a / cw - b / cw)); };
+    auto yc = [&](int a, int b) { return uint64_t(std::abs(a / ch - b / ch)); };
+    if (!cfg.router.multicast || dests.size() == 1) {
+      for (int d : dests) {
+        const int dx = d % W, dy = d / W;
+        tc.links += uint64_t(std::abs(dx - sx) + std::abs(dy - sy));
+        tc.chip_links += xc(sx, dx) + yc(sy, dy);
+      }
+    } else {
+      int minx = sx, maxx = sx;
+      std::map<int, std::pair<int, int>> col;  // column -> (min y, max y) of the vertical branch
+      for (int d : dests) {
+        const int dx = d % W, dy = d / W;
+        minx = std::min(minx, dx), maxx = std::max(maxx, dx);
+        auto [it, fresh] = col.try_emplace(dx, sy, sy);
+        it->second.first = std::min(it->second.first, dy), it->second.second = std::max(it->second.second, dy);
+      }
+      tc.links += uint64_t(maxx - minx), tc.chip_links += xc(minx, maxx);
+      for (const auto& [x, yr] : col) tc.links += uint64_t(yr.second - yr.first), tc.chip_links += yc(yr.first, yr.second);
+    }
+    tc.links -= tc.chip_links;
+    return tc;
+  }
+  void charge_packet(int node, const TreeCost& tc, int flits) {
+    NetEv& e = node_net[size_t(node)];
+    const uint64_t fb = uint64_t(cfg.router.flit_bits), f = uint64_t(flits);
+    e.traversals += f * (tc.links + tc.chip_links + tc.dests);
+    e.link_bits += f * fb * tc.links;
+    e.chip_link_bits += f * fb * tc.chip_links;
+  }
+  // Adds what a unit of `core` counted since `before` to `node`'s counters.
+  void charge_core(int node, const CoreCounters& now, const CoreCounters& before) {
+    CoreCounters& n = node_cc[size_t(node)];
+    n.sops += now.sops - before.sops, n.macs += now.macs - before.macs;
+    n.sdsa_ops += now.sdsa_ops - before.sdsa_ops, n.neuron_updates += now.neuron_updates - before.neuron_updates;
+    n.weight_sram_reads += now.weight_sram_reads - before.weight_sram_reads;
+    n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
+    n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
+    n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
+  }
+  // Energy events of a set of core counters (whole chip or one layer), without static energy.
+  EventCounts core_events(const CoreCounters& c) const {
+    EventCounts ev;
+    ev.adds32 = c.adds, ev.mults8 = c.mults;
+    ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
+    ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
+    ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
+    ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
+        c.weight_sram_reads;
+    return ev;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Packets
 
@@ -356,7 +447,8 @@ struct Chip::Impl : noc::PacketSink {
     return i;
   }
 
-  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle) {
+  // host: the packet comes from a host port (the router's local port), not from the core there.
+  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host = false) {
     PacketData& d = pool[h];
     d.refs = int(dests.size());
     Packet p;
@@ -369,26 +461,25 @@ struct Chip::Impl : noc::PacketSink {
     p.src_group = d.src_group;
     p.timestep = d.t;
     p.payload = h;
+    charge_packet(d.kind == DataKind::Result ? d.src_node : d.src_node,
+                  d.route >= 0 && d.kind != DataKind::EndOfStep ? route_tree[size_t(d.route)] : tree_cost(src_core, dests), flits);
     net->inject(std::move(p), std::max(cycle, net->now()));
-    if (src_core >= 0 && size_t(src_core) < cores.size()) {
+    if (!host) {
       cores[src_core].cnt.packets_out++;
       cores[src_core].cnt.flits_out += uint64_t(flits);
     }
   }
 
-  // Sends the values bucketed per local route of `e` (spikes: flat indices; pixels: indices and
-  // values), split into packets, then the end-of-step marker with the per-group packet counts.
-  // Returns the cycle after the last flit left the packetiser.
-  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle,
-                const std::vector<std::vector<int32_t>>* values) {
+  // Sends the spikes bucketed per local route of `e` (flat indices), split into packets, then the
+  // end-of-step marker with the per-group packet counts.
+  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
     const int fb = cfg.router.flit_bits;
     counts_scratch.assign(e.dest_groups.size(), 0);
     uint64_t c = cycle;
     for (size_t lr = 0; lr < e.routes.size(); ++lr) {
       const std::vector<int32_t>& b = bucket[lr];
       if (b.empty()) continue;
-      const bool pix = e.kind == DataKind::Pixel;
-      const int per_flit = pix ? std::max(1, fb / 8) : std::max(1, fb / e.addr_bits);
+      const int per_flit = std::max(1, fb / e.addr_bits);
       const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
       for (size_t a = 0; a < b.size(); a += per_pkt) {
         const size_t n = std::min(per_pkt, b.size() - a);
@@ -396,10 +487,8 @@ struct Chip::Impl : noc::PacketSink {
         PacketData& d = pool[h];
         d.kind = e.kind, d.src_group = src_group, d.src_node = e.node, d.t = t, d.route = e.routes[lr];
         d.idx.assign(b.begin() + a, b.begin() + a + n);
-        if (pix) d.val.assign((*values)[lr].begin() + a, (*values)[lr].begin() + a + n);
         const int flits = 1 + int(ceil_div64(int64_t(n), per_flit));
         send(h, src_core, route_cores[e.routes[lr]], flits, c);
-        if (src_group < 0) c += uint64_t(flits);  // host link: one flit per cycle
         for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
       }
     }
@@ -407,12 +496,61 @@ struct Chip::Impl : noc::PacketSink {
     return c;
   }
 
-  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
+  // The host streams a frame in raster (CHW) order, as a DMA would read it: every pixel goes into
+  // the open packet of its route (u8 - zero point, flit_bits / 8 per flit), a full packet leaves on
+  // its route's port when that port's link is free, each flit taking ceil(flit_bits /
+  // host.bits_per_cycle) cycles. Raster order interleaves the encoder groups' packets, so they
+  // all compute while the frame streams. The end-of-step marker follows on the port that finishes
+  // last. Returns that cycle.
+  uint64_t host_frame(const Emission& e, int t, const uint8_t* frame, uint64_t start) {
+    const Node& inp = g.input();
+    const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+    const int per_flit = std::max(1, cfg.router.flit_bits / 8);
+    const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
+    std::fill(port_free.begin(), port_free.end(), start);
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    std::vector<uint32_t> open(e.routes.size(), UINT32_MAX);
+    std::vector<size_t> cap(e.routes.size());
+    for (size_t lr = 0; lr < e.routes.size(); ++lr)
+      cap[lr] = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
+    auto flush = [&](size_t lr) {
+      const uint32_t h = open[lr];
+      open[lr] = UINT32_MAX;
+      const int port = route_port[e.routes[lr]];
+      const int flits = 1 + int(ceil_div64(int64_t(pool[h].idx.size()), per_flit));
+      send(h, host_port_core[size_t(port)], route_cores[e.routes[lr]], flits, port_free[size_t(port)], true);
+      port_free[size_t(port)] += uint64_t(flits) * flit_cycles;
+      for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+    };
+    const int w = inp.shape.w;
+    for (int64_t j = 0; j < size; ++j) {
+      const int c = int(j / HW), y = int(j % HW / w), x = int(j % w);
+      const int r = e.cells.lookup(c, y, x);
+      if (r < 0) continue;
+      if (open[size_t(r)] == UINT32_MAX) {
+        const uint32_t h = alloc();
+        PacketData& d = pool[h];
+        d.kind = DataKind::Pixel, d.src_group = -1, d.src_node = e.node, d.t = t, d.route = e.routes[size_t(r)];
+        open[size_t(r)] = h;
+      }
+      PacketData& d = pool[open[size_t(r)]];
+      d.idx.push_back(int32_t(j));
+      d.val.push_back(int32_t(frame[j]) - inp.zero_point[size_t(c)]);
+      if (d.idx.size() == cap[size_t(r)]) flush(size_t(r));
+    }
+    for (size_t lr = 0; lr < e.routes.size(); ++lr)
+      if (open[lr] != UINT32_MAX) flush(lr);
+    const size_t last = size_t(std::max_element(port_free.begin(), port_free.end()) - port_free.begin());
+    send_eos(e, -1, host_port_core[last], t, port_free[last], true);
+    return port_free[last];
+  }
+
+  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle, bool host = false) {
     uint32_t h = alloc();
     PacketData& d = pool[h];
     d.kind = DataKind::EndOfStep, d.src_group = src_group, d.src_node = e.node, d.t = t;
     for (size_t i = 0; i < e.dest_groups.size(); ++i) d.expect.push_back({e.dest_groups[i], int(counts_scratch[i])});
-    send(h, src_core, e.eos_cores, 1, cycle);
+    send(h, src_core, e.eos_cores, 1, cycle, host);
   }
 
   // A forked (multicast) packet must fit one router buffer (the network forks by virtual
@@ -442,6 +580,12 @@ struct Chip::Impl : noc::PacketSink {
   }
 
   bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+  // A full input queue accepts again when its oldest packet's synapse work ends: the router
+  // sleeps until then instead of asking every cycle.
+  uint64_t ready_again(int core, uint64_t cycle) override {
+    const uint64_t c = cores[core].accepts_again_at(cycle);
+    return c == UINT64_MAX ? cycle + 1 : c;
+  }
 
   void deliver(int core, const Packet& p, uint64_t cycle) override {
     PacketData& d = pool[p.payload];
@@ -479,6 +623,7 @@ struct Chip::Impl : noc::PacketSink {
     uint64_t cyc = 1;  // header decode
     for (const auto& [si, ii] : P.consumers) {
       Slot& s = G.slots[si];
+      const CoreCounters before = core.cnt;
       model::StepStats& st = res.stats[s.node][d.t];
       if (s.op == Op::Conv2d || s.op == Op::Linear) {
         const model::ConvPlan& pl = *s.plan;
@@ -518,6 +663,7 @@ struct Chip::Impl : noc::PacketSink {
       } else {
         throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
       }
+      charge_core(s.node, core.cnt, before);
     }
     const uint64_t fin = core.book_synapse(cycle, cyc);
     const int s = src_idx(P, d.src_group, G);
@@ -582,7 +728,9 @@ struct Chip::Impl : noc::PacketSink {
     }
     NeuroCore& core = cores[G.core];
     if (ready > core.node_free()) core.cnt.stalls.waiting_input += ready - std::max(core.node_free(), G.task_start);
+    const CoreCounters before = core.cnt;
     const uint64_t cyc = compute(G, s, t);
+    charge_core(s.node, core.cnt, before);
     const uint64_t end = core.book_node(ready, cyc);
     G.busy = true;
     G.task_start = end - std::max<uint64_t>(1, cyc);
@@ -706,7 +854,7 @@ struct Chip::Impl : noc::PacketSink {
         const int r = e.cells.lookup(int(f / HW), int(f % HW / n.shape.w), int(f % n.shape.w));
         if (r >= 0) bucket[size_t(r)].push_back(f);
       }
-      emit(e, G.id, G.core, t, cycle, nullptr);
+      emit(e, G.id, G.core, t, cycle);
     } else if (e.kind == DataKind::PartialSum) {
       const int64_t HW = int64_t(n.shape.h) * n.shape.w;
       counts_scratch.assign(e.dest_groups.size(), 0);
@@ -717,7 +865,9 @@ struct Chip::Impl : noc::PacketSink {
         for (int y = rb.y0; y < rb.y1; ++y)
           model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
                               int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
+        const CoreCounters before = cores[G.core].cnt;
         extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
+        charge_core(s.node, cores[G.core].cnt, before);
         const auto& dc = route_cores[e.routes[lr]];
         send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, dc, cycle + extra);
         for (int dl : e.route_dest_local[lr]) counts_scratch[dl] += words_packets(rb.c1 - rb.c0, dc.size());
@@ -752,6 +902,8 @@ struct Chip::Impl : noc::PacketSink {
     res.T = T;
     const size_t nn = g.nodes.size();
     res.stats.assign(nn, std::vector<model::StepStats>(size_t(T)));
+    node_cc.assign(nn, CoreCounters{});
+    node_net.assign(nn, NetEv{});
     res.output_acc.assign(size_t(g.output().shape.c), 0);
     res.timestep_end_cycles.assign(size_t(T), 0);
     res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.node_busy.assign(nn, 0);
@@ -776,23 +928,13 @@ struct Chip::Impl : noc::PacketSink {
     for (const auto& r : m.routes)
       if (r.kind == "result") results_expected += words_packets(r.region.c1 - r.region.c0, 1);
     if (results_expected == 0) throw Error("mapping: no result route to the host (the Output node is not mapped)");
-    // Host port: every timestep's frame, pixel by pixel in CHW order, paced at one flit per cycle.
-    const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+    // Host ports: every timestep's frame in CHW order, split over the ports (see emit), each port
+    // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
+    const int64_t size = inp.shape.size();
     uint64_t c = 0;
-    std::vector<std::vector<int32_t>> vals;
     for (int t = 0; t < T; ++t) {
       const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
-      for (const Emission& e : host_emissions) {
-        bucket.assign(e.routes.size(), {});
-        vals.assign(e.routes.size(), {});
-        for (int64_t j = 0; j < size; ++j) {
-          const int r = e.cells.lookup(int(j / HW), int(j % HW / inp.shape.w), int(j % inp.shape.w));
-          if (r < 0) continue;
-          bucket[size_t(r)].push_back(int32_t(j));
-          vals[size_t(r)].push_back(int32_t(f[j]) - inp.zero_point[size_t(j / HW)]);
-        }
-        c = emit(e, -1, 0, t, c, &vals) + 1;
-      }
+      for (const Emission& e : host_emissions) c = host_frame(e, t, f, c) + 1;
     }
     for (GroupState& G : groups) schedule(0, G.id, false);
   }
@@ -819,11 +961,6 @@ struct Chip::Impl : noc::PacketSink {
         if (e.finish) finish_task(G, e.cycle);
         else try_start(G, e.cycle);
       }
-    } else if (net->stalled()) {
-      // Flits wait for full input queues: nothing changes before the first queue drains.
-      uint64_t until = tc;
-      for (NeuroCore& c : cores) until = std::min(until, c.accepts_again_at(tn));
-      net->skip_stalled_to(until);
     } else {
       net->advance_to(tn + 1);
     }
@@ -854,19 +991,33 @@ struct Chip::Impl : noc::PacketSink {
           res.links.push_back({{node, p}, net->link_stats(node, p)});
     for (size_t i = 0; i < res.node_start.size(); ++i)
       if (res.node_start[i] == kNever) res.node_start[i] = 0;
-    EventCounts& ev = res.events;
-    uint64_t wreads = 0;
+    CoreCounters all;
     for (const auto& c : res.cores) {
-      ev.adds32 += c.adds, ev.mults8 += c.mults, wreads += c.weight_sram_reads;
-      ev.membrane_reads += c.membrane_sram_reads, ev.membrane_writes += c.membrane_sram_writes;
-      ev.neuron_updates += c.neuron_updates, ev.sdsa_ops += c.sdsa_ops;
-      ev.paper_macs += c.macs, ev.paper_acs += c.sops + c.sdsa_ops;
+      all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;
+      all.membrane_sram_reads += c.membrane_sram_reads, all.membrane_sram_writes += c.membrane_sram_writes;
+      all.neuron_updates += c.neuron_updates, all.sdsa_ops += c.sdsa_ops, all.macs += c.macs, all.sops += c.sops;
     }
-    ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] = wreads;
+    EventCounts& ev = res.events;
+    ev = core_events(all);
     ev.router_traversals = res.net.router_traversals;
     ev.link_bits = res.net.on_chip_link_bits;
     ev.chip_link_bits = res.net.chip_link_bits;
+    // Static: every used core for the whole latency.
     ev.core_cycles = uint64_t(groups.size()) * res.latency_cycles;
+    // Per layer: its own events; a core's static cycles are shared equally by the nodes of its
+    // cluster (remainder to the first), so the layers sum exactly to the totals.
+    res.node_events.assign(g.nodes.size(), EventCounts{});
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      EventCounts& ne = res.node_events[k];
+      ne = core_events(node_cc[k]);
+      ne.router_traversals = node_net[k].traversals;
+      ne.link_bits = node_net[k].link_bits, ne.chip_link_bits = node_net[k].chip_link_bits;
+    }
+    for (const GroupState& G : groups) {
+      const uint64_t n = G.slots.size(), share = res.latency_cycles / n;
+      for (size_t i = 0; i < n; ++i)
+        res.node_events[size_t(G.slots[i].node)].core_cycles += share + (i == 0 ? res.latency_cycles - share * n : 0);
+    }
     return std::move(res);
   }
 };
@@ -893,6 +1044,19 @@ bool Chip::done() const { return impl_->done(); }
 ChipRunResult Chip::finish() { return impl_->finish(); }
 uint64_t Chip::now() const { return impl_->net->now(); }
 noc::Network& Chip::network() { return *impl_->net; }
+double Chip::progress() const {
+  uint64_t done = 0, total = 0;
+  for (const auto& G : impl_->groups) {
+    done += uint64_t(G.t) * G.slots.size() + uint64_t(G.t < impl_->T ? G.k : 0);
+    total += uint64_t(impl_->T) * G.slots.size();
+  }
+  return total ? double(done) / double(total) : 1.0;
+}
+int Chip::timestep() const {
+  int t = impl_->T;
+  for (const auto& G : impl_->groups) t = std::min(t, G.t);
+  return t;
+}
 int Chip::num_cores() const { return int(impl_->cores.size()); }
 
 ChipRunResult Chip::run(const model::InputView& in, int T, const ChipRunOptions& opt) {

@@ -42,6 +42,7 @@ struct ChipRunResult {
   std::vector<TimelineEntry> timeline;
   bool timeline_truncated = false;
   EventCounts events;
+  std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   noc::NetworkTotals net;
   std::vector<std::pair<std::pair<int, int>, noc::LinkStats>> links;  // ((node, port), stats) with flits > 0
 };
@@ -73,6 +74,11 @@ class Chip {
   bool done() const;
   ChipRunResult finish();
   uint64_t now() const;
+
+  // Progress for long runs: fraction of the (node slice, timestep) tasks finished, and the lowest
+  // timestep a group still works on (T when all are done).
+  double progress() const;
+  int timestep() const;
 
   noc::Network& network();
   int num_cores() const;

@@ -66,6 +66,12 @@ void read_core(const StrictJson& j, CoreConfig& c) {
                               " is not divisible into " + std::to_string(c.weight_banks) + " banks");
 }
 
+void read_host(const StrictJson& j, HostConfig& h) {
+  j.only_keys({"ports", "bits_per_cycle"});
+  j.opt_int("ports", h.ports, 1, 4096);
+  j.opt_int("bits_per_cycle", h.bits_per_cycle, 1, 4096);
+}
+
 void read_tech(const StrictJson& j, TechConfig& t) {
   j.only_keys({"node", "energy_table"});
   if (j.has("node")) t.node = j.at("node").as_string();
@@ -76,7 +82,7 @@ void read_tech(const StrictJson& j, TechConfig& t) {
 
 ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& origin) {
   StrictJson j(json, origin);
-  j.only_keys({"name", "description", "clock_hz", "mesh", "chips", "router", "core", "tech",
+  j.only_keys({"name", "description", "clock_hz", "mesh", "chips", "router", "core", "host", "tech",
                "watchdog_cycles"});
   ChipConfig c;
   c.name = j.at("name").as_string();
@@ -87,11 +93,16 @@ ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& 
   if (j.has("chips")) read_chips(j.at("chips"), c.chips);
   if (j.has("router")) read_router(j.at("router"), c.router);
   if (j.has("core")) read_core(j.at("core"), c.core);
+  if (j.has("host")) read_host(j.at("host"), c.host);
   if (j.has("tech")) read_tech(j.at("tech"), c.tech);
   j.opt_int("watchdog_cycles", c.watchdog_cycles, 1, int64_t(1) << 40);
   if (int64_t(c.global_width()) * c.global_height() > 1 << 20)
     j.at("chips").fail("the global mesh has " + std::to_string(int64_t(c.global_width()) * c.global_height()) +
                        " tiles; at most 1048576 are supported");
+  if (c.host.ports > c.global_height())
+    j.at("host").at("ports").fail(std::to_string(c.host.ports) + " ports do not fit the " +
+                                  std::to_string(c.global_height()) +
+                                  " rows of the west edge (one port per row at most): lower host.ports");
   c.source_path = origin;
   return c;
 }
@@ -116,6 +127,7 @@ nlohmann::json chip_config_to_json(const ChipConfig& c) {
                {"neuron_updates_per_cycle", k.neuron_updates_per_cycle}, {"sdsa_lanes", k.sdsa_lanes},
                {"input_queue_depth", k.input_queue_depth}, {"output_queue_depth", k.output_queue_depth},
                {"mac_lanes", k.mac_lanes}};
+  j["host"] = {{"ports", c.host.ports}, {"bits_per_cycle", c.host.bits_per_cycle}};
   j["tech"] = {{"node", c.tech.node}, {"energy_table", c.tech.energy_table}};
   j["watchdog_cycles"] = c.watchdog_cycles;
   return j;

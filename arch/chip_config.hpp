@@ -48,6 +48,13 @@ struct CoreConfig {
   int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
 };
 
+// Host interface: input frames enter at `ports` routers spread over the west edge of the global
+// mesh (port i at row i * height / ports, column 0), each fed by a link of `bits_per_cycle`.
+struct HostConfig {
+  int ports = 1;
+  int bits_per_cycle = 64;
+};
+
 struct TechConfig {
   std::string node = "45nm";
   std::string energy_table = "arch/energy/45nm.json";  // relative to the chip file, or the source tree
@@ -61,6 +68,7 @@ struct ChipConfig {
   ChipLinkConfig chips;
   RouterConfig router;
   CoreConfig core;
+  HostConfig host;
   TechConfig tech;
   int64_t watchdog_cycles = 100000;  // stop with a diagnostic when nothing moves this long
   std::string source_path;           // the file it was read from (for messages)

@@ -21,14 +21,25 @@ void ChipModule::tick() {
     if (!chip_) return;  // no notification left: sc_start returns (no "stopped by user" banner)
   }
   const uint64_t now = abs - base_;
-  // Handle every event due at the current cycle, then sleep until the next one.
-  while (!chip_->done() && chip_->next_event_cycle() <= now) chip_->step();
+  // Handle every event due before now + kQuantum, then sleep until the next one. While flits are
+  // in flight the chip has an event every cycle; letting it run up to a quantum ahead of the
+  // kernel (temporal decoupling, as a TLM quantum keeper does) saves a kernel wake per cycle and
+  // changes nothing, since no other process observes the chip in between.
+  const uint64_t horizon = now + kQuantum;
+  for (;;) {
+    if (chip_->done()) break;
+    const uint64_t next = chip_->next_event_cycle();
+    if (next >= horizon || (opt_.max_cycles && next > opt_.max_cycles)) break;
+    chip_->step();
+  }
   if (chip_->done()) {
     done_(*chip_);
+    const uint64_t end = chip_->now();
     chip_ = nullptr;
-    wake_.notify(period_);  // the next input starts one cycle later
+    wake_.notify(period_ * double(end > now ? end - now : 1));  // the next input starts after this one
     return;
   }
+  if (progress_) progress_(*chip_, chip_->now());
   if (opt_.stop && opt_.stop->load(std::memory_order_relaxed)) {
     stopped_ = true;
     return;  // no notification left: sc_start returns (no "stopped by user" banner)
@@ -39,7 +50,7 @@ void ChipModule::tick() {
     return;  // no notification left: sc_start returns (no "stopped by user" banner)
   }
   if (next == arch::noc::kNever) chip_->step();  // throws the stall diagnostic
-  wake_.notify(period_ * double(next - now));
+  wake_.notify(period_ * double(next > now ? next - now : 1));
 }
 
 }  // namespace spikechip::sim

@@ -18,6 +18,8 @@ class ChipModule : public sc_core::sc_module {
   // each chip counts its own cycles from 0 (its start cycle in the kernel is the offset).
   ChipModule(sc_core::sc_module_name name, sc_core::sc_time period, const arch::ChipRunOptions& opt,
              std::function<arch::Chip*()> next, std::function<void(arch::Chip&)> done);
+  // Called at every wake with the chip in progress and its current cycle (progress display).
+  void on_progress(std::function<void(const arch::Chip&, uint64_t)> f) { progress_ = std::move(f); }
   // Called before sc_start: the first wake-up.
   void start();
   uint64_t wakes() const { return wakes_; }
@@ -26,12 +28,14 @@ class ChipModule : public sc_core::sc_module {
 
  private:
   void tick();
+  static constexpr uint64_t kQuantum = 4096;  // cycles the chip may run ahead of the kernel
   arch::Chip* chip_ = nullptr;
   uint64_t base_ = 0;
   sc_core::sc_time period_;
   arch::ChipRunOptions opt_;
   std::function<arch::Chip*()> next_;
   std::function<void(arch::Chip&)> done_;
+  std::function<void(const arch::Chip&, uint64_t)> progress_;
   sc_core::sc_event wake_;
   uint64_t wakes_ = 0;
   bool stopped_ = false;

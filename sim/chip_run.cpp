@@ -73,9 +73,11 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   json jin = json::array(), preds = json::array();
   const size_t nn = g.nodes.size();
   std::vector<model::StepStats> node_tot(nn);
+  std::vector<arch::EventCounts> node_ev(nn);  // each layer's own counted events, over all inputs
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     ev_all += r.events;
+    for (size_t k = 0; k < nn && k < r.node_events.size(); ++k) node_ev[k] += r.node_events[k];
     cycles_sum += r.latency_cycles;
     arch::EnergyBreakdown e = arch::apply_energy(r.events, etab, chip);
     for (size_t k = 0; k < nn; ++k)
@@ -95,21 +97,23 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   const double lat = double(cycles_sum) / n_in;
   const uint64_t sim_cycles = cycles_sum;
   const arch::ChipRunResult* last = results.empty() ? nullptr : &results.back();
-  // Per-layer energy: the node's share of the synaptic/neuron events, at the table's prices.
+  // Per-layer energy: the layer's own counted events (its cores' work, the packets it sends, its
+  // share of its cores' static energy) at the table's prices; the layers sum to the total.
+  // Counts in `layers` and `summary` are per inference (means over the inputs), like energy_pJ.
   json layers = json::array();
   std::vector<int> cores_of(nn, 0);
   for (const auto& gr : m.groups)
     for (int k : m.clusters[gr.cluster].nodes) cores_of[k]++;
-  const double pj_sop = etot.total_pj / std::max<double>(1, double(sops + macs + sdsa));
   for (size_t k = 0; k < nn; ++k) {
     const auto& n = g.nodes[k];
     const auto& s = node_tot[k];
     const double updates = double(n.shape.size()) * T * n_in;
     layers.push_back({{"name", n.name}, {"op", model::op_name(n.op)}, {"shape", {n.shape.c, n.shape.h, n.shape.w}},
-                      {"cores", cores_of[k]}, {"spikes", s.spikes},
-                      {"firing_rate", n.op == model::Op::LIF ? double(s.spikes) / updates : 0.0}, {"sops", s.sops},
-                      {"macs", s.macs}, {"sdsa_ops", s.sdsa_ops},
-                      {"energy_pJ", pj_sop * double(s.sops + s.macs + s.sdsa_ops) / n_in},
+                      {"cores", cores_of[k]}, {"spikes", double(s.spikes) / n_in},
+                      {"firing_rate", n.op == model::Op::LIF ? double(s.spikes) / updates : 0.0},
+                      {"sops", double(s.sops) / n_in}, {"macs", double(s.macs) / n_in},
+                      {"sdsa_ops", double(s.sdsa_ops) / n_in},
+                      {"energy_pJ", arch::apply_energy(node_ev[k], etab, chip).total_pj / n_in},
                       {"paper_energy_pJ", (model::kEnergyMacPj * double(s.macs) + model::kEnergyAcPj * double(s.sops + s.sdsa_ops)) / n_in},
                       {"start_cycles", last ? last->node_start[k] : 0}, {"end_cycles", last ? last->node_end[k] : 0},
                       {"busy_cycles", last ? last->node_busy[k] : 0}});
@@ -179,8 +183,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
       {"summary", {{"latency_cycles", lat}, {"latency_s", lat / chip.clock_hz},
                    {"throughput_inferences_per_s", lat > 0 ? chip.clock_hz / lat : 0.0},
                    {"energy_pJ", etot.total_pj / n_in}, {"energy_per_sop_pJ", etot.total_pj / std::max<double>(1, double(sops + sdsa))},
-                   {"paper_energy_pJ", etot.paper_pj / n_in}, {"sops", sops}, {"macs", macs}, {"spikes", spikes},
-                   {"packets", packets}, {"flits", flits}, {"top1_predictions", preds}}},
+                   {"paper_energy_pJ", etot.paper_pj / n_in}, {"sops", double(sops) / n_in}, {"macs", double(macs) / n_in},
+                   {"spikes", double(spikes) / n_in}, {"packets", double(packets) / n_in}, {"flits", double(flits) / n_in}, {"top1_predictions", preds}}},
       {"inputs", jin},
       {"energy_by_component_pJ", comp},
       {"layers", layers},

@@ -126,6 +126,12 @@ struct Router {
   uint32_t inj_flit = 0;
   uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   bool active = false;
+  // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
+  // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
+  // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
+  bool asleep = false;
+  uint64_t sleep_since = 0;
+  uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
 };
 
@@ -184,7 +190,11 @@ struct Network::Impl {
   uint64_t seq = 0;
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
-  int max_timer = 1;  // longest link / credit latency or serialisation: bound for stalled()
+  uint64_t asleep_count = 0;
+  using Wake = std::pair<uint64_t, int>;  // (cycle, router): a refusing sink may accept again
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes;
+  uint64_t sink_wake = 0;  // of the router being processed: kNever, or when its sink may accept
+  bool moved = false, timer = false;  // of the router being processed
   NetworkTotals tot;
 
   Impl(Network& n, const NetworkParams& params)
@@ -225,7 +235,6 @@ struct Network::Impl {
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }
-    max_timer = max_lat + std::max(ser_chip, 1);
     size_t ring = 1;
     while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
@@ -312,8 +321,19 @@ struct Network::Impl {
     ccal[cycle & cal_mask].push_back(out_index);
     ++events_pending;
   }
-  void activate(int n) {
+  void activate(int n, uint64_t t) {
     Router& r = routers[n];
+    if (r.asleep) {
+      const uint64_t slept = t - r.sleep_since;
+      r.st.stall_no_vc += r.inc[0] * slept, r.st.stall_no_credit += r.inc[1] * slept;
+      r.st.stall_sink += r.inc[2] * slept, r.st.stall_arbitration += r.inc[3] * slept;
+      if (p.round_robin && r.buffered > 0) {
+        r.rr_va = int((uint64_t(r.rr_va) + slept) % kNumPorts);
+        r.rr_in = int((uint64_t(r.rr_in) + slept) % kNumPorts);
+      }
+      r.asleep = false;
+      --asleep_count;
+    }
     if (!r.active) {
       r.active = true;
       active.push_back(n);
@@ -348,6 +368,8 @@ struct Network::Impl {
     for (uint32_t oi : credits) {
       OutVC& o = ovc[oi];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
+      const int cn = int(oi / uint32_t(4 * V));
+      if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
     }
     events_pending -= credits.size();
     credits.clear();
@@ -360,7 +382,7 @@ struct Network::Impl {
         push(vci(int(e.node), e.port, e.vc), e.flit);
         r.ne[e.port] |= uint16_t(1u << e.vc);
         ++r.buffered;
-        activate(int(e.node));
+        activate(int(e.node), t);
       } else {
         eject(int(e.node), Flit(e.flit), t);
       }
@@ -504,8 +526,11 @@ struct Network::Impl {
           if (allocate(node, iv, f)) {
             iv.allocated = true;
             r.al[ip] |= uint16_t(1u << vc);
+            moved = true;
           } else if (f.ready <= t) {
             ++r.st.stall_no_vc;
+          } else {
+            timer = true;
           }
         }
       }
@@ -529,7 +554,10 @@ struct Network::Impl {
         for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
           InVC& iv = ivp[base + vc];
-          if (fb[((base + vc) << cs) + iv.head].ready > t) continue;
+          if (fb[((base + vc) << cs) + iv.head].ready > t) {
+            timer = true;
+            continue;
+          }
           bool no_credit = false, lost = won, blocked_sink = false;
           for (int b = 0; b < iv.nout; ++b) {
             const int op = iv.out_port[b];
@@ -539,17 +567,23 @@ struct Network::Impl {
                 sink = sink_of(node);
                 sink_ready = !sink || sink->ready(node, t);
                 sink_checked = true;
+                if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
               }
               if (!sink_ready) blocked_sink = true;
             } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
+              if (r.link_free[op] > t) timer = true;
             }
           }
-          if (blocked_sink) { ++r.st.stall_sink; continue; }
+          if (blocked_sink) {
+            ++r.st.stall_sink;
+            continue;
+          }
           if (no_credit) { ++r.st.stall_no_credit; continue; }
           if (lost) { ++r.st.stall_arbitration; continue; }
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
+          moved = true;
           won = true;
           if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         }
@@ -585,6 +619,7 @@ struct Network::Impl {
     ++net.flits_in_network_;
     ++tot.flits_injected;
     last_progress = t;
+    moved = true;
     if (int(++r.inj_flit) == size) {
       r.local_busy &= ~(1u << r.inj_vc);
       r.inj_vc = -1;
@@ -604,20 +639,39 @@ struct Network::Impl {
       const uint32_t cid = new_copy(pkt, pk.dests);
       Router& r = routers[pk.src];
       r.srcq.push_back(cid);
-      activate(pk.src);
+      activate(pk.src, t);
     }
   }
 
   void cycle(uint64_t t) {
     if (events_pending) process_events(t);
+    while (!wakes.empty() && wakes.top().first <= t) {
+      const int n = wakes.top().second;
+      wakes.pop();
+      if (routers[n].asleep) activate(n, t);  // a stale wake only makes it look once more
+    }
     release_pending(t);
     // Routers are visited in activation order, itself a deterministic function of the inputs;
     // routers of one cycle interact only through events of later cycles.
-    for (int n : active) process_router(n, t);
+    for (int n : active) {
+      Router& r = routers[n];
+      const RouterStats before = r.st;
+      moved = timer = false;
+      sink_wake = kNever;
+      process_router(n, t);
+      if (moved || timer || sink_wake <= t + 1 || !(r.buffered > 0 || r.has_source())) continue;
+      if (sink_wake != kNever) wakes.push({sink_wake, n});
+      // Nothing moved and nothing waits on a timer or a sink: sleep until an event wakes it.
+      r.asleep = true;
+      r.sleep_since = t + 1;
+      r.inc[0] = r.st.stall_no_vc - before.stall_no_vc, r.inc[1] = r.st.stall_no_credit - before.stall_no_credit;
+      r.inc[2] = r.st.stall_sink - before.stall_sink, r.inc[3] = r.st.stall_arbitration - before.stall_arbitration;
+      ++asleep_count;
+    }
     next_active.clear();
     for (int n : active) {
       Router& r = routers[n];
-      if (r.buffered > 0 || r.has_source()) next_active.push_back(n);
+      if (!r.asleep && (r.buffered > 0 || r.has_source())) next_active.push_back(n);
       else r.active = false;
     }
     active.swap(next_active);
@@ -726,19 +780,26 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
   return id;
 }
 
-bool Network::idle() const { return impl_->active.empty() && impl_->events_pending == 0; }
+bool Network::idle() const {
+  return impl_->active.empty() && impl_->events_pending == 0 && impl_->asleep_count == 0;
+}
 
 uint64_t Network::next_event_cycle() const {
-  if (!idle()) return now_;
-  if (!impl_->pending.empty()) return std::max(now_, std::get<0>(impl_->pending.top()));
+  // Asleep routers wait for events or injections only, so they need no cycle of their own.
+  if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
+  uint64_t next = kNever;
+  if (!impl_->pending.empty()) next = std::get<0>(impl_->pending.top());
+  if (!impl_->wakes.empty()) next = std::min(next, impl_->wakes.top().first);
+  if (next != kNever) return std::max(now_, next);
   return kNever;
 }
 
 void Network::advance_to(uint64_t cycle) {
   auto& I = *impl_;
   while (now_ < cycle) {
-    if (idle()) {
-      const uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+    if (I.active.empty() && I.events_pending == 0) {
+      uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      if (!I.wakes.empty()) next = std::min(next, I.wakes.top().first);
       if (next >= cycle) {
         now_ = cycle;
         break;
@@ -751,56 +812,21 @@ void Network::advance_to(uint64_t cycle) {
   }
 }
 
-bool Network::stalled() const {
-  const auto& I = *impl_;
-  return !I.active.empty() && I.events_pending == 0 &&
-         now_ > I.last_progress + uint64_t(I.max_timer + p_.pipeline_stages) + 1 &&
-         (I.pending.empty() || std::get<0>(I.pending.top()) > now_);
-}
-
-uint64_t Network::skip_stalled_to(uint64_t cycle) {
-  auto& I = *impl_;
-  if (!stalled() || cycle <= now_ + 1) {
-    advance_to(now_ + 1);
-    return now_;
-  }
-  struct Snap { uint64_t no_vc, no_credit, sink, arb; };
-  std::vector<Snap> before;
-  before.reserve(I.active.size());
-  for (int n : I.active) {
-    const RouterStats& s = I.routers[n].st;
-    before.push_back({s.stall_no_vc, s.stall_no_credit, s.stall_sink, s.stall_arbitration});
-  }
-  const std::vector<int> was_active = I.active;
-  const uint64_t progress = I.last_progress;
-  I.cycle(now_);
-  ++now_;
-  if (I.last_progress != progress || I.events_pending != 0 || I.active != was_active) return now_;
-  uint64_t to = cycle;
-  if (!I.pending.empty()) to = std::min(to, std::get<0>(I.pending.top()));
-  if (to <= now_) return now_;
-  const uint64_t skip = to - now_;
-  for (size_t i = 0; i < was_active.size(); ++i) {
-    Router& r = I.routers[was_active[i]];
-    r.st.stall_no_vc += (r.st.stall_no_vc - before[i].no_vc) * skip;
-    r.st.stall_no_credit += (r.st.stall_no_credit - before[i].no_credit) * skip;
-    r.st.stall_sink += (r.st.stall_sink - before[i].sink) * skip;
-    r.st.stall_arbitration += (r.st.stall_arbitration - before[i].arb) * skip;
-    if (p_.round_robin && r.buffered > 0) {
-      r.rr_va = int((uint64_t(r.rr_va) + skip) % kNumPorts);
-      r.rr_in = int((uint64_t(r.rr_in) + skip) % kNumPorts);
-    }
-  }
-  I.last_progress += skip;  // the watchdog counts only simulated waits, not the sinks' known ones
-  now_ = to;
-  return now_;
-}
-
 void Network::drain() {
   while (next_event_cycle() != kNever) advance_to(next_event_cycle() + 1);
 }
 
-const RouterStats& Network::router_stats(int node) const { return impl_->routers.at(node).st; }
+RouterStats Network::router_stats(int node) const {
+  // A sleeping router's stalls of the cycles it slept so far are added when it wakes; include them.
+  const auto& r = impl_->routers.at(node);
+  RouterStats s = r.st;
+  if (r.asleep && now_ > r.sleep_since) {
+    const uint64_t slept = now_ - r.sleep_since;
+    s.stall_no_vc += r.inc[0] * slept, s.stall_no_credit += r.inc[1] * slept;
+    s.stall_sink += r.inc[2] * slept, s.stall_arbitration += r.inc[3] * slept;
+  }
+  return s;
+}
 const LinkStats& Network::link_stats(int node, int port) const { return impl_->routers.at(node).ls[port & 3]; }
 bool Network::is_chip_link(int node, int port) const { return impl_->routers.at(node).chip[port & 3]; }
 bool Network::link_exists(int node, int port) const { return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0; }

@@ -186,7 +186,7 @@ nlohmann::json traffic_report(const Network& net, const TrafficParams& tp, const
   json links = json::array();
   const double cycles = double(std::max<uint64_t>(1, r.end_cycle));
   for (int n = 0; n < net.num_nodes(); ++n) {
-    const RouterStats& rs = net.router_stats(n);
+    const RouterStats rs = net.router_stats(n);
     s.traversals += rs.traversals;
     s.stall_no_credit += rs.stall_no_credit;
     s.stall_arbitration += rs.stall_arbitration;

@@ -2,6 +2,7 @@
 // golden executor and cycle-accurate chip on the same input in the same process; prints the wall
 // ratio, simulated cycles and SOPs per wall second, whole-chip energy per SOP and peak RSS.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,12 @@ int sc_main(int, char**) { return 0; }
 using namespace spikechip;
 using Clock = std::chrono::steady_clock;
 static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// CPU seconds of this process: on the shared machine wall time includes waiting for a core.
+static double cpu_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 int main(int argc, char** argv) {
   const std::string preset = argc > 1 ? argv[1] : "15M", chipf = argc > 2 ? argv[2] : "meta15m";
@@ -42,12 +49,14 @@ int main(int argc, char** argv) {
   model::RunOptions ro;
   ro.record_spikes = true;
   t0 = Clock::now();
+  double c0 = cpu_now();
   model::RunResult gr = ge.run(in, T, ro);
-  const double golden_s = since(t0);
+  const double golden_s = since(t0), golden_cpu = cpu_now() - c0;
   arch::Chip c(g, chip, m);
   t0 = Clock::now();
+  c0 = cpu_now();
   arch::ChipRunResult cr = c.run(in, T);
-  const double chip_s = since(t0);
+  const double chip_s = since(t0), chip_cpu = cpu_now() - c0;
   const std::string diff = arch::compare_with_golden(g, cr, gr);
   arch::EnergyBreakdown e = arch::apply_energy(cr.events, arch::load_energy_table(arch::resolve_energy_table(chip)), chip);
   uint64_t sops = cr.events.paper_acs;
@@ -56,9 +65,22 @@ int main(int argc, char** argv) {
   std::printf("%s T=%d on %s: groups %zu, verified %s\n", preset.c_str(), T, chipf.c_str(), m.groups.size(),
               diff.empty() ? "bit-exact" : diff.c_str());
   std::printf("golden %.2f s, chip %.2f s, ratio chip/golden %.2f (target <= 20)\n", golden_s, chip_s, chip_s / golden_s);
+  std::printf("CPU time: golden %.2f s, chip %.2f s, ratio %.2f\n", golden_cpu, chip_cpu, chip_cpu / golden_cpu);
   std::printf("latency %llu cycles, %.3g cycles/s, %.3g SOPs/s\n", (unsigned long long)cr.latency_cycles,
               double(cr.latency_cycles) / chip_s, double(sops) / chip_s);
   std::printf("energy %.3f uJ, %.2f pJ per SOP (target 1-30 pJ at 45 nm)\n", e.total_pj * 1e-6, e.total_pj / double(sops));
+  std::printf("energy per SOP by component:");
+  for (const auto& [k, v] : e.components_pj) std::printf(" %s %.2f", k.c_str(), v / double(sops));
+  std::printf(" pJ\n");
+  // Per-layer energy is built from each layer's own events; they must add up to the chip totals
+  // (the network side is computed from delivery trees, independently of the network's counters).
+  arch::EventCounts sum;
+  for (const auto& ne : cr.node_events) sum += ne;
+  const double layers_pj = arch::apply_energy(sum, arch::load_energy_table(arch::resolve_energy_table(chip)), chip).total_pj;
+  std::printf("per-layer sums: router traversals %llu / %llu, link bits %llu / %llu, chip-link bits %llu / %llu, energy %.6g / %.6g pJ\n",
+              (unsigned long long)sum.router_traversals, (unsigned long long)cr.events.router_traversals,
+              (unsigned long long)sum.link_bits, (unsigned long long)cr.events.link_bits,
+              (unsigned long long)sum.chip_link_bits, (unsigned long long)cr.events.chip_link_bits, layers_pj, e.total_pj);
   std::printf("peak RSS %.0f MB\n", double(ru.ru_maxrss) / 1024);
   return diff.empty() ? 0 : 1;
 }

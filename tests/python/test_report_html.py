@@ -124,9 +124,6 @@ def test_real_run_report_renders_in_browser(tmp_path):
         shutil.copy(shot, ROOT / "docs" / "img" / "report.png")
 
 
-@pytest.mark.xfail(strict=True, reason="spikechip run sums summary.sops/macs/spikes and layers[].spikes/sops over all "
-                   "inputs while energy_pJ is per input (docs/reports.md: per inference), so the page's "
-                   "'energy / SOPs = energy_per_sop_pJ' check fails with several inputs (apps/cmd_run.cpp)")
 def test_real_run_report_with_several_inputs_is_consistent(tmp_path):
     dom, _ = render_real_run(tmp_path, 4)
     assert consistency_failures(dom) == []
