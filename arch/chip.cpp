@@ -483,7 +483,6 @@ struct Chip::Impl : noc::PacketSink {
       if (s.op == Op::Conv2d || s.op == Op::Linear) {
         const model::ConvPlan& pl = *s.plan;
         const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
-        const bool lin = s.op == Op::Linear;
         const int64_t hw = int64_t(pl.hin) * pl.win;
         auto work = [&](auto* acc) {
           if (d.kind == DataKind::Pixel) {
@@ -495,12 +494,12 @@ struct Chip::Impl : noc::PacketSink {
             st.macs += macs;
             cyc += core.mac_cost(macs);
           } else {
-            for (int32_t f : d.idx) {
-              const int64_t sops = lin ? model::scatter_spike(pl, f, 0, 0, acc, G.slice)
-                                       : model::scatter_spike(pl, int(f / hw), int(f % hw / pl.win), int(f % pl.win), acc, G.slice);
-              st.sops += sops;
-              cyc += core.spike_cost(sops, run);
-            }
+            // The golden executor's batched scatter kernel (a Linear plan has hin = win = 1, so
+            // a flat index is its input feature); the engine's cycles follow from the packet's
+            // SOPs, since every tap of every spike is a run of `run` channels.
+            const int64_t sops = model::scatter_spikes(pl, d.idx.data(), int64_t(d.idx.size()), acc, G.slice);
+            st.sops += sops;
+            cyc += core.spike_cost(sops, run);
           }
         };
         if (pl.wide) work(acc_for(s.acc64, d.t, G.slice.size()));
@@ -820,6 +819,11 @@ struct Chip::Impl : noc::PacketSink {
         if (e.finish) finish_task(G, e.cycle);
         else try_start(G, e.cycle);
       }
+    } else if (net->stalled()) {
+      // Flits wait for full input queues: nothing changes before the first queue drains.
+      uint64_t until = tc;
+      for (NeuroCore& c : cores) until = std::min(until, c.accepts_again_at(tn));
+      net->skip_stalled_to(until);
     } else {
       net->advance_to(tn + 1);
     }

@@ -44,6 +44,11 @@ class NeuroCore {
     while (!queue_.empty() && queue_.front() <= cycle) queue_.pop_front();
     return int(queue_.size()) < cfg_.input_queue_depth;
   }
+  // When a queue that is full at `cycle` accepts again (its oldest packet's finish); UINT64_MAX
+  // when it is not refusing. The network may skip a backpressure wait up to the minimum.
+  uint64_t accepts_again_at(uint64_t cycle) {
+    return queue_ready(cycle) ? UINT64_MAX : queue_.front();
+  }
   // Books `cycles` of synapse-engine work for a packet that arrived at `arrival`; returns the
   // cycle its effects are complete (membranes written).
   uint64_t book_synapse(uint64_t arrival, uint64_t cycles) {

@@ -184,6 +184,7 @@ struct Network::Impl {
   uint64_t seq = 0;
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
+  int max_timer = 1;  // longest link / credit latency or serialisation: bound for stalled()
   NetworkTotals tot;
 
   Impl(Network& n, const NetworkParams& params)
@@ -224,6 +225,7 @@ struct Network::Impl {
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }
+    max_timer = max_lat + std::max(ser_chip, 1);
     size_t ring = 1;
     while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
@@ -747,6 +749,51 @@ void Network::advance_to(uint64_t cycle) {
     I.cycle(now_);
     ++now_;
   }
+}
+
+bool Network::stalled() const {
+  const auto& I = *impl_;
+  return !I.active.empty() && I.events_pending == 0 &&
+         now_ > I.last_progress + uint64_t(I.max_timer + p_.pipeline_stages) + 1 &&
+         (I.pending.empty() || std::get<0>(I.pending.top()) > now_);
+}
+
+uint64_t Network::skip_stalled_to(uint64_t cycle) {
+  auto& I = *impl_;
+  if (!stalled() || cycle <= now_ + 1) {
+    advance_to(now_ + 1);
+    return now_;
+  }
+  struct Snap { uint64_t no_vc, no_credit, sink, arb; };
+  std::vector<Snap> before;
+  before.reserve(I.active.size());
+  for (int n : I.active) {
+    const RouterStats& s = I.routers[n].st;
+    before.push_back({s.stall_no_vc, s.stall_no_credit, s.stall_sink, s.stall_arbitration});
+  }
+  const std::vector<int> was_active = I.active;
+  const uint64_t progress = I.last_progress;
+  I.cycle(now_);
+  ++now_;
+  if (I.last_progress != progress || I.events_pending != 0 || I.active != was_active) return now_;
+  uint64_t to = cycle;
+  if (!I.pending.empty()) to = std::min(to, std::get<0>(I.pending.top()));
+  if (to <= now_) return now_;
+  const uint64_t skip = to - now_;
+  for (size_t i = 0; i < was_active.size(); ++i) {
+    Router& r = I.routers[was_active[i]];
+    r.st.stall_no_vc += (r.st.stall_no_vc - before[i].no_vc) * skip;
+    r.st.stall_no_credit += (r.st.stall_no_credit - before[i].no_credit) * skip;
+    r.st.stall_sink += (r.st.stall_sink - before[i].sink) * skip;
+    r.st.stall_arbitration += (r.st.stall_arbitration - before[i].arb) * skip;
+    if (p_.round_robin && r.buffered > 0) {
+      r.rr_va = int((uint64_t(r.rr_va) + skip) % kNumPorts);
+      r.rr_in = int((uint64_t(r.rr_in) + skip) % kNumPorts);
+    }
+  }
+  I.last_progress += skip;  // the watchdog counts only simulated waits, not the sinks' known ones
+  now_ = to;
+  return now_;
 }
 
 void Network::drain() {

@@ -133,6 +133,16 @@ class Network {
   bool idle() const;
   uint64_t flits_in_flight() const { return flits_in_network_; }
 
+  // Backpressure waits (a core's input queue full for thousands of cycles): stalled() is true when
+  // no flit moved and no link/credit event was pending for longer than any pipeline or link timer,
+  // so nothing can change until a sink starts accepting or a queued packet is released.
+  // skip_stalled_to(c) then simulates one cycle, and if it was idle too, jumps to c (clamped to the
+  // next queued injection) counting every skipped cycle's stalls like that cycle's and rotating the
+  // arbiters as cycle-by-cycle simulation would. The caller guarantees that no sink changes its
+  // ready() answer before c. Returns now().
+  bool stalled() const;
+  uint64_t skip_stalled_to(uint64_t cycle);
+
   const RouterStats& router_stats(int node) const;
   const LinkStats& link_stats(int node, int port) const;  // output link of node in direction port
   bool is_chip_link(int node, int port) const;

@@ -22,8 +22,10 @@ static double since(Clock::time_point t) { return std::chrono::duration<double>(
 int main(int argc, char** argv) {
   const std::string preset = argc > 1 ? argv[1] : "15M", chipf = argc > 2 ? argv[2] : "meta15m";
   const int T = argc > 3 ? std::atoi(argv[3]) : 1;
+  const int size = argc > 4 ? std::atoi(argv[4]) : 224;  // smaller inputs for profiling
   model::MetaSpikeFormerSpec s = model::meta_spikeformer_preset(preset);
   s.T = T;
+  s.height = s.width = size;
   auto t0 = Clock::now();
   model::Graph g = model::build_meta_spikeformer(s, 1, 0.2);
   g.timesteps = T;
