@@ -229,7 +229,7 @@ void run_cmd(const RunOpts& o) {
   bool tl_trunc = last && last->timeline_truncated;
   if (last)
     for (const auto& e : last->timeline) {
-      if (e.end < tw0 || e.start > tw1) continue;
+      if (e.end <= tw0 || e.start >= tw1) continue;  // overlaps [A, B)
       if (timeline.size() >= 5000) { tl_trunc = true; break; }
       timeline.push_back({{"core", e.core}, {"node", g.nodes[e.node].name}, {"timestep", e.timestep},
                           {"start_cycles", e.start}, {"end_cycles", e.end}});
