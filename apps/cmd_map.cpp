@@ -15,7 +15,8 @@ namespace spikechip::cli {
 namespace {
 
 struct MapArgs {
-  std::string model, chip, out, summary_json, rates;
+  std::string model, chip, out, summary_json, rates, rates_inputs;
+  int rate_samples = 4;
   std::string placement = "anneal", chips = "", split = "min-cores";
   uint64_t seed = 1;
   double rate = 0.2;
@@ -37,17 +38,10 @@ void run_map(const MapArgs& a) {
       throw UsageError("--chips '" + a.chips + "' must be 'auto' or a positive integer");
     }
   }
-  if (!a.rates.empty()) {  // {"lif node name": firing rate, ...}, e.g. from a golden run
-    nlohmann::json j = read_json_file(a.rates, "firing rates");
-    StrictJson sj(j, a.rates);
-    sj.expect_object();
-    for (auto it = j.begin(); it != j.end(); ++it) o.rates[it.key()] = sj.at(it.key()).as_double(0, 1);
-  }
   model::Graph g = model::load_model(a.model);
   arch::ChipConfig chip = arch::load_chip_config(a.chip);
-  for (const auto& [name, r] : o.rates)
-    if (g.find(name) < 0 || g.nodes[g.find(name)].op != model::Op::LIF)
-      throw Error(a.rates + ": /" + name + ": not a LIF node of model '" + g.name + "'");
+  if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);
+  if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
   mapper::Mapping m = mapper::map_model(g, chip, o);
   mapper::save_mapping(m, a.out);
   if (!a.summary_json.empty()) {
@@ -64,16 +58,22 @@ RegisterCommand reg(40, [](CLI::App& app) {
   c->add_option("--model", args->model, "model directory (graph.json + weights.safetensors)")->required();
   c->add_option("--chip", args->chip, "chip config JSON (docs/chip-config.md)")->required();
   c->add_option("-o,--output", args->out, "mapping JSON to write")->required();
-  c->add_option("--placement", args->placement, "naive | random | snake | anneal")
-      ->check(CLI::IsMember({"naive", "random", "snake", "anneal"}));
+  c->add_option("--placement", args->placement, "naive | random | snake | anneal | metis | metis-anneal")
+      ->check(CLI::IsMember({"naive", "random", "snake", "anneal", "metis", "metis-anneal"}));
   c->add_option("--seed", args->seed, "seed of random / anneal placement");
   c->add_option("--rate", args->rate, "firing rate assumed for LIFs without a measured rate")
       ->check(CLI::Range(0.0, 1.0));
-  c->add_option("--rates", args->rates, "JSON {lif name: firing rate} measured by a golden run");
+  auto* rates = c->add_option("--rates", args->rates,
+                              "JSON {lif name: firing rate}, or a golden report (spikechip infer -o) to take them from");
+  c->add_option("--rates-from-inputs", args->rates_inputs,
+                "measure firing rates with the golden executor on these inputs (file or directory)")
+      ->excludes(rates);
+  c->add_option("--rate-samples", args->rate_samples, "inputs used by --rates-from-inputs (default 4)")
+      ->check(CLI::Range(1, 1000000));
   c->add_option("--chips", args->chips, "auto | N: spread over several chips");
   c->add_option("--split", args->split, "min-cores | channels-first (avoid weight replication)")
       ->check(CLI::IsMember({"min-cores", "channels-first"}));
-  c->add_flag("--time-multiplex", args->time_multiplex, "layers take turns on cores (not implemented yet)");
+  c->add_flag("--time-multiplex", args->time_multiplex, "if the model does not fit: layers take turns on the cores in phases (weights reloaded from DRAM; not simulated by 'run' yet)");
   c->add_flag("--unicast", args->unicast, "one packet per destination instead of multicast trees");
   c->add_option("--summary-json", args->summary_json, "also write the summary to this JSON file");
   c->callback([args] { run_map(*args); });

@@ -67,13 +67,13 @@ void run_cmd(const RunOpts& o) {
     m = mapper::load_mapping(o.mapping);
     if (m.model_hash != mapper::structure_hash(g))
       throw Error(o.mapping + ": the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'");
-  } else {
-    m = mapper::map_model(g, chip, mapper::MapOptions{});
   }
+  if (m.phases.size() > 1)  // checked here too, so that it fails before the SystemC kernel starts
+    throw Error(o.mapping + ": time-multiplexed mapping (" + std::to_string(m.phases.size()) +
+                " phases): not supported by the chip model yet; map without --time-multiplex (--chips auto or a larger chip)");
   arch::EnergyTable etab = arch::load_energy_table(arch::resolve_energy_table(chip));
-  if (!quiet) std::cerr << fmt::format("mapped {} groups on a {}x{} mesh\n", m.groups.size(), m.mesh_w, m.mesh_h);
 
-  // Golden first (verification reference and the wall-time baseline).
+  // Golden first (verification reference, the wall-time baseline and the measured firing rates).
   std::vector<model::RunResult> golden(inputs.size());
   double golden_s = 0;
   if (!o.no_verify) {
@@ -84,6 +84,20 @@ void run_cmd(const RunOpts& o) {
     for (size_t i = 0; i < inputs.size(); ++i) golden[i] = ge.run_item(inputs[i], T, ro);
     golden_s = secs(t0);
   }
+  if (o.mapping.empty()) {
+    // Place with the firing rates these inputs really have (without verification, a few of them).
+    mapper::MapOptions mo;
+    if (!o.no_verify) {
+      mo.rates = mapper::measured_rates(g, golden);
+    } else {
+      model::GoldenExecutor ge(g);
+      std::vector<model::RunResult> sample;
+      for (size_t i = 0; i < inputs.size() && i < 4; ++i) sample.push_back(ge.run_item(inputs[i], T));
+      mo.rates = mapper::measured_rates(g, sample);
+    }
+    m = mapper::map_model(g, chip, mo);
+  }
+  if (!quiet) std::cerr << fmt::format("mapped {} groups on a {}x{} mesh\n", m.groups.size(), m.mesh_w, m.mesh_h);
 
   std::signal(SIGINT, on_sigint);
   arch::ChipRunOptions copt;

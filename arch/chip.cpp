@@ -905,8 +905,20 @@ struct Chip::Impl : noc::PacketSink {
   }
 };
 
+namespace {
+// Time-multiplexed mappings (docs/mapper.md) need DRAM reloads between phases, which the chip
+// model does not simulate yet: refuse them rather than run every phase at once.
+const mapper::Mapping& supported(const mapper::Mapping& m) {
+  if (m.phases.size() > 1)
+    throw Error(fmt::format("mapping of '{}' is time-multiplexed ({} phases): not supported by the chip model yet; "
+                            "map without --time-multiplex (use --chips auto or a larger chip) to simulate it",
+                            m.model_name, m.phases.size()));
+  return m;
+}
+}  // namespace
+
 Chip::Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m)
-    : impl_(std::make_unique<Impl>(g, chip, m)) {}
+    : impl_(std::make_unique<Impl>(g, chip, supported(m))) {}
 Chip::~Chip() = default;
 void Chip::begin(const model::InputView& in, int T, const ChipRunOptions& opt) { impl_->begin(in, T, opt); }
 uint64_t Chip::next_event_cycle() const { return impl_->next_event_cycle(); }

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "mapper/metis_place.hpp"
 #include "sim/error.hpp"
 
 namespace spikechip::mapper {
@@ -411,10 +412,19 @@ Adjacency build_adjacency(const Mapping& m) {
   return a;
 }
 
-double local_cost(const Adjacency& a, const std::vector<int>& core_of, int g, int w) {
+// Hops between a group on `core` in `phase` and another group (or the host, o < 0): a value for a
+// group of another phase waits in DRAM behind the host port, so it goes there and back.
+int hops_between(XY p, int phase, int o, const std::vector<int>& core_of, const std::vector<int>& phase_of, int w) {
+  const XY host = pos_of(-1, w);
+  if (o < 0) return manhattan(p, host);
+  if (phase_of[o] != phase) return manhattan(p, host) + manhattan(host, pos_of(core_of[o], w));
+  return manhattan(p, pos_of(core_of[o], w));
+}
+
+double local_cost(const Adjacency& a, const std::vector<int>& core_of, const std::vector<int>& phase_of, int g, int w) {
   XY p = pos_of(core_of[g], w);
   double s = 0;
-  for (const auto& [o, wt] : a.nb[g]) s += wt * manhattan(p, pos_of(o < 0 ? -1 : core_of[o], w));
+  for (const auto& [o, wt] : a.nb[g]) s += wt * hops_between(p, phase_of[g], o, core_of, phase_of, w);
   return s;
 }
 
@@ -423,24 +433,27 @@ int snake_core(int i, int w) {
   return y * w + (y % 2 ? w - 1 - x : x);
 }
 
-void anneal(const Mapping& m, std::vector<int>& core_of, uint64_t seed, int64_t moves_per_group) {
+// Moves stay within a group's phase (each phase owns the whole mesh while it runs).
+void anneal(const Mapping& m, std::vector<int>& core_of, const std::vector<int>& phase_of, uint64_t seed,
+            int64_t moves_per_group) {
   const int w = m.mesh_w, h = m.mesh_h, ncores = w * h, ng = int(core_of.size());
   if (ng < 2) return;
   Adjacency adj = build_adjacency(m);
-  std::vector<int> group_at(ncores, -1);
-  for (int g = 0; g < ng; ++g) group_at[core_of[g]] = g;
+  std::vector<int> group_at(size_t(ncores) * m.phases.size(), -1);  // [phase * ncores + core]
+  for (int g = 0; g < ng; ++g) group_at[size_t(phase_of[g]) * ncores + core_of[g]] = g;
   Rng rng(seed);
   auto try_move = [&](int a, int t, double temp, bool apply_always) -> double {
-    int ca = core_of[a], b = group_at[t];
+    const size_t base = size_t(phase_of[a]) * ncores;
+    int ca = core_of[a], b = group_at[base + t];
     if (t == ca) return 0;
-    double before = local_cost(adj, core_of, a, w) + (b >= 0 ? local_cost(adj, core_of, b, w) : 0);
+    double before = local_cost(adj, core_of, phase_of, a, w) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w) : 0);
     core_of[a] = t;
     if (b >= 0) core_of[b] = ca;
-    double after = local_cost(adj, core_of, a, w) + (b >= 0 ? local_cost(adj, core_of, b, w) : 0);
+    double after = local_cost(adj, core_of, phase_of, a, w) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w) : 0);
     double delta = after - before;
     bool accept = apply_always || delta <= 0 || (temp > 0 && rng.unit() < std::exp(-delta / temp));
     if (accept && !apply_always) {
-      group_at[t] = a, group_at[ca] = b;
+      group_at[base + t] = a, group_at[base + ca] = b;
     } else {
       core_of[a] = ca;
       if (b >= 0) core_of[b] = t;
@@ -474,13 +487,34 @@ void anneal(const Mapping& m, std::vector<int>& core_of, uint64_t seed, int64_t 
   }
 }
 
+// The (from core, to core) legs a value takes from the route's source to destination d (-1: host):
+// direct, or through the host port's DRAM when the two groups run in different phases.
+int route_legs(const Mapping& m, const Route& r, int d, std::array<std::pair<int, int>, 2>& out) {
+  const int sc = r.src_group < 0 ? -1 : m.groups[r.src_group].core, dc = d < 0 ? -1 : m.groups[d].core;
+  if (r.src_group >= 0 && d >= 0 && m.groups[r.src_group].phase != m.groups[d].phase) {
+    out = {{{sc, -1}, {-1, dc}}};
+    return 2;
+  }
+  out[0] = {sc, dc};
+  return 1;
+}
+
+double route_hops(const Mapping& m, const Route& r, int d) {
+  std::array<std::pair<int, int>, 2> legs;
+  const int n = route_legs(m, r, d, legs);
+  double h = 0;
+  for (int i = 0; i < n; ++i) h += manhattan(pos_of(legs[i].first, m.mesh_w), pos_of(legs[i].second, m.mesh_w));
+  return h;
+}
+
 void build_trees_and_loads(Mapping& m, bool unicast) {
   const int w = m.mesh_w;
   std::map<std::pair<int, int>, double> load;
   for (Route& r : m.routes) {
-    int sc = r.src_group < 0 ? -1 : m.groups[r.src_group].core;
     std::vector<std::pair<int, int>> links;
-    for (int d : r.dests) xy_path(sc, d < 0 ? -1 : m.groups[d].core, w, links);
+    std::array<std::pair<int, int>, 2> legs;
+    for (int d : r.dests)
+      for (int i = 0, n = route_legs(m, r, d, legs); i < n; ++i) xy_path(legs[i].first, legs[i].second, w, links);
     if (!unicast) {  // multicast: the union of the XY paths is a tree (XY paths from one source never re-merge)
       std::sort(links.begin(), links.end());
       links.erase(std::unique(links.begin(), links.end()), links.end());
@@ -500,11 +534,26 @@ void build_trees_and_loads(Mapping& m, bool unicast) {
 }
 
 void build_summary(Mapping& m, const std::string& placement) {
-  const int w = m.mesh_w;
   nlohmann::json s;
   s["placement"] = placement;
   s["cores_total"] = m.mesh_w * m.mesh_h;
-  s["cores_used"] = m.groups.size();
+  std::set<int> used;
+  for (const Group& g : m.groups) used.insert(g.core);
+  s["cores_used"] = used.size();
+  s["groups"] = m.groups.size();
+  int64_t reload = 0;
+  double spill = 0;
+  nlohmann::json ph = nlohmann::json::array();
+  for (size_t p = 0; p < m.phases.size(); ++p) {
+    reload += m.phases[p].reload_bytes, spill += m.phases[p].spill_in_bytes;
+    ph.push_back({{"phase", p}, {"groups", m.phases[p].groups}, {"dram_reload_bytes", m.phases[p].reload_bytes},
+                  {"dram_spill_in_bytes", m.phases[p].spill_in_bytes}});
+  }
+  s["phases"] = m.phases.size();
+  // Per inference: 0 unless time-multiplexed (then every phase loads its weights once per input).
+  s["dram_reload_bytes_per_inference"] = reload;
+  s["dram_spill_bytes_per_inference"] = spill;
+  if (m.phases.size() > 1) s["phase_table"] = ph;
   double mem_sum = 0, w_sum = 0, mem_max = 0, w_max = 0;
   for (const Group& g : m.groups) {
     double mu = double(g.membrane_bytes) / m.membrane_sram_bytes, wu = double(g.weight_bytes) / m.weight_sram_bytes;
@@ -522,9 +571,8 @@ void build_summary(Mapping& m, const std::string& placement) {
   double hops = 0, traversals = 0, events = 0, c2c = 0;
   std::map<int, std::array<double, 4>> per_layer;  // events, packet-hops, link traversals, destinations
   for (const Route& r : m.routes) {
-    XY sp = pos_of(r.src_group < 0 ? -1 : m.groups[r.src_group].core, w);
     double h = 0;
-    for (int d : r.dests) h += manhattan(sp, pos_of(d < 0 ? -1 : m.groups[d].core, w));
+    for (int d : r.dests) h += route_hops(m, r, d);
     auto& pl = per_layer[r.src_node];
     pl[0] += r.events, pl[1] += r.events * h, pl[2] += r.events * double(r.links.size()),
         pl[3] += r.events * double(r.dests.size());
@@ -550,34 +598,163 @@ void build_summary(Mapping& m, const std::string& placement) {
 
 double traffic_hops(const Mapping& m) {
   double s = 0;
-  for (const Route& r : m.routes) {
-    XY sp = pos_of(r.src_group < 0 ? -1 : m.groups[r.src_group].core, m.mesh_w);
-    for (int d : r.dests) s += r.events * (manhattan(sp, pos_of(d < 0 ? -1 : m.groups[d].core, m.mesh_w)));
-  }
+  for (const Route& r : m.routes)
+    for (int d : r.dests) s += r.events * route_hops(m, r, d);
   return s;
 }
 
 void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast, int64_t moves_per_group) {
   const int ncores = m.mesh_w * m.mesh_h, ng = int(m.groups.size());
-  std::vector<int> core_of(ng);
-  if (placement == "naive") {
-    for (int i = 0; i < ng; ++i) core_of[i] = i;
-  } else if (placement == "snake" || placement == "anneal") {
-    for (int i = 0; i < ng; ++i) core_of[i] = snake_core(i, m.mesh_w);
-    if (placement == "anneal") anneal(m, core_of, seed, moves_per_group);
-  } else if (placement == "random") {
-    std::vector<int> perm(ncores);
-    std::iota(perm.begin(), perm.end(), 0);
-    Rng rng(seed);
-    for (int i = ncores - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(uint64_t(i) + 1)]);
-    for (int i = 0; i < ng; ++i) core_of[i] = perm[i];
-  } else {
-    throw UsageError("mapper: placement '" + placement + "' is not one of: naive, random, snake, anneal");
+  std::vector<int> core_of(ng), phase_of(ng);
+  std::vector<std::vector<int>> members(m.phases.size());  // group ids of each phase, ascending
+  for (const Group& g : m.groups) {
+    if (g.phase < 0 || size_t(g.phase) >= m.phases.size())
+      throw Error(fmt::format("mapper: group {} is in phase {} but the mapping has {} phase(s)", g.id, g.phase, m.phases.size()));
+    phase_of[g.id] = g.phase;
+    members[size_t(g.phase)].push_back(g.id);
   }
+  for (size_t p = 0; p < members.size(); ++p)
+    if (int64_t(members[p].size()) > ncores)
+      throw Error(fmt::format("mapper: phase {} has {} groups but the mesh has {} cores", p, members[p].size(), ncores));
+  Rng rng(seed);
+  Adjacency adj;
+  if (placement.rfind("metis", 0) == 0) adj = build_adjacency(m);
+  for (const auto& mem : members) {
+    const int n = int(mem.size());
+    if (placement == "naive") {
+      for (int i = 0; i < n; ++i) core_of[mem[i]] = i;
+    } else if (placement == "snake" || placement == "anneal") {
+      for (int i = 0; i < n; ++i) core_of[mem[i]] = snake_core(i, m.mesh_w);
+    } else if (placement == "random") {
+      std::vector<int> perm(ncores);
+      std::iota(perm.begin(), perm.end(), 0);
+      for (int i = ncores - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(uint64_t(i) + 1)]);
+      for (int i = 0; i < n; ++i) core_of[mem[i]] = perm[i];
+    } else if (placement == "metis" || placement == "metis-anneal") {
+      // The phase's traffic graph on local indices (other phases and the host are not vertices).
+      std::map<int, int> local;
+      for (int i = 0; i < n; ++i) local[mem[i]] = i;
+      std::vector<std::vector<std::pair<int, double>>> nb(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i)
+        for (const auto& [o, wt] : adj.nb[mem[i]])
+          if (o >= 0 && local.count(o)) nb[i].push_back({local[o], wt});
+      std::vector<int> cores = metis_place(m.mesh_w, m.mesh_h, nb, seed);
+      for (int i = 0; i < n; ++i) core_of[mem[i]] = cores[i];
+    } else {
+      throw UsageError("mapper: placement '" + placement +
+                       "' is not one of: naive, random, snake, anneal, metis, metis-anneal");
+    }
+  }
+  if (placement == "anneal" || placement == "metis-anneal") anneal(m, core_of, phase_of, seed, moves_per_group);
   for (int i = 0; i < ng; ++i) m.groups[i].core = core_of[i];
   build_trees_and_loads(m, unicast);
   build_summary(m, placement);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Time multiplexing
+
+void assign_phases(const Graph& g, Mapping& m, int cores) {
+  const int nc = int(m.clusters.size());
+  std::vector<int> cluster_of(g.nodes.size(), -1);
+  for (const Cluster& c : m.clusters)
+    for (int i : c.nodes) cluster_of[size_t(i)] = c.id;
+  std::vector<std::set<int>> out(static_cast<size_t>(nc)), in(static_cast<size_t>(nc));
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    for (int p : g.nodes[k].inputs) {
+      const int a = cluster_of[size_t(p)], b = cluster_of[k];
+      if (a >= 0 && b >= 0 && a != b) out[size_t(a)].insert(b), in[size_t(b)].insert(a);
+    }
+  // Clusters that feed each other in a cycle (a residual stream and the blocks that add into it)
+  // exchange values within one timestep, so they must be resident together: strongly connected
+  // components (Kosaraju), which then run in dataflow order.
+  std::vector<int> order, comp(static_cast<size_t>(nc), -1);
+  std::vector<char> seen(static_cast<size_t>(nc), 0);
+  for (int s0 = 0; s0 < nc; ++s0) {
+    if (seen[size_t(s0)]) continue;
+    std::vector<std::pair<int, std::set<int>::const_iterator>> st{{s0, out[size_t(s0)].begin()}};
+    seen[size_t(s0)] = 1;
+    while (!st.empty()) {
+      auto& [v, it] = st.back();
+      if (it == out[size_t(v)].end()) {
+        order.push_back(v);
+        st.pop_back();
+        continue;
+      }
+      const int u = *it++;
+      if (!seen[size_t(u)]) seen[size_t(u)] = 1, st.push_back({u, out[size_t(u)].begin()});
+    }
+  }
+  int ncomp = 0;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (comp[size_t(*it)] >= 0) continue;
+    std::vector<int> stack{*it};
+    comp[size_t(*it)] = ncomp;
+    while (!stack.empty()) {
+      const int v = stack.back();
+      stack.pop_back();
+      for (int u : in[size_t(v)])
+        if (comp[size_t(u)] < 0) comp[size_t(u)] = ncomp, stack.push_back(u);
+    }
+    ++ncomp;
+  }
+  // Topological order of the components, ties by the lowest cluster id (close to graph order).
+  std::vector<int> comp_min(static_cast<size_t>(ncomp), nc), indeg(static_cast<size_t>(ncomp), 0);
+  std::vector<std::set<int>> cout_(static_cast<size_t>(ncomp));
+  std::vector<int64_t> comp_groups(static_cast<size_t>(ncomp), 0);
+  for (int c = 0; c < nc; ++c) {
+    comp_min[size_t(comp[size_t(c)])] = std::min(comp_min[size_t(comp[size_t(c)])], c);
+    for (int u : out[size_t(c)])
+      if (comp[size_t(u)] != comp[size_t(c)] && cout_[size_t(comp[size_t(c)])].insert(comp[size_t(u)]).second)
+        ++indeg[size_t(comp[size_t(u)])];
+  }
+  for (const Group& gr : m.groups) ++comp_groups[size_t(comp[size_t(gr.cluster)])];
+  std::set<std::pair<int, int>> ready;
+  for (int k = 0; k < ncomp; ++k)
+    if (indeg[size_t(k)] == 0) ready.insert({comp_min[size_t(k)], k});
+  std::vector<int> phase_of_comp(static_cast<size_t>(ncomp), 0);
+  m.phases.assign(1, Phase{});
+  int64_t in_phase = 0;
+  while (!ready.empty()) {
+    const int k = ready.begin()->second;
+    ready.erase(ready.begin());
+    if (comp_groups[size_t(k)] > cores) {
+      const Cluster& c = m.clusters[size_t(comp_min[size_t(k)])];
+      int members = 0;
+      for (int x = 0; x < nc; ++x) members += comp[size_t(x)] == k;
+      throw Error(fmt::format(
+          "mapper: --time-multiplex cannot split layer {} and the {} layer(s) exchanging values with it within a "
+          "timestep: together they need {} cores but the chip has {} (short by {}); use more chips (--chips) or "
+          "larger SRAM", cluster_label(g, c), members - 1, comp_groups[size_t(k)], cores, comp_groups[size_t(k)] - cores));
+    }
+    if (in_phase + comp_groups[size_t(k)] > cores) m.phases.push_back(Phase{}), in_phase = 0;
+    phase_of_comp[size_t(k)] = int(m.phases.size()) - 1;
+    in_phase += comp_groups[size_t(k)];
+    for (int u : cout_[size_t(k)])
+      if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
+  }
+  for (Group& gr : m.groups) {
+    gr.phase = phase_of_comp[size_t(comp[size_t(gr.cluster)])];
+    Phase& p = m.phases[size_t(gr.phase)];
+    p.groups++;
+    p.reload_bytes += gr.weight_bytes;
+  }
+}
+
+namespace {
+// Bytes per inference that phases read back from DRAM: every event of a route whose destination
+// runs in a later phase is written once and read once per destination phase, 4 bytes each.
+void phase_spills(Mapping& m, int timesteps) {
+  for (Phase& p : m.phases) p.spill_in_bytes = 0;
+  for (const Route& r : m.routes) {
+    if (r.src_group < 0) continue;
+    std::set<int> phases;
+    for (int d : r.dests)
+      if (d >= 0 && m.groups[d].phase != m.groups[r.src_group].phase) phases.insert(m.groups[d].phase);
+    for (int p : phases) m.phases[size_t(p)].spill_in_bytes += r.events * timesteps * 4;
+  }
+}
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
@@ -600,9 +777,6 @@ std::string chip_hash(const arch::ChipConfig& c) {
 }
 
 Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOptions& opt) {
-  if (opt.time_multiplex)
-    throw Error("mapper: --time-multiplex is not implemented yet; spread the model over several chips "
-                "with --chips auto (or N), or use a chip with more cores / larger SRAM");
   if (!(opt.default_rate >= 0 && opt.default_rate <= 1))
     throw UsageError(fmt::format("mapper: --rate {} is out of range 0..1", opt.default_rate));
   arch::ChipConfig chip = chip_in;
@@ -619,7 +793,10 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
     if (int64_t(chip.global_width()) * chip.global_height() > (1 << 20))
       throw Error(fmt::format("mapper: {} chips of {} cores exceed the 1048576-core limit", nchips, per_chip));
   }
-  if (need > chip.num_cores()) {
+  m.phases.assign(1, Phase{int(need), 0, 0});
+  if (need > chip.num_cores() && opt.time_multiplex) {
+    assign_phases(g, m, chip.num_cores());
+  } else if (need > chip.num_cores()) {
     // Name the first layer (in graph order) that no longer finds free cores.
     int64_t used = 0;
     const Cluster* culprit = nullptr;
@@ -641,7 +818,7 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
         "(short by {} cores). Layer {} is the first that finds no free core: it needs {} cores "
         "({} membrane, {} weights incl. replication). In total the model needs {} membrane SRAM and {} "
         "weight SRAM, the chip has {} and {} (short by {} / {}). To fix: a larger mesh, larger "
-        "core.membrane_sram_bytes / core.weight_sram_bytes, or more chips (--chips auto would use {}); time-multiplexing is not implemented yet",
+        "core.membrane_sram_bytes / core.weight_sram_bytes, or more chips (--chips auto would use {}), or --time-multiplex (layers take turns on the cores, weights reloaded from DRAM)",
         g.name, chip.name, need, need, cap, need - cap, culprit ? cluster_label(g, *culprit) : "?", culprit_groups,
         fmt_bytes(culprit_mem), fmt_bytes(culprit_w), fmt_bytes(mem_total), fmt_bytes(w_total),
         fmt_bytes(cap * chip.core.membrane_sram_bytes), fmt_bytes(cap * chip.core.weight_sram_bytes),
@@ -660,8 +837,9 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   m.options = {{"placement", opt.placement}, {"seed", opt.seed},          {"default_rate", opt.default_rate},
                {"unicast", opt.unicast},     {"split", opt.split},        {"chips_x", chip.chips.chips_x},
                {"chips_y", chip.chips.chips_y}, {"measured_rates", opt.rates.size()},
-               {"anneal_moves_per_group", opt.anneal_moves_per_group}};
+               {"anneal_moves_per_group", opt.anneal_moves_per_group}, {"time_multiplex", opt.time_multiplex}};
   m.routes = build_routes(g, m.clusters, m.groups, opt);
+  phase_spills(m, g.timesteps);
   place_and_route(m, opt.placement, opt.seed, opt.unicast, opt.anneal_moves_per_group);
   return m;
 }

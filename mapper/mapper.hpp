@@ -9,11 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/chip_config.hpp"
+#include "models/executor.hpp"
 #include "models/graph.hpp"
 
 namespace spikechip::mapper {
 
-inline constexpr int kMappingVersion = 1;
+// 2: groups carry a `phase` and the mapping a `phases` table (time multiplexing); version 1
+// files (one phase) are still read.
+inline constexpr int kMappingVersion = 2;
 
 // Half-open box [c0,c1) x [y0,y1) x [x0,x1) of a node's output tensor.
 struct Box {
@@ -28,12 +31,12 @@ struct Box {
 Box intersect(const Box& a, const Box& b);
 
 struct MapOptions {
-  std::string placement = "anneal";   // naive | random | snake | anneal
+  std::string placement = "anneal";   // naive | random | snake | anneal | metis | metis-anneal
   uint64_t seed = 1;
   double default_rate = 0.2;          // firing rate of a LIF without a measured rate
   std::map<std::string, double> rates;  // measured firing rate per LIF node name
   int chips = 0;                      // 0: as the chip config says; N: N chips; -1: auto
-  bool time_multiplex = false;
+  bool time_multiplex = false;       // groups take turns on cores in phases when they do not fit
   bool unicast = false;               // one packet per destination instead of multicast trees
   std::string split = "min-cores";    // min-cores | channels-first
   int64_t anneal_moves_per_group = 400;
@@ -59,6 +62,7 @@ struct Group {
   int cluster = 0;
   Box box;                 // output region (every node of the cluster has the cluster's shape)
   int core = -1;           // global core index y*W + x
+  int phase = 0;           // time multiplexing: the core holds this group during this phase
   int64_t membrane_bytes = 0;
   int64_t weight_bytes = 0;
 };
@@ -82,6 +86,15 @@ struct LinkLoad {
   bool chip_to_chip = false;
 };
 
+// One phase of a time-multiplexed mapping: its groups own their cores while it runs; entering it
+// loads their weights from off-chip DRAM (per inference), and the spikes / partial sums that
+// earlier phases produced for it are read back from DRAM.
+struct Phase {
+  int groups = 0;
+  int64_t reload_bytes = 0;        // weight bytes of the phase's groups (loaded from DRAM)
+  double spill_in_bytes = 0;       // expected bytes per inference read back from DRAM (4 B per event)
+};
+
 struct Mapping {
   int mapping_version = kMappingVersion;
   std::string model_name, model_hash, chip_name, chip_hash;
@@ -93,6 +106,8 @@ struct Mapping {
   std::vector<Group> groups;
   std::vector<Route> routes;
   std::vector<LinkLoad> links;
+  std::vector<Phase> phases{Phase{}};  // one entry unless time-multiplexed
+  int timesteps = 1;                   // of the model (spill bytes are per inference)
   nlohmann::json summary = nlohmann::json::object();
 };
 
@@ -100,13 +115,26 @@ struct Mapping {
 // the shortfall and what to change).
 Mapping map_model(const model::Graph& g, const arch::ChipConfig& chip, const MapOptions& opt);
 
+// Measured firing rates per LIF node name (spikes per neuron per timestep) over golden runs.
+std::map<std::string, double> measured_rates(const model::Graph& g, const std::vector<model::RunResult>& runs);
+// Runs the golden executor on the inputs of `path` (file or directory, models/inputs.hpp; at most
+// `max_inputs`) and returns the measured rates.
+std::map<std::string, double> rates_from_inputs(const model::Graph& g, const std::string& path, int max_inputs = 4);
+// A rates file: {"lif name": rate, ...} or a golden report (`spikechip infer -o`, its "layers").
+// Every name must be a LIF node of `g`.
+std::map<std::string, double> read_rates_file(const model::Graph& g, const std::string& path);
+
 // Pieces, exposed for tests and the benchmark.
 std::vector<Cluster> build_clusters(const model::Graph& g);
 std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& clusters,
                              const arch::ChipConfig& chip, const MapOptions& opt);
 std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster>& clusters,
                                 const std::vector<Group>& groups, const MapOptions& opt);
-// Placement objective: sum over routes and destinations of events x XY hops (host at (-1,0)).
+// Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;
+// phases follow the dataflow) and fills m.phases. Throws when one such cycle exceeds the cores.
+void assign_phases(const model::Graph& g, Mapping& m, int cores);
+// Placement objective: sum over routes and destinations of events x XY hops (host at (-1,0));
+// a route between groups of different phases goes through the host port (DRAM) both ways.
 double traffic_hops(const Mapping& m);
 // Re-places the groups of `m` with another strategy and recomputes trees, loads and summary.
 void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast,

@@ -63,9 +63,13 @@ nlohmann::json mapping_to_json(const Mapping& m) {
   for (const Group& g : m.groups)
     gr.push_back({{"id", g.id}, {"cluster", g.cluster}, {"channels", range(g.box.c0, g.box.c1)},
                   {"rows", range(g.box.y0, g.box.y1)}, {"cols", range(g.box.x0, g.box.x1)},
-                  {"core", core_xy(g.core, w)}, {"membrane_bytes", g.membrane_bytes},
+                  {"core", core_xy(g.core, w)}, {"phase", g.phase}, {"membrane_bytes", g.membrane_bytes},
                   {"weight_bytes", g.weight_bytes}});
   j["groups"] = gr;
+  nlohmann::json ph = nlohmann::json::array();
+  for (const Phase& p : m.phases)
+    ph.push_back({{"groups", p.groups}, {"dram_reload_bytes", p.reload_bytes}, {"dram_spill_in_bytes", p.spill_in_bytes}});
+  j["phases"] = ph;
   nlohmann::json rt = nlohmann::json::array();
   for (const Route& r : m.routes) {
     nlohmann::json links = nlohmann::json::array();
@@ -81,7 +85,7 @@ nlohmann::json mapping_to_json(const Mapping& m) {
   j["routes"] = rt;
   nlohmann::json cores = nlohmann::json::array();
   for (const Group& g : m.groups)
-    cores.push_back({{"core", core_xy(g.core, w)}, {"group", g.id},
+    cores.push_back({{"core", core_xy(g.core, w)}, {"phase", g.phase}, {"group", g.id},
                      {"membrane_util", double(g.membrane_bytes) / double(m.membrane_sram_bytes)},
                      {"weight_util", double(g.weight_bytes) / double(m.weight_sram_bytes)}});
   j["cores"] = cores;
@@ -96,10 +100,25 @@ nlohmann::json mapping_to_json(const Mapping& m) {
 
 Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin) {
   StrictJson j(json, origin);
-  j.only_keys({"mapping_version", "model", "chip", "options", "clusters", "groups", "routes", "cores",
+  j.only_keys({"mapping_version", "model", "chip", "options", "clusters", "groups", "phases", "routes", "cores",
                "links", "summary"});
   Mapping m;
-  m.mapping_version = int(j.at("mapping_version").as_int(kMappingVersion, kMappingVersion));
+  // Version 1 (no phases) is read as one phase; it is written back as the current version.
+  const int version = int(j.at("mapping_version").as_int(1, kMappingVersion));
+  if (version >= 2) {
+    StrictJson jp = j.at("phases");
+    jp.expect_array();
+    if (jp.size() == 0) jp.fail("a mapping has at least one phase");
+    m.phases.clear();
+    for (size_t i = 0; i < jp.size(); ++i) {
+      StrictJson e = jp.at(i);
+      e.only_keys({"groups", "dram_reload_bytes", "dram_spill_in_bytes"});
+      m.phases.push_back(Phase{int(e.at("groups").as_int(0, 1 << 30)), e.at("dram_reload_bytes").as_int(0, int64_t(1) << 50),
+                               e.at("dram_spill_in_bytes").as_double(0, 1e18)});
+    }
+  } else if (j.has("phases")) {
+    j.at("phases").fail("mapping_version 1 has no phases (use mapping_version 2)");
+  }
   StrictJson jm = j.at("model");
   jm.only_keys({"name", "hash", "nodes"});
   m.model_name = jm.at("name").as_string();
@@ -172,10 +191,11 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
 
   StrictJson jg = j.at("groups");
   jg.expect_array();
-  std::set<int> used_cores;
+  std::set<std::pair<int, int>> used_cores;  // (phase, core)
+  std::vector<Phase> counted(m.phases.size());
   for (size_t i = 0; i < jg.size(); ++i) {
     StrictJson e = jg.at(i);
-    e.only_keys({"id", "cluster", "channels", "rows", "cols", "core", "membrane_bytes", "weight_bytes"});
+    e.only_keys({"id", "cluster", "channels", "rows", "cols", "core", "phase", "membrane_bytes", "weight_bytes"});
     Group g;
     g.id = int(e.at("id").as_int(int64_t(i), int64_t(i)));
     g.cluster = int(e.at("cluster").as_int(0, int64_t(m.clusters.size()) - 1));
@@ -184,10 +204,24 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
     read_range(e.at("rows"), 0, s.h, g.box.y0, g.box.y1);
     read_range(e.at("cols"), 0, s.w, g.box.x0, g.box.x1);
     g.core = read_core(e.at("core"), W, H, false);
-    if (!used_cores.insert(g.core).second) e.at("core").fail("core already holds another group");
+    if (version >= 2) g.phase = int(e.at("phase").as_int(0, int64_t(m.phases.size()) - 1));
+    else if (e.has("phase")) e.at("phase").fail("mapping_version 1 has no phases");
+    if (!used_cores.insert({g.phase, g.core}).second)
+      e.at("core").fail(fmt::format("core already holds another group in phase {}", g.phase));
     g.membrane_bytes = e.at("membrane_bytes").as_int(0, m.membrane_sram_bytes);
     g.weight_bytes = e.at("weight_bytes").as_int(0, m.weight_sram_bytes);
+    counted[size_t(g.phase)].groups++, counted[size_t(g.phase)].reload_bytes += g.weight_bytes;
     m.groups.push_back(g);
+  }
+  if (version < 2) m.phases[0].groups = int(m.groups.size());
+  for (size_t p = 0; p < m.phases.size(); ++p) {
+    if (m.phases[p].groups != counted[p].groups)
+      j.at("phases").at(p).fail(fmt::format("says {} groups but {} groups are in phase {}", m.phases[p].groups, counted[p].groups, p));
+    // One phase: weights are loaded once at configuration, nothing is reloaded per inference.
+    const int64_t want = m.phases.size() > 1 ? counted[p].reload_bytes : 0;
+    if (m.phases[p].reload_bytes != want)
+      j.at("phases").at(p).fail(fmt::format("dram_reload_bytes {} is not the weight bytes of its groups ({})",
+                                            m.phases[p].reload_bytes, want));
   }
   // Every neuron of every cluster in exactly one group: the boxes are disjoint and fill the shape.
   std::vector<int64_t> covered(m.clusters.size(), 0);
@@ -285,6 +319,14 @@ std::string summary_text(const Mapping& m) {
       s.value("weight_replication", 1.0), s.value("weight_bytes_unique", int64_t(0)),
       s.value("weight_bytes_stored", int64_t(0)), s.value("packets_per_step", 0.0), s.value("traffic_hops", 0.0),
       s.value("link_traversals", 0.0), s.value("chip_to_chip_traversals", 0.0), s.value("max_link_load", 0.0));
+  if (m.phases.size() > 1) {
+    out += fmt::format("  time-multiplexed  {} phases; per inference {} weight bytes reloaded and {:.0f} spilled bytes read "
+                       "back from DRAM\n", m.phases.size(), s.value("dram_reload_bytes_per_inference", int64_t(0)),
+                       s.value("dram_spill_bytes_per_inference", 0.0));
+    for (size_t p = 0; p < m.phases.size(); ++p)
+      out += fmt::format("    phase {:<3} {:>6} groups {:>12} reload bytes {:>14.0f} spill-in bytes\n", p, m.phases[p].groups,
+                         m.phases[p].reload_bytes, m.phases[p].spill_in_bytes);
+  }
   out += fmt::format("  {:<44} {:>12} {:>14} {:>10}\n", "layer (source node)", "packets/step", "packet-hops", "mean hops");
   if (s.contains("layers"))
     for (const auto& l : s["layers"])

