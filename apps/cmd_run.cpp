@@ -18,6 +18,7 @@
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "report/report_writer.hpp"
+#include "report/trace_writer.hpp"
 #include "sim/chip_run.hpp"
 #include "sim/error.hpp"
 
@@ -28,7 +29,8 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
-  std::string model, chip, input, mapping, out, trace_window;
+  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd;
+  size_t trace_max_events = 200000;
   int T = 0;
   bool no_verify = false, quiet = false;
   double time_limit = 0;
@@ -51,12 +53,10 @@ void run_cmd(const RunOpts& o) {
   g.timesteps = T;
   std::vector<model::InputItem> inputs = model::read_inputs(o.input, g);
   if (inputs.empty()) throw Error(o.input + ": no input found");
-  uint64_t tw0 = 0, tw1 = UINT64_MAX;
-  if (!o.trace_window.empty()) {
-    auto c = o.trace_window.find(':');
-    if (c == std::string::npos) throw UsageError("--trace-window must be a:b (cycles), got '" + o.trace_window + "'");
-    tw0 = std::stoull(o.trace_window.substr(0, c)), tw1 = std::stoull(o.trace_window.substr(c + 1));
-  }
+  report::TraceOptions topt;
+  topt.clock_hz = chip.clock_hz, topt.max_events = o.trace_max_events;
+  if (!o.trace_window.empty()) report::parse_trace_window(o.trace_window, topt);
+  const uint64_t tw0 = topt.window_start, tw1 = topt.window_end;
   mapper::Mapping m;
   if (!o.mapping.empty()) {
     m = mapper::load_mapping(o.mapping);
@@ -97,6 +97,7 @@ void run_cmd(const RunOpts& o) {
   std::signal(SIGINT, on_sigint);
   arch::ChipRunOptions copt;
   copt.record_spikes = !o.no_verify;
+  copt.record_activity = !o.trace_json.empty() || !o.vcd.empty();
   copt.stop = &g_stop;
   std::string partial_reason;
   const auto t_sim = Clock::now();
@@ -143,7 +144,9 @@ void run_cmd(const RunOpts& o) {
   ctx.T = T, ctx.partial_reason = partial_reason, ctx.golden_wall_s = golden_s;
   ctx.trace_from = tw0, ctx.trace_to = tw1;
   ctx.wall_s = secs(t_start);
-  const json report = sim::build_run_report(g, chip, m, run, ctx);
+  json report = sim::build_run_report(g, chip, m, run, ctx);
+  if (!results.empty() && copt.record_activity)
+    report["traces"] = report::write_run_traces(o.trace_json, o.vcd, g, m, results.back(), topt);
   const double chip_s = run.wall_s, wall = ctx.wall_s;
   const json& sum = report["summary"];
   const double lat = sum["latency_cycles"];
@@ -175,7 +178,10 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
   c->add_flag("--quiet", o->quiet, "No progress output");
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
-  c->add_option("--trace-window", o->trace_window, "Keep timeline entries within cycles a:b");
+  c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");
+  c->add_option("--trace-json", o->trace_json, "Write a Chrome/Perfetto trace-event JSON of the (last) run");
+  c->add_option("--vcd", o->vcd, "Write a VCD of per-core busy, per-link flits and timestep markers");
+  c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes (default 200000)");
   c->callback([o] {
     o->command = "spikechip run --model " + o->model + " --chip " + o->chip + " --input " + o->input;
     run_cmd(*o);

@@ -666,12 +666,41 @@ struct Chip::Impl : noc::PacketSink {
       charge_core(s.node, core.cnt, before);
     }
     const uint64_t fin = core.book_synapse(cycle, cyc);
+    if (opt.record_activity && !P.consumers.empty())
+      record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
     const int s = src_idx(P, d.src_group, G);
     const size_t k = size_t(d.t) * P.srcs.size() + s;
     P.recv[k]++;
     P.last_data[d.t] = std::max(P.last_data[d.t], fin);
     P.ready[d.t] = std::max(P.ready[d.t], fin);
     if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
+  }
+
+  // Activity record (trace writers): extend the core's last interval when the same node and
+  // timestep continue without a gap, so a burst of packets costs one entry.
+  std::vector<int64_t> last_syn;                       // [core] -> index in synapse_timeline
+  std::map<std::pair<int, int>, size_t> last_link;     // (node, port) -> index in link_activity
+  void record_synapse(int core, int node, int t, uint64_t start, uint64_t end) {
+    auto& tl = res.synapse_timeline;
+    const int64_t li = last_syn[size_t(core)];
+    if (li >= 0 && tl[size_t(li)].node == node && tl[size_t(li)].timestep == t && start <= tl[size_t(li)].end) {
+      tl[size_t(li)].end = std::max(tl[size_t(li)].end, end);
+      return;
+    }
+    if (tl.size() >= opt.activity_limit) { res.activity_truncated = true; return; }
+    last_syn[size_t(core)] = int64_t(tl.size());
+    tl.push_back({core, node, t, start, end});
+  }
+  void record_link(int node, int port, uint64_t cycle, uint64_t busy) {
+    auto& la = res.link_activity;
+    auto it = last_link.find({node, port});
+    if (it != last_link.end() && cycle <= la[it->second].end) {
+      la[it->second].end = std::max(la[it->second].end, cycle + busy), la[it->second].flits++;
+      return;
+    }
+    if (la.size() >= opt.activity_limit) { res.activity_truncated = true; return; }
+    last_link[{node, port}] = la.size();
+    la.push_back({node, port, cycle, cycle + busy, 1});
   }
 
   int src_idx(const Port& P, int src_group, const GroupState& G) {
@@ -913,6 +942,11 @@ struct Chip::Impl : noc::PacketSink {
         if (g.nodes[i].op == Op::LIF) res.spikes[i].assign(size_t(T) * g.nodes[i].shape.size(), 0);
     }
     if (net->now() != 0 || !net->idle()) throw Error("chip: one run per Chip object (the network clock is not reset)");
+    last_syn.assign(cores.size(), -1), last_link.clear();
+    if (opt.record_activity)
+      net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });
+    else
+      net->on_link_flit(nullptr);
     for (auto& c : cores) c.reset();
     for (GroupState& G : groups) {
       G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;

@@ -28,6 +28,14 @@ struct TimelineEntry {
   uint64_t start = 0, end = 0;
 };
 
+// Activity record for the run trace writers (report/trace_writer.hpp), kept only with
+// ChipRunOptions::record_activity: intervals of one link carrying flits (back-to-back flits
+// merged into one interval).
+struct LinkActivity {
+  int node = 0, port = 0;  // output link of `node` in direction port (0 N, 1 E, 2 S, 3 W)
+  uint64_t start = 0, end = 0, flits = 0;
+};
+
 struct ChipRunResult {
   int T = 0;
   bool complete = false;                           // false: stopped early (stop flag)
@@ -41,6 +49,11 @@ struct ChipRunResult {
   std::vector<CoreCounters> cores;                 // [global core id]
   std::vector<TimelineEntry> timeline;
   bool timeline_truncated = false;
+  // With record_activity: synapse-engine (and encoder MAC) work per core, packets of the same
+  // (node, timestep) that follow each other without a gap merged; and per-link flit intervals.
+  std::vector<TimelineEntry> synapse_timeline;
+  std::vector<LinkActivity> link_activity;
+  bool activity_truncated = false;  // activity_limit reached: later intervals were dropped
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   noc::NetworkTotals net;
@@ -50,6 +63,8 @@ struct ChipRunResult {
 struct ChipRunOptions {
   bool record_spikes = true;
   size_t timeline_limit = 20000;
+  bool record_activity = false;    // fill synapse_timeline / link_activity
+  size_t activity_limit = 500000;  // per vector
   const std::atomic<bool>* stop = nullptr;  // checked between events; set -> partial result
   uint64_t max_cycles = 0;                   // 0: unlimited
 };

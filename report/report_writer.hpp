@@ -20,6 +20,10 @@ void write_run_outputs(const nlohmann::json& report, const std::string& out_dir)
 // temporary file renamed into place.
 void write_sweep_html(const nlohmann::json& sweep, const std::string& path);
 
+// Writes bytes to path via a hidden temporary in the same directory, renamed into place; throws
+// spikechip::Error naming the path (and removes the temporary) on failure.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
 // The pieces above, without touching the disk (file name -> bytes), for tests and other callers.
 std::map<std::string, std::string> render_run_outputs(const nlohmann::json& report);
 std::string render_run_html(const nlohmann::json& report);

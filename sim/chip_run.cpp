@@ -153,7 +153,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   bool tl_trunc = last && last->timeline_truncated;
   if (last)
     for (const auto& e : last->timeline) {
-      if (e.end < ctx.trace_from || e.start > ctx.trace_to) continue;
+      if (e.end <= ctx.trace_from || e.start >= ctx.trace_to) continue;  // overlaps [from, to)
       if (timeline.size() >= 5000) { tl_trunc = true; break; }
       timeline.push_back({{"core", e.core}, {"node", g.nodes[e.node].name}, {"timestep", e.timestep},
                           {"start_cycles", e.start}, {"end_cycles", e.end}});

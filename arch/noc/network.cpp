@@ -491,6 +491,7 @@ struct Network::Impl {
       r.link_free[op] = t + r.ser[op];
       ++r.ls[op].flits;  // network link totals are summed from these in totals()
       r.ls[op].busy_cycles += r.ser[op];
+      if (net.on_link_) net.on_link_(int(node), op, t, r.ser[op]);
     }
     if (tail) {
       if (iv.forked) release_copy(f.copy);

@@ -120,6 +120,9 @@ class Network {
   void set_default_sink(PacketSink* sink);
   // Optional callback on every delivery (after the sink), used by statistics.
   void on_deliver(std::function<void(int core, const Packet&, uint64_t cycle)> f) { on_deliver_ = std::move(f); }
+  // Optional callback on every flit entering an output link (node, port N/E/S/W, cycle, cycles
+  // the wire is occupied), used by the run trace writers; unset costs one test per traversal.
+  void on_link_flit(std::function<void(int node, int port, uint64_t cycle, uint64_t busy)> f) { on_link_ = std::move(f); }
 
   // Queue a packet created at `cycle` (>= now()). Returns its id. Throws on bad destinations.
   uint64_t inject(Packet p, uint64_t cycle);
@@ -156,6 +159,7 @@ class Network {
   uint64_t flits_in_network_ = 0;
   Impl* impl_;
   std::function<void(int, const Packet&, uint64_t)> on_deliver_;
+  std::function<void(int, int, uint64_t, uint64_t)> on_link_;
   friend struct Impl;
 };
 

@@ -151,15 +151,23 @@ class _Builder:
 
 
 @torch.no_grad()
-def fold(model, cfg, img_size, mean, std, num_heads=8):
-    """Float folded graph (intref.Graph in float mode) plus the stream membership of each node."""
+def fold(model, cfg, img_size, mean, std, num_heads=8, encoding="image"):
+    """Float folded graph (intref.Graph in float mode) plus the stream membership of each node.
+
+    encoding "events": the model was trained on raw per-pixel event counts (2 channels), so
+    the input unit is one event: zero points 0, scale 1, nothing to fold into the first conv.
+    """
     b = _Builder()
     C, H, W = cfg["in_channels"], img_size[0], img_size[1]
-    mean_t = torch.tensor(mean, dtype=torch.double)
-    std_t = torch.tensor(std, dtype=torch.double)
-    zp = torch.round(255 * mean_t).to(torch.int32)
-    in_scale = 1.0 / (255 * std_t)
-    b.add("input", "Input", [], [C, H, W], {"encoding": "image"},
+    if encoding == "events":
+        zp = torch.zeros(C, dtype=torch.int32)
+        in_scale = torch.ones(C, dtype=torch.double)
+    else:
+        mean_t = torch.tensor(mean, dtype=torch.double)
+        std_t = torch.tensor(std, dtype=torch.double)
+        zp = torch.round(255 * mean_t).to(torch.int32)
+        in_scale = 1.0 / (255 * std_t)
+    b.add("input", "Input", [], [C, H, W], {"encoding": encoding},
           zero_point=zp)
     b.nodes[0]["quant"] = {"scale": [float(v) for v in in_scale]}
     streams = {}     # node name -> stream id (nodes whose output is a residual-stream membrane)
@@ -396,14 +404,29 @@ def write_model_dir(graph, out_dir, meta):
 
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=8,
-           name=None, variant=None):
-    """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict)."""
+           name=None, variant=None, encoding=None):
+    """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
+
+    encoding: "image" or "events" (default: the checkpoint's 'encoding' entry, else image).
+    An events model takes 2-channel u8 event-count frames as they are (no normalisation)."""
     sd, extras = load_checkpoint(ckpt_path)
     ccfg = extras.get("config", {}) if isinstance(extras.get("config"), dict) else {}
     img_size = img_size or (ccfg.get("img_size_h", 224), ccfg.get("img_size_w", 224))
     T = T or ccfg.get("T", 1)
     num_heads = ccfg.get("num_heads", num_heads)
     model, cfg = build_checked(sd, ckpt_path, num_heads, img_size, T)
+    encoding = encoding or extras.get("encoding", "image")
+    if encoding not in ("image", "events"):
+        raise CheckpointError(f"{ckpt_path}: input encoding must be 'image' or 'events', "
+                              f"got {encoding!r}")
+    if encoding == "events":
+        if cfg["in_channels"] != 2:
+            raise CheckpointError(f"{ckpt_path}: an events model needs in_channels = 2 (OFF, ON "
+                                  f"counts), this checkpoint has {cfg['in_channels']}")
+        if mean is not None or std is not None:
+            raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
+        return _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, None, None,
+                              num_heads, name, variant, encoding)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
     std = std or norm.get("std")
@@ -414,7 +437,13 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
-    fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads)
+    return _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, mean, std, num_heads,
+                          name, variant, encoding)
+
+
+def _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
+                   variant, encoding):
+    fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
     ig = quantise(fg, streams, groups)
     meta = {
         "format_version": 1,
@@ -426,7 +455,9 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
             "source_sha256": sha256_file(ckpt_path), "variant": variant or _variant_name(cfg),
             "embed_dim": cfg["embed_dim"], "blocks": [1, 1, 2, cfg["blocks3"], cfg["blocks4"]],
             "kd_heads_averaged": cfg["kd"], "num_heads": num_heads,
-            "input_size": list(img_size), "T": T, "normalize": {"mean": list(mean), "std": list(std)},
+            "input_size": list(img_size), "T": T, "input_encoding": encoding,
+            "normalize": ({"mean": list(mean), "std": list(std)} if encoding == "image"
+                          else "none (raw event counts)"),
             "quantisation": {"weights": "int8 per output channel, shift 0..24",
                              "stream_scale": "per channel, min over contributing convs of "
                                              "max|w|/127 (clamped to 2^-12 of the max)",

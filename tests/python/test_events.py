@@ -29,3 +29,17 @@ def test_saccade_trace_roundtrip_and_binning(tmp_path):
 def test_shipped_trace_readable():
     ev, w, h = events.read_evt(f"{REPO}/traces/fmnist_saccade.evt")
     assert (w, h) == (28, 28) and len(ev) > 100
+
+
+def test_saccade_frames_equal_binned_events():
+    """The vectorised dataset converter == bin_frames(saccade_events(img)) image by image."""
+    from spikechip_py import data
+    imgs, _ = data.load("test")
+    sel = imgs[[0, 1, 2, 7], 0].copy()
+    sel[3] = 0                                   # blank image: no event, all-zero frames
+    for T in (2, 3):
+        got = events.saccade_frames(sel, T, chunk=3)
+        for i in range(3):
+            ref = events.bin_frames(events.saccade_events(sel[i]), T, 28, 28)
+            assert np.array_equal(got[i], ref), (T, i)
+        assert not got[3].any()
