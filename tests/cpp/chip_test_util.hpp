@@ -178,6 +178,9 @@ class HandMapping {
       links.erase(std::unique(links.begin(), links.end()), links.end());
       r.links = links;
     }
+    // One phase holding every group (mapping_version 2's phase table must count them).
+    m.phases.assign(1, mapper::Phase{});
+    m.phases[0].groups = int(m.groups.size());
     return mapper::mapping_from_json(mapper::mapping_to_json(m), "hand mapping");
   }
   int node(const std::string& name) const {
