@@ -522,8 +522,13 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   if (rq.T != m.graph.timesteps) gT = m.graph, gT->timesteps = rq.T;
   const model::Graph& g = gT ? *gT : m.graph;
   if (!c.s.mapping || c.s.mapping->model_hash != mapper::structure_hash(g) || c.s.mapping->chip_hash != mapper::chip_hash(chip)) {
-    try {  // the defaults of `spikechip run` without --mapping
-      c.s.mapping = std::make_shared<const mapper::Mapping>(mapper::map_model(g, chip, mapper::MapOptions{}));
+    try {  // as `spikechip run` without --mapping: placed with the firing rates these inputs have
+      mapper::MapOptions mo;
+      model::GoldenExecutor ge(g);
+      std::vector<model::RunResult> sample;
+      for (const model::InputView& in : rq.inputs) sample.push_back(ge.run(in, rq.T, model::RunOptions{}));
+      mo.rates = mapper::measured_rates(g, sample);
+      c.s.mapping = std::make_shared<const mapper::Mapping>(mapper::map_model(g, chip, mo));
     } catch (const std::exception& e) {
       throw ProtocolError(code::kMapFailed, e.what());
     }
