@@ -81,9 +81,11 @@ void run_cmd(const RunOpts& o) {
   }
   if (o.mapping.empty()) {
     // Place with the firing rates these inputs really have (without verification, a few of them).
+    // The first (at most) 4 inputs, so the cosim server's cycle mode places the same way.
     mapper::MapOptions mo;
     if (!o.no_verify) {
-      mo.rates = mapper::measured_rates(g, golden);
+      mo.rates = mapper::measured_rates(
+          g, std::vector<model::RunResult>(golden.begin(), golden.begin() + std::min<size_t>(4, golden.size())));
     } else {
       model::GoldenExecutor ge(g);
       std::vector<model::RunResult> sample;
