@@ -115,12 +115,18 @@ void run_cmd(const RunOpts& o) {
   auto last_print = Clock::now();
   sim::ChipBatchRun run;
   try {
-    run = sim::simulate_inputs(g, chip, m, views, T, copt, [&](const sim::ChipBatchRun& r) {
-      if (!quiet && secs(last_print) > 0.5) {
-        last_print = Clock::now();
-        std::cerr << fmt::format("\rsimulating: input {}/{}, {} cycles, {:.1f} s   ", r.results.size(), inputs.size(),
-                                 r.results.back().latency_cycles, secs(t_sim)) << std::flush;
-      }
+    // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
+    uint64_t ticks = 0;
+    run = sim::simulate_inputs(g, chip, m, views, T, copt, {},
+                               [&](const sim::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
+      if (quiet || ++ticks % 64 != 0 || secs(last_print) < 0.5) return;
+      last_print = Clock::now();
+      const double frac = (double(r.results.size()) + c.progress()) / double(inputs.size());
+      const double el = secs(t_sim);
+      std::cerr << fmt::format("\r\33[Ksimulating input {}/{}: cycle {}, timestep {}/{}, {:.1f} % done, {:.0f} s, ETA {}",
+                               r.results.size() + 1, inputs.size(), cycle, std::min(c.timestep() + 1, T), T, 100 * frac, el,
+                               frac > 0.01 ? fmt::format("{:.0f} s", el * (1 - frac) / frac) : std::string("?"))
+                << std::flush;
     });
   } catch (...) {
     finished.store(true);
@@ -129,7 +135,7 @@ void run_cmd(const RunOpts& o) {
   }
   finished.store(true);
   if (watchdog.joinable()) watchdog.join();
-  if (!quiet) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  if (!quiet) std::cerr << "\r\33[K" << std::flush;
   const bool partial = run.partial;
   if (partial && partial_reason.empty()) partial_reason = "interrupted (SIGINT)";
   const auto& results = run.results;

@@ -27,7 +27,8 @@ std::string file_sha(const std::string& p) {
 
 ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
                              const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
-                             const std::function<void(const ChipBatchRun&)>& progress) {
+                             const std::function<void(const ChipBatchRun&)>& progress,
+                             const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t)>& cycle_progress) {
   ChipBatchRun out;
   size_t next_input = 0;
   const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);
@@ -44,6 +45,7 @@ ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip
         out.results.push_back(c.finish());
         if (progress) progress(out);
       });
+  if (cycle_progress) mod.on_progress([&](const arch::Chip& c, uint64_t cycle) { cycle_progress(out, c, cycle); });
   mod.start();
   sc_core::sc_start();
   out.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -27,10 +27,13 @@ struct ChipBatchRun {
 
 // Simulates the inputs back to back in the SystemC kernel (one ChipModule, one sc_start), a fresh
 // chip per input. SystemC runs one simulation per process: call this at most once per process.
-// progress(run) is called after every finished input.
+// progress(run) is called after every finished input; cycle_progress(run, chip, cycle) at the
+// SystemC wakes while an input is being simulated (for a progress line with an ETA).
 ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
                              const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
-                             const std::function<void(const ChipBatchRun&)>& progress = {});
+                             const std::function<void(const ChipBatchRun&)>& progress = {},
+                             const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t cycle)>&
+                                 cycle_progress = {});
 
 // First difference between the complete chip results and the golden runs (same order), as a
 // message naming input, layer, neuron and timestep; empty when all are identical.
