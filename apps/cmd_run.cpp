@@ -32,6 +32,7 @@ struct RunOpts {
   std::string model, chip, input, mapping, out, trace_window, trace_json, vcd;
   size_t trace_max_events = 200000;
   int T = 0;
+  int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
   bool no_verify = false, quiet = false;
   double time_limit = 0;
   std::string command;
@@ -75,6 +76,7 @@ void run_cmd(const RunOpts& o) {
     model::GoldenExecutor ge(g);
     model::RunOptions ro;
     ro.record_spikes = true;
+    ro.threads = o.threads;
     const auto t0 = Clock::now();
     for (size_t i = 0; i < inputs.size(); ++i) golden[i] = ge.run_item(inputs[i], T, ro);
     golden_s = secs(t0);
@@ -186,6 +188,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
   c->add_flag("--quiet", o->quiet, "No progress output");
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
+  c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
   c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");
   c->add_option("--trace-json", o->trace_json, "Write a Chrome/Perfetto trace-event JSON of the (last) run");
   c->add_option("--vcd", o->vcd, "Write a VCD of per-core busy, per-link flits and timestep markers");

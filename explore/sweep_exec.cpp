@@ -76,7 +76,9 @@ std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, 
                                        const std::string& binary) {
   const std::string d = point_dir(out_dir, p.id);
   if (s.job == "run")
-    return {binary, "run", "--model", s.model, "--chip", d + "/chip.json", "--input", s.inputs, "-o", d, "--quiet"};
+    // One golden thread per point: the sweep's parallelism is its processes (-j N).
+    return {binary, "run", "--model", s.model, "--chip", d + "/chip.json", "--input", s.inputs, "-o", d, "--quiet",
+            "--threads", "1"};
   std::vector<std::string> a = {binary, "map", "--model", s.model, "--chip", d + "/chip.json", "-o", d + "/mapping.json",
                                 "--summary-json", d + "/summary.json"};
   const json& m = p.map;
