@@ -63,6 +63,13 @@ void run_cmd(const RunOpts& o) {
     m = mapper::load_mapping(o.mapping);
     if (m.model_hash != mapper::structure_hash(g))
       throw Error(o.mapping + ": the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'");
+    // The chip it was made for: this chip file, with the chip count `map --chips N` chose.
+    arch::ChipConfig as_mapped = chip;
+    if (m.options.contains("chips_x") && m.options.contains("chips_y"))
+      as_mapped.chips.chips_x = m.options["chips_x"].get<int>(), as_mapped.chips.chips_y = m.options["chips_y"].get<int>();
+    if (m.chip_hash != mapper::chip_hash(as_mapped))
+      throw Error(o.mapping + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + o.chip +
+                  "); re-run 'spikechip map --chip " + o.chip + "'");
   }
   if (m.phases.size() > 1)  // checked here too, so that it fails before the SystemC kernel starts
     throw Error(o.mapping + ": time-multiplexed mapping (" + std::to_string(m.phases.size()) +

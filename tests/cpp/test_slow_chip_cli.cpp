@@ -152,7 +152,7 @@ TEST(RunCli, MappingOfAnotherModel) {
 // silently simulates the 8x8 mapping's mesh and reports it as the 6x6 chip (exit 0). The check
 // belongs in apps/cmd_run.cpp and must accept mappings made with `map --chips N` (whose chip hash
 // is of the multi-chip config). Enable when fixed.
-TEST(RunCli, DISABLED_MappingMadeForAnotherChip) {
+TEST(RunCli, MappingMadeForAnotherChip) {
   const std::string dir = fresh_dir("bad"), out = dir + "/report";
   // Mapped for the 8x8 tiny chip, run on a 6x6 chip (which would hold the model by itself).
   const std::string mp = dir + "/tiny8x8.mapping.json";
