@@ -349,22 +349,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 }
 
 void write_sweep_html(const json& sweep, const std::string& path) {
-  const std::string html = render_sweep_html(sweep);
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  fs::path tmp;
-  try {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    tmp = write_temp(dir, p.filename().string(), html);
-    fs::rename(tmp, p, ec);
-    if (ec) throw Error(fmt::format("cannot rename into place: {}", ec.message()));
-  } catch (const Error& e) {
-    std::error_code ec;
-    if (!tmp.empty()) fs::remove(tmp, ec);
-    throw Error(fmt::format("writing the sweep report '{}' failed: {}; check that the directory is writable",
-                            path, e.what()));
-  }
+  write_file_atomic(path, render_sweep_html(sweep));
 }
 
 }  // namespace spikechip::report
