@@ -100,6 +100,7 @@ struct InVC {
 struct OutVC {
   int credits = 0;
   bool busy = false;  // owned by a packet between its head and tail
+  int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
 struct Router {
@@ -116,6 +117,12 @@ struct Router {
   // the allocators visit only set bits instead of every VC of every port.
   uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
   uint16_t al[kNumPorts] = {0, 0, 0, 0, 0};
+  // Parked VCs (per input port): a ready head whose stall can only end on a known event (a credit
+  // for its output VC, or an output VC of its port released here), left out of the allocators
+  // until then; its per-cycle stall is added in bulk on unpark (Impl::park_*). novc[op][ip]: VCs
+  // of input port ip parked until an output VC of port op is released.
+  uint16_t parked[kNumPorts] = {0, 0, 0, 0, 0};
+  uint16_t novc[4][kNumPorts] = {};
   int rr_in = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
   int rr_va = 0;
@@ -171,6 +178,8 @@ struct Network::Impl {
   int cap_shift = 0;
   uint32_t cap_mask = 0;
   std::vector<OutVC> ovc;
+  std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
+  bool park_no_vc;  // unicast routes are fixed (XY/YX), so a VC-less head waits on one port
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
@@ -207,6 +216,8 @@ struct Network::Impl {
     ivc.resize(size_t(N) * kNumPorts * V);
     fbuf.resize(ivc.size() << cap_shift);
     ovc.resize(size_t(N) * 4 * V);
+    parked_since.resize(ivc.size());
+    park_no_vc = p.routing != Routing::WestFirst;
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
     ys.resize(N);
@@ -357,6 +368,34 @@ struct Network::Impl {
   }
   PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
 
+  // ---- parked heads ----------------------------------------------------------------------
+  // A stalled head is re-examined every cycle only to count its stall (the counts are part of
+  // the output). When the stall can only end on one known event, the VC is parked instead: the
+  // allocators skip it, and the event adds one stall per cycle parked, the count the per-cycle
+  // examination would have made (a stall is side-effect free: no arbiter moves, no port is
+  // taken). Parking at cycle t counts t itself in bulk, so a router's per-cycle stall increments
+  // for sleeping (Router::inc) never include a parked VC.
+  void park(Router& r, size_t i, int ip, int vc, uint64_t t) {
+    r.parked[ip] |= uint16_t(1u << vc);
+    parked_since[i] = t;
+  }
+  void unpark(Router& r, size_t i) {
+    const int ip = int(i / size_t(V) % kNumPorts), vc = int(i % size_t(V));
+    r.parked[ip] &= uint16_t(~(1u << vc));
+  }
+  // An output VC of port op was released by a tail in cycle t: heads parked for a VC of that port
+  // stalled through t and compete again from t+1 (VC allocation of t came before the release).
+  void release_no_vc_waiters(Router& r, int node, int op, uint64_t t) {
+    for (int ip = 0; ip < kNumPorts; ++ip) {
+      for (unsigned m = r.novc[op][ip]; m; m &= m - 1) {
+        const size_t i = vci(node, ip, __builtin_ctz(m));
+        r.st.stall_no_vc += t + 1 - parked_since[i];
+        unpark(r, i);
+      }
+      r.novc[op][ip] = 0;
+    }
+  }
+
   // ---- per-cycle work -------------------------------------------------------------------
   // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
   // its set bits upwards is the round-robin order starting at `start`.
@@ -369,6 +408,13 @@ struct Network::Impl {
       OutVC& o = ovc[oi];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
       const int cn = int(oi / uint32_t(4 * V));
+      if (o.waiter >= 0) {
+        // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
+        const size_t i = size_t(o.waiter);
+        routers[cn].st.stall_no_credit += t - parked_since[i];
+        unpark(routers[cn], i);
+        o.waiter = -1;
+      }
       if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
     }
     events_pending -= credits.size();
@@ -485,7 +531,11 @@ struct Network::Impl {
       }
       OutVC& o = out(node, op, iv.out_vc[b]);
       --o.credits;
-      if (tail) o.busy = false;
+      if (tail) {
+        o.busy = false;
+        if (r.novc[op][0] | r.novc[op][1] | r.novc[op][2] | r.novc[op][3] | r.novc[op][4])
+          release_no_vc_waiters(r, node, op, t);
+      }
       nf.ready = t + r.lat[op] + P;
       schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
       r.link_free[op] = t + r.ser[op];
@@ -514,12 +564,12 @@ struct Network::Impl {
       // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
       // rotating order.
       unsigned heads = 0;  // input ports with an unallocated non-empty VC
-      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip]) != 0) << ip;
+      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip] & ~r.parked[ip]) != 0) << ip;
       const int va0 = rr ? r.rr_va : 0;
       for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + va0;
         if (ip >= kNumPorts) ip -= kNumPorts;
-        for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
+        for (unsigned m = r.ne[ip] & ~r.al[ip] & ~r.parked[ip]; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
           const size_t i = base0 + size_t(ip) * nv + vc;
           InVC& iv = ivp[i];
@@ -529,7 +579,14 @@ struct Network::Impl {
             r.al[ip] |= uint16_t(1u << vc);
             moved = true;
           } else if (f.ready <= t) {
-            ++r.st.stall_no_vc;
+            if (park_no_vc && f.dest >= 0) {
+              // Every VC of its fixed output port is busy; only a tail leaving through that port
+              // here can free one.
+              park(r, i, ip, vc, t);
+              r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
+            } else {
+              ++r.st.stall_no_vc;
+            }
           } else {
             timer = true;
           }
@@ -541,13 +598,13 @@ struct Network::Impl {
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
       unsigned ready_ports = 0;  // input ports with a non-empty allocated VC
-      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip]) != 0) << ip;
+      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip] & ~r.parked[ip]) != 0) << ip;
       const int sa0 = rr ? r.rr_in : 0;
       for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + sa0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
-        const unsigned cand = r.ne[ip] & r.al[ip];
+        const unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
         // VCs from the round-robin pointer upwards, then the ones below it.
         const unsigned rot = rr ? unsigned(r.rr_vc[ip]) : 0u;
         const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
@@ -559,11 +616,13 @@ struct Network::Impl {
             timer = true;
             continue;
           }
-          bool no_credit = false, lost = won, blocked_sink = false;
+          bool no_credit = false, lost = won, blocked_sink = false, local = false;
+          int wait_out = -1;  // an output VC without credit
           for (int b = 0; b < iv.nout; ++b) {
             const int op = iv.out_port[b];
             if (used & (1 << op)) lost = true;
             if (op == kLocal) {
+              local = true;
               if (!sink_checked) {
                 sink = sink_of(node);
                 sink_ready = !sink || sink->ready(node, t);
@@ -573,6 +632,7 @@ struct Network::Impl {
               if (!sink_ready) blocked_sink = true;
             } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
+              if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
               if (r.link_free[op] > t) timer = true;
             }
           }
@@ -580,7 +640,17 @@ struct Network::Impl {
             ++r.st.stall_sink;
             continue;
           }
-          if (no_credit) { ++r.st.stall_no_credit; continue; }
+          if (no_credit) {
+            // Without a local branch (whose sink could refuse, a different stall) it stays a
+            // no-credit stall until that output VC gets a credit back.
+            if (wait_out >= 0 && !local) {
+              park(r, base + vc, ip, vc, t);
+              ovc[size_t(node) * 4 * nv + wait_out].waiter = int32_t(base + vc);
+            } else {
+              ++r.st.stall_no_credit;
+            }
+            continue;
+          }
           if (lost) { ++r.st.stall_arbitration; continue; }
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
@@ -821,6 +891,12 @@ RouterStats Network::router_stats(int node) const {
   // A sleeping router's stalls of the cycles it slept so far are added when it wakes; include them.
   const auto& r = impl_->routers.at(node);
   RouterStats s = r.st;
+  // So are the stalls of its parked VCs.
+  for (int ip = 0; ip < kNumPorts; ++ip)
+    for (unsigned m = r.parked[ip]; m; m &= m - 1) {
+      const size_t i = impl_->vci(node, ip, __builtin_ctz(m));
+      (impl_->ivc[i].allocated ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
+    }
   if (r.asleep && now_ > r.sleep_since) {
     const uint64_t slept = now_ - r.sleep_since;
     s.stall_no_vc += r.inc[0] * slept, s.stall_no_credit += r.inc[1] * slept;
