@@ -131,6 +131,11 @@ struct Router {
   size_t srcq_head = 0;
   int inj_vc = -1;
   uint32_t inj_flit = 0;
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
+  int32_t inj_dest = -1;
+  uint32_t inj_size = 0;
   uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   bool active = false;
   // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
@@ -178,6 +183,8 @@ struct Network::Impl {
   int cap_shift = 0;
   uint32_t cap_mask = 0;
   std::vector<OutVC> ovc;
+  std::vector<uint64_t> head_ready;    // per input VC: its front flit's ready cycle (dense: the switch
+                                      // allocator tests it without touching the flit buffer)
   std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
   bool park_no_vc;  // unicast routes are fixed (XY/YX), so a VC-less head waits on one port
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
@@ -217,6 +224,7 @@ struct Network::Impl {
     fbuf.resize(ivc.size() << cap_shift);
     ovc.resize(size_t(N) * 4 * V);
     parked_since.resize(ivc.size());
+    head_ready.resize(ivc.size());
     park_no_vc = p.routing != Routing::WestFirst;
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
@@ -263,12 +271,13 @@ struct Network::Impl {
     InVC& iv = ivc[i];
     if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
     fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
+    if (iv.n == 0) head_ready[i] = f.ready;
     ++iv.n;
   }
   void pop(size_t i) {
     InVC& iv = ivc[i];
     iv.head = uint16_t((iv.head + 1) & cap_mask);
-    --iv.n;
+    if (--iv.n) head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
   }
 
   int xy_port(int node, int dest) const {
@@ -350,15 +359,17 @@ struct Network::Impl {
       active.push_back(n);
     }
   }
-  uint32_t new_copy(uint32_t pkt, std::vector<int> dests) {
+  // Recycled records keep their dests capacity, so a copy costs no allocation in steady state.
+  uint32_t new_copy(uint32_t pkt, const std::vector<int>& dests) {
     uint32_t id;
     if (!free_copies.empty()) {
       id = free_copies.back();
       free_copies.pop_back();
-      copies[id] = Copy{pkt, std::move(dests)};
+      copies[id].pkt = pkt;
+      copies[id].dests.assign(dests.begin(), dests.end());
     } else {
       id = uint32_t(copies.size());
-      copies.push_back(Copy{pkt, std::move(dests)});
+      copies.push_back(Copy{pkt, dests});
     }
     return id;
   }
@@ -501,7 +512,7 @@ struct Network::Impl {
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
         iv.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
-        iv.out_copy[b] = new_copy(copies[f.copy].pkt, std::move(sub));
+        iv.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
       }
     }
     return true;
@@ -560,11 +571,18 @@ struct Network::Impl {
       const size_t base0 = vci(node, 0, 0);
       InVC* const ivp = ivc.data();
       const Flit* const fb = fbuf.data();
+      const uint64_t* const hr = head_ready.data();
       const OutVC* const op0 = &ovc[size_t(node) * 4 * nv];
       // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
       // rotating order.
-      unsigned heads = 0;  // input ports with an unallocated non-empty VC
-      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip] & ~r.parked[ip]) != 0) << ip;
+      // heads: input ports with an unallocated non-empty VC; ready_ports: with a non-empty allocated
+      // one (the switch allocator's candidates, plus the ports that win VC allocation below).
+      unsigned heads = 0, ready_ports = 0;
+      for (int ip = 0; ip < kNumPorts; ++ip) {
+        const unsigned w = unsigned(r.ne[ip] & ~r.parked[ip]), a = r.al[ip];
+        heads |= unsigned((w & ~a) != 0) << ip;
+        ready_ports |= unsigned((w & a) != 0) << ip;
+      }
       const int va0 = rr ? r.rr_va : 0;
       for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + va0;
@@ -577,6 +595,7 @@ struct Network::Impl {
           if (allocate(node, iv, f)) {
             iv.allocated = true;
             r.al[ip] |= uint16_t(1u << vc);
+            ready_ports |= 1u << ip;
             moved = true;
           } else if (f.ready <= t) {
             if (park_no_vc && f.dest >= 0) {
@@ -597,8 +616,6 @@ struct Network::Impl {
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
-      unsigned ready_ports = 0;  // input ports with a non-empty allocated VC
-      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip] & ~r.parked[ip]) != 0) << ip;
       const int sa0 = rr ? r.rr_in : 0;
       for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + sa0;
@@ -612,7 +629,7 @@ struct Network::Impl {
         for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
           InVC& iv = ivp[base + vc];
-          if (fb[((base + vc) << cs) + iv.head].ready > t) {
+          if (hr[base + vc] > t) {
             timer = true;
             continue;
           }
@@ -666,15 +683,19 @@ struct Network::Impl {
 
   void inject_flit(Router& r, int node, uint64_t t) {
     const uint32_t cid = r.srcq[r.srcq_head];
-    const Copy& c = copies[cid];
-    const int size = packets[c.pkt].p.size_flits;
+    if (!r.inj_known) {
+      const Copy& c = copies[cid];
+      r.inj_size = uint32_t(packets[c.pkt].p.size_flits);
+      r.inj_whole = c.dests.size() > 1;
+      r.inj_dest = c.dests.size() == 1 ? c.dests[0] : -1;
+      r.inj_known = true;
+    }
     const size_t base = vci(node, kLocal, 0);
     if (r.inj_vc < 0) {
-      const bool whole = c.dests.size() > 1;
       for (int v = 0; v < V; ++v) {
         if (r.local_busy & (1u << v)) continue;
         const uint32_t occ = ivc[base + v].n;
-        if (whole ? occ == 0 : occ < uint32_t(D)) {
+        if (r.inj_whole ? occ == 0 : occ < uint32_t(D)) {
           r.inj_vc = v;
           r.local_busy |= 1u << v;
           r.inj_flit = 0;
@@ -684,17 +705,18 @@ struct Network::Impl {
       if (r.inj_vc < 0) return;
     }
     if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
-    push(base + r.inj_vc, Flit{t + 1 + P, cid, c.dests.size() == 1 ? c.dests[0] : -1, r.inj_flit, int(r.inj_flit) + 1 == size});
+    push(base + r.inj_vc, Flit{t + 1 + P, cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
     r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
     ++r.buffered;
     ++net.flits_in_network_;
     ++tot.flits_injected;
     last_progress = t;
     moved = true;
-    if (int(++r.inj_flit) == size) {
+    if (++r.inj_flit == r.inj_size) {
       r.local_busy &= ~(1u << r.inj_vc);
       r.inj_vc = -1;
       r.inj_flit = 0;
+      r.inj_known = false;
       if (++r.srcq_head == r.srcq.size()) {
         r.srcq.clear();
         r.srcq_head = 0;
