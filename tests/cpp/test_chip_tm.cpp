@@ -16,33 +16,16 @@
 #include "arch/energy.hpp"
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "chip_test_util.hpp"
 #include "sim/error.hpp"
 #include "tiny_graph.hpp"
 
 namespace spikechip {
 namespace {
 
-arch::ChipConfig preset(const std::string& name) {
-  return arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json");
-}
-
-// The default model's size (27 cores on tiny's 8x8 at T = 1) with seeded weights.
-model::Graph small_msf(int T) {
-  model::MetaSpikeFormerSpec s;
-  s.dims = {16, 32, 48, 64};
-  s.blocks3 = 1, s.blocks4 = 1;
-  s.in_channels = 1, s.height = 28, s.width = 28, s.num_classes = 10, s.T = T;
-  model::Graph g = model::build_meta_spikeformer(s, 7, 0.2);
-  g.timesteps = T;
-  return g;
-}
-
-std::vector<uint8_t> image(const model::Shape& sh, uint64_t seed) {
-  std::mt19937_64 r(seed);
-  std::vector<uint8_t> v(size_t(sh.size()));
-  for (auto& x : v) x = uint8_t(r() % 256);
-  return v;
-}
+using testing::chip_preset;
+using testing::random_image;
+using testing::small_meta_spikeformer;
 
 // DRAM bytes the chip must move for one input, from the mapping and the golden run only: every
 // phase's weights once; every value on a route into later phases written once (4 B: a spike's
@@ -85,8 +68,8 @@ DramExpect expected_dram(const model::Graph& g, const mapper::Mapping& m, const 
 
 // A 4x4 chip (16 cores) cannot hold the model: time-multiplexed mapping, run for T = 1 and T = 2.
 void check_time_multiplexed(int T) {
-  model::Graph g = small_msf(T);
-  arch::ChipConfig big = preset("tiny");
+  model::Graph g = small_meta_spikeformer(T);
+  arch::ChipConfig big = chip_preset("tiny");
   arch::ChipConfig chip = big;
   chip.mesh.width = 4, chip.mesh.height = 4;
   mapper::MapOptions mo;
@@ -96,7 +79,7 @@ void check_time_multiplexed(int T) {
   const mapper::Mapping single = mapper::map_model(g, big, {});
   ASSERT_EQ(single.phases.size(), 1u);
 
-  auto img = image(g.input().shape, 40 + uint64_t(T));
+  auto img = random_image(g.input().shape, 40 + uint64_t(T));
   model::InputView in{img.data(), 1, g.input().shape};
   model::RunOptions ro;
   ro.record_spikes = true;
@@ -174,7 +157,7 @@ TEST(ChipTimeMultiplex, BitExactWithDramTrafficAndReloadTimeT1) { check_time_mul
 TEST(ChipTimeMultiplex, BitExactWithDramTrafficAndReloadTimeT2) { check_time_multiplexed(2); }
 
 TEST(ChipTimeMultiplex, DramConfigIsStrict) {
-  nlohmann::json j = arch::chip_config_to_json(preset("tiny"));
+  nlohmann::json j = arch::chip_config_to_json(chip_preset("tiny"));
   EXPECT_EQ(j["dram"], nlohmann::json({{"bytes_per_cycle", 32}, {"latency_cycles", 20}}));
   j["dram"]["bytes_per_cycle"] = 64;
   EXPECT_EQ(arch::chip_config_from_json(j, "c.json").dram.bytes_per_cycle, 64);
@@ -199,7 +182,7 @@ TEST(ChipTimeMultiplex, DramConfigIsStrict) {
   bad["dram"]["bytes_per_cycle"] = "fast";
   expect_error(bad, "/dram/bytes_per_cycle");
   // DRAM timing does not change a mapping: the chip hash ignores it.
-  arch::ChipConfig a = preset("tiny"), b = a;
+  arch::ChipConfig a = chip_preset("tiny"), b = a;
   b.dram.bytes_per_cycle = 1;
   EXPECT_EQ(mapper::chip_hash(a), mapper::chip_hash(b));
 }
@@ -220,7 +203,7 @@ Cmd spikechip(const std::string& args) {
 
 TEST(ChipTimeMultiplex, CliRunMapsOrLoadsTimeMultiplexedMapping) {
   const std::string src = SPIKECHIP_SOURCE_DIR, dir = testing::fresh_dir("tmcli");
-  nlohmann::json cj = arch::chip_config_to_json(preset("tiny"));
+  nlohmann::json cj = arch::chip_config_to_json(chip_preset("tiny"));
   cj["name"] = "tiny4x4", cj["mesh"] = {{"width", 4}, {"height", 4}};
   cj["tech"]["energy_table"] = src + "/arch/energy/45nm.json";
   testing::spit(dir + "/chip.json", cj.dump());
