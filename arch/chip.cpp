@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <queue>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -97,8 +98,11 @@ struct Slot {                  // one node of the group's cluster
   const model::ConvPlan* plan = nullptr;
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
-  std::vector<std::vector<int32_t>> acc32;  // conv: [t] accumulator of the slice
+  bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
+  std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
   std::vector<std::vector<int64_t>> acc64;
+  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
+  std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
   std::vector<int32_t> v, x;                // LIF: local membranes and gathered input
   std::vector<uint8_t> spk;
   std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
@@ -156,6 +160,8 @@ struct Chip::Impl : noc::PacketSink {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
+  std::vector<int32_t> acc32_scratch;              // a spike conv slice's accumulator while it finalises
+  std::vector<int64_t> acc64_scratch;
   // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
   // router/link events of the packets it sends); TreeCost per route = its delivery tree.
   struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };
@@ -282,7 +288,10 @@ struct Chip::Impl : noc::PacketSink {
       for (int node : cl.nodes) {
         Slot s;
         s.node = node, s.op = g.nodes[node].op;
-        if (s.op == Op::Conv2d || s.op == Op::Linear) s.plan = &plans[node];
+        if (s.op == Op::Conv2d || s.op == Op::Linear) {
+          s.plan = &plans[node];
+          s.pixel_in = g.nodes[g.nodes[node].inputs.at(0)].kind() == model::ValueKind::Input;
+        }
         s.ports.assign(g.nodes[node].inputs.size(), -1);
         G.slots.push_back(std::move(s));
       }
@@ -819,10 +828,10 @@ struct Chip::Impl : noc::PacketSink {
       model::StepStats& st = res.stats[s.node][d.t];
       if (s.op == Op::Conv2d || s.op == Op::Linear) {
         const model::ConvPlan& pl = *s.plan;
-        const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
-        const int64_t hw = int64_t(pl.hin) * pl.win;
-        auto work = [&](auto* acc) {
-          if (d.kind == DataKind::Pixel) {
+        if (d.kind == DataKind::Pixel) {
+          if (!s.pixel_in) throw Error(fmt::format("chip: node '{}' got pixels but reads spikes", g.nodes[s.node].name));
+          const int64_t hw = int64_t(pl.hin) * pl.win;
+          auto mac = [&](auto* acc) {
             int64_t macs = 0;
             for (size_t j = 0; j < d.idx.size(); ++j) {
               const int32_t f = d.idx[j];
@@ -830,17 +839,24 @@ struct Chip::Impl : noc::PacketSink {
             }
             st.macs += macs;
             cyc += core.mac_cost(macs);
-          } else {
-            // The golden executor's batched scatter kernel (a Linear plan has hin = win = 1, so
-            // a flat index is its input feature); the engine's cycles follow from the packet's
-            // SOPs, since every tap of every spike is a run of `run` channels.
-            const int64_t sops = model::scatter_spikes(pl, d.idx.data(), int64_t(d.idx.size()), acc, G.slice);
-            st.sops += sops;
-            cyc += core.spike_cost(sops, run);
-          }
-        };
-        if (pl.wide) work(acc_for(s.acc64, d.t, G.slice.size()));
-        else work(acc_for(s.acc32, d.t, G.slice.size()));
+          };
+          if (pl.wide) mac(acc_for(s.acc64, d.t, G.slice.size()));
+          else mac(acc_for(s.acc32, d.t, G.slice.size()));
+        } else {
+          // The engine's cycles follow from the packet's SOPs (every tap of every spike is a run
+          // of `run` channels), counted by the golden's scatter kernel without adding. The adds
+          // wait until the slice finalises (compute): integer sums do not depend on the order,
+          // and one pass over a slice's accumulator keeps it in cache, where adding each packet
+          // on arrival touched a cold accumulator per packet (the simulation interleaves all
+          // layers' packets). A Linear plan has hin = win = 1: a flat index is its feature.
+          const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
+          const int64_t sops = model::count_spike_sops(pl, d.idx.data(), int64_t(d.idx.size()), G.slice);
+          st.sops += sops;
+          cyc += core.spike_cost(sops, run);
+          if (s.spikes_in.size() < size_t(T)) s.spikes_in.resize(size_t(T)), s.sops_in.resize(size_t(T), 0);
+          s.spikes_in[d.t].insert(s.spikes_in[d.t].end(), d.idx.begin(), d.idx.end());
+          s.sops_in[d.t] += sops;
+        }
       } else if (s.op == Op::SDSA) {
         auto& buf = sdsa_buf(s, ii, d.t);
         for (int32_t f : d.idx) buf[size_t(f)] = 1;
@@ -991,13 +1007,27 @@ struct Chip::Impl : noc::PacketSink {
       case Op::Conv2d:
       case Op::Linear: {
         const model::ConvPlan& pl = *s.plan;
-        if (pl.wide) {
-          st.saturations += model::conv_finalize(pl, acc_for(s.acc64, t, size), sl, val[s.node].data());
-          std::vector<int64_t>().swap(s.acc64[t]);
-        } else {
-          st.saturations += model::conv_finalize(pl, acc_for(s.acc32, t, size), sl, val[s.node].data());
-          std::vector<int32_t>().swap(s.acc32[t]);
-        }
+        auto finalize = [&](auto& accs, auto& scratch) {
+          if (s.pixel_in) {
+            st.saturations += model::conv_finalize(pl, acc_for(accs, t, size), sl, val[s.node].data());
+            std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
+            return;
+          }
+          // The spikes' adds, deferred from arrival (on_data) into one scratch accumulator.
+          scratch.assign(size_t(size), 0);
+          int64_t sops = 0, expect = 0;
+          if (s.spikes_in.size() > size_t(t)) {
+            auto& in = s.spikes_in[t];
+            sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), scratch.data(), sl);
+            expect = s.sops_in[t];
+            std::vector<int32_t>().swap(in);
+          }
+          if (sops != expect)
+            throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
+          st.saturations += model::conv_finalize(pl, scratch.data(), sl, val[s.node].data());
+        };
+        if (pl.wide) finalize(s.acc64, acc64_scratch);
+        else finalize(s.acc32, acc32_scratch);
         return core.elementwise_cost(size, 1, 1);
       }
       case Op::LIF: {
@@ -1152,7 +1182,10 @@ struct Chip::Impl : noc::PacketSink {
         P.pending.assign(size_t(T), int(P.srcs.size()));
         P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
       }
-      for (Slot& s : G.slots) std::fill(s.v.begin(), s.v.end(), 0);
+      for (Slot& s : G.slots) {
+        std::fill(s.v.begin(), s.v.end(), 0);
+        s.spikes_in.clear(), s.sops_in.clear();
+      }
     }
     results_expected = 0, results_got = 0, groups_finished = 0;
     for (const auto& r : m.routes)

@@ -90,11 +90,15 @@ struct InVC {
   uint16_t head = 0, n = 0;
   bool allocated = false;  // head won VC allocation: out ports/VCs below are valid until the tail
   bool forked = false;
+  // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
+  // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
+  bool failed = false;
   uint8_t nout = 0;
   uint8_t out_port[kNumPorts];
   int16_t out_vc[kNumPorts];
   uint32_t out_copy[kNumPorts];
   int32_t out_dest[kNumPorts];
+  uint64_t fail_epoch = 0;
 };
 
 struct OutVC {
@@ -113,6 +117,11 @@ struct Router {
   LinkStats ls[4];
   RouterStats st;
   uint32_t buffered = 0;
+  // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
+  // back: the only changes that can turn a failed VC allocation into a success (a unicast head
+  // fails only when every VC of its port is busy, a multicast branch when none is free and
+  // empty; taking credits or VCs cannot help either).
+  uint64_t vc_epoch = 0;
   // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
   // the allocators visit only set bits instead of every VC of every port.
   uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
@@ -419,6 +428,7 @@ struct Network::Impl {
       OutVC& o = ovc[oi];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
       const int cn = int(oi / uint32_t(4 * V));
+      if (o.credits == D && !o.busy) ++routers[cn].vc_epoch;  // now free for a whole (multicast) packet
       if (o.waiter >= 0) {
         // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
         const size_t i = size_t(o.waiter);
@@ -544,6 +554,7 @@ struct Network::Impl {
       --o.credits;
       if (tail) {
         o.busy = false;
+        ++r.vc_epoch;
         if (r.novc[op][0] | r.novc[op][1] | r.novc[op][2] | r.novc[op][3] | r.novc[op][4])
           release_no_vc_waiters(r, node, op, t);
       }
@@ -592,12 +603,18 @@ struct Network::Impl {
           const size_t i = base0 + size_t(ip) * nv + vc;
           InVC& iv = ivp[i];
           const Flit& f = fb[(i << cs) + iv.head];
-          if (allocate(node, iv, f)) {
+          const bool known_fail = iv.failed && iv.fail_epoch == r.vc_epoch;
+          if (!known_fail && allocate(node, iv, f)) {
             iv.allocated = true;
+            iv.failed = false;
             r.al[ip] |= uint16_t(1u << vc);
             ready_ports |= 1u << ip;
             moved = true;
-          } else if (f.ready <= t) {
+            continue;
+          }
+          iv.failed = true;
+          iv.fail_epoch = r.vc_epoch;
+          if (f.ready <= t) {
             if (park_no_vc && f.dest >= 0) {
               // Every VC of its fixed output port is busy; only a tail leaving through that port
               // here can free one.
