@@ -73,7 +73,7 @@ RegisterCommand reg(40, [](CLI::App& app) {
   c->add_option("--chips", args->chips, "auto | N: spread over several chips");
   c->add_option("--split", args->split, "min-cores | channels-first (avoid weight replication)")
       ->check(CLI::IsMember({"min-cores", "channels-first"}));
-  c->add_flag("--time-multiplex", args->time_multiplex, "if the model does not fit: layers take turns on the cores in phases (weights reloaded from DRAM; not simulated by 'run' yet)");
+  c->add_flag("--time-multiplex", args->time_multiplex, "if the model does not fit: layers take turns on the cores in phases (weights reloaded from DRAM, docs/architecture.md \"Phases\")");
   c->add_flag("--unicast", args->unicast, "one packet per destination instead of multicast trees");
   c->add_option("--summary-json", args->summary_json, "also write the summary to this JSON file");
   c->callback([args] { run_map(*args); });

@@ -33,7 +33,7 @@ struct RunOpts {
   size_t trace_max_events = 200000;
   int T = 0;
   int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
-  bool no_verify = false, quiet = false;
+  bool no_verify = false, quiet = false, time_multiplex = false;
   double time_limit = 0;
   std::string command;
 };
@@ -52,6 +52,9 @@ void run_cmd(const RunOpts& o) {
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
   g.timesteps = T;
+  if (o.time_multiplex && !o.mapping.empty())
+    throw UsageError("--time-multiplex applies when run maps the model itself; with --mapping the mapping decides "
+                     "(make it with 'spikechip map --time-multiplex'): drop one of the two");
   std::vector<model::InputItem> inputs = model::read_inputs(o.input, g);
   if (inputs.empty()) throw Error(o.input + ": no input found");
   report::TraceOptions topt;
@@ -71,9 +74,6 @@ void run_cmd(const RunOpts& o) {
       throw Error(o.mapping + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + o.chip +
                   "); re-run 'spikechip map --chip " + o.chip + "'");
   }
-  if (m.phases.size() > 1)  // checked here too, so that it fails before the SystemC kernel starts
-    throw Error(o.mapping + ": time-multiplexed mapping (" + std::to_string(m.phases.size()) +
-                " phases): not supported by the chip model yet; map without --time-multiplex (--chips auto or a larger chip)");
   (void)arch::load_energy_table(arch::resolve_energy_table(chip));  // a bad table fails before simulating
 
   // Golden first (verification reference, the wall-time baseline and the measured firing rates).
@@ -101,9 +101,12 @@ void run_cmd(const RunOpts& o) {
       for (size_t i = 0; i < inputs.size() && i < 4; ++i) sample.push_back(ge.run_item(inputs[i], T));
       mo.rates = mapper::measured_rates(g, sample);
     }
+    mo.time_multiplex = o.time_multiplex;
     m = mapper::map_model(g, chip, mo);
   }
-  if (!quiet) std::cerr << fmt::format("mapped {} groups on a {}x{} mesh\n", m.groups.size(), m.mesh_w, m.mesh_h);
+  if (!quiet)
+    std::cerr << fmt::format("mapped {} groups on a {}x{} mesh{}\n", m.groups.size(), m.mesh_w, m.mesh_h,
+                             m.phases.size() > 1 ? fmt::format(" in {} phases (time-multiplexed)", m.phases.size()) : "");
 
   std::signal(SIGINT, on_sigint);
   arch::ChipRunOptions copt;
@@ -193,6 +196,9 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_option("-T,--timesteps", o->T, "Timesteps (default: the model's)");
   c->add_option("-o,--output", o->out, "Write report.json, CSVs and report.html here");
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
+  c->add_flag("--time-multiplex", o->time_multiplex,
+              "When mapping here: let groups take turns on the cores in phases if the model does not fit "
+              "(weights reloaded from DRAM, docs/mapper.md)");
   c->add_flag("--quiet", o->quiet, "No progress output");
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
   c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
@@ -201,7 +207,8 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_option("--vcd", o->vcd, "Write a VCD of per-core busy, per-link flits and timestep markers");
   c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes (default 200000)");
   c->callback([o] {
-    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + " --input " + o->input;
+    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + " --input " + o->input +
+                 (o->mapping.empty() ? "" : " --mapping " + o->mapping) + (o->time_multiplex ? " --time-multiplex" : "");
     run_cmd(*o);
   });
 });

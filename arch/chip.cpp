@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <queue>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -50,6 +51,11 @@ struct PacketData {
   std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
   int pc0 = 0;                              // partial sums / results: first channel of `part`
   int refs = 0;
+  int flits = 0;
+  // Time multiplexing: the phase whose groups receive the packet, and which leg through the
+  // host port's DRAM it travels (0: direct, 1: written to DRAM, 2: read back from DRAM).
+  int phase = 0;
+  uint8_t dram_leg = 0;
 };
 
 // Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
@@ -71,7 +77,8 @@ struct Emission {              // what a (group, node) sends after its task
   CellIndex cells;
   std::vector<int> dest_groups;            // union of the routes' destinations (EOS targets)
   std::vector<std::vector<int>> route_dest_local;  // per local route: indices into dest_groups
-  std::vector<int> eos_cores;
+  std::vector<int> eos_cores;               // of the destinations in the source's phase
+  bool eos_spills = false;                  // some destination runs in a later phase
   int addr_bits = 1;
 };
 
@@ -91,8 +98,11 @@ struct Slot {                  // one node of the group's cluster
   const model::ConvPlan* plan = nullptr;
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
-  std::vector<std::vector<int32_t>> acc32;  // conv: [t] accumulator of the slice
+  bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
+  std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
   std::vector<std::vector<int64_t>> acc64;
+  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
+  std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
   std::vector<int32_t> v, x;                // LIF: local membranes and gathered input
   std::vector<uint8_t> spk;
   std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
@@ -101,7 +111,7 @@ struct Slot {                  // one node of the group's cluster
 };
 
 struct GroupState {
-  int id = 0, cluster = 0, core = 0;
+  int id = 0, cluster = 0, core = 0, phase = 0;
   mapper::Box box;
   model::Slice slice;
   std::vector<Slot> slots;
@@ -116,7 +126,7 @@ struct GroupState {
 struct Event {
   uint64_t cycle;
   uint64_t seq;
-  int group;
+  int group;    // -1: the controller checks whether the next phase can start
   bool finish;  // true: the group's current task ends; false: try to start a task
   bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
 };
@@ -132,7 +142,14 @@ struct Chip::Impl : noc::PacketSink {
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
   std::vector<model::ConvPlan> plans;
-  std::vector<std::vector<int>> route_cores;       // route -> destination cores
+  std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
+  // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
+  // destinations and their cores there; packets are sized for the widest of these deliveries.
+  std::vector<std::vector<int>> route_later;
+  std::vector<std::map<int, std::vector<int>>> route_phase_cores;
+  std::vector<size_t> route_fanout;
+  std::vector<std::vector<int>> phase_groups;
+  std::vector<std::vector<int64_t>> group_node_weight_bytes;  // [group][slot]: its share of the reload
   std::vector<Emission> host_emissions;             // pixel routes of the host
   std::vector<int> host_port_core;                  // router of each host port (west edge)
   std::vector<int> route_port;                      // host route -> port, -1 for other routes
@@ -143,6 +160,8 @@ struct Chip::Impl : noc::PacketSink {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
+  std::vector<int32_t> acc32_scratch;              // a spike conv slice's accumulator while it finalises
+  std::vector<int64_t> acc64_scratch;
   // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
   // router/link events of the packets it sends); TreeCost per route = its delivery tree.
   struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };
@@ -158,8 +177,11 @@ struct Chip::Impl : noc::PacketSink {
   ChipRunOptions opt;
   ChipRunResult res;
   int results_expected = 0, results_got = 0;
-  std::vector<int> group_done;                      // groups finished with every timestep
   int groups_finished = 0;
+  int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
+  std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
+  uint64_t dram_free = 0;                            // the DRAM channel is busy until then
+  std::vector<uint64_t> node_dram_bits;              // [node]
 
   Impl(const model::Graph& gr, const ChipConfig& c, const mapper::Mapping& mp) : g(gr), cfg(c), m(mp) { build(); }
 
@@ -200,15 +222,39 @@ struct Chip::Impl : noc::PacketSink {
     }
 
     route_cores.resize(m.routes.size());
+    route_later.resize(m.routes.size());
+    route_phase_cores.resize(m.routes.size());
+    route_fanout.resize(m.routes.size());
+    auto sort_unique = [](std::vector<int>& v) {
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    };
+    phase_groups.assign(std::max<size_t>(1, m.phases.size()), {});
+    for (const auto& mg : m.groups) {
+      if (mg.phase < 0 || size_t(mg.phase) >= phase_groups.size())
+        throw Error(fmt::format("mapping: group {} is in phase {} but the mapping has {} phase(s)", mg.id, mg.phase, phase_groups.size()));
+      phase_groups[size_t(mg.phase)].push_back(mg.id);
+    }
     for (const auto& r : m.routes) {
       if (r.id < 0 || size_t(r.id) >= m.routes.size()) throw Error("mapping: route ids are not 0..n-1");
+      const int sp = r.src_group < 0 ? 0 : m.groups.at(size_t(r.src_group)).phase;
       for (int d : r.dests) {
         if (d < 0) { route_cores[r.id].push_back(0); continue; }  // host port at core 0's router
         if (size_t(d) >= m.groups.size()) throw Error(fmt::format("mapping: route {} names group {} which does not exist", r.id, d));
-        route_cores[r.id].push_back(m.groups[d].core);
+        const int dp = m.groups[d].phase;
+        if (dp < sp || (r.src_group < 0 && dp != 0))
+          throw Error(fmt::format("mapping: route {} goes from phase {} to group {} of phase {}: values only flow to the "
+                                  "same or a later phase (the host's input to phase 0); re-run the mapper", r.id, sp, d, dp));
+        if (dp == sp) route_cores[r.id].push_back(m.groups[d].core);
+        else route_phase_cores[r.id][dp].push_back(m.groups[d].core);
       }
-      std::sort(route_cores[r.id].begin(), route_cores[r.id].end());
-      route_cores[r.id].erase(std::unique(route_cores[r.id].begin(), route_cores[r.id].end()), route_cores[r.id].end());
+      sort_unique(route_cores[r.id]);
+      route_fanout[r.id] = route_cores[r.id].size();
+      for (auto& [p, cs] : route_phase_cores[r.id]) {
+        sort_unique(cs);
+        route_later[r.id].push_back(p);
+        route_fanout[r.id] = std::max(route_fanout[r.id], cs.size());
+      }
     }
 
     // Host ports on the west edge; each pixel route enters at the port nearest (in rows) to its
@@ -234,7 +280,7 @@ struct Chip::Impl : noc::PacketSink {
     groups.resize(m.groups.size());
     for (const auto& mg : m.groups) {
       GroupState& G = groups[mg.id];
-      G.id = mg.id, G.cluster = mg.cluster, G.core = mg.core, G.box = mg.box;
+      G.id = mg.id, G.cluster = mg.cluster, G.core = mg.core, G.phase = mg.phase, G.box = mg.box;
       if (mg.core < 0 || mg.core >= ncores) throw Error(fmt::format("mapping: group {} is on core {}, outside the {}x{} mesh", mg.id, mg.core, m.mesh_w, m.mesh_h));
       G.slice = model::Slice{mg.box.c0, mg.box.c1, mg.box.y0, mg.box.y1, mg.box.x0, mg.box.x1};
       groups_on_core[mg.core].push_back(mg.id);
@@ -242,7 +288,10 @@ struct Chip::Impl : noc::PacketSink {
       for (int node : cl.nodes) {
         Slot s;
         s.node = node, s.op = g.nodes[node].op;
-        if (s.op == Op::Conv2d || s.op == Op::Linear) s.plan = &plans[node];
+        if (s.op == Op::Conv2d || s.op == Op::Linear) {
+          s.plan = &plans[node];
+          s.pixel_in = g.nodes[g.nodes[node].inputs.at(0)].kind() == model::ValueKind::Input;
+        }
         s.ports.assign(g.nodes[node].inputs.size(), -1);
         G.slots.push_back(std::move(s));
       }
@@ -289,6 +338,7 @@ struct Chip::Impl : noc::PacketSink {
         }
       }
     }
+    weight_shares();
     // Emissions (what each group sends after which node).
     std::vector<std::vector<int>> by_src(groups.size() + 1);
     for (const auto& r : m.routes) by_src[size_t(r.src_group + 1)].push_back(r.id);
@@ -305,6 +355,35 @@ struct Chip::Impl : noc::PacketSink {
         if (si < 0) throw Error(fmt::format("mapping: route from group {} sends node '{}' which is not in its cluster", G.id, g.nodes[node].name));
         G.slots[si].emission = int(G.emissions.size());
         G.emissions.push_back(std::move(e));
+      }
+    }
+  }
+
+  // Each slot's part of its group's weight bytes (the mapper's per-channel rule: int8 fan-in + int32
+  // bias + u8 shift per Conv2d/Linear channel, an int32 threshold per LIF channel), so that the
+  // per-layer DRAM bits of a reload add up; when they do not (a hand-made mapping with its own
+  // weight figures), the first slot takes the group's whole weight bytes.
+  void weight_shares() {
+    group_node_weight_bytes.resize(groups.size());
+    for (const GroupState& G : groups) {
+      auto& w = group_node_weight_bytes[size_t(G.id)];
+      w.assign(G.slots.size(), 0);
+      int64_t sum = 0;
+      for (size_t k = 0; k < G.slots.size(); ++k) {
+        const Node& n = g.nodes[size_t(G.slots[k].node)];
+        if (n.op == Op::Conv2d || n.op == Op::Linear) {
+          const model::Shape& in = g.input_shape(n);
+          const int64_t fan_in = n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
+          w[k] = G.slice.channels() * (fan_in + 4 + 1);
+        } else if (n.op == Op::LIF) {
+          w[k] = G.slice.channels() * 4;
+        }
+        sum += w[k];
+      }
+      const int64_t total = m.groups[size_t(G.id)].weight_bytes;
+      if (sum != total && !w.empty()) {
+        std::fill(w.begin(), w.end(), 0);
+        w[0] = total;
       }
     }
   }
@@ -365,7 +444,11 @@ struct Chip::Impl : noc::PacketSink {
       for (int d : m.routes[rid].dests) loc.push_back(int(std::lower_bound(all.begin(), all.end(), d) - all.begin()));
       e.route_dest_local.push_back(std::move(loc));
     }
-    for (int d : all) e.eos_cores.push_back(d < 0 ? 0 : m.groups[d].core);
+    const int sp = src_group < 0 ? 0 : m.groups[src_group].phase;
+    for (int d : all) {
+      if (d >= 0 && m.groups[d].phase != sp) e.eos_spills = true;
+      else e.eos_cores.push_back(d < 0 ? 0 : m.groups[d].core);
+    }
     std::sort(e.eos_cores.begin(), e.eos_cores.end());
     e.eos_cores.erase(std::unique(e.eos_cores.begin(), e.eos_cores.end()), e.eos_cores.end());
     return e;
@@ -438,12 +521,15 @@ struct Chip::Impl : noc::PacketSink {
   uint32_t alloc() {
     if (free_list.empty()) {
       pool.emplace_back();
+      pool.back().phase = cur_phase;
       return uint32_t(pool.size() - 1);
     }
     uint32_t i = free_list.back();
     free_list.pop_back();
     PacketData& d = pool[i];
+    d.phase = cur_phase;
     d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear();
+    d.dram_leg = 0;
     return i;
   }
 
@@ -451,6 +537,7 @@ struct Chip::Impl : noc::PacketSink {
   void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host = false) {
     PacketData& d = pool[h];
     d.refs = int(dests.size());
+    d.flits = flits;
     Packet p;
     p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep
              : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
@@ -461,13 +548,30 @@ struct Chip::Impl : noc::PacketSink {
     p.src_group = d.src_group;
     p.timestep = d.t;
     p.payload = h;
-    charge_packet(d.kind == DataKind::Result ? d.src_node : d.src_node,
-                  d.route >= 0 && d.kind != DataKind::EndOfStep ? route_tree[size_t(d.route)] : tree_cost(src_core, dests), flits);
+    charge_packet(d.src_node,
+                  d.route >= 0 && d.kind != DataKind::EndOfStep && d.dram_leg == 0 ? route_tree[size_t(d.route)]
+                                                                                   : tree_cost(src_core, dests),
+                  flits);
     net->inject(std::move(p), std::max(cycle, net->now()));
     if (!host) {
       cores[src_core].cnt.packets_out++;
       cores[src_core].cnt.flits_out += uint64_t(flits);
     }
+  }
+
+  // A packet of route `rid`: straight to the destinations in the source's phase, and one copy to the
+  // host port's DRAM when destinations in later phases will read it back (docs/architecture.md).
+  void send_route(uint32_t h, int rid, int src_core, int flits, uint64_t cycle) {
+    if (!route_later[size_t(rid)].empty()) spill(h, src_core, flits, cycle);
+    if (!route_cores[size_t(rid)].empty()) send(h, src_core, route_cores[size_t(rid)], flits, cycle);
+    else free_list.push_back(h);
+  }
+  void spill(uint32_t h, int src_core, int flits, uint64_t cycle) {
+    const uint32_t c = alloc();
+    pool[c] = pool[h];
+    pool[c].dram_leg = 1;
+    ++spills_in_flight;
+    send(c, src_core, {host_port_core[0]}, flits, cycle);
   }
 
   // Sends the spikes bucketed per local route of `e` (flat indices), split into packets, then the
@@ -480,7 +584,7 @@ struct Chip::Impl : noc::PacketSink {
       const std::vector<int32_t>& b = bucket[lr];
       if (b.empty()) continue;
       const int per_flit = std::max(1, fb / e.addr_bits);
-      const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
+      const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_fanout[size_t(e.routes[lr])]));
       for (size_t a = 0; a < b.size(); a += per_pkt) {
         const size_t n = std::min(per_pkt, b.size() - a);
         uint32_t h = alloc();
@@ -488,7 +592,7 @@ struct Chip::Impl : noc::PacketSink {
         d.kind = e.kind, d.src_group = src_group, d.src_node = e.node, d.t = t, d.route = e.routes[lr];
         d.idx.assign(b.begin() + a, b.begin() + a + n);
         const int flits = 1 + int(ceil_div64(int64_t(n), per_flit));
-        send(h, src_core, route_cores[e.routes[lr]], flits, c);
+        send_route(h, e.routes[lr], src_core, flits, c);
         for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
       }
     }
@@ -550,7 +654,9 @@ struct Chip::Impl : noc::PacketSink {
     PacketData& d = pool[h];
     d.kind = DataKind::EndOfStep, d.src_group = src_group, d.src_node = e.node, d.t = t;
     for (size_t i = 0; i < e.dest_groups.size(); ++i) d.expect.push_back({e.dest_groups[i], int(counts_scratch[i])});
-    send(h, src_core, e.eos_cores, 1, cycle, host);
+    if (e.eos_spills) spill(h, src_core, 1, cycle);
+    if (!e.eos_cores.empty()) send(h, src_core, e.eos_cores, 1, cycle, host);
+    else free_list.push_back(h);
   }
 
   // A forked (multicast) packet must fit one router buffer (the network forks by virtual
@@ -560,18 +666,18 @@ struct Chip::Impl : noc::PacketSink {
                                              : kMaxPayloadFlits;
   }
 
-  // Sends the channel values part[c - c0] for channels [c0, c1) as packets of 32-bit words.
+  // Sends the channel values part[c - c0] for channels [c0, c1) on `route` as packets of 32-bit words.
   void send_words(DataKind kind, int src_group, int src_node, int t, int route, int c0, int c1,
-                  const std::vector<int64_t>& part, int src_core, const std::vector<int>& dests, uint64_t cycle) {
+                  const std::vector<int64_t>& part, int src_core, uint64_t cycle) {
     const int per_flit = std::max(1, cfg.router.flit_bits / 32);
-    const int per_pkt = per_flit * max_payload_flits(dests.size());
+    const int per_pkt = per_flit * max_payload_flits(route_fanout[size_t(route)]);
     for (int a = c0; a < c1; a += per_pkt) {
       const int b = std::min(c1, a + per_pkt);
       uint32_t h = alloc();
       PacketData& d = pool[h];
       d.kind = kind, d.src_group = src_group, d.src_node = src_node, d.t = t, d.route = route, d.pc0 = a;
       d.part.assign(part.begin() + (a - c0), part.begin() + (b - c0));
-      send(h, src_core, dests, 1 + int(ceil_div64(b - a, per_flit)), cycle);
+      send_route(h, route, src_core, 1 + int(ceil_div64(b - a, per_flit)), cycle);
     }
   }
   int words_packets(int n, size_t ndest) const {
@@ -589,7 +695,9 @@ struct Chip::Impl : noc::PacketSink {
 
   void deliver(int core, const Packet& p, uint64_t cycle) override {
     PacketData& d = pool[p.payload];
-    if (d.kind == DataKind::Result) {
+    if (d.dram_leg == 1) {
+      to_dram(d, cycle);
+    } else if (d.kind == DataKind::Result) {
       if (d.route >= 0) {
         for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];
       }
@@ -598,6 +706,7 @@ struct Chip::Impl : noc::PacketSink {
     } else {
       for (int gid : groups_on_core[core]) {
         GroupState& G = groups[gid];
+        if (G.phase != d.phase) continue;  // the core holds another group in that phase
         if (d.kind == DataKind::EndOfStep) {
           for (const auto& [dg, n] : d.expect)
             if (dg == gid) on_eos(G, d, n, cycle);
@@ -608,6 +717,98 @@ struct Chip::Impl : noc::PacketSink {
       }
     }
     if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Time multiplexing: phases, DRAM (docs/architecture.md, "Phases")
+
+  // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
+  // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
+  static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
+  uint64_t dram_cycles(uint64_t bytes) const { return uint64_t(ceil_div64(int64_t(bytes), cfg.dram.bytes_per_cycle)); }
+
+  // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
+  // kept once for every later phase that has destinations of it. Nothing here may grow the pool
+  // (deliver still holds a reference into it).
+  void to_dram(const PacketData& d, uint64_t cycle) {
+    const uint64_t bytes = spill_bytes(d);
+    res.dram_spill_write_bytes += bytes;
+    node_dram_bits[size_t(d.src_node)] += 8 * bytes;
+    dram_free = std::max(dram_free, cycle) + dram_cycles(bytes);
+    std::vector<int> later;
+    if (d.kind == DataKind::EndOfStep) {
+      for (const auto& [dg, n] : d.expect)
+        if (dg >= 0 && groups[size_t(dg)].phase != d.phase) later.push_back(groups[size_t(dg)].phase);
+      std::sort(later.begin(), later.end());
+      later.erase(std::unique(later.begin(), later.end()), later.end());
+    } else {
+      later = route_later[size_t(d.route)];
+    }
+    for (int q : later) {
+      PacketData c = d;
+      c.phase = q, c.dram_leg = 2;
+      spill_store[size_t(q)].push_back(std::move(c));
+    }
+    // The phase check runs as a controller event: this is the network's delivery callback, which
+    // must not inject (start_phase does).
+    if (--spills_in_flight == 0) schedule(cycle, -1, false);
+  }
+
+  // The next phase starts when every group of this one has finished all T timesteps and every
+  // spilled value is in DRAM.
+  void maybe_next_phase(uint64_t cycle) {
+    if (phase_left > 0 || spills_in_flight > 0 || cur_phase + 1 >= int(phase_groups.size())) return;
+    start_phase(cur_phase + 1, cycle);
+  }
+
+  // Entering phase q at `cycle`: the DRAM channel (after what it still writes) reads the weights of
+  // the phase's groups (latency + bytes / bytes_per_cycle), then the values spilled for the phase,
+  // each packet injected at the host port once its bytes are read and the port's link is free.
+  // The groups start when their weights are in.
+  void start_phase(int q, uint64_t cycle) {
+    cur_phase = q;
+    phase_left = int(phase_groups[size_t(q)].size());
+    res.phase_start_cycles.push_back(cycle);
+    uint64_t c = std::max(cycle, dram_free) + uint64_t(cfg.dram.latency_cycles);
+    uint64_t wbytes = 0;
+    for (int gid : phase_groups[size_t(q)]) {
+      const GroupState& G = groups[size_t(gid)];
+      for (size_t k = 0; k < G.slots.size(); ++k)
+        node_dram_bits[size_t(G.slots[k].node)] += 8 * uint64_t(group_node_weight_bytes[size_t(gid)][k]);
+      wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
+    }
+    res.dram_weight_bytes += wbytes;
+    c += dram_cycles(wbytes);
+    const uint64_t ready = c;
+    res.phase_ready_cycles.push_back(ready);
+    const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
+    uint64_t port = c;
+    std::vector<int> dests;
+    for (PacketData& sp : spill_store[size_t(q)]) {
+      const uint64_t bytes = spill_bytes(sp);
+      res.dram_spill_read_bytes += bytes;
+      node_dram_bits[size_t(sp.src_node)] += 8 * bytes;
+      c += dram_cycles(bytes);
+      if (sp.kind == DataKind::EndOfStep) {
+        dests.clear();
+        for (const auto& [dg, n] : sp.expect)
+          if (dg >= 0 && groups[size_t(dg)].phase == q) dests.push_back(groups[size_t(dg)].core);
+        std::sort(dests.begin(), dests.end());
+        dests.erase(std::unique(dests.begin(), dests.end()), dests.end());
+      } else {
+        dests = route_phase_cores[size_t(sp.route)].at(q);
+      }
+      const int flits = sp.flits;
+      const uint32_t h = alloc();
+      pool[h] = std::move(sp);
+      const uint64_t at = std::max(c, port);
+      send(h, host_port_core[0], dests, flits, at, true);
+      port = at + uint64_t(flits) * flit_cycles;
+    }
+    std::vector<PacketData>().swap(spill_store[size_t(q)]);
+    dram_free = c;
+    for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
+    if (phase_left == 0) maybe_next_phase(ready);
   }
 
   Port& port_for(GroupState& G, const PacketData& d) {
@@ -627,10 +828,10 @@ struct Chip::Impl : noc::PacketSink {
       model::StepStats& st = res.stats[s.node][d.t];
       if (s.op == Op::Conv2d || s.op == Op::Linear) {
         const model::ConvPlan& pl = *s.plan;
-        const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
-        const int64_t hw = int64_t(pl.hin) * pl.win;
-        auto work = [&](auto* acc) {
-          if (d.kind == DataKind::Pixel) {
+        if (d.kind == DataKind::Pixel) {
+          if (!s.pixel_in) throw Error(fmt::format("chip: node '{}' got pixels but reads spikes", g.nodes[s.node].name));
+          const int64_t hw = int64_t(pl.hin) * pl.win;
+          auto mac = [&](auto* acc) {
             int64_t macs = 0;
             for (size_t j = 0; j < d.idx.size(); ++j) {
               const int32_t f = d.idx[j];
@@ -638,17 +839,24 @@ struct Chip::Impl : noc::PacketSink {
             }
             st.macs += macs;
             cyc += core.mac_cost(macs);
-          } else {
-            // The golden executor's batched scatter kernel (a Linear plan has hin = win = 1, so
-            // a flat index is its input feature); the engine's cycles follow from the packet's
-            // SOPs, since every tap of every spike is a run of `run` channels.
-            const int64_t sops = model::scatter_spikes(pl, d.idx.data(), int64_t(d.idx.size()), acc, G.slice);
-            st.sops += sops;
-            cyc += core.spike_cost(sops, run);
-          }
-        };
-        if (pl.wide) work(acc_for(s.acc64, d.t, G.slice.size()));
-        else work(acc_for(s.acc32, d.t, G.slice.size()));
+          };
+          if (pl.wide) mac(acc_for(s.acc64, d.t, G.slice.size()));
+          else mac(acc_for(s.acc32, d.t, G.slice.size()));
+        } else {
+          // The engine's cycles follow from the packet's SOPs (every tap of every spike is a run
+          // of `run` channels), counted by the golden's scatter kernel without adding. The adds
+          // wait until the slice finalises (compute): integer sums do not depend on the order,
+          // and one pass over a slice's accumulator keeps it in cache, where adding each packet
+          // on arrival touched a cold accumulator per packet (the simulation interleaves all
+          // layers' packets). A Linear plan has hin = win = 1: a flat index is its feature.
+          const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
+          const int64_t sops = model::count_spike_sops(pl, d.idx.data(), int64_t(d.idx.size()), G.slice);
+          st.sops += sops;
+          cyc += core.spike_cost(sops, run);
+          if (s.spikes_in.size() < size_t(T)) s.spikes_in.resize(size_t(T)), s.sops_in.resize(size_t(T), 0);
+          s.spikes_in[d.t].insert(s.spikes_in[d.t].end(), d.idx.begin(), d.idx.end());
+          s.sops_in[d.t] += sops;
+        }
       } else if (s.op == Op::SDSA) {
         auto& buf = sdsa_buf(s, ii, d.t);
         for (int32_t f : d.idx) buf[size_t(f)] = 1;
@@ -745,7 +953,7 @@ struct Chip::Impl : noc::PacketSink {
   // Controller: one (node slice, timestep) task at a time per group, in graph order.
 
   void try_start(GroupState& G, uint64_t cycle) {
-    if (G.busy || G.t >= T) return;
+    if (G.busy || G.t >= T || G.phase != cur_phase) return;
     Slot& s = G.slots[G.k];
     const int t = G.t;
     uint64_t ready = cycle;
@@ -780,7 +988,11 @@ struct Chip::Impl : noc::PacketSink {
     if (s.op == Op::Output) res.timestep_end_cycles[t] = std::max(res.timestep_end_cycles[t], cycle);
     G.busy = false;
     if (++G.k == int(G.slots.size())) G.k = 0, ++G.t;
-    if (G.t >= T) ++groups_finished;
+    if (G.t >= T) {
+      ++groups_finished;
+      --phase_left;
+      maybe_next_phase(cycle);
+    }
     try_start(G, cycle);
   }
 
@@ -795,13 +1007,27 @@ struct Chip::Impl : noc::PacketSink {
       case Op::Conv2d:
       case Op::Linear: {
         const model::ConvPlan& pl = *s.plan;
-        if (pl.wide) {
-          st.saturations += model::conv_finalize(pl, acc_for(s.acc64, t, size), sl, val[s.node].data());
-          std::vector<int64_t>().swap(s.acc64[t]);
-        } else {
-          st.saturations += model::conv_finalize(pl, acc_for(s.acc32, t, size), sl, val[s.node].data());
-          std::vector<int32_t>().swap(s.acc32[t]);
-        }
+        auto finalize = [&](auto& accs, auto& scratch) {
+          if (s.pixel_in) {
+            st.saturations += model::conv_finalize(pl, acc_for(accs, t, size), sl, val[s.node].data());
+            std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
+            return;
+          }
+          // The spikes' adds, deferred from arrival (on_data) into one scratch accumulator.
+          scratch.assign(size_t(size), 0);
+          int64_t sops = 0, expect = 0;
+          if (s.spikes_in.size() > size_t(t)) {
+            auto& in = s.spikes_in[t];
+            sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), scratch.data(), sl);
+            expect = s.sops_in[t];
+            std::vector<int32_t>().swap(in);
+          }
+          if (sops != expect)
+            throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
+          st.saturations += model::conv_finalize(pl, scratch.data(), sl, val[s.node].data());
+        };
+        if (pl.wide) finalize(s.acc64, acc64_scratch);
+        else finalize(s.acc32, acc32_scratch);
         return core.elementwise_cost(size, 1, 1);
       }
       case Op::LIF: {
@@ -897,9 +1123,9 @@ struct Chip::Impl : noc::PacketSink {
         const CoreCounters before = cores[G.core].cnt;
         extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
         charge_core(s.node, cores[G.core].cnt, before);
-        const auto& dc = route_cores[e.routes[lr]];
-        send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, dc, cycle + extra);
-        for (int dl : e.route_dest_local[lr]) counts_scratch[dl] += words_packets(rb.c1 - rb.c0, dc.size());
+        send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);
+        for (int dl : e.route_dest_local[lr])
+          counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
       }
       cores[G.core].book_node(cycle, extra);
       send_eos(e, G.id, G.core, t, cycle + extra);
@@ -908,7 +1134,7 @@ struct Chip::Impl : noc::PacketSink {
       for (size_t lr = 0; lr < e.routes.size(); ++lr) {
         const auto& rb = m.routes[e.routes[lr]].region;
         part_scratch.assign(res.output_acc.begin() + rb.c0, res.output_acc.begin() + rb.c1);
-        send_words(DataKind::Result, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, {0}, cycle);
+        send_words(DataKind::Result, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle);
       }
     }
   }
@@ -956,7 +1182,10 @@ struct Chip::Impl : noc::PacketSink {
         P.pending.assign(size_t(T), int(P.srcs.size()));
         P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
       }
-      for (Slot& s : G.slots) std::fill(s.v.begin(), s.v.end(), 0);
+      for (Slot& s : G.slots) {
+        std::fill(s.v.begin(), s.v.end(), 0);
+        s.spikes_in.clear(), s.sops_in.clear();
+      }
     }
     results_expected = 0, results_got = 0, groups_finished = 0;
     for (const auto& r : m.routes)
@@ -964,13 +1193,24 @@ struct Chip::Impl : noc::PacketSink {
     if (results_expected == 0) throw Error("mapping: no result route to the host (the Output node is not mapped)");
     // Host ports: every timestep's frame in CHW order, split over the ports (see emit), each port
     // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
-    const int64_t size = inp.shape.size();
+    // A time-multiplexed chip first loads phase 0's weights from DRAM (the groups of an
+    // unmultiplexed mapping hold theirs from configuration); the frames follow.
+    cur_phase = 0, spills_in_flight = 0, dram_free = 0;
+    phase_left = int(phase_groups[0].size());
+    spill_store.assign(phase_groups.size(), {});
+    node_dram_bits.assign(nn, 0);
     uint64_t c = 0;
+    if (phase_groups.size() > 1) {
+      start_phase(0, 0);
+      c = res.phase_ready_cycles[0];
+    } else {
+      for (GroupState& G : groups) schedule(0, G.id, false);
+    }
+    const int64_t size = inp.shape.size();
     for (int t = 0; t < T; ++t) {
       const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
       for (const Emission& e : host_emissions) c = host_frame(e, t, f, c) + 1;
     }
-    for (GroupState& G : groups) schedule(0, G.id, false);
   }
 
   uint64_t next_event_cycle() const {
@@ -978,7 +1218,7 @@ struct Chip::Impl : noc::PacketSink {
     return std::min(tc, net->next_event_cycle());
   }
 
-  bool done() const { return results_got >= results_expected; }
+  bool done() const { return results_got >= results_expected && cur_phase + 1 >= int(phase_groups.size()); }
 
   void step() {
     const uint64_t tc = events.empty() ? kNever : events.top().cycle;
@@ -991,6 +1231,10 @@ struct Chip::Impl : noc::PacketSink {
       while (!events.empty() && events.top().cycle == tc) {
         Event e = events.top();
         events.pop();
+        if (e.group < 0) {
+          maybe_next_phase(e.cycle);
+          continue;
+        }
         GroupState& G = groups[e.group];
         if (e.finish) finish_task(G, e.cycle);
         else try_start(G, e.cycle);
@@ -1002,7 +1246,7 @@ struct Chip::Impl : noc::PacketSink {
 
   std::string stall_message() const {
     for (const GroupState& G : groups)
-      if (G.t < T) {
+      if (G.t < T && G.phase == cur_phase) {
         const Slot& s = G.slots[G.k];
         std::string waits;
         for (int pi : s.ports)
@@ -1036,40 +1280,36 @@ struct Chip::Impl : noc::PacketSink {
     ev.router_traversals = res.net.router_traversals;
     ev.link_bits = res.net.on_chip_link_bits;
     ev.chip_link_bits = res.net.chip_link_bits;
-    // Static: every used core for the whole latency.
-    ev.core_cycles = uint64_t(groups.size()) * res.latency_cycles;
-    // Per layer: its own events; a core's static cycles are shared equally by the nodes of its
-    // cluster (remainder to the first), so the layers sum exactly to the totals.
+    ev.dram_bits = 8 * (res.dram_weight_bytes + res.dram_spill_write_bytes + res.dram_spill_read_bytes);
+    // Static: every used core (one or more groups, one per phase) for the whole latency.
+    std::vector<std::vector<int>> slot_nodes(cores.size());  // [core]: nodes of every group on it
+    for (const GroupState& G : groups)
+      for (const Slot& s : G.slots) slot_nodes[size_t(G.core)].push_back(s.node);
+    uint64_t used = 0;
+    for (const auto& v : slot_nodes) used += v.empty() ? 0 : 1;
+    ev.core_cycles = used * res.latency_cycles;
+    // Per layer: its own events; a core's static cycles are shared equally by the nodes of the
+    // groups it holds (remainder to the first), so the layers sum exactly to the totals.
     res.node_events.assign(g.nodes.size(), EventCounts{});
     for (size_t k = 0; k < g.nodes.size(); ++k) {
       EventCounts& ne = res.node_events[k];
       ne = core_events(node_cc[k]);
       ne.router_traversals = node_net[k].traversals;
       ne.link_bits = node_net[k].link_bits, ne.chip_link_bits = node_net[k].chip_link_bits;
+      ne.dram_bits = node_dram_bits[k];
     }
-    for (const GroupState& G : groups) {
-      const uint64_t n = G.slots.size(), share = res.latency_cycles / n;
+    for (const auto& nodes : slot_nodes) {
+      if (nodes.empty()) continue;
+      const uint64_t n = nodes.size(), share = res.latency_cycles / n;
       for (size_t i = 0; i < n; ++i)
-        res.node_events[size_t(G.slots[i].node)].core_cycles += share + (i == 0 ? res.latency_cycles - share * n : 0);
+        res.node_events[size_t(nodes[i])].core_cycles += share + (i == 0 ? res.latency_cycles - share * n : 0);
     }
     return std::move(res);
   }
 };
 
-namespace {
-// Time-multiplexed mappings (docs/mapper.md) need DRAM reloads between phases, which the chip
-// model does not simulate yet: refuse them rather than run every phase at once.
-const mapper::Mapping& supported(const mapper::Mapping& m) {
-  if (m.phases.size() > 1)
-    throw Error(fmt::format("mapping of '{}' is time-multiplexed ({} phases): not supported by the chip model yet; "
-                            "map without --time-multiplex (use --chips auto or a larger chip) to simulate it",
-                            m.model_name, m.phases.size()));
-  return m;
-}
-}  // namespace
-
 Chip::Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m)
-    : impl_(std::make_unique<Impl>(g, chip, supported(m))) {}
+    : impl_(std::make_unique<Impl>(g, chip, m)) {}
 Chip::~Chip() = default;
 void Chip::begin(const model::InputView& in, int T, const ChipRunOptions& opt) { impl_->begin(in, T, opt); }
 uint64_t Chip::next_event_cycle() const { return impl_->next_event_cycle(); }

@@ -54,6 +54,10 @@ struct ChipRunResult {
   std::vector<TimelineEntry> synapse_timeline;
   std::vector<LinkActivity> link_activity;
   bool activity_truncated = false;  // activity_limit reached: later intervals were dropped
+  // Time multiplexing (several phases): per phase, the cycle it began (its weight reload starts)
+  // and the cycle its groups could start (weights loaded); DRAM bytes moved over the run.
+  std::vector<uint64_t> phase_start_cycles, phase_ready_cycles;
+  uint64_t dram_weight_bytes = 0, dram_spill_write_bytes = 0, dram_spill_read_bytes = 0;
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   noc::NetworkTotals net;

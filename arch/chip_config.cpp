@@ -72,6 +72,12 @@ void read_host(const StrictJson& j, HostConfig& h) {
   j.opt_int("bits_per_cycle", h.bits_per_cycle, 1, 4096);
 }
 
+void read_dram(const StrictJson& j, DramConfig& d) {
+  j.only_keys({"bytes_per_cycle", "latency_cycles"});
+  j.opt_int("bytes_per_cycle", d.bytes_per_cycle, 1, 1 << 20);
+  j.opt_int("latency_cycles", d.latency_cycles, 0, 1000000);
+}
+
 void read_tech(const StrictJson& j, TechConfig& t) {
   j.only_keys({"node", "energy_table"});
   if (j.has("node")) t.node = j.at("node").as_string();
@@ -82,8 +88,8 @@ void read_tech(const StrictJson& j, TechConfig& t) {
 
 ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& origin) {
   StrictJson j(json, origin);
-  j.only_keys({"name", "description", "clock_hz", "mesh", "chips", "router", "core", "host", "tech",
-               "watchdog_cycles"});
+  j.only_keys({"name", "description", "clock_hz", "mesh", "chips", "router", "core", "host", "dram",
+               "tech", "watchdog_cycles"});
   ChipConfig c;
   c.name = j.at("name").as_string();
   if (c.name.empty()) j.at("name").fail("must not be empty");
@@ -94,6 +100,7 @@ ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& 
   if (j.has("router")) read_router(j.at("router"), c.router);
   if (j.has("core")) read_core(j.at("core"), c.core);
   if (j.has("host")) read_host(j.at("host"), c.host);
+  if (j.has("dram")) read_dram(j.at("dram"), c.dram);
   if (j.has("tech")) read_tech(j.at("tech"), c.tech);
   j.opt_int("watchdog_cycles", c.watchdog_cycles, 1, int64_t(1) << 40);
   if (int64_t(c.global_width()) * c.global_height() > 1 << 20)
@@ -128,6 +135,7 @@ nlohmann::json chip_config_to_json(const ChipConfig& c) {
                {"input_queue_depth", k.input_queue_depth}, {"output_queue_depth", k.output_queue_depth},
                {"mac_lanes", k.mac_lanes}};
   j["host"] = {{"ports", c.host.ports}, {"bits_per_cycle", c.host.bits_per_cycle}};
+  j["dram"] = {{"bytes_per_cycle", c.dram.bytes_per_cycle}, {"latency_cycles", c.dram.latency_cycles}};
   j["tech"] = {{"node", c.tech.node}, {"energy_table", c.tech.energy_table}};
   j["watchdog_cycles"] = c.watchdog_cycles;
   return j;

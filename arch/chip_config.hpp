@@ -55,6 +55,14 @@ struct HostConfig {
   int bits_per_cycle = 64;
 };
 
+// Off-chip memory behind the host port (time-multiplexed mappings, docs/mapper.md): one channel
+// shared by weight reloads and spilled values. Default = one LPDDR4 x16 channel at 3200 MT/s
+// (6.4 GB/s = 32 B per 200 MHz cycle) with ~100 ns access latency.
+struct DramConfig {
+  int bytes_per_cycle = 32;
+  int latency_cycles = 20;     // before the first byte of a transfer burst
+};
+
 struct TechConfig {
   std::string node = "45nm";
   std::string energy_table = "arch/energy/45nm.json";  // relative to the chip file, or the source tree
@@ -69,6 +77,7 @@ struct ChipConfig {
   RouterConfig router;
   CoreConfig core;
   HostConfig host;
+  DramConfig dram;
   TechConfig tech;
   int64_t watchdog_cycles = 100000;  // stop with a diagnostic when nothing moves this long
   std::string source_path;           // the file it was read from (for messages)

@@ -179,19 +179,37 @@ std::shared_ptr<LoadedModel> publish(SessionState& s, model::Graph g, std::strin
   return m;
 }
 
+// load_model and set_chip take their object either from a file on the server ("path") or inline
+// in the request: exactly one of the two. Returns the path when it was given.
+std::optional<std::string> path_or_inline(const json& h, const char* inline_key, const std::string& usage) {
+  if (h.contains("path") == h.contains(inline_key)) throw ProtocolError(code::kBadHeader, usage);
+  if (!h.contains("path")) return std::nullopt;
+  if (!h["path"].is_string()) throw ProtocolError(code::kBadHeader, "\"path\" must be a string");
+  return h["path"].get<std::string>();
+}
+
+// Library errors (bad model, bad chip, ...) reach the client as protocol errors with `error_code`.
+template <class F>
+void as_protocol_error(const char* error_code, F&& f) {
+  try {
+    f();
+  } catch (const ProtocolError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ProtocolError(error_code, e.what());
+  }
+}
+
 Message handle_load_model(const Ctx& c, const Message& req) {
   const json& h = req.header;
   check_keys(h, {"type", "id", "protocol", "path", "graph", "tensors"});
-  const bool has_path = h.contains("path"), has_graph = h.contains("graph");
-  if (has_path == has_graph)
-    throw ProtocolError(code::kBadHeader, "load_model needs exactly one of \"path\" (model directory on the server) "
-                                          "or \"graph\" (graph.json object, with the tensors as frames)");
-  try {
-    if (has_path) {
-      if (!h["path"].is_string()) throw ProtocolError(code::kBadHeader, "\"path\" must be a string");
+  const auto path = path_or_inline(h, "graph",
+                                   "load_model needs exactly one of \"path\" (model directory on the server) "
+                                   "or \"graph\" (graph.json object, with the tensors as frames)");
+  as_protocol_error(code::kBadModel, [&] {
+    if (path) {
       if (!req.tensors.empty()) throw ProtocolError(code::kBadFrames, "load_model by path takes no tensor frames");
-      const std::string dir = h["path"].get<std::string>();
-      publish(c.s, model::load_model(dir), dir);
+      publish(c.s, model::load_model(*path), *path);
     } else {
       const std::string origin = "load_model request graph";
       model::Graph g = model::graph_from_json(h["graph"], origin);
@@ -201,11 +219,7 @@ Message handle_load_model(const Ctx& c, const Message& req) {
       model::validate_graph(g, origin);
       publish(c.s, std::move(g), "(sent by client)");
     }
-  } catch (const ProtocolError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ProtocolError(code::kBadModel, e.what());
-  }
+  });
   Message r;
   r.header = {{"type", "model_loaded"}, {"model", model_summary(*c.s.model)}};
   return r;
@@ -247,13 +261,11 @@ Message handle_update_weights(const Ctx& c, const Message& req) {
       g.nodes[size_t(i)].quant = q;
     }
   }
-  try {
+  as_protocol_error(code::kBadTensor, [&] {
     const std::string origin = "update_weights of model '" + g.name + "'";
     model::attach_tensors(g, st, origin);
     model::validate_graph(g, origin);
-  } catch (const Error& e) {
-    throw ProtocolError(code::kBadTensor, e.what());
-  }
+  });
   auto m = publish(c.s, std::move(g), cur.origin + " (updated)");
   Message r;
   r.header = {{"type", "weights_updated"}, {"updated", updated}, {"model_version", m->version}};
@@ -272,21 +284,12 @@ json chip_summary(const arch::ChipConfig& ch) {
 Message handle_set_chip(const Ctx& c, const Message& req) {
   const json& h = req.header;
   check_keys(h, {"type", "id", "protocol", "path", "chip"});
-  if (h.contains("path") == h.contains("chip"))
-    throw ProtocolError(code::kBadHeader, "set_chip needs exactly one of \"path\" (chip JSON on the server) or \"chip\"");
+  const auto path =
+      path_or_inline(h, "chip", "set_chip needs exactly one of \"path\" (chip JSON on the server) or \"chip\"");
   if (!req.tensors.empty()) throw ProtocolError(code::kBadFrames, "set_chip takes no tensor frames");
-  try {
-    if (h.contains("path")) {
-      if (!h["path"].is_string()) throw ProtocolError(code::kBadHeader, "\"path\" must be a string");
-      c.s.chip = arch::load_chip_config(h["path"].get<std::string>());
-    } else {
-      c.s.chip = arch::chip_config_from_json(h["chip"], "set_chip request chip");
-    }
-  } catch (const ProtocolError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ProtocolError(code::kBadChip, e.what());
-  }
+  as_protocol_error(code::kBadChip, [&] {
+    c.s.chip = path ? arch::load_chip_config(*path) : arch::chip_config_from_json(h["chip"], "set_chip request chip");
+  });
   Message r;
   r.header = {{"type", "chip_set"}, {"chip", chip_summary(*c.s.chip)}};
   return r;

@@ -54,6 +54,7 @@ struct TapRange {
 };
 inline TapRange taps_for(int pos, int pad, int stride, int ksize, int o0, int o1) {
   const int t = pos + pad;
+  if (stride == 1) return {std::max(0, t - (o1 - 1)), std::min(ksize - 1, t - o0), 1};  // no division
   int lo = std::max(0, t - (o1 - 1) * stride);
   const int hi = std::min(ksize - 1, t - o0 * stride);
   if (lo > hi) return {1, 0, 1};
@@ -61,22 +62,29 @@ inline TapRange taps_for(int pos, int pad, int stride, int ksize, int o0, int o1
   return {lo, hi, stride};
 }
 
-template <class Acc, class Fn>
-inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, int ci, int y, int x, Acc* acc,
-                                                           const Slice& s, Fn&& row) {
-  const int g = ci / p.cin_g;
+// Calls row(offset, w, n) for every tap of input (ci, y, x) reaching slice s: n weights w add to
+// the accumulator's channels [offset, offset + n). Returns the SOPs (taps x n).
+template <class Fn>
+inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, int ci, int y, int x, const Slice& s,
+                                                           Fn&& row) {
+  // Divisions avoided where the common case allows (groups 1, stride 1): the chip calls this once
+  // per spike and destination group for runs of only 16-32 channels, so they are a large share.
+  const int g = p.groups == 1 ? 0 : ci / p.cin_g;
   const int oc0 = std::max(s.c0, g * p.cout_g), oc1 = std::min(s.c1, (g + 1) * p.cout_g);
   if (oc0 >= oc1) return 0;
   const int n = oc1 - oc0, tw = s.x1 - s.x0, sc = s.c1 - s.c0;
   const TapRange ry = taps_for(y, p.py, p.sy, p.kh, s.y0, s.y1);
   const TapRange rx = taps_for(x, p.px, p.sx, p.kw, s.x0, s.x1);
   const int8_t* wbase = p.wt.data() + int64_t(ci) * p.kh * p.kw * p.cout_g + (oc0 - g * p.cout_g);
-  Acc* abase = acc + (oc0 - s.c0);
+  const int64_t abase = oc0 - s.c0;
   int64_t taps = 0;
-  for (int ky = ry.k0; ky <= ry.k1; ky += ry.step) {
-    const int oy = (y + p.py - ky) / p.sy - s.y0;
-    for (int kx = rx.k0; kx <= rx.k1; kx += rx.step) {
-      const int ox = (x + p.px - kx) / p.sx - s.x0;
+  // Tap k = k0 + i * stride lands on output (pos + pad - k0) / stride - i: one division per spike
+  // and dimension instead of one per tap (a depthwise 7x7 tap is a single add).
+  int oy = (p.sy == 1 ? y + p.py - ry.k0 : (y + p.py - ry.k0) / p.sy) - s.y0;
+  const int ox0 = (p.sx == 1 ? x + p.px - rx.k0 : (x + p.px - rx.k0) / p.sx) - s.x0;
+  for (int ky = ry.k0; ky <= ry.k1; ky += ry.step, --oy) {
+    int ox = ox0;
+    for (int kx = rx.k0; kx <= rx.k1; kx += rx.step, --ox) {
       row(abase + (int64_t(oy) * tw + ox) * sc, wbase + int64_t(ky * p.kw + kx) * p.cout_g, n);
       ++taps;
     }
@@ -86,26 +94,47 @@ inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, in
 
 template <class Acc>
 inline __attribute__((always_inline)) void add_row(Acc* __restrict a, const int8_t* __restrict w, int n) {
-  for (int i = 0; i < n; ++i) a[i] += w[i];
+  int i = 0;
+  // The chip's group slices give runs of 16-32 channels, which the runtime-length loop below
+  // vectorises only from 32 or 64 up (shorter runs took its scalar tail): whole blocks of 16 as
+  // fixed-length loops, one or two vector adds each.
+  if (n < 64)
+    for (; i + 16 <= n; i += 16)
+      for (int j = 0; j < 16; ++j) a[i + j] += w[i + j];
+  for (; i < n; ++i) a[i] += w[i];
 }
 template <class Acc>
 inline __attribute__((always_inline)) void mac_row(Acc* __restrict a, const int8_t* __restrict w, int n, int32_t v) {
   for (int i = 0; i < n; ++i) a[i] += Acc(v) * w[i];
 }
 
+// n / d for 32-bit unsigned n and a divisor fixed per call: one 64x64 -> 128-bit multiply
+// instead of a division (Lemire, Kaser, Kurz 2019: exact for all n, d < 2^32).
+struct FastDiv {
+  uint64_t c;  // 0 for d = 1 (2^64 wraps): then n itself
+  explicit FastDiv(uint32_t d) : c(~uint64_t(0) / d + 1) {}
+  uint32_t div(uint32_t n) const { return c ? uint32_t((unsigned __int128)c * n >> 64) : n; }
+};
+
+template <class Fn>
+inline __attribute__((always_inline)) int64_t for_each_spike_tap(const ConvPlan& p, const int32_t* idx, int64_t count,
+                                                                 const Slice& s, Fn&& row) {
+  // Flat indices are non-negative int32 (so is H*W): decoded without divisions, which the chip's
+  // narrow slices (runs of 3-20 channels per tap) made a large share of the time.
+  const uint32_t hw = uint32_t(p.hin) * uint32_t(p.win);
+  const FastDiv by_hw(hw), by_w(uint32_t(p.win));
+  int64_t ops = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    const uint32_t f = uint32_t(idx[j]);
+    const uint32_t ci = by_hw.div(f), rem = f - ci * hw, y = by_w.div(rem);
+    ops += for_each_tap(p, int(ci), int(y), int(rem - y * uint32_t(p.win)), s, row);
+  }
+  return ops;
+}
 template <class Acc>
 inline __attribute__((always_inline)) int64_t scatter_list(const ConvPlan& p, const int32_t* idx, int64_t count,
                                                            Acc* acc, const Slice& s) {
-  const int64_t hw = int64_t(p.hin) * p.win;
-  int64_t ops = 0;
-  for (int64_t j = 0; j < count; ++j) {
-    const int32_t f = idx[j];
-    const int ci = int(f / hw);
-    const int rem = int(f - ci * hw);
-    ops += for_each_tap(p, ci, rem / p.win, rem % p.win, acc, s,
-                        [](Acc* a, const int8_t* w, int n) { add_row(a, w, n); });
-  }
-  return ops;
+  return for_each_spike_tap(p, idx, count, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
 }
 
 // The hot loop of the whole executor: compiled for AVX-512 / AVX2 / baseline and picked at load
@@ -114,6 +143,7 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) int64_t scat
     const ConvPlan& p, const int32_t* idx, int64_t count, int32_t* acc, const Slice& s) {
   return scatter_list(p, idx, count, acc, s);
 }
+
 
 template <class Acc>
 int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out) {
@@ -134,10 +164,10 @@ int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out
 }  // namespace
 
 int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int32_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, acc, s, [](int32_t* a, const int8_t* w, int n) { add_row(a, w, n); });
+  return for_each_tap(p, c_in, y, x, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
 }
 int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int64_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, acc, s, [](int64_t* a, const int8_t* w, int n) { add_row(a, w, n); });
+  return for_each_tap(p, c_in, y, x, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
 }
 int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
   return scatter_list32(p, idx, n, acc, s);
@@ -146,11 +176,15 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
   return scatter_list(p, idx, n, acc, s);
 }
 
+int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s) {
+  return for_each_spike_tap(p, idx, n, s, [](int64_t, const int8_t*, int) {});
+}
+
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, acc, s, [v](int32_t* a, const int8_t* w, int n) { mac_row(a, w, n, v); });
+  return for_each_tap(p, c_in, y, x, s, [acc, v](int64_t o, const int8_t* w, int n) { mac_row(acc + o, w, n, v); });
 }
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, acc, s, [v](int64_t* a, const int8_t* w, int n) { mac_row(a, w, n, v); });
+  return for_each_tap(p, c_in, y, x, s, [acc, v](int64_t o, const int8_t* w, int n) { mac_row(acc + o, w, n, v); });
 }
 
 int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out) {

@@ -60,6 +60,9 @@ int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int64_t* acc, c
 // Scatter a list of spikes given as flat CHW indices of the input tensor.
 int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s);
 int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t* acc, const Slice& s);
+// The SOPs scatter_spikes would return for these spikes, without adding anything: the chip times
+// a packet's synapse work on arrival and adds a layer slice's spikes in one pass when it finalises.
+int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s);
 
 // First layer: one input pixel value v at (c_in, y, x) multiply-accumulates into the slice.
 // Returns the MACs (in-range taps; counted even when v == 0, as the hardware would do them).

@@ -166,6 +166,20 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   const std::string map_text = mapper::mapping_to_json(m).dump();
   json comp = json::object();
   for (const auto& [k, v] : etot.components_pj) comp[k] = v / n_in;
+  // A time-multiplexed mapping holds several groups per core (one per phase).
+  std::vector<char> core_used(size_t(m.mesh_w) * m.mesh_h, 0);
+  for (const auto& gr : m.groups) core_used[size_t(gr.core)] = 1;
+  const int64_t cores_used = std::count(core_used.begin(), core_used.end(), 1);
+  // Off-chip memory traffic per inference (0 without time multiplexing) and the last input's
+  // phase timing (docs/architecture.md, "Phases").
+  double dw = 0, dsw = 0, dsr = 0;
+  for (const auto& r : results) dw += double(r.dram_weight_bytes), dsw += double(r.dram_spill_write_bytes), dsr += double(r.dram_spill_read_bytes);
+  json phase_rows = json::array();
+  if (last)
+    for (size_t p = 0; p < last->phase_start_cycles.size(); ++p)
+      phase_rows.push_back({{"phase", p}, {"groups", p < m.phases.size() ? m.phases[p].groups : 0},
+                            {"start_cycles", last->phase_start_cycles[p]}, {"weights_loaded_cycles", last->phase_ready_cycles[p]},
+                            {"dram_reload_bytes", p < m.phases.size() ? m.phases[p].reload_bytes : 0}});
   json report = {
       {"schema", "spikechip.run-report/1"},
       {"status", run.partial ? "partial" : "complete"},
@@ -176,7 +190,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
       {"chip", {{"name", chip.name}, {"path", ctx.chip_path}, {"sha256", file_sha(ctx.chip_path)}, {"clock_hz", chip.clock_hz},
                 {"mesh", {m.mesh_w, m.mesh_h}}, {"chips", {m.mesh_w / m.chip_w, m.mesh_h / m.chip_h}},
                 {"energy_table", arch::resolve_energy_table(chip)}, {"tech_node", chip.tech.node}, {"config", arch::chip_config_to_json(chip)}}},
-      {"mapping", {{"sha256", sha256_hex(map_text)}, {"cores_used", m.groups.size()}, {"groups", m.groups.size()},
+      {"mapping", {{"sha256", sha256_hex(map_text)}, {"cores_used", cores_used}, {"groups", m.groups.size()},
+                   {"phases", m.phases.size()}, {"phase_table", phase_rows},
                    {"placement", m.options.value("placement", "")}}},
       {"run", {{"timesteps", T}, {"inputs", results.size()}, {"verified", ctx.verified}, {"wall_s", ctx.wall_s}, {"chip_wall_s", chip_s},
                {"golden_wall_s", ctx.golden_wall_s}, {"simulated_cycles", sim_cycles},
@@ -189,6 +204,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                    {"spikes", double(spikes) / n_in}, {"packets", double(packets) / n_in}, {"flits", double(flits) / n_in}, {"top1_predictions", preds}}},
       {"inputs", jin},
       {"energy_by_component_pJ", comp},
+      {"dram", {{"weight_bytes", dw / n_in}, {"spill_write_bytes", dsw / n_in}, {"spill_read_bytes", dsr / n_in},
+                {"bytes_per_cycle", chip.dram.bytes_per_cycle}, {"latency_cycles", chip.dram.latency_cycles}}},
       {"layers", layers},
       {"cores", cores},
       {"links", links},

@@ -90,16 +90,21 @@ struct InVC {
   uint16_t head = 0, n = 0;
   bool allocated = false;  // head won VC allocation: out ports/VCs below are valid until the tail
   bool forked = false;
+  // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
+  // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
+  bool failed = false;
   uint8_t nout = 0;
   uint8_t out_port[kNumPorts];
   int16_t out_vc[kNumPorts];
   uint32_t out_copy[kNumPorts];
   int32_t out_dest[kNumPorts];
+  uint64_t fail_epoch = 0;
 };
 
 struct OutVC {
   int credits = 0;
   bool busy = false;  // owned by a packet between its head and tail
+  int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
 struct Router {
@@ -112,10 +117,21 @@ struct Router {
   LinkStats ls[4];
   RouterStats st;
   uint32_t buffered = 0;
+  // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
+  // back: the only changes that can turn a failed VC allocation into a success (a unicast head
+  // fails only when every VC of its port is busy, a multicast branch when none is free and
+  // empty; taking credits or VCs cannot help either).
+  uint64_t vc_epoch = 0;
   // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
   // the allocators visit only set bits instead of every VC of every port.
   uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
   uint16_t al[kNumPorts] = {0, 0, 0, 0, 0};
+  // Parked VCs (per input port): a ready head whose stall can only end on a known event (a credit
+  // for its output VC, or an output VC of its port released here), left out of the allocators
+  // until then; its per-cycle stall is added in bulk on unpark (Impl::park_*). novc[op][ip]: VCs
+  // of input port ip parked until an output VC of port op is released.
+  uint16_t parked[kNumPorts] = {0, 0, 0, 0, 0};
+  uint16_t novc[4][kNumPorts] = {};
   int rr_in = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
   int rr_va = 0;
@@ -124,6 +140,11 @@ struct Router {
   size_t srcq_head = 0;
   int inj_vc = -1;
   uint32_t inj_flit = 0;
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
+  int32_t inj_dest = -1;
+  uint32_t inj_size = 0;
   uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   bool active = false;
   // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
@@ -171,6 +192,10 @@ struct Network::Impl {
   int cap_shift = 0;
   uint32_t cap_mask = 0;
   std::vector<OutVC> ovc;
+  std::vector<uint64_t> head_ready;    // per input VC: its front flit's ready cycle (dense: the switch
+                                      // allocator tests it without touching the flit buffer)
+  std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
+  bool park_no_vc;  // unicast routes are fixed (XY/YX), so a VC-less head waits on one port
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
@@ -207,6 +232,9 @@ struct Network::Impl {
     ivc.resize(size_t(N) * kNumPorts * V);
     fbuf.resize(ivc.size() << cap_shift);
     ovc.resize(size_t(N) * 4 * V);
+    parked_since.resize(ivc.size());
+    head_ready.resize(ivc.size());
+    park_no_vc = p.routing != Routing::WestFirst;
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
     ys.resize(N);
@@ -252,12 +280,13 @@ struct Network::Impl {
     InVC& iv = ivc[i];
     if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
     fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
+    if (iv.n == 0) head_ready[i] = f.ready;
     ++iv.n;
   }
   void pop(size_t i) {
     InVC& iv = ivc[i];
     iv.head = uint16_t((iv.head + 1) & cap_mask);
-    --iv.n;
+    if (--iv.n) head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
   }
 
   int xy_port(int node, int dest) const {
@@ -339,15 +368,17 @@ struct Network::Impl {
       active.push_back(n);
     }
   }
-  uint32_t new_copy(uint32_t pkt, std::vector<int> dests) {
+  // Recycled records keep their dests capacity, so a copy costs no allocation in steady state.
+  uint32_t new_copy(uint32_t pkt, const std::vector<int>& dests) {
     uint32_t id;
     if (!free_copies.empty()) {
       id = free_copies.back();
       free_copies.pop_back();
-      copies[id] = Copy{pkt, std::move(dests)};
+      copies[id].pkt = pkt;
+      copies[id].dests.assign(dests.begin(), dests.end());
     } else {
       id = uint32_t(copies.size());
-      copies.push_back(Copy{pkt, std::move(dests)});
+      copies.push_back(Copy{pkt, dests});
     }
     return id;
   }
@@ -356,6 +387,34 @@ struct Network::Impl {
     free_copies.push_back(id);
   }
   PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
+
+  // ---- parked heads ----------------------------------------------------------------------
+  // A stalled head is re-examined every cycle only to count its stall (the counts are part of
+  // the output). When the stall can only end on one known event, the VC is parked instead: the
+  // allocators skip it, and the event adds one stall per cycle parked, the count the per-cycle
+  // examination would have made (a stall is side-effect free: no arbiter moves, no port is
+  // taken). Parking at cycle t counts t itself in bulk, so a router's per-cycle stall increments
+  // for sleeping (Router::inc) never include a parked VC.
+  void park(Router& r, size_t i, int ip, int vc, uint64_t t) {
+    r.parked[ip] |= uint16_t(1u << vc);
+    parked_since[i] = t;
+  }
+  void unpark(Router& r, size_t i) {
+    const int ip = int(i / size_t(V) % kNumPorts), vc = int(i % size_t(V));
+    r.parked[ip] &= uint16_t(~(1u << vc));
+  }
+  // An output VC of port op was released by a tail in cycle t: heads parked for a VC of that port
+  // stalled through t and compete again from t+1 (VC allocation of t came before the release).
+  void release_no_vc_waiters(Router& r, int node, int op, uint64_t t) {
+    for (int ip = 0; ip < kNumPorts; ++ip) {
+      for (unsigned m = r.novc[op][ip]; m; m &= m - 1) {
+        const size_t i = vci(node, ip, __builtin_ctz(m));
+        r.st.stall_no_vc += t + 1 - parked_since[i];
+        unpark(r, i);
+      }
+      r.novc[op][ip] = 0;
+    }
+  }
 
   // ---- per-cycle work -------------------------------------------------------------------
   // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
@@ -369,6 +428,14 @@ struct Network::Impl {
       OutVC& o = ovc[oi];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
       const int cn = int(oi / uint32_t(4 * V));
+      if (o.credits == D && !o.busy) ++routers[cn].vc_epoch;  // now free for a whole (multicast) packet
+      if (o.waiter >= 0) {
+        // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
+        const size_t i = size_t(o.waiter);
+        routers[cn].st.stall_no_credit += t - parked_since[i];
+        unpark(routers[cn], i);
+        o.waiter = -1;
+      }
       if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
     }
     events_pending -= credits.size();
@@ -455,7 +522,7 @@ struct Network::Impl {
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
         iv.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
-        iv.out_copy[b] = new_copy(copies[f.copy].pkt, std::move(sub));
+        iv.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
       }
     }
     return true;
@@ -485,7 +552,12 @@ struct Network::Impl {
       }
       OutVC& o = out(node, op, iv.out_vc[b]);
       --o.credits;
-      if (tail) o.busy = false;
+      if (tail) {
+        o.busy = false;
+        ++r.vc_epoch;
+        if (r.novc[op][0] | r.novc[op][1] | r.novc[op][2] | r.novc[op][3] | r.novc[op][4])
+          release_no_vc_waiters(r, node, op, t);
+      }
       nf.ready = t + r.lat[op] + P;
       schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
       r.link_free[op] = t + r.ser[op];
@@ -510,26 +582,47 @@ struct Network::Impl {
       const size_t base0 = vci(node, 0, 0);
       InVC* const ivp = ivc.data();
       const Flit* const fb = fbuf.data();
+      const uint64_t* const hr = head_ready.data();
       const OutVC* const op0 = &ovc[size_t(node) * 4 * nv];
       // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
       // rotating order.
-      unsigned heads = 0;  // input ports with an unallocated non-empty VC
-      for (int ip = 0; ip < kNumPorts; ++ip) heads |= unsigned((r.ne[ip] & ~r.al[ip]) != 0) << ip;
+      // heads: input ports with an unallocated non-empty VC; ready_ports: with a non-empty allocated
+      // one (the switch allocator's candidates, plus the ports that win VC allocation below).
+      unsigned heads = 0, ready_ports = 0;
+      for (int ip = 0; ip < kNumPorts; ++ip) {
+        const unsigned w = unsigned(r.ne[ip] & ~r.parked[ip]), a = r.al[ip];
+        heads |= unsigned((w & ~a) != 0) << ip;
+        ready_ports |= unsigned((w & a) != 0) << ip;
+      }
       const int va0 = rr ? r.rr_va : 0;
       for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + va0;
         if (ip >= kNumPorts) ip -= kNumPorts;
-        for (unsigned m = r.ne[ip] & ~r.al[ip]; m; m &= m - 1) {
+        for (unsigned m = r.ne[ip] & ~r.al[ip] & ~r.parked[ip]; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
           const size_t i = base0 + size_t(ip) * nv + vc;
           InVC& iv = ivp[i];
           const Flit& f = fb[(i << cs) + iv.head];
-          if (allocate(node, iv, f)) {
+          const bool known_fail = iv.failed && iv.fail_epoch == r.vc_epoch;
+          if (!known_fail && allocate(node, iv, f)) {
             iv.allocated = true;
+            iv.failed = false;
             r.al[ip] |= uint16_t(1u << vc);
+            ready_ports |= 1u << ip;
             moved = true;
-          } else if (f.ready <= t) {
-            ++r.st.stall_no_vc;
+            continue;
+          }
+          iv.failed = true;
+          iv.fail_epoch = r.vc_epoch;
+          if (f.ready <= t) {
+            if (park_no_vc && f.dest >= 0) {
+              // Every VC of its fixed output port is busy; only a tail leaving through that port
+              // here can free one.
+              park(r, i, ip, vc, t);
+              r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
+            } else {
+              ++r.st.stall_no_vc;
+            }
           } else {
             timer = true;
           }
@@ -540,14 +633,12 @@ struct Network::Impl {
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
-      unsigned ready_ports = 0;  // input ports with a non-empty allocated VC
-      for (int ip = 0; ip < kNumPorts; ++ip) ready_ports |= unsigned((r.ne[ip] & r.al[ip]) != 0) << ip;
       const int sa0 = rr ? r.rr_in : 0;
       for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + sa0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
-        const unsigned cand = r.ne[ip] & r.al[ip];
+        const unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
         // VCs from the round-robin pointer upwards, then the ones below it.
         const unsigned rot = rr ? unsigned(r.rr_vc[ip]) : 0u;
         const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
@@ -555,15 +646,17 @@ struct Network::Impl {
         for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
           InVC& iv = ivp[base + vc];
-          if (fb[((base + vc) << cs) + iv.head].ready > t) {
+          if (hr[base + vc] > t) {
             timer = true;
             continue;
           }
-          bool no_credit = false, lost = won, blocked_sink = false;
+          bool no_credit = false, lost = won, blocked_sink = false, local = false;
+          int wait_out = -1;  // an output VC without credit
           for (int b = 0; b < iv.nout; ++b) {
             const int op = iv.out_port[b];
             if (used & (1 << op)) lost = true;
             if (op == kLocal) {
+              local = true;
               if (!sink_checked) {
                 sink = sink_of(node);
                 sink_ready = !sink || sink->ready(node, t);
@@ -573,6 +666,7 @@ struct Network::Impl {
               if (!sink_ready) blocked_sink = true;
             } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
               no_credit = true;
+              if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
               if (r.link_free[op] > t) timer = true;
             }
           }
@@ -580,7 +674,17 @@ struct Network::Impl {
             ++r.st.stall_sink;
             continue;
           }
-          if (no_credit) { ++r.st.stall_no_credit; continue; }
+          if (no_credit) {
+            // Without a local branch (whose sink could refuse, a different stall) it stays a
+            // no-credit stall until that output VC gets a credit back.
+            if (wait_out >= 0 && !local) {
+              park(r, base + vc, ip, vc, t);
+              ovc[size_t(node) * 4 * nv + wait_out].waiter = int32_t(base + vc);
+            } else {
+              ++r.st.stall_no_credit;
+            }
+            continue;
+          }
           if (lost) { ++r.st.stall_arbitration; continue; }
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           traverse(r, node, ip, vc, t);
@@ -596,15 +700,19 @@ struct Network::Impl {
 
   void inject_flit(Router& r, int node, uint64_t t) {
     const uint32_t cid = r.srcq[r.srcq_head];
-    const Copy& c = copies[cid];
-    const int size = packets[c.pkt].p.size_flits;
+    if (!r.inj_known) {
+      const Copy& c = copies[cid];
+      r.inj_size = uint32_t(packets[c.pkt].p.size_flits);
+      r.inj_whole = c.dests.size() > 1;
+      r.inj_dest = c.dests.size() == 1 ? c.dests[0] : -1;
+      r.inj_known = true;
+    }
     const size_t base = vci(node, kLocal, 0);
     if (r.inj_vc < 0) {
-      const bool whole = c.dests.size() > 1;
       for (int v = 0; v < V; ++v) {
         if (r.local_busy & (1u << v)) continue;
         const uint32_t occ = ivc[base + v].n;
-        if (whole ? occ == 0 : occ < uint32_t(D)) {
+        if (r.inj_whole ? occ == 0 : occ < uint32_t(D)) {
           r.inj_vc = v;
           r.local_busy |= 1u << v;
           r.inj_flit = 0;
@@ -614,17 +722,18 @@ struct Network::Impl {
       if (r.inj_vc < 0) return;
     }
     if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
-    push(base + r.inj_vc, Flit{t + 1 + P, cid, c.dests.size() == 1 ? c.dests[0] : -1, r.inj_flit, int(r.inj_flit) + 1 == size});
+    push(base + r.inj_vc, Flit{t + 1 + P, cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
     r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
     ++r.buffered;
     ++net.flits_in_network_;
     ++tot.flits_injected;
     last_progress = t;
     moved = true;
-    if (int(++r.inj_flit) == size) {
+    if (++r.inj_flit == r.inj_size) {
       r.local_busy &= ~(1u << r.inj_vc);
       r.inj_vc = -1;
       r.inj_flit = 0;
+      r.inj_known = false;
       if (++r.srcq_head == r.srcq.size()) {
         r.srcq.clear();
         r.srcq_head = 0;
@@ -821,6 +930,12 @@ RouterStats Network::router_stats(int node) const {
   // A sleeping router's stalls of the cycles it slept so far are added when it wakes; include them.
   const auto& r = impl_->routers.at(node);
   RouterStats s = r.st;
+  // So are the stalls of its parked VCs.
+  for (int ip = 0; ip < kNumPorts; ++ip)
+    for (unsigned m = r.parked[ip]; m; m &= m - 1) {
+      const size_t i = impl_->vci(node, ip, __builtin_ctz(m));
+      (impl_->ivc[i].allocated ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
+    }
   if (r.asleep && now_ > r.sleep_since) {
     const uint64_t slept = now_ - r.sleep_since;
     s.stall_no_vc += r.inc[0] * slept, s.stall_no_credit += r.inc[1] * slept;

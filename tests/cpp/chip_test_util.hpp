@@ -13,11 +13,23 @@
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
+#include "models/meta_spikeformer.hpp"
 
 namespace spikechip::testing {
 
 inline arch::ChipConfig chip_preset(const std::string& name) {
   return arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json");
+}
+
+// The default model's size (27 cores on tiny's 8x8 at T = 1) with seeded synthetic weights.
+inline model::Graph small_meta_spikeformer(int T) {
+  model::MetaSpikeFormerSpec s;
+  s.dims = {16, 32, 48, 64};
+  s.blocks3 = 1, s.blocks4 = 1;
+  s.in_channels = 1, s.height = 28, s.width = 28, s.num_classes = 10, s.T = T;
+  model::Graph g = model::build_meta_spikeformer(s, 7, 0.2);
+  g.timesteps = T;
+  return g;
 }
 
 // Builds a graph with seeded int8 weights, small biases and shifts 0; thresholds are set later by

@@ -8,39 +8,23 @@
 #include "arch/chip.hpp"
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "chip_test_util.hpp"
 
 namespace spikechip {
 namespace {
 
-arch::ChipConfig preset(const std::string& name) {
-  return arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json");
-}
-
-model::Graph small_msf(int T) {
-  model::MetaSpikeFormerSpec s;
-  s.dims = {16, 32, 48, 64};
-  s.blocks3 = 1, s.blocks4 = 1;
-  s.in_channels = 1, s.height = 28, s.width = 28, s.num_classes = 10, s.T = T;
-  model::Graph g = model::build_meta_spikeformer(s, 7, 0.2);
-  g.timesteps = T;
-  return g;
-}
-
-std::vector<uint8_t> image(const model::Shape& sh, uint64_t seed) {
-  std::mt19937_64 r(seed);
-  std::vector<uint8_t> v(size_t(sh.size()));
-  for (auto& x : v) x = uint8_t(r() % 256);
-  return v;
-}
+using testing::chip_preset;
+using testing::random_image;
+using testing::small_meta_spikeformer;
 
 TEST(ChipE2E, SmallMetaSpikeFormerOnTinyIsBitExactForT1to4) {
   for (int T = 1; T <= 4; ++T) {
-    model::Graph g = small_msf(T);
-    arch::ChipConfig chip = preset("tiny");
+    model::Graph g = small_meta_spikeformer(T);
+    arch::ChipConfig chip = chip_preset("tiny");
     mapper::Mapping m = mapper::map_model(g, chip, mapper::MapOptions{});
     model::GoldenExecutor gold(g);
     for (uint64_t seed : {1u, 2u}) {
-      auto img = image(g.input().shape, seed * 10 + T);
+      auto img = random_image(g.input().shape, seed * 10 + T);
       model::InputView in{img.data(), 1, g.input().shape};
       model::RunOptions ro;
       ro.record_spikes = true;

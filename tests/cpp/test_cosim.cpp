@@ -36,6 +36,7 @@ struct ServerProcess {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     EXPECT_EQ(posix_spawn(&pid, bin, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     FILE* f = fdopen(fds[0], "r");
     char line[256] = {};

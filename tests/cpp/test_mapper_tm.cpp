@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "arch/chip.hpp"
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "mapper_graphs.hpp"
@@ -168,11 +167,5 @@ TEST(MapperTimeMultiplex, PhasesFitAndReloadBytesAddUp) {
   nlohmann::json bad = j;
   bad["phases"][0]["dram_reload_bytes"] = 1;
   EXPECT_THROW(mapper::mapping_from_json(bad, "tm"), Error);
-  // The chip model refuses it instead of running every phase at once.
-  try {
-    arch::Chip c(g, chip, m);
-    FAIL() << "the chip accepted a time-multiplexed mapping";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported by the chip model yet"), std::string::npos) << e.what();
-  }
+  // The chip runs it phase by phase: tests/cpp/test_chip_tm.cpp.
 }

@@ -245,11 +245,17 @@ TEST(SweepRun, MpiBackendEqualsLocal) {
   const fs::path d = scratch("mpi");
   const std::string f = write_e2e_sweep(d);
   ASSERT_EQ(run({binary(), "sweep", f, "-j", "2", "-o", (d / "local").string()}, (d / "log").string()), 0);
-  ASSERT_EQ(run({"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3", binary(), "sweep", f, "--backend", "mpi",
-                 "-o", (d / "mpi").string()},
-                (d / "log2").string()),
-            0)
-      << slurp(d / "log2");
+  std::vector<std::string> cmd = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3"};
+#ifdef __SANITIZE_ADDRESS__
+  // Open MPI 4.1 leaks in MPI_Init/MPI_Finalize from components it has dlclose'd by exit time
+  // (frames "<unknown module>", which no LSan suppression can name), so the ranks run without leak
+  // checking; ASan's other checks and UBSan stay on. Our sweep code's leaks are checked by the
+  // local-backend tests.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  cmd.insert(cmd.end(), {"-x", std::string("ASAN_OPTIONS=") + (asan ? asan : "") + ":detect_leaks=0"});
+#endif
+  cmd.insert(cmd.end(), {binary(), "sweep", f, "--backend", "mpi", "-o", (d / "mpi").string()});
+  ASSERT_EQ(run(cmd, (d / "log2").string()), 0) << slurp(d / "log2");
   EXPECT_EQ(without_timing(slurp(d / "mpi/results.csv")), without_timing(slurp(d / "local/results.csv")));
 }
 

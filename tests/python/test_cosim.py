@@ -217,11 +217,13 @@ def test_concurrent_clients_and_hello_not_blocked(server, model_dir, tmp_path):
 
 
 def test_timeout_cancels_run_and_server_survives(model_dir):
-    p, ep = start_server("--timeout", "0.05", "--workers", "1")
+    # The timeout must leave load_model room on a loaded machine (0.05 s did not), and the run must
+    # take several times longer than it (1024 images x T=4 is ~4 s of golden work unloaded).
+    p, ep = start_server("--timeout", "1.0", "--workers", "1")
     try:
-        with Client.connect(ep, timeout=20) as c:
+        with Client.connect(ep, timeout=60) as c:
             c.load_model(model_dir)
-            e = expect_error(lambda: c.run(images(64), T=4), "timeout")
+            e = expect_error(lambda: c.run(images(1024), T=4), "timeout")
             assert "cancelled" in e.message
             assert c.hello()["type"] == "hello"
             assert c.stats()["errors_by_code"]["timeout"] == 1
