@@ -199,7 +199,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_flag("--time-multiplex", o->time_multiplex,
               "When mapping here: let groups take turns on the cores in phases if the model does not fit "
               "(weights reloaded from DRAM, docs/mapper.md)");
-  c->add_flag("--quiet", o->quiet, "No progress output");
+  c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
   c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
   c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");

@@ -141,7 +141,7 @@ struct Chip::Impl : noc::PacketSink {
   std::vector<NeuroCore> cores;
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
-  std::vector<model::ConvPlan> plans;
+  ConvPlans plans;  // shared by the chips of one batch run (the weights re-arranged once)
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
   // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
   // destinations and their cores there; packets are sized for the widest of these deliveries.
@@ -183,7 +183,10 @@ struct Chip::Impl : noc::PacketSink {
   uint64_t dram_free = 0;                            // the DRAM channel is busy until then
   std::vector<uint64_t> node_dram_bits;              // [node]
 
-  Impl(const model::Graph& gr, const ChipConfig& c, const mapper::Mapping& mp) : g(gr), cfg(c), m(mp) { build(); }
+  Impl(const model::Graph& gr, const ChipConfig& c, const mapper::Mapping& mp, ConvPlans pl)
+      : g(gr), cfg(c), m(mp), plans(std::move(pl)) {
+    build();
+  }
 
   // ---------------------------------------------------------------------------------------
   // Construction
@@ -204,20 +207,10 @@ struct Chip::Impl : noc::PacketSink {
     for (int i = 0; i < ncores; ++i) cores.emplace_back(i, cfg.core);
     groups_on_core.assign(ncores, {});
 
-    plans.resize(g.nodes.size());
+    if (!plans) plans = make_conv_plans(g);
     val.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const Node& n = g.nodes[i];
-      if (n.op == Op::Conv2d || n.op == Op::Linear) {
-        const Node& src = g.nodes[n.inputs.at(0)];
-        int64_t in_max = 1;
-        if (src.kind() == model::ValueKind::Input) {
-          int64_t zp = 0;
-          for (int32_t z : src.zero_point) zp = std::max<int64_t>(zp, std::abs(int64_t(z)));
-          in_max = 255 + zp;
-        }
-        plans[i] = model::make_conv_plan(g, n, in_max);
-      }
       if (n.op != Op::Input && n.op != Op::LIF && n.op != Op::Output) val[i].assign(size_t(n.shape.size()), 0);
     }
 
@@ -289,7 +282,7 @@ struct Chip::Impl : noc::PacketSink {
         Slot s;
         s.node = node, s.op = g.nodes[node].op;
         if (s.op == Op::Conv2d || s.op == Op::Linear) {
-          s.plan = &plans[node];
+          s.plan = &(*plans)[size_t(node)];
           s.pixel_in = g.nodes[g.nodes[node].inputs.at(0)].kind() == model::ValueKind::Input;
         }
         s.ports.assign(g.nodes[node].inputs.size(), -1);
@@ -1308,8 +1301,26 @@ struct Chip::Impl : noc::PacketSink {
   }
 };
 
-Chip::Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m)
-    : impl_(std::make_unique<Impl>(g, chip, m)) {}
+ConvPlans make_conv_plans(const model::Graph& g) {
+  auto plans = std::make_shared<std::vector<model::ConvPlan>>(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op != Op::Conv2d && n.op != Op::Linear) continue;
+    const Node& src = g.nodes[n.inputs.at(0)];
+    int64_t in_max = 1;
+    if (src.kind() == model::ValueKind::Input) {
+      int64_t zp = 0;
+      for (int32_t z : src.zero_point) zp = std::max<int64_t>(zp, std::abs(int64_t(z)));
+      in_max = 255 + zp;
+    }
+    (*plans)[i] = model::make_conv_plan(g, n, in_max);
+  }
+  return plans;
+}
+
+Chip::Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m, ConvPlans plans)
+    : impl_(std::make_unique<Impl>(g, chip, m, std::move(plans))) {}
+ConvPlans Chip::conv_plans() const { return impl_->plans; }
 Chip::~Chip() = default;
 void Chip::begin(const model::InputView& in, int T, const ChipRunOptions& opt) { impl_->begin(in, T, opt); }
 uint64_t Chip::next_event_cycle() const { return impl_->next_event_cycle(); }

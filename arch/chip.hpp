@@ -20,6 +20,7 @@
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
+#include "models/kernels.hpp"
 
 namespace spikechip::arch {
 
@@ -73,11 +74,17 @@ struct ChipRunOptions {
   uint64_t max_cycles = 0;                   // 0: unlimited
 };
 
+// The synapse engines' weights of every Conv2d/Linear node, re-arranged (models/kernels.hpp): the
+// costly part of building a Chip, shared by the chips of one batch run.
+using ConvPlans = std::shared_ptr<const std::vector<model::ConvPlan>>;
+ConvPlans make_conv_plans(const model::Graph& g);
+
 class Chip {
  public:
   // The graph and mapping must outlive the chip. Throws spikechip::Error when the mapping does
   // not belong to the graph / chip or uses a dataflow the cores cannot execute.
-  Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m);
+  // `plans` (optional) must be make_conv_plans(g) of the same graph.
+  Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m, ConvPlans plans = nullptr);
   ~Chip();
   Chip(const Chip&) = delete;
   Chip& operator=(const Chip&) = delete;
@@ -99,6 +106,7 @@ class Chip {
   double progress() const;
   int timestep() const;
 
+  ConvPlans conv_plans() const;
   noc::Network& network();
   int num_cores() const;
 

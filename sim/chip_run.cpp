@@ -37,7 +37,9 @@ ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip
       "chip", period, opt,
       [&]() -> arch::Chip* {
         if (next_input >= inputs.size() || (opt.stop && opt.stop->load())) return nullptr;
-        out.last = std::make_unique<arch::Chip>(g, chip, m);  // the previous input's chip is finished
+        // The previous input's chip is finished; the next one reuses its re-arranged weights.
+        arch::ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
+        out.last = std::make_unique<arch::Chip>(g, chip, m, std::move(plans));
         out.last->begin(inputs[next_input++], T, opt);
         return out.last.get();
       },
