@@ -4,6 +4,8 @@
 #include "arch/noc/network.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <deque>
 #include <queue>
 #include <tuple>
@@ -84,18 +86,25 @@ struct Flit {
   bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
 };
 
-// Input VC state. The flits themselves live in one network-wide array (Impl::fbuf), buffer_depth
-// rounded up to a power of two per VC, so a VC is a head index and a count, no heap block of its own.
+// Input VC state, split by use. InVC is what the switch allocator reads for every candidate VC
+// each cycle (16 bytes, four per cache line; at saturation the allocator scan is memory-bound);
+// InVCRoute is only touched by VC allocation and by a winning flit's traversal. The flits
+// themselves live in one network-wide array (Impl::fbuf), buffer_depth rounded up to a power of
+// two per VC, so a VC is a head index and a count, no heap block of its own.
 struct InVC {
   uint16_t head = 0, n = 0;
-  bool allocated = false;  // head won VC allocation: out ports/VCs below are valid until the tail
+  uint8_t nout = 0;  // branches of the allocated packet (valid while allocated)
+  uint8_t out_port[kNumPorts];
+  uint8_t out_vc[kNumPorts];  // vcs <= 16
+};
+static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
+
+struct InVCRoute {
+  bool allocated = false;  // head won VC allocation: out ports/VCs are valid until the tail
   bool forked = false;
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
   bool failed = false;
-  uint8_t nout = 0;
-  uint8_t out_port[kNumPorts];
-  int16_t out_vc[kNumPorts];
   uint32_t out_copy[kNumPorts];
   int32_t out_dest[kNumPorts];
   uint64_t fail_epoch = 0;
@@ -104,53 +113,64 @@ struct InVC {
 struct OutVC {
   int credits = 0;
   bool busy = false;  // owned by a packet between its head and tail
+  // The waiter's input port and VC (unparking it needs them; recomputing them from the index
+  // took two divisions per credit).
+  uint8_t waiter_ip = 0, waiter_vc = 0;
   int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
 struct Router {
-  int nbr[4] = {-1, -1, -1, -1};
-  bool chip[4] = {false, false, false, false};
-  int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
-  int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
-  int ser[4] = {1, 1, 1, 1};      // cycles a flit occupies the output link
-  uint64_t link_free[4] = {0, 0, 0, 0};
-  LinkStats ls[4];
-  RouterStats st;
+  // Fields are ordered by use: the first cache line holds what every visit reads (occupancy,
+  // per-port VC masks, arbiter pointers, the injection state); what only a traversal or an event
+  // touches follows. A router visit at saturation is memory-bound, so this is worth keeping.
   uint32_t buffered = 0;
-  // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
-  // back: the only changes that can turn a failed VC allocation into a success (a unicast head
-  // fails only when every VC of its port is busy, a multicast branch when none is free and
-  // empty; taking credits or VCs cannot help either).
-  uint64_t vc_epoch = 0;
   // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
   // the allocators visit only set bits instead of every VC of every port.
-  uint16_t ne[kNumPorts] = {0, 0, 0, 0, 0};
-  uint16_t al[kNumPorts] = {0, 0, 0, 0, 0};
+  // Eight lanes, the last three always 0, so a visit tests all ports at once (Impl::port_masks).
+  uint16_t ne[8] = {};
+  uint16_t al[8] = {};
   // Parked VCs (per input port): a ready head whose stall can only end on a known event (a credit
   // for its output VC, or an output VC of its port released here), left out of the allocators
-  // until then; its per-cycle stall is added in bulk on unpark (Impl::park_*). novc[op][ip]: VCs
-  // of input port ip parked until an output VC of port op is released.
-  uint16_t parked[kNumPorts] = {0, 0, 0, 0, 0};
-  uint16_t novc[4][kNumPorts] = {};
-  int rr_in = 0;
-  int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
-  int rr_va = 0;
-  // injection (source queue of packet copies, one flit per cycle into a local input VC)
-  std::vector<uint32_t> srcq;
-  size_t srcq_head = 0;
-  int inj_vc = -1;
-  uint32_t inj_flit = 0;
-  // The head copy's size and destination, looked up once per copy: at saturation a router asks
-  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
-  bool inj_known = false, inj_whole = false;
-  int32_t inj_dest = -1;
-  uint32_t inj_size = 0;
-  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
+  // until then; its per-cycle stall is added in bulk on unpark (Impl::park_*).
+  uint16_t parked[8] = {};
   bool active = false;
   // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
   // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
   // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
   bool asleep = false;
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
+  int rr_in = 0;
+  int rr_va = 0;
+  int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
+  // injection (source queue of packet copies, one flit per cycle into a local input VC)
+  int inj_vc = -1;
+  uint32_t inj_flit = 0;
+  int32_t inj_dest = -1;
+  uint32_t inj_size = 0;
+  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
+  size_t srcq_head = 0;
+  std::vector<uint32_t> srcq;
+  // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
+  // back: the only changes that can turn a failed VC allocation into a success (a unicast head
+  // fails only when every VC of its port is busy, a multicast branch when none is free and
+  // empty; taking credits or VCs cannot help either).
+  uint64_t vc_epoch = 0;
+  uint64_t link_free[4] = {0, 0, 0, 0};
+  RouterStats st;
+  int nbr[4] = {-1, -1, -1, -1};
+  int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
+  int ser[4] = {1, 1, 1, 1};      // cycles a flit occupies the output link
+  // Per input port: the credit latency back to the upstream router (its clat of the link), kept
+  // here so a traversal does not load the upstream router.
+  int in_clat[4] = {0, 0, 0, 0};
+  uint32_t in_ovc[4] = {0, 0, 0, 0};  // per input port: the upstream output VC 0's index in Impl::ovc
+  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released.
+  uint16_t novc[4][kNumPorts] = {};
+  LinkStats ls[4];
+  int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
+  bool chip[4] = {false, false, false, false};
   uint64_t sleep_since = 0;
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
@@ -188,6 +208,7 @@ struct Network::Impl {
   // Flat per-network state: input VC i of (node, port) is ivc[(node*kNumPorts + port)*V + i], its
   // flits fbuf[that index << cap_shift ...]; output VC of (node, dir, vc) is ovc[(node*4 + dir)*V + vc].
   std::vector<InVC> ivc;
+  std::vector<InVCRoute> ivr;  // same index as ivc
   std::vector<Flit> fbuf;
   int cap_shift = 0;
   uint32_t cap_mask = 0;
@@ -200,7 +221,11 @@ struct Network::Impl {
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
-  std::vector<std::vector<uint32_t>> ccal;  // credit returns: ovc index
+  // Credit returns: the output VC's index and its router (a division per credit otherwise).
+  struct Credit {
+    uint32_t ovc, node;
+  };
+  std::vector<std::vector<Credit>> ccal;
   uint64_t cal_mask = 0;
   uint64_t events_pending = 0;
   std::vector<int> active, next_active;
@@ -230,6 +255,7 @@ struct Network::Impl {
     while ((1 << cap_shift) < D) ++cap_shift;
     cap_mask = (1u << cap_shift) - 1;
     ivc.resize(size_t(N) * kNumPorts * V);
+    ivr.resize(ivc.size());
     fbuf.resize(ivc.size() << cap_shift);
     ovc.resize(size_t(N) * 4 * V);
     parked_since.resize(ivc.size());
@@ -263,6 +289,12 @@ struct Network::Impl {
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }
+    for (int n = 0; n < N; ++n)
+      for (int d = 0; d < 4; ++d)
+        if (const int up = routers[n].nbr[d]; up >= 0) {
+          routers[n].in_clat[d] = routers[up].clat[opposite(d)];
+          routers[n].in_ovc[d] = uint32_t((size_t(up) * 4 + opposite(d)) * V);
+        }
     size_t ring = 1;
     while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
@@ -346,8 +378,8 @@ struct Network::Impl {
     cal[cycle & cal_mask].push_back(e);
     ++events_pending;
   }
-  void schedule_credit(uint64_t cycle, uint32_t out_index) {
-    ccal[cycle & cal_mask].push_back(out_index);
+  void schedule_credit(uint64_t cycle, uint32_t out_index, uint32_t node) {
+    ccal[cycle & cal_mask].push_back(Credit{out_index, node});
     ++events_pending;
   }
   void activate(int n, uint64_t t) {
@@ -399,8 +431,12 @@ struct Network::Impl {
     r.parked[ip] |= uint16_t(1u << vc);
     parked_since[i] = t;
   }
-  void unpark(Router& r, size_t i) {
-    const int ip = int(i / size_t(V) % kNumPorts), vc = int(i % size_t(V));
+  static void set_waiter(OutVC& o, size_t i, int ip, int vc) {
+    o.waiter = int32_t(i);
+    o.waiter_ip = uint8_t(ip);
+    o.waiter_vc = uint8_t(vc);
+  }
+  void unpark(Router& r, int ip, int vc) {
     r.parked[ip] &= uint16_t(~(1u << vc));
   }
   // An output VC of port op was released by a tail in cycle t: heads parked for a VC of that port
@@ -408,15 +444,36 @@ struct Network::Impl {
   void release_no_vc_waiters(Router& r, int node, int op, uint64_t t) {
     for (int ip = 0; ip < kNumPorts; ++ip) {
       for (unsigned m = r.novc[op][ip]; m; m &= m - 1) {
-        const size_t i = vci(node, ip, __builtin_ctz(m));
-        r.st.stall_no_vc += t + 1 - parked_since[i];
-        unpark(r, i);
+        const int vc = __builtin_ctz(m);
+        r.st.stall_no_vc += t + 1 - parked_since[vci(node, ip, vc)];
+        unpark(r, ip, vc);
       }
       r.novc[op][ip] = 0;
     }
   }
 
   // ---- per-cycle work -------------------------------------------------------------------
+  // heads: input ports with a non-empty, unparked, unallocated VC; ready: with a non-empty,
+  // unparked, allocated one. The per-port VC masks are read as 16-bit lanes of two 64-bit words
+  // (SWAR) instead of a loop over ports: every visit does this, and the loop cost ~80
+  // instructions per visit.
+  static_assert(std::endian::native == std::endian::little, "port_masks reads lane k of a uint16_t array as bits 16k..");
+  static unsigned nonzero_lanes(uint64_t x) {  // bit k: lane k (of 4) is non-zero
+    constexpr uint64_t k = 0x7FFF7FFF7FFF7FFFull;
+    const uint64_t h = ((((x & k) + k) | x) & ~k) >> 15;  // bit 16k: lane k non-zero
+    // Multiplying by 2^0 + 2^15 + 2^30 + 2^45 moves bit 16k to bit 45 + k (no two partial
+    // products meet, so no carries).
+    return unsigned((h * 0x0000200040008001ull) >> 45) & 0xFu;
+  }
+  static void port_masks(const Router& r, unsigned& heads, unsigned& ready) {
+    uint64_t ne[2], al[2], pk[2];
+    std::memcpy(ne, r.ne, sizeof ne);
+    std::memcpy(al, r.al, sizeof al);
+    std::memcpy(pk, r.parked, sizeof pk);
+    const uint64_t w0 = ne[0] & ~pk[0], w1 = ne[1] & ~pk[1];
+    heads = nonzero_lanes(w0 & ~al[0]) | nonzero_lanes(w1 & ~al[1]) << 4;
+    ready = nonzero_lanes(w0 & al[0]) | nonzero_lanes(w1 & al[1]) << 4;
+  }
   // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
   // its set bits upwards is the round-robin order starting at `start`.
   static unsigned rotate_ports(unsigned m, int start) {
@@ -424,16 +481,16 @@ struct Network::Impl {
   }
   void process_events(uint64_t t) {
     auto& credits = ccal[t & cal_mask];
-    for (uint32_t oi : credits) {
-      OutVC& o = ovc[oi];
+    for (const Credit& c : credits) {
+      OutVC& o = ovc[c.ovc];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
-      const int cn = int(oi / uint32_t(4 * V));
+      const int cn = int(c.node);
       if (o.credits == D && !o.busy) ++routers[cn].vc_epoch;  // now free for a whole (multicast) packet
       if (o.waiter >= 0) {
         // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
         const size_t i = size_t(o.waiter);
         routers[cn].st.stall_no_credit += t - parked_since[i];
-        unpark(routers[cn], i);
+        unpark(routers[cn], o.waiter_ip, o.waiter_vc);
         o.waiter = -1;
       }
       if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
@@ -473,7 +530,7 @@ struct Network::Impl {
   }
 
   // VC allocation for a head flit at the front of input VC iv (all-or-nothing over its branches).
-  bool allocate(int node, InVC& iv, const Flit& f) {
+  bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
     if (f.dest >= 0) {
       const int port = unicast_port(node, f.dest);
       int vc = 0;
@@ -484,10 +541,10 @@ struct Network::Impl {
       }
       iv.nout = 1;
       iv.out_port[0] = uint8_t(port);
-      iv.out_vc[0] = int16_t(vc);
-      iv.out_copy[0] = f.copy;
-      iv.out_dest[0] = f.dest;
-      iv.forked = false;
+      iv.out_vc[0] = uint8_t(vc);
+      ir.out_copy[0] = f.copy;
+      ir.out_dest[0] = f.dest;
+      ir.forked = false;
       return true;
     }
     // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
@@ -507,44 +564,41 @@ struct Network::Impl {
       ++nb;
     }
     iv.nout = 0;
-    iv.forked = nb > 1;
+    ir.forked = nb > 1;
     for (int port = 0; port < kNumPorts; ++port) {
       if (!(mask & (1 << port))) continue;
       if (port != kLocal) out(node, port, vcs[port]).busy = true;
       const int b = iv.nout++;
       iv.out_port[b] = uint8_t(port);
-      iv.out_vc[b] = int16_t(vcs[port]);
+      iv.out_vc[b] = uint8_t(vcs[port]);
       if (nb == 1) {
-        iv.out_copy[b] = f.copy;
-        iv.out_dest[b] = -1;
+        ir.out_copy[b] = f.copy;
+        ir.out_dest[b] = -1;
       } else {
         std::vector<int> sub;
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
-        iv.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
-        iv.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
+        ir.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
+        ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
       }
     }
     return true;
   }
 
-  void traverse(Router& r, int node, int ip, int vc, uint64_t t) {
-    const size_t i = vci(node, ip, vc);
+  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand.
+  void traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
     InVC& iv = ivc[i];
+    InVCRoute& ir = ivr[i];
     const Flit f = front(i);
     pop(i);
     if (iv.n == 0) r.ne[ip] &= uint16_t(~(1u << vc));
     --r.buffered;
-    if (ip != kLocal) {
-      const int up = r.nbr[ip];
-      const int up_port = opposite(ip);
-      schedule_credit(t + routers[up].clat[up_port], uint32_t((size_t(up) * 4 + up_port) * V + vc));
-    }
+    if (ip != kLocal) schedule_credit(t + r.in_clat[ip], r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
     const bool tail = f.last;
     net.flits_in_network_ += iv.nout - 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      Flit nf{0, iv.out_copy[b], iv.out_dest[b], f.idx, f.last};
+      Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
       ++r.st.traversals;
       if (op == kLocal) {
         schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
@@ -566,8 +620,8 @@ struct Network::Impl {
       if (net.on_link_) net.on_link_(int(node), op, t, r.ser[op]);
     }
     if (tail) {
-      if (iv.forked) release_copy(f.copy);
-      iv.allocated = false;
+      if (ir.forked) release_copy(f.copy);
+      ir.allocated = false;
       r.al[ip] &= uint16_t(~(1u << vc));
     }
     last_progress = t;
@@ -579,6 +633,7 @@ struct Network::Impl {
       // Locals, not members: the counter stores below would otherwise force reloads (aliasing).
       const bool rr = p.round_robin;
       const int nv = V, cs = cap_shift;
+      const unsigned vmask = (1u << nv) - 1;
       const size_t base0 = vci(node, 0, 0);
       InVC* const ivp = ivc.data();
       const Flit* const fb = fbuf.data();
@@ -588,12 +643,12 @@ struct Network::Impl {
       // rotating order.
       // heads: input ports with an unallocated non-empty VC; ready_ports: with a non-empty allocated
       // one (the switch allocator's candidates, plus the ports that win VC allocation below).
-      unsigned heads = 0, ready_ports = 0;
-      for (int ip = 0; ip < kNumPorts; ++ip) {
-        const unsigned w = unsigned(r.ne[ip] & ~r.parked[ip]), a = r.al[ip];
-        heads |= unsigned((w & ~a) != 0) << ip;
-        ready_ports |= unsigned((w & a) != 0) << ip;
-      }
+      unsigned heads, ready_ports;
+      port_masks(r, heads, ready_ports);
+      bool tmr = false;  // some flit waits on a pipeline or link timer (Impl::timer, kept local)
+      // Stall counts of this visit, added to r.st at the end: kept in registers, since a store to
+      // a counter in memory forces the loop to reload anything a uint64_t store may alias.
+      uint64_t s_no_vc = 0, s_no_credit = 0, s_arb = 0, s_sink = 0;
       const int va0 = rr ? r.rr_va : 0;
       for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
         int ip = __builtin_ctz(pm) + va0;
@@ -603,17 +658,18 @@ struct Network::Impl {
           const size_t i = base0 + size_t(ip) * nv + vc;
           InVC& iv = ivp[i];
           const Flit& f = fb[(i << cs) + iv.head];
-          const bool known_fail = iv.failed && iv.fail_epoch == r.vc_epoch;
-          if (!known_fail && allocate(node, iv, f)) {
-            iv.allocated = true;
-            iv.failed = false;
+          InVCRoute& ir = ivr[i];
+          const bool known_fail = ir.failed && ir.fail_epoch == r.vc_epoch;
+          if (!known_fail && allocate(node, iv, ir, f)) {
+            ir.allocated = true;
+            ir.failed = false;
             r.al[ip] |= uint16_t(1u << vc);
             ready_ports |= 1u << ip;
             moved = true;
             continue;
           }
-          iv.failed = true;
-          iv.fail_epoch = r.vc_epoch;
+          ir.failed = true;
+          ir.fail_epoch = r.vc_epoch;
           if (f.ready <= t) {
             if (park_no_vc && f.dest >= 0) {
               // Every VC of its fixed output port is busy; only a tail leaving through that port
@@ -621,10 +677,10 @@ struct Network::Impl {
               park(r, i, ip, vc, t);
               r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
             } else {
-              ++r.st.stall_no_vc;
+              ++s_no_vc;
             }
           } else {
-            timer = true;
+            tmr = true;
           }
         }
       }
@@ -638,62 +694,91 @@ struct Network::Impl {
         int ip = __builtin_ctz(pm) + sa0;
         if (ip >= kNumPorts) ip -= kNumPorts;
         bool won = false;
-        const unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
-        // VCs from the round-robin pointer upwards, then the ones below it.
-        const unsigned rot = rr ? unsigned(r.rr_vc[ip]) : 0u;
-        const unsigned hi = cand & (~0u << rot), lo = cand & ~(~0u << rot);
         const size_t base = base0 + size_t(ip) * nv;
-        for (unsigned pass = 0, m = hi; pass < 2; ++pass, m = lo) for (; m; m &= m - 1) {
+        unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
+        // Heads still in the router pipeline only keep the router awake (no stall, no side
+        // effect): drop them from the candidates with a mask instead of a data-dependent branch
+        // per VC (a third of all candidates at saturation, mispredicted half the time).
+        unsigned waiting = 0;
+        for (unsigned m = cand; m; m &= m - 1) {
           const int vc = __builtin_ctz(m);
-          InVC& iv = ivp[base + vc];
-          if (hr[base + vc] > t) {
-            timer = true;
-            continue;
-          }
-          bool no_credit = false, lost = won, blocked_sink = false, local = false;
-          int wait_out = -1;  // an output VC without credit
-          for (int b = 0; b < iv.nout; ++b) {
-            const int op = iv.out_port[b];
-            if (used & (1 << op)) lost = true;
-            if (op == kLocal) {
-              local = true;
-              if (!sink_checked) {
-                sink = sink_of(node);
-                sink_ready = !sink || sink->ready(node, t);
-                sink_checked = true;
-                if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
+          waiting |= unsigned(hr[base + vc] > t) << vc;
+        }
+        tmr |= waiting != 0;
+        cand &= ~waiting;
+        // VCs from the round-robin pointer upwards, then the ones below it: the mask rotated so
+        // that bit k is VC (rot + k) mod nv (one loop, as for the ports).
+        const int rot = rr ? r.rr_vc[ip] : 0;
+        for (unsigned m = ((cand >> rot) | (cand << (nv - rot))) & vmask; m; m &= m - 1) {
+          int vc = __builtin_ctz(m) + rot;
+          if (vc >= nv) vc -= nv;
+          const InVC& iv = ivp[base + vc];
+          if (iv.nout == 1 && iv.out_port[0] != kLocal) {
+            // The common case, one non-local branch: the general loop below, minus its tests.
+            const int op = iv.out_port[0];
+            const int oi = op * nv + iv.out_vc[0];
+            const bool no_credit = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
+            if (no_credit | link_busy) {
+              tmr |= link_busy;
+              if (no_credit) {
+                park(r, base + vc, ip, vc, t);
+                set_waiter(ovc[size_t(node) * 4 * nv + oi], base + vc, ip, vc);
+              } else {
+                ++s_no_credit;
               }
-              if (!sink_ready) blocked_sink = true;
-            } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
-              no_credit = true;
-              if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
-              if (r.link_free[op] > t) timer = true;
+              continue;
             }
-          }
-          if (blocked_sink) {
-            ++r.st.stall_sink;
-            continue;
-          }
-          if (no_credit) {
-            // Without a local branch (whose sink could refuse, a different stall) it stays a
-            // no-credit stall until that output VC gets a credit back.
-            if (wait_out >= 0 && !local) {
-              park(r, base + vc, ip, vc, t);
-              ovc[size_t(node) * 4 * nv + wait_out].waiter = int32_t(base + vc);
-            } else {
-              ++r.st.stall_no_credit;
+            if (won | ((used >> op) & 1)) { ++s_arb; continue; }
+            used |= 1 << op;
+          } else {
+            bool no_credit = false, lost = won, blocked_sink = false, local = false;
+            int wait_out = -1;  // an output VC without credit
+            for (int b = 0; b < iv.nout; ++b) {
+              const int op = iv.out_port[b];
+              if (used & (1 << op)) lost = true;
+              if (op == kLocal) {
+                local = true;
+                if (!sink_checked) {
+                  sink = sink_of(node);
+                  sink_ready = !sink || sink->ready(node, t);
+                  sink_checked = true;
+                  if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
+                }
+                if (!sink_ready) blocked_sink = true;
+              } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
+                no_credit = true;
+                if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
+                if (r.link_free[op] > t) tmr = true;
+              }
             }
-            continue;
+            if (blocked_sink) {
+              ++s_sink;
+              continue;
+            }
+            if (no_credit) {
+              // Without a local branch (whose sink could refuse, a different stall) it stays a
+              // no-credit stall until that output VC gets a credit back.
+              if (wait_out >= 0 && !local) {
+                park(r, base + vc, ip, vc, t);
+                set_waiter(ovc[size_t(node) * 4 * nv + wait_out], base + vc, ip, vc);
+              } else {
+                ++s_no_credit;
+              }
+              continue;
+            }
+            if (lost) { ++s_arb; continue; }
+            for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
           }
-          if (lost) { ++r.st.stall_arbitration; continue; }
-          for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
-          traverse(r, node, ip, vc, t);
+          traverse(r, node, ip, vc, base + vc, t);
           moved = true;
           won = true;
           if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         }
       }
       if (rr && ++r.rr_in == kNumPorts) r.rr_in = 0;
+      timer = tmr;
+      r.st.stall_no_vc += s_no_vc, r.st.stall_no_credit += s_no_credit;
+      r.st.stall_arbitration += s_arb, r.st.stall_sink += s_sink;
     }
     if (r.has_source()) inject_flit(r, node, t);
   }
@@ -811,12 +896,12 @@ struct Network::Impl {
           for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
           if (c.dests.size() > 8) os << " ...";
           os << ")";
-          if (iv.allocated) {
+          if (ivr[i].allocated) {
             os << " -> out";
             for (int b = 0; b < iv.nout; ++b) {
               os << " " << port_name(iv.out_port[b]);
               if (iv.out_port[b] == kLocal) os << "(sink " << (sink_of(n) ? "refusing" : "none") << ")";
-              else os << " vc" << iv.out_vc[b] << " credits " << out(n, iv.out_port[b], iv.out_vc[b]).credits;
+              else os << " vc" << int(iv.out_vc[b]) << " credits " << out(n, iv.out_port[b], iv.out_vc[b]).credits;
             }
           } else {
             os << " waiting for a free output VC";
@@ -934,7 +1019,7 @@ RouterStats Network::router_stats(int node) const {
   for (int ip = 0; ip < kNumPorts; ++ip)
     for (unsigned m = r.parked[ip]; m; m &= m - 1) {
       const size_t i = impl_->vci(node, ip, __builtin_ctz(m));
-      (impl_->ivc[i].allocated ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
+      (impl_->ivr[i].allocated ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
     }
   if (r.asleep && now_ > r.sleep_since) {
     const uint64_t slept = now_ - r.sleep_since;
@@ -968,7 +1053,7 @@ void Network::check_invariants() const {
   // credits in flight back to (node, port, vc) and flits in flight towards (node, in port, vc)
   std::map<std::tuple<int, int, int>, int> credit_fly, flit_fly;
   for (const auto& b : I.ccal)
-    for (uint32_t oi : b) ++credit_fly[{int(oi / (4 * V)), int(oi / V % 4), int(oi % V)}];
+    for (const auto& c : b) ++credit_fly[{int(c.ovc / (4 * V)), int(c.ovc / V % 4), int(c.ovc % V)}];
   for (const auto& b : I.cal)
     for (const auto& e : b)
       if (e.type == EvType::Arrive) ++flit_fly[{int(e.node), e.port, e.vc}];
