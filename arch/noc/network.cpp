@@ -848,13 +848,21 @@ struct Network::Impl {
     release_pending(t);
     // Routers are visited in activation order, itself a deterministic function of the inputs;
     // routers of one cycle interact only through events of later cycles.
+    // A router's keep/drop decision is final right after its visit (others of this cycle cannot
+    // change it), so the next active list is built in the same pass.
+    next_active.clear();
     for (int n : active) {
       Router& r = routers[n];
       const RouterStats before = r.st;
       moved = timer = false;
       sink_wake = kNever;
       process_router(n, t);
-      if (moved || timer || sink_wake <= t + 1 || !(r.buffered > 0 || r.has_source())) continue;
+      const bool has_work = r.buffered > 0 || r.has_source();
+      if (moved || timer || sink_wake <= t + 1 || !has_work) {
+        if (has_work) next_active.push_back(n);
+        else r.active = false;
+        continue;
+      }
       if (sink_wake != kNever) wakes.push({sink_wake, n});
       // Nothing moved and nothing waits on a timer or a sink: sleep until an event wakes it.
       r.asleep = true;
@@ -862,12 +870,7 @@ struct Network::Impl {
       r.inc[0] = r.st.stall_no_vc - before.stall_no_vc, r.inc[1] = r.st.stall_no_credit - before.stall_no_credit;
       r.inc[2] = r.st.stall_sink - before.stall_sink, r.inc[3] = r.st.stall_arbitration - before.stall_arbitration;
       ++asleep_count;
-    }
-    next_active.clear();
-    for (int n : active) {
-      Router& r = routers[n];
-      if (!r.asleep && (r.buffered > 0 || r.has_source())) next_active.push_back(n);
-      else r.active = false;
+      r.active = false;
     }
     active.swap(next_active);
     if (!active.empty() && t >= last_progress + uint64_t(p.watchdog_cycles)) {
