@@ -31,6 +31,10 @@ inline CLI::App* command_group(CLI::App& app, const std::string& name, const std
   return g;
 }
 
+// The --chips value of map and run: "auto" -> -1 (as many as needed), "" -> 0 (the chip file's
+// own count), N -> N. Throws UsageError otherwise.
+int parse_chips_option(const std::string& chips);
+
 // True when --quiet was given or stderr is not a terminal (progress lines are suppressed).
 bool quiet();
 void set_quiet(bool q);

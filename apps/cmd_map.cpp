@@ -27,17 +27,7 @@ void run_map(const MapArgs& a) {
   mapper::MapOptions o;
   o.placement = a.placement, o.seed = a.seed, o.default_rate = a.rate, o.split = a.split;
   o.time_multiplex = a.time_multiplex, o.unicast = a.unicast;
-  if (a.chips == "auto") {
-    o.chips = -1;
-  } else if (!a.chips.empty()) {
-    try {
-      size_t pos = 0;
-      o.chips = std::stoi(a.chips, &pos);
-      if (pos != a.chips.size() || o.chips < 1) throw std::invalid_argument("");
-    } catch (const std::exception&) {
-      throw UsageError("--chips '" + a.chips + "' must be 'auto' or a positive integer");
-    }
-  }
+  o.chips = parse_chips_option(a.chips);
   model::Graph g = model::load_model(a.model);
   arch::ChipConfig chip = arch::load_chip_config(a.chip);
   if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);

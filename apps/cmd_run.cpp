@@ -29,7 +29,7 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
-  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd;
+  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, chips;
   size_t trace_max_events = 200000;
   int T = 0;
   int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
@@ -52,6 +52,10 @@ void run_cmd(const RunOpts& o) {
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
   g.timesteps = T;
+  const int chips = parse_chips_option(o.chips);
+  if (chips != 0 && !o.mapping.empty())
+    throw UsageError("--chips applies when run maps the model itself; with --mapping the mapping decides "
+                     "(make it with 'spikechip map --chips ...'): drop one of the two");
   if (o.time_multiplex && !o.mapping.empty())
     throw UsageError("--time-multiplex applies when run maps the model itself; with --mapping the mapping decides "
                      "(make it with 'spikechip map --time-multiplex'): drop one of the two");
@@ -102,6 +106,7 @@ void run_cmd(const RunOpts& o) {
       mo.rates = mapper::measured_rates(g, sample);
     }
     mo.time_multiplex = o.time_multiplex;
+    mo.chips = chips;
     m = mapper::map_model(g, chip, mo);
   }
   if (!quiet)
@@ -199,6 +204,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_flag("--time-multiplex", o->time_multiplex,
               "When mapping here: let groups take turns on the cores in phases if the model does not fit "
               "(weights reloaded from DRAM, docs/mapper.md)");
+  c->add_option("--chips", o->chips, "When mapping here: auto | N, spread the model over several chips");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
   c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
@@ -208,7 +214,8 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes (default 200000)");
   c->callback([o] {
     o->command = "spikechip run --model " + o->model + " --chip " + o->chip + " --input " + o->input +
-                 (o->mapping.empty() ? "" : " --mapping " + o->mapping) + (o->time_multiplex ? " --time-multiplex" : "");
+                 (o->mapping.empty() ? "" : " --mapping " + o->mapping) + (o->time_multiplex ? " --time-multiplex" : "") +
+                 (o->chips.empty() ? "" : " --chips " + o->chips);
     run_cmd(*o);
   });
 });

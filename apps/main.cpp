@@ -16,6 +16,18 @@ std::vector<CommandEntry>& registry() {
 static bool g_quiet = false;
 bool quiet() { return g_quiet || !isatty(fileno(stderr)); }
 void set_quiet(bool q) { g_quiet = q; }
+
+int parse_chips_option(const std::string& chips) {
+  if (chips.empty()) return 0;
+  if (chips == "auto") return -1;
+  try {
+    size_t pos = 0;
+    const int n = std::stoi(chips, &pos);
+    if (pos == chips.size() && n >= 1) return n;
+  } catch (const std::exception&) {
+  }
+  throw UsageError("--chips '" + chips + "' must be 'auto' or a positive integer");
+}
 }  // namespace spikechip::cli
 
 int main(int argc, char** argv) {

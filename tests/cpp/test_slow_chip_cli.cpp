@@ -139,6 +139,19 @@ TEST(RunCli, ChipTooSmallForTheModel) {
                        {"core"});
 }
 
+TEST(RunCli, ChipsAutoSpreadsAModelTooBigForOneChip) {
+  // The 2x2 chip above fails; run's own --chips auto maps onto as many such chips as needed.
+  const std::string dir = fresh_dir("chips"), out = dir + "/report";
+  const CmdResult r = run(run_args(kModel, chip_with_mesh(dir, 4, 4), write_pgm(dir, 28, 28), out) + " --chips auto");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(out + "/report.json"));
+  EXPECT_EQ(j["status"], "complete");
+  EXPECT_GT(j["chip"]["chips"][0].get<int>() * j["chip"]["chips"][1].get<int>(), 1);
+  EXPECT_NE(j["tool"]["command"].get<std::string>().find("--chips auto"), std::string::npos);
+  const CmdResult bad = run(run_args(kModel, kChip, write_pgm(dir, 28, 28), out) + " --chips 0");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+}
+
 TEST(RunCli, MappingOfAnotherModel) {
   const std::string dir = fresh_dir("bad"), out = dir + "/report";
   const model::Graph other = testing::tiny_graph();
@@ -148,10 +161,8 @@ TEST(RunCli, MappingOfAnotherModel) {
                        {mp, "re-run 'spikechip map'"});
 }
 
-// DISABLED: `spikechip run` checks only the mapping's model hash, not its chip hash, so this run
-// silently simulates the 8x8 mapping's mesh and reports it as the 6x6 chip (exit 0). The check
-// belongs in apps/cmd_run.cpp and must accept mappings made with `map --chips N` (whose chip hash
-// is of the multi-chip config). Enable when fixed.
+// The mapping's chip hash must match the chip given to run (mappings made with `map --chips N`
+// carry the hash of the multi-chip config).
 TEST(RunCli, MappingMadeForAnotherChip) {
   const std::string dir = fresh_dir("bad"), out = dir + "/report";
   // Mapped for the 8x8 tiny chip, run on a 6x6 chip (which would hold the model by itself).
