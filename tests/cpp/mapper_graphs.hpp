@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "arch/chip_config.hpp"
 #include "models/graph.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::testing {
 
@@ -94,5 +96,14 @@ inline model::Graph meta_spikeformer_shape(std::vector<int> e, int n3, int n4, i
   b.output(b.linear("head", l, classes));
   return std::move(b.g);
 }
+
+// A preset as the mapper tests read it (the JSON alone, no energy-table lookup).
+inline arch::ChipConfig mapper_preset(const std::string& name) {
+  return arch::chip_config_from_json(
+      read_json_file(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json", "chip"), name);
+}
+
+// The structure of the shipped model's size ([16,32,48,64], 1+1 blocks, 28x28, 10 classes).
+inline model::Graph fmnist_sized_shape() { return meta_spikeformer_shape({16, 32, 48, 64}, 1, 1, 1, 28, 10); }
 
 }  // namespace spikechip::testing

@@ -12,14 +12,11 @@
 
 using namespace spikechip;
 using spikechip::testing::GraphBuilder;
+using spikechip::testing::fmnist_sized_shape;
+using spikechip::testing::mapper_preset;
 using spikechip::testing::meta_spikeformer_shape;
 
 namespace {
-arch::ChipConfig preset(const std::string& name) {
-  return arch::chip_config_from_json(
-      read_json_file(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json", "chip"), name);
-}
-model::Graph tiny_msf() { return meta_spikeformer_shape({16, 32, 48, 64}, 1, 1, 1, 28, 10); }
 
 // Invariants every mapping must satisfy, checked against the graph independently of the mapper.
 void check_mapping(const model::Graph& g, const mapper::Mapping& m, const arch::ChipConfig& chip) {
@@ -107,7 +104,7 @@ void check_destinations_bruteforce(const model::Graph& g, const mapper::Mapping&
 }  // namespace
 
 TEST(Mapper, ClustersFollowTheExecutionModel) {
-  model::Graph g = tiny_msf();
+  model::Graph g = fmnist_sized_shape();
   auto clusters = mapper::build_clusters(g);
   auto cluster_of = [&](const std::string& name) {
     int id = g.find(name);
@@ -130,8 +127,8 @@ TEST(Mapper, ClustersFollowTheExecutionModel) {
 }
 
 TEST(Mapper, TinyModelOnTinyPresetAllPlacements) {
-  model::Graph g = tiny_msf();
-  arch::ChipConfig chip = preset("tiny");
+  model::Graph g = fmnist_sized_shape();
+  arch::ChipConfig chip = mapper_preset("tiny");
   for (const char* p : {"naive", "random", "snake", "anneal"}) {
     mapper::MapOptions o;
     o.placement = p;
@@ -171,8 +168,8 @@ TEST(Mapper, SpatialTilesHaloAndUnicast) {
 }
 
 TEST(Mapper, DeterministicForASeed) {
-  model::Graph g = tiny_msf();
-  arch::ChipConfig chip = preset("tiny");
+  model::Graph g = fmnist_sized_shape();
+  arch::ChipConfig chip = mapper_preset("tiny");
   mapper::MapOptions o;
   auto a = mapper::mapping_to_json(mapper::map_model(g, chip, o)).dump();
   auto b = mapper::mapping_to_json(mapper::map_model(g, chip, o)).dump();
@@ -180,8 +177,8 @@ TEST(Mapper, DeterministicForASeed) {
 }
 
 TEST(Mapper, AnnealBeatsNaive) {
-  model::Graph g = tiny_msf();
-  arch::ChipConfig chip = preset("tiny");
+  model::Graph g = fmnist_sized_shape();
+  arch::ChipConfig chip = mapper_preset("tiny");
   mapper::MapOptions o;
   mapper::Mapping m = mapper::map_model(g, chip, o);
   double opt = mapper::traffic_hops(m);
@@ -190,8 +187,8 @@ TEST(Mapper, AnnealBeatsNaive) {
 }
 
 TEST(Mapper, JsonRoundTripAndBrokenFile) {
-  model::Graph g = tiny_msf();
-  mapper::Mapping m = mapper::map_model(g, preset("tiny"), {});
+  model::Graph g = fmnist_sized_shape();
+  mapper::Mapping m = mapper::map_model(g, mapper_preset("tiny"), {});
   nlohmann::json j = mapper::mapping_to_json(m);
   std::filesystem::path f = std::filesystem::temp_directory_path() / "spikechip_mapping_test.json";
   mapper::save_mapping(m, f.string());
@@ -227,7 +224,7 @@ TEST(Mapper, DoesNotFitNamesLayerAndShortfall) {
   // 55.4M dims at 112x112 (quick to build) on the 15.1M preset.
   model::Graph g = meta_spikeformer_shape({128, 256, 512, 640}, 6, 2, 3, 224, 1000);
   try {
-    mapper::map_model(g, preset("meta15m"), {});
+    mapper::map_model(g, mapper_preset("meta15m"), {});
     FAIL() << "55.4M must not fit the 15.1M preset";
   } catch (const Error& e) {
     std::string msg = e.what();
@@ -241,7 +238,7 @@ TEST(Mapper, DoesNotFitNamesLayerAndShortfall) {
   mapper::MapOptions o;
   o.chips = -1;
   o.placement = "snake";
-  mapper::Mapping m = mapper::map_model(g, preset("meta15m"), o);
+  mapper::Mapping m = mapper::map_model(g, mapper_preset("meta15m"), o);
   EXPECT_GT(m.options["chips_x"].get<int>() * m.options["chips_y"].get<int>(), 1);
 }
 
@@ -271,11 +268,11 @@ TEST(Mapper, BuilderTinyModelMapsOnTinyPreset) {
   spec.dims = {16, 32, 48, 64}, spec.blocks3 = 1, spec.blocks4 = 1, spec.in_channels = 1;
   spec.height = spec.width = 28, spec.num_classes = 10;
   model::Graph g = model::build_meta_spikeformer_structure(spec, 1);
-  arch::ChipConfig chip = preset("tiny");
+  arch::ChipConfig chip = mapper_preset("tiny");
   mapper::Mapping m = mapper::map_model(g, chip, {});
   check_mapping(g, m, chip);
   check_destinations_bruteforce(g, m);
   // The helper graph used elsewhere in these tests has the builder's structure.
-  EXPECT_EQ(mapper::structure_hash(g), mapper::structure_hash(tiny_msf()));
+  EXPECT_EQ(mapper::structure_hash(g), mapper::structure_hash(fmnist_sized_shape()));
   EXPECT_EQ(mapper::mapping_to_json(m)["summary"]["cores_used"], 27);
 }

@@ -12,14 +12,10 @@
 #include "sim/strict_json.hpp"
 
 using namespace spikechip;
-using spikechip::testing::meta_spikeformer_shape;
+using spikechip::testing::fmnist_sized_shape;
+using spikechip::testing::mapper_preset;
 
 namespace {
-arch::ChipConfig preset(const std::string& name) {
-  return arch::chip_config_from_json(
-      read_json_file(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json", "chip"), name);
-}
-model::Graph tiny_msf() { return meta_spikeformer_shape({16, 32, 48, 64}, 1, 1, 1, 28, 10); }
 
 int first_lif(const model::Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i)
@@ -36,15 +32,15 @@ double events_from(const mapper::Mapping& m, int node) {
 }  // namespace
 
 TEST(MapperRates, ZeroRateLifHasNoRouteLoadAndRatesScaleTraffic) {
-  model::Graph g = tiny_msf();
+  model::Graph g = fmnist_sized_shape();
   const int lif = first_lif(g);
   mapper::MapOptions o;
   o.placement = "snake";
-  mapper::Mapping base = mapper::map_model(g, preset("tiny"), o);
+  mapper::Mapping base = mapper::map_model(g, mapper_preset("tiny"), o);
   const double before = events_from(base, lif);
   ASSERT_GT(before, 0);
   o.rates[g.nodes[size_t(lif)].name] = 0.0;
-  mapper::Mapping zero = mapper::map_model(g, preset("tiny"), o);
+  mapper::Mapping zero = mapper::map_model(g, mapper_preset("tiny"), o);
   EXPECT_EQ(events_from(zero, lif), 0.0);
   for (const auto& r : zero.routes)
     if (r.src_node == lif) {
@@ -53,11 +49,11 @@ TEST(MapperRates, ZeroRateLifHasNoRouteLoadAndRatesScaleTraffic) {
   EXPECT_NEAR(base.summary["packets_per_step"].get<double>() - zero.summary["packets_per_step"].get<double>(), before, 1e-6);
   // Rate 0.4 = twice the default 0.2: that LIF's packets double.
   o.rates[g.nodes[size_t(lif)].name] = 0.4;
-  EXPECT_NEAR(events_from(mapper::map_model(g, preset("tiny"), o), lif), 2 * before, 1e-6);
+  EXPECT_NEAR(events_from(mapper::map_model(g, mapper_preset("tiny"), o), lif), 2 * before, 1e-6);
 }
 
 TEST(MapperRates, MeasuredRatesAndRateFiles) {
-  model::Graph g = tiny_msf();
+  model::Graph g = fmnist_sized_shape();
   // measured_rates = spikes / (neurons x timesteps), summed over runs: checked by hand here.
   model::RunResult r;
   r.T = 2;
@@ -88,12 +84,12 @@ TEST(MapperRates, MeasuredRatesAndRateFiles) {
 }
 
 TEST(MapperMetis, DeterministicEveryGroupPlacedOnce) {
-  model::Graph g = tiny_msf();
+  model::Graph g = fmnist_sized_shape();
   for (const char* placement : {"metis", "metis-anneal"}) {
     mapper::MapOptions o;
     o.placement = placement;
     o.seed = 7;
-    mapper::Mapping a = mapper::map_model(g, preset("tiny"), o), b = mapper::map_model(g, preset("tiny"), o);
+    mapper::Mapping a = mapper::map_model(g, mapper_preset("tiny"), o), b = mapper::map_model(g, mapper_preset("tiny"), o);
     EXPECT_EQ(mapper::mapping_to_json(a).dump(), mapper::mapping_to_json(b).dump()) << placement;
     std::set<int> cores;
     for (const auto& gr : a.groups) {
@@ -109,8 +105,8 @@ TEST(MapperMetis, DeterministicEveryGroupPlacedOnce) {
 }
 
 TEST(MapperTimeMultiplex, PhasesFitAndReloadBytesAddUp) {
-  model::Graph g = tiny_msf();
-  arch::ChipConfig chip = preset("tiny");
+  model::Graph g = fmnist_sized_shape();
+  arch::ChipConfig chip = mapper_preset("tiny");
   const size_t need = mapper::map_model(g, chip, {}).groups.size();
   chip.mesh.width = 4, chip.mesh.height = 4;  // 16 cores: fewer than the model needs
   ASSERT_GT(need, 16u);
