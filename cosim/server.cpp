@@ -391,6 +391,23 @@ RunRequest parse_run(const Ctx& c, const Message& req, const model::Graph& g) {
   return rq;
 }
 
+// The reply both run modes share; `latency` and the report are mode-specific.
+Message run_result(const RunRequest& rq, const LoadedModel& m, json preds, json spikes, json energy, json latency,
+                   json rep) {
+  Message r;
+  r.header = {{"type", "run_result"},
+              {"mode", rq.mode},
+              {"model_version", m.version},
+              {"T", rq.T},
+              {"batch", rq.B},
+              {"predictions", std::move(preds)},
+              {"spikes", std::move(spikes)},
+              {"energy_pJ", std::move(energy)},
+              {"latency", std::move(latency)},
+              {"report", std::move(rep)}};
+  return r;
+}
+
 Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
   const model::Graph& g = m.graph;
   std::vector<model::ReportOptions> ro(size_t(rq.B));
@@ -417,18 +434,8 @@ Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
     spikes.push_back(in["spikes"]);
     energy.push_back(in["paper_energy_pJ"]);
   }
-  Message r;
-  r.header = {{"type", "run_result"},
-              {"mode", rq.mode},
-              {"model_version", m.version},
-              {"T", rq.T},
-              {"batch", rq.B},
-              {"predictions", preds},
-              {"spikes", spikes},
-              {"energy_pJ", energy},
-              {"latency", {{"wall_s", wall}, {"cycles", nullptr}}},
-              {"report", std::move(rep)}};
-  return r;
+  return run_result(rq, m, std::move(preds), std::move(spikes), std::move(energy),
+                    {{"wall_s", wall}, {"cycles", nullptr}}, std::move(rep));
 }
 
 void write_all(int fd, const std::string& s) {
@@ -581,19 +588,11 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
     cycles.push_back(in["latency_cycles"]);
     secs.push_back(in["latency_cycles"].get<double>() / chip.clock_hz);
   }
-  Message r;
-  r.header = {{"type", "run_result"},
-              {"mode", rq.mode},
-              {"model_version", m.version},
-              {"T", rq.T},
-              {"batch", rq.B},
-              {"predictions", preds},
-              {"spikes", res["spikes"]},
-              {"energy_pJ", energy},
-              {"energy_by_component_pJ", rep["energy_by_component_pJ"]},
-              {"latency", {{"wall_s", wall}, {"cycles", cycles}, {"s", secs}}},
-              {"verified", rep["run"]["verified"]},
-              {"report", std::move(rep)}};
+  json by_component = rep["energy_by_component_pJ"], verified = rep["run"]["verified"];
+  Message r = run_result(rq, m, std::move(preds), std::move(res["spikes"]), std::move(energy),
+                         {{"wall_s", wall}, {"cycles", cycles}, {"s", secs}}, std::move(rep));
+  r.header["energy_by_component_pJ"] = std::move(by_component);
+  r.header["verified"] = std::move(verified);
   if (res.contains("mismatch")) r.header["mismatch"] = res["mismatch"];
   return r;
 }

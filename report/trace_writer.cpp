@@ -279,20 +279,26 @@ std::string render_vcd(const model::Graph& g, const mapper::Mapping& m, const ar
   return out;
 }
 
-TraceSummary write_trace_json(const std::string& path, const model::Graph& g, const mapper::Mapping& m,
-                              const arch::ChipRunResult& r, const TraceOptions& o) {
+namespace {
+using Renderer = std::string (*)(const model::Graph&, const mapper::Mapping&, const arch::ChipRunResult&,
+                                 const TraceOptions&, TraceSummary*);
+TraceSummary write_rendered(Renderer render, const std::string& path, const model::Graph& g, const mapper::Mapping& m,
+                            const arch::ChipRunResult& r, const TraceOptions& o) {
   TraceSummary s;
-  write_file_atomic(path, render_trace_json(g, m, r, o, &s));
+  write_file_atomic(path, render(g, m, r, o, &s));
   s.path = path;
   return s;
+}
+}  // namespace
+
+TraceSummary write_trace_json(const std::string& path, const model::Graph& g, const mapper::Mapping& m,
+                              const arch::ChipRunResult& r, const TraceOptions& o) {
+  return write_rendered(render_trace_json, path, g, m, r, o);
 }
 
 TraceSummary write_vcd(const std::string& path, const model::Graph& g, const mapper::Mapping& m,
                        const arch::ChipRunResult& r, const TraceOptions& o) {
-  TraceSummary s;
-  write_file_atomic(path, render_vcd(g, m, r, o, &s));
-  s.path = path;
-  return s;
+  return write_rendered(render_vcd, path, g, m, r, o);
 }
 
 json write_run_traces(const std::string& json_path, const std::string& vcd_path, const model::Graph& g,
