@@ -1,0 +1,86 @@
+// The neuro-core's timing and event counts (arch/core/neuro_core.hpp, docs/architecture.md), unit
+// by unit on the plain C++ class, against figures worked out by hand from the documented rules.
+#include <gtest/gtest.h>
+
+#include "arch/chip_config.hpp"
+#include "arch/core/neuro_core.hpp"
+
+namespace spikechip::arch {
+namespace {
+
+CoreConfig core(int lanes, int banks) {
+  CoreConfig c;
+  c.adder_lanes = lanes, c.membrane_banks = banks;
+  c.weight_word_bits = 64;  // 8 weights per read
+  c.neuron_updates_per_cycle = 8, c.sdsa_lanes = 16, c.mac_lanes = 4;
+  c.input_queue_depth = 2, c.output_queue_depth = 4;
+  return c;
+}
+
+TEST(NeuroCore, SynapseCyclesFollowLanesAndBanks) {
+  // 9 taps x 32-channel runs = 288 adds. 16 lanes, 16 banks: 2 cycles per tap, 18 in all, the
+  // ideal 288/16; no conflict stall.
+  NeuroCore a(0, core(16, 16));
+  EXPECT_EQ(a.spike_cost(288, 32), 18u);
+  EXPECT_EQ(a.cnt.stalls.bank_conflict, 0u);
+  EXPECT_EQ(a.cnt.sops, 288u);
+  EXPECT_EQ(a.cnt.weight_sram_reads, 9u * 4);  // 32 weights = 4 reads of 8, per tap
+  EXPECT_EQ(a.cnt.membrane_sram_reads, 288u);
+  EXPECT_EQ(a.cnt.membrane_sram_writes, 288u);
+  // Same work with 8 banks: min(P, banks) = 8 words per cycle, 4 cycles per tap = 36; the 18
+  // cycles above the ideal are bank-conflict stalls.
+  NeuroCore b(0, core(16, 8));
+  EXPECT_EQ(b.spike_cost(288, 32), 36u);
+  EXPECT_EQ(b.cnt.stalls.bank_conflict, 18u);
+  // Runs narrower than the lanes waste them: 5 taps of 3 channels, 1 cycle each.
+  NeuroCore n(0, core(16, 16));
+  EXPECT_EQ(n.spike_cost(15, 3), 5u);
+  EXPECT_EQ(n.cnt.stalls.bank_conflict, 4u);  // ideal ceil(15/16) = 1
+  EXPECT_EQ(n.spike_cost(0, 3), 0u);
+}
+
+TEST(NeuroCore, InputQueueBackpressure) {
+  NeuroCore c(0, core(16, 16));  // queue depth 2
+  EXPECT_TRUE(c.queue_ready(0));
+  EXPECT_EQ(c.book_synapse(0, 10), 10u);
+  EXPECT_EQ(c.book_synapse(3, 5), 15u);  // waits for the engine: starts at 10
+  EXPECT_FALSE(c.queue_ready(5));        // two packets pending
+  EXPECT_EQ(c.accepts_again_at(5), 10u); // the oldest finishes at 10
+  EXPECT_TRUE(c.queue_ready(10));
+  EXPECT_EQ(c.accepts_again_at(10), UINT64_MAX);
+  EXPECT_EQ(c.cnt.busy_cycles, 15u);
+  EXPECT_EQ(c.cnt.packets_in, 2u);
+}
+
+TEST(NeuroCore, NodeUnitTasksAndCosts) {
+  NeuroCore c(0, core(16, 8));
+  EXPECT_EQ(c.lif_cost(100), 13u);  // ceil(100 / 8 updates per cycle)
+  EXPECT_EQ(c.cnt.neuron_updates, 100u);
+  EXPECT_EQ(c.cnt.membrane_sram_reads, 200u);  // membrane and input current
+  EXPECT_EQ(c.cnt.membrane_sram_writes, 100u);
+  EXPECT_EQ(c.sdsa_cost(1000), 63u);  // ceil(1000 / 16 SDSA lanes)
+  EXPECT_EQ(c.cnt.sdsa_ops, 1000u);
+  EXPECT_EQ(c.elementwise_cost(100, 2, 1), 13u);  // min(16 lanes, 8 banks) per cycle
+  EXPECT_EQ(c.mac_cost(10), 3u);                   // ceil(10 / 4 MAC lanes)
+  EXPECT_EQ(c.cnt.mults, 10u);
+  // One task at a time: the second starts when the first ends; an empty task still takes a cycle.
+  EXPECT_EQ(c.book_node(5, 13), 18u);
+  EXPECT_EQ(c.book_node(6, 63), 81u);
+  EXPECT_EQ(c.book_node(100, 0), 101u);
+  EXPECT_EQ(c.cnt.busy_cycles, 13u + 63 + 1);
+}
+
+TEST(NeuroCore, OutputQueueStallsAndReset) {
+  NeuroCore c(0, core(16, 16));  // output queue of 4 packets
+  EXPECT_EQ(c.emit_cost(4, 8), 8u);
+  EXPECT_EQ(c.cnt.stalls.output_full, 0u);
+  EXPECT_EQ(c.emit_cost(8, 16), 16u);  // half the burst waits: 16 - 16 * 4 / 8
+  EXPECT_EQ(c.cnt.stalls.output_full, 8u);
+  EXPECT_EQ(c.cnt.packets_out, 12u);
+  c.reset();
+  EXPECT_EQ(c.cnt.packets_out, 0u);
+  EXPECT_EQ(c.book_synapse(0, 1), 1u);
+}
+
+}  // namespace
+}  // namespace spikechip::arch
