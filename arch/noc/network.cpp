@@ -312,30 +312,28 @@ struct Network::Impl {
     InVC& iv = ivc[i];
     if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
     fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
-    if (iv.n == 0) head_ready[i] = f.ready;
+    // Selects, not branches: whether a VC was empty is a coin flip at saturation.
+    head_ready[i] = iv.n == 0 ? f.ready : head_ready[i];
     ++iv.n;
   }
   void pop(size_t i) {
     InVC& iv = ivc[i];
     iv.head = uint16_t((iv.head + 1) & cap_mask);
-    if (--iv.n) head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
+    --iv.n;
+    // Unconditional: an emptied VC's value is stale but never read (push sets it first).
+    head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
   }
 
+  // Written as selects (cmov), not an if-chain: the direction is random per packet.
   int xy_port(int node, int dest) const {
     const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
-    if (dx > x) return kEast;
-    if (dx < x) return kWest;
-    if (dy > y) return kSouth;
-    if (dy < y) return kNorth;
-    return kLocal;
+    const int py = dy > y ? kSouth : dy < y ? kNorth : kLocal;
+    return dx > x ? kEast : dx < x ? kWest : py;
   }
   int yx_port(int node, int dest) const {
     const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
-    if (dy > y) return kSouth;
-    if (dy < y) return kNorth;
-    if (dx > x) return kEast;
-    if (dx < x) return kWest;
-    return kLocal;
+    const int px = dx > x ? kEast : dx < x ? kWest : kLocal;
+    return dy > y ? kSouth : dy < y ? kNorth : px;
   }
   int free_vc(int node, int port, bool whole_packet) const {
     const OutVC* o = &ovc[(size_t(node) * 4 + port) * V];
@@ -485,7 +483,7 @@ struct Network::Impl {
       OutVC& o = ovc[c.ovc];
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
       const int cn = int(c.node);
-      if (o.credits == D && !o.busy) ++routers[cn].vc_epoch;  // now free for a whole (multicast) packet
+      routers[cn].vc_epoch += (o.credits == D) & !o.busy;  // now free for a whole (multicast) packet
       if (o.waiter >= 0) {
         // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
         const size_t i = size_t(o.waiter);
@@ -627,14 +625,18 @@ struct Network::Impl {
     last_progress = t;
   }
 
+  // NVC: the VC count as a compile-time constant (1, 2 or 4; 0 = read V at run time), so the
+  // per-port VC loops unroll and their masks become constants: at saturation the visit is
+  // instruction-bound and these loops are most of it.
+  template <int NVC>
   void process_router(int node, uint64_t t) {
     Router& r = routers[node];
     if (r.buffered > 0) {
       // Locals, not members: the counter stores below would otherwise force reloads (aliasing).
       const bool rr = p.round_robin;
-      const int nv = V, cs = cap_shift;
+      const int nv = NVC > 0 ? NVC : V, cs = cap_shift;
       const unsigned vmask = (1u << nv) - 1;
-      const size_t base0 = vci(node, 0, 0);
+      const size_t base0 = size_t(node) * kNumPorts * nv;
       InVC* const ivp = ivc.data();
       const Flit* const fb = fbuf.data();
       const uint64_t* const hr = head_ready.data();
@@ -700,9 +702,16 @@ struct Network::Impl {
         // effect): drop them from the candidates with a mask instead of a data-dependent branch
         // per VC (a third of all candidates at saturation, mispredicted half the time).
         unsigned waiting = 0;
-        for (unsigned m = cand; m; m &= m - 1) {
-          const int vc = __builtin_ctz(m);
-          waiting |= unsigned(hr[base + vc] > t) << vc;
+        if constexpr (NVC > 0 && NVC <= 4) {
+          // Every VC's slot is tested (an empty VC's stale value is masked out by cand below):
+          // no loop, no data-dependent branch.
+          for (int vc = 0; vc < NVC; ++vc) waiting |= unsigned(hr[base + vc] > t) << vc;
+          waiting &= cand;
+        } else {
+          for (unsigned m = cand; m; m &= m - 1) {
+            const int vc = __builtin_ctz(m);
+            waiting |= unsigned(hr[base + vc] > t) << vc;
+          }
         }
         tmr |= waiting != 0;
         cand &= ~waiting;
@@ -851,12 +860,29 @@ struct Network::Impl {
     // A router's keep/drop decision is final right after its visit (others of this cycle cannot
     // change it), so the next active list is built in the same pass.
     next_active.clear();
+    switch (V) {
+      case 1: visit_active<1>(t); break;
+      case 2: visit_active<2>(t); break;
+      case 4: visit_active<4>(t); break;
+      default: visit_active<0>(t); break;
+    }
+    active.swap(next_active);
+    if (!active.empty() && t >= last_progress + uint64_t(p.watchdog_cycles)) {
+      throw Error("network watchdog: no flit moved for " + std::to_string(p.watchdog_cycles) +
+                  " cycles (cycle " + std::to_string(t) + ", " + std::to_string(net.flits_in_network_) +
+                  " flits in flight); blocked buffers:\n" + describe() +
+                  "Check that every destination core consumes its packets, or raise watchdog_cycles.");
+    }
+  }
+
+  template <int NVC>
+  void visit_active(uint64_t t) {
     for (int n : active) {
       Router& r = routers[n];
       const RouterStats before = r.st;
       moved = timer = false;
       sink_wake = kNever;
-      process_router(n, t);
+      process_router<NVC>(n, t);
       const bool has_work = r.buffered > 0 || r.has_source();
       if (moved || timer || sink_wake <= t + 1 || !has_work) {
         if (has_work) next_active.push_back(n);
@@ -871,13 +897,6 @@ struct Network::Impl {
       r.inc[2] = r.st.stall_sink - before.stall_sink, r.inc[3] = r.st.stall_arbitration - before.stall_arbitration;
       ++asleep_count;
       r.active = false;
-    }
-    active.swap(next_active);
-    if (!active.empty() && t >= last_progress + uint64_t(p.watchdog_cycles)) {
-      throw Error("network watchdog: no flit moved for " + std::to_string(p.watchdog_cycles) +
-                  " cycles (cycle " + std::to_string(t) + ", " + std::to_string(net.flits_in_network_) +
-                  " flits in flight); blocked buffers:\n" + describe() +
-                  "Check that every destination core consumes its packets, or raise watchdog_cycles.");
     }
   }
 
