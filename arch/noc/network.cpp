@@ -625,9 +625,20 @@ struct Network::Impl {
     last_progress = t;
   }
 
-  // NVC: the VC count as a compile-time constant (1, 2 or 4; 0 = read V at run time), so the
-  // per-port VC loops unroll and their masks become constants: at saturation the visit is
-  // instruction-bound and these loops are most of it.
+  // Lanes 0..4 of a per-port VC mask pair (16-bit lanes, as Router::ne) packed into one word:
+  // port ip's VCs at bits ip*NVC... (NVC <= 4: at most 20 bits).
+  template <int NVC>
+  static unsigned pack_lanes(uint64_t w0, uint64_t w1) {
+    constexpr uint64_t vm = (1u << NVC) - 1;
+    return unsigned((w0 & vm) | ((w0 >> 16) & vm) << NVC | ((w0 >> 32) & vm) << (2 * NVC) |
+                    ((w0 >> 48) & vm) << (3 * NVC) | (w1 & vm) << (4 * NVC));
+  }
+
+  // NVC: the VC count as a compile-time constant (1, 2 or 4; 0 = read V at run time). For 1/2/4
+  // the candidates of both allocators are one packed word over all (port, VC) pairs, put in
+  // round-robin order up front, and visited in one loop: no per-port loop, whose data-dependent
+  // trip counts were the visit's most mispredicted branches (callgrind --branch-sim), and the
+  // per-VC pipeline test is a fixed sequence of compares over the router's VCs.
   template <int NVC>
   void process_router(int node, uint64_t t) {
     Router& r = routers[node];
@@ -641,147 +652,206 @@ struct Network::Impl {
       const Flit* const fb = fbuf.data();
       const uint64_t* const hr = head_ready.data();
       const OutVC* const op0 = &ovc[size_t(node) * 4 * nv];
-      // Route computation + VC allocation: heads at the front of unallocated VCs, input ports in
-      // rotating order.
-      // heads: input ports with an unallocated non-empty VC; ready_ports: with a non-empty allocated
-      // one (the switch allocator's candidates, plus the ports that win VC allocation below).
-      unsigned heads, ready_ports;
-      port_masks(r, heads, ready_ports);
       bool tmr = false;  // some flit waits on a pipeline or link timer (Impl::timer, kept local)
       // Stall counts of this visit, added to r.st at the end: kept in registers, since a store to
       // a counter in memory forces the loop to reload anything a uint64_t store may alias.
       uint64_t s_no_vc = 0, s_no_credit = 0, s_arb = 0, s_sink = 0;
-      const int va0 = rr ? r.rr_va : 0;
-      for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
-        int ip = __builtin_ctz(pm) + va0;
-        if (ip >= kNumPorts) ip -= kNumPorts;
-        for (unsigned m = r.ne[ip] & ~r.al[ip] & ~r.parked[ip]; m; m &= m - 1) {
-          const int vc = __builtin_ctz(m);
-          const size_t i = base0 + size_t(ip) * nv + vc;
-          InVC& iv = ivp[i];
-          const Flit& f = fb[(i << cs) + iv.head];
-          InVCRoute& ir = ivr[i];
-          const bool known_fail = ir.failed && ir.fail_epoch == r.vc_epoch;
-          if (!known_fail && allocate(node, iv, ir, f)) {
-            ir.allocated = true;
-            ir.failed = false;
-            r.al[ip] |= uint16_t(1u << vc);
-            ready_ports |= 1u << ip;
-            moved = true;
-            continue;
-          }
-          ir.failed = true;
-          ir.fail_epoch = r.vc_epoch;
-          if (f.ready <= t) {
-            if (park_no_vc && f.dest >= 0) {
-              // Every VC of its fixed output port is busy; only a tail leaving through that port
-              // here can free one.
-              park(r, i, ip, vc, t);
-              r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
-            } else {
-              ++s_no_vc;
-            }
-          } else {
-            tmr = true;
-          }
+      unsigned va_won = 0;  // input ports whose head won VC allocation in this visit
+
+      // Route computation + VC allocation of the head at the front of unallocated input VC (ip, vc).
+      auto va_one = [&](int ip, int vc) __attribute__((always_inline)) {
+        const size_t i = base0 + size_t(ip) * nv + vc;
+        InVC& iv = ivp[i];
+        const Flit& f = fb[(i << cs) + iv.head];
+        InVCRoute& ir = ivr[i];
+        const bool known_fail = ir.failed && ir.fail_epoch == r.vc_epoch;
+        if (!known_fail && allocate(node, iv, ir, f)) {
+          ir.allocated = true;
+          ir.failed = false;
+          r.al[ip] |= uint16_t(1u << vc);
+          va_won |= 1u << ip;
+          moved = true;
+          return;
         }
-      }
-      if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
-      // Switch allocation (one flit per input port and per output port per cycle) + traversal.
+        ir.failed = true;
+        ir.fail_epoch = r.vc_epoch;
+        if (f.ready <= t) {
+          if (park_no_vc && f.dest >= 0) {
+            // Every VC of its fixed output port is busy; only a tail leaving through that port
+            // here can free one.
+            park(r, i, ip, vc, t);
+            r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
+          } else {
+            ++s_no_vc;
+          }
+        } else {
+          tmr = true;
+        }
+      };
+
+      // Switch allocation (one flit per input port and per output port per cycle) + traversal of
+      // allocated input VC (ip, vc), whose head is past the pipeline. won: another VC of ip
+      // already traversed in this visit. Returns whether this one traversed.
       int used = 0;
       PacketSink* sink = nullptr;
       bool sink_checked = false, sink_ready = false;
-      const int sa0 = rr ? r.rr_in : 0;
-      for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
-        int ip = __builtin_ctz(pm) + sa0;
-        if (ip >= kNumPorts) ip -= kNumPorts;
-        bool won = false;
-        const size_t base = base0 + size_t(ip) * nv;
-        unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
-        // Heads still in the router pipeline only keep the router awake (no stall, no side
-        // effect): drop them from the candidates with a mask instead of a data-dependent branch
-        // per VC (a third of all candidates at saturation, mispredicted half the time).
-        unsigned waiting = 0;
-        if constexpr (NVC > 0 && NVC <= 4) {
-          // Every VC's slot is tested (an empty VC's stale value is masked out by cand below):
-          // no loop, no data-dependent branch.
-          for (int vc = 0; vc < NVC; ++vc) waiting |= unsigned(hr[base + vc] > t) << vc;
-          waiting &= cand;
+      auto sa_one = [&](int ip, int vc, bool won) __attribute__((always_inline)) -> bool {
+        const size_t i = base0 + size_t(ip) * nv + vc;
+        const InVC& iv = ivp[i];
+        if (iv.nout == 1 && iv.out_port[0] != kLocal) {
+          // The common case, one non-local branch: the general loop below, minus its tests.
+          const int op = iv.out_port[0];
+          const int oi = op * nv + iv.out_vc[0];
+          const bool no_credit = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
+          if (no_credit | link_busy) {
+            tmr |= link_busy;
+            if (no_credit) {
+              park(r, i, ip, vc, t);
+              set_waiter(ovc[size_t(node) * 4 * nv + oi], i, ip, vc);
+            } else {
+              ++s_no_credit;
+            }
+            return false;
+          }
+          if (won | ((used >> op) & 1)) {
+            ++s_arb;
+            return false;
+          }
+          used |= 1 << op;
         } else {
+          bool no_credit = false, lost = won, blocked_sink = false, local = false;
+          int wait_out = -1;  // an output VC without credit
+          for (int b = 0; b < iv.nout; ++b) {
+            const int op = iv.out_port[b];
+            if (used & (1 << op)) lost = true;
+            if (op == kLocal) {
+              local = true;
+              if (!sink_checked) {
+                sink = sink_of(node);
+                sink_ready = !sink || sink->ready(node, t);
+                sink_checked = true;
+                if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
+              }
+              if (!sink_ready) blocked_sink = true;
+            } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
+              no_credit = true;
+              if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
+              if (r.link_free[op] > t) tmr = true;
+            }
+          }
+          if (blocked_sink) {
+            ++s_sink;
+            return false;
+          }
+          if (no_credit) {
+            // Without a local branch (whose sink could refuse, a different stall) it stays a
+            // no-credit stall until that output VC gets a credit back.
+            if (wait_out >= 0 && !local) {
+              park(r, i, ip, vc, t);
+              set_waiter(ovc[size_t(node) * 4 * nv + wait_out], i, ip, vc);
+            } else {
+              ++s_no_credit;
+            }
+            return false;
+          }
+          if (lost) {
+            ++s_arb;
+            return false;
+          }
+          for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
+        }
+        traverse(r, node, ip, vc, i, t);
+        moved = true;
+        if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
+        return true;
+      };
+
+      const int va0 = rr ? r.rr_va : 0;
+      if constexpr (NVC > 0) {
+        constexpr int L = kNumPorts * NVC;
+        constexpr unsigned all = (1u << L) - 1, vm = (1u << NVC) - 1;
+        uint64_t ne[2], al[2], pk[2];
+        std::memcpy(ne, r.ne, sizeof ne);
+        std::memcpy(al, r.al, sizeof al);
+        std::memcpy(pk, r.parked, sizeof pk);
+        // Heads in VC-allocation order: ports from the round-robin pointer on, VCs upwards.
+        const unsigned heads = pack_lanes<NVC>(ne[0] & ~pk[0] & ~al[0], ne[1] & ~pk[1] & ~al[1]);
+        const int sh = va0 * NVC;
+        for (unsigned m = ((heads >> sh) | (heads << (L - sh))) & all; m; m &= m - 1) {
+          const int pos = __builtin_ctz(m);
+          int ip = pos / NVC + va0;
+          if (ip >= kNumPorts) ip -= kNumPorts;
+          va_one(ip, pos % NVC);
+        }
+        if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
+        // Allocation set al bits and parked only unallocated VCs: reload al, keep the rest.
+        std::memcpy(al, r.al, sizeof al);
+        unsigned cand = pack_lanes<NVC>(ne[0] & ~pk[0] & al[0], ne[1] & ~pk[1] & al[1]);
+        if (cand) {
+          // Heads still in the router pipeline only keep the router awake (no stall, no side
+          // effect). Bit k of `late` is VC k of the router (port k / NVC): the router's head
+          // ready cycles are contiguous, so this is L compares, no branch (an empty VC's stale
+          // value is masked out by cand).
+          unsigned late = 0;
+          for (int k = 0; k < L; ++k) late |= unsigned(hr[base0 + k] > t) << k;
+          tmr |= (cand & late) != 0;
+          cand &= ~late;
+          // Candidates in switch-allocation order: ports from the round-robin pointer on, and
+          // within a port its VCs from that port's pointer on.
+          const int sa0 = rr ? r.rr_in : 0;
+          unsigned order = 0;
+          int rot[kNumPorts];
+          for (int k = 0; k < kNumPorts; ++k) {
+            int ip = k + sa0;
+            if (ip >= kNumPorts) ip -= kNumPorts;
+            const int ro = rr ? r.rr_vc[ip] : 0;
+            rot[ip] = ro;
+            const unsigned lane = (cand >> (ip * NVC)) & vm;
+            order |= (((lane >> ro) | (lane << (NVC - ro))) & vm) << (k * NVC);
+          }
+          int won_ip = -1;
+          for (unsigned m = order; m; m &= m - 1) {
+            const int pos = __builtin_ctz(m);
+            int ip = pos / NVC + sa0;
+            if (ip >= kNumPorts) ip -= kNumPorts;
+            int vc = pos % NVC + rot[ip];
+            if (vc >= NVC) vc -= NVC;
+            if (sa_one(ip, vc, won_ip == ip)) won_ip = ip;
+          }
+        }
+      } else {
+        // Any VC count: per-port loops over the same candidates in the same order.
+        unsigned heads, ready_ports;
+        port_masks(r, heads, ready_ports);
+        for (unsigned pm = rotate_ports(heads, va0); pm; pm &= pm - 1) {
+          int ip = __builtin_ctz(pm) + va0;
+          if (ip >= kNumPorts) ip -= kNumPorts;
+          for (unsigned m = r.ne[ip] & ~r.al[ip] & ~r.parked[ip]; m; m &= m - 1) va_one(ip, __builtin_ctz(m));
+        }
+        if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
+        ready_ports |= va_won;
+        const int sa0 = rr ? r.rr_in : 0;
+        for (unsigned pm = rotate_ports(ready_ports, sa0); pm; pm &= pm - 1) {
+          int ip = __builtin_ctz(pm) + sa0;
+          if (ip >= kNumPorts) ip -= kNumPorts;
+          const size_t base = base0 + size_t(ip) * nv;
+          unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
+          unsigned waiting = 0;
           for (unsigned m = cand; m; m &= m - 1) {
             const int vc = __builtin_ctz(m);
             waiting |= unsigned(hr[base + vc] > t) << vc;
           }
-        }
-        tmr |= waiting != 0;
-        cand &= ~waiting;
-        // VCs from the round-robin pointer upwards, then the ones below it: the mask rotated so
-        // that bit k is VC (rot + k) mod nv (one loop, as for the ports).
-        const int rot = rr ? r.rr_vc[ip] : 0;
-        for (unsigned m = ((cand >> rot) | (cand << (nv - rot))) & vmask; m; m &= m - 1) {
-          int vc = __builtin_ctz(m) + rot;
-          if (vc >= nv) vc -= nv;
-          const InVC& iv = ivp[base + vc];
-          if (iv.nout == 1 && iv.out_port[0] != kLocal) {
-            // The common case, one non-local branch: the general loop below, minus its tests.
-            const int op = iv.out_port[0];
-            const int oi = op * nv + iv.out_vc[0];
-            const bool no_credit = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
-            if (no_credit | link_busy) {
-              tmr |= link_busy;
-              if (no_credit) {
-                park(r, base + vc, ip, vc, t);
-                set_waiter(ovc[size_t(node) * 4 * nv + oi], base + vc, ip, vc);
-              } else {
-                ++s_no_credit;
-              }
-              continue;
-            }
-            if (won | ((used >> op) & 1)) { ++s_arb; continue; }
-            used |= 1 << op;
-          } else {
-            bool no_credit = false, lost = won, blocked_sink = false, local = false;
-            int wait_out = -1;  // an output VC without credit
-            for (int b = 0; b < iv.nout; ++b) {
-              const int op = iv.out_port[b];
-              if (used & (1 << op)) lost = true;
-              if (op == kLocal) {
-                local = true;
-                if (!sink_checked) {
-                  sink = sink_of(node);
-                  sink_ready = !sink || sink->ready(node, t);
-                  sink_checked = true;
-                  if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
-                }
-                if (!sink_ready) blocked_sink = true;
-              } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
-                no_credit = true;
-                if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
-                if (r.link_free[op] > t) tmr = true;
-              }
-            }
-            if (blocked_sink) {
-              ++s_sink;
-              continue;
-            }
-            if (no_credit) {
-              // Without a local branch (whose sink could refuse, a different stall) it stays a
-              // no-credit stall until that output VC gets a credit back.
-              if (wait_out >= 0 && !local) {
-                park(r, base + vc, ip, vc, t);
-                set_waiter(ovc[size_t(node) * 4 * nv + wait_out], base + vc, ip, vc);
-              } else {
-                ++s_no_credit;
-              }
-              continue;
-            }
-            if (lost) { ++s_arb; continue; }
-            for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
+          tmr |= waiting != 0;
+          cand &= ~waiting;
+          // VCs from the round-robin pointer upwards, then the ones below it: the mask rotated so
+          // that bit k is VC (rot + k) mod nv.
+          const int rot = rr ? r.rr_vc[ip] : 0;
+          bool won = false;
+          for (unsigned m = ((cand >> rot) | (cand << (nv - rot))) & vmask; m; m &= m - 1) {
+            int vc = __builtin_ctz(m) + rot;
+            if (vc >= nv) vc -= nv;
+            if (sa_one(ip, vc, won)) won = true;
           }
-          traverse(r, node, ip, vc, base + vc, t);
-          moved = true;
-          won = true;
-          if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         }
       }
       if (rr && ++r.rr_in == kNumPorts) r.rr_in = 0;
