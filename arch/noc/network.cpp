@@ -115,7 +115,8 @@ struct OutVC {
   bool busy = false;  // owned by a packet between its head and tail
   // The waiter's input port and VC (unparking it needs them; recomputing them from the index
   // took two divisions per credit).
-  uint8_t waiter_ip = 0, waiter_vc = 0;
+  uint8_t waiter_ip = 0;
+  uint16_t waiter_mask = 0;  // 1 << the waiter's VC, 0 without a waiter (unparking is then a no-op)
   int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
@@ -166,8 +167,10 @@ struct Router {
   // here so a traversal does not load the upstream router.
   int in_clat[4] = {0, 0, 0, 0};
   uint32_t in_ovc[4] = {0, 0, 0, 0};  // per input port: the upstream output VC 0's index in Impl::ovc
-  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released.
+  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released;
+  // novc_ports bit op: some novc[op][*] is non-zero.
   uint16_t novc[4][kNumPorts] = {};
+  unsigned novc_ports = 0;
   LinkStats ls[4];
   int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
   bool chip[4] = {false, false, false, false};
@@ -313,7 +316,8 @@ struct Network::Impl {
     if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
     fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
     // Selects, not branches: whether a VC was empty is a coin flip at saturation.
-    head_ready[i] = iv.n == 0 ? f.ready : head_ready[i];
+    const uint64_t first = uint64_t(0) - uint64_t(iv.n == 0);
+    head_ready[i] = (f.ready & first) | (head_ready[i] & ~first);
     ++iv.n;
   }
   void pop(size_t i) {
@@ -324,24 +328,32 @@ struct Network::Impl {
     head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
   }
 
-  // Written as selects (cmov), not an if-chain: the direction is random per packet.
+  // A table lookup on the signs of the offsets, not an if-chain: the direction is random per
+  // packet, so the chain's branches were mispredicted.
+  static int offset_index(int x, int y, int dx, int dy) {
+    return ((dx > x) - (dx < x) + 1) * 3 + (dy > y) - (dy < y) + 1;
+  }
   int xy_port(int node, int dest) const {
-    const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
-    const int py = dy > y ? kSouth : dy < y ? kNorth : kLocal;
-    return dx > x ? kEast : dx < x ? kWest : py;
+    static constexpr uint8_t port[9] = {kWest, kWest, kWest, kNorth, kLocal, kSouth, kEast, kEast, kEast};
+    return port[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
   }
   int yx_port(int node, int dest) const {
-    const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
-    const int px = dx > x ? kEast : dx < x ? kWest : kLocal;
-    return dy > y ? kSouth : dy < y ? kNorth : px;
+    static constexpr uint8_t port[9] = {kNorth, kWest, kSouth, kNorth, kLocal, kSouth, kNorth, kEast, kSouth};
+    return port[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
   }
+  // The lowest free VC of an output port with room (whole_packet: with all D credits), else
+  // (not whole_packet) the lowest free one, else -1. Bitmasks over a fixed-count loop, not an
+  // early exit per VC (whose exit point is data-dependent).
   int free_vc(int node, int port, bool whole_packet) const {
     const OutVC* o = &ovc[(size_t(node) * 4 + port) * V];
-    for (int v = 0; v < V; ++v)
-      if (!o[v].busy && (!whole_packet || o[v].credits == D) && (whole_packet || o[v].credits > 0)) return v;
-    for (int v = 0; v < V && !whole_packet; ++v)
-      if (!o[v].busy) return v;
-    return -1;
+    unsigned room = 0, free = 0;
+    for (int v = 0; v < V; ++v) {
+      const bool ok = !o[v].busy;
+      free |= unsigned(ok) << v;
+      room |= unsigned(ok && (whole_packet ? o[v].credits == D : o[v].credits > 0)) << v;
+    }
+    if (whole_packet) free = 0;
+    return room ? __builtin_ctz(room) : free ? __builtin_ctz(free) : -1;
   }
   // Unicast route: deterministic for XY/YX, minimal adaptive west-first (turn model: once a
   // packet stops going west it never turns west again, so no cycle of channel dependencies).
@@ -432,7 +444,7 @@ struct Network::Impl {
   static void set_waiter(OutVC& o, size_t i, int ip, int vc) {
     o.waiter = int32_t(i);
     o.waiter_ip = uint8_t(ip);
-    o.waiter_vc = uint8_t(vc);
+    o.waiter_mask = uint16_t(1u << vc);
   }
   void unpark(Router& r, int ip, int vc) {
     r.parked[ip] &= uint16_t(~(1u << vc));
@@ -448,6 +460,7 @@ struct Network::Impl {
       }
       r.novc[op][ip] = 0;
     }
+    r.novc_ports &= ~(1u << op);
   }
 
   // ---- per-cycle work -------------------------------------------------------------------
@@ -484,13 +497,15 @@ struct Network::Impl {
       if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
       const int cn = int(c.node);
       routers[cn].vc_epoch += (o.credits == D) & !o.busy;  // now free for a whole (multicast) packet
-      if (o.waiter >= 0) {
-        // Stalled on this credit through cycle t-1; the allocator looks at it again this cycle.
-        const size_t i = size_t(o.waiter);
-        routers[cn].st.stall_no_credit += t - parked_since[i];
-        unpark(routers[cn], o.waiter_ip, o.waiter_vc);
-        o.waiter = -1;
-      }
+      // A waiter stalled on this credit through cycle t-1; the allocator looks at it again this
+      // cycle. Done without a branch (whether a VC has a waiter is a coin flip): no waiter adds 0
+      // and clears no bit.
+      const bool has = o.waiter >= 0;
+      const uint64_t since = parked_since[has ? size_t(o.waiter) : 0];
+      routers[cn].st.stall_no_credit += (t - since) & (uint64_t(0) - uint64_t(has));
+      routers[cn].parked[o.waiter_ip] &= uint16_t(~o.waiter_mask);
+      o.waiter = -1;
+      o.waiter_mask = 0;
       if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
     }
     events_pending -= credits.size();
@@ -589,7 +604,7 @@ struct Network::Impl {
     InVCRoute& ir = ivr[i];
     const Flit f = front(i);
     pop(i);
-    if (iv.n == 0) r.ne[ip] &= uint16_t(~(1u << vc));
+    r.ne[ip] &= uint16_t(~(unsigned(iv.n == 0) << vc));
     --r.buffered;
     if (ip != kLocal) schedule_credit(t + r.in_clat[ip], r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
     const bool tail = f.last;
@@ -604,12 +619,10 @@ struct Network::Impl {
       }
       OutVC& o = out(node, op, iv.out_vc[b]);
       --o.credits;
-      if (tail) {
-        o.busy = false;
-        ++r.vc_epoch;
-        if (r.novc[op][0] | r.novc[op][1] | r.novc[op][2] | r.novc[op][3] | r.novc[op][4])
-          release_no_vc_waiters(r, node, op, t);
-      }
+      // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
+      o.busy &= !tail;
+      r.vc_epoch += tail;
+      if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
       nf.ready = t + r.lat[op] + P;
       schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
       r.link_free[op] = t + r.ser[op];
@@ -617,11 +630,9 @@ struct Network::Impl {
       r.ls[op].busy_cycles += r.ser[op];
       if (net.on_link_) net.on_link_(int(node), op, t, r.ser[op]);
     }
-    if (tail) {
-      if (ir.forked) release_copy(f.copy);
-      ir.allocated = false;
-      r.al[ip] &= uint16_t(~(1u << vc));
-    }
+    if (tail & ir.forked) release_copy(f.copy);
+    ir.allocated &= !tail;
+    r.al[ip] &= uint16_t(~(unsigned(tail) << vc));
     last_progress = t;
   }
 
@@ -680,7 +691,9 @@ struct Network::Impl {
             // Every VC of its fixed output port is busy; only a tail leaving through that port
             // here can free one.
             park(r, i, ip, vc, t);
-            r.novc[unicast_port(node, f.dest)][ip] |= uint16_t(1u << vc);
+            const int op = unicast_port(node, f.dest);
+            r.novc[op][ip] |= uint16_t(1u << vc);
+            r.novc_ports |= 1u << op;
           } else {
             ++s_no_vc;
           }
