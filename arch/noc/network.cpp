@@ -598,42 +598,66 @@ struct Network::Impl {
     return true;
   }
 
-  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand.
-  void traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
+  // ---- switch traversal -------------------------------------------------------------------
+  // Takes the front flit of input VC i = (ip, vc) of router r and returns its credit upstream.
+  __attribute__((always_inline)) Flit take_front(Router& r, int ip, int vc, size_t i, uint64_t t) {
     InVC& iv = ivc[i];
-    InVCRoute& ir = ivr[i];
     const Flit f = front(i);
     pop(i);
     r.ne[ip] &= uint16_t(~(unsigned(iv.n == 0) << vc));
     --r.buffered;
     if (ip != kLocal) schedule_credit(t + r.in_clat[ip], r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
-    const bool tail = f.last;
+    return f;
+  }
+  // Sends flit nf over output link op on output VC `vc` (index oi = op * V + vc in the router).
+  __attribute__((always_inline)) void send(Router& r, int node, int op, int vc, int oi, Flit nf, uint64_t t) {
+    OutVC& o = ovc[size_t(node) * 4 * V + oi];
+    --o.credits;
+    // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
+    const bool tail = nf.last;
+    o.busy &= !tail;
+    r.vc_epoch += tail;
+    if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
+    const int lat = r.lat[op], ser = r.ser[op];
+    nf.ready = t + uint64_t(lat) + P;
+    schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
+    r.link_free[op] = t + ser;
+    ++r.ls[op].flits;  // network link totals are summed from these in totals()
+    r.ls[op].busy_cycles += ser;
+    if (net.on_link_) net.on_link_(int(node), op, t, ser);
+  }
+  // After the input VC's flit left: a tail ends the packet's hold on its output VCs.
+  __attribute__((always_inline)) void finish(Router& r, int ip, int vc, size_t i, bool tail, uint64_t t) {
+    ivr[i].allocated &= !tail;
+    r.al[ip] &= uint16_t(~(unsigned(tail) << vc));
+    last_progress = t;
+  }
+
+  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand.
+  void traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
+    InVC& iv = ivc[i];
+    InVCRoute& ir = ivr[i];
+    const Flit f = take_front(r, ip, vc, i, t);
     net.flits_in_network_ += iv.nout - 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
+      const Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
       ++r.st.traversals;
-      if (op == kLocal) {
-        schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
-        continue;
-      }
-      OutVC& o = out(node, op, iv.out_vc[b]);
-      --o.credits;
-      // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
-      o.busy &= !tail;
-      r.vc_epoch += tail;
-      if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
-      nf.ready = t + r.lat[op] + P;
-      schedule(t + r.lat[op], Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(iv.out_vc[b]), uint32_t(r.nbr[op]), nf});
-      r.link_free[op] = t + r.ser[op];
-      ++r.ls[op].flits;  // network link totals are summed from these in totals()
-      r.ls[op].busy_cycles += r.ser[op];
-      if (net.on_link_) net.on_link_(int(node), op, t, r.ser[op]);
+      if (op == kLocal) schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
+      else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
     }
-    if (tail & ir.forked) release_copy(f.copy);
-    ir.allocated &= !tail;
-    r.al[ip] &= uint16_t(~(unsigned(tail) << vc));
-    last_progress = t;
+    if (f.last & ir.forked) release_copy(f.copy);
+    finish(r, ip, vc, i, f.last, t);
+  }
+  // traverse() for the common case, a single non-local branch (output port op, output VC index
+  // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
+  // flit leaves as it came but for its ready cycle (allocate() gives a lone branch the flit's own
+  // copy and destination, and such a branch is never a fork).
+  __attribute__((always_inline)) void traverse1(Router& r, int node, int ip, int vc, size_t i, uint64_t t, int op, int oi) {
+    const Flit f = take_front(r, ip, vc, i, t);
+    ++r.st.traversals;
+    send(r, node, op, ivc[i].out_vc[0], oi, f, t);
+    finish(r, ip, vc, i, f.last, t);
   }
 
   // Lanes 0..4 of a per-port VC mask pair (16-bit lanes, as Router::ne) packed into one word:
@@ -731,6 +755,7 @@ struct Network::Impl {
             return false;
           }
           used |= 1 << op;
+          traverse1(r, node, ip, vc, i, t, op, oi);
         } else {
           bool no_credit = false, lost = won, blocked_sink = false, local = false;
           int wait_out = -1;  // an output VC without credit
@@ -772,8 +797,8 @@ struct Network::Impl {
             return false;
           }
           for (int b = 0; b < iv.nout; ++b) used |= 1 << iv.out_port[b];
+          traverse(r, node, ip, vc, i, t);
         }
-        traverse(r, node, ip, vc, i, t);
         moved = true;
         if (rr) r.rr_vc[ip] = vc + 1 == nv ? 0 : vc + 1;
         return true;
