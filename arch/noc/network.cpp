@@ -99,8 +99,9 @@ struct InVC {
 };
 static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
 
+// Whether the head won VC allocation (out ports/VCs valid until the tail) is bit vc of
+// Router::al[port] only, so a traversal's bookkeeping does not touch this record.
 struct InVCRoute {
-  bool allocated = false;  // head won VC allocation: out ports/VCs are valid until the tail
   bool forked = false;
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
@@ -627,8 +628,7 @@ struct Network::Impl {
     if (net.on_link_) net.on_link_(int(node), op, t, ser);
   }
   // After the input VC's flit left: a tail ends the packet's hold on its output VCs.
-  __attribute__((always_inline)) void finish(Router& r, int ip, int vc, size_t i, bool tail, uint64_t t) {
-    ivr[i].allocated &= !tail;
+  __attribute__((always_inline)) void finish(Router& r, int ip, int vc, bool tail, uint64_t t) {
     r.al[ip] &= uint16_t(~(unsigned(tail) << vc));
     last_progress = t;
   }
@@ -647,7 +647,7 @@ struct Network::Impl {
       else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
     }
     if (f.last & ir.forked) release_copy(f.copy);
-    finish(r, ip, vc, i, f.last, t);
+    finish(r, ip, vc, f.last, t);
   }
   // traverse() for the common case, a single non-local branch (output port op, output VC index
   // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
@@ -657,8 +657,12 @@ struct Network::Impl {
     const Flit f = take_front(r, ip, vc, i, t);
     ++r.st.traversals;
     send(r, node, op, ivc[i].out_vc[0], oi, f, t);
-    finish(r, ip, vc, i, f.last, t);
+    finish(r, ip, vc, f.last, t);
   }
+
+  // kPortAt[s][k]: the k-th port of a round-robin pass starting at port s.
+  static constexpr uint8_t kPortAt[kNumPorts][kNumPorts] = {
+      {0, 1, 2, 3, 4}, {1, 2, 3, 4, 0}, {2, 3, 4, 0, 1}, {3, 4, 0, 1, 2}, {4, 0, 1, 2, 3}};
 
   // Lanes 0..4 of a per-port VC mask pair (16-bit lanes, as Router::ne) packed into one word:
   // port ip's VCs at bits ip*NVC... (NVC <= 4: at most 20 bits).
@@ -701,7 +705,6 @@ struct Network::Impl {
         InVCRoute& ir = ivr[i];
         const bool known_fail = ir.failed && ir.fail_epoch == r.vc_epoch;
         if (!known_fail && allocate(node, iv, ir, f)) {
-          ir.allocated = true;
           ir.failed = false;
           r.al[ip] |= uint16_t(1u << vc);
           va_won |= 1u << ip;
@@ -817,9 +820,7 @@ struct Network::Impl {
         const int sh = va0 * NVC;
         for (unsigned m = ((heads >> sh) | (heads << (L - sh))) & all; m; m &= m - 1) {
           const int pos = __builtin_ctz(m);
-          int ip = pos / NVC + va0;
-          if (ip >= kNumPorts) ip -= kNumPorts;
-          va_one(ip, pos % NVC);
+          va_one(kPortAt[va0][pos / NVC], pos % NVC);
         }
         if (rr && ++r.rr_va == kNumPorts) r.rr_va = 0;
         // Allocation set al bits and parked only unallocated VCs: reload al, keep the rest.
@@ -835,13 +836,13 @@ struct Network::Impl {
           tmr |= (cand & late) != 0;
           cand &= ~late;
           // Candidates in switch-allocation order: ports from the round-robin pointer on, and
-          // within a port its VCs from that port's pointer on.
+          // within a port its VCs from that port's pointer on (copied: a traversal moves its
+          // port's pointer, and the rest of that port's VCs keep this order).
           const int sa0 = rr ? r.rr_in : 0;
           unsigned order = 0;
           int rot[kNumPorts];
           for (int k = 0; k < kNumPorts; ++k) {
-            int ip = k + sa0;
-            if (ip >= kNumPorts) ip -= kNumPorts;
+            const int ip = kPortAt[sa0][k];
             const int ro = rr ? r.rr_vc[ip] : 0;
             rot[ip] = ro;
             const unsigned lane = (cand >> (ip * NVC)) & vm;
@@ -850,10 +851,8 @@ struct Network::Impl {
           int won_ip = -1;
           for (unsigned m = order; m; m &= m - 1) {
             const int pos = __builtin_ctz(m);
-            int ip = pos / NVC + sa0;
-            if (ip >= kNumPorts) ip -= kNumPorts;
-            int vc = pos % NVC + rot[ip];
-            if (vc >= NVC) vc -= NVC;
+            const int ip = kPortAt[sa0][pos / NVC];
+            const int vc = (pos + rot[ip]) & (NVC - 1);
             if (sa_one(ip, vc, won_ip == ip)) won_ip = ip;
           }
         }
@@ -901,6 +900,10 @@ struct Network::Impl {
   }
 
   void inject_flit(Router& r, int node, uint64_t t) {
+    const size_t base = vci(node, kLocal, 0);
+    // At saturation the packet being injected mostly finds its VC full: test that before
+    // touching the source queue (a heap block of its own).
+    if (r.inj_vc >= 0 && ivc[base + r.inj_vc].n >= uint32_t(D)) return;
     const uint32_t cid = r.srcq[r.srcq_head];
     if (!r.inj_known) {
       const Copy& c = copies[cid];
@@ -909,7 +912,6 @@ struct Network::Impl {
       r.inj_dest = c.dests.size() == 1 ? c.dests[0] : -1;
       r.inj_known = true;
     }
-    const size_t base = vci(node, kLocal, 0);
     if (r.inj_vc < 0) {
       for (int v = 0; v < V; ++v) {
         if (r.local_busy & (1u << v)) continue;
@@ -1026,7 +1028,7 @@ struct Network::Impl {
           for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
           if (c.dests.size() > 8) os << " ...";
           os << ")";
-          if (ivr[i].allocated) {
+          if ((routers[n].al[ip] >> v) & 1) {
             os << " -> out";
             for (int b = 0; b < iv.nout; ++b) {
               os << " " << port_name(iv.out_port[b]);
@@ -1149,7 +1151,7 @@ RouterStats Network::router_stats(int node) const {
   for (int ip = 0; ip < kNumPorts; ++ip)
     for (unsigned m = r.parked[ip]; m; m &= m - 1) {
       const size_t i = impl_->vci(node, ip, __builtin_ctz(m));
-      (impl_->ivr[i].allocated ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
+      (((r.al[ip] >> __builtin_ctz(m)) & 1) ? s.stall_no_credit : s.stall_no_vc) += now_ - impl_->parked_since[i];
     }
   if (r.asleep && now_ > r.sleep_since) {
     const uint64_t slept = now_ - r.sleep_since;
