@@ -351,7 +351,7 @@ struct Network::Impl {
     for (int v = 0; v < V; ++v) {
       const bool ok = !o[v].busy;
       free |= unsigned(ok) << v;
-      room |= unsigned(ok && (whole_packet ? o[v].credits == D : o[v].credits > 0)) << v;
+      room |= unsigned(ok & (whole_packet ? o[v].credits == D : o[v].credits > 0)) << v;
     }
     if (whole_packet) free = 0;
     return room ? __builtin_ctz(room) : free ? __builtin_ctz(free) : -1;
@@ -703,7 +703,7 @@ struct Network::Impl {
         InVC& iv = ivp[i];
         const Flit& f = fb[(i << cs) + iv.head];
         InVCRoute& ir = ivr[i];
-        const bool known_fail = ir.failed && ir.fail_epoch == r.vc_epoch;
+        const bool known_fail = ir.failed & (ir.fail_epoch == r.vc_epoch);
         if (!known_fail && allocate(node, iv, ir, f)) {
           ir.failed = false;
           r.al[ip] |= uint16_t(1u << vc);
@@ -987,7 +987,21 @@ struct Network::Impl {
 
   template <int NVC>
   void visit_active(uint64_t t) {
-    for (int n : active) {
+    const size_t na = active.size();
+    const int nv = NVC > 0 ? NVC : V;
+    for (size_t k = 0; k < na; ++k) {
+      const int n = active[k];
+      if (k + 2 < na) {
+        // The list is in activation order, not memory order: fetch a later router's hot state
+        // while this one is visited.
+        const int m = active[k + 2];
+        const char* rp = reinterpret_cast<const char*>(&routers[m]);
+        for (size_t b = 0; b < 256; b += 64) __builtin_prefetch(rp + b);
+        const char* vp = reinterpret_cast<const char*>(&ivc[size_t(m) * kNumPorts * nv]);
+        for (size_t b = 0; b < kNumPorts * nv * sizeof(InVC); b += 64) __builtin_prefetch(vp + b);
+        __builtin_prefetch(&head_ready[size_t(m) * kNumPorts * nv]);
+        __builtin_prefetch(&ovc[size_t(m) * 4 * nv]);
+      }
       Router& r = routers[n];
       const RouterStats before = r.st;
       moved = timer = false;
