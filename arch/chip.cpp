@@ -21,10 +21,6 @@ using noc::PacketKind;
 
 namespace {
 
-// Payload flits per packet at most: longer spike lists are split so that one packet cannot hold a
-// router output for hundreds of cycles (wormhole) and the input queue depth stays meaningful.
-constexpr int kMaxPayloadFlits = 8;
-
 enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result };
 
 DataKind kind_of(const std::string& k) {

@@ -42,7 +42,7 @@ void read_router(const StrictJson& j, RouterConfig& r) {
 void read_core(const StrictJson& j, CoreConfig& c) {
   j.only_keys({"adder_lanes", "membrane_sram_bytes", "membrane_banks", "membrane_word_bits",
                "weight_sram_bytes", "weight_banks", "weight_word_bits", "neuron_updates_per_cycle",
-               "sdsa_lanes", "input_queue_depth", "output_queue_depth", "mac_lanes"});
+               "sdsa_lanes", "input_queue_depth", "output_queue_depth", "mac_lanes", "queue_sram_bytes"});
   j.opt_int("adder_lanes", c.adder_lanes, 1, 4096);
   j.opt_int("membrane_sram_bytes", c.membrane_sram_bytes, 1024, kMaxSram);
   j.opt_int("membrane_banks", c.membrane_banks, 1, 256);
@@ -58,6 +58,7 @@ void read_core(const StrictJson& j, CoreConfig& c) {
   j.opt_int("input_queue_depth", c.input_queue_depth, 1, 1 << 24);
   j.opt_int("output_queue_depth", c.output_queue_depth, 1, 1 << 24);
   j.opt_int("mac_lanes", c.mac_lanes, 1, 4096);
+  j.opt_int("queue_sram_bytes", c.queue_sram_bytes, 64, kMaxSram);
   if (c.membrane_sram_bytes % c.membrane_banks != 0)
     j.at("membrane_banks").fail("membrane_sram_bytes " + std::to_string(c.membrane_sram_bytes) +
                                 " is not divisible into " + std::to_string(c.membrane_banks) + " banks");
@@ -110,8 +111,25 @@ ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& 
     j.at("host").at("ports").fail(std::to_string(c.host.ports) + " ports do not fit the " +
                                   std::to_string(c.global_height()) +
                                   " rows of the west edge (one port per row at most): lower host.ports");
+  // After router and core: an entry's size follows the flit width.
+  if (queue_sram_needed(c) > c.core.queue_sram_bytes)
+    StrictJson(json, origin, "/core/queue_sram_bytes")
+        .fail(std::to_string(c.core.queue_sram_bytes) + " bytes cannot hold the queues: input_queue_depth " +
+              std::to_string(c.core.input_queue_depth) + " + output_queue_depth " +
+              std::to_string(c.core.output_queue_depth) + " packets of up to " + std::to_string(1 + kMaxPayloadFlits) +
+              " flits x " + std::to_string(c.router.flit_bits) + " bits (" + std::to_string(queue_entry_bytes(c)) +
+              " B each) need " + std::to_string(queue_sram_needed(c)) +
+              " bytes; raise core.queue_sram_bytes or lower the queue depths");
   c.source_path = origin;
   return c;
+}
+
+int64_t queue_entry_bytes(const ChipConfig& c) {
+  return int64_t(1 + kMaxPayloadFlits) * ((c.router.flit_bits + 7) / 8);
+}
+
+int64_t queue_sram_needed(const ChipConfig& c) {
+  return (int64_t(c.core.input_queue_depth) + c.core.output_queue_depth) * queue_entry_bytes(c);
 }
 
 nlohmann::json chip_config_to_json(const ChipConfig& c) {
@@ -133,7 +151,7 @@ nlohmann::json chip_config_to_json(const ChipConfig& c) {
                {"weight_word_bits", k.weight_word_bits},
                {"neuron_updates_per_cycle", k.neuron_updates_per_cycle}, {"sdsa_lanes", k.sdsa_lanes},
                {"input_queue_depth", k.input_queue_depth}, {"output_queue_depth", k.output_queue_depth},
-               {"mac_lanes", k.mac_lanes}};
+               {"mac_lanes", k.mac_lanes}, {"queue_sram_bytes", k.queue_sram_bytes}};
   j["host"] = {{"ports", c.host.ports}, {"bits_per_cycle", c.host.bits_per_cycle}};
   j["dram"] = {{"bytes_per_cycle", c.dram.bytes_per_cycle}, {"latency_cycles", c.dram.latency_cycles}};
   j["tech"] = {{"node", c.tech.node}, {"energy_table", c.tech.energy_table}};

@@ -43,10 +43,15 @@ struct CoreConfig {
   int weight_word_bits = 64;            // weights read per access = word_bits / 8
   int neuron_updates_per_cycle = 8;     // LIF updates per cycle
   int sdsa_lanes = 16;                  // SDSA AND/increment or row-add lanes per cycle
-  int input_queue_depth = 64;           // events
-  int output_queue_depth = 64;          // packets
+  int input_queue_depth = 64;           // packets received, synapse work not finished
+  int output_queue_depth = 64;          // packets formed, not yet injected
   int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
+  int64_t queue_sram_bytes = 16384;     // holds both queues, a whole packet per entry
 };
+
+// Payload flits per packet at most: longer spike lists are split so that one packet cannot hold a
+// router output for hundreds of cycles (wormhole) and a queue entry has a fixed size.
+constexpr int kMaxPayloadFlits = 8;
 
 // Host interface: input frames enter at `ports` routers spread over the west edge of the global
 // mesh (port i at row i * height / ports, column 0), each fed by a link of `bits_per_cycle`.
@@ -86,6 +91,11 @@ struct ChipConfig {
   int global_height() const { return mesh.height * chips.chips_y; }
   int num_cores() const { return global_width() * global_height(); }
 };
+
+// A queue entry holds the largest packet: header + kMaxPayloadFlits flits of router.flit_bits.
+int64_t queue_entry_bytes(const ChipConfig& c);
+// Queue SRAM the two queues need: (input_queue_depth + output_queue_depth) entries.
+int64_t queue_sram_needed(const ChipConfig& c);
 
 ChipConfig load_chip_config(const std::string& path);              // throws spikechip::Error
 ChipConfig chip_config_from_json(const nlohmann::json& j, const std::string& origin);

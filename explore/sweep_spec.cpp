@@ -79,7 +79,7 @@ double area_proxy_mm2(const arch::ChipConfig& c) {
                    kFlopBit = 4.5, kCrossbarBit = 1.0;
   const auto& k = c.core;
   const auto& r = c.router;
-  const double sram = double(k.membrane_sram_bytes + k.weight_sram_bytes) * 8 * kSramBit;
+  const double sram = double(k.membrane_sram_bytes + k.weight_sram_bytes + k.queue_sram_bytes) * 8 * kSramBit;
   const double logic = k.adder_lanes * kAdderLane + k.neuron_updates_per_cycle * kNeuronUnit +
                        k.sdsa_lanes * kSdsaLane + k.mac_lanes * kMacLane;
   const double router = 5.0 * r.vcs * r.buffer_depth * r.flit_bits * kFlopBit + 25.0 * r.flit_bits * kCrossbarBit;

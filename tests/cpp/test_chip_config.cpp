@@ -59,6 +59,38 @@ TEST(ChipConfig, ErrorsNameFileAndPath) {
             std::string::npos);
 }
 
+TEST(ChipConfig, ZeroSizeMeshRejected) {
+  EXPECT_EQ(error_of({{"name", "n"}, {"mesh", {{"width", 0}, {"height", 4}}}}), "x.json: /mesh/width: 0 is out of range 1..256");
+  EXPECT_EQ(error_of({{"name", "n"}, {"mesh", {{"height", 0}}}}), "x.json: /mesh/height: 0 is out of range 1..256");
+  EXPECT_NE(error_of({{"name", "n"}, {"chips", {{"chips_x", 0}}}}).find("/chips/chips_x: 0 is out of range"), std::string::npos);
+}
+
+// The input and output queues live in the queue SRAM, one whole packet (header + 8 payload flits)
+// per entry: the defaults need (64 + 64) x 9 x 8 B = 9216 B of the 16384.
+TEST(ChipConfig, QueuesMustFitTheQueueSram) {
+  const arch::ChipConfig d = arch::chip_config_from_json({{"name", "n"}}, "x.json");
+  EXPECT_EQ(arch::queue_entry_bytes(d), 72);
+  EXPECT_EQ(arch::queue_sram_needed(d), 9216);
+  EXPECT_EQ(d.core.queue_sram_bytes, 16384);
+  // Exactly full is fine; one byte short is not.
+  EXPECT_EQ(error_of({{"name", "n"}, {"core", {{"queue_sram_bytes", 9216}}}}), "");
+  EXPECT_EQ(error_of({{"name", "n"}, {"core", {{"queue_sram_bytes", 9215}}}}),
+            "x.json: /core/queue_sram_bytes: 9215 bytes cannot hold the queues: input_queue_depth 64 + "
+            "output_queue_depth 64 packets of up to 9 flits x 64 bits (72 B each) need 9216 bytes; raise "
+            "core.queue_sram_bytes or lower the queue depths");
+  // Deeper queues, or wider flits, outgrow the default SRAM; the error names the key even when
+  // the file leaves it at its default.
+  const std::string deep = error_of({{"name", "n"}, {"core", {{"input_queue_depth", 200}}}});
+  EXPECT_NE(deep.find("x.json: /core/queue_sram_bytes: 16384 bytes cannot hold the queues: input_queue_depth 200"),
+            std::string::npos) << deep;
+  EXPECT_NE(deep.find("need 19008 bytes"), std::string::npos) << deep;
+  const std::string wide = error_of({{"name", "n"}, {"router", {{"flit_bits", 256}}}});
+  EXPECT_NE(wide.find("9 flits x 256 bits (288 B each) need 36864 bytes"), std::string::npos) << wide;
+  EXPECT_EQ(error_of({{"name", "n"}, {"router", {{"flit_bits", 256}}}, {"core", {{"queue_sram_bytes", 36864}}}}), "");
+  EXPECT_NE(error_of({{"name", "n"}, {"core", {{"queue_sram_bytes", 0}}}}).find("/core/queue_sram_bytes: 0 is out of range"),
+            std::string::npos);
+}
+
 TEST(ChipConfig, MissingEnergyTableReported) {
   fs::path dir = fs::temp_directory_path() / "spikechip_chip_cfg_test";
   fs::create_directories(dir);

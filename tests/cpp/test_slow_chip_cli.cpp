@@ -139,6 +139,31 @@ TEST(RunCli, ChipTooSmallForTheModel) {
                        {"core"});
 }
 
+// Issue 5's bad chip configs through the real binary: each a single error line naming the file
+// and the JSON path, exit 1, no report.
+TEST(RunCli, BadChipConfigs) {
+  const std::string dir = fresh_dir("badchip"), out = dir + "/report", img = write_pgm(dir, 28, 28);
+  const auto variant = [&](const std::string& name, const auto& edit) {
+    nlohmann::json j = nlohmann::json::parse(slurp(chip_with_mesh(dir, 8, 8)));
+    edit(j);
+    const std::string p = dir + "/" + name + ".json";
+    spit(p, j.dump());
+    return p;
+  };
+  const std::string unknown = variant("unknown", [](auto& j) { j["core"]["adder_lanez"] = 3; });
+  expect_clean_failure(run_args(kModel, unknown, img, out), out, {unknown, "/core/adder_lanez: unknown key"});
+  const std::string zero = variant("zero", [](auto& j) { j["mesh"]["width"] = 0; });
+  expect_clean_failure(run_args(kModel, zero, img, out), out, {zero, "/mesh/width: 0 is out of range 1..256"});
+  const std::string queue = variant("queue", [](auto& j) { j["core"]["queue_sram_bytes"] = 4096; });
+  expect_clean_failure(run_args(kModel, queue, img, out), out,
+                       {queue, "/core/queue_sram_bytes: 4096 bytes cannot hold the queues", "need 9216 bytes"});
+  nlohmann::json table = nlohmann::json::parse(slurp(kSrc + "/arch/energy/45nm.json"));
+  table["entries"].erase("router_flit");
+  spit(dir + "/no_router_flit.json", table.dump());
+  const std::string energy = variant("energy", [&](auto& j) { j["tech"]["energy_table"] = dir + "/no_router_flit.json"; });
+  expect_clean_failure(run_args(kModel, energy, img, out), out, {dir + "/no_router_flit.json", "/entries/router_flit"});
+}
+
 TEST(RunCli, ChipsAutoSpreadsAModelTooBigForOneChip) {
   // The 2x2 chip above fails; run's own --chips auto maps onto as many such chips as needed.
   const std::string dir = fresh_dir("chips"), out = dir + "/report";

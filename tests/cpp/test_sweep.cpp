@@ -138,8 +138,8 @@ TEST(SweepSpec, TechOnlyPointsShareOneSimulation) {
 }
 
 TEST(SweepSpec, AreaProxyByHand) {
-  arch::ChipConfig c;  // defaults: 4x4 mesh, 64 KiB + 128 KiB, 16 adders, 8 LIF, 16 SDSA, 4 MAC, 2 VC x 4 x 64 bit
-  const double core = (65536.0 + 131072.0) * 8 * 0.5 + 16 * 180 + 8 * 400 + 16 * 60 + 4 * 600 + 5 * 2 * 4 * 64 * 4.5 +
+  arch::ChipConfig c;  // defaults: 4x4 mesh, 64 + 128 + 16 KiB SRAM, 16 adders, 8 LIF, 16 SDSA, 4 MAC, 2 VC x 4 x 64 bit
+  const double core = (65536.0 + 131072.0 + 16384.0) * 8 * 0.5 + 16 * 180 + 8 * 400 + 16 * 60 + 4 * 600 + 5 * 2 * 4 * 64 * 4.5 +
                       25 * 64 * 1.0;
   EXPECT_DOUBLE_EQ(explore::area_proxy_mm2(c), 16 * core / 1e6);
 }
