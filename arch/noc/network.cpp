@@ -774,10 +774,12 @@ struct Network::Impl {
                 if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
               }
               if (!sink_ready) blocked_sink = true;
-            } else if (op0[op * nv + iv.out_vc[b]].credits <= 0 || r.link_free[op] > t) {
-              no_credit = true;
-              if (op0[op * nv + iv.out_vc[b]].credits <= 0) wait_out = op * nv + iv.out_vc[b];
-              if (r.link_free[op] > t) tmr = true;
+            } else {
+              const int oi = op * nv + iv.out_vc[b];
+              const bool out_empty = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
+              no_credit |= out_empty | link_busy;
+              if (out_empty) wait_out = oi;
+              tmr |= link_busy;
             }
           }
           if (blocked_sink) {

@@ -23,6 +23,7 @@
 namespace spikechip {
 namespace {
 
+using Cmd = testing::CmdResult;
 using testing::chip_preset;
 using testing::random_image;
 using testing::small_meta_spikeformer;
@@ -189,18 +190,6 @@ TEST(ChipTimeMultiplex, DramConfigIsStrict) {
 
 // `spikechip run --time-multiplex` (maps itself) and `run --mapping` of `map --time-multiplex`
 // on the shipped model and a 4x4 chip: verified bit-exact, the report shows phases and DRAM.
-struct Cmd {
-  int code;
-  std::string out, err;
-};
-Cmd spikechip(const std::string& args) {
-  const char* env = std::getenv("SPIKECHIP_BINARY");
-  const std::string bin = env && *env ? env : SPIKECHIP_BINARY;
-  const std::string dir = testing::fresh_dir("cmd");
-  const int st = std::system(("'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'").c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, testing::slurp(dir + "/out"), testing::slurp(dir + "/err")};
-}
-
 TEST(ChipTimeMultiplex, CliRunMapsOrLoadsTimeMultiplexedMapping) {
   const std::string src = SPIKECHIP_SOURCE_DIR, dir = testing::fresh_dir("tmcli");
   nlohmann::json cj = arch::chip_config_to_json(chip_preset("tiny"));
@@ -209,7 +198,7 @@ TEST(ChipTimeMultiplex, CliRunMapsOrLoadsTimeMultiplexedMapping) {
   testing::spit(dir + "/chip.json", cj.dump());
   const std::string common = "--model '" + src + "/models/fmnist' --chip '" + dir + "/chip.json' --input '" + src +
                              "/models/fmnist/sample.npy' --quiet";
-  Cmd a = spikechip("run " + common + " --time-multiplex -o '" + dir + "/a'");
+  Cmd a = testing::run_spikechip("run " + common + " --time-multiplex -o '" + dir + "/a'");
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_NE(a.out.find("verified bit-exact"), std::string::npos) << a.out;
   const nlohmann::json rep = nlohmann::json::parse(testing::slurp(dir + "/a/report.json"));
@@ -222,17 +211,17 @@ TEST(ChipTimeMultiplex, CliRunMapsOrLoadsTimeMultiplexedMapping) {
   EXPECT_DOUBLE_EQ(rep["energy_by_component_pJ"]["dram"].get<double>(), rep["events"]["dram_bits"].get<double>() * 20.0 / n_in);
   EXPECT_GE(rep["events"]["dram_bits"].get<double>(), 8 * rep["dram"]["weight_bytes"].get<double>() * n_in);
 
-  Cmd map = spikechip("map --model '" + src + "/models/fmnist' --chip '" + dir + "/chip.json' --time-multiplex -o '" +
+  Cmd map = testing::run_spikechip("map --model '" + src + "/models/fmnist' --chip '" + dir + "/chip.json' --time-multiplex -o '" +
                       dir + "/tm.json'");
   ASSERT_EQ(map.code, 0) << map.err;
-  Cmd b = spikechip("run " + common + " --mapping '" + dir + "/tm.json' -o '" + dir + "/b'");
+  Cmd b = testing::run_spikechip("run " + common + " --mapping '" + dir + "/tm.json' -o '" + dir + "/b'");
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_NE(b.out.find("verified bit-exact"), std::string::npos) << b.out;
-  Cmd both = spikechip("run " + common + " --mapping '" + dir + "/tm.json' --time-multiplex");
+  Cmd both = testing::run_spikechip("run " + common + " --mapping '" + dir + "/tm.json' --time-multiplex");
   EXPECT_EQ(both.code, 2);
   EXPECT_NE(both.err.find("--time-multiplex"), std::string::npos) << both.err;
   // Without the flag the model does not fit and the error offers it.
-  Cmd no = spikechip("run " + common);
+  Cmd no = testing::run_spikechip("run " + common);
   EXPECT_EQ(no.code, 1);
   EXPECT_NE(no.err.find("--time-multiplex"), std::string::npos) << no.err;
 }

@@ -11,61 +11,39 @@
 #include "spikechip/version.hpp"
 #include "tiny_graph.hpp"
 
+using spikechip::testing::CmdResult;
 using spikechip::testing::fresh_dir;
 
 namespace {
-
-struct CmdResult {
-  int code;
-  std::string out, err;
-};
-
-std::string binary() {
-  const char* env = std::getenv("SPIKECHIP_BINARY");
-  if (env && *env) return env;
-#ifdef SPIKECHIP_BINARY
-  return SPIKECHIP_BINARY;
-#else
-  return "build/spikechip";
-#endif
-}
-
-CmdResult run(const std::string& args) {
-  const std::string dir = fresh_dir("run");
-  const std::string cmd = "'" + binary() + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, spikechip::testing::slurp(dir + "/out"),
-          spikechip::testing::slurp(dir + "/err")};
-}
 
 int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
 }  // namespace
 
 TEST(Cli, Version) {
-  const CmdResult r = run("--version");
+  const CmdResult r = spikechip::testing::run_spikechip("--version");
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, std::string("spikechip ") + spikechip::kVersion + "\n");
 }
 
 TEST(Cli, Help) {
-  const CmdResult r = run("--help");
+  const CmdResult r = spikechip::testing::run_spikechip("--help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("model"), std::string::npos) << r.out;
-  EXPECT_EQ(run("model info --help").code, 0);
+  EXPECT_EQ(spikechip::testing::run_spikechip("model info --help").code, 0);
 }
 
 TEST(Cli, UnknownSubcommandIsUsageError) {
-  const CmdResult r = run("frobnicate");
+  const CmdResult r = spikechip::testing::run_spikechip("frobnicate");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown subcommand 'frobnicate'"), std::string::npos) << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_EQ(run("model info").code, 2);  // missing DIR
-  EXPECT_EQ(run("model info --bogus x").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("model info").code, 2);  // missing DIR
+  EXPECT_EQ(spikechip::testing::run_spikechip("model info --bogus x").code, 2);
 }
 
 TEST(Cli, ModelInfoMissingDirIsOneLineRuntimeError) {
-  const CmdResult r = run("model info /nonexistent/spikechip-model");
+  const CmdResult r = spikechip::testing::run_spikechip("model info /nonexistent/spikechip-model");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/spikechip-model: model directory not found"), std::string::npos) << r.err;
@@ -75,10 +53,10 @@ TEST(Cli, ModelInfoMissingDirIsOneLineRuntimeError) {
 TEST(Cli, ModelInfoTextAndJson) {
   const std::string dir = fresh_dir("model");
   spikechip::model::save_model(spikechip::testing::tiny_graph(), dir);
-  const CmdResult t = run("model info '" + dir + "'");
+  const CmdResult t = spikechip::testing::run_spikechip("model info '" + dir + "'");
   EXPECT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.out.find("sdsa"), std::string::npos) << t.out;
-  const CmdResult j = run("model info --json '" + dir + "'");
+  const CmdResult j = spikechip::testing::run_spikechip("model info --json '" + dir + "'");
   ASSERT_EQ(j.code, 0) << j.err;
   const auto doc = nlohmann::json::parse(j.out);
   EXPECT_EQ(doc["nodes"].size(), 10u);
@@ -96,7 +74,7 @@ TEST(Cli, ModelInfoOnBrokenModelNamesNodeAndKey) {
   auto g = nlohmann::json::parse(spikechip::testing::slurp(dir + "/graph.json"));
   g["nodes"][4]["attrs"]["heads"] = 3;
   spikechip::testing::spit(dir + "/graph.json", g.dump());
-  const CmdResult r = run("model info '" + dir + "'");
+  const CmdResult r = spikechip::testing::run_spikechip("model info '" + dir + "'");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("node 'sdsa': attrs.heads: 3 does not divide 4 channels"), std::string::npos) << r.err;

@@ -13,6 +13,7 @@
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "tiny_graph.hpp"
 
 extern char** environ;
 
@@ -30,7 +31,8 @@ struct ServerProcess {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    const char* bin = getenv("SPIKECHIP_BINARY") ? getenv("SPIKECHIP_BINARY") : SPIKECHIP_BINARY;
+    const std::string bin_path = spikechip::testing::spikechip_binary();
+    const char* bin = bin_path.c_str();
     std::vector<std::string> args = {bin, "serve", "--bind", "tcp://127.0.0.1:*", "--workers", "2"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -11,6 +11,7 @@
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "models/safetensors.hpp"
+#include "tiny_graph.hpp"
 
 namespace fs = std::filesystem;
 using namespace spikechip::model;
@@ -21,8 +22,7 @@ struct Out {
   std::string text;
 };
 Out sh(const std::string& args) {
-  const char* env = std::getenv("SPIKECHIP_BINARY");
-  const std::string cmd = std::string(env ? env : SPIKECHIP_BINARY) + " " + args + " 2>&1";
+  const std::string cmd = spikechip::testing::spikechip_binary() + " " + args + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> f(popen(cmd.c_str(), "r"), pclose);
   std::string out;
   char buf[4096];

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "tiny_graph.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,10 +47,6 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-std::string binary() {
-  if (const char* e = std::getenv("SPIKECHIP_BINARY")) return e;
-  return SPIKECHIP_BINARY;
-}
 
 class NocGolden : public ::testing::TestWithParam<Case> {};
 
@@ -58,7 +56,7 @@ TEST_P(NocGolden, StatsJsonByteIdentical) {
   ASSERT_FALSE(expect.empty()) << "missing golden " << c.name << ".out.json";
   const fs::path out = fs::temp_directory_path() / ("noc_golden_" + c.name + "_" + std::to_string(getpid()) + ".json");
   // Chip files in cases.txt are relative to the repository root.
-  const std::string cmd = "cd '" + std::string(SPIKECHIP_SOURCE_DIR) + "' && '" + binary() + "' noc" + c.args +
+  const std::string cmd = "cd '" + std::string(SPIKECHIP_SOURCE_DIR) + "' && '" + spikechip::testing::spikechip_binary() + "' noc" + c.args +
                           " -o '" + out.string() + "' > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const std::string got = slurp(out.string());

@@ -20,6 +20,7 @@ namespace spikechip {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CmdResult;
 using testing::fresh_dir;
 using testing::slurp;
 using testing::spit;
@@ -27,20 +28,6 @@ using testing::spit;
 const std::string kSrc = SPIKECHIP_SOURCE_DIR;
 const std::string kModel = kSrc + "/models/fmnist";
 const std::string kChip = kSrc + "/arch/presets/tiny.json";
-
-struct CmdResult {
-  int code;
-  std::string out, err;
-};
-
-CmdResult run(const std::string& args) {
-  const char* env = std::getenv("SPIKECHIP_BINARY");
-  const std::string bin = env && *env ? env : SPIKECHIP_BINARY;
-  const std::string dir = fresh_dir("cmd");
-  const std::string cmd = "'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
-}
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 
@@ -60,7 +47,7 @@ std::string run_args(const std::string& model, const std::string& chip, const st
 // A bad run: exit 1, exactly one stderr line that starts with the error prefix and names every
 // part, nothing on stdout, and no report.json in the output directory.
 void expect_clean_failure(const std::string& args, const std::string& out, std::initializer_list<std::string> parts) {
-  const CmdResult r = run(args);
+  const CmdResult r = testing::run_spikechip(args);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("spikechip: error: ", 0), 0u) << r.err;
@@ -72,7 +59,7 @@ void expect_clean_failure(const std::string& args, const std::string& out, std::
 TEST(RunCli, ShippedModelOnTinyWritesACompleteVerifiedReport) {
   const std::string dir = fresh_dir("ok"), out = dir + "/report";
   const std::string img = write_pgm(dir, 28, 28);
-  const CmdResult r = run(run_args(kModel, kChip, img, out) + " -T 2 --quiet");
+  const CmdResult r = testing::run_spikechip(run_args(kModel, kChip, img, out) + " -T 2 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("verified bit-exact against golden"), std::string::npos) << r.out;
   for (const char* f : {"report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv"})
@@ -95,7 +82,7 @@ TEST(RunCli, ShippedModelOnTinyWritesACompleteVerifiedReport) {
   EXPECT_NE(slurp(out + "/report.html").find("spikechip.run-report/1"), std::string::npos);
   // Same command, same numbers: everything but the wall-clock fields is deterministic.
   const std::string out2 = dir + "/report2";
-  ASSERT_EQ(run(run_args(kModel, kChip, img, out2) + " -T 2 --quiet").code, 0);
+  ASSERT_EQ(testing::run_spikechip(run_args(kModel, kChip, img, out2) + " -T 2 --quiet").code, 0);
   nlohmann::json a = rep, b = nlohmann::json::parse(slurp(out2 + "/report.json"));
   for (auto* j : {&a, &b}) {
     for (const char* k : {"wall_s", "chip_wall_s", "golden_wall_s", "cycles_per_wall_s", "sops_per_wall_s"})
@@ -167,13 +154,13 @@ TEST(RunCli, BadChipConfigs) {
 TEST(RunCli, ChipsAutoSpreadsAModelTooBigForOneChip) {
   // The 2x2 chip above fails; run's own --chips auto maps onto as many such chips as needed.
   const std::string dir = fresh_dir("chips"), out = dir + "/report";
-  const CmdResult r = run(run_args(kModel, chip_with_mesh(dir, 4, 4), write_pgm(dir, 28, 28), out) + " --chips auto");
+  const CmdResult r = testing::run_spikechip(run_args(kModel, chip_with_mesh(dir, 4, 4), write_pgm(dir, 28, 28), out) + " --chips auto");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(out + "/report.json"));
   EXPECT_EQ(j["status"], "complete");
   EXPECT_GT(j["chip"]["chips"][0].get<int>() * j["chip"]["chips"][1].get<int>(), 1);
   EXPECT_NE(j["tool"]["command"].get<std::string>().find("--chips auto"), std::string::npos);
-  const CmdResult bad = run(run_args(kModel, kChip, write_pgm(dir, 28, 28), out) + " --chips 0");
+  const CmdResult bad = testing::run_spikechip(run_args(kModel, kChip, write_pgm(dir, 28, 28), out) + " --chips 0");
   EXPECT_EQ(bad.code, 2) << bad.err;
 }
 

@@ -17,6 +17,7 @@
 #include "models/meta_spikeformer.hpp"
 #include "models/npy.hpp"
 #include "sim/error.hpp"
+#include "tiny_graph.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -25,10 +26,7 @@ using namespace spikechip;
 
 namespace {
 
-std::string binary() {
-  const char* b = std::getenv("SPIKECHIP_BINARY");
-  return b ? b : SPIKECHIP_BINARY;
-}
+std::string binary() { return spikechip::testing::spikechip_binary(); }
 
 fs::path scratch(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("spikechip-test-sweep-" + std::to_string(getpid())) / name;

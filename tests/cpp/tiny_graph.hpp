@@ -2,10 +2,12 @@
 // Small hand-built models and helpers shared by the foundation tests.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "models/graph.hpp"
@@ -137,6 +139,24 @@ inline std::string slurp(const std::string& path) {
 inline void spit(const std::string& path, const std::string& s) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << s;
+}
+
+// The spikechip binary under test: $SPIKECHIP_BINARY (ctest sets it), else the one CMake built.
+inline std::string spikechip_binary() {
+  const char* env = std::getenv("SPIKECHIP_BINARY");
+  return env && *env ? env : SPIKECHIP_BINARY;
+}
+
+struct CmdResult {
+  int code;  // exit code, -1 if the process did not exit normally
+  std::string out, err;
+};
+// Runs the binary with `args` (quoted by the caller) through the shell; stdout and stderr apart.
+inline CmdResult run_spikechip(const std::string& args) {
+  const std::string dir = fresh_dir("cmd"), bin = spikechip_binary();
+  const std::string cmd = "'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
 }
 
 // Runs fn, expects spikechip::Error whose message contains every one of `parts`.
