@@ -4,6 +4,7 @@
 
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {
 

@@ -9,6 +9,7 @@
 #include "explore/sweep.hpp"
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip::explore {
 namespace fs = std::filesystem;

@@ -7,6 +7,7 @@
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "sim/strict_json.hpp"
+#include "spikechip/source_dir.hpp"
 
 using namespace spikechip;
 

@@ -13,6 +13,7 @@
 #include "arch/energy.hpp"
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "spikechip/source_dir.hpp"
 
 int sc_main(int, char**) { return 0; }
 

@@ -14,6 +14,7 @@
 #include "models/executor.hpp"
 #include "models/graph.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip::testing {
 

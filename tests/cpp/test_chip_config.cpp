@@ -6,6 +6,7 @@
 #include "arch/chip_config.hpp"
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
+#include "spikechip/source_dir.hpp"
 
 using namespace spikechip;
 namespace fs = std::filesystem;

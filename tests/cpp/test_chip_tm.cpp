@@ -19,6 +19,7 @@
 #include "chip_test_util.hpp"
 #include "sim/error.hpp"
 #include "tiny_graph.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip {
 namespace {

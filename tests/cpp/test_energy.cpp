@@ -7,6 +7,7 @@
 
 #include "arch/energy.hpp"
 #include "sim/error.hpp"
+#include "spikechip/source_dir.hpp"
 
 using namespace spikechip;
 using namespace spikechip::arch;

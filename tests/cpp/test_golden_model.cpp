@@ -14,6 +14,7 @@
 #include "models/executor.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "sim/error.hpp"
+#include "spikechip/source_dir.hpp"
 
 using namespace spikechip::model;
 namespace fs = std::filesystem;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tiny_graph.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace fs = std::filesystem;
 

@@ -15,6 +15,7 @@
 #include "mapper/mapper.hpp"
 #include "models/graph_io.hpp"
 #include "tiny_graph.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip {
 namespace {

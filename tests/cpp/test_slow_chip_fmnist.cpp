@@ -15,6 +15,7 @@
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "models/meta_spikeformer.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip {
 namespace {

@@ -18,6 +18,7 @@
 #include "models/npy.hpp"
 #include "sim/error.hpp"
 #include "tiny_graph.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

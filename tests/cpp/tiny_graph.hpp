@@ -12,6 +12,7 @@
 
 #include "models/graph.hpp"
 #include "sim/error.hpp"
+#include "spikechip/test_binary.hpp"
 
 namespace spikechip::testing {
 
