@@ -12,7 +12,6 @@
 
 #include "models/graph.hpp"
 #include "sim/error.hpp"
-#include "spikechip/test_binary.hpp"
 
 namespace spikechip::testing {
 
@@ -142,10 +141,15 @@ inline void spit(const std::string& path, const std::string& s) {
   f << s;
 }
 
-// The spikechip binary under test: $SPIKECHIP_BINARY (ctest sets it), else the one CMake built.
+// The spikechip binary under test: $SPIKECHIP_BINARY (ctest sets it), else the one CMake built
+// beside the tests (build/tests/test_x -> build/spikechip). Found at run time rather than compiled
+// in, so that the tests compile the same in every checkout (compiler caches stay warm).
 inline std::string spikechip_binary() {
   const char* env = std::getenv("SPIKECHIP_BINARY");
-  return env && *env ? env : SPIKECHIP_BINARY;
+  if (env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path() / "spikechip").string();
 }
 
 struct CmdResult {
