@@ -35,6 +35,16 @@ inline CLI::App* command_group(CLI::App& app, const std::string& name, const std
 // own count), N -> N. Throws UsageError otherwise.
 int parse_chips_option(const std::string& chips);
 
+// --chip (a preset name or a chip config file) and the repeatable --set KEY=VALUE of every command
+// that takes a chip; both go to arch::load_chip_config(chip, sets).
+void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>& sets, bool required = true);
+
+// Exit code of `spikechip run` when the run stopped before every input finished (SIGINT or
+// --time-limit): the outputs are written (status "partial"), but they are not a result.
+constexpr int kRunPartialExit = 3;
+// A command that completed but must not exit 0 sets its code here; main returns it.
+void set_exit_code(int code);
+
 // True when --quiet was given or stderr is not a terminal (progress lines are suppressed).
 bool quiet();
 void set_quiet(bool q);

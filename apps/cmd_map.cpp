@@ -15,6 +15,7 @@ namespace spikechip::cli {
 namespace {
 
 struct MapArgs {
+  std::vector<std::string> sets;
   std::string model, chip, out, summary_json, rates, rates_inputs;
   int rate_samples = 4;
   std::string placement = "anneal", chips = "", split = "min-cores";
@@ -29,7 +30,7 @@ void run_map(const MapArgs& a) {
   o.time_multiplex = a.time_multiplex, o.unicast = a.unicast;
   o.chips = parse_chips_option(a.chips);
   model::Graph g = model::load_model(a.model);
-  arch::ChipConfig chip = arch::load_chip_config(a.chip);
+  arch::ChipConfig chip = arch::load_chip_config(a.chip, a.sets);
   if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);
   if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
   mapper::Mapping m = mapper::map_model(g, chip, o);
@@ -46,7 +47,7 @@ RegisterCommand reg(40, [](CLI::App& app) {
   auto args = std::make_shared<MapArgs>();
   CLI::App* c = app.add_subcommand("map", "Map a model onto a chip: partition, place, route (docs/mapper.md)");
   c->add_option("--model", args->model, "model directory (graph.json + weights.safetensors)")->required();
-  c->add_option("--chip", args->chip, "chip config JSON (docs/chip-config.md)")->required();
+  add_chip_options(c, args->chip, args->sets);
   c->add_option("-o,--output", args->out, "mapping JSON to write")->required();
   c->add_option("--placement", args->placement, "naive | random | snake | anneal | metis | metis-anneal")
       ->check(CLI::IsMember({"naive", "random", "snake", "anneal", "metis", "metis-anneal"}));

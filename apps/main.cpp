@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "apps/cli.hpp"
+#include "arch/chip_config.hpp"
 #include "sim/error.hpp"
 #include "spikechip/version.hpp"
 
@@ -14,6 +15,8 @@ std::vector<CommandEntry>& registry() {
   return entries;
 }
 static bool g_quiet = false;
+static int g_exit_code = 0;
+void set_exit_code(int code) { g_exit_code = code; }
 bool quiet() { return g_quiet || !isatty(fileno(stderr)); }
 void set_quiet(bool q) { g_quiet = q; }
 
@@ -28,6 +31,17 @@ int parse_chips_option(const std::string& chips) {
   }
   throw UsageError("--chips '" + chips + "' must be 'auto' or a positive integer");
 }
+
+void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>& sets, bool required) {
+  std::string presets;
+  for (const auto& p : arch::preset_names()) presets += (presets.empty() ? "" : ", ") + p;
+  auto* c = cmd->add_option("--chip", chip, "Chip: a preset name (" + presets + ") or a chip config JSON (docs/chip-config.md)");
+  if (required) c->required();
+  cmd->add_option("--set", sets, "Override one chip-config key, KEY=VALUE, e.g. core.adder_lanes=32 (repeatable; "
+                                  "'spikechip config describe' lists the keys)")
+      ->allow_extra_args(false)
+      ->always_capture_default(false);
+}
 }  // namespace spikechip::cli
 
 int main(int argc, char** argv) {
@@ -36,6 +50,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("spikechip ") + kVersion);
   app.require_subcommand(1);
   app.fallthrough();
+  app.option_defaults()->always_capture_default();  // every --help shows the defaults
   auto& entries = cli::registry();
   std::stable_sort(entries.begin(), entries.end(),
                    [](const auto& a, const auto& b) { return a.order < b.order; });
@@ -69,5 +84,5 @@ int main(int argc, char** argv) {
     std::cerr << "spikechip: internal error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  return cli::g_exit_code;
 }
