@@ -44,8 +44,7 @@ struct SweepSpec {
 SweepSpec load_sweep(const std::string& path);
 SweepSpec parse_sweep(const nlohmann::ordered_json& j, const std::string& origin, const std::string& base_dir);
 
-// Area proxy (docs/exploration.md): SRAM bits, datapath lanes and router buffers of every core of
-// the mesh, at 45 nm constants scaled by (node/45)^2.
+// Area proxy of a point: the chip's area model, arch::chip_area (arch/area.hpp), in mm².
 double area_proxy_mm2(const arch::ChipConfig& c);
 
 // The metric columns of a job, in CSV order.

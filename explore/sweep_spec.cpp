@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/area.hpp"
 #include "explore/sweep.hpp"
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
@@ -73,27 +74,7 @@ struct Axis {  // one combination = a set of (path, value) assignments
 
 }  // namespace
 
-double area_proxy_mm2(const arch::ChipConfig& c) {
-  // 45 nm constants in um^2 (docs/exploration.md): 6T bit cell 0.346 um^2 x 1.45 array overhead,
-  // FreePDK45 cells for the datapaths (full adder ~4.3 um^2, DFF ~4.5 um^2).
-  constexpr double kSramBit = 0.5, kAdderLane = 180, kNeuronUnit = 400, kSdsaLane = 60, kMacLane = 600,
-                   kFlopBit = 4.5, kCrossbarBit = 1.0;
-  const auto& k = c.core;
-  const auto& r = c.router;
-  const double sram = double(k.membrane_sram_bytes + k.weight_sram_bytes + k.queue_sram_bytes) * 8 * kSramBit;
-  const double logic = k.adder_lanes * kAdderLane + k.neuron_updates_per_cycle * kNeuronUnit +
-                       k.sdsa_lanes * kSdsaLane + k.mac_lanes * kMacLane;
-  const double router = 5.0 * r.vcs * r.buffer_depth * r.flit_bits * kFlopBit + 25.0 * r.flit_bits * kCrossbarBit;
-  double node = 45;
-  try {
-    size_t pos = 0;
-    double n = std::stod(c.tech.node, &pos);
-    if (n > 0) node = n;
-  } catch (const std::exception&) {
-  }
-  const double scale = (node / 45.0) * (node / 45.0);
-  return double(c.num_cores()) * (sram + logic + router) * scale / 1e6;
-}
+double area_proxy_mm2(const arch::ChipConfig& c) { return arch::chip_area(c).total_mm2; }
 
 const std::vector<std::string>& job_metrics(const std::string& job) {
   static const std::vector<std::string> map_m = {"cores_used", "cores_total", "traffic_hops", "link_traversals",

@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "report/compare.hpp"
 #include "report/csv.hpp"
+#include "report/stats_txt.hpp"
 #include "sim/error.hpp"
 #include "spikechip/report_assets.hpp"
 
@@ -87,12 +89,42 @@ std::string cores_csv(const json& report) {
   for (auto& s : stalls) header.push_back("stall_" + s + "_cycles");
   header.insert(header.end(), std::begin(kTail), std::end(kTail));
   CsvWriter w(header);
-  for (const json& c : cores) {
+  // Every core of the mesh (report.json's `cores` lists the used ones): an unused core is a row of
+  // zeros with no nodes, so the file has mesh width x height rows in id order.
+  std::map<long long, const json*> by_id;
+  for (const json& c : cores)
+    if (c.contains("id") && c["id"].is_number_integer()) by_id[c["id"].get<long long>()] = &c;
+  const json& chip = section(report, "chip", json::value_t::object);
+  const json mesh = chip.value("mesh", json()), nchips = chip.value("chips", json::array({1, 1}));
+  long long mw = 0, mh = 0, cx = 1, cy = 1;
+  if (mesh.is_array() && mesh.size() == 2 && mesh[0].is_number_integer() && mesh[1].is_number_integer())
+    mw = mesh[0].get<long long>(), mh = mesh[1].get<long long>();
+  if (nchips.is_array() && nchips.size() == 2 && nchips[0].is_number_integer() && nchips[1].is_number_integer())
+    cx = std::max(1LL, nchips[0].get<long long>()), cy = std::max(1LL, nchips[1].get<long long>());
+  auto used_row = [&](const json& c) {
     std::vector<std::string> r = {cell(c, "id"), cell(c, "x"), cell(c, "y"), cell(c, "chip"),
                                   cell(c, "nodes"), cell(c, "busy_cycles")};
     const json st = c.value("stall_cycles", json::object());
     for (auto& s : stalls) r.push_back(st.is_object() ? cell(st, s.c_str()) : std::string());
     for (const char* k : kTail) r.push_back(cell(c, k));
+    w.row(r);
+  };
+  const bool whole_mesh = mw > 0 && mh > 0 && mw * mh <= (1LL << 20) && (by_id.empty() || by_id.rbegin()->first < mw * mh);
+  if (!whole_mesh) {
+    for (const json& c : cores) used_row(c);
+    return w.text();
+  }
+  const long long chip_w = std::max(1LL, mw / cx), chip_h = std::max(1LL, mh / cy);
+  for (long long id = 0; id < mw * mh; ++id) {
+    if (auto it = by_id.find(id); it != by_id.end()) {
+      used_row(*it->second);
+      continue;
+    }
+    const long long x = id % mw, y = id / mw;
+    std::vector<std::string> r = {std::to_string(id), std::to_string(x), std::to_string(y),
+                                  std::to_string((y / chip_h) * (mw / chip_w) + x / chip_w), "", "0"};
+    r.insert(r.end(), stalls.size(), "0");
+    r.insert(r.end(), std::size(kTail), "0");
     w.row(r);
   }
   return w.text();
@@ -276,6 +308,12 @@ std::string render_sweep_html(const json& sweep) {
   return render_page("sweep", title, banner, sweep);
 }
 
+std::string render_compare_html(const json& cmp) {
+  return render_page("compare", fmt::format("spikechip compare: {} vs {}", cmp.value("a", std::string("A")),
+                                            cmp.value("b", std::string("B"))),
+                     "", cmp);
+}
+
 std::map<std::string, std::string> render_run_outputs(const json& report) {
   if (!report.is_object()) throw Error("run report: the top level must be a JSON object");
   std::map<std::string, std::string> files;
@@ -284,6 +322,8 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   files["links.csv"] = links_csv(report);
   files["inputs.csv"] = inputs_csv(report);
   files["energy.csv"] = energy_csv(report);
+  files["timesteps.csv"] = render_timesteps_csv(report);
+  files["stats.txt"] = render_stats_txt(report);
   files["report.html"] = render_run_html(report);
   files["report.json"] = dump_json(report, 2) + "\n";
   return files;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "arch/energy.hpp"
+#include "report/run_figures.hpp"
 #include "sim/chip_module.hpp"
 #include "sim/sha256.hpp"
 #include "spikechip/version.hpp"
@@ -215,6 +216,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
       {"timeline_truncated", tl_trunc},
       {"events", ev_all.to_json()}};
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
+  report::add_run_figures(report, chip, results);  // power, area, per-timestep statistics
   return report;
 }
 
