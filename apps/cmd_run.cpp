@@ -1,6 +1,7 @@
 // `spikechip run`: map (or load a mapping), simulate every input on the cycle-accurate chip in the
 // SystemC kernel, verify spike for spike against the golden executor, and write the run report
-// (schema spikechip.run-report/1, /work/wt/REPORT_SCHEMA.md) with report/report_writer.
+// (schema spikechip.run-report/1, docs/reports.md) with report/report_writer. Exit codes: 0 complete,
+// 1 error, 2 usage error, 3 partial run (interrupted or --time-limit; kRunPartialExit, docs/reports.md).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -19,6 +20,7 @@
 #include "models/inputs.hpp"
 #include "report/report_writer.hpp"
 #include "report/trace_writer.hpp"
+#include "report/units.hpp"
 #include "sim/chip_run.hpp"
 #include "sim/error.hpp"
 
@@ -29,6 +31,7 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
+  std::vector<std::string> sets;
   std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, chips;
   size_t trace_max_events = 200000;
   int T = 0;
@@ -48,7 +51,7 @@ void run_cmd(const RunOpts& o) {
   const bool quiet = o.quiet || cli::quiet();
   // Everything is read and checked before anything is simulated or written.
   model::Graph g = model::load_model(o.model);
-  arch::ChipConfig chip = arch::load_chip_config(o.chip);
+  arch::ChipConfig chip = arch::load_chip_config(o.chip, o.sets);
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
   g.timesteps = T;
@@ -76,7 +79,8 @@ void run_cmd(const RunOpts& o) {
       as_mapped.chips.chips_x = m.options["chips_x"].get<int>(), as_mapped.chips.chips_y = m.options["chips_y"].get<int>();
     if (m.chip_hash != mapper::chip_hash(as_mapped))
       throw Error(o.mapping + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + o.chip +
-                  "); re-run 'spikechip map --chip " + o.chip + "'");
+                  (o.sets.empty() ? "" : " with the --set overrides") + "); re-run 'spikechip map --chip " + o.chip + "'" +
+                  (o.sets.empty() ? "" : " with the same --set options"));
   }
   (void)arch::load_energy_table(arch::resolve_energy_table(chip));  // a bad table fails before simulating
 
@@ -165,11 +169,12 @@ void run_cmd(const RunOpts& o) {
     ctx.verified = !partial;
   }
   const bool verified = ctx.verified;
-  ctx.model_path = o.model, ctx.chip_path = o.chip, ctx.command = o.command;
+  ctx.model_path = o.model, ctx.chip_path = chip.source_path, ctx.command = o.command;
   ctx.T = T, ctx.partial_reason = partial_reason, ctx.golden_wall_s = golden_s;
   ctx.trace_from = tw0, ctx.trace_to = tw1;
   ctx.wall_s = secs(t_start);
   json report = sim::build_run_report(g, chip, m, run, ctx);
+  if (!o.sets.empty()) report["chip"]["overrides"] = o.sets;
   if (!results.empty() && copt.record_activity)
     report["traces"] = report::write_run_traces(o.trace_json, o.vcd, g, m, results.back(), topt);
   const double chip_s = run.wall_s, wall = ctx.wall_s;
@@ -177,43 +182,56 @@ void run_cmd(const RunOpts& o) {
   const double lat = sum["latency_cycles"];
   const double sops = sum["sops"], spikes = sum["spikes"], packets = sum["packets"], flits = sum["flits"];
   if (!o.out.empty()) report::write_run_outputs(report, o.out);
-  std::cout << fmt::format("{}: {} input(s), T={}, {}\n", g.name, results.size(), T,
+  size_t complete = 0;
+  for (const auto& r : results) complete += r.complete ? 1 : 0;
+  std::cout << fmt::format("{}: {} input(s), T={}, {}\n", g.name, complete, T,
                            verified ? "verified bit-exact against golden" : o.no_verify ? "not verified (--no-verify)" : "partial, not verified");
-  for (size_t i = 0; i < results.size() && i < 10; ++i)
-    std::cout << fmt::format("  input {} ({}): prediction {}{}\n", i, inputs[i].origin, results[i].prediction,
-                             inputs[i].label >= 0 ? fmt::format(" (label {})", inputs[i].label) : "");
-  std::cout << fmt::format("latency {:.0f} cycles = {:.2f} us at {:.0f} MHz; energy {:.3f} uJ per inference ({:.2f} pJ/SOP)\n", lat,
-                           lat / chip.clock_hz * 1e6, chip.clock_hz / 1e6, sum["energy_pJ"].get<double>() * 1e-6,
-                           sum["energy_per_sop_pJ"].get<double>());
-  std::cout << fmt::format("per inference: spikes {:.0f}, SOPs {:.0f}, packets {:.0f}, flits {:.0f}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n", spikes,
-                           sops, packets, flits, wall, chip_s, golden_s);
-  if (partial) std::cout << "status: partial (" << partial_reason << ")\n";
+  // One line per input (not with -q); an input the run did not finish has no prediction.
+  for (size_t i = 0; i < results.size() && i < 10 && !o.quiet; ++i)
+    if (results[i].complete)
+      std::cout << fmt::format("  input {} ({}): prediction {}{}\n", i, inputs[i].origin, results[i].prediction,
+                               inputs[i].label >= 0 ? fmt::format(" (label {})", inputs[i].label) : "");
+  if (partial) {
+    std::cout << fmt::format("status: partial ({}): {} of {} inputs finished; no latency or energy is printed for an "
+                             "unfinished run{}\n",
+                             partial_reason, complete, inputs.size(), o.out.empty() ? "" : " (report.json has the counts so far)");
+  } else {
+    const double e_pj = sum["energy_pJ"].get<double>(), lat_s = lat / chip.clock_hz;
+    std::cout << fmt::format("latency {:.0f} cycles = {} at {:.0f} MHz; energy {} per inference ({:.2f} pJ/SOP); average power {}\n",
+                             lat, report::format_si(lat_s, "s"), chip.clock_hz / 1e6, report::format_si(e_pj * 1e-12, "J"),
+                             sum["energy_per_sop_pJ"].get<double>(), report::format_si(lat_s > 0 ? e_pj * 1e-12 / lat_s : 0, "W"));
+    std::cout << fmt::format("per inference: spike events {:.0f}, SOPs {:.0f}, network packets {:.0f}, flits {:.0f}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n",
+                             spikes, sops, packets, flits, wall, chip_s, golden_s);
+  }
   if (!o.out.empty()) std::cout << "report: " << (fs::path(o.out) / "report.json").string() << "\n";
+  if (partial) set_exit_code(kRunPartialExit);
 }
 
 RegisterCommand reg(20, [](CLI::App& app) {
   auto o = std::make_shared<RunOpts>();
   CLI::App* c = app.add_subcommand("run", "Simulate a model on the cycle-accurate chip, verify against golden, write the report");
   c->add_option("--model", o->model, "Model directory (graph.json + weights.safetensors)")->required();
-  c->add_option("--chip", o->chip, "Chip config JSON (arch/presets/*.json)")->required();
+  add_chip_options(c, o->chip, o->sets);
   c->add_option("--input", o->input, "Input file or directory (.npy/.pgm/.ppm images, event traces)")->required();
   c->add_option("--mapping", o->mapping, "Mapping JSON from 'spikechip map' (default: map now)");
-  c->add_option("-T,--timesteps", o->T, "Timesteps (default: the model's)");
+  c->add_option("-T,--timesteps", o->T, "Timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->out, "Write report.json, CSVs and report.html here");
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
   c->add_flag("--time-multiplex", o->time_multiplex,
               "When mapping here: let groups take turns on the cores in phases if the model does not fit "
               "(weights reloaded from DRAM, docs/mapper.md)");
   c->add_option("--chips", o->chips, "When mapping here: auto | N, spread the model over several chips");
-  c->add_flag("-q,--quiet", o->quiet, "No progress output");
-  c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
-  c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
+  c->add_flag("-q,--quiet", o->quiet, "Print only errors and the final summary (no progress, no line per input)");
+  c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial, exit code 3; 0: none)");
+  c->add_option("--threads", o->threads, "Threads of the golden (verification) run")->check(CLI::Range(1, 64));
   c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");
   c->add_option("--trace-json", o->trace_json, "Write a Chrome/Perfetto trace-event JSON of the (last) run");
   c->add_option("--vcd", o->vcd, "Write a VCD of per-core busy, per-link flits and timestep markers");
-  c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes (default 200000)");
+  c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes");
   c->callback([o] {
-    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + " --input " + o->input +
+    std::string sets;
+    for (const auto& s : o->sets) sets += " --set " + s;
+    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + sets + " --input " + o->input +
                  (o->mapping.empty() ? "" : " --mapping " + o->mapping) + (o->time_multiplex ? " --time-multiplex" : "") +
                  (o->chips.empty() ? "" : " --chips " + o->chips);
     run_cmd(*o);
