@@ -108,10 +108,11 @@ TEST(StrictJson, EveryReaderRejectsDeepNesting) {
   model::save_model(testing::tiny_graph(), model);
   spit(model + "/graph.json", R"({"format_version": 1, "nodes": [{"name": "in", "attrs": )" + deep + "}]}");
   expect_error([&] { model::load_model(model); }, {model + "/graph.json: /nodes/0/attrs/0", "nested deeper"});
-  std::string st = "{\"t\": " + deep + "}";
-  std::vector<uint8_t> file(8);
-  for (int i = 0; i < 8; ++i) file[size_t(i)] = uint8_t(st.size() >> (8 * i));
-  file.insert(file.end(), st.begin(), st.end());
+  const std::string st = "{\"t\": " + deep + "}";
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(char(st.size() >> (8 * i)));
+  bytes += st;
+  const std::vector<uint8_t> file(bytes.begin(), bytes.end());
   expect_error([&] { model::parse_safetensors(file, "w.safetensors"); }, {"w.safetensors: /t/0", "nested deeper"});
 }
 
