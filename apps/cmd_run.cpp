@@ -15,6 +15,7 @@
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
 #include "mapper/mapper.hpp"
+#include "mapper/mapping_check.hpp"
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
@@ -81,6 +82,7 @@ void run_cmd(const RunOpts& o) {
       throw Error(o.mapping + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + o.chip +
                   (o.sets.empty() ? "" : " with the --set overrides") + "); re-run 'spikechip map --chip " + o.chip + "'" +
                   (o.sets.empty() ? "" : " with the same --set options"));
+    mapper::check_mapping(m, g, as_mapped, o.mapping);  // before simulating, --no-verify or not
   }
   (void)arch::load_energy_table(arch::resolve_energy_table(chip));  // a bad table fails before simulating
 

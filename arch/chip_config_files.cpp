@@ -147,12 +147,15 @@ std::string resolve_energy_table(const ChipConfig& c) {
     // A table by name, or (a preset copied elsewhere) the shipped table of the same file name.
     tried.push_back(tables_dir() / (is_bare_name(t) ? t + ".json" : p.filename().string()));
   }
-  std::error_code ec;
+  std::error_code ec;  // a name the OS rejects (too long, ...) is "not found", never an exception
   for (const auto& f : tried)
-    if (fs::is_regular_file(f, ec)) return fs::weakly_canonical(f).string();
+    if (fs::is_regular_file(f, ec)) {
+      const fs::path canonical = fs::weakly_canonical(f, ec);
+      return ec ? f.string() : canonical.string();
+    }
   std::string list;
-  for (const auto& f : tried) list += (list.empty() ? "" : ", ") + f.string();
-  throw Error((c.source_path.empty() ? c.name : c.source_path) + ": /tech/energy_table: file '" + t +
+  for (const auto& f : tried) list += (list.empty() ? "" : ", ") + excerpt(f.string(), 120);
+  throw Error((c.source_path.empty() ? excerpt(c.name) : c.source_path) + ": /tech/energy_table: file '" + excerpt(t) +
               "' not found (tried " + list + "); name a shipped table (" + join(stems_in(tables_dir())) +
               ") or the path of an energy table such as arch/energy/45nm.json");
 }
