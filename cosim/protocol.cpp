@@ -27,18 +27,6 @@ bool wire_dtype_from_name(const std::string& s, model::DType& out) {
   return false;
 }
 
-std::string excerpt(const std::string& s, size_t max) {
-  // Printable ASCII is kept, anything else becomes \xNN, so a log line stays one short line.
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (out.size() >= max) return out + "...";
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) out += char(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
-
 json header_id(const json& header) {
   if (header.is_object() && header.contains("id") && (header["id"].is_number() || header["id"].is_string()))
     return header["id"];
@@ -66,9 +54,12 @@ json parse_header(const zmq::message_t& f0, const FrameLimits& limits) {
   if (f0.size() > limits.max_header_bytes)
     throw ProtocolError(code::kTooLarge, fmt::format("header frame of {} bytes exceeds the limit of {} (--max-header-bytes)",
                                                      f0.size(), limits.max_header_bytes));
-  json h = json::parse(static_cast<const char*>(f0.data()), static_cast<const char*>(f0.data()) + f0.size(), nullptr,
-                       false);
-  if (h.is_discarded()) throw ProtocolError(code::kBadJson, "header frame is not valid JSON");
+  json h;
+  try {  // the project's strict reader: nesting depth and number range limited
+    h = parse_json_text(std::string_view(static_cast<const char*>(f0.data()), f0.size()), "header frame", "request header");
+  } catch (const Error& e) {
+    throw ProtocolError(code::kBadJson, e.what());
+  }
   if (!h.is_object()) throw ProtocolError(code::kBadHeader, "header must be a JSON object");
   return h;
 }

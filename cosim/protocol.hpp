@@ -12,6 +12,7 @@
 
 #include "models/safetensors.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::cosim {
 
@@ -58,10 +59,6 @@ struct Message {
   nlohmann::json header = nlohmann::json::object();
   std::vector<NamedTensor> tensors;
 };
-
-// At most `max` characters of a client-supplied string for an error message, non-printable
-// bytes escaped (a reply or log line stays one short line).
-std::string excerpt(const std::string& s, size_t max = 80);
 
 // "uint8" <-> DType::U8 etc. (only the four wire dtypes).
 const char* wire_dtype_name(model::DType d);

@@ -150,7 +150,7 @@ struct Server::Impl {
   // counters (main thread only)
   Clock::time_point started = Clock::now();
   std::map<std::string, uint64_t> requests_by_type, errors_by_code, sessions_freed;
-  uint64_t requests = 0, replies = 0, replies_dropped = 0, completed = 0;
+  uint64_t requests = 0, replies = 0, replies_dropped = 0, completed = 0, sessions_opened = 0;
   double busy_s = 0;
 
   void send(const std::vector<std::string>& envelope, std::vector<zmq::message_t> frames, const std::string& what) {
@@ -283,6 +283,7 @@ struct Server::Impl {
             {"in_flight", busy},
             {"queued", queued},
             {"sessions", sessions.size()},
+            {"sessions_opened", sessions_opened},
             {"sessions_freed", sessions_freed},
             {"workers", opt.workers}};
   }
@@ -363,6 +364,7 @@ struct Server::Impl {
         return send_error(envelope, id, code::kBusy,
                           fmt::format("{} clients hold a session (--max-sessions); try again later", sessions.size()), type);
       it = sessions.try_emplace(envelope.front()).first;
+      ++sessions_opened;
       if (initial_chip) it->second.state->chip = initial_chip;
     }
     Session& s = it->second;

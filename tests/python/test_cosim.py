@@ -441,6 +441,16 @@ def test_tensor_shape_size_is_checked_without_overflow(server):
                                           b""]), "bad_tensor")
 
 
+def test_deeply_nested_header_is_bad_json(server):
+    """Issue 18 defect 1: a header nested 100,000 deep killed the server (stack overflow)."""
+    deep = b'{"type": "hello", "id": 1, "protocol": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    e = expect_error(lambda: raw(server, [deep], rid=None), "bad_json")
+    assert "nested deeper" in e.message and len(e.message) < 400, e.message
+    expect_error(lambda: raw(server, [b"[" * 1_000_000], rid=None), "bad_json")
+    with Client.connect(server) as c:
+        assert c.hello()["type"] == "hello"
+
+
 def test_large_header_refused_before_parsing(model_dir):
     """Issue 18 defect 5: 20 MiB of '[' in a header took the server to 1.6 GB before the parse
     failed. Now a header frame over --max-header-bytes (default 1 MiB) is refused unparsed."""
