@@ -257,7 +257,7 @@ ChipConfig chip_config_from_json(const json& j_in, const std::string& origin) {
       if (!ok.count(it.key())) {
         std::string list;
         for (const auto& k : ok) list += (list.empty() ? "" : ", ") + k;
-        StrictJson(j_in, origin, j.path() + "/" + it.key()).fail("unknown key (allowed here: " + list + ")");
+        StrictJson(j_in, origin, j.path() + "/" + excerpt(it.key())).fail("unknown key (allowed here: " + list + ")");
       }
   };
   check_keys(root, allowed[""]);

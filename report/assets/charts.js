@@ -139,11 +139,11 @@ var Charts = (function () {
     });
     if (title) el("text", { "class": "axis-title", x: (x0 + x1) / 2, y: y + 31, "text-anchor": "middle" }, g, title);
   }
-  function axisY(svg, sy, lo, hi, x, y0, y1, title, fmt, gridRight) {
+  function axisY(svg, sy, lo, hi, x, y0, y1, title, fmt, gridRight, explicit) {
     var g = el("g", { "class": "axis" }, svg), gg = el("g", { "class": "grid" }, svg);
     svg.insertBefore(gg, svg.firstChild);
     el("line", { x1: x, x2: x, y1: y0, y2: y1 }, g);
-    ticks(lo, hi, Math.max(4, Math.floor(Math.abs(y0 - y1) / 40))).forEach(function (v) {
+    (explicit || ticks(lo, hi, Math.max(4, Math.floor(Math.abs(y0 - y1) / 40)))).forEach(function (v) {
       var y = sy(v);
       el("line", { x1: x - 4, x2: x, y1: y, y2: y }, g);
       if (gridRight !== undefined) el("line", { x1: x, x2: gridRight, y1: y, y2: y }, gg);
@@ -249,7 +249,27 @@ var Charts = (function () {
 
   // Line chart. opts: series[{name, points[[x, y, tip]]}], xTitle, yTitle, xCategories (labels for
   // integer x positions), markers.
+  // Log axes (opts.xLog / opts.yLog, for values spanning decades): the data are drawn in log10
+  // space with ticks at the powers of ten (and 2x, 5x when the span is short).
+  function logTicks(lo, hi) {
+    var t = [], e0 = Math.floor(lo), e1 = Math.ceil(hi), few = e1 - e0 <= 2;
+    for (var e = e0; e <= e1; e++) [1, 2, 5].forEach(function (m) {
+      var v = e + Math.log10(m);
+      if ((m === 1 || few) && v >= lo - 1e-9 && v <= hi + 1e-9) t.push(v);
+    });
+    return t.length >= 2 ? t : undefined;
+  }
+  function logFmt(v) { return tickNum(Number(Math.pow(10, v).toPrecision(3))); }
   function line(container, opts) {
+    if (opts.xLog || opts.yLog) {
+      var lx = function (v) { return opts.xLog ? Math.log10(v) : v; }, ly = function (v) { return opts.yLog ? Math.log10(v) : v; };
+      opts = Object.assign({}, opts, { series: opts.series.map(function (s) {
+        return Object.assign({}, s, { points: s.points.filter(function (p) { return (!opts.xLog || p[0] > 0) && (!opts.yLog || p[1] > 0); })
+          .map(function (p) { return [lx(p[0]), ly(p[1]), p[2] || (s.name + ": " + num(p[1]))]; }) });
+      }), xLog: false, yLog: false, xLogged: opts.xLog, yLogged: opts.yLog, xTicks: undefined });
+      if (opts.xLogged) opts.xFmt = logFmt;
+      if (opts.yLogged) opts.yFmt = logFmt;
+    }
     var H = opts.height || 240, f = frame(container, opts, null, H), svg = f.svg;
     var items = opts.series.map(function (s, j) { return { name: s.name, color: s.color || color(j) }; });
     var legendH = opts.series.length > 1 ? 16 * legendRows(items, f.w - 80) + 2 : 0, left = 66, right = f.w - 12, top = 12 + legendH, bot = H - 44;
@@ -263,8 +283,9 @@ var Charts = (function () {
       el("line", { x1: left, x2: right, y1: bot, y2: bot }, g);
       opts.xCategories.forEach(function (c, i) { el("text", { x: sx(i), y: bot + 15, "text-anchor": "middle" }, g, String(c)); });
       if (opts.xTitle) el("text", { "class": "axis-title", x: (left + right) / 2, y: bot + 31, "text-anchor": "middle" }, g, opts.xTitle);
-    } else axisX(svg, sx, ex[0], ex[1], bot, left, right, opts.xTitle, opts.xFmt, top, opts.xTicks);
-    axisY(svg, sy, ey[0], ey[1], left, bot, top, opts.yTitle, opts.yFmt, right);
+    } else axisX(svg, sx, ex[0], ex[1], bot, left, right, opts.xTitle, opts.xFmt, top, opts.xLogged ? logTicks(ex[0], ex[1]) : opts.xTicks);
+    axisY(svg, sy, ey[0], ey[1], left, bot, top, opts.yTitle, opts.yFmt, right, opts.yLogged ? logTicks(ey[0], ey[1]) : undefined);
+    if (opts.xLogged || opts.yLogged) svg.setAttribute("data-log", (opts.xLogged ? "x" : "") + (opts.yLogged ? "y" : ""));
     if (legendH) legend(svg, items, left, 12, right - left);
     opts.series.forEach(function (s, j) {
       var c = s.color || color(j), pts = s.points.slice().sort(function (a, b) { return a[0] - b[0]; });

@@ -271,7 +271,23 @@
     if (params.length && ok.length) {
       var s2 = section("Sensitivity", "Each metric against each varied parameter; when other parameters vary too, the line joins the best (lowest) value at each setting and dots show every point.");
       var g2 = h("div", { "class": "gridn" }, s2);
+      // A parameter whose values map one to one onto an earlier one's (a zip, or the same axis
+      // twice) would repeat its plots: it is named in a note instead.
+      var plotted = [], skipped = [];
+      function key(p, k) { return JSON.stringify(obj(p.params)[k]); }
+      function sameAxis(k, j) {
+        var f = {}, g = {};
+        return ok.every(function (p) {
+          var a = key(p, k), b = key(p, j);
+          if ((a in f && f[a] !== b) || (b in g && g[b] !== a)) return false;
+          f[a] = b; g[b] = a; return true;
+        });
+      }
+      function spansDecades(v) { return v.length > 2 && v.every(function (x) { return typeof x === "number" && x > 0; }) && Math.max.apply(null, v) / Math.min.apply(null, v) >= 100; }
       params.forEach(function (k) {
+        var twin = plotted.filter(function (j) { return sameAxis(k, j); })[0];
+        if (twin !== undefined) { skipped.push(k + " (varies with " + twin + ")"); return; }
+        plotted.push(k);
         var vals = []; ok.forEach(function (p) { var v = obj(p.params)[k]; if (!vals.some(function (u) { return JSON.stringify(u) === JSON.stringify(v); })) vals.push(v); });
         var numeric = vals.every(function (v) { return typeof v === "number"; });
         if (numeric) vals.sort(function (a, b) { return a - b; }); else vals.sort(function (a, b) { return String(a) < String(b) ? -1 : 1; });
@@ -283,13 +299,16 @@
           var best = {};
           all.forEach(function (a) { if (!(a[0] in best) || a[1] < best[a[0]][1]) best[a[0]] = a; });
           C.line(g2, { title: mtitle(m) + " vs " + k, xTitle: k, yTitle: mtitle(m), height: 220, xTicks: numeric && vals.length <= 8 ? vals : undefined,
+            xLog: numeric && spansDecades(vals), yLog: spansDecades(all.map(function (a) { return a[1]; })),
             xCategories: numeric ? undefined : vals.map(function (v) { return typeof v === "string" ? v : JSON.stringify(v); }),
             series: [{ name: "best", points: Object.keys(best).map(function (x) { return best[x]; }), color: "#2f6fb3" },
                      { name: "all points", points: all, line: false, color: "rgba(224,123,57,0.75)" }] });
         });
       });
     }
-    var s3 = section("Design points", "Green rows are on at least one Pareto front; failed points show their error.");
+    if (typeof skipped !== "undefined" && skipped.length)
+      h("p", { "class": "note", id: "skipped-axes" }, s2, "Not plotted separately (their values follow another parameter's one to one): " + skipped.join(", ") + ".");
+        var s3 = section("Design points", "Green rows are on at least one Pareto front; failed points show their error.");
     var cols = [{ title: "id", get: function (p) { return p.id; } }, { title: "status", left: true, get: function (p) { return p.status; } }]
       .concat(params.map(function (k) { return { title: k, get: function (p) { var v = obj(p.params)[k]; return typeof v === "object" ? JSON.stringify(v) : v; } }; }))
       .concat(metrics.map(function (m) { return { title: mtitle(m), get: function (p) { return obj(p.metrics)[m]; } }; }))
