@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/offchip_memory.hpp"
 #include "sim/error.hpp"
 
 namespace spikechip::arch {
@@ -176,7 +177,12 @@ struct Chip::Impl : noc::PacketSink {
   int groups_finished = 0;
   int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
   std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
-  uint64_t dram_free = 0;                            // the DRAM channel is busy until then
+  std::vector<std::vector<uint64_t>> spill_addr;    // [phase]: where each of spill_store is
+  DramChannel dram_channel{DramConfig{}};           // the default off-chip memory (cfg.dram)
+  OffchipMemory* mem = nullptr;                     // opt.offchip or &dram_channel
+  OffchipLayout mem_layout;                         // weights image and spill area
+  uint64_t spill_next = 0;                          // next free spill address
+  std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
   std::vector<uint64_t> node_dram_bits;              // [node]
 
   Impl(const model::Graph& gr, const ChipConfig& c, const mapper::Mapping& mp, ConvPlans pl)
@@ -224,6 +230,7 @@ struct Chip::Impl : noc::PacketSink {
         throw Error(fmt::format("mapping: group {} is in phase {} but the mapping has {} phase(s)", mg.id, mg.phase, phase_groups.size()));
       phase_groups[size_t(mg.phase)].push_back(mg.id);
     }
+    mem_layout = offchip_layout(m);
     for (const auto& r : m.routes) {
       if (r.id < 0 || size_t(r.id) >= m.routes.size()) throw Error("mapping: route ids are not 0..n-1");
       const int sp = r.src_group < 0 ? 0 : m.groups.at(size_t(r.src_group)).phase;
@@ -714,7 +721,15 @@ struct Chip::Impl : noc::PacketSink {
   // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
   // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
   static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
-  uint64_t dram_cycles(uint64_t bytes) const { return uint64_t(ceil_div64(int64_t(bytes), cfg.dram.bytes_per_cycle)); }
+  // Its values as the off-chip memory holds them: 4 bytes each, little-endian (partial sums: the
+  // low 32 bits, the word the chip moves).
+  static const uint8_t* spill_values(const PacketData& d, std::vector<uint8_t>& buf) {
+    buf.clear();
+    auto put = [&](uint32_t v) { for (int i = 0; i < 4; ++i) buf.push_back(uint8_t(v >> (8 * i))); };
+    for (int32_t v : d.idx) put(uint32_t(v));
+    for (int64_t v : d.part) put(uint32_t(v));
+    return buf.data();
+  }
 
   // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
   // kept once for every later phase that has destinations of it. Nothing here may grow the pool
@@ -723,7 +738,9 @@ struct Chip::Impl : noc::PacketSink {
     const uint64_t bytes = spill_bytes(d);
     res.dram_spill_write_bytes += bytes;
     node_dram_bits[size_t(d.src_node)] += 8 * bytes;
-    dram_free = std::max(dram_free, cycle) + dram_cycles(bytes);
+    const uint64_t addr = mem_layout.spill_base + spill_next;
+    spill_next += bytes;
+    mem->write(addr, bytes, cycle, mem->holds_data() ? spill_values(d, spill_buf) : nullptr);
     std::vector<int> later;
     if (d.kind == DataKind::EndOfStep) {
       for (const auto& [dg, n] : d.expect)
@@ -737,6 +754,7 @@ struct Chip::Impl : noc::PacketSink {
       PacketData c = d;
       c.phase = q, c.dram_leg = 2;
       spill_store[size_t(q)].push_back(std::move(c));
+      spill_addr[size_t(q)].push_back(addr);
     }
     // The phase check runs as a controller event: this is the network's delivery callback, which
     // must not inject (start_phase does).
@@ -758,7 +776,6 @@ struct Chip::Impl : noc::PacketSink {
     cur_phase = q;
     phase_left = int(phase_groups[size_t(q)].size());
     res.phase_start_cycles.push_back(cycle);
-    uint64_t c = std::max(cycle, dram_free) + uint64_t(cfg.dram.latency_cycles);
     uint64_t wbytes = 0;
     for (int gid : phase_groups[size_t(q)]) {
       const GroupState& G = groups[size_t(gid)];
@@ -767,17 +784,26 @@ struct Chip::Impl : noc::PacketSink {
       wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
     }
     res.dram_weight_bytes += wbytes;
-    c += dram_cycles(wbytes);
+    uint64_t c = mem->read(mem_layout.phase_weights_addr[size_t(q)], wbytes, cycle, false, nullptr);
     const uint64_t ready = c;
     res.phase_ready_cycles.push_back(ready);
     const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
     uint64_t port = c;
     std::vector<int> dests;
-    for (PacketData& sp : spill_store[size_t(q)]) {
-      const uint64_t bytes = spill_bytes(sp);
+    for (size_t i = 0; i < spill_store[size_t(q)].size(); ++i) {
+      PacketData& sp = spill_store[size_t(q)][i];
+      const uint64_t bytes = spill_bytes(sp), addr = spill_addr[size_t(q)][i];
       res.dram_spill_read_bytes += bytes;
       node_dram_bits[size_t(sp.src_node)] += 8 * bytes;
-      c += dram_cycles(bytes);
+      if (mem->holds_data()) {
+        spill_check.resize(bytes);
+        c = mem->read(addr, bytes, c, true, spill_check.data());
+        spill_values(sp, spill_buf);
+        if (spill_check != spill_buf)
+          throw Error(fmt::format("off-chip memory: the {} bytes read back at spill address 0x{:x} differ from those written", bytes, addr));
+      } else {
+        c = mem->read(addr, bytes, c, true, nullptr);
+      }
       if (sp.kind == DataKind::EndOfStep) {
         dests.clear();
         for (const auto& [dg, n] : sp.expect)
@@ -795,7 +821,7 @@ struct Chip::Impl : noc::PacketSink {
       port = at + uint64_t(flits) * flit_cycles;
     }
     std::vector<PacketData>().swap(spill_store[size_t(q)]);
-    dram_free = c;
+    std::vector<uint64_t>().swap(spill_addr[size_t(q)]);
     for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
     if (phase_left == 0) maybe_next_phase(ready);
   }
@@ -1184,7 +1210,10 @@ struct Chip::Impl : noc::PacketSink {
     // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
     // A time-multiplexed chip first loads phase 0's weights from DRAM (the groups of an
     // unmultiplexed mapping hold theirs from configuration); the frames follow.
-    cur_phase = 0, spills_in_flight = 0, dram_free = 0;
+    cur_phase = 0, spills_in_flight = 0, spill_next = 0;
+    dram_channel = DramChannel(cfg.dram);
+    mem = opt.offchip ? opt.offchip : &dram_channel;
+    spill_addr.assign(phase_groups.size(), {});
     phase_left = int(phase_groups[0].size());
     spill_store.assign(phase_groups.size(), {});
     node_dram_bits.assign(nn, 0);
