@@ -60,11 +60,16 @@ void ChipTlm::clear() {
 void ChipTlm::run_thread() {
   clear();
   const auto* clock = dynamic_cast<const sc_core::sc_clock*>(clk.get_interface());
-  if (!clock) SC_REPORT_FATAL(name(), "clk must be bound to an sc_clock (its period is the chip's cycle)");
-  period_ = clock->period();
+  period_ = clock ? clock->period() : sc_time(1e12 / cfg_.clock_hz, sc_core::SC_PS);
   for (;;) {
     wait(start_ev_);
-    wait(clk.posedge_event());  // a run begins at a rising edge
+    // A run begins at a rising edge: the clock's, or without an sc_clock the next multiple of the period.
+    if (clock) {
+      wait(clk.posedge_event());
+    } else {
+      const uint64_t p = period_.value(), now = sc_core::sc_time_stamp().value();
+      wait(sc_time::from_value((now + p - 1) / p * p - now));
+    }
     run_start_ = sc_core::sc_time_stamp();
     try {
       simulate();

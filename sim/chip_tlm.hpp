@@ -72,7 +72,11 @@ enum ErrorCode : uint32_t { kNoError = 0, kBadTimesteps = 1, kBadFrames = 2, kSt
 
 class ChipTlm : public sc_core::sc_module, private arch::OffchipMemory {
  public:
-  sc_core::sc_in<bool> clk;  // bound to an sc_clock: its period is the chip's cycle
+  // Bound to an sc_clock, its period is the chip's cycle and runs begin at its rising edges. Bound
+  // to any other bool signal (a clock the platform does not toggle), the cycle is 1 / clock_hz of
+  // the chip config on a grid from time 0: the same cycles without the kernel's two events per
+  // cycle that an sc_clock costs (docs/systemc.md "Speed").
+  sc_core::sc_in<bool> clk;
   sc_core::sc_in<bool> rst;  // active high: aborts a run, clears status and outputs
   tlm_utils::simple_target_socket<ChipTlm> host;
   // Off-chip memory, at mem_base: the weights image and the spill area (arch/offchip_memory.hpp).

@@ -6,10 +6,13 @@
 // for comparison with `spikechip run --mapping` (tests/cpp/test_tlm_example.cpp).
 //
 //   spikechip_tlm_example --model DIR --chip CHIP.json --mapping MAP.json --input FILE
-//                         [-T N] [--limit N] [-o OUT.json]
+//                         [-T N] [--limit N] [--static-clock] [-o OUT.json]
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
@@ -32,6 +35,7 @@ using namespace spikechip;
 struct Args {
   std::string model, chip, mapping, input, out;
   int T = 0, limit = 0;
+  bool static_clock = false;
 };
 
 constexpr const char* kUsage =
@@ -62,7 +66,12 @@ int run(const Args& a) {
   for (auto& it : items) inputs.push_back({std::move(it.data), it.frames, T});
 
   const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);
-  sc_core::sc_clock clk("clk", period);
+  // The chip's clock: an sc_clock, or (--static-clock) a signal nobody toggles, which the module
+  // takes as the chip config's clock without the kernel events of every edge (docs/systemc.md).
+  // An sc_clock costs its events even when nothing is bound to it: made only when used.
+  std::unique_ptr<sc_core::sc_clock> clk;
+  sc_core::sc_signal<bool> static_clk("static_clk");
+  if (!a.static_clock) clk = std::make_unique<sc_core::sc_clock>("clk", period);
   sc_core::sc_signal<bool> rst("rst");
   sim::ChipTlm dut("chip", g, chip, m);
   // The weights image (its contents are the platform's business: the chip times the reloads and
@@ -71,14 +80,21 @@ int run(const Args& a) {
   example::TlmMemory dram("dram", std::vector<uint8_t>(lay.spill_base, 0), lay.spill_base + (uint64_t(1) << 30), period,
                           period * double(chip.dram.latency_cycles), uint64_t(chip.dram.bytes_per_cycle));
   example::HostDriver host("host", std::move(inputs), period * 1000.0);
-  dut.clk(clk);
+  if (clk)
+    dut.clk(*clk);
+  else
+    dut.clk(static_clk);
   dut.rst(rst);
   host.rst(rst);
   host.socket.bind(dut.host);
   dut.mem.bind(dram.socket);
   // The driver ends the simulation with sc_stop() (the clock would run forever): no banner for that.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   sc_core::sc_start();
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;
 
   nlohmann::json jin = nlohmann::json::array();
   bool failed = false;
@@ -97,7 +113,9 @@ int run(const Args& a) {
       {"inputs", jin},
       {"memory", {{"reads", n.reads}, {"writes", n.writes}, {"read_bytes", n.read_bytes}, {"write_bytes", n.write_bytes}}},
       {"host_used_dmi", host.used_dmi()},
-      {"sim_time_ps", sc_core::sc_time_stamp().value()}};
+      {"sim_time_ps", sc_core::sc_time_stamp().value()},
+      {"sim_wall_s", wall_s},
+      {"sim_cpu_s", cpu_s}};
   if (a.out.empty()) {
     std::cout << out.dump(1) << "\n";
   } else {
@@ -117,6 +135,10 @@ int sc_main(int argc, char** argv) {
     if (k == "-h" || k == "--help") {
       std::printf("The chip as a TLM-2.0 module between a host driver and a memory model (docs/systemc.md).\n%s", kUsage);
       return 0;
+    }
+    if (k == "--static-clock") {
+      a.static_clock = true;
+      continue;
     }
     if (i + 1 >= argc) return usage("missing value after " + k);
     const std::string v = argv[++i];
