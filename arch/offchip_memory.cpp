@@ -24,7 +24,7 @@ uint64_t DramChannel::write(uint64_t, uint64_t bytes, uint64_t cycle, const uint
   return free_;
 }
 
-OffchipLayout offchip_layout(const mapper::Mapping& m) {
+OffchipLayout offchip_layout(const ChipMapping& m) {
   OffchipLayout l;
   l.phase_weights_bytes.assign(std::max<size_t>(1, m.phases.size()), 0);
   for (const auto& gr : m.groups) l.phase_weights_bytes.at(size_t(gr.phase)) += uint64_t(gr.weight_bytes);

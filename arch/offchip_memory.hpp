@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "arch/chip_config.hpp"
-#include "mapper/mapper.hpp"
+#include "arch/chip_mapping.hpp"
 
 namespace spikechip::arch {
 
@@ -55,6 +55,6 @@ struct OffchipLayout {
   uint64_t spill_base = 0;
 };
 // From the weight bytes of the mapping's groups and their phases.
-OffchipLayout offchip_layout(const mapper::Mapping& m);
+OffchipLayout offchip_layout(const ChipMapping& m);
 
 }  // namespace spikechip::arch

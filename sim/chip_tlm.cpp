@@ -32,7 +32,7 @@ uint32_t get32(const uint8_t* p) {
 }  // namespace
 
 ChipTlm::ChipTlm(sc_core::sc_module_name name, const model::Graph& g, const arch::ChipConfig& chip,
-                 const mapper::Mapping& m, uint64_t mem_base, int max_frames)
+                 const arch::ChipMapping& m, uint64_t mem_base, int max_frames)
     : sc_core::sc_module(name), clk("clk"), rst("rst"), host("host"), mem("mem"), g_(g), cfg_(chip), m_(m),
       mem_base_(mem_base), layout_(arch::offchip_layout(m)) {
   frame_bytes_ = uint64_t(g.input().shape.size());

@@ -25,8 +25,8 @@
 
 #include "arch/chip.hpp"
 #include "arch/chip_config.hpp"
+#include "arch/chip_mapping.hpp"
 #include "arch/offchip_memory.hpp"
-#include "mapper/mapper.hpp"
 #include "models/graph.hpp"
 
 namespace spikechip::sim {
@@ -87,7 +87,7 @@ class ChipTlm : public sc_core::sc_module, private arch::OffchipMemory {
 
   SC_HAS_PROCESS(ChipTlm);
   // max_frames: frames the input window holds (its size is max_frames * C*H*W bytes).
-  ChipTlm(sc_core::sc_module_name name, const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
+  ChipTlm(sc_core::sc_module_name name, const model::Graph& g, const arch::ChipConfig& chip, const arch::ChipMapping& m,
           uint64_t mem_base = 0, int max_frames = 64);
 
   // Where the chip reads weights and spills values (relative to mem_base): what a platform's
@@ -119,7 +119,7 @@ class ChipTlm : public sc_core::sc_module, private arch::OffchipMemory {
 
   const model::Graph& g_;
   const arch::ChipConfig& cfg_;
-  const mapper::Mapping& m_;
+  const arch::ChipMapping& m_;
   const uint64_t mem_base_;
   const arch::OffchipLayout layout_;
   uint64_t frame_bytes_ = 0;
