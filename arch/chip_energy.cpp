@@ -49,7 +49,7 @@ ChipRunResult ChipEngine::finish() {
   res.complete = done();
   res.prediction = int(std::max_element(res.output_acc.begin(), res.output_acc.end()) - res.output_acc.begin());
   res.net = net->totals();
-  for (auto& c : cores) res.cores.push_back(c.cnt);
+  for (auto& c : cores) res.cores.push_back(c->cnt);
   for (int node = 0; node < net->num_nodes(); ++node)
     for (int p = 0; p < 4; ++p)
       if (net->link_exists(node, p) && net->link_stats(node, p).flits > 0)
