@@ -39,6 +39,7 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   ev.adds32 = c.adds, ev.mults8 = c.mults;
   ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
   ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
+  ev.dense_macs = c.dense_macs;
   ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
   ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
       c.weight_sram_reads;
@@ -61,6 +62,7 @@ ChipRunResult ChipEngine::finish() {
     all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;
     all.membrane_sram_reads += c.membrane_sram_reads, all.membrane_sram_writes += c.membrane_sram_writes;
     all.neuron_updates += c.neuron_updates, all.sdsa_ops += c.sdsa_ops, all.macs += c.macs, all.sops += c.sops;
+    all.dense_macs += c.dense_macs;
   }
   EventCounts& ev = res.events;
   ev = core_events(all);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/core/dense_core.hpp"
 #include "arch/core/neuro_core.hpp"
 #include "sim/error.hpp"
 
@@ -19,6 +20,8 @@ const std::vector<CoreModelInfo>& core_models() {
   static const std::vector<CoreModelInfo> kModels = {
       {"event", "event-driven addition-only neuro-core: work follows the spikes (arch/core/neuro_core.hpp)",
        make<NeuroCore>},
+      {"dense", "dense MAC array: every input position every timestep, mac_lanes MACs per cycle "
+                "(arch/core/dense_core.hpp)", make<DenseCore>},
   };
   return kModels;
 }
