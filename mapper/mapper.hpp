@@ -75,6 +75,8 @@ std::map<std::string, double> read_rates_file(const model::Graph& g, const std::
 std::vector<Cluster> build_clusters(const model::Graph& g);
 std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& clusters,
                              const arch::ChipConfig& chip, const MapOptions& opt);
+// Membrane SRAM bytes a group of cluster `c` with output box `b` needs (neurons and SDSA heads).
+int64_t group_membrane_bytes(const Cluster& c, const Box& b);
 std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster>& clusters,
                                 const std::vector<Group>& groups, const MapOptions& opt);
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;
