@@ -40,7 +40,9 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
   ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
   ev.dense_macs = c.dense_macs;
-  ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
+  // BICLab's formula: MACs (encoder, and every MAC of a dense core: the ANN figure E_MAC x FLOPs)
+  // at E_MAC, spike-driven additions (SOPs, SDSA ops) at E_AC.
+  ev.paper_macs = c.macs + c.dense_macs, ev.paper_acs = c.sops + c.sdsa_ops;
   ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
       c.weight_sram_reads;
   return ev;

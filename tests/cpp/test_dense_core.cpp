@@ -86,6 +86,10 @@ TEST(DenseCore, RunIsBitExactAndCountsEveryDenseMac) {
   EXPECT_GT(e.events.paper_acs, 0u);
   // The encoder (pixel input) is the same MAC work on both cores.
   EXPECT_EQ(d.events.mults8, e.events.mults8);
+  // The paper's formula on the dense chip is the ANN figure: every MAC at E_MAC, no ACs.
+  EXPECT_EQ(d.events.paper_macs, macs + e.events.paper_macs);
+  EXPECT_EQ(d.events.paper_acs, d.events.sdsa_ops);
+  EXPECT_EQ(d.events.sdsa_ops, 0u);
 
   const arch::EnergyTable t = arch::load_energy_table(arch::resolve_energy_table(dense));
   const arch::EnergyBreakdown eb = arch::apply_energy(d.events, t, dense);
