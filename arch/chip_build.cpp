@@ -4,6 +4,7 @@
 // ports and the emissions (which route each value of a group leaves on).
 #include "arch/chip_engine.hpp"
 #include "arch/chip_ops.hpp"
+#include "arch/core/core_registry.hpp"
 
 namespace spikechip::arch::detail {
 
@@ -36,7 +37,7 @@ void ChipEngine::build() {
   net = std::make_unique<noc::Network>(np);
   net->set_default_sink(this);
   const int ncores = m.mesh_w * m.mesh_h;
-  for (int i = 0; i < ncores; ++i) cores.emplace_back(i, cfg.core);
+  for (int i = 0; i < ncores; ++i) cores.push_back(make_core_model(i, cfg.core));
   groups_on_core.assign(ncores, {});
 
   if (!plans) plans = make_conv_plans(g);
@@ -60,6 +61,7 @@ void ChipEngine::build() {
       throw Error(fmt::format("mapping: group {} is in phase {} but the mapping has {} phase(s)", mg.id, mg.phase, phase_groups.size()));
     phase_groups[size_t(mg.phase)].push_back(mg.id);
   }
+  mem_layout = offchip_layout(m);
   for (const auto& r : m.routes) {
     if (r.id < 0 || size_t(r.id) >= m.routes.size()) throw Error("mapping: route ids are not 0..n-1");
     const int sp = r.src_group < 0 ? 0 : m.groups.at(size_t(r.src_group)).phase;

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "arch/core/core_registry.hpp"
+#include "arch/core/core_registry.hpp"
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
 
@@ -84,6 +86,9 @@ const std::vector<Row>& rows() {
       {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
        .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
                   "whole packet each"},
+      {KEY(core, type), .choices = core_model_names(),
+       .meaning = "core model (arch/core/core_registry.hpp): event = the event-driven neuro-core, dense = the dense "
+                  "MAC-array core"},
       {KEY(host, ports), .lo = 1, .hi = 4096,
        .meaning = "host input ports on the west edge, at most the global mesh height: port i enters at the router "
                   "of column 0, row i * height / ports (port 0 at core 0, where results return)"},

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "arch/chip.hpp"
+#include "arch/offchip_memory.hpp"
 #include "sim/error.hpp"
 
 namespace spikechip::arch::detail {
@@ -91,6 +92,7 @@ struct Slot {                  // one node of the group's cluster
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
+  int64_t dense_macs = 0;                   // conv: MACs of the slice's whole fan-in per timestep
   std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
   std::vector<std::vector<int64_t>> acc64;
   std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
@@ -128,7 +130,7 @@ struct ChipEngine : noc::PacketSink {
   ChipConfig cfg;
   const ChipMapping& m;
   std::unique_ptr<noc::Network> net;
-  std::vector<NeuroCore> cores;
+  std::vector<std::unique_ptr<CoreModel>> cores;  // the model core.type names (arch/core/core_registry.hpp)
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
   ConvPlans plans;  // shared by the chips of one batch run (the weights re-arranged once)
@@ -170,7 +172,12 @@ struct ChipEngine : noc::PacketSink {
   int groups_finished = 0;
   int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
   std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
-  uint64_t dram_free = 0;                            // the DRAM channel is busy until then
+  std::vector<std::vector<uint64_t>> spill_addr;    // [phase]: where each of spill_store is
+  DramChannel dram_channel{DramConfig{}};           // the default off-chip memory (cfg.dram)
+  OffchipMemory* mem = nullptr;                     // opt.offchip or &dram_channel
+  OffchipLayout mem_layout;                         // weights image and spill area
+  uint64_t spill_next = 0;                          // next free spill address
+  std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
   std::vector<uint64_t> node_dram_bits;              // [node]
 
   ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp, ConvPlans pl)
@@ -208,6 +215,7 @@ struct ChipEngine : noc::PacketSink {
     n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
     n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
     n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
+    n.dense_macs += now.dense_macs - before.dense_macs;
   }
   // Energy events of a set of core counters (whole chip or one layer), without static energy.
   EventCounts core_events(const CoreCounters& c) const;
@@ -261,11 +269,11 @@ struct ChipEngine : noc::PacketSink {
   void send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle);
 
   // --- delivery (chip_delivery.cpp): the network's sink
-  bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+  bool ready(int core, uint64_t cycle) override { return cores[core]->queue_ready(cycle); }
   // A full input queue accepts again when its oldest packet's synapse work ends: the router
   // sleeps until then instead of asking every cycle.
   uint64_t ready_again(int core, uint64_t cycle) override {
-    const uint64_t c = cores[core].accepts_again_at(cycle);
+    const uint64_t c = cores[core]->accepts_again_at(cycle);
     return c == UINT64_MAX ? cycle + 1 : c;
   }
   void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
@@ -306,7 +314,15 @@ struct ChipEngine : noc::PacketSink {
   // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
   // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
   static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
-  uint64_t dram_cycles(uint64_t bytes) const { return uint64_t(ceil_div64(int64_t(bytes), cfg.dram.bytes_per_cycle)); }
+  // Its values as the off-chip memory holds them: 4 bytes each, little-endian (partial sums: the
+  // low 32 bits, the word the chip moves).
+  static const uint8_t* spill_values(const PacketData& d, std::vector<uint8_t>& buf) {
+    buf.clear();
+    auto put = [&](uint32_t v) { for (int i = 0; i < 4; ++i) buf.push_back(uint8_t(v >> (8 * i))); };
+    for (int32_t v : d.idx) put(uint32_t(v));
+    for (int64_t v : d.part) put(uint32_t(v));
+    return buf.data();
+  }
   // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
   // kept once for every later phase that has destinations of it. Nothing here may grow the pool
   // (deliver still holds a reference into it).
