@@ -242,7 +242,15 @@ std::string chip_config_keys_markdown() {
   for (const auto& k : chip_config_keys()) {
     std::string def = k.default_value.is_null() ? "required" : k.default_value.dump();
     if (k.default_value.is_number_float()) def = num_text(k.default_value.get<double>());
-    s += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", k.path, k.type, k.unit, k.range, def, k.meaning);
+    std::string range = k.range;
+    if (k.type == "enum") {  // values as code: `xy`, `yx`
+      range.clear();
+      for (size_t i = 0, j; i <= k.range.size(); i = j + 2) {
+        j = std::min(k.range.find(", ", i), k.range.size());
+        range += (range.empty() ? "`" : ", `") + k.range.substr(i, j - i) + "`";
+      }
+    }
+    s += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", k.path, k.type, k.unit, range, def, k.meaning);
   }
   return s;
 }

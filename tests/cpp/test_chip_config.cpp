@@ -164,7 +164,8 @@ TEST(ChipConfigNames, PresetByNameEqualsTheFile) {
   EXPECT_EQ(arch::chip_config_to_json(arch::load_chip_config("tiny")), arch::chip_config_to_json(arch::load_chip_config(file)));
   EXPECT_EQ(arch::find_chip_file("meta15m"), std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/meta15m.json");
   const std::string e = load_error("tinyy");
-  EXPECT_NE(e.find("tinyy: no such chip config file or preset (presets: meta15m, meta55m, tiny)"), std::string::npos) << e;
+  EXPECT_NE(e.find("tinyy: no such chip config file or preset (presets: "), std::string::npos) << e;
+  EXPECT_NE(e.find("meta15m, meta55m, tiny)"), std::string::npos) << e;
 }
 
 TEST(ChipConfigNames, SetOverridesAreValidatedLikeTheFile) {
