@@ -6,8 +6,8 @@
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 #include "models/graph_io.hpp"
 

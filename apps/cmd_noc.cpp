@@ -11,7 +11,7 @@
 #include "arch/chip_config.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 // Weak reference: the chip-config parser lives in another branch (arch/chip_config.cpp); until it
 // is linked in, --chip reports that it is unavailable instead of failing the build.

@@ -9,7 +9,7 @@
 
 #include "apps/cli.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace {
 

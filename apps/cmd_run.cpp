@@ -19,8 +19,9 @@
 #include "models/inputs.hpp"
 #include "report/report_writer.hpp"
 #include "report/trace_writer.hpp"
-#include "sim/chip_run.hpp"
-#include "sim/error.hpp"
+#include "report/run_report.hpp"
+#include "sim/systemc_run.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -130,12 +131,12 @@ void run_cmd(const RunOpts& o) {
   std::vector<model::InputView> views;
   for (const auto& it : inputs) views.push_back(model::InputView{it.data.data(), it.frames, it.shape});
   auto last_print = Clock::now();
-  sim::ChipBatchRun run;
+  arch::ChipBatchRun run;
   try {
     // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
     uint64_t ticks = 0;
     run = sim::simulate_inputs(g, chip, m, views, T, copt, {},
-                               [&](const sim::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
+                               [&](const arch::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
       if (quiet || ++ticks % 64 != 0 || secs(last_print) < 0.5) return;
       last_print = Clock::now();
       const double frac = (double(r.results.size()) + c.progress()) / double(inputs.size());
@@ -157,10 +158,10 @@ void run_cmd(const RunOpts& o) {
   if (partial && partial_reason.empty()) partial_reason = "interrupted (SIGINT)";
   const auto& results = run.results;
 
-  sim::RunReportContext ctx;
+  report::RunReportContext ctx;
   for (const auto& it : inputs) ctx.origins.push_back(it.origin), ctx.labels.push_back(it.label);
   if (!o.no_verify) {
-    const std::string d = sim::first_golden_mismatch(g, run, golden, ctx.origins);
+    const std::string d = arch::first_golden_mismatch(g, run, golden, ctx.origins);
     if (!d.empty()) throw Error("chip does not match the golden executor on " + d);
     ctx.verified = !partial;
   }
@@ -169,7 +170,7 @@ void run_cmd(const RunOpts& o) {
   ctx.T = T, ctx.partial_reason = partial_reason, ctx.golden_wall_s = golden_s;
   ctx.trace_from = tw0, ctx.trace_to = tw1;
   ctx.wall_s = secs(t_start);
-  json report = sim::build_run_report(g, chip, m, run, ctx);
+  json report = report::build_run_report(g, chip, m, run, ctx);
   if (!results.empty() && copt.record_activity)
     report["traces"] = report::write_run_traces(o.trace_json, o.vcd, g, m, results.back(), topt);
   const double chip_s = run.wall_s, wall = ctx.wall_s;

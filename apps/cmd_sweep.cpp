@@ -15,8 +15,8 @@
 
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::cli {
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "apps/cli.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cli {

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch {
 

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {

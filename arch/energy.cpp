@@ -3,7 +3,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch {
 

@@ -11,7 +11,7 @@
 #include <zmq.hpp>
 
 #include "models/safetensors.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::cosim {
 

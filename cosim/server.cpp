@@ -29,7 +29,9 @@
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
-#include "sim/chip_run.hpp"
+#include "report/golden_report.hpp"
+#include "report/run_report.hpp"
+#include "sim/systemc_run.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cosim {
@@ -410,7 +412,7 @@ Message run_result(const RunRequest& rq, const LoadedModel& m, json preds, json 
 
 Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
   const model::Graph& g = m.graph;
-  std::vector<model::ReportOptions> ro(size_t(rq.B));
+  std::vector<report::ReportOptions> ro(size_t(rq.B));
   for (size_t k = 0; k < ro.size(); ++k) ro[k].label = rq.labels[k], ro[k].input_origin = rq.origins[k];
   const auto t0 = Clock::now();
   std::vector<model::RunResult> runs;
@@ -424,7 +426,7 @@ Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
     for (const model::InputView& in : rq.inputs) runs.push_back(m.exec->run(in, rq.T, o));
   }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  json rep = model::make_report(g, runs, ro);
+  json rep = report::make_golden_report(g, runs, ro);
   if (!rq.layers) rep.erase("layers");
   else
     for (json& l : rep["layers"]) l.erase("per_timestep");  // per-timestep detail: spikechip infer
@@ -522,7 +524,7 @@ std::string run_in_child(const std::function<std::string()>& body, const std::at
 }
 
 // mode "cycle": the batch on the cycle-accurate chip in a child process, verified against the
-// golden executor and reported exactly as `spikechip run` does (sim::build_run_report).
+// golden executor and reported exactly as `spikechip run` does (report::build_run_report).
 Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   if (!c.s.chip)
     throw ProtocolError(code::kNoChip, "run mode 'cycle' needs a chip: set_chip first (or start the server with --chip)");
@@ -554,12 +556,12 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
         std::vector<model::RunResult> golden;
         const auto tg = Clock::now();
         for (const model::InputView& in : rq.inputs) golden.push_back(ge.run(in, rq.T, ro));
-        sim::RunReportContext ctx;
+        report::RunReportContext ctx;
         ctx.golden_wall_s = std::chrono::duration<double>(Clock::now() - tg).count();
         arch::ChipRunOptions copt;
         copt.record_spikes = true;
-        const sim::ChipBatchRun run = sim::simulate_inputs(g, chip, mp, rq.inputs, rq.T, copt);
-        const std::string mismatch = sim::first_golden_mismatch(g, run, golden, rq.origins);
+        const arch::ChipBatchRun run = sim::simulate_inputs(g, chip, mp, rq.inputs, rq.T, copt);
+        const std::string mismatch = arch::first_golden_mismatch(g, run, golden, rq.origins);
         ctx.model_path = m.origin, ctx.chip_path = chip.source_path, ctx.command = "spikechip serve: run mode cycle";
         ctx.origins = rq.origins, ctx.labels = rq.labels, ctx.T = rq.T;
         ctx.verified = mismatch.empty() && !run.partial;
@@ -571,7 +573,7 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
             for (const auto& s : node) n += s.spikes;
           spikes.push_back(n);
         }
-        json res = {{"report", sim::build_run_report(g, chip, mp, run, ctx)}, {"spikes", spikes}};
+        json res = {{"report", report::build_run_report(g, chip, mp, run, ctx)}, {"spikes", spikes}};
         if (!mismatch.empty()) res["mismatch"] = mismatch;
         return res.dump();
       },

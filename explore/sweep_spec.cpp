@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 
 #include "explore/sweep.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::explore {

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "mapper/metis_place.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::mapper {
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <set>
 
-#include "models/file_util.hpp"
-#include "sim/error.hpp"
+#include "base/file_util.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::model {
 

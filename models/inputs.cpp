@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <zlib.h>
 
-#include "models/file_util.hpp"
-#include "models/npy.hpp"
-#include "sim/error.hpp"
+#include "base/file_util.hpp"
+#include "base/npy.hpp"
+#include "base/error.hpp"
 #include "traces/events.hpp"
 
 namespace spikechip::model {

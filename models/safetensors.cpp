@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <bit>
 
-#include "models/file_util.hpp"
+#include "base/file_util.hpp"
 
 namespace spikechip::model {
 

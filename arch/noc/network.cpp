@@ -11,7 +11,7 @@
 #include <tuple>
 #include <sstream>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch::noc {
 

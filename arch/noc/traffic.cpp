@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch::noc {
 

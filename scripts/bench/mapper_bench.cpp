@@ -6,7 +6,7 @@
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 using namespace spikechip;

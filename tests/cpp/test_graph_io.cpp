@@ -2,7 +2,7 @@
 // each asserting that the message names the file, the node and the key.
 #include <gtest/gtest.h>
 
-#include "models/file_util.hpp"
+#include "base/file_util.hpp"
 #include "models/graph_io.hpp"
 #include "tiny_graph.hpp"
 

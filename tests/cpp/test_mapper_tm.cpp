@@ -8,8 +8,8 @@
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "mapper_graphs.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 using namespace spikechip;
 using spikechip::testing::fmnist_sized_shape;

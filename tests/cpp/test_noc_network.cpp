@@ -8,7 +8,7 @@
 
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 using namespace spikechip;
 using namespace spikechip::arch::noc;

@@ -1,4 +1,4 @@
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 
 #include <fstream>
 #include <sstream>
