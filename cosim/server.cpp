@@ -30,8 +30,7 @@
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "report/golden_report.hpp"
-#include "report/run_report.hpp"
-#include "sim/systemc_run.hpp"
+#include "pipeline/run_pipeline.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cosim {
@@ -524,7 +523,7 @@ std::string run_in_child(const std::function<std::string()>& body, const std::at
 }
 
 // mode "cycle": the batch on the cycle-accurate chip in a child process, verified against the
-// golden executor and reported exactly as `spikechip run` does (report::build_run_report).
+// golden executor and reported exactly as `spikechip run` does (the same pipeline::run).
 Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   if (!c.s.chip)
     throw ProtocolError(code::kNoChip, "run mode 'cycle' needs a chip: set_chip first (or start the server with --chip)");
@@ -535,12 +534,7 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   const model::Graph& g = gT ? *gT : m.graph;
   if (!c.s.mapping || c.s.mapping->model_hash != mapper::structure_hash(g) || c.s.mapping->chip_hash != mapper::chip_hash(chip)) {
     try {  // as `spikechip run` without --mapping: placed with the firing rates these inputs have
-      mapper::MapOptions mo;
-      model::GoldenExecutor ge(g);
-      std::vector<model::RunResult> sample;
-      for (size_t i = 0; i < rq.inputs.size() && i < 4; ++i) sample.push_back(ge.run(rq.inputs[i], rq.T, model::RunOptions{}));
-      mo.rates = mapper::measured_rates(g, sample);
-      c.s.mapping = std::make_shared<const mapper::Mapping>(mapper::map_model(g, chip, mo));
+      c.s.mapping = std::make_shared<const mapper::Mapping>(pipeline::map_for_inputs(g, chip, rq.inputs, rq.T, {}));
     } catch (const std::exception& e) {
       throw ProtocolError(code::kMapFailed, e.what());
     }
@@ -549,23 +543,13 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   const auto t0 = Clock::now();
   const std::string out = run_in_child(
       [&] {
-        model::GoldenExecutor ge(g);
-        model::RunOptions ro;
-        ro.record_spikes = true;
-        ro.threads = c.opt.exec_threads;
-        std::vector<model::RunResult> golden;
-        const auto tg = Clock::now();
-        for (const model::InputView& in : rq.inputs) golden.push_back(ge.run(in, rq.T, ro));
-        report::RunReportContext ctx;
-        ctx.golden_wall_s = std::chrono::duration<double>(Clock::now() - tg).count();
-        arch::ChipRunOptions copt;
-        copt.record_spikes = true;
-        const arch::ChipBatchRun run = sim::simulate_inputs(g, chip, mp, rq.inputs, rq.T, copt);
-        const std::string mismatch = arch::first_golden_mismatch(g, run, golden, rq.origins);
-        ctx.model_path = m.origin, ctx.chip_path = chip.source_path, ctx.command = "spikechip serve: run mode cycle";
-        ctx.origins = rq.origins, ctx.labels = rq.labels, ctx.T = rq.T;
-        ctx.verified = mismatch.empty() && !run.partial;
-        ctx.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        pipeline::Options po;
+        po.T = rq.T, po.golden_threads = c.opt.exec_threads, po.mapping = &mp, po.started = t0;
+        po.model_path = m.origin, po.chip_path = chip.source_path, po.command = "spikechip serve: run mode cycle";
+        pipeline::Inputs in{rq.inputs, rq.origins, rq.labels};
+        const pipeline::Result pr = pipeline::run(g, chip, in, po);
+        const arch::ChipBatchRun& run = pr.run;
+        const std::string& mismatch = pr.mismatch;
         json spikes = json::array();
         for (const auto& r : run.results) {
           uint64_t n = 0;
@@ -573,7 +557,7 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
             for (const auto& s : node) n += s.spikes;
           spikes.push_back(n);
         }
-        json res = {{"report", report::build_run_report(g, chip, mp, run, ctx)}, {"spikes", spikes}};
+        json res = {{"report", pr.report}, {"spikes", spikes}};
         if (!mismatch.empty()) res["mismatch"] = mismatch;
         return res.dump();
       },
