@@ -8,7 +8,7 @@
 
 namespace spikechip::arch {
 
-ChipBatchRun run_inputs(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m,
+ChipBatchRun run_inputs(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m,
                         const std::vector<model::InputView>& inputs, int T, const ChipRunOptions& opt,
                         const std::function<void(const ChipBatchRun&)>& progress,
                         const std::function<void(const ChipBatchRun&, const Chip&, uint64_t)>& cycle_progress) {

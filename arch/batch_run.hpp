@@ -27,7 +27,7 @@ struct ChipBatchRun {
 // progress(run) after every finished input; cycle_progress(run, chip, cycle) every few thousand
 // simulated cycles while an input runs. opt.stop / opt.max_cycles stop it with a partial result
 // (the unfinished input's result last, incomplete).
-ChipBatchRun run_inputs(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m,
+ChipBatchRun run_inputs(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m,
                         const std::vector<model::InputView>& inputs, int T, const ChipRunOptions& opt,
                         const std::function<void(const ChipBatchRun&)>& progress = {},
                         const std::function<void(const ChipBatchRun&, const Chip&, uint64_t cycle)>& cycle_progress = {});

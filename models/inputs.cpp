@@ -8,6 +8,7 @@
 #include "base/file_util.hpp"
 #include "base/npy.hpp"
 #include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "traces/events.hpp"
 
 namespace spikechip::model {
@@ -49,7 +50,7 @@ std::vector<InputItem> read_npy_inputs(const std::string& path, const Graph& g) 
     return {it};
   }
   if (a.descr != "|u1")
-    throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + a.descr + "'" +
+    throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + excerpt(a.descr) + "'" +
                 (events ? " (event traces as .npy must be int64 [N, 4])" : ""));
   const std::vector<int64_t> chw{in.shape.c, in.shape.h, in.shape.w};
   const auto& s = a.shape;

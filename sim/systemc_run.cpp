@@ -10,7 +10,7 @@ namespace spikechip::sim {
 
 using arch::ChipBatchRun;
 
-ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
+ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const arch::ChipMapping& m,
                              const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
                              const std::function<void(const ChipBatchRun&)>& progress,
                              const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t)>& cycle_progress) {
