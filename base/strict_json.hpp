@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <set>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -102,6 +103,15 @@ class StrictJson {
     for (const char* s : values) {
       if (v == s) return v;
       list += (list.empty() ? "" : ", ") + std::string(s);
+    }
+    fail("'" + excerpt(v) + "' is not one of: " + list);
+  }
+  std::string as_enum(const std::vector<std::string>& values) const {  // a registry's name table
+    std::string v = as_string();
+    std::string list;
+    for (const std::string& s : values) {
+      if (v == s) return v;
+      list += (list.empty() ? "" : ", ") + s;
     }
     fail("'" + excerpt(v) + "' is not one of: " + list);
   }

@@ -182,7 +182,7 @@ TEST(Mapper, AnnealBeatsNaive) {
   mapper::MapOptions o;
   mapper::Mapping m = mapper::map_model(g, chip, o);
   double opt = mapper::traffic_hops(m);
-  mapper::place_and_route(m, "naive", 1, false, 0);
+  mapper::place_and_route(m, "naive", 1, false, 0, arch::noc::routing_function("xy"));
   EXPECT_LT(opt, mapper::traffic_hops(m));
 }
 
