@@ -10,18 +10,9 @@
 #include "apps/cli.hpp"
 #include "report/report_writer.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace {
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw spikechip::Error(fmt::format("cannot open '{}'; check the path", path));
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw spikechip::Error(fmt::format("'{}' is not valid JSON ({}); regenerate it", path, e.what()));
-  }
-}
 
 struct ReportOptions {
   std::string input;
@@ -37,7 +28,7 @@ const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
   cmd->add_option("-o,--out", opts->out, "output directory (run) or .html file (sweep)")->required();
   cmd->add_flag("--sweep", opts->sweep, "input is a sweep results JSON (docs/reports.md)");
   cmd->callback([opts] {
-    const nlohmann::json j = read_json(opts->input);
+    const nlohmann::json j = spikechip::read_json_file(opts->input, "report");
     if (opts->sweep) {
       spikechip::report::write_sweep_html(j, opts->out);
       std::cout << "wrote " << opts->out << "\n";

@@ -14,6 +14,7 @@
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
 #include "mapper/mapper.hpp"
+#include "mapper/mapping_check.hpp"
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
@@ -77,6 +78,7 @@ void run_cmd(const RunOpts& o) {
     if (m.chip_hash != mapper::chip_hash(as_mapped))
       throw Error(o.mapping + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + o.chip +
                   "); re-run 'spikechip map --chip " + o.chip + "'");
+    mapper::check_mapping(m, g, as_mapped, o.mapping);  // before simulating, --no-verify or not
   }
   (void)arch::load_energy_table(arch::resolve_energy_table(chip));  // a bad table fails before simulating
 

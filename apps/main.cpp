@@ -1,11 +1,13 @@
 // spikechip command-line entry point: a thin shell over the library.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <unistd.h>
 
 #include "apps/cli.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cli {
@@ -64,6 +66,11 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const Error& e) {
     std::cerr << "spikechip: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path given by the user that the OS refuses (too long, not writable, ...): the user's to fix.
+    std::cerr << "spikechip: error: " << excerpt(e.path1().string(), 240) << ": " << e.code().message()
+              << "; check the path\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "spikechip: internal error: " << e.what() << "\n";

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "arch/chip_config.hpp"
+#include "arch/chip_mapping.hpp"
 #include "arch/core/neuro_core.hpp"
 #include "arch/energy.hpp"
 #include "arch/noc/network.hpp"
-#include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
 #include "models/kernels.hpp"
@@ -81,10 +81,11 @@ ConvPlans make_conv_plans(const model::Graph& g);
 
 class Chip {
  public:
-  // The graph and mapping must outlive the chip. Throws spikechip::Error when the mapping does
-  // not belong to the graph / chip or uses a dataflow the cores cannot execute.
+  // The graph and mapping (a mapper::Mapping is a ChipMapping) must outlive the chip. Throws
+  // spikechip::Error when the mapping does not belong to the graph / chip or uses a dataflow the
+  // cores cannot execute.
   // `plans` (optional) must be make_conv_plans(g) of the same graph.
-  Chip(const model::Graph& g, const ChipConfig& chip, const mapper::Mapping& m, ConvPlans plans = nullptr);
+  Chip(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m, ConvPlans plans = nullptr);
   ~Chip();
   Chip(const Chip&) = delete;
   Chip& operator=(const Chip&) = delete;

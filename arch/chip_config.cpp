@@ -169,12 +169,16 @@ std::string resolve_energy_table(const ChipConfig& c) {
     if (!c.source_path.empty()) tried.push_back(fs::path(c.source_path).parent_path() / p);
     tried.push_back(fs::path(SPIKECHIP_SOURCE_DIR) / p);
   }
+  std::error_code ec;  // a name the OS rejects (too long, ...) is "not found", never an exception
   for (const auto& t : tried)
-    if (fs::is_regular_file(t)) return fs::weakly_canonical(t).string();
+    if (fs::is_regular_file(t, ec)) {
+      const fs::path canonical = fs::weakly_canonical(t, ec);
+      return ec ? t.string() : canonical.string();
+    }
   std::string list;
-  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
-  throw Error((c.source_path.empty() ? c.name : c.source_path) + ": /tech/energy_table: file '" +
-              c.tech.energy_table + "' not found (tried " + list +
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + excerpt(t.string(), 120);
+  throw Error((c.source_path.empty() ? excerpt(c.name) : c.source_path) + ": /tech/energy_table: file '" +
+              excerpt(c.tech.energy_table) + "' not found (tried " + list +
               "); point it at an energy table such as arch/energy/45nm.json");
 }
 

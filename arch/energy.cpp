@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::arch {
 
@@ -41,57 +42,40 @@ double EnergyTable::sram_access_pj(int64_t bank_bytes, int width_bits, bool writ
   return write ? e * at("sram_write_factor") : e;
 }
 
-EnergyTable energy_table_from_json(const nlohmann::json& j, const std::string& origin) {
-  auto fail = [&](const std::string& key, const std::string& what) {
-    throw Error(origin + ": " + key + ": " + what);
-  };
-  if (!j.is_object()) fail("/", "must be a JSON object");
-  for (auto& [k, v] : j.items()) {
-    (void)v;
-    if (k != "node" && k != "vdd" && k != "description" && k != "entries")
-      fail("/" + k, "unknown key (allowed: node, vdd, description, entries)");
-  }
+EnergyTable energy_table_from_json(const nlohmann::json& json, const std::string& origin) {
+  StrictJson j(json, origin);
+  j.only_keys({"node", "vdd", "description", "entries"});
   EnergyTable t;
   t.source_path = origin;
-  if (!j.contains("node") || !j["node"].is_string()) fail("/node", "missing or not a string");
-  if (!j.contains("vdd") || !j["vdd"].is_number() || j["vdd"].get<double>() <= 0) fail("/vdd", "missing or not a positive number");
-  if (!j.contains("entries") || !j["entries"].is_object()) fail("/entries", "missing or not an object");
-  t.node = j["node"];
-  t.vdd = j["vdd"];
-  t.description = j.value("description", "");
+  t.node = j.at("node").as_string();
+  t.vdd = j.at("vdd").as_double(1e-3, 100);
+  if (j.has("description")) t.description = j.at("description").as_string();
+  const StrictJson entries = j.at("entries");
+  entries.expect_object();
   const auto& units = energy_entry_units();
-  for (auto& [k, e] : j["entries"].items()) {
-    const std::string key = "/entries/" + k;
-    auto u = units.find(k);
-    if (u == units.end()) fail(key, "unknown energy entry");
-    if (!e.is_object()) fail(key, "must be an object {value, unit, source, tag}");
-    for (auto& [f, v] : e.items()) {
-      (void)v;
-      if (f != "value" && f != "unit" && f != "source" && f != "tag") fail(key + "/" + f, "unknown field");
+  for (auto it = entries.raw().begin(); it != entries.raw().end(); ++it) {
+    auto u = units.find(it.key());
+    if (u == units.end()) {
+      std::string list;
+      for (const auto& [k, unit] : units) list += (list.empty() ? "" : ", ") + k;
+      StrictJson(it.value(), origin, "/entries/" + excerpt(it.key())).fail("unknown energy entry (known: " + list + ")");
     }
-    if (!e.contains("value") || !e["value"].is_number() || e["value"].get<double>() < 0)
-      fail(key + "/value", "missing or not a non-negative number");
-    if (!e.contains("unit") || e["unit"] != u->second) fail(key + "/unit", "must be \"" + u->second + "\"");
-    if (!e.contains("source") || !e["source"].is_string() || e["source"].get<std::string>().empty())
-      fail(key + "/source", "missing (every constant must name its source)");
-    if (!e.contains("tag") || !e["tag"].is_string()) fail(key + "/tag", "missing");
-    t.entries[k] = EnergyEntry{e["value"], u->second, e["source"], e["tag"]};
+    const StrictJson e = entries.at(it.key());
+    if (!e.raw().is_object()) e.fail("must be an object {value, unit, source, tag}, got " + describe_json(e.raw()));
+    e.only_keys({"value", "unit", "source", "tag"});
+    const double value = e.at("value").as_double(0, 1e12);
+    if (!e.has("unit") || e.raw()["unit"] != u->second) e.at("unit").fail("must be \"" + u->second + "\"");
+    const std::string source = e.at("source").as_string();
+    if (source.empty()) e.at("source").fail("must not be empty (every constant must name its source)");
+    t.entries[it.key()] = EnergyEntry{value, u->second, source, e.at("tag").as_string()};
   }
   for (auto& [k, u] : units)
-    if (!t.entries.count(k)) fail("/entries/" + k, "missing entry");
+    if (!t.entries.count(k)) StrictJson(json, origin, "/entries/" + k).fail("missing entry (every entry is needed)");
   return t;
 }
 
 EnergyTable load_energy_table(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot open energy table");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-  return energy_table_from_json(j, path);
+  return energy_table_from_json(read_json_file(path, "energy table"), path);
 }
 
 nlohmann::json energy_table_to_json(const EnergyTable& t) {

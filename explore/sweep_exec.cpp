@@ -137,7 +137,9 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
     return r;
   }
   if (WIFSIGNALED(st)) {
-    r.error = with_tail(fmt::format("crashed: signal {} ({})", WTERMSIG(st), strsignal(WTERMSIG(st))));
+    const int sig = WTERMSIG(st);
+    const bool stopped = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+    r.error = with_tail(fmt::format("{}: signal {} ({})", stopped ? kInterrupted : "crashed", sig, strsignal(sig)));
     return r;
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -152,6 +154,18 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
         if (k != "area_proxy_mm2") m[k] = pick(sum, k.c_str());
     } else {
       const json rep = read_json(d + "/report.json");
+      // Only a complete, verified report is a result: a run stopped early (SIGINT, --time-limit)
+      // writes a partial one with the latency and energy of the inputs it finished.
+      if (pick(rep, "status") != "complete") {
+        r.error = fmt::format("{}: its report is partial ({} of the inputs, {}); the point is run again on resume",
+                              kInterrupted, report::json_cell(pick(pick(rep, "run"), "inputs")),
+                              excerpt(report::json_cell(pick(rep, "partial_reason"))));
+        return r;
+      }
+      if (pick(pick(rep, "run"), "verified") != true) {
+        r.error = "the point's report is not verified bit-exact against the golden model (see its report.json)";
+        return r;
+      }
       const json sum = pick(rep, "summary");
       for (const char* k : {"latency_cycles", "energy_pJ", "energy_per_sop_pJ", "paper_energy_pJ", "sops", "packets", "flits"})
         m[k] = pick(sum, k);
@@ -277,12 +291,20 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
 
 // ---- scheduling ------------------------------------------------------------------------------
 
+bool interrupted(const PointResult& r) { return r.status != "ok" && r.error.rfind(kInterrupted, 0) == 0; }
+
 SweepDriver::SweepDriver(const SweepSpec& s, SweepStore& store, std::string out_dir, bool retry_failed)
     : spec_(s), store_(store), out_(std::move(out_dir)) {
   std::map<int, PointResult> have = store.load();
-  auto final_ = [&](int id) {
+  // Recorded and not to be run again: ok, or failed for a reason a re-run would repeat. An
+  // interrupted point is always retried; a point that shares a simulation is redone with it.
+  auto final_one = [&](int id) {
     auto it = have.find(id);
-    return it != have.end() && (it->second.status == "ok" || !retry_failed);
+    return it != have.end() && (it->second.status == "ok" || (!retry_failed && !interrupted(it->second)));
+  };
+  auto final_ = [&](int id) {
+    const int sim = s.points[size_t(id)].sim_point;
+    return final_one(id) && (sim == id || final_one(sim));
   };
   for (const SweepPoint& p : s.points) {
     if (final_(p.id)) {

@@ -1,4 +1,5 @@
 // Sweep file parsing and expansion (docs/exploration.md).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -37,7 +38,7 @@ void check_map_option(const StrictJson& v, const std::string& key) {
     if (v.raw().is_string()) v.as_enum({"auto"});
     else v.as_int(1, 4096);
   } else {
-    v.fail("unknown mapper option 'map." + key + "' (known: map.placement, map.seed, map.split, map.rate, "
+    v.fail("unknown mapper option 'map." + excerpt(key) + "' (known: map.placement, map.seed, map.split, map.rate, "
            "map.unicast, map.chips)");
   }
 }
@@ -47,13 +48,17 @@ void check_map_option(const StrictJson& v, const std::string& key) {
 std::string resolve_file(const std::string& p, const std::string& base_dir, const std::string& what,
                          const std::string& where, bool directory = false) {
   std::vector<fs::path> tried;
+  std::error_code ec;  // a name the OS rejects (too long, ...) is "not found", never an exception
   if (fs::path(p).is_absolute()) tried.push_back(p);
-  else tried = {fs::path(base_dir) / p, fs::current_path() / p, fs::path(SPIKECHIP_SOURCE_DIR) / p};
+  else tried = {fs::path(base_dir) / p, fs::current_path(ec) / p, fs::path(SPIKECHIP_SOURCE_DIR) / p};
   for (const auto& t : tried)
-    if (directory ? fs::is_directory(t) : fs::is_regular_file(t)) return fs::weakly_canonical(t).string();
+    if (directory ? fs::is_directory(t, ec) : fs::is_regular_file(t, ec)) {
+      const fs::path c = fs::weakly_canonical(t, ec);
+      return ec ? t.string() : c.string();
+    }
   std::string list;
-  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
-  throw Error(fmt::format("{}: {} '{}' not found (tried {})", where, what, p, list));
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + excerpt(t.string(), 120);
+  throw Error(fmt::format("{}: {} '{}' not found (tried {}); check the path", where, what, excerpt(p), list));
 }
 
 std::string pointer_of(const std::string& dotted) {
@@ -106,14 +111,7 @@ const std::vector<std::string>& job_metrics(const std::string& job) {
 }
 
 SweepSpec load_sweep(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot open the sweep file; check the path");
-  ordered_json j;
-  try {
-    j = ordered_json::parse(f);
-  } catch (const ordered_json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
-  }
+  const ordered_json j = read_ordered_json_file(path, "sweep");
   SweepSpec s = parse_sweep(j, path, fs::absolute(path).parent_path().string());
   s.path = fs::absolute(path).string();
   return s;
@@ -154,14 +152,15 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   // Where a parameter path lives; unknown paths are errors naming them.
   auto check_path = [&](const std::string& p, const StrictJson& at) {
     if (p.rfind("map.", 0) == 0) {
-      if (s.job == "run") at.fail("'" + p + "': mapper options can be varied in \"job\": \"map\" sweeps only");
+      if (s.job == "run") at.fail("'" + excerpt(p) + "': mapper options can be varied in \"job\": \"map\" sweeps only");
       if (!base_map.contains(p.substr(4))) check_map_option(at, p.substr(4));
       return;
     }
-    const json::json_pointer ptr(pointer_of(p));
-    if (p.empty() || p.find("..") != std::string::npos || !base_chip.contains(ptr))
-      at.fail("'" + p + "' is not a chip-config path (docs/chip-config.md, e.g. core.adder_lanes, mesh.width, "
+    const bool plain = std::all_of(p.begin(), p.end(), [](char ch) { return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '.'; });
+    if (p.empty() || !plain || p.find("..") != std::string::npos || !base_chip.contains(json::json_pointer(pointer_of(p))))
+      at.fail("'" + excerpt(p) + "' is not a chip-config path (docs/chip-config.md, e.g. core.adder_lanes, mesh.width, "
               "tech.energy_table) nor a mapper option (map.placement, map.seed, ...)");
+    const json::json_pointer ptr(pointer_of(p));
     if (base_chip.at(ptr).is_object())
       at.fail("'" + p + "' is a section of the chip config; vary one of its keys (e.g. " + p + "." +
               base_chip.at(ptr).begin().key() + ")");
@@ -170,7 +169,7 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   auto add_param = [&](const std::string& p, const StrictJson& at, bool allow_repeat) {
     if (seen.count(p)) {
       if (allow_repeat) return;
-      at.fail("'" + p + "' is varied twice (it may appear in only one of grid, zip, list)");
+      at.fail("'" + excerpt(p) + "' is varied twice (it may appear in only one of grid, zip, list)");
     }
     check_path(p, at);
     seen.insert(p);
@@ -222,7 +221,7 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
       e.expect_object();
       std::vector<std::pair<std::string, json>> combo;
       for (auto it = oj["list"][i].begin(); it != oj["list"][i].end(); ++it) {
-        if (before.count(it.key())) e.at(it.key()).fail("'" + it.key() + "' is varied in grid/zip too");
+        if (before.count(it.key())) e.at(it.key()).fail("'" + excerpt(it.key()) + "' is varied in grid/zip too");
         add_param(it.key(), e.at(it.key()), true);
         combo.push_back({it.key(), json(it.value())});
       }
@@ -270,10 +269,10 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     for (const auto& path : s.parameters)
       p.params[path] = path.rfind("map.", 0) == 0 ? p.map[path.substr(4)] : p.chip[json::json_pointer(pointer_of(path))];
     for (auto it = p.map.begin(); it != p.map.end(); ++it)
-      check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, p.params.dump()), "/map/" + it.key()),
+      check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160)), "/map/" + excerpt(it.key())),
                        it.key());
     p.chip["tech"]["energy_table"] = table;
-    const std::string where = fmt::format("{}: point {} ({})", origin, i, p.params.dump());
+    const std::string where = fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160));
     arch::ChipConfig cfg;
     try {
       cfg = arch::chip_config_from_json(p.chip, "chip");

@@ -25,8 +25,8 @@ PointResult PointResult::from_json(const nlohmann::json& j, const std::string& o
   PointResult p;
   p.id = int(r.at("id").as_int(0, INT32_MAX));
   p.status = r.at("status").as_enum({"ok", "failed"});
-  if (!j.at("error").is_null()) p.error = r.at("error").as_string();
-  p.metrics = j.at("metrics");
+  if (!r.at("error").raw().is_null()) p.error = r.at("error").as_string();
+  p.metrics = r.at("metrics").raw();
   if (p.status == "ok") r.at("metrics").expect_object();
   p.sim_point = int(r.at("sim_point").as_int(-1, INT32_MAX));
   p.wall_s = r.at("wall_s").as_double(0, 1e12);

@@ -214,6 +214,13 @@ int64_t group_membrane(const Cluster& c, int cc, int th, int tw) {
   return int64_t(cc) * th * tw * c.mem_bytes_per_neuron + heads * c.mem_bytes_per_head;
 }
 
+}  // namespace
+
+int64_t group_membrane_bytes(const Cluster& c, const Box& b) {
+  return group_membrane(c, b.c1 - b.c0, b.y1 - b.y0, b.x1 - b.x0);
+}
+
+namespace {
 Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
   const int C = c.shape.c, H = c.shape.h, W = c.shape.w;
   const int unit = c.sdsa ? C / c.heads : 1;  // SDSA: whole heads
@@ -292,7 +299,7 @@ std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, con
           gr.box = Box{ci * s.cc, std::min(c.shape.c, (ci + 1) * s.cc), yi * s.th,
                        std::min(c.shape.h, (yi + 1) * s.th), xi * s.tw, std::min(c.shape.w, (xi + 1) * s.tw)};
           const Box& b = gr.box;
-          gr.membrane_bytes = group_membrane(c, b.c1 - b.c0, b.y1 - b.y0, b.x1 - b.x0);
+          gr.membrane_bytes = group_membrane_bytes(c, b);
           gr.weight_bytes = int64_t(b.c1 - b.c0) * c.weight_bytes_per_channel;
           groups.push_back(gr);
         }

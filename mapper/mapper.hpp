@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/chip_config.hpp"
+#include "arch/chip_mapping.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
 
@@ -18,16 +19,13 @@ namespace spikechip::mapper {
 // files (one phase) are still read.
 inline constexpr int kMappingVersion = 2;
 
-// Half-open box [c0,c1) x [y0,y1) x [x0,x1) of a node's output tensor.
-struct Box {
-  int c0 = 0, c1 = 0, y0 = 0, y1 = 0, x0 = 0, x1 = 0;
-  int64_t volume() const { return empty() ? 0 : int64_t(c1 - c0) * (y1 - y0) * (x1 - x0); }
-  bool empty() const { return c1 <= c0 || y1 <= y0 || x1 <= x0; }
-  bool contains(const Box& b) const {
-    return b.c0 >= c0 && b.c1 <= c1 && b.y0 >= y0 && b.y1 <= y1 && b.x0 >= x0 && b.x1 <= x1;
-  }
-  bool operator==(const Box&) const = default;
-};
+// The data types a mapping shares with the chip that runs it (arch/chip_mapping.hpp).
+using arch::Box;
+using arch::Cluster;
+using arch::Group;
+using arch::Phase;
+using arch::Route;
+
 Box intersect(const Box& a, const Box& b);
 
 struct MapOptions {
@@ -42,71 +40,20 @@ struct MapOptions {
   int64_t anneal_moves_per_group = 400;
 };
 
-// Nodes that must share cores tile by tile (they read each other's membranes locally).
-struct Cluster {
-  int id = 0;
-  std::vector<int> nodes;           // graph node indices, ascending
-  model::Shape shape;
-  bool sdsa = false;                // split by heads only
-  int heads = 1;
-  int64_t mem_bytes_per_neuron = 0; // membrane SRAM bytes per (c,y,x) of the cluster shape
-  int64_t mem_bytes_per_head = 0;   // SDSA: KV matrix and q/k/v spike buffers
-  int64_t weight_bytes_per_channel = 0;  // int8 fan-in + bias/shift/threshold words, per output channel
-  // Chosen split.
-  int channels_per_group = 0, tile_h = 0, tile_w = 0;
-  int n_channel_chunks = 0, n_tiles_y = 0, n_tiles_x = 0;
-};
-
-struct Group {
-  int id = 0;
-  int cluster = 0;
-  Box box;                 // output region (every node of the cluster has the cluster's shape)
-  int core = -1;           // global core index y*W + x
-  int phase = 0;           // time multiplexing: the core holds this group during this phase
-  int64_t membrane_bytes = 0;
-  int64_t weight_bytes = 0;
-};
-
-// One multicast: every spike (or pixel / partial sum) produced inside `region` of `src_node` by
-// group `src_group` (-1: the host port) goes to exactly the groups in `dests`.
-struct Route {
-  int id = 0;
-  std::string kind;        // spike | pixel | partial_sum | result
-  int src_group = -1;      // -1: host
-  int src_node = 0;        // graph node whose values travel (LIF, Input, or the stream for Mean)
-  Box region;
-  std::vector<int> dests;  // group ids, ascending; -1 = host (results)
-  double events = 0;       // expected packets per timestep leaving the source
-  std::vector<std::pair<int, int>> links;  // directed links (from core, to core) of the tree; -1 = host
-};
-
 struct LinkLoad {
   int from = 0, to = 0;    // global core indices; -1 = host port (west of core (0,0))
   double load = 0;         // expected packets per timestep
   bool chip_to_chip = false;
 };
 
-// One phase of a time-multiplexed mapping: its groups own their cores while it runs; entering it
-// loads their weights from off-chip DRAM (per inference), and the spikes / partial sums that
-// earlier phases produced for it are read back from DRAM.
-struct Phase {
-  int groups = 0;
-  int64_t reload_bytes = 0;        // weight bytes of the phase's groups (loaded from DRAM)
-  double spill_in_bytes = 0;       // expected bytes per inference read back from DRAM (4 B per event)
-};
-
-struct Mapping {
+// A mapping file: what the chip runs (arch::ChipMapping: model name, mesh, node names, clusters,
+// groups, routes, phases) plus the file's metadata, the options it was made with and its estimates.
+struct Mapping : arch::ChipMapping {
   int mapping_version = kMappingVersion;
-  std::string model_name, model_hash, chip_name, chip_hash;
-  int mesh_w = 0, mesh_h = 0, chip_w = 0, chip_h = 0;  // global mesh and per-chip tiles
+  std::string model_hash, chip_name, chip_hash;
   int64_t membrane_sram_bytes = 0, weight_sram_bytes = 0;
   nlohmann::json options = nlohmann::json::object();
-  std::vector<std::string> node_names;  // graph node names (index -> name)
-  std::vector<Cluster> clusters;
-  std::vector<Group> groups;
-  std::vector<Route> routes;
   std::vector<LinkLoad> links;
-  std::vector<Phase> phases{Phase{}};  // one entry unless time-multiplexed
   int timesteps = 1;                   // of the model (spill bytes are per inference)
   nlohmann::json summary = nlohmann::json::object();
 };
@@ -128,6 +75,8 @@ std::map<std::string, double> read_rates_file(const model::Graph& g, const std::
 std::vector<Cluster> build_clusters(const model::Graph& g);
 std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& clusters,
                              const arch::ChipConfig& chip, const MapOptions& opt);
+// Membrane SRAM bytes a group of cluster `c` with output box `b` needs (neurons and SDSA heads).
+int64_t group_membrane_bytes(const Cluster& c, const Box& b);
 std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster>& clusters,
                                 const std::vector<Group>& groups, const MapOptions& opt);
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;

@@ -35,6 +35,30 @@ int read_core(const StrictJson& j, int w, int h, bool allow_host) {
   int x = int(j.at(0).as_int(0, w - 1)), y = int(j.at(1).as_int(0, h - 1));
   return y * w + x;
 }
+// `options` records how the mapping was made (map_model); `run --mapping` reads chips_x/chips_y.
+// Every key is optional (older files lack some) but typed and in range.
+void read_options(const StrictJson& o, const Mapping& m) {
+  o.only_keys({"placement", "seed", "default_rate", "unicast", "split", "chips_x", "chips_y", "measured_rates",
+               "anneal_moves_per_group", "time_multiplex"});
+  if (o.has("placement")) o.at("placement").as_string();
+  if (o.has("seed") && !o.at("seed").raw().is_number_unsigned())
+    o.at("seed").fail("must be a non-negative integer, got " + describe_json(o.at("seed").raw()));
+  if (o.has("default_rate")) o.at("default_rate").as_double(0, 1);
+  if (o.has("unicast")) o.at("unicast").as_bool();
+  if (o.has("split")) o.at("split").as_enum({"min-cores", "channels-first"});
+  if (o.has("measured_rates")) o.at("measured_rates").as_int(0, int64_t(1) << 40);
+  if (o.has("anneal_moves_per_group")) o.at("anneal_moves_per_group").as_int(0, int64_t(1) << 40);
+  if (o.has("time_multiplex")) o.at("time_multiplex").as_bool();
+  if (o.has("chips_x") != o.has("chips_y")) o.fail("chips_x and chips_y go together");
+  if (o.has("chips_x")) {
+    // The global mesh is chips_x x chips_y chips of chip_mesh tiles each.
+    const int64_t cx = o.at("chips_x").as_int(1, 64), cy = o.at("chips_y").as_int(1, 64);
+    if (cx * m.chip_w != m.mesh_w)
+      o.at("chips_x").fail(fmt::format("{} chips of {} columns do not make the {}-column mesh of /chip/mesh", cx, m.chip_w, m.mesh_w));
+    if (cy * m.chip_h != m.mesh_h)
+      o.at("chips_y").fail(fmt::format("{} chips of {} rows do not make the {}-row mesh of /chip/mesh", cy, m.chip_h, m.mesh_h));
+  }
+}
 }  // namespace
 
 nlohmann::json mapping_to_json(const Mapping& m) {
@@ -130,7 +154,7 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
   for (size_t i = 0; i < m.node_names.size(); ++i) node_index[m.node_names[i]] = int(i);
   auto node_ref = [&](const StrictJson& s) {
     auto it = node_index.find(s.as_string());
-    if (it == node_index.end()) s.fail("unknown node '" + s.as_string() + "' (not in /model/nodes)");
+    if (it == node_index.end()) s.fail("unknown node '" + excerpt(s.as_string()) + "' (not in /model/nodes)");
     return it->second;
   };
 
@@ -147,7 +171,7 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
   m.membrane_sram_bytes = jc.at("membrane_sram_bytes").as_int(1, int64_t(1) << 40);
   m.weight_sram_bytes = jc.at("weight_sram_bytes").as_int(1, int64_t(1) << 40);
   m.options = j.at("options").raw();
-  j.at("options").expect_object();
+  read_options(j.at("options"), m);
   const int W = m.mesh_w, H = m.mesh_h;
 
   StrictJson jcl = j.at("clusters");

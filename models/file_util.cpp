@@ -9,15 +9,16 @@
 #include <unistd.h>
 
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::model {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
-    throw Error(path + ": is a directory, expected a file");
+    throw Error(excerpt(path, 240) + ": is a directory, expected a file");
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (!f) throw Error(excerpt(path, 240) + ": cannot open (" + std::strerror(errno) + "); check the path");
   f.seekg(0, std::ios::end);
   const std::streamoff n = f.tellg();
   f.seekg(0, std::ios::beg);

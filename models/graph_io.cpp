@@ -6,6 +6,7 @@
 
 #include "models/file_util.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::model {
 
@@ -35,7 +36,7 @@ const char* kind_name(ValueKind k) {
 
 // Prefix of every message about one node.
 std::string at(const std::string& origin, const std::string& node) {
-  return origin + ": node '" + node + "': ";
+  return origin + ": node '" + excerpt(node) + "': ";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ struct Fields {
       if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-        fail(k, "unknown key in " + what + " (allowed: " + (list.empty() ? "none" : list) + ")");
+        fail(excerpt(k), "unknown key in " + what + " (allowed: " + (list.empty() ? "none" : list) + ")");
       }
     }
   }
@@ -62,8 +63,8 @@ struct Fields {
     return j.at(key);
   }
   int integer(const std::string& key, const json& v, int lo, int hi) const {
-    if (!v.is_number_integer()) fail(key, "expected an integer, got " + v.dump());
-    const int64_t x = v.get<int64_t>();
+    if (!v.is_number_integer()) fail(key, "expected an integer, got " + describe_json(v));
+    const int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX : v.get<int64_t>();
     if (x < lo || x > hi)
       fail(key, std::to_string(x) + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
     return int(x);
@@ -74,7 +75,7 @@ struct Fields {
   }
   std::string get_string(const std::string& key) const {
     const json& v = need(key);
-    if (!v.is_string()) fail(key, "expected a string, got " + v.dump());
+    if (!v.is_string()) fail(key, "expected a string, got " + describe_json(v));
     return v.get<std::string>();
   }
   std::string get_string(const std::string& key, const std::string& def) const {
@@ -88,12 +89,12 @@ struct Fields {
       return def;
     }
     const json& v = j.at(key);
-    if (!v.is_array() || v.size() != 2) fail(key, "expected [int, int], got " + v.dump());
+    if (!v.is_array() || v.size() != 2) fail(key, "expected [int, int], got " + describe_json(v));
     return {integer(key, v[0], lo, hi), integer(key, v[1], lo, hi)};
   }
   const json& get_object(const std::string& key) const {
     const json& v = need(key);
-    if (!v.is_object()) fail(key, "expected an object, got " + v.dump());
+    if (!v.is_object()) fail(key, "expected an object, got " + describe_json(v));
     return v;
   }
 };
@@ -104,7 +105,7 @@ constexpr int kMaxDim = 1 << 20;
 Node node_from_json(const json& jn, size_t index, const std::string& origin,
                     std::vector<std::string>& input_names) {
   const std::string idx = "nodes[" + std::to_string(index) + "]";
-  if (!jn.is_object()) throw Error(origin + ": " + idx + ": expected an object, got " + jn.dump());
+  if (!jn.is_object()) throw Error(origin + ": " + idx + ": expected an object, got " + describe_json(jn));
   Node n;
   {
     Fields f{jn, origin + ": " + idx + "."};
@@ -121,13 +122,13 @@ Node node_from_json(const json& jn, size_t index, const std::string& origin,
     f.fail("op", e.what());
   }
   const json& ins = f.need("inputs");
-  if (!ins.is_array()) f.fail("inputs", "expected an array of node names, got " + ins.dump());
+  if (!ins.is_array()) f.fail("inputs", "expected an array of node names, got " + describe_json(ins));
   for (const auto& v : ins) {
-    if (!v.is_string()) f.fail("inputs", "expected node names (strings), got " + v.dump());
+    if (!v.is_string()) f.fail("inputs", "expected node names (strings), got " + describe_json(v));
     input_names.push_back(v.get<std::string>());
   }
   const json& shp = f.need("shape");
-  if (!shp.is_array() || shp.size() != 3) f.fail("shape", "expected [C, H, W], got " + shp.dump());
+  if (!shp.is_array() || shp.size() != 3) f.fail("shape", "expected [C, H, W], got " + describe_json(shp));
   n.shape.c = f.integer("shape", shp[0], 1, kMaxDim);
   n.shape.h = f.integer("shape", shp[1], 1, kMaxDim);
   n.shape.w = f.integer("shape", shp[2], 1, kMaxDim);
@@ -142,7 +143,7 @@ Node node_from_json(const json& jn, size_t index, const std::string& origin,
       a.only({"encoding"}, "Input attrs");
       n.encoding = a.get_string("encoding");
       if (n.encoding != "image" && n.encoding != "events")
-        a.fail("encoding", "'" + n.encoding + "' is neither 'image' nor 'events'");
+        a.fail("encoding", "'" + excerpt(n.encoding) + "' is neither 'image' nor 'events'");
       break;
     case Op::Conv2d: {
       a.only({"kernel", "stride", "padding", "groups"}, "Conv2d attrs");
@@ -314,7 +315,7 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
         if (std::find(kinds.begin(), kinds.end(), src.kind()) == kinds.end()) {
           std::string list;
           for (ValueKind k : kinds) list += std::string(list.empty() ? "" : " or ") + kind_name(k);
-          throw Error(where + "inputs: '" + src.name + "' is a " + kind_name(src.kind()) + " tensor (" +
+          throw Error(where + "inputs: '" + excerpt(src.name) + "' is a " + kind_name(src.kind()) + " tensor (" +
                       op_name(src.op) + "), " + op_name(n.op) + " takes " + list);
         }
       }
@@ -361,8 +362,8 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
         need_inputs(2, size_t(-1), {ValueKind::Membrane});
         for (size_t k = 1; k < n.inputs.size(); ++k)
           if (!(g.input_shape(n, int(k)) == g.input_shape(n, 0)))
-            throw Error(where + "inputs: operand '" + g.nodes[size_t(n.inputs[k])].name + "' has shape " +
-                        shape_str(g.input_shape(n, int(k))) + " but '" + g.nodes[size_t(n.inputs[0])].name +
+            throw Error(where + "inputs: operand '" + excerpt(g.nodes[size_t(n.inputs[k])].name) + "' has shape " +
+                        shape_str(g.input_shape(n, int(k))) + " but '" + excerpt(g.nodes[size_t(n.inputs[0])].name) +
                         "' has " + shape_str(g.input_shape(n, 0)));
         shape_must_be(g.input_shape(n), "same as its operands");
         break;
@@ -370,7 +371,7 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
         need_inputs(3, 3, {ValueKind::Spike});
         for (int k = 1; k < 3; ++k)
           if (!(g.input_shape(n, k) == g.input_shape(n, 0)))
-            throw Error(where + "inputs: q, k, v must have the same shape, '" + g.nodes[size_t(n.inputs[size_t(k)])].name +
+            throw Error(where + "inputs: q, k, v must have the same shape, '" + excerpt(g.nodes[size_t(n.inputs[size_t(k)])].name) +
                         "' has " + shape_str(g.input_shape(n, k)) + " but q has " + shape_str(g.input_shape(n, 0)));
         const int c = g.input_shape(n).c;
         if (n.heads < 1 || c % n.heads != 0)
@@ -462,8 +463,8 @@ Graph graph_from_json(const json& j, const std::string& origin) {
       for (size_t k = i + 1; k < nodes.size() && !later; ++k)
         later = nodes[k].is_object() && nodes[k].contains("name") && nodes[k]["name"] == in;
       if (later || in == n.name)
-        throw Error(at(origin, n.name) + "inputs: '" + in + "' is defined later (forward edge); nodes must be topologically sorted");
-      throw Error(at(origin, n.name) + "inputs: '" + in + "' is not a node of this graph (dangling edge)");
+        throw Error(at(origin, n.name) + "inputs: '" + excerpt(in) + "' is defined later (forward edge); nodes must be topologically sorted");
+      throw Error(at(origin, n.name) + "inputs: '" + excerpt(in) + "' is not a node of this graph (dangling edge)");
     }
     names.push_back(n.name);
     g.nodes.push_back(std::move(n));
@@ -497,7 +498,7 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) 
       const std::string s = spec.suffix;
       const std::string key = n.name + "." + s;
       auto it = st.tensors.find(key);
-      const std::string where = origin + ": tensor '" + key + "' (node '" + n.name + "')";
+      const std::string where = origin + ": tensor '" + excerpt(key) + "' (node '" + excerpt(n.name) + "')";
       if (it == st.tensors.end()) throw Error(where + ": missing; " + op_name(n.op) + " nodes need " + s);
       const TensorData& t = it->second;
       if (t.dtype != spec.dtype)
@@ -515,7 +516,7 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) 
   }
   for (const auto& [name, t] : st.tensors)
     if (!used.count(name))
-      throw Error(origin + ": tensor '" + name + "': extra tensor that no node uses (expected <node>.<weight|bias|shift|threshold|zero_point> of a node that has it)");
+      throw Error(origin + ": tensor '" + excerpt(name) + "': extra tensor that no node uses (expected <node>.<weight|bias|shift|threshold|zero_point> of a node that has it)");
 }
 
 Graph load_model(const std::string& dir) {
@@ -525,13 +526,8 @@ Graph load_model(const std::string& dir) {
   const std::string gpath = (fs::path(dir) / kGraphFile).string();
   const std::string wpath = (fs::path(dir) / kWeightsFile).string();
   const auto bytes = read_file_bytes(gpath);
-  json j;
-  try {
-    j = json::parse(bytes.begin(), bytes.end());
-  } catch (const json::parse_error& e) {
-    throw Error(gpath + ": not valid JSON (" + e.what() + ")");
-  }
-  Graph g = graph_from_json(j, gpath);
+  Graph g = graph_from_json(
+      parse_json_text(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), gpath, "graph"), gpath);
   validate_impl(g, gpath, false);  // structure first: these errors name graph.json
   attach_tensors(g, read_safetensors(wpath), wpath);
   validate_graph(g, wpath);  // value checks (shift range, event zero points)

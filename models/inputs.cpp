@@ -8,6 +8,7 @@
 #include "models/file_util.hpp"
 #include "models/npy.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 #include "traces/events.hpp"
 
 namespace spikechip::model {
@@ -49,7 +50,7 @@ std::vector<InputItem> read_npy_inputs(const std::string& path, const Graph& g) 
     return {it};
   }
   if (a.descr != "|u1")
-    throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + a.descr + "'" +
+    throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + excerpt(a.descr) + "'" +
                 (events ? " (event traces as .npy must be int64 [N, 4])" : ""));
   const ArrayLayout l = input_array_layout(a.shape, g, path);
   return split(a.bytes, l.items, l.frames, in.shape, path, l.batch);

@@ -5,6 +5,7 @@
 
 #include "models/file_util.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::model {
 
@@ -21,7 +22,7 @@ struct HeaderParser {
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   }
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(origin + ": malformed .npy header (" + what + "): " + s);
+    throw Error(origin + ": malformed .npy header (" + what + "): " + excerpt(s));
   }
   void expect(char c) {
     ws();
@@ -122,7 +123,7 @@ NpyArray parse_npy(const std::vector<uint8_t>& f, const std::string& origin) {
   // Single-byte types are written with '|'; multi-byte ones must be little-endian ('<').
   const size_t item = a.itemsize();
   if (item == 0 || (a.descr[0] != '<' && a.descr[0] != '|') || (a.descr[0] == '|' && item != 1))
-    throw Error(origin + ": unsupported .npy dtype '" + a.descr + "' (need little-endian, e.g. |u1 or <i8)");
+    throw Error(origin + ": unsupported .npy dtype '" + excerpt(a.descr) + "' (need little-endian, e.g. |u1 or <i8)");
   const size_t data = hstart + hlen;
   const uint64_t need = uint64_t(a.numel()) * item;
   if (f.size() - data < need)

@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "models/file_util.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::model {
 
@@ -63,12 +64,9 @@ SafeTensors parse_safetensors(const std::vector<uint8_t>& file, const std::strin
   if (n > size - 8 || n > kMaxHeader)
     throw Error(origin + ": header length " + std::to_string(n) + " goes beyond the file (" +
                 std::to_string(size) + " bytes): truncated or not a safetensors file");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(file.begin() + 8, file.begin() + 8 + int64_t(n));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(origin + ": header is not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json header =
+      parse_json_text(std::string_view(reinterpret_cast<const char*>(file.data()) + 8, size_t(n)), origin,
+                      "safetensors header");
   if (!header.is_object()) throw Error(origin + ": header must be a JSON object");
   const uint64_t data_size = size - 8 - n;
   const uint8_t* data = file.data() + 8 + n;
@@ -84,28 +82,28 @@ SafeTensors parse_safetensors(const std::vector<uint8_t>& file, const std::strin
       if (!entry.is_object()) throw Error(origin + ": __metadata__ must be an object");
       for (const auto& [k, v] : entry.items())
         if (!v.is_string())
-          throw Error(origin + ": __metadata__." + k + " must be a string (safetensors metadata is string -> string)");
+          throw Error(origin + ": __metadata__." + excerpt(k) + " must be a string (safetensors metadata is string -> string)");
       st.metadata = entry;
       continue;
     }
-    const std::string where = origin + ": tensor '" + name + "'";
+    const std::string where = origin + ": tensor '" + excerpt(name) + "'";
     if (!entry.is_object()) throw Error(where + ": entry must be an object");
     for (const auto& [k, v] : entry.items()) {
       (void)v;
       if (k != "dtype" && k != "shape" && k != "data_offsets")
-        throw Error(where + ": unknown key '" + k + "' (expected dtype, shape, data_offsets)");
+        throw Error(where + ": unknown key '" + excerpt(k) + "' (expected dtype, shape, data_offsets)");
     }
     for (const char* k : {"dtype", "shape", "data_offsets"})
       if (!entry.contains(k)) throw Error(where + ": missing '" + k + "'");
     TensorData t;
     if (!entry["dtype"].is_string() || !dtype_from_name(entry["dtype"].get<std::string>(), t.dtype))
-      throw Error(where + ": unsupported dtype " + entry["dtype"].dump() +
+      throw Error(where + ": unsupported dtype " + describe_json(entry["dtype"]) +
                   " (supported: I8, U8, I16, I32, I64, F32)");
     const auto& shp = entry["shape"];
     if (!shp.is_array()) throw Error(where + ": shape must be an array of non-negative integers");
     for (const auto& d : shp) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (int64_t(1) << 40))
-        throw Error(where + ": shape " + shp.dump() + " must hold non-negative integers");
+        throw Error(where + ": shape " + describe_json(shp) + " must hold non-negative integers");
       t.shape.push_back(d.get<int64_t>());
     }
     const auto& off = entry["data_offsets"];
@@ -133,10 +131,10 @@ SafeTensors parse_safetensors(const std::vector<uint8_t>& file, const std::strin
   uint64_t pos = 0;
   for (const auto& r : ranges) {
     if (r.b < pos)
-      throw Error(origin + ": tensor '" + r.name + "': data_offsets [" + std::to_string(r.b) + ", " +
+      throw Error(origin + ": tensor '" + excerpt(r.name) + "': data_offsets [" + std::to_string(r.b) + ", " +
                   std::to_string(r.e) + "] overlap the previous tensor (ending at " + std::to_string(pos) + ")");
     if (r.b > pos)
-      throw Error(origin + ": tensor '" + r.name + "': gap of " + std::to_string(r.b - pos) +
+      throw Error(origin + ": tensor '" + excerpt(r.name) + "': gap of " + std::to_string(r.b - pos) +
                   " unused bytes before its data (offset " + std::to_string(pos) + ")");
     pos = r.e;
   }

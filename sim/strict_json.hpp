@@ -1,17 +1,32 @@
 #pragma once
-// Strict reading of a JSON object tree: every access knows its JSON pointer path, so a wrong type,
-// an out-of-range value or an unknown key becomes one message "FILE: /a/b: what is wrong".
-// Used by the chip config and mapping readers (both promise to reject hand-edited mistakes).
+// The one way every JSON input is read. Parsing (parse_json_text / read_json_file) limits nesting to
+// kMaxJsonDepth and rejects numbers outside the range of a double, naming the file and JSON path;
+// StrictJson then walks the tree so that every access knows its JSON pointer path, and a wrong
+// type, an out-of-range value or an unknown key becomes one message "FILE: /a/b: what is wrong".
+// Error lines quote untrusted text only as a short escaped excerpt (excerpt()), never whole.
 #include <cstdint>
 #include <initializer_list>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/error.hpp"
 
 namespace spikechip {
+
+// Deepest nesting of arrays and objects accepted in any JSON input (the deepest shipped file,
+// graph.json, nests 5 levels); deeper text is rejected before it can exhaust the stack.
+inline constexpr int kMaxJsonDepth = 128;
+// Longest excerpt of untrusted text quoted in an error line.
+inline constexpr size_t kExcerptChars = 80;
+
+// `s` made safe and short for one error line: control and invalid UTF-8 bytes escaped (\r, \x1b),
+// at most `max_chars` characters, then "..." when cut.
+std::string excerpt(std::string_view s, size_t max_chars = kExcerptChars);
+// "type excerpt-of-its-JSON-text", e.g. "array [1,1,1,1,...", for "must be X, got ..." errors.
+std::string describe_json(const nlohmann::json& j);
 
 class StrictJson {
  public:
@@ -43,13 +58,19 @@ class StrictJson {
   bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
   StrictJson at(const std::string& key) const {
     expect_object();
-    if (!j_.contains(key)) fail("missing key '" + key + "'");
-    return StrictJson(j_.at(key), origin_, path_ + "/" + key);
+    if (!j_.contains(key)) throw Error(origin_ + ": " + path_ + "/" + excerpt(key) + ": missing (required key)");
+    return StrictJson(j_.at(key), origin_, path_ + "/" + excerpt(key));
   }
   StrictJson at(size_t i) const {
     expect_array();
     if (i >= j_.size()) fail("index " + std::to_string(i) + " out of range");
     return StrictJson(j_.at(i), origin_, path_ + "/" + std::to_string(i));
+  }
+  // The member at `key`, or nullptr when absent (the object itself must be an object).
+  const nlohmann::json* find(const std::string& key) const {
+    expect_object();
+    auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
   }
   size_t size() const { return j_.size(); }
 
@@ -82,7 +103,7 @@ class StrictJson {
       if (v == s) return v;
       list += (list.empty() ? "" : ", ") + std::string(s);
     }
-    fail("'" + v + "' is not one of: " + list);
+    fail("'" + excerpt(v) + "' is not one of: " + list);
   }
 
   // Optional members: keep the default when absent.
@@ -93,13 +114,9 @@ class StrictJson {
 
  private:
   StrictJson child_path(const std::string& key) const {
-    return StrictJson(j_.at(key), origin_, path_ + "/" + key);
+    return StrictJson(j_.at(key), origin_, path_ + "/" + excerpt(key));
   }
-  std::string describe() const {
-    std::string d = j_.dump();
-    if (d.size() > 40) d = d.substr(0, 37) + "...";
-    return std::string(j_.type_name()) + " " + d;
-  }
+  std::string describe() const { return describe_json(j_); }
   static std::string dump_num(double v) { return nlohmann::json(v).dump(); }
 
   const nlohmann::json& j_;
@@ -107,7 +124,14 @@ class StrictJson {
   std::string path_;
 };
 
-// Parses a JSON file; a syntax error names the file and the byte offset.
+// Parses JSON text strictly (see the top of this file). `origin` names the text in errors (a file
+// path, "request header"), `what` says what it should be ("chip config"). Every failure is one
+// spikechip::Error "origin: [/json/path: ]what is wrong; what to do".
+nlohmann::json parse_json_text(std::string_view text, const std::string& origin, const std::string& what);
+nlohmann::ordered_json parse_ordered_json_text(std::string_view text, const std::string& origin,
+                                               const std::string& what);
+// The same for a whole file; a file that cannot be read is an Error naming it and the OS reason.
 nlohmann::json read_json_file(const std::string& path, const std::string& what);
+nlohmann::ordered_json read_ordered_json_file(const std::string& path, const std::string& what);
 
 }  // namespace spikechip

@@ -7,6 +7,7 @@
 #include "models/file_util.hpp"
 #include "models/npy.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::traces {
 
@@ -92,7 +93,7 @@ EventTrace read_events_csv(const std::string& path, int width, int height) {
       for (char c : line)
         if (c != ' ' && c != '\t') h.push_back(c);
       if (h != "x,y,t_us,p")
-        throw Error(path + ":" + std::to_string(lineno) + ": expected the header line 'x,y,t_us,p', got '" + line + "'");
+        throw Error(path + ":" + std::to_string(lineno) + ": expected the header line 'x,y,t_us,p', got '" + excerpt(line) + "'");
       header = true;
       continue;
     }
@@ -103,16 +104,16 @@ EventTrace read_events_csv(const std::string& path, int width, int height) {
       while (p < end && (*p == ' ' || *p == '\t')) ++p;
       auto [q, ec] = std::from_chars(p, end, v[k]);
       if (ec != std::errc() || q == p)
-        throw Error(path + ":" + std::to_string(lineno) + ": expected 4 non-negative integers x,y,t_us,p, got '" + line + "'");
+        throw Error(path + ":" + std::to_string(lineno) + ": expected 4 non-negative integers x,y,t_us,p, got '" + excerpt(line) + "'");
       p = q;
       while (p < end && (*p == ' ' || *p == '\t')) ++p;
       if (k < 3) {
         if (p >= end || *p != ',')
-          throw Error(path + ":" + std::to_string(lineno) + ": expected 4 comma-separated values, got '" + line + "'");
+          throw Error(path + ":" + std::to_string(lineno) + ": expected 4 comma-separated values, got '" + excerpt(line) + "'");
         ++p;
       }
     }
-    if (p != end) throw Error(path + ":" + std::to_string(lineno) + ": extra text after 4 values: '" + line + "'");
+    if (p != end) throw Error(path + ":" + std::to_string(lineno) + ": extra text after 4 values: '" + excerpt(line) + "'");
     const std::string where = path + ":" + std::to_string(lineno) + ": ";
     if (v[0] > 65535 || v[1] > 65535) throw Error(where + "coordinates must be < 65536");
     if (v[2] > kMaxTimestamp) throw Error(where + "t_us = " + std::to_string(v[2]) + " exceeds 2^31 - 1");
@@ -128,7 +129,7 @@ EventTrace read_events_csv(const std::string& path, int width, int height) {
 EventTrace read_events_npy(const std::string& path, int width, int height) {
   const model::NpyArray a = model::read_npy(path);
   if (a.descr != "<i8" || a.shape.size() != 2 || a.shape[1] != 4)
-    throw Error(path + ": an event .npy must be int64 (<i8) of shape [N, 4] (x, y, t_us, p); got dtype " + a.descr +
+    throw Error(path + ": an event .npy must be int64 (<i8) of shape [N, 4] (x, y, t_us, p); got dtype " + excerpt(a.descr) +
                 " shape " + [&] {
                   std::string s = "[";
                   for (size_t i = 0; i < a.shape.size(); ++i) s.append(i ? ", " : "").append(std::to_string(a.shape[i]));

@@ -1,6 +1,6 @@
 #pragma once
 // A neuro-core's hardware resources and their timing (docs/architecture.md, "Neuro-core"). Plain
-// C++: the chip's controller (arch/chip.cpp) decides what runs; this class says how many cycles
+// C++: the chip's controller (arch/chip_schedule.cpp, arch/chip_ops.cpp) decides what runs; this class says how many cycles
 // each unit takes, keeps the units' busy-until cycles and the per-core counters. Nothing runs per
 // cycle: every unit is a "free at cycle" number that work is booked against.
 #include <algorithm>
@@ -59,6 +59,10 @@ class NeuroCore {
     cnt.packets_in++;
     return syn_free_;
   }
+  // Every packet costs the engine one cycle to decode its header before its payload's work.
+  uint64_t header_cost() const { return 1; }
+  // SDSA input: `n` spike addresses written into the q/k/v spike buffers, sdsa_lanes per cycle.
+  uint64_t sdsa_store_cost(int64_t n) const { return uint64_t(ceil_div64(n, std::max(1, cfg_.sdsa_lanes))); }
   // Synapse cycles for one input spike whose fan-out is `sops` additions in runs of `run`
   // contiguous output channels: each tap's run is read-modify-written over min(P, banks) banks
   // per cycle (bank = word address mod banks, so a run of k words needs ceil(k / min(P, banks))
@@ -84,6 +88,16 @@ class NeuroCore {
 
   // --- node unit (neuron / SDSA / finalise / reduction), one task at a time ----------------
   uint64_t node_free() const { return node_free_; }
+  // A task whose inputs are complete at `ready`: the node unit idled waiting for them since it
+  // became free (or since the group's previous task began, `since`).
+  void note_input_wait(uint64_t ready, uint64_t since) {
+    if (ready > node_free_) cnt.stalls.waiting_input += ready - std::max(node_free_, since);
+  }
+  // An end-of-step marker arriving at `cycle` after the source's last data was processed at
+  // `last_data`: the inputs were complete but unconfirmed in between.
+  void note_eot_wait(uint64_t cycle, uint64_t last_data) {
+    if (cycle > last_data) cnt.stalls.waiting_eot += cycle - last_data;
+  }
   uint64_t book_node(uint64_t ready, uint64_t cycles) {
     const uint64_t start = std::max(ready, node_free_);
     node_free_ = start + std::max<uint64_t>(1, cycles);
@@ -115,6 +129,9 @@ class NeuroCore {
       cnt.stalls.output_full += flits - flits * uint64_t(cfg_.output_queue_depth) / packets;
     return flits;
   }
+
+  // A packet of `flits` flits handed to the router's local port.
+  void count_sent(int flits) { cnt.packets_out++, cnt.flits_out += uint64_t(flits); }
 
   void reset() {
     cnt = CoreCounters{};

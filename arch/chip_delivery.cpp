@@ -1,0 +1,69 @@
+// Delivery: the network's sink. A packet reaching a core goes to the groups on it that read it (in
+// the packet's phase): data through the op table's arrival rule of each consuming slot (timed on
+// the core's synapse engine), end-of-step markers completing a source's timestep, results to the
+// host; spilled copies go to the DRAM channel.
+#include "arch/chip_engine.hpp"
+#include "arch/chip_ops.hpp"
+
+namespace spikechip::arch::detail {
+
+void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
+  PacketData& d = pool[p.payload];
+  if (d.dram_leg == 1) {
+    to_dram(d, cycle);
+  } else if (d.kind == DataKind::Result) {
+    if (d.route >= 0) {
+      for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];
+    }
+    ++results_got;
+    res.latency_cycles = std::max(res.latency_cycles, cycle);
+  } else {
+    for (int gid : groups_on_core[core]) {
+      GroupState& G = groups[gid];
+      if (G.phase != d.phase) continue;  // the core holds another group in that phase
+      if (d.kind == DataKind::EndOfStep) {
+        for (const auto& [dg, n] : d.expect)
+          if (dg == gid) on_eos(G, d, n, cycle);
+      } else {
+        const auto& dests = m.routes[d.route].dests;
+        if (std::binary_search(dests.begin(), dests.end(), gid)) on_data(G, d, cycle);
+      }
+    }
+  }
+  if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));
+}
+
+void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
+  NeuroCore& core = cores[G.core];
+  Port& P = port_for(G, d);
+  uint64_t cyc = core.header_cost();
+  for (const auto& [si, ii] : P.consumers) {
+    Slot& s = G.slots[si];
+    const CoreCounters before = core.cnt;
+    const auto arrive = op_rules(s.op).arrive;
+    if (!arrive)
+      throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
+    cyc += arrive(*this, G, s, ii, d, core, res.stats[s.node][d.t]);
+    charge_core(s.node, core.cnt, before);
+  }
+  const uint64_t fin = core.book_synapse(cycle, cyc);
+  if (opt.record_activity && !P.consumers.empty())
+    record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
+  const int s = src_idx(P, d.src_group, G);
+  const size_t k = size_t(d.t) * P.srcs.size() + s;
+  P.recv[k]++;
+  P.last_data[d.t] = std::max(P.last_data[d.t], fin);
+  P.ready[d.t] = std::max(P.ready[d.t], fin);
+  if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
+}
+
+void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle) {
+  Port& P = port_for(G, d);
+  const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
+  P.expect[k] = n;
+  cores[G.core].note_eot_wait(cycle, P.last_data[d.t]);
+  P.ready[d.t] = std::max(P.ready[d.t], cycle);
+  if (P.recv[k] == n) source_complete(G, P, d.t);
+}
+
+}  // namespace spikechip::arch::detail

@@ -1,0 +1,347 @@
+#pragma once
+// Inside the chip (internal to arch/chip_*.cpp; users include arch/chip.hpp): the state of a
+// mapped chip and the engine that runs it, one concept per source file:
+//   chip_build.cpp     set-up from the mapping (groups, ports, routes, emissions, host ports)
+//   chip_packets.cpp   packets: the pool, sending, spike/word packetisation, the host's frames
+//   chip_delivery.cpp  the network's sink: a packet reaching a core, end-of-step markers
+//   chip_ops.cpp       per layer op, in one table: set-up, weight bytes, arrival and compute
+//   chip_phases.cpp    time multiplexing: phases, weight reloads and spills over the DRAM channel
+//   chip_schedule.cpp  the controller (tasks in graph order per group) and the event loop
+//   chip_energy.cpp    accounting: delivery trees, per-layer events, the run's totals
+//   chip_trace.cpp     activity records for the trace writers
+// Small helpers on the per-packet path stay inline here.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "arch/chip.hpp"
+#include "sim/error.hpp"
+
+namespace spikechip::arch::detail {
+
+using model::Node;
+using model::Op;
+using noc::kNever;
+using noc::Packet;
+using noc::PacketKind;
+
+enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result };
+
+// The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
+struct PacketData {
+  DataKind kind = DataKind::Spike;
+  int src_group = -1, src_node = 0, t = 0, route = -1;
+  std::vector<int32_t> idx;                 // spikes / pixels: flat indices of the source tensor
+  std::vector<int32_t> val;                 // pixels: u8 - zero_point; result: accumulators (low)
+  std::vector<int64_t> part;                // partial sums / results, per channel of the region
+  std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
+  int pc0 = 0;                              // partial sums / results: first channel of `part`
+  int refs = 0;
+  int flits = 0;
+  // Time multiplexing: the phase whose groups receive the packet, and which leg through the
+  // host port's DRAM it travels (0: direct, 1: written to DRAM, 2: read back from DRAM).
+  int phase = 0;
+  uint8_t dram_leg = 0;
+};
+
+// Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
+// (group, node) cut the box into cells; per-dimension maps give the cell of a coordinate.
+struct CellIndex {
+  Box box;
+  std::vector<int> cmap, ymap, xmap;  // coordinate - box origin -> cell index along the dimension
+  int ny = 0, nx = 0;
+  std::vector<int> route_of_cell;     // local route index, -1: nobody needs it
+  int lookup(int c, int y, int x) const {
+    return route_of_cell[(size_t(cmap[c - box.c0]) * ny + ymap[y - box.y0]) * nx + xmap[x - box.x0]];
+  }
+};
+
+struct Emission {              // what a (group, node) sends after its task
+  int node = 0;
+  DataKind kind = DataKind::Spike;
+  std::vector<int> routes;     // route ids
+  CellIndex cells;
+  std::vector<int> dest_groups;            // union of the routes' destinations (EOS targets)
+  std::vector<std::vector<int>> route_dest_local;  // per local route: indices into dest_groups
+  std::vector<int> eos_cores;               // of the destinations in the source's phase
+  bool eos_spills = false;                  // some destination runs in a later phase
+  int addr_bits = 1;
+};
+
+struct Port {                  // a remote input of a group: all packets of one source node
+  int src_node = 0;
+  std::vector<int> srcs;       // source groups (-1 host)
+  std::unordered_map<int, int> src_index;
+  std::vector<int> recv, expect;       // [t * nsrc + s]
+  std::vector<int> pending;            // [t] sources not yet complete
+  std::vector<uint64_t> ready, last_data;  // [t]
+  std::vector<std::pair<int, int>> consumers;  // (slot, input index)
+};
+
+struct Slot {                  // one node of the group's cluster
+  int node = 0;
+  model::Op op = model::Op::Input;
+  const model::ConvPlan* plan = nullptr;
+  std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
+  int emission = -1;
+  bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
+  std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
+  std::vector<std::vector<int64_t>> acc64;
+  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
+  std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
+  std::vector<int32_t> v, x;                // LIF: local membranes and gathered input
+  std::vector<uint8_t> spk;
+  std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
+  std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
+  std::vector<std::vector<int64_t>> part;   // Mean: [t] per channel of the box
+};
+
+struct GroupState {
+  int id = 0, cluster = 0, core = 0, phase = 0;
+  Box box;
+  model::Slice slice;
+  std::vector<Slot> slots;
+  std::vector<Port> ports;
+  std::unordered_map<int, int> port_of_src;  // source node -> port
+  std::vector<Emission> emissions;
+  int t = 0, k = 0;
+  bool busy = false;
+  uint64_t task_start = 0;
+};
+
+struct Event {
+  uint64_t cycle;
+  uint64_t seq;
+  int group;    // -1: the controller checks whether the next phase can start
+  bool finish;  // true: the group's current task ends; false: try to start a task
+  bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+};
+
+struct ChipEngine : noc::PacketSink {
+  const model::Graph& g;
+  ChipConfig cfg;
+  const ChipMapping& m;
+  std::unique_ptr<noc::Network> net;
+  std::vector<NeuroCore> cores;
+  std::vector<std::vector<int>> groups_on_core;
+  std::vector<GroupState> groups;
+  ConvPlans plans;  // shared by the chips of one batch run (the weights re-arranged once)
+  std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
+  // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
+  // destinations and their cores there; packets are sized for the widest of these deliveries.
+  std::vector<std::vector<int>> route_later;
+  std::vector<std::map<int, std::vector<int>>> route_phase_cores;
+  std::vector<size_t> route_fanout;
+  std::vector<std::vector<int>> phase_groups;
+  std::vector<std::vector<int64_t>> group_node_weight_bytes;  // [group][slot]: its share of the reload
+  std::vector<Emission> host_emissions;             // pixel routes of the host
+  std::vector<int> host_port_core;                  // router of each host port (west edge)
+  std::vector<int> route_port;                      // host route -> port, -1 for other routes
+  std::vector<uint64_t> port_free;                  // per host port: first free link cycle
+  std::vector<std::vector<int32_t>> val;            // [node] full membrane tensors (disjoint writes)
+  std::vector<PacketData> pool;
+  std::vector<uint32_t> free_list;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
+  uint64_t seq = 0;
+  std::vector<int64_t> counts_scratch, part_scratch;
+  std::vector<int32_t> acc32_scratch;              // a spike conv slice's accumulator while it finalises
+  std::vector<int64_t> acc64_scratch;
+  // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
+  // router/link events of the packets it sends); TreeCost per route = its delivery tree.
+  struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };
+  std::vector<TreeCost> route_tree;
+  std::vector<CoreCounters> node_cc;
+  struct NetEv { uint64_t traversals = 0, link_bits = 0, chip_link_bits = 0; };
+  std::vector<NetEv> node_net;
+  std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
+
+  // Per run.
+  model::InputView in;
+  int T = 1;
+  ChipRunOptions opt;
+  ChipRunResult res;
+  int results_expected = 0, results_got = 0;
+  int groups_finished = 0;
+  int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
+  std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
+  uint64_t dram_free = 0;                            // the DRAM channel is busy until then
+  std::vector<uint64_t> node_dram_bits;              // [node]
+
+  ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp, ConvPlans pl)
+      : g(gr), cfg(c), m(mp), plans(std::move(pl)) {
+    build();
+  }
+
+  // --- set-up from the mapping (chip_build.cpp)
+  void build();
+  // Each slot's part of its group's weight bytes (the mapper's per-channel rule: int8 fan-in + int32
+  // bias + u8 shift per Conv2d/Linear channel, an int32 threshold per LIF channel), so that the
+  // per-layer DRAM bits of a reload add up; when they do not (a hand-made mapping with its own
+  // weight figures), the first slot takes the group's whole weight bytes.
+  void weight_shares();
+  Emission make_emission(int src_group, int node, const std::vector<int>& rids);
+  // --- accounting (chip_energy.cpp)
+  // Links of a packet's delivery: the union of the XY paths from src to every destination (the
+  // network's multicast tree), or each destination's own minimal path with router.multicast
+  // false; chip-to-chip links are the chip boundaries those paths cross (the same for every
+  // minimal path). A flit then makes links + destinations router traversals.
+  TreeCost tree_cost(int src, const std::vector<int>& dests) const;
+  void charge_packet(int node, const TreeCost& tc, int flits) {
+    NetEv& e = node_net[size_t(node)];
+    const uint64_t fb = uint64_t(cfg.router.flit_bits), f = uint64_t(flits);
+    e.traversals += f * (tc.links + tc.chip_links + tc.dests);
+    e.link_bits += f * fb * tc.links;
+    e.chip_link_bits += f * fb * tc.chip_links;
+  }
+  // Adds what a unit of `core` counted since `before` to `node`'s counters.
+  void charge_core(int node, const CoreCounters& now, const CoreCounters& before) {
+    CoreCounters& n = node_cc[size_t(node)];
+    n.sops += now.sops - before.sops, n.macs += now.macs - before.macs;
+    n.sdsa_ops += now.sdsa_ops - before.sdsa_ops, n.neuron_updates += now.neuron_updates - before.neuron_updates;
+    n.weight_sram_reads += now.weight_sram_reads - before.weight_sram_reads;
+    n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
+    n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
+    n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
+  }
+  // Energy events of a set of core counters (whole chip or one layer), without static energy.
+  EventCounts core_events(const CoreCounters& c) const;
+  ChipRunResult finish();
+
+  // --- packets (chip_packets.cpp)
+  uint32_t alloc() {
+    if (free_list.empty()) {
+      pool.emplace_back();
+      pool.back().phase = cur_phase;
+      return uint32_t(pool.size() - 1);
+    }
+    uint32_t i = free_list.back();
+    free_list.pop_back();
+    PacketData& d = pool[i];
+    d.phase = cur_phase;
+    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear();
+    d.dram_leg = 0;
+    return i;
+  }
+  // host: the packet comes from a host port (the router's local port), not from the core there.
+  void send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host = false);
+  // A packet of route `rid`: straight to the destinations in the source's phase, and one copy to the
+  // host port's DRAM when destinations in later phases will read it back (docs/architecture.md).
+  void send_route(uint32_t h, int rid, int src_core, int flits, uint64_t cycle);
+  void spill(uint32_t h, int src_core, int flits, uint64_t cycle);
+  // Sends the spikes bucketed per local route of `e` (flat indices), split into packets, then the
+  // end-of-step marker with the per-group packet counts.
+  uint64_t emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle);
+  // The host streams a frame in raster (CHW) order, as a DMA would read it: every pixel goes into
+  // the open packet of its route (u8 - zero point, flit_bits / 8 per flit), a full packet leaves on
+  // its route's port when that port's link is free, each flit taking ceil(flit_bits /
+  // host.bits_per_cycle) cycles. Raster order interleaves the encoder groups' packets, so they
+  // all compute while the frame streams. The end-of-step marker follows on the port that finishes
+  // last. Returns that cycle.
+  uint64_t host_frame(const Emission& e, int t, const uint8_t* frame, uint64_t start);
+  void send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle, bool host = false);
+  // A forked (multicast) packet must fit one router buffer (the network forks by virtual
+  // cut-through), so multicast packets are at most buffer_depth flits.
+  int max_payload_flits(size_t ndest) const {
+    return ndest > 1 && cfg.router.multicast ? std::max(1, std::min(kMaxPayloadFlits, cfg.router.buffer_depth - 1))
+                                             : kMaxPayloadFlits;
+  }
+  // Sends the channel values part[c - c0] for channels [c0, c1) on `route` as packets of 32-bit words.
+  void send_words(DataKind kind, int src_group, int src_node, int t, int route, int c0, int c1,
+                  const std::vector<int64_t>& part, int src_core, uint64_t cycle);
+  int words_packets(int n, size_t ndest) const {
+    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    return int(ceil_div64(n, per_flit * max_payload_flits(ndest)));
+  }
+  void send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle);
+
+  // --- delivery (chip_delivery.cpp): the network's sink
+  bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+  // A full input queue accepts again when its oldest packet's synapse work ends: the router
+  // sleeps until then instead of asking every cycle.
+  uint64_t ready_again(int core, uint64_t cycle) override {
+    const uint64_t c = cores[core].accepts_again_at(cycle);
+    return c == UINT64_MAX ? cycle + 1 : c;
+  }
+  void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
+  Port& port_for(GroupState& G, const PacketData& d) {
+    auto it = G.port_of_src.find(d.src_node);
+    if (it == G.port_of_src.end())
+      throw Error(fmt::format("chip: group {} received '{}' which it does not read", G.id, g.nodes[d.src_node].name));
+    return G.ports[it->second];
+  }
+  int src_idx(const Port& P, int src_group, const GroupState& G) {
+    auto it = P.src_index.find(src_group);
+    if (it == P.src_index.end())
+      throw Error(fmt::format("chip: group {} got a packet from group {} which has no route to it", G.id, src_group));
+    return it->second;
+  }
+  void on_data(GroupState& G, const PacketData& d, uint64_t cycle);
+  void on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle);
+  void source_complete(GroupState& G, Port& P, int t) {
+    if (--P.pending[t] == 0) schedule(P.ready[t], G.id, false);
+  }
+  // Per-timestep buffers of a slot, allocated on first use.
+  template <class A>
+  A* acc_for(std::vector<std::vector<A>>& accs, int t, int64_t size) {
+    if (accs.size() < size_t(T)) accs.resize(size_t(T));
+    auto& a = accs[t];
+    if (a.empty()) a.assign(size_t(size), 0);
+    return a.data();
+  }
+  std::vector<uint8_t>& sdsa_buf(Slot& s, int input, int t) {
+    if (s.sdsa.size() < 3) s.sdsa.resize(3);
+    if (s.sdsa[input].size() < size_t(T)) s.sdsa[input].resize(size_t(T));
+    auto& b = s.sdsa[input][t];
+    if (b.empty()) b.assign(size_t(g.nodes[s.node].shape.size()), 0);
+    return b;
+  }
+
+  // --- time multiplexing (chip_phases.cpp)
+  // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
+  // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
+  static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
+  uint64_t dram_cycles(uint64_t bytes) const { return uint64_t(ceil_div64(int64_t(bytes), cfg.dram.bytes_per_cycle)); }
+  // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
+  // kept once for every later phase that has destinations of it. Nothing here may grow the pool
+  // (deliver still holds a reference into it).
+  void to_dram(const PacketData& d, uint64_t cycle);
+  // The next phase starts when every group of this one has finished all T timesteps and every
+  // spilled value is in DRAM.
+  void maybe_next_phase(uint64_t cycle);
+  // Entering phase q at `cycle`: the DRAM channel (after what it still writes) reads the weights of
+  // the phase's groups (latency + bytes / bytes_per_cycle), then the values spilled for the phase,
+  // each packet injected at the host port once its bytes are read and the port's link is free.
+  // The groups start when their weights are in.
+  void start_phase(int q, uint64_t cycle);
+
+  // --- activity records (chip_trace.cpp)
+  std::vector<int64_t> last_syn;                       // [core] -> index in synapse_timeline
+  std::map<std::pair<int, int>, size_t> last_link;     // (node, port) -> index in link_activity
+  void record_synapse(int core, int node, int t, uint64_t start, uint64_t end);
+  void record_link(int node, int port, uint64_t cycle, uint64_t busy);
+
+  // --- controller and event loop (chip_schedule.cpp)
+  void schedule(uint64_t cycle, int group, bool finish) { events.push(Event{cycle, seq++, group, finish}); }
+  void try_start(GroupState& G, uint64_t cycle);
+  void finish_task(GroupState& G, uint64_t cycle);
+  void begin(const model::InputView& input, int t_steps, const ChipRunOptions& o);
+  uint64_t next_event_cycle() const;
+  bool done() const { return results_got >= results_expected && cur_phase + 1 >= int(phase_groups.size()); }
+  void step();
+  std::string stall_message() const;
+};
+
+}  // namespace spikechip::arch::detail
+
+namespace spikechip::arch {
+struct Chip::Impl : detail::ChipEngine {
+  using ChipEngine::ChipEngine;
+};
+}  // namespace spikechip::arch
+

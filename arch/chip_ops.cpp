@@ -1,0 +1,224 @@
+// One row per layer op (arch/chip_ops.hpp): set-up, weight bytes, packet arrival and the
+// per-timestep task, with their core costs. The arithmetic is the golden executor's kernels
+// (models/kernels.hpp) on the group's slice, so the chip is bit-exact by construction (and
+// verified spike for spike). Adding an op = its functions here and its row in the table.
+#include "arch/chip_ops.hpp"
+
+#include <type_traits>
+
+namespace spikechip::arch::detail {
+
+namespace {
+
+// --- Conv2d / Linear: the synapse engine --------------------------------------------------------
+
+void conv_setup(ChipEngine& E, GroupState&, Slot& s) {
+  s.plan = &(*E.plans)[size_t(s.node)];
+  s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
+}
+
+// int8 fan-in + int32 bias + u8 shift per output channel (the mapper's rule).
+int64_t conv_weight_bytes(const model::Graph& g, const Node& n, const model::Slice& sl) {
+  const model::Shape& in = g.input_shape(n);
+  const int64_t fan_in = n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
+  return sl.channels() * (fan_in + 4 + 1);
+}
+
+uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, NeuroCore& core,
+                     model::StepStats& st) {
+  const model::ConvPlan& pl = *s.plan;
+  if (d.kind == DataKind::Pixel) {
+    if (!s.pixel_in) throw Error(fmt::format("chip: node '{}' got pixels but reads spikes", E.g.nodes[s.node].name));
+    const int64_t hw = int64_t(pl.hin) * pl.win;
+    uint64_t cyc = 0;
+    auto mac = [&](auto* acc) {
+      int64_t macs = 0;
+      for (size_t j = 0; j < d.idx.size(); ++j) {
+        const int32_t f = d.idx[j];
+        macs += model::mac_pixel(pl, int(f / hw), int(f % hw / pl.win), int(f % pl.win), d.val[j], acc, G.slice);
+      }
+      st.macs += macs;
+      cyc = core.mac_cost(macs);
+    };
+    if (pl.wide) mac(E.acc_for(s.acc64, d.t, G.slice.size()));
+    else mac(E.acc_for(s.acc32, d.t, G.slice.size()));
+    return cyc;
+  }
+  // The engine's cycles follow from the packet's SOPs (every tap of every spike is a run of `run`
+  // channels), counted by the golden's scatter kernel without adding. The adds wait until the
+  // slice finalises (conv_compute): integer sums do not depend on the order, and one pass over a
+  // slice's accumulator keeps it in cache, where adding each packet on arrival touched a cold
+  // accumulator per packet (the simulation interleaves all layers' packets). A Linear plan has
+  // hin = win = 1: a flat index is its feature.
+  const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
+  const int64_t sops = model::count_spike_sops(pl, d.idx.data(), int64_t(d.idx.size()), G.slice);
+  st.sops += sops;
+  const uint64_t cyc = core.spike_cost(sops, run);
+  if (s.spikes_in.size() < size_t(E.T)) s.spikes_in.resize(size_t(E.T)), s.sops_in.resize(size_t(E.T), 0);
+  s.spikes_in[d.t].insert(s.spikes_in[d.t].end(), d.idx.begin(), d.idx.end());
+  s.sops_in[d.t] += sops;
+  return cyc;
+}
+
+uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+  const Node& n = E.g.nodes[s.node];
+  const model::Slice& sl = G.slice;
+  const int64_t size = sl.size();
+  const model::ConvPlan& pl = *s.plan;
+  auto finalize = [&](auto& accs, auto& scratch) {
+    if (s.pixel_in) {
+      st.saturations += model::conv_finalize(pl, E.acc_for(accs, t, size), sl, E.val[s.node].data());
+      std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
+      return;
+    }
+    // The spikes' adds, deferred from arrival (conv_arrive) into one scratch accumulator.
+    scratch.assign(size_t(size), 0);
+    int64_t sops = 0, expect = 0;
+    if (s.spikes_in.size() > size_t(t)) {
+      auto& in = s.spikes_in[t];
+      sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), scratch.data(), sl);
+      expect = s.sops_in[t];
+      std::vector<int32_t>().swap(in);
+    }
+    if (sops != expect)
+      throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
+    st.saturations += model::conv_finalize(pl, scratch.data(), sl, E.val[s.node].data());
+  };
+  if (pl.wide) finalize(s.acc64, E.acc64_scratch);
+  else finalize(s.acc32, E.acc32_scratch);
+  return core.elementwise_cost(size, 1, 1);
+}
+
+// --- LIF: the neuron update ------------------------------------------------------------------------
+
+void lif_setup(ChipEngine&, GroupState& G, Slot& s) {
+  s.v.assign(size_t(G.slice.size()), 0), s.x.resize(size_t(G.slice.size())), s.spk.resize(size_t(G.slice.size()));
+}
+
+// An int32 threshold per channel.
+int64_t lif_weight_bytes(const model::Graph&, const Node&, const model::Slice& sl) { return sl.channels() * 4; }
+
+uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+  const Node& n = E.g.nodes[s.node];
+  const model::Slice& sl = G.slice;
+  const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+  const int32_t* xin = E.val[n.inputs[0]].data();
+  size_t j = 0;
+  for (int c = sl.c0; c < sl.c1; ++c)
+    for (int y = sl.y0; y < sl.y1; ++y) {
+      const int32_t* row = xin + c * HW + int64_t(y) * n.shape.w;
+      for (int x = sl.x0; x < sl.x1; ++x) s.x[j++] = row[x];
+    }
+  const int64_t thw = int64_t(sl.y1 - sl.y0) * (sl.x1 - sl.x0);
+  s.active_local.clear();
+  st.saturations += model::lif_update(s.x.data(), s.v.data(), n.threshold.data() + sl.c0, n.tau_shift, 0,
+                                      sl.channels(), thw, s.spk.data(), s.active_local);
+  st.spikes += int64_t(s.active_local.size());
+  s.active.clear();
+  const int tw = sl.x1 - sl.x0;
+  uint8_t* rec = E.opt.record_spikes ? E.res.spikes[s.node].data() + size_t(t) * size_t(n.shape.size()) : nullptr;
+  for (int32_t a : s.active_local) {
+    const int c = sl.c0 + int(a / thw), y = sl.y0 + int(a % thw / tw), x = sl.x0 + int(a % tw);
+    const int32_t f = int32_t(c * HW + int64_t(y) * n.shape.w + x);
+    s.active.push_back(f);
+    if (rec) rec[f] = 1;
+  }
+  return core.lif_cost(sl.size());
+}
+
+// --- Add: element-wise membrane sum ----------------------------------------------------------------
+
+uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, NeuroCore& core, model::StepStats& st) {
+  const Node& n = E.g.nodes[s.node];
+  const model::Slice& sl = G.slice;
+  const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+  std::vector<const int32_t*> ins;
+  for (int i : n.inputs) ins.push_back(E.val[i].data());
+  for (int c = sl.c0; c < sl.c1; ++c)
+    for (int y = sl.y0; y < sl.y1; ++y) {
+      const int64_t i0 = c * HW + int64_t(y) * n.shape.w;
+      st.saturations += model::add_membranes(ins, i0 + sl.x0, i0 + sl.x1, E.val[s.node].data());
+    }
+  return core.elementwise_cost(sl.size(), int(n.inputs.size()), 1);
+}
+
+// --- SDSA: spike-driven self-attention --------------------------------------------------------------
+
+uint64_t sdsa_arrive(ChipEngine& E, GroupState&, Slot& s, int input, const PacketData& d, NeuroCore& core,
+                     model::StepStats&) {
+  auto& buf = E.sdsa_buf(s, input, d.t);
+  for (int32_t f : d.idx) buf[size_t(f)] = 1;
+  return core.sdsa_store_cost(int64_t(d.idx.size()));
+}
+
+uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+  const Node& n = E.g.nodes[s.node];
+  const model::Slice& sl = G.slice;
+  const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+  const int d = n.shape.c / n.heads;
+  std::vector<int32_t> A(size_t(d) * d);
+  const uint8_t* q = E.sdsa_buf(s, 0, t).data();
+  const uint8_t* k = E.sdsa_buf(s, 1, t).data();
+  const uint8_t* v = E.sdsa_buf(s, 2, t).data();
+  int64_t ops = 0;
+  for (int h = sl.c0 / d; h < sl.c1 / d; ++h) {
+    std::fill(A.begin(), A.end(), 0);
+    ops += model::sdsa_accumulate_kv(k, v, h, d, HW, 0, HW, A.data());
+    ops += model::sdsa_row_sums(q, A.data(), h, d, HW, 0, HW, n.sdsa_shift, E.val[s.node].data(), st.saturations);
+  }
+  for (int i = 0; i < 3; ++i) std::vector<uint8_t>().swap(s.sdsa[i][t]);
+  st.sdsa_ops += ops;
+  return core.sdsa_cost(ops);
+}
+
+// --- Mean: partial sums per channel from the groups of the stream, then the mean ------------------
+
+uint64_t mean_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, NeuroCore& core,
+                     model::StepStats&) {
+  if (s.part.size() < size_t(E.T)) s.part.resize(size_t(E.T));
+  auto& part = s.part[d.t];
+  if (part.empty()) part.assign(size_t(G.slice.channels()), 0);
+  const int pc1 = d.pc0 + int(d.part.size());
+  for (int c = std::max(d.pc0, G.box.c0); c < std::min(pc1, G.box.c1); ++c) part[c - G.box.c0] += d.part[c - d.pc0];
+  return core.elementwise_cost(int64_t(d.part.size()), 1, 1);
+}
+
+uint64_t mean_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+  const model::Slice& sl = G.slice;
+  if (s.part.size() < size_t(E.T)) s.part.resize(size_t(E.T));
+  auto& part = s.part[t];
+  part.resize(size_t(sl.channels()), 0);
+  for (int c = sl.c0; c < sl.c1; ++c) E.val[s.node][c] = model::sat32(part[c - sl.c0], st.saturations);
+  std::vector<int64_t>().swap(part);
+  return core.elementwise_cost(sl.channels(), 1, 1);
+}
+
+// --- Output: the classifier accumulators --------------------------------------------------------------
+
+uint64_t output_compute(ChipEngine& E, GroupState& G, Slot& s, int, NeuroCore& core, model::StepStats&) {
+  const model::Slice& sl = G.slice;
+  const int32_t* x = E.val[E.g.nodes[s.node].inputs[0]].data();
+  for (int o = sl.c0; o < sl.c1; ++o) E.res.output_acc[o] += x[o];
+  return core.elementwise_cost(sl.channels(), 2, 1);
+}
+
+// The table, in model::Op order.
+const OpRules kRules[] = {
+    /* Input  */ {},
+    /* Conv2d */ {.membrane_tensor = true, .spikes_remote_only = true, .setup = conv_setup,
+                  .weight_bytes = conv_weight_bytes, .arrive = conv_arrive, .compute = conv_compute},
+    /* Linear */ {.membrane_tensor = true, .spikes_remote_only = true, .setup = conv_setup,
+                  .weight_bytes = conv_weight_bytes, .arrive = conv_arrive, .compute = conv_compute},
+    /* LIF    */ {.setup = lif_setup, .weight_bytes = lif_weight_bytes, .compute = lif_compute},
+    /* Add    */ {.membrane_tensor = true, .compute = add_compute},
+    /* SDSA   */ {.membrane_tensor = true, .spikes_remote_only = true, .arrive = sdsa_arrive, .compute = sdsa_compute},
+    /* Mean   */ {.membrane_tensor = true, .arrive = mean_arrive, .compute = mean_compute},
+    /* Output */ {.compute = output_compute},
+};
+static_assert(sizeof(kRules) / sizeof(kRules[0]) == size_t(Op::Output) + 1, "one row per model::Op");
+
+}  // namespace
+
+const OpRules& op_rules(Op op) { return kRules[size_t(op)]; }
+
+}  // namespace spikechip::arch::detail

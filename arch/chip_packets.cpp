@@ -1,0 +1,176 @@
+// Packets (docs/architecture.md, "Chip"): sending a packet on its route (and its DRAM copy for later
+// phases), spikes and 32-bit words split into packets, end-of-step markers with per-destination
+// packet counts, what a node's task sends when it ends, and the host streaming input frames.
+#include "arch/chip_engine.hpp"
+
+namespace spikechip::arch::detail {
+
+void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host) {
+  PacketData& d = pool[h];
+  d.refs = int(dests.size());
+  d.flits = flits;
+  Packet p;
+  p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep
+           : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
+                                                                         : PacketKind::Spike;
+  p.src = src_core;
+  p.dests = dests;
+  p.size_flits = flits;
+  p.src_group = d.src_group;
+  p.timestep = d.t;
+  p.payload = h;
+  charge_packet(d.src_node,
+                d.route >= 0 && d.kind != DataKind::EndOfStep && d.dram_leg == 0 ? route_tree[size_t(d.route)]
+                                                                                 : tree_cost(src_core, dests),
+                flits);
+  net->inject(std::move(p), std::max(cycle, net->now()));
+  if (!host) cores[src_core].count_sent(flits);
+}
+
+void ChipEngine::send_route(uint32_t h, int rid, int src_core, int flits, uint64_t cycle) {
+  if (!route_later[size_t(rid)].empty()) spill(h, src_core, flits, cycle);
+  if (!route_cores[size_t(rid)].empty()) send(h, src_core, route_cores[size_t(rid)], flits, cycle);
+  else free_list.push_back(h);
+}
+
+void ChipEngine::spill(uint32_t h, int src_core, int flits, uint64_t cycle) {
+  const uint32_t c = alloc();
+  pool[c] = pool[h];
+  pool[c].dram_leg = 1;
+  ++spills_in_flight;
+  send(c, src_core, {host_port_core[0]}, flits, cycle);
+}
+
+uint64_t ChipEngine::emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {
+  const int fb = cfg.router.flit_bits;
+  counts_scratch.assign(e.dest_groups.size(), 0);
+  uint64_t c = cycle;
+  for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+    const std::vector<int32_t>& b = bucket[lr];
+    if (b.empty()) continue;
+    const int per_flit = std::max(1, fb / e.addr_bits);
+    const size_t per_pkt = size_t(per_flit) * size_t(max_payload_flits(route_fanout[size_t(e.routes[lr])]));
+    for (size_t a = 0; a < b.size(); a += per_pkt) {
+      const size_t n = std::min(per_pkt, b.size() - a);
+      uint32_t h = alloc();
+      PacketData& d = pool[h];
+      d.kind = e.kind, d.src_group = src_group, d.src_node = e.node, d.t = t, d.route = e.routes[lr];
+      d.idx.assign(b.begin() + a, b.begin() + a + n);
+      const int flits = 1 + int(ceil_div64(int64_t(n), per_flit));
+      send_route(h, e.routes[lr], src_core, flits, c);
+      for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+    }
+  }
+  send_eos(e, src_group, src_core, t, c);
+  return c;
+}
+
+uint64_t ChipEngine::host_frame(const Emission& e, int t, const uint8_t* frame, uint64_t start) {
+  const Node& inp = g.input();
+  const int64_t size = inp.shape.size(), HW = int64_t(inp.shape.h) * inp.shape.w;
+  const int per_flit = std::max(1, cfg.router.flit_bits / 8);
+  const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
+  std::fill(port_free.begin(), port_free.end(), start);
+  counts_scratch.assign(e.dest_groups.size(), 0);
+  std::vector<uint32_t> open(e.routes.size(), UINT32_MAX);
+  std::vector<size_t> cap(e.routes.size());
+  for (size_t lr = 0; lr < e.routes.size(); ++lr)
+    cap[lr] = size_t(per_flit) * size_t(max_payload_flits(route_cores[e.routes[lr]].size()));
+  auto flush = [&](size_t lr) {
+    const uint32_t h = open[lr];
+    open[lr] = UINT32_MAX;
+    const int port = route_port[e.routes[lr]];
+    const int flits = 1 + int(ceil_div64(int64_t(pool[h].idx.size()), per_flit));
+    send(h, host_port_core[size_t(port)], route_cores[e.routes[lr]], flits, port_free[size_t(port)], true);
+    port_free[size_t(port)] += uint64_t(flits) * flit_cycles;
+    for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+  };
+  const int w = inp.shape.w;
+  for (int64_t j = 0; j < size; ++j) {
+    const int c = int(j / HW), y = int(j % HW / w), x = int(j % w);
+    const int r = e.cells.lookup(c, y, x);
+    if (r < 0) continue;
+    if (open[size_t(r)] == UINT32_MAX) {
+      const uint32_t h = alloc();
+      PacketData& d = pool[h];
+      d.kind = DataKind::Pixel, d.src_group = -1, d.src_node = e.node, d.t = t, d.route = e.routes[size_t(r)];
+      open[size_t(r)] = h;
+    }
+    PacketData& d = pool[open[size_t(r)]];
+    d.idx.push_back(int32_t(j));
+    d.val.push_back(int32_t(frame[j]) - inp.zero_point[size_t(c)]);
+    if (d.idx.size() == cap[size_t(r)]) flush(size_t(r));
+  }
+  for (size_t lr = 0; lr < e.routes.size(); ++lr)
+    if (open[lr] != UINT32_MAX) flush(lr);
+  const size_t last = size_t(std::max_element(port_free.begin(), port_free.end()) - port_free.begin());
+  send_eos(e, -1, host_port_core[last], t, port_free[last], true);
+  return port_free[last];
+}
+
+void ChipEngine::send_eos(const Emission& e, int src_group, int src_core, int t, uint64_t cycle, bool host) {
+  uint32_t h = alloc();
+  PacketData& d = pool[h];
+  d.kind = DataKind::EndOfStep, d.src_group = src_group, d.src_node = e.node, d.t = t;
+  for (size_t i = 0; i < e.dest_groups.size(); ++i) d.expect.push_back({e.dest_groups[i], int(counts_scratch[i])});
+  if (e.eos_spills) spill(h, src_core, 1, cycle);
+  if (!e.eos_cores.empty()) send(h, src_core, e.eos_cores, 1, cycle, host);
+  else free_list.push_back(h);
+}
+
+void ChipEngine::send_words(DataKind kind, int src_group, int src_node, int t, int route, int c0, int c1,
+                const std::vector<int64_t>& part, int src_core, uint64_t cycle) {
+  const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+  const int per_pkt = per_flit * max_payload_flits(route_fanout[size_t(route)]);
+  for (int a = c0; a < c1; a += per_pkt) {
+    const int b = std::min(c1, a + per_pkt);
+    uint32_t h = alloc();
+    PacketData& d = pool[h];
+    d.kind = kind, d.src_group = src_group, d.src_node = src_node, d.t = t, d.route = route, d.pc0 = a;
+    d.part.assign(part.begin() + (a - c0), part.begin() + (b - c0));
+    send_route(h, route, src_core, 1 + int(ceil_div64(b - a, per_flit)), cycle);
+  }
+}
+
+void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
+  const Emission& e = G.emissions[s.emission];
+  const Node& n = g.nodes[s.node];
+  bucket.resize(e.routes.size());
+  for (auto& b : bucket) b.clear();
+  if (e.kind == DataKind::Spike) {
+    const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+    for (int32_t f : s.active) {
+      const int r = e.cells.lookup(int(f / HW), int(f % HW / n.shape.w), int(f % n.shape.w));
+      if (r >= 0) bucket[size_t(r)].push_back(f);
+    }
+    emit(e, G.id, G.core, t, cycle);
+  } else if (e.kind == DataKind::PartialSum) {
+    const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    uint64_t extra = 0;
+    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+      const auto& rb = m.routes[e.routes[lr]].region;
+      part_scratch.assign(size_t(rb.c1 - rb.c0), 0);
+      for (int y = rb.y0; y < rb.y1; ++y)
+        model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
+                            int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
+      const CoreCounters before = cores[G.core].cnt;
+      extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
+      charge_core(s.node, cores[G.core].cnt, before);
+      send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);
+      for (int dl : e.route_dest_local[lr])
+        counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
+    }
+    cores[G.core].book_node(cycle, extra);
+    send_eos(e, G.id, G.core, t, cycle + extra);
+  } else if (e.kind == DataKind::Result) {
+    if (t != T - 1) return;
+    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+      const auto& rb = m.routes[e.routes[lr]].region;
+      part_scratch.assign(res.output_acc.begin() + rb.c0, res.output_acc.begin() + rb.c1);
+      send_words(DataKind::Result, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle);
+    }
+  }
+}
+
+}  // namespace spikechip::arch::detail

@@ -1,0 +1,83 @@
+// Time multiplexing (docs/architecture.md, "Phases"): a phase starts when the previous one has
+// finished and its spills are written; the DRAM channel behind the host port reads the phase's
+// weights, then the values earlier phases spilled for it, and injects those at the host port.
+#include "arch/chip_engine.hpp"
+
+namespace spikechip::arch::detail {
+
+void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
+  const uint64_t bytes = spill_bytes(d);
+  res.dram_spill_write_bytes += bytes;
+  node_dram_bits[size_t(d.src_node)] += 8 * bytes;
+  dram_free = std::max(dram_free, cycle) + dram_cycles(bytes);
+  std::vector<int> later;
+  if (d.kind == DataKind::EndOfStep) {
+    for (const auto& [dg, n] : d.expect)
+      if (dg >= 0 && groups[size_t(dg)].phase != d.phase) later.push_back(groups[size_t(dg)].phase);
+    std::sort(later.begin(), later.end());
+    later.erase(std::unique(later.begin(), later.end()), later.end());
+  } else {
+    later = route_later[size_t(d.route)];
+  }
+  for (int q : later) {
+    PacketData c = d;
+    c.phase = q, c.dram_leg = 2;
+    spill_store[size_t(q)].push_back(std::move(c));
+  }
+  // The phase check runs as a controller event: this is the network's delivery callback, which
+  // must not inject (start_phase does).
+  if (--spills_in_flight == 0) schedule(cycle, -1, false);
+}
+
+void ChipEngine::maybe_next_phase(uint64_t cycle) {
+  if (phase_left > 0 || spills_in_flight > 0 || cur_phase + 1 >= int(phase_groups.size())) return;
+  start_phase(cur_phase + 1, cycle);
+}
+
+void ChipEngine::start_phase(int q, uint64_t cycle) {
+  cur_phase = q;
+  phase_left = int(phase_groups[size_t(q)].size());
+  res.phase_start_cycles.push_back(cycle);
+  uint64_t c = std::max(cycle, dram_free) + uint64_t(cfg.dram.latency_cycles);
+  uint64_t wbytes = 0;
+  for (int gid : phase_groups[size_t(q)]) {
+    const GroupState& G = groups[size_t(gid)];
+    for (size_t k = 0; k < G.slots.size(); ++k)
+      node_dram_bits[size_t(G.slots[k].node)] += 8 * uint64_t(group_node_weight_bytes[size_t(gid)][k]);
+    wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
+  }
+  res.dram_weight_bytes += wbytes;
+  c += dram_cycles(wbytes);
+  const uint64_t ready = c;
+  res.phase_ready_cycles.push_back(ready);
+  const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
+  uint64_t port = c;
+  std::vector<int> dests;
+  for (PacketData& sp : spill_store[size_t(q)]) {
+    const uint64_t bytes = spill_bytes(sp);
+    res.dram_spill_read_bytes += bytes;
+    node_dram_bits[size_t(sp.src_node)] += 8 * bytes;
+    c += dram_cycles(bytes);
+    if (sp.kind == DataKind::EndOfStep) {
+      dests.clear();
+      for (const auto& [dg, n] : sp.expect)
+        if (dg >= 0 && groups[size_t(dg)].phase == q) dests.push_back(groups[size_t(dg)].core);
+      std::sort(dests.begin(), dests.end());
+      dests.erase(std::unique(dests.begin(), dests.end()), dests.end());
+    } else {
+      dests = route_phase_cores[size_t(sp.route)].at(q);
+    }
+    const int flits = sp.flits;
+    const uint32_t h = alloc();
+    pool[h] = std::move(sp);
+    const uint64_t at = std::max(c, port);
+    send(h, host_port_core[0], dests, flits, at, true);
+    port = at + uint64_t(flits) * flit_cycles;
+  }
+  std::vector<PacketData>().swap(spill_store[size_t(q)]);
+  dram_free = c;
+  for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
+  if (phase_left == 0) maybe_next_phase(ready);
+}
+
+}  // namespace spikechip::arch::detail

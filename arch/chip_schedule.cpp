@@ -1,0 +1,168 @@
+// The controller and the event loop: per group, one (node slice, timestep) task at a time in
+// graph order, started when the task's remote inputs of that timestep are complete and the node
+// unit is free; a run = begin (host frames, first phase), step until the result is at the host.
+#include "arch/chip_engine.hpp"
+#include "arch/chip_ops.hpp"
+
+namespace spikechip::arch::detail {
+
+void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
+  if (G.busy || G.t >= T || G.phase != cur_phase) return;
+  Slot& s = G.slots[G.k];
+  const int t = G.t;
+  uint64_t ready = cycle;
+  for (int pi : s.ports) {
+    if (pi < 0) continue;
+    const Port& P = G.ports[pi];
+    if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
+    ready = std::max(ready, P.ready[t]);
+  }
+  NeuroCore& core = cores[G.core];
+  core.note_input_wait(ready, G.task_start);
+  const CoreCounters before = core.cnt;
+  const auto compute = op_rules(s.op).compute;
+  const uint64_t cyc = compute ? compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
+  charge_core(s.node, core.cnt, before);
+  const uint64_t end = core.book_node(ready, cyc);
+  G.busy = true;
+  G.task_start = end - std::max<uint64_t>(1, cyc);
+  schedule(end, G.id, true);
+}
+
+void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
+  Slot& s = G.slots[G.k];
+  const int t = G.t;
+  if (res.timeline.size() < opt.timeline_limit)
+    res.timeline.push_back({G.core, s.node, t, G.task_start, cycle});
+  else
+    res.timeline_truncated = true;
+  res.node_start[s.node] = std::min(res.node_start[s.node], G.task_start);
+  res.node_end[s.node] = std::max(res.node_end[s.node], cycle);
+  res.node_busy[s.node] += cycle - G.task_start;
+  if (s.emission >= 0) send_outputs(G, s, t, cycle);
+  if (s.op == Op::Output) res.timestep_end_cycles[t] = std::max(res.timestep_end_cycles[t], cycle);
+  G.busy = false;
+  if (++G.k == int(G.slots.size())) G.k = 0, ++G.t;
+  if (G.t >= T) {
+    ++groups_finished;
+    --phase_left;
+    maybe_next_phase(cycle);
+  }
+  try_start(G, cycle);
+}
+
+void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRunOptions& o) {
+  const Node& inp = g.input();
+  if (!(input.shape == inp.shape))
+    throw Error(fmt::format("input shape {}x{}x{} does not match the model's input '{}' {}x{}x{}: resize the input or "
+                            "use another model", input.shape.c, input.shape.h, input.shape.w, inp.name, inp.shape.c,
+                            inp.shape.h, inp.shape.w));
+  if (inp.encoding == "events" && input.frames < t_steps)
+    throw Error(fmt::format("input has {} event frames but {} timesteps were requested: run with -T {} or less",
+                            input.frames, t_steps, input.frames));
+  if (t_steps < 1) throw UsageError("the number of timesteps must be >= 1");
+  in = input, T = t_steps, opt = o;
+  res = ChipRunResult{};
+  res.T = T;
+  const size_t nn = g.nodes.size();
+  res.stats.assign(nn, std::vector<model::StepStats>(size_t(T)));
+  node_cc.assign(nn, CoreCounters{});
+  node_net.assign(nn, NetEv{});
+  res.output_acc.assign(size_t(g.output().shape.c), 0);
+  res.timestep_end_cycles.assign(size_t(T), 0);
+  res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.node_busy.assign(nn, 0);
+  if (opt.record_spikes) {
+    res.spikes.assign(nn, {});
+    for (size_t i = 0; i < nn; ++i)
+      if (g.nodes[i].op == Op::LIF) res.spikes[i].assign(size_t(T) * g.nodes[i].shape.size(), 0);
+  }
+  if (net->now() != 0 || !net->idle()) throw Error("chip: one run per Chip object (the network clock is not reset)");
+  last_syn.assign(cores.size(), -1), last_link.clear();
+  if (opt.record_activity)
+    net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });
+  else
+    net->on_link_flit(nullptr);
+  for (auto& c : cores) c.reset();
+  for (GroupState& G : groups) {
+    G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;
+    for (Port& P : G.ports) {
+      P.recv.assign(size_t(T) * P.srcs.size(), 0);
+      P.expect.assign(size_t(T) * P.srcs.size(), -1);
+      P.pending.assign(size_t(T), int(P.srcs.size()));
+      P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
+    }
+    for (Slot& s : G.slots) {
+      std::fill(s.v.begin(), s.v.end(), 0);
+      s.spikes_in.clear(), s.sops_in.clear();
+    }
+  }
+  results_expected = 0, results_got = 0, groups_finished = 0;
+  for (const auto& r : m.routes)
+    if (r.kind == "result") results_expected += words_packets(r.region.c1 - r.region.c0, 1);
+  if (results_expected == 0) throw Error("mapping: no result route to the host (the Output node is not mapped)");
+  // Host ports: every timestep's frame in CHW order, split over the ports (see emit), each port
+  // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
+  // A time-multiplexed chip first loads phase 0's weights from DRAM (the groups of an
+  // unmultiplexed mapping hold theirs from configuration); the frames follow.
+  cur_phase = 0, spills_in_flight = 0, dram_free = 0;
+  phase_left = int(phase_groups[0].size());
+  spill_store.assign(phase_groups.size(), {});
+  node_dram_bits.assign(nn, 0);
+  uint64_t c = 0;
+  if (phase_groups.size() > 1) {
+    start_phase(0, 0);
+    c = res.phase_ready_cycles[0];
+  } else {
+    for (GroupState& G : groups) schedule(0, G.id, false);
+  }
+  const int64_t size = inp.shape.size();
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
+    for (const Emission& e : host_emissions) c = host_frame(e, t, f, c) + 1;
+  }
+}
+
+uint64_t ChipEngine::next_event_cycle() const {
+  const uint64_t tc = events.empty() ? kNever : events.top().cycle;
+  return std::min(tc, net->next_event_cycle());
+}
+
+void ChipEngine::step() {
+  const uint64_t tc = events.empty() ? kNever : events.top().cycle;
+  const uint64_t tn = net->next_event_cycle();
+  if (tc == kNever && tn == kNever) {
+    if (!done()) throw Error(stall_message());
+    return;
+  }
+  if (tc <= tn) {
+    while (!events.empty() && events.top().cycle == tc) {
+      Event e = events.top();
+      events.pop();
+      if (e.group < 0) {
+        maybe_next_phase(e.cycle);
+        continue;
+      }
+      GroupState& G = groups[e.group];
+      if (e.finish) finish_task(G, e.cycle);
+      else try_start(G, e.cycle);
+    }
+  } else {
+    net->advance_to(tn + 1);
+  }
+}
+
+std::string ChipEngine::stall_message() const {
+  for (const GroupState& G : groups)
+    if (G.t < T && G.phase == cur_phase) {
+      const Slot& s = G.slots[G.k];
+      std::string waits;
+      for (int pi : s.ports)
+        if (pi >= 0 && G.ports[pi].pending[G.t] > 0) waits += " '" + g.nodes[G.ports[pi].src_node].name + "'";
+      return fmt::format("chip: no event left but group {} (core {}) waits at node '{}' timestep {} for{}; the "
+                         "mapping's routes do not deliver every input (re-run the mapper)",
+                         G.id, G.core, g.nodes[s.node].name, G.t, waits.empty() ? " nothing" : waits);
+    }
+  return "chip: no event left but the result never reached the host";
+}
+
+}  // namespace spikechip::arch::detail

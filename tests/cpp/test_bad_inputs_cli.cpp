@@ -1,0 +1,283 @@
+// Issue 18's defects through the real binary (SPIKECHIP_BINARY): each bad input is exit 1 and
+// exactly one short "spikechip: error:" line naming the file and the JSON path, nothing on stdout,
+// no output file; never a crash or an "internal error". A wrong mapping is rejected before the
+// simulation even with --no-verify; an interrupted sweep point is failed and retried on resume.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "models/npy.hpp"
+#include "spikechip/source_dir.hpp"
+#include "tiny_graph.hpp"
+
+namespace spikechip {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::CmdResult;
+using testing::fresh_dir;
+using testing::slurp;
+using testing::spit;
+
+const std::string kSrc = SPIKECHIP_SOURCE_DIR;
+const std::string kModel = kSrc + "/models/fmnist";
+const std::string kChip = kSrc + "/arch/presets/tiny.json";
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+std::string write_pgm(const std::string& dir) {
+  std::string s = "P5\n28 28\n255\n";
+  for (int i = 0; i < 28 * 28; ++i) s.push_back(char((i * 37 + 11) % 256));
+  spit(dir + "/img.pgm", s);
+  return dir + "/img.pgm";
+}
+
+// tiny.json with the energy table as an absolute path (the copy lives elsewhere), edited.
+std::string chip_file(const std::string& dir, const std::string& name, const std::function<void(json&)>& edit) {
+  json j = json::parse(slurp(kChip));
+  j["tech"]["energy_table"] = kSrc + "/arch/energy/45nm.json";
+  edit(j);
+  spit(dir + "/" + name, j.dump());
+  return dir + "/" + name;
+}
+
+// Exit 1, one stderr line "spikechip: error: ..." of bounded length naming every part, empty stdout.
+void expect_one_line_error(const std::string& args, std::initializer_list<std::string> parts) {
+  const CmdResult r = testing::run_spikechip(args);
+  EXPECT_EQ(r.code, 1) << r.err.substr(0, 2000);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err.substr(0, 2000);
+  EXPECT_EQ(r.err.rfind("spikechip: error: ", 0), 0u) << r.err.substr(0, 2000);
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_LE(r.err.size(), 1000u) << r.err.substr(0, 2000);
+  for (const auto& p : parts) EXPECT_NE(r.err.find(p), std::string::npos) << "missing '" << p << "' in: " << r.err.substr(0, 2000);
+  EXPECT_TRUE(r.out.empty()) << r.out.substr(0, 2000);
+}
+
+std::string map_args(const std::string& chip, const std::string& out) {
+  return "map --model " + q(kModel) + " --chip " + q(chip) + " -o " + q(out);
+}
+std::string run_args(const std::string& chip, const std::string& dir) {
+  return "run --model " + q(kModel) + " --chip " + q(chip) + " --input " + q(write_pgm(dir)) + " -o " + q(dir + "/report");
+}
+
+// A mapping of the shipped model on tiny made by the binary itself.
+json made_mapping(const std::string& dir) {
+  const CmdResult r = testing::run_spikechip(map_args(kChip, dir + "/good.mapping.json"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  return json::parse(slurp(dir + "/good.mapping.json"));
+}
+
+std::string run_mapping(const std::string& dir, const json& m, const std::string& name) {
+  spit(dir + "/" + name, m.dump(1));
+  return run_args(kChip, dir) + " --mapping " + q(dir + "/" + name);
+}
+
+// ---- defect 1: deep nesting crashed every JSON reader (SIGSEGV) --------------------------------
+TEST(BadInputsCli, DeeplyNestedJsonInEveryReader) {
+  const std::string d = fresh_dir("deep"), deep = nested(100000);
+  const std::string chip = chip_file(d, "chip.json", [](json&) {});
+  spit(d + "/deep_chip.json", R"({"name": "x", "description": )" + deep + "}");
+  expect_one_line_error(map_args(d + "/deep_chip.json", d + "/m.json"), {d + "/deep_chip.json: /description/0/0", "nested deeper"});
+  EXPECT_FALSE(fs::exists(d + "/m.json"));
+
+  const std::string model = d + "/model";
+  fs::create_directories(model);
+  fs::copy_file(kModel + "/weights.safetensors", model + "/weights.safetensors");
+  json g = json::parse(slurp(kModel + "/graph.json"));
+  std::string text = g.dump();
+  text.insert(text.size() - 1, ", \"deep\": " + deep);
+  spit(model + "/graph.json", text);
+  expect_one_line_error("model info " + q(model), {model + "/graph.json: /deep/0/0", "nested deeper"});
+
+  json m = made_mapping(d);
+  std::string mt = m.dump();
+  mt.insert(mt.size() - 1, ", \"deep\": " + deep);
+  spit(d + "/deep.mapping.json", mt);
+  expect_one_line_error(run_args(chip, d) + " --mapping " + q(d + "/deep.mapping.json"),
+                        {d + "/deep.mapping.json: /deep/0/0", "nested deeper"});
+
+  spit(d + "/deep_sweep.json", R"({"job": "map", "model": ")" + kModel + R"(", "chip": ")" + chip +
+                                   R"(", "grid": {"mesh.width": )" + deep + "}}");
+  expect_one_line_error("sweep " + q(d + "/deep_sweep.json") + " -o " + q(d + "/sweep"),
+                        {d + "/deep_sweep.json: /grid/mesh.width/0", "nested deeper"});
+
+  std::string table = slurp(kSrc + "/arch/energy/45nm.json");
+  table.insert(table.find('{') + 1, "\"deep\": " + deep + ", ");
+  spit(d + "/deep_table.json", table);
+  const std::string via = chip_file(d, "via.json", [&](json& j) { j["tech"]["energy_table"] = d + "/deep_table.json"; });
+  expect_one_line_error(run_args(via, d), {d + "/deep_table.json: /deep/0/0", "nested deeper"});
+  EXPECT_FALSE(fs::exists(d + "/report/report.json"));
+}
+
+// ---- defect 3: "internal error" reachable from input -------------------------------------------
+TEST(BadInputsCli, EnergyTableDescriptionNumber) {
+  const std::string d = fresh_dir("desc");
+  json t = json::parse(slurp(kSrc + "/arch/energy/45nm.json"));
+  t["description"] = 5;
+  spit(d + "/table.json", t.dump());
+  const std::string chip = chip_file(d, "chip.json", [&](json& j) { j["tech"]["energy_table"] = d + "/table.json"; });
+  expect_one_line_error(run_args(chip, d), {d + "/table.json: /description: must be a string, got number 5"});
+}
+
+TEST(BadInputsCli, NumberOutOfDoubleRange) {
+  const std::string d = fresh_dir("range");
+  std::string c = slurp(kChip);
+  c.insert(c.find('{') + 1, "\"clock_hz\": 1e999, ");
+  spit(d + "/chip.json", c);
+  expect_one_line_error(map_args(d + "/chip.json", d + "/m.json"), {d + "/chip.json: /clock_hz: number 1e999 is out of the range"});
+}
+
+TEST(BadInputsCli, MappingChipsOfTheWrongTypeOrRange) {
+  const std::string d = fresh_dir("chips");
+  json m = made_mapping(d);
+  m["options"]["chips_x"] = {1};
+  expect_one_line_error(run_mapping(d, m, "a.json"), {d + "/a.json: /options/chips_x: must be an integer"});
+  m["options"]["chips_x"] = 4294967297ull;  // was truncated to 1 and accepted
+  expect_one_line_error(run_mapping(d, m, "b.json"), {d + "/b.json: /options/chips_x: 4294967297 is out of range"});
+}
+
+TEST(BadInputsCli, PathsLongerThanNameMax) {
+  const std::string d = fresh_dir("long"), long_name(10000, 'a');
+  const std::string chip = chip_file(d, "chip.json", [&](json& j) { j["tech"]["energy_table"] = long_name; });
+  expect_one_line_error(map_args(chip, d + "/m.json"), {chip + ": /tech/energy_table: file 'aaa", "not found"});
+  spit(d + "/sweep.json", R"({"job": "map", "model": ")" + long_name + R"(", "chip": ")" + kChip + "\"}");
+  expect_one_line_error("sweep " + q(d + "/sweep.json") + " -o " + q(d + "/out"), {d + "/sweep.json: /model: model directory 'aaa"});
+}
+
+// The check ran inside the SystemC process: a three-line "internal error ... In process: chip.tick".
+TEST(BadInputsCli, RouteSentByAnotherGroup) {
+  const std::string d = fresh_dir("src");
+  json m = made_mapping(d);
+  // A group of another cluster whose output box also holds the route's region passes the reader's
+  // form checks; only the semantic check sees that it does not compute the route's node.
+  auto box_of = [](const json& e) {
+    return std::array<int, 6>{e["channels"][0], e["channels"][1], e["rows"][0], e["rows"][1], e["cols"][0], e["cols"][1]};
+  };
+  int route = -1, other = -1;
+  for (size_t r = 0; r < m["routes"].size() && route < 0; ++r) {
+    const json& e = m["routes"][r];
+    if (!e["src_group"].is_number()) continue;
+    const auto rb = box_of(e);
+    const int own = e["src_group"], own_cluster = m["groups"][size_t(own)]["cluster"];
+    for (size_t g = 0; g < m["groups"].size(); ++g) {
+      const auto gb = box_of(m["groups"][g]);
+      if (m["groups"][g]["cluster"] != own_cluster && gb[0] <= rb[0] && rb[1] <= gb[1] && gb[2] <= rb[2] && rb[3] <= gb[3] &&
+          gb[4] <= rb[4] && rb[5] <= gb[5]) {
+        route = int(r), other = int(g);
+        break;
+      }
+    }
+  }
+  ASSERT_GE(route, 0) << "no route whose region another cluster's group also covers";
+  m["routes"][size_t(route)]["src_group"] = other;
+  expect_one_line_error(run_mapping(d, m, "src.json"),
+                        {d + "/src.json: /routes/" + std::to_string(route) + "/src_group: group " + std::to_string(other)});
+}
+
+// ---- defect 4: a changed route was accepted and, with --no-verify, gave wrong results ----------
+TEST(BadInputsCli, ChangedRouteDestinationsRejectedEvenWithoutVerification) {
+  const std::string d = fresh_dir("dests");
+  json m = made_mapping(d);
+  const int groups = int(m["groups"].size());
+  int route = -1;
+  for (size_t r = 0; r < m["routes"].size(); ++r)
+    if (m["routes"][r]["kind"] == "spike" && m["routes"][r]["dests"].size() == 1) {
+      route = int(r);
+      break;
+    }
+  ASSERT_GE(route, 0);
+  const int was = m["routes"][size_t(route)]["dests"][0];
+  m["routes"][size_t(route)]["dests"] = {(was + 1) % groups};
+  const std::string at = "/routes/" + std::to_string(route) + "/dests";
+  expect_one_line_error(run_mapping(d, m, "dests.json") + " --no-verify", {d + "/dests.json: " + at, "must reach groups"});
+  expect_one_line_error(run_mapping(d, m, "dests.json"), {d + "/dests.json: " + at});
+  EXPECT_FALSE(fs::exists(d + "/report/report.json"));
+  // The untouched mapping still runs.
+  EXPECT_EQ(testing::run_spikechip(run_args(kChip, d) + " --quiet --mapping " + q(d + "/good.mapping.json")).code, 0);
+}
+
+// ---- defect 6: error lines quoted the whole bad value (up to 300 kB) ---------------------------
+TEST(BadInputsCli, ErrorLinesQuoteShortExcerpts) {
+  const std::string d = fresh_dir("excerpt");
+  const std::string chip = chip_file(d, "chip.json", [](json& j) { j["name"] = std::vector<int>(100000, 1); });
+  expect_one_line_error(map_args(chip, d + "/m.json"), {chip + ": /name: must be a string, got array [1,1,1"});
+  const std::string model = d + "/model";
+  fs::create_directories(model);
+  fs::copy_file(kModel + "/weights.safetensors", model + "/weights.safetensors");
+  json g = json::parse(slurp(kModel + "/graph.json"));
+  g["nodes"][1]["shape"] = std::vector<int>(100000, 7);
+  spit(model + "/graph.json", g.dump());
+  expect_one_line_error("model info " + q(model), {model + "/graph.json", "shape: expected [C, H, W], got array [7,7,7"});
+  spit(d + "/events.csv", "x,y,t_us,p\n1,2,3,\r" + std::string(100000, '4') + "\n");
+  const CmdResult r =
+      testing::run_spikechip("infer --model " + q(kSrc + "/models/fmnist-events") + " --input " + q(d + "/events.csv"));
+  EXPECT_EQ(r.code, 1) << r.err.substr(0, 2000);
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find(d + "/events.csv:2"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_LE(r.err.size(), 1000u);
+}
+
+// ---- defect 7: an interrupted sweep point was recorded as ok -----------------------------------
+// A run sweep whose only point is stopped with SIGINT while it runs: the point writes a partial
+// report (or dies on the signal) and exits; the sweep records it as failed ("interrupted") and a
+// resumed sweep runs it again to a complete, verified result.
+TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
+  const std::string d = fresh_dir("sweep");
+  model::NpyArray batch{"|u1", {128, 1, 28, 28}, {}};
+  for (int i = 0; i < 128 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
+  model::write_npy(d + "/inputs.npy", batch);
+  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
+                              R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
+  const std::string bin = testing::spikechip_binary(), out = d + "/out";
+  const pid_t sweep = fork();
+  if (sweep == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1), dup2(null, 2);
+    execl(bin.c_str(), bin.c_str(), "sweep", (d + "/sweep.json").c_str(), "-o", out.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  // The point's process is the sweep's child; stop it once it has started simulating.
+  pid_t point = 0;
+  for (int i = 0; i < 4000 && point == 0; ++i) {
+    std::ifstream children("/proc/" + std::to_string(sweep) + "/task/" + std::to_string(sweep) + "/children");
+    children >> point;
+    if (point == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(point, 0) << "the sweep started no point";
+  // Once it is `spikechip run` (exec'd), a moment into its work: far from its 128 inputs' end.
+  for (int i = 0; i < 4000 && testing::slurp("/proc/" + std::to_string(point) + "/cmdline").find(std::string("\0run\0", 5)) ==
+                                  std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(point, SIGINT);
+  int st = 0;
+  waitpid(sweep, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st)) << "sweep status " << st;
+  json sw = json::parse(slurp(out + "/sweep.json"));
+  ASSERT_EQ(sw["points"].size(), 1u);
+  EXPECT_EQ(sw["points"][0]["status"], "failed") << sw.dump();
+  EXPECT_EQ(sw["points"][0]["error"].get<std::string>().rfind("interrupted", 0), 0u) << sw.dump();
+  EXPECT_TRUE(sw["points"][0]["metrics"].is_null()) << sw.dump();
+  // Resumed without --retry-failed: the interrupted point runs again and completes.
+  const CmdResult again = testing::run_spikechip("sweep " + q(d + "/sweep.json") + " -o " + q(out));
+  ASSERT_EQ(again.code, 0) << again.err;
+  sw = json::parse(slurp(out + "/sweep.json"));
+  EXPECT_EQ(sw["points"][0]["status"], "ok") << sw.dump();
+  EXPECT_EQ(sw["points"][0]["metrics"]["verified"], true) << sw.dump();
+}
+
+}  // namespace
+}  // namespace spikechip
