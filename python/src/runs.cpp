@@ -11,6 +11,7 @@
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
 #include "explore/sweep.hpp"
+#include "mapper/mapping_check.hpp"
 #include "python/src/common.hpp"
 #include "report/report_writer.hpp"
 #include "sim/chip_run.hpp"
@@ -133,6 +134,7 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
     if (m.chip_hash != mapper::chip_hash(as_mapped))
       throw KindError(Kind::Mapping, o + ": the mapping was made for chip '" + m.chip_name + "' (another configuration than " + pc.path +
                                          "); re-run 'spikechip map --chip " + pc.path + "'");
+    guarded(Kind::Mapping, [&] { mapper::check_mapping(m, g, as_mapped, o); });  // as run --mapping
     h->m = mapping->m;
   }
   std::string command = "spikechip run --model " + shell_word(pm.path) + " --chip " + shell_word(pc.path) + " --input " +

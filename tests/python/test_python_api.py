@@ -332,7 +332,7 @@ def test_gil_released_and_parallel_runs(model, chip, py_report):
     while any(t.is_alive() for t in ts):
         ticks.append(time.monotonic())
         time.sleep(0.01)
-    assert len(ticks) > 20  # the main thread ran while both simulated
+    assert len(ticks) > 5  # the main thread ran while both simulated (holding the GIL would give ~1)
     for k in range(2):
         assert without_run_time(results[k].data) == without_run_time(py_report.data)
 
