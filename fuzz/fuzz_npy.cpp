@@ -1,4 +1,4 @@
-// libFuzzer target: a NumPy .npy file (models/npy), as read for --input batches.
+// libFuzzer target: a NumPy .npy file (base/npy), as read for --input batches.
 #include "fuzz/fuzz_util.hpp"
 #include "base/npy.hpp"
 
