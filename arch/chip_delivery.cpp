@@ -34,7 +34,7 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
 }
 
 void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
-  NeuroCore& core = cores[G.core];
+  CoreModel& core = *cores[G.core];
   Port& P = port_for(G, d);
   uint64_t cyc = core.header_cost();
   for (const auto& [si, ii] : P.consumers) {
@@ -61,7 +61,7 @@ void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycl
   Port& P = port_for(G, d);
   const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
   P.expect[k] = n;
-  cores[G.core].note_eot_wait(cycle, P.last_data[d.t]);
+  cores[G.core]->note_eot_wait(cycle, P.last_data[d.t]);
   P.ready[d.t] = std::max(P.ready[d.t], cycle);
   if (P.recv[k] == n) source_complete(G, P, d.t);
 }

@@ -39,7 +39,10 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   ev.adds32 = c.adds, ev.mults8 = c.mults;
   ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
   ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
-  ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
+  ev.dense_macs = c.dense_macs;
+  // BICLab's formula: MACs (encoder, and every MAC of a dense core: the ANN figure E_MAC x FLOPs)
+  // at E_MAC, spike-driven additions (SOPs, SDSA ops) at E_AC.
+  ev.paper_macs = c.macs + c.dense_macs, ev.paper_acs = c.sops + c.sdsa_ops;
   ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
       c.weight_sram_reads;
   return ev;
@@ -49,7 +52,7 @@ ChipRunResult ChipEngine::finish() {
   res.complete = done();
   res.prediction = int(std::max_element(res.output_acc.begin(), res.output_acc.end()) - res.output_acc.begin());
   res.net = net->totals();
-  for (auto& c : cores) res.cores.push_back(c.cnt);
+  for (auto& c : cores) res.cores.push_back(c->cnt);
   for (int node = 0; node < net->num_nodes(); ++node)
     for (int p = 0; p < 4; ++p)
       if (net->link_exists(node, p) && net->link_stats(node, p).flits > 0)
@@ -61,6 +64,7 @@ ChipRunResult ChipEngine::finish() {
     all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;
     all.membrane_sram_reads += c.membrane_sram_reads, all.membrane_sram_writes += c.membrane_sram_writes;
     all.neuron_updates += c.neuron_updates, all.sdsa_ops += c.sdsa_ops, all.macs += c.macs, all.sops += c.sops;
+    all.dense_macs += c.dense_macs;
   }
   EventCounts& ev = res.events;
   ev = core_events(all);

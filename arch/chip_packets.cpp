@@ -24,7 +24,7 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
                                                                                  : tree_cost(src_core, dests),
                 flits);
   net->inject(std::move(p), std::max(cycle, net->now()));
-  if (!host) cores[src_core].count_sent(flits);
+  if (!host) cores[src_core]->count_sent(flits);
 }
 
 void ChipEngine::send_route(uint32_t h, int rid, int src_core, int flits, uint64_t cycle) {
@@ -154,14 +154,14 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
       for (int y = rb.y0; y < rb.y1; ++y)
         model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
                             int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
-      const CoreCounters before = cores[G.core].cnt;
-      extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
-      charge_core(s.node, cores[G.core].cnt, before);
+      const CoreCounters before = cores[G.core]->cnt;
+      extra += cores[G.core]->elementwise_cost(rb.volume(), 1, 0);
+      charge_core(s.node, cores[G.core]->cnt, before);
       send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);
       for (int dl : e.route_dest_local[lr])
         counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
     }
-    cores[G.core].book_node(cycle, extra);
+    cores[G.core]->book_node(cycle, extra);
     send_eos(e, G.id, G.core, t, cycle + extra);
   } else if (e.kind == DataKind::Result) {
     if (t != T - 1) return;

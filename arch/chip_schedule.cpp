@@ -17,7 +17,7 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
     if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
     ready = std::max(ready, P.ready[t]);
   }
-  NeuroCore& core = cores[G.core];
+  CoreModel& core = *cores[G.core];
   core.note_input_wait(ready, G.task_start);
   const CoreCounters before = core.cnt;
   const auto compute = op_rules(s.op).compute;
@@ -82,7 +82,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });
   else
     net->on_link_flit(nullptr);
-  for (auto& c : cores) c.reset();
+  for (auto& c : cores) c->reset();
   for (GroupState& G : groups) {
     G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;
     for (Port& P : G.ports) {
