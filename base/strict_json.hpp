@@ -17,8 +17,8 @@
 
 namespace spikechip {
 
-// Deepest nesting of arrays and objects accepted in any JSON input (the deepest shipped file,
-// graph.json, nests 5 levels); deeper text is rejected before it can exhaust the stack.
+// Deepest nesting of arrays and objects accepted in any JSON input (the deepest file spikechip writes,
+// a mapping, nests 6 levels); deeper text is rejected before it can exhaust the stack.
 inline constexpr int kMaxJsonDepth = 128;
 // Longest excerpt of untrusted text quoted in an error line.
 inline constexpr size_t kExcerptChars = 80;

@@ -493,6 +493,9 @@ SafeTensors graph_tensors(const Graph& g) {
 }
 
 void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) {
+  // Structure first, whoever the caller: the expected tensor shapes read each node's inputs (a
+  // Linear with "inputs": [] crashed a co-simulation load_model that attached before validating).
+  validate_impl(g, origin, false);
   std::set<std::string> used;
   for (Node& n : g.nodes) {
     for (const auto& spec : tensor_specs(n.op)) {

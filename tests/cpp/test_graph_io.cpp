@@ -209,6 +209,20 @@ TEST(GraphIo, InMemoryValidation) {
   expect_error([&] { save_model(h, fresh_dir("x") + "/m"); }, {"node 'add'"});
 }
 
+// Issue 18 defect 2's class: attaching tensors to a structurally broken graph (a weight layer with
+// no inputs) is an error naming the node, not a NULL read, whatever the caller checked before.
+TEST(GraphIo, AttachValidatesStructureFirst) {
+  const Graph good = tiny_graph();
+  Graph g = good;
+  for (Node& n : g.nodes)
+    if (n.op == Op::Conv2d || n.op == Op::Linear) {
+      n.inputs.clear();
+      expect_error([&] { attach_tensors(g, graph_tensors(good), "inline"); }, {"inline", "node '" + n.name + "'", "inputs"});
+      return;
+    }
+  FAIL() << "the tiny graph has no weight layer";
+}
+
 TEST(GraphIo, MissingDirectoryAndFiles) {
   expect_error([] { load_model("/nonexistent/model"); }, {"/nonexistent/model", "model directory not found"});
   const std::string dir = fresh_dir("m");
