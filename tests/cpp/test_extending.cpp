@@ -63,7 +63,7 @@ TEST(Extending, ColumnPlacementGivesDistinctCores) {
   std::vector<std::vector<std::pair<int, double>>> traffic(5);
   mapper::Rng rng(1);
   mapper::PlacementContext ctx{m, members, traffic, 1, rng};
-  kPlacementColumns.place(ctx, core_of);
+  mapper::kPlacementColumns.place(ctx, core_of);
   EXPECT_EQ(core_of, (std::vector<int>{0, 4, 8, 1, 5}));
 }
 
