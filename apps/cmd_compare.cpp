@@ -7,7 +7,7 @@
 #include "apps/cli.hpp"
 #include "report/compare.hpp"
 #include "report/report_writer.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::cli {
 namespace {

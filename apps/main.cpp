@@ -7,8 +7,8 @@
 
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cli {

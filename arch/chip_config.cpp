@@ -12,9 +12,9 @@
 #include <fmt/format.h>
 
 #include "arch/core/core_registry.hpp"
-#include "arch/core/core_registry.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "arch/noc/routing.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::arch {
 
@@ -40,6 +40,13 @@ struct Row {
 #define KEY(sec, mem) .path = #sec "." #mem, .ref = [](ChipConfig& c) -> Ref { return &c.sec.mem; }
 #define TOP(mem) .path = #mem, .ref = [](ChipConfig& c) -> Ref { return &c.mem; }
 
+// The routing registry's names (arch/noc/routing/list.hpp), as the table's choices.
+std::vector<const char*> routing_choices() {
+  std::vector<const char*> out;
+  for (const noc::RoutingFunction* f : noc::routing_functions()) out.push_back(f->name);
+  return out;
+}
+
 const std::vector<Row>& rows() {
   static const std::vector<Row> kKeys = {
       {TOP(name), .meaning = "chip name (reports, mapping file)", .required = true, .nonempty = true},
@@ -61,7 +68,7 @@ const std::vector<Row>& rows() {
       {KEY(router, pipeline_stages), .unit = "cycles", .lo = 1, .hi = 16,
        .meaning = "head-flit arrival to switch traversal"},
       {KEY(router, link_latency), .unit = "cycles", .lo = 1, .hi = 1000, .meaning = "per link between neighbouring routers"},
-      {KEY(router, routing), .choices = {"xy", "yx", "west_first"}, .meaning = "routing algorithm"},
+      {KEY(router, routing), .choices = routing_choices(), .meaning = "routing algorithm (arch/noc/routing.hpp)"},
       {KEY(router, multicast), .meaning = "fork packets at routers (false: one unicast per destination)"},
       {KEY(router, arbitration), .choices = {"round_robin", "fixed_priority"}, .meaning = "output-port arbitration"},
       {KEY(core, adder_lanes), .unit = "adds/cycle", .lo = 1, .hi = 4096, .meaning = "synaptic additions per cycle (P)"},

@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "arch/chip_config.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {

@@ -10,7 +10,7 @@
 
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::report {
 

@@ -13,7 +13,7 @@
 #include "report/compare.hpp"
 #include "report/csv.hpp"
 #include "report/stats_txt.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/report_assets.hpp"
 
 namespace spikechip::report {

@@ -13,7 +13,7 @@
 #include "report/compare.hpp"
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
