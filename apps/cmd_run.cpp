@@ -33,11 +33,12 @@ extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
   std::vector<std::string> sets;
-  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, chips, engine = "systemc";
+  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, engine = "systemc";
   size_t trace_max_events = 200000;
   int T = 0;
   int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
-  bool no_verify = false, quiet = false, time_multiplex = false;
+  MapFlags map;
+  bool no_verify = false, quiet = false;
   double time_limit = 0;
   std::string command;
 };
@@ -56,13 +57,10 @@ void run_cmd(const RunOpts& o) {
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
   g.timesteps = T;
-  const int chips = parse_chips_option(o.chips);
-  if (chips != 0 && !o.mapping.empty())
-    throw UsageError("--chips applies when run maps the model itself; with --mapping the mapping decides "
-                     "(make it with 'spikechip map --chips ...'): drop one of the two");
-  if (o.time_multiplex && !o.mapping.empty())
-    throw UsageError("--time-multiplex applies when run maps the model itself; with --mapping the mapping decides "
-                     "(make it with 'spikechip map --time-multiplex'): drop one of the two");
+  const int chips = parse_chips_option(o.map.chips);
+  if (o.map.any_set() && !o.mapping.empty())
+    throw UsageError("'" + o.map.command_text().substr(1) + "' applies when run maps the model itself; with --mapping "
+                     "the mapping decides (make it with 'spikechip map" + o.map.command_text() + " ...'): drop one of the two");
   std::vector<model::InputItem> inputs = model::read_inputs(o.input, g);
   if (inputs.empty()) throw Error(o.input + ": no input found");
   report::TraceOptions topt;
@@ -91,7 +89,8 @@ void run_cmd(const RunOpts& o) {
   po.verify = !o.no_verify;
   po.golden_threads = o.threads;
   if (!o.mapping.empty()) po.mapping = &m;
-  po.map.time_multiplex = o.time_multiplex;
+  po.map.time_multiplex = o.map.time_multiplex, po.map.unicast = o.map.unicast;
+  po.map.placement = o.map.placement, po.map.seed = o.map.seed, po.map.split = o.map.split;
   po.map.chips = chips;
   po.chip.record_activity = !o.trace_json.empty() || !o.vcd.empty();
   po.stop = &g_stop;
@@ -171,10 +170,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_option("-T,--timesteps", o->T, "Timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->out, "Write report.json, CSVs and report.html here");
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
-  c->add_flag("--time-multiplex", o->time_multiplex,
-              "When mapping here: let groups take turns on the cores in phases if the model does not fit "
-              "(weights reloaded from DRAM, docs/mapper.md)");
-  c->add_option("--chips", o->chips, "When mapping here: auto | N, spread the model over several chips");
+  add_map_options(c, o->map, "When mapping here: ");
   c->add_flag("-q,--quiet", o->quiet, "Print only errors and the final summary (no progress, no line per input)");
   std::vector<std::string> engine_names;
   std::string engine_help = "Simulation engine, same results:";
@@ -190,8 +186,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
     std::string sets;
     for (const auto& s : o->sets) sets += " --set " + s;
     o->command = "spikechip run --model " + o->model + " --chip " + o->chip + sets + " --input " + o->input +
-                 (o->mapping.empty() ? "" : " --mapping " + o->mapping) + (o->time_multiplex ? " --time-multiplex" : "") +
-                 (o->chips.empty() ? "" : " --chips " + o->chips);
+                 (o->mapping.empty() ? "" : " --mapping " + o->mapping) + o->map.command_text();
     run_cmd(*o);
   });
 });

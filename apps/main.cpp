@@ -5,8 +5,12 @@
 #include <iostream>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
+#include "mapper/placement.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
 #include "spikechip/version.hpp"
@@ -44,6 +48,34 @@ void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>
       ->allow_extra_args(false)
       ->always_capture_default(false);
 }
+
+void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix) {
+  cmd->add_option("--placement", f.placement, prefix + fmt::format("placement: {}", fmt::join(mapper::placement_names(), " | ")))
+      ->check(CLI::IsMember(mapper::placement_names()));
+  cmd->add_option("--seed", f.seed, prefix + "seed of random / anneal placement");
+  cmd->add_option("--split", f.split, prefix + "min-cores | channels-first (avoid weight replication)")
+      ->check(CLI::IsMember({"min-cores", "channels-first"}));
+  cmd->add_flag("--unicast", f.unicast, prefix + "one packet per destination instead of multicast trees");
+  cmd->add_option("--chips", f.chips, prefix + "auto | N: spread the model over several chips");
+  cmd->add_flag("--time-multiplex", f.time_multiplex,
+                prefix + "if the model does not fit: layers take turns on the cores in phases (weights reloaded from "
+                         "DRAM, docs/architecture.md \"Phases\")");
+}
+
+bool MapFlags::any_set() const { return command_text() != ""; }
+
+std::string MapFlags::command_text() const {
+  const MapFlags d;
+  std::string s;
+  if (placement != d.placement) s += " --placement " + placement;
+  if (seed != d.seed) s += " --seed " + std::to_string(seed);
+  if (split != d.split) s += " --split " + split;
+  if (unicast) s += " --unicast";
+  if (!chips.empty()) s += " --chips " + chips;
+  if (time_multiplex) s += " --time-multiplex";
+  return s;
+}
+
 }  // namespace spikechip::cli
 
 int main(int argc, char** argv) {

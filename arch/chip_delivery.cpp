@@ -44,7 +44,7 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
     if (!arrive)
       throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
     cyc += arrive(*this, G, s, ii, d, core, res.stats[s.node][d.t]);
-    charge_core(s.node, core.cnt, before);
+    charge_core(s.node, d.t, core.cnt, before);
   }
   const uint64_t fin = core.book_synapse(cycle, cyc);
   if (opt.record_activity && !P.consumers.empty())

@@ -14,6 +14,7 @@
 #include "report/csv.hpp"
 #include "report/stats_txt.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "spikechip/report_assets.hpp"
 
 namespace spikechip::report {
@@ -372,18 +373,14 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  fs::path tmp;
+  // base/file_util's atomic write (temporary + fsync + rename), into a directory made if missing,
+  // with the report writers' message.
+  const fs::path p(path);
+  std::error_code ec;
+  fs::create_directories(p.has_parent_path() ? p.parent_path() : fs::path("."), ec);
   try {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    tmp = write_temp(dir, p.filename().string(), bytes);
-    fs::rename(tmp, p, ec);
-    if (ec) throw Error(fmt::format("cannot rename into place: {}", ec.message()));
+    spikechip::write_file_atomic(path, bytes);
   } catch (const Error& e) {
-    std::error_code ec;
-    if (!tmp.empty()) fs::remove(tmp, ec);
     throw Error(fmt::format("writing '{}' failed: {}; check that the directory is writable", path, e.what()));
   }
 }

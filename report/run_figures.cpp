@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "arch/area.hpp"
+#include "arch/energy.hpp"
 
 namespace spikechip::report {
 
@@ -35,34 +36,33 @@ void add_run_figures(json& report, const arch::ChipConfig& chip, const std::vect
   report["area"] = area_json(chip);
   sum["area_mm2"] = report["area"]["total_mm2"];
 
-  // Per timestep, means over the complete inputs (all inputs when none finished): the cycles from
-  // the previous timestep's end to this one's (the Output node done), and the work tagged with
-  // the timestep (spike events emitted, synaptic ops, encoder MACs, SDSA ops).
-  std::vector<const arch::ChipRunResult*> use;
-  for (const auto& r : results)
-    if (r.complete) use.push_back(&r);
-  if (use.empty())
-    for (const auto& r : results) use.push_back(&r);
+  // Per timestep, means over the inputs (the same inputs as the summary, so the timesteps sum to
+  // it): the cycles from the previous timestep's end to this one's (the last one until the result
+  // is at the host), the work tagged with the timestep (spike events emitted, synaptic ops, encoder
+  // MACs, SDSA ops), the network packets and flits it sent and the energy of its events (static
+  // energy for its cycles; a phase's weight reload counts to timestep 0).
   int T = 0;
-  for (const auto* r : use) T = std::max(T, r->T);
+  for (const auto& r : results) T = std::max(T, r.T);
+  const arch::EnergyTable etab = arch::load_energy_table(arch::resolve_energy_table(chip));
   json steps = json::array();
-  const double n = std::max<double>(1, double(use.size()));
+  const double n = std::max<double>(1, double(results.size()));
   for (int t = 0; t < T; ++t) {
-    double end = 0, cyc = 0, spikes = 0, sops = 0, macs = 0, sdsa = 0;
-    for (const auto* r : use) {
-      if (size_t(t) < r->timestep_end_cycles.size()) {
-        const double e = double(r->timestep_end_cycles[size_t(t)]);
-        const double prev = t > 0 ? double(r->timestep_end_cycles[size_t(t) - 1]) : 0.0;
-        end += e, cyc += std::max(0.0, e - prev);
-      }
-      for (const auto& node : r->stats)
-        if (size_t(t) < node.size()) {
-          const auto& s = node[size_t(t)];
+    const size_t k = size_t(t);
+    double end = 0, cyc = 0, spikes = 0, sops = 0, macs = 0, sdsa = 0, packets = 0, flits = 0, energy = 0;
+    for (const auto& r : results) {
+      if (k < r.timestep_end_cycles.size()) end += double(r.timestep_end_cycles[k]);
+      if (k < r.step_cycles.size()) cyc += double(r.step_cycles[k]);
+      if (k < r.step_packets.size()) packets += double(r.step_packets[k]), flits += double(r.step_flits[k]);
+      if (k < r.step_events.size()) energy += arch::apply_energy(r.step_events[k], etab, chip).total_pj;
+      for (const auto& node : r.stats)
+        if (k < node.size()) {
+          const auto& s = node[k];
           spikes += double(s.spikes), sops += double(s.sops), macs += double(s.macs), sdsa += double(s.sdsa_ops);
         }
     }
     steps.push_back({{"timestep", t}, {"end_cycles", end / n}, {"cycles", cyc / n}, {"spikes", spikes / n},
-                     {"sops", sops / n}, {"macs", macs / n}, {"sdsa_ops", sdsa / n}});
+                     {"sops", sops / n}, {"macs", macs / n}, {"sdsa_ops", sdsa / n}, {"packets", packets / n},
+                     {"flits", flits / n}, {"energy_pJ", energy / n}});
   }
   report["timesteps"] = steps;
 }

@@ -43,6 +43,20 @@ const json& arr(const json& j, const char* key) {
 }
 json get(const json& j, const char* key) { return j.is_object() && j.contains(key) ? j[key] : json(); }
 
+// The per-timestep figures (report.json `timesteps`), once for timesteps.csv (columns, in this
+// order) and stats.txt (timestep.<t>.<key> lines): key, description, unit.
+const std::vector<std::array<const char*, 3>> kTimestepColumns = {
+    {"timestep", "timestep index", ""},
+    {"end_cycles", "cycle at which the timestep ended (Output node done)", "cycles"},
+    {"cycles", "cycles since the previous timestep ended (the last: until the result is at the host)", "cycles"},
+    {"spikes", "spike events of this timestep", ""},
+    {"sops", "synaptic operations of this timestep", ""},
+    {"macs", "encoder MACs of this timestep", ""},
+    {"sdsa_ops", "SDSA operations of this timestep", ""},
+    {"packets", "network packets sent for this timestep", ""},
+    {"flits", "network flits sent for this timestep", ""},
+    {"energy_pJ", "energy of this timestep's events and static energy of its cycles", "pJ"}};
+
 }  // namespace
 
 std::string render_stats_txt(const json& r) {
@@ -87,12 +101,8 @@ std::string render_stats_txt(const json& r) {
     L.add("dram." + name_part(k), v, "off-chip memory: " + k, "");
   for (const json& t : arr(r, "timesteps")) {
     const std::string p = fmt::format("timestep.{}.", get(t, "timestep").dump());
-    L.add(p + "end_cycles", get(t, "end_cycles"), "cycle at which the timestep ended (Output node done)", "cycles");
-    L.add(p + "cycles", get(t, "cycles"), "cycles since the previous timestep ended", "cycles");
-    L.add(p + "spikes", get(t, "spikes"), "spike events of this timestep", "");
-    L.add(p + "sops", get(t, "sops"), "synaptic operations of this timestep", "");
-    L.add(p + "macs", get(t, "macs"), "encoder MACs of this timestep", "");
-    L.add(p + "sdsa_ops", get(t, "sdsa_ops"), "SDSA operations of this timestep", "");
+    for (const auto& [k, what, unit] : kTimestepColumns)
+      if (std::string(k) != "timestep") L.add(p + k, get(t, k), what, unit);
   }
   for (const json& l : arr(r, "layers")) {
     const std::string p = "layer." + name_part(l.value("name", std::string("?"))) + ".";
@@ -116,11 +126,12 @@ std::string render_stats_txt(const json& r) {
 }
 
 std::string render_timesteps_csv(const json& r) {
-  static const char* kCols[] = {"timestep", "end_cycles", "cycles", "spikes", "sops", "macs", "sdsa_ops"};
-  CsvWriter w(std::vector<std::string>(std::begin(kCols), std::end(kCols)));
+  std::vector<std::string> cols;
+  for (const auto& c : kTimestepColumns) cols.push_back(c[0]);
+  CsvWriter w(cols);
   for (const json& t : arr(r, "timesteps")) {
     std::vector<std::string> row;
-    for (const char* c : kCols) row.push_back(t.is_object() && t.contains(c) ? json_cell(t[c]) : std::string());
+    for (const auto& c : cols) row.push_back(t.is_object() && t.contains(c) ? json_cell(t[c]) : std::string());
     w.row(row);
   }
   return w.text();

@@ -96,6 +96,16 @@
     if (ops) checks.push([relClose(S.energy_pJ / ops, S.energy_per_sop_pJ, 1e-3), "energy ÷ (SOPs + SDSA ops) = " + C.energy(S.energy_pJ / ops) + " vs energy_per_sop_pJ " + C.energy(S.energy_per_sop_pJ)]);
     var PW = obj(R.power);
     if (typeof PW.average_W === "number" && S.latency_s > 0) checks.push([relClose(S.energy_pJ * 1e-12 / S.latency_s, PW.average_W, 1e-6), "energy ÷ latency = " + C.power(S.energy_pJ * 1e-12 / S.latency_s) + " vs average power " + C.power(PW.average_W)]);
+    // The timesteps partition the inference: their cycles, spike events, network packets and energy sum to the summary's.
+    var TSc = arr(R.timesteps);
+    if (TSc.length && R.status === "complete") {
+      var tsum = function (k) { return TSc.reduce(function (a, t) { return a + (t[k] || 0); }, 0); };
+      checks.push([relClose(tsum("cycles"), S.latency_cycles, 1e-9) && relClose(tsum("spikes"), S.spikes, 1e-9) &&
+        relClose(tsum("packets"), S.packets, 1e-9) && relClose(tsum("energy_pJ"), S.energy_pJ, 1e-6),
+        "sum over the " + TSc.length + " timesteps: " + num(tsum("cycles")) + " cycles, " + num(tsum("spikes")) + " spike events, " +
+        num(tsum("packets")) + " network packets, " + C.energy(tsum("energy_pJ")) + " vs the summary's " + num(S.latency_cycles) + ", " +
+        num(S.spikes) + ", " + num(S.packets) + ", " + C.energy(S.energy_pJ)]);
+    }
     if (checks.length) {
       h("h3", {}, s1, "Consistency checks");
       var ul = h("ul", { "class": "checks" }, s1);
@@ -205,13 +215,16 @@
 
     var TS = arr(R.timesteps);
     if (TS.length) {
-      var s8 = section("Per timestep", "Means over the complete inputs (timesteps.csv, stats.txt): cycles from the previous timestep's end to this one's, and the work tagged with the timestep.");
+      var s8 = section("Per timestep", "Means over the inputs (timesteps.csv, stats.txt): cycles from the previous timestep's end to this one's (the last until the result is at the host), the work, network packets and energy of the timestep. The timesteps sum to the summary.");
       var g8 = h("div", { "class": "grid2" }, s8);
       C.bar(g8, { title: "Cycles per timestep", labels: TS.map(function (t) { return "t=" + t.timestep; }), series: [{ name: "cycles", values: TS.map(function (t) { return t.cycles; }) }],
         valueTitle: "cycles", tips: function (i) { var t = TS[i]; return "t=" + t.timestep + ": " + num(t.cycles) + " cycles, ends at " + num(t.end_cycles) + "\nspike events " + num(t.spikes) + ", SOPs " + num(t.sops); } });
+      C.bar(g8, { title: "Energy per timestep", labels: TS.map(function (t) { return "t=" + t.timestep; }), series: [{ name: "energy", values: TS.map(function (t) { return t.energy_pJ || 0; }) }],
+        valueTitle: "energy", fmt: C.energy, tips: function (i) { var t = TS[i]; return "t=" + t.timestep + ": " + C.energy(t.energy_pJ || 0) + "\nnetwork packets " + num(t.packets || 0) + ", flits " + num(t.flits || 0); } });
       table(h("div", {}, g8), [{ title: "t", get: function (r) { return r.timestep; } }, { title: "cycles", get: function (r) { return r.cycles; } },
         { title: "end (cycles)", get: function (r) { return r.end_cycles; } }, { title: "spike events", get: function (r) { return r.spikes; } },
-        { title: "SOPs", get: function (r) { return r.sops; } }, { title: "MACs", get: function (r) { return r.macs; } }, { title: "SDSA ops", get: function (r) { return r.sdsa_ops; } }], TS);
+        { title: "SOPs", get: function (r) { return r.sops; } }, { title: "MACs", get: function (r) { return r.macs; } }, { title: "SDSA ops", get: function (r) { return r.sdsa_ops; } },
+        { title: "network packets", get: function (r) { return r.packets; } }, { title: "energy", get: function (r) { return C.energy(r.energy_pJ || 0); } }], TS);
     }
 
     if (L.length) {
@@ -260,9 +273,26 @@
       return "point " + p.id + "\n" + params.map(function (k) { return k + " = " + JSON.stringify(obj(p.params)[k]); }).join("\n") + "\n" +
         metrics.map(function (m) { return mtitle(m) + ": " + num(obj(p.metrics)[m]); }).join("\n");
     }
-    var s1 = section("Pareto fronts", "Every successful design point; red points are Pareto-optimal (no other point is at least as good on both axes and better on one).");
-    var g1 = h("div", { "class": "grid2" }, s1);
-    [["latency_cycles", "energy_pJ"], ["area_proxy_mm2", "energy_pJ"]].forEach(function (ax) {
+    // A "noc" job (synthetic traffic): latency-throughput curves, one per setting of the other parameters.
+    var noc = metrics.indexOf("latency_avg_cycles") >= 0;
+    if (noc) {
+      var sN = section("Latency vs throughput", "Average packet latency against the accepted and the offered load (flits per node per cycle), one curve per setting of the parameters other than noc.rate; saturation shows as the knee where accepted load stops following offered load.");
+      var gN = h("div", { "class": "grid2" }, sN), others = params.filter(function (k) { return k !== "noc.rate"; }), curves = {};
+      ok.forEach(function (p) {
+        var name = others.map(function (k) { return k + "=" + JSON.stringify(obj(p.params)[k]); }).join(", ") || "all points";
+        (curves[name] = curves[name] || []).push(p);
+      });
+      [["accepted_flits_per_node_cycle", "accepted load (flits/node/cycle)"], ["offered_flits_per_node_cycle", "offered load (flits/node/cycle)"]].forEach(function (ax) {
+        C.line(gN, { title: "Average latency vs " + ax[1].split(" (")[0], xTitle: ax[1], yTitle: "average latency (cycles)",
+          series: Object.keys(curves).map(function (name) {
+            return { name: name, points: curves[name].filter(function (p) { return typeof obj(p.metrics)[ax[0]] === "number"; })
+              .map(function (p) { return [p.metrics[ax[0]], p.metrics.latency_avg_cycles, describe(p)]; }) };
+          }) });
+      });
+    }
+    var s1 = noc ? null : section("Pareto fronts", "Every successful design point; red points are Pareto-optimal (no other point is at least as good on both axes and better on one).");
+    var g1 = noc ? null : h("div", { "class": "grid2" }, s1);
+    (noc ? [] : [["latency_cycles", "energy_pJ"], ["area_proxy_mm2", "energy_pJ"]]).forEach(function (ax) {
       var pts = frontOf(ax[0], ax[1]);
       if (!pts.length) { h("p", { "class": "note" }, g1, "No point has both " + ax[0] + " and " + ax[1] + "."); return; }
       var r = C.scatter(g1, { title: "Energy vs " + (ax[0] === "latency_cycles" ? "latency" : "area proxy"), points: pts, pareto: true, xTitle: mtitle(ax[0]), yTitle: mtitle(ax[1]) });

@@ -219,15 +219,21 @@ TEST(Html, SweepPageValidatesInput) {
 TEST(RunOutputs, StatsTxtAndTimesteps) {
   json r = tiny_report();
   r["run"]["wall_s"] = 1.5;
-  r["timesteps"] = {{{"timestep", 0}, {"end_cycles", 40}, {"cycles", 40}, {"spikes", 2}, {"sops", 3}, {"macs", 0}, {"sdsa_ops", 0}},
-                    {{"timestep", 1}, {"end_cycles", 100}, {"cycles", 60}, {"spikes", 3}, {"sops", 4}, {"macs", 0}, {"sdsa_ops", 0}}};
+  r["timesteps"] = {{{"timestep", 0}, {"end_cycles", 40}, {"cycles", 40}, {"spikes", 2}, {"sops", 3}, {"macs", 0}, {"sdsa_ops", 0},
+                     {"packets", 5}, {"flits", 12}, {"energy_pJ", 1.5}},
+                    {{"timestep", 1}, {"end_cycles", 100}, {"cycles", 60}, {"spikes", 3}, {"sops", 4}, {"macs", 0}, {"sdsa_ops", 0},
+                     {"packets", 6}, {"flits", 14}, {"energy_pJ", 2}}};
   auto files = render_run_outputs(r);
-  EXPECT_EQ(files["timesteps.csv"], "timestep,end_cycles,cycles,spikes,sops,macs,sdsa_ops\n0,40,40,2,3,0,0\n1,100,60,3,4,0,0\n");
+  EXPECT_EQ(files["timesteps.csv"], "timestep,end_cycles,cycles,spikes,sops,macs,sdsa_ops,packets,flits,energy_pJ\n"
+                                    "0,40,40,2,3,0,0,5,12,1.5\n1,100,60,3,4,0,0,6,14,2\n");
   const std::string st = files["stats.txt"];
   EXPECT_NE(st.find("\nsummary.latency_cycles 100 # latency of one inference, input in to result at the host (cycles)\n"),
             std::string::npos) << st;
   EXPECT_NE(st.find("\nenergy.adders_pJ 3 # energy of component adders (pJ)\n"), std::string::npos);
-  EXPECT_NE(st.find("\ntimestep.1.cycles 60 # cycles since the previous timestep ended (cycles)\n"), std::string::npos);
+  EXPECT_NE(st.find("\ntimestep.1.cycles 60 # cycles since the previous timestep ended (the last: until the result is at "
+                    "the host) (cycles)\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\ntimestep.0.packets 5 # network packets sent for this timestep\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\ntimestep.1.energy_pJ 2 #"), std::string::npos) << st;
   EXPECT_NE(st.find("\nlayer.conv_1.busy_cycles 55 #"), std::string::npos);  // "conv,1" -> conv_1
   EXPECT_NE(st.find("\nrun.verified 1 #"), std::string::npos);
   // Every non-comment line is `name value # description`, names unique; host.* come last.

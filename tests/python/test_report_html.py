@@ -241,3 +241,41 @@ def test_compare_page_renders_in_browser(tmp_path):
     dom = render(tmp_path, cmp_dir / "compare.html")
     assert 'data-render="ok"' in dom and charts_without_marks(dom) == []
     assert len(re.findall(r'<svg class="sc-chart"', dom)) == 3
+
+
+@pytest.mark.skipif(os.environ.get("SPIKECHIP_SLOW_BROWSER") != "1",
+                    reason="slow (a 15.1M run): ctest runs it as report_browser_15m (label slow)")
+def test_meta15m_report_in_browser(tmp_path):
+    """Issue 21's acceptance on the 15.1M preset run (the synthetic Meta-SpikeFormer 15.1M at
+    224x224, T = 1, one random image, on arch/presets/meta15m.json, as docs/architecture.md and
+    scripts/bench/run): verified bit-exact, every consistency check of the page is ✔ (energy per
+    SOP with SOPs + SDSA ops, power, timesteps summing to the summary), every chart has drawn marks.
+    SPIKECHIP_UPDATE_SCREENSHOT=1 also writes docs/img/report-15m.png (docs/reports.md)."""
+    import numpy as np
+    exe = spikechip_binary()
+    model = tmp_path / "m15"
+    subprocess.run([exe, "model", "build", "--variant", "15M", "--input", "224", "-T", "1", "-o", str(model)],
+                   check=True, capture_output=True)
+    img = tmp_path / "img.npy"
+    np.save(img, np.random.default_rng(1).integers(0, 256, size=(1, 3, 224, 224), dtype=np.uint8))
+    out = tmp_path / "out"
+    r = subprocess.run([exe, "run", "--model", str(model), "--chip", "meta15m", "--input", str(img), "-T", "1",
+                        "--quiet", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "complete" and report["run"]["verified"] is True
+    s = report["summary"]
+    assert s["latency_cycles"] > 1e7 and s["sdsa_ops"] > 0  # the case where SOPs alone gave a false ✘
+    assert abs(sum(t["cycles"] for t in report["timesteps"]) - s["latency_cycles"]) < 1e-6 * s["latency_cycles"]
+    dom = render(tmp_path, out / "report.html")
+    assert 'data-render="ok"' in dom
+    checks = dom.split("Consistency checks")[1].split("</ul>")[0]
+    assert checks.count("✔ ") >= 5 and consistency_failures(dom) == [], checks
+    assert charts_without_marks(dom) == []
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) >= 11
+    assert "mJ" in dom and "ms" in dom  # 15.1M: millijoules, milliseconds
+    if os.environ.get("SPIKECHIP_UPDATE_SCREENSHOT") == "1":
+        shot = tmp_path / "report-15m.png"
+        chromium(tmp_path, (out / "report.html").resolve().as_uri(), f"--screenshot={shot}", "--window-size=1200,1500")
+        (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, ROOT / "docs" / "img" / "report-15m.png")
