@@ -78,6 +78,8 @@ struct ChipRunResult {
   std::vector<std::pair<std::pair<int, int>, noc::LinkStats>> links;  // ((node, port), stats) with flits > 0
 };
 
+class OffchipMemory;  // arch/offchip_memory.hpp
+
 struct ChipRunOptions {
   bool record_spikes = true;
   size_t timeline_limit = 20000;
@@ -85,6 +87,9 @@ struct ChipRunOptions {
   size_t activity_limit = 500000;  // per vector
   const std::atomic<bool>* stop = nullptr;  // checked between events; set -> partial result
   uint64_t max_cycles = 0;                   // 0: unlimited
+  // Off-chip memory of time-multiplexed runs (arch/offchip_memory.hpp); null: the chip config's
+  // DRAM channel. Must outlive the run.
+  OffchipMemory* offchip = nullptr;
 };
 
 // The synapse engines' weights of every Conv2d/Linear node, re-arranged (models/kernels.hpp): the

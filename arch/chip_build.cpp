@@ -60,6 +60,7 @@ void ChipEngine::build() {
       throw Error(fmt::format("mapping: group {} is in phase {} but the mapping has {} phase(s)", mg.id, mg.phase, phase_groups.size()));
     phase_groups[size_t(mg.phase)].push_back(mg.id);
   }
+  mem_layout = offchip_layout(m);
   for (const auto& r : m.routes) {
     if (r.id < 0 || size_t(r.id) >= m.routes.size()) throw Error("mapping: route ids are not 0..n-1");
     const int sp = r.src_group < 0 ? 0 : m.groups.at(size_t(r.src_group)).phase;

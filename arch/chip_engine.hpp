@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "arch/chip.hpp"
+#include "arch/offchip_memory.hpp"
 #include "sim/error.hpp"
 
 namespace spikechip::arch::detail {
@@ -171,7 +172,12 @@ struct ChipEngine : noc::PacketSink {
   int groups_finished = 0;
   int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
   std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
-  uint64_t dram_free = 0;                            // the DRAM channel is busy until then
+  std::vector<std::vector<uint64_t>> spill_addr;    // [phase]: where each of spill_store is
+  DramChannel dram_channel{DramConfig{}};           // the default off-chip memory (cfg.dram)
+  OffchipMemory* mem = nullptr;                     // opt.offchip or &dram_channel
+  OffchipLayout mem_layout;                         // weights image and spill area
+  uint64_t spill_next = 0;                          // next free spill address
+  std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
   std::vector<uint64_t> node_dram_bits;              // [node]
 
   ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp, ConvPlans pl)
@@ -325,7 +331,15 @@ struct ChipEngine : noc::PacketSink {
   // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
   // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
   static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
-  uint64_t dram_cycles(uint64_t bytes) const { return uint64_t(ceil_div64(int64_t(bytes), cfg.dram.bytes_per_cycle)); }
+  // Its values as the off-chip memory holds them: 4 bytes each, little-endian (partial sums: the
+  // low 32 bits, the word the chip moves).
+  static const uint8_t* spill_values(const PacketData& d, std::vector<uint8_t>& buf) {
+    buf.clear();
+    auto put = [&](uint32_t v) { for (int i = 0; i < 4; ++i) buf.push_back(uint8_t(v >> (8 * i))); };
+    for (int32_t v : d.idx) put(uint32_t(v));
+    for (int64_t v : d.part) put(uint32_t(v));
+    return buf.data();
+  }
   // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
   // kept once for every later phase that has destinations of it. Nothing here may grow the pool
   // (deliver still holds a reference into it).

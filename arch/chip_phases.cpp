@@ -1,6 +1,7 @@
 // Time multiplexing (docs/architecture.md, "Phases"): a phase starts when the previous one has
 // finished and its spills are written; the DRAM channel behind the host port reads the phase's
-// weights, then the values earlier phases spilled for it, and injects those at the host port.
+// weights, then the values earlier phases spilled for it, and injects those at the host port. The
+// channel is an OffchipMemory (arch/offchip_memory.hpp): the config's DramChannel, or a TLM memory.
 #include "arch/chip_engine.hpp"
 
 namespace spikechip::arch::detail {
@@ -9,7 +10,9 @@ void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
   const uint64_t bytes = spill_bytes(d);
   res.dram_spill_write_bytes += bytes;
   node_dram_bits[size_t(d.src_node)] += 8 * bytes;
-  dram_free = std::max(dram_free, cycle) + dram_cycles(bytes);
+  const uint64_t addr = mem_layout.spill_base + spill_next;
+  spill_next += bytes;
+  mem->write(addr, bytes, cycle, mem->holds_data() ? spill_values(d, spill_buf) : nullptr);
   std::vector<int> later;
   if (d.kind == DataKind::EndOfStep) {
     for (const auto& [dg, n] : d.expect)
@@ -23,6 +26,7 @@ void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
     PacketData c = d;
     c.phase = q, c.dram_leg = 2;
     spill_store[size_t(q)].push_back(std::move(c));
+    spill_addr[size_t(q)].push_back(addr);
   }
   // The phase check runs as a controller event: this is the network's delivery callback, which
   // must not inject (start_phase does).
@@ -38,7 +42,6 @@ void ChipEngine::start_phase(int q, uint64_t cycle) {
   cur_phase = q;
   phase_left = int(phase_groups[size_t(q)].size());
   res.phase_start_cycles.push_back(cycle);
-  uint64_t c = std::max(cycle, dram_free) + uint64_t(cfg.dram.latency_cycles);
   uint64_t wbytes = 0;
   for (int gid : phase_groups[size_t(q)]) {
     const GroupState& G = groups[size_t(gid)];
@@ -47,17 +50,26 @@ void ChipEngine::start_phase(int q, uint64_t cycle) {
     wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
   }
   res.dram_weight_bytes += wbytes;
-  c += dram_cycles(wbytes);
+  uint64_t c = mem->read(mem_layout.phase_weights_addr[size_t(q)], wbytes, cycle, false, nullptr);
   const uint64_t ready = c;
   res.phase_ready_cycles.push_back(ready);
   const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
   uint64_t port = c;
   std::vector<int> dests;
-  for (PacketData& sp : spill_store[size_t(q)]) {
-    const uint64_t bytes = spill_bytes(sp);
+  for (size_t i = 0; i < spill_store[size_t(q)].size(); ++i) {
+    PacketData& sp = spill_store[size_t(q)][i];
+    const uint64_t bytes = spill_bytes(sp), addr = spill_addr[size_t(q)][i];
     res.dram_spill_read_bytes += bytes;
     node_dram_bits[size_t(sp.src_node)] += 8 * bytes;
-    c += dram_cycles(bytes);
+    if (mem->holds_data()) {  // the memory keeps data: what comes back must be what was written
+      spill_check.resize(bytes);
+      c = mem->read(addr, bytes, c, true, spill_check.data());
+      spill_values(sp, spill_buf);
+      if (spill_check != spill_buf)
+        throw Error(fmt::format("off-chip memory: the {} bytes read back at spill address 0x{:x} differ from those written", bytes, addr));
+    } else {
+      c = mem->read(addr, bytes, c, true, nullptr);
+    }
     if (sp.kind == DataKind::EndOfStep) {
       dests.clear();
       for (const auto& [dg, n] : sp.expect)
@@ -75,7 +87,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle) {
     port = at + uint64_t(flits) * flit_cycles;
   }
   std::vector<PacketData>().swap(spill_store[size_t(q)]);
-  dram_free = c;
+  std::vector<uint64_t>().swap(spill_addr[size_t(q)]);
   for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
   if (phase_left == 0) maybe_next_phase(ready);
 }

@@ -107,7 +107,10 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   // sending ceil(flit_bits / host.bits_per_cycle) cycles per flit; the next frame follows the last.
   // A time-multiplexed chip first loads phase 0's weights from DRAM (the groups of an
   // unmultiplexed mapping hold theirs from configuration); the frames follow.
-  cur_phase = 0, spills_in_flight = 0, dram_free = 0;
+  cur_phase = 0, spills_in_flight = 0, spill_next = 0;
+  dram_channel = DramChannel(cfg.dram);
+  mem = opt.offchip ? opt.offchip : &dram_channel;
+  spill_addr.assign(phase_groups.size(), {});
   phase_left = int(phase_groups[0].size());
   spill_store.assign(phase_groups.size(), {});
   node_dram_bits.assign(nn, 0);

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace spikechip::cosim {
 
 using nlohmann::json;
@@ -48,15 +50,31 @@ void check_keys(const json& h, std::initializer_list<const char*> allowed) {
   }
 }
 
-Message parse_message(const std::vector<zmq::message_t>& body) {
+json parse_header(const zmq::message_t& f0, const FrameLimits& limits) {
+  if (f0.size() > limits.max_header_bytes)
+    throw ProtocolError(code::kTooLarge, fmt::format("header frame of {} bytes exceeds the limit of {} (--max-header-bytes)",
+                                                     f0.size(), limits.max_header_bytes));
+  json h;
+  try {  // the project's strict reader: nesting depth and number range limited
+    h = parse_json_text(std::string_view(static_cast<const char*>(f0.data()), f0.size()), "header frame", "request header");
+  } catch (const Error& e) {
+    throw ProtocolError(code::kBadJson, e.what());
+  }
+  if (!h.is_object()) throw ProtocolError(code::kBadHeader, "header must be a JSON object");
+  return h;
+}
+
+Message parse_message(const std::vector<zmq::message_t>& body, const FrameLimits& limits) {
+  if (body.empty()) throw ProtocolError(code::kBadFrames, "empty message: expected a JSON header frame");
+  return parse_message(parse_header(body.front(), limits), body, limits);
+}
+
+Message parse_message(json header, const std::vector<zmq::message_t>& body, const FrameLimits& limits) {
   if (body.empty()) throw ProtocolError(code::kBadFrames, "empty message: expected a JSON header frame");
   Message m;
-  const auto& f0 = body.front();
-  m.header = json::parse(static_cast<const char*>(f0.data()), static_cast<const char*>(f0.data()) + f0.size(),
-                         nullptr, false);
-  if (m.header.is_discarded()) throw ProtocolError(code::kBadJson, "header frame is not valid JSON");
-  if (!m.header.is_object()) throw ProtocolError(code::kBadHeader, "header must be a JSON object");
+  m.header = std::move(header);
   const json& h = m.header;
+  if (!h.is_object()) throw ProtocolError(code::kBadHeader, "header must be a JSON object");
   if (!h.contains("type") || !h["type"].is_string())
     throw ProtocolError(code::kBadHeader, "header needs \"type\" (string)");
   if (!h.contains("id") || !(h["id"].is_number() || h["id"].is_string()))
@@ -81,20 +99,27 @@ Message parse_message(const std::vector<zmq::message_t>& body) {
     NamedTensor t;
     t.name = d["name"].get<std::string>();
     if (!wire_dtype_from_name(d["dtype"].get<std::string>(), t.data.dtype))
-      throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': dtype '" + d["dtype"].get<std::string>() +
+      throw ProtocolError(code::kBadTensor, where + " '" + excerpt(t.name) + "': dtype '" +
+                                                excerpt(d["dtype"].get<std::string>()) +
                                                 "' (expected uint8, int8, int32 or float32)");
-    int64_t n = 1;
+    if (d["shape"].size() > 8)
+      throw ProtocolError(code::kBadTensor, where + " '" + excerpt(t.name) + "': at most 8 dimensions");
+    // Bytes = prod(shape) * dtype size, every step checked: a product that would overflow, or
+    // exceed the limit, is refused before anything is compared or allocated.
+    int64_t bytes = model::dtype_size(t.data.dtype);
     for (const json& s : d["shape"]) {
-      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > (int64_t(1) << 40))
-        throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': shape entries must be integers >= 0");
+      // Non-negative integers are stored unsigned, negative ones signed (nlohmann::json).
+      if (!s.is_number_unsigned() || s.get<uint64_t>() > uint64_t(INT64_MAX))
+        throw ProtocolError(code::kBadTensor, where + " '" + excerpt(t.name) + "': shape entries must be integers >= 0");
       t.data.shape.push_back(s.get<int64_t>());
-      n *= t.data.shape.back();
-      if (n > (int64_t(1) << 40)) throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': shape too large");
+      if (__builtin_mul_overflow(bytes, t.data.shape.back(), &bytes) || bytes > limits.max_tensor_bytes)
+        throw ProtocolError(code::kTooLarge, fmt::format("{} '{}': shape {} needs more than {} bytes", where,
+                                                         excerpt(t.name), s.dump(), limits.max_tensor_bytes));
     }
     for (const NamedTensor& o : m.tensors)
       if (o.name == t.name) throw ProtocolError(code::kBadTensor, where + ": duplicate tensor name '" + t.name + "'");
     const auto& f = body[i + 1];
-    const size_t want = size_t(n) * model::dtype_size(t.data.dtype);
+    const size_t want = size_t(bytes);
     if (f.size() != want)
       throw ProtocolError(code::kBadTensor, where + " '" + t.name + "': frame has " + std::to_string(f.size()) +
                                                 " bytes, dtype and shape " + model::shape_to_string(t.data.shape) +

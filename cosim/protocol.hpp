@@ -12,6 +12,7 @@
 
 #include "models/safetensors.hpp"
 #include "sim/error.hpp"
+#include "sim/strict_json.hpp"
 
 namespace spikechip::cosim {
 
@@ -66,10 +67,22 @@ bool wire_dtype_from_name(const std::string& s, model::DType& out);
 // The header's id (a number or a string) or null when the header is unusable.
 nlohmann::json header_id(const nlohmann::json& header);
 
-// Parses header + tensor frames. Checks: JSON object, "type" string, "id" number or string,
-// "protocol" == kProtocolVersion, descriptors well formed, one frame per descriptor, frame size ==
-// prod(shape) * dtype size. Throws ProtocolError.
-Message parse_message(const std::vector<zmq::message_t>& body);
+// Limits checked while parsing, before anything is allocated for the data they bound.
+struct FrameLimits {
+  size_t max_header_bytes = 1 << 20;      // the JSON header frame (checked before it is parsed)
+  int64_t max_tensor_bytes = 256 << 20;   // prod(shape) * dtype size of one tensor
+};
+
+// The header frame as a JSON object: too_large above limits.max_header_bytes (not parsed then),
+// bad_json when it is not JSON, bad_header when it is not an object. Throws ProtocolError.
+nlohmann::json parse_header(const zmq::message_t& frame, const FrameLimits& limits);
+
+// Checks a parsed header and takes the tensor frames (body[1..]): "type" string, "id" number or
+// string, "protocol" == kProtocolVersion, descriptors well formed, one frame per descriptor,
+// frame size == prod(shape) * dtype size, computed with overflow checks. Throws ProtocolError.
+Message parse_message(nlohmann::json header, const std::vector<zmq::message_t>& body, const FrameLimits& limits);
+// Both steps: body[0] is the header frame.
+Message parse_message(const std::vector<zmq::message_t>& body, const FrameLimits& limits = {});
 
 // Header frame (compact JSON) followed by the tensor frames.
 std::vector<zmq::message_t> encode_message(const Message& m);

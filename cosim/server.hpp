@@ -3,9 +3,9 @@
 // The main thread owns the socket, answers hello/stats/shutdown at once and queues every other
 // request on its client's session (one request of a session in flight at a time, so a client's
 // requests apply in order); a pool of worker threads executes them and hands replies back over
-// an inproc socket. Golden runs poll a cancel flag between nodes, so a timed-out run stops; a
-// cycle-accurate run forks one child process per request (SystemC is one simulation per process),
-// which the waiting worker kills on timeout / shutdown and always reaps.
+// an inproc socket. Runs poll a cancel flag (golden: between nodes; cycle: between chip events,
+// in the worker thread, without the SystemC kernel), so a timed-out run stops. A session is freed
+// when its client's connection closes (socket monitor) or after --session-timeout without requests.
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -20,10 +20,13 @@ struct ServerOptions {
   int workers = 2;                            // worker threads (concurrent requests)
   int exec_threads = 1;                       // threads of one golden run
   double timeout_s = 120;                     // per request, from dispatch to reply
-  int64_t max_message_bytes = 256 << 20;      // sum of the frames of one request
+  int64_t max_message_bytes = 256 << 20;      // sum of the frames of one request; also the queue budget per client
+  int64_t max_header_bytes = 1 << 20;         // the JSON header frame, checked before it is parsed
   int max_batch = 4096;
   int max_timesteps = 64;
   int max_queued_per_client = 16;
+  int max_sessions = 256;                     // clients holding a session (model, chip, mapping) at once
+  double session_timeout_s = 3600;            // a session without requests for this long is freed
   bool verbose = false;                       // one log line per request (errors are always logged)
 };
 

@@ -22,6 +22,9 @@ void save_model(const Graph& g, const std::string& dir);
 // Structural, attribute, shape and tensor-size checks of an in-memory graph (builders call it
 // too). `origin` prefixes every message (e.g. "models/x/graph.json").
 void validate_graph(const Graph& g, const std::string& origin);
+// The structural checks alone, for a graph read from JSON before its tensors are attached
+// (attach_tensors relies on them: every node's inputs exist).
+void validate_graph_structure(const Graph& g, const std::string& origin);
 
 // The graph without its tensors. graph_from_json checks keys and types strictly but not the
 // graph-level rules (validate_graph does, after the tensors are attached).

@@ -25,14 +25,7 @@ void ChipModule::tick() {
   // in flight the chip has an event every cycle; letting it run up to a quantum ahead of the
   // kernel (temporal decoupling, as a TLM quantum keeper does) saves a kernel wake per cycle and
   // changes nothing, since no other process observes the chip in between.
-  const uint64_t horizon = now + kQuantum;
-  for (;;) {
-    if (chip_->done()) break;
-    const uint64_t next = chip_->next_event_cycle();
-    if (next >= horizon || (opt_.max_cycles && next > opt_.max_cycles)) break;
-    chip_->step();
-  }
-  if (chip_->done()) {
+  if (run_events_before(*chip_, now + kQuantum, opt_.max_cycles)) {
     done_(*chip_);
     const uint64_t end = chip_->now();
     chip_ = nullptr;

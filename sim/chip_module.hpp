@@ -10,6 +10,17 @@
 
 namespace spikechip::sim {
 
+// Handles every event of `chip` due before cycle `horizon` (and not after max_cycles, 0: no
+// limit); true when the chip is done. The loop of both SystemC wrappers (ChipModule, ChipTlm).
+inline bool run_events_before(arch::Chip& chip, uint64_t horizon, uint64_t max_cycles) {
+  for (;;) {
+    if (chip.done()) return true;
+    const uint64_t next = chip.next_event_cycle();
+    if (next >= horizon || (max_cycles && next > max_cycles)) return false;
+    chip.step();
+  }
+}
+
 class ChipModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(ChipModule);

@@ -1,7 +1,8 @@
 #pragma once
 // A batch of inputs on the cycle-accurate chip and its run report (schema spikechip.run-report/1,
-// docs/reports.md). Shared by `spikechip run` and the cosim server's cycle mode (which calls it in
-// a forked worker process), so both report the same figures for the same model, chip and inputs.
+// docs/reports.md). Shared by `spikechip run` and the cosim server's cycle mode (which simulates
+// without the kernel, cosim/cycle_run, and uses the mismatch check and report builder below), so
+// both report the same figures for the same model, chip and inputs.
 #include <cstdint>
 #include <functional>
 #include <memory>

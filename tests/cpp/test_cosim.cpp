@@ -135,4 +135,45 @@ TEST(Cosim, RoundTripBadInputAndShutdown) {
   fs::remove_all(dir);
 }
 
+// Issue 18 defect 5: the byte count of a tensor is computed with overflow checks and bounded by
+// the limit before any frame is compared; the header frame is refused above its limit unparsed.
+TEST(CosimProtocol, ShapeByteCountIsCheckedAndHeaderLimited) {
+  using spikechip::cosim::FrameLimits;
+  using spikechip::cosim::ProtocolError;
+  auto parse = [](const json& shape, size_t frame_bytes, const FrameLimits& lim = {}) -> std::string {
+    json h = {{"type", "run"}, {"id", 1}, {"protocol", 1}, {"tensors", {{{"name", "x"}, {"dtype", "int32"}, {"shape", shape}}}}};
+    std::vector<zmq::message_t> body;
+    body.emplace_back(h.dump());
+    body.emplace_back(frame_bytes);
+    try {
+      spikechip::cosim::parse_message(body, lim);
+      return "ok";
+    } catch (const ProtocolError& e) {
+      return e.code();
+    }
+  };
+  const uint64_t p40 = uint64_t(1) << 40, p62 = uint64_t(1) << 62, p63 = uint64_t(1) << 63;
+  EXPECT_EQ(parse({p40, p40}, 0), "too_large");  // was 2^82 bytes wrapped to 0: accepted
+  EXPECT_EQ(parse({p62, 4}, 0), "too_large");
+  EXPECT_EQ(parse({p63 - 1, 2}, 0), "too_large");
+  EXPECT_EQ(parse({uint64_t(1) << 32, uint64_t(1) << 32, uint64_t(1) << 32}, 0), "too_large");
+  EXPECT_EQ(parse({0, p62}, 0), "ok");
+  EXPECT_EQ(parse({p63}, 0), "bad_tensor");
+  EXPECT_EQ(parse({-1}, 0), "bad_tensor");
+  EXPECT_EQ(parse({2, 3}, 24), "ok");
+  EXPECT_EQ(parse({2, 3}, 23), "bad_tensor");
+  FrameLimits small;
+  small.max_tensor_bytes = 20;
+  EXPECT_EQ(parse({2, 3}, 24, small), "too_large");
+  small.max_header_bytes = 16;
+  std::vector<zmq::message_t> big;
+  big.emplace_back(std::string(17, '['));
+  try {
+    spikechip::cosim::parse_message(big, small);
+    ADD_FAILURE() << "a header over the limit was parsed";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(e.code(), "too_large");
+  }
+}
+
 }  // namespace
