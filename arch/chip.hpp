@@ -15,7 +15,7 @@
 
 #include "arch/chip_config.hpp"
 #include "arch/chip_mapping.hpp"
-#include "arch/core/neuro_core.hpp"
+#include "arch/core/core_model.hpp"
 #include "arch/energy.hpp"
 #include "arch/noc/network.hpp"
 #include "models/executor.hpp"

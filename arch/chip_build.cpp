@@ -4,6 +4,7 @@
 // ports and the emissions (which route each value of a group leaves on).
 #include "arch/chip_engine.hpp"
 #include "arch/chip_ops.hpp"
+#include "arch/core/core_registry.hpp"
 
 namespace spikechip::arch::detail {
 
@@ -36,7 +37,7 @@ void ChipEngine::build() {
   net = std::make_unique<noc::Network>(np);
   net->set_default_sink(this);
   const int ncores = m.mesh_w * m.mesh_h;
-  for (int i = 0; i < ncores; ++i) cores.emplace_back(i, cfg.core);
+  for (int i = 0; i < ncores; ++i) cores.push_back(make_core_model(i, cfg.core));
   groups_on_core.assign(ncores, {});
 
   if (!plans) plans = make_conv_plans(g);

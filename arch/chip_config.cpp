@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "arch/core/core_registry.hpp"
 #include "sim/error.hpp"
 #include "sim/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
@@ -43,7 +44,7 @@ void read_router(const StrictJson& j, RouterConfig& r) {
 void read_core(const StrictJson& j, CoreConfig& c) {
   j.only_keys({"adder_lanes", "membrane_sram_bytes", "membrane_banks", "membrane_word_bits",
                "weight_sram_bytes", "weight_banks", "weight_word_bits", "neuron_updates_per_cycle",
-               "sdsa_lanes", "input_queue_depth", "output_queue_depth", "mac_lanes", "queue_sram_bytes"});
+               "sdsa_lanes", "input_queue_depth", "output_queue_depth", "mac_lanes", "queue_sram_bytes", "type"});
   j.opt_int("adder_lanes", c.adder_lanes, 1, 4096);
   j.opt_int("membrane_sram_bytes", c.membrane_sram_bytes, 1024, kMaxSram);
   j.opt_int("membrane_banks", c.membrane_banks, 1, 256);
@@ -60,6 +61,14 @@ void read_core(const StrictJson& j, CoreConfig& c) {
   j.opt_int("output_queue_depth", c.output_queue_depth, 1, 1 << 24);
   j.opt_int("mac_lanes", c.mac_lanes, 1, 4096);
   j.opt_int("queue_sram_bytes", c.queue_sram_bytes, 64, kMaxSram);
+  if (j.has("type")) {  // the core models' name table (arch/core/core_registry.hpp)
+    c.type = j.at("type").as_string();
+    if (!find_core_model(c.type)) {
+      std::string names;
+      for (const char* n : core_model_names()) names += (names.empty() ? "" : ", ") + std::string(n);
+      j.at("type").fail("'" + c.type + "' is not a core model; known: " + names);
+    }
+  }
   if (c.membrane_sram_bytes % c.membrane_banks != 0)
     j.at("membrane_banks").fail("membrane_sram_bytes " + std::to_string(c.membrane_sram_bytes) +
                                 " is not divisible into " + std::to_string(c.membrane_banks) + " banks");
@@ -152,7 +161,7 @@ nlohmann::json chip_config_to_json(const ChipConfig& c) {
                {"weight_word_bits", k.weight_word_bits},
                {"neuron_updates_per_cycle", k.neuron_updates_per_cycle}, {"sdsa_lanes", k.sdsa_lanes},
                {"input_queue_depth", k.input_queue_depth}, {"output_queue_depth", k.output_queue_depth},
-               {"mac_lanes", k.mac_lanes}, {"queue_sram_bytes", k.queue_sram_bytes}};
+               {"mac_lanes", k.mac_lanes}, {"queue_sram_bytes", k.queue_sram_bytes}, {"type", k.type}};
   j["host"] = {{"ports", c.host.ports}, {"bits_per_cycle", c.host.bits_per_cycle}};
   j["dram"] = {{"bytes_per_cycle", c.dram.bytes_per_cycle}, {"latency_cycles", c.dram.latency_cycles}};
   j["tech"] = {{"node", c.tech.node}, {"energy_table", c.tech.energy_table}};

@@ -47,6 +47,7 @@ struct CoreConfig {
   int output_queue_depth = 64;          // packets formed, not yet injected
   int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
   int64_t queue_sram_bytes = 16384;     // holds both queues, a whole packet per entry
+  std::string type = "event";           // core model (arch/core/core_registry.hpp)
 };
 
 // Payload flits per packet at most: longer spike lists are split so that one packet cannot hold a

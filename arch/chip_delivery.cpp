@@ -34,7 +34,7 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
 }
 
 void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
-  NeuroCore& core = cores[G.core];
+  CoreModel& core = *cores[G.core];
   Port& P = port_for(G, d);
   uint64_t cyc = core.header_cost(), conflict = 0;
   consumer_scratch.clear();

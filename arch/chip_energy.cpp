@@ -39,7 +39,10 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   ev.adds32 = c.adds, ev.mults8 = c.mults;
   ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
   ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
-  ev.paper_macs = c.macs, ev.paper_acs = c.sops + c.sdsa_ops;
+  ev.dense_macs = c.dense_macs;
+  // BICLab's formula: MACs (encoder, and every MAC of a dense core: the ANN figure E_MAC x FLOPs)
+  // at E_MAC, spike-driven additions (SOPs, SDSA ops) at E_AC.
+  ev.paper_macs = c.macs + c.dense_macs, ev.paper_acs = c.sops + c.sdsa_ops;
   ev.weight_reads[SramShape{cfg.core.weight_sram_bytes / std::max(1, cfg.core.weight_banks), cfg.core.weight_word_bits}] =
       c.weight_sram_reads;
   return ev;
@@ -51,11 +54,11 @@ ChipRunResult ChipEngine::finish() {
   res.net = net->totals();
   // The accounting window: the latency, or later work if any unit was still booked after it.
   res.run_cycles = res.latency_cycles;
-  for (const auto& c : cores) res.run_cycles = std::max(res.run_cycles, c.booked_until());
+  for (const auto& c : cores) res.run_cycles = std::max(res.run_cycles, c->booked_until());
   for (auto& c : cores) {
-    c.close_time(res.run_cycles);
-    res.cores.push_back(c.cnt);
-    res.core_time.push_back(c.time);
+    c->close_time(res.run_cycles);
+    res.cores.push_back(c->cnt);
+    res.core_time.push_back(c->time);
   }
   for (int node = 0; node < net->num_nodes(); ++node)
     for (int p = 0; p < 4; ++p)
@@ -70,6 +73,7 @@ ChipRunResult ChipEngine::finish() {
     all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;
     all.membrane_sram_reads += c.membrane_sram_reads, all.membrane_sram_writes += c.membrane_sram_writes;
     all.neuron_updates += c.neuron_updates, all.sdsa_ops += c.sdsa_ops, all.macs += c.macs, all.sops += c.sops;
+    all.dense_macs += c.dense_macs;
   }
   EventCounts& ev = res.events;
   ev = core_events(all);

@@ -93,6 +93,7 @@ struct Slot {                  // one node of the group's cluster
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
+  int64_t dense_macs = 0;                   // conv: MACs of the slice's whole fan-in per timestep
   std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
   std::vector<std::vector<int64_t>> acc64;
   std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
@@ -130,7 +131,7 @@ struct ChipEngine : noc::PacketSink {
   ChipConfig cfg;
   const ChipMapping& m;
   std::unique_ptr<noc::Network> net;
-  std::vector<NeuroCore> cores;
+  std::vector<std::unique_ptr<CoreModel>> cores;  // the model core.type names (arch/core/core_registry.hpp)
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
   ConvPlans plans;  // shared by the chips of one batch run (the weights re-arranged once)
@@ -215,6 +216,7 @@ struct ChipEngine : noc::PacketSink {
     n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
     n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
     n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
+    n.dense_macs += now.dense_macs - before.dense_macs;
   }
   // A unit's work for `node` at timestep t over [start, end), `busy` cycles of it (chip_schedule.cpp):
   // the layer's busy cycles and its first / last activity, over the run and per timestep.
@@ -286,11 +288,11 @@ struct ChipEngine : noc::PacketSink {
   void send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle);
 
   // --- delivery (chip_delivery.cpp): the network's sink
-  bool ready(int core, uint64_t cycle) override { return cores[core].queue_ready(cycle); }
+  bool ready(int core, uint64_t cycle) override { return cores[core]->queue_ready(cycle); }
   // A full input queue accepts again when its oldest packet's synapse work ends: the router
   // sleeps until then instead of asking every cycle.
   uint64_t ready_again(int core, uint64_t cycle) override {
-    const uint64_t c = cores[core].accepts_again_at(cycle);
+    const uint64_t c = cores[core]->accepts_again_at(cycle);
     return c == UINT64_MAX ? cycle + 1 : c;
   }
   void deliver(int core, const noc::Packet& p, uint64_t cycle) override;

@@ -12,19 +12,25 @@ namespace {
 
 // --- Conv2d / Linear: the synapse engine --------------------------------------------------------
 
-void conv_setup(ChipEngine& E, GroupState&, Slot& s) {
+// Weights per output channel.
+int64_t fan_in(const model::Graph& g, const Node& n) {
+  const model::Shape& in = g.input_shape(n);
+  return n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
+}
+
+void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
+  // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
+  s.dense_macs = fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
 }
 
 // int8 fan-in + int32 bias + u8 shift per output channel (the mapper's rule).
 int64_t conv_weight_bytes(const model::Graph& g, const Node& n, const model::Slice& sl) {
-  const model::Shape& in = g.input_shape(n);
-  const int64_t fan_in = n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
-  return sl.channels() * (fan_in + 4 + 1);
+  return sl.channels() * (fan_in(g, n) + 4 + 1);
 }
 
-uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, NeuroCore& core,
+uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, CoreModel& core,
                      model::StepStats& st) {
   const model::ConvPlan& pl = *s.plan;
   if (d.kind == DataKind::Pixel) {
@@ -53,14 +59,14 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
   const int64_t sops = model::count_spike_sops(pl, d.idx.data(), int64_t(d.idx.size()), G.slice);
   st.sops += sops;
-  const uint64_t cyc = core.spike_cost(sops, run);
+  const uint64_t cyc = core.spike_input_cost(int64_t(d.idx.size()), sops, run);
   if (s.spikes_in.size() < size_t(E.T)) s.spikes_in.resize(size_t(E.T)), s.sops_in.resize(size_t(E.T), 0);
   s.spikes_in[d.t].insert(s.spikes_in[d.t].end(), d.idx.begin(), d.idx.end());
   s.sops_in[d.t] += sops;
   return cyc;
 }
 
-uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
   const model::Slice& sl = G.slice;
   const int64_t size = sl.size();
@@ -86,7 +92,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& c
   };
   if (pl.wide) finalize(s.acc64, E.acc64_scratch);
   else finalize(s.acc32, E.acc32_scratch);
-  return core.elementwise_cost(size, 1, 1);
+  return core.conv_task_cost(size, s.pixel_in ? 0 : s.dense_macs);
 }
 
 // --- LIF: the neuron update ------------------------------------------------------------------------
@@ -98,7 +104,7 @@ void lif_setup(ChipEngine&, GroupState& G, Slot& s) {
 // An int32 threshold per channel.
 int64_t lif_weight_bytes(const model::Graph&, const Node&, const model::Slice& sl) { return sl.channels() * 4; }
 
-uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
   const model::Slice& sl = G.slice;
   const int64_t HW = int64_t(n.shape.h) * n.shape.w;
@@ -128,7 +134,7 @@ uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& co
 
 // --- Add: element-wise membrane sum ----------------------------------------------------------------
 
-uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, NeuroCore& core, model::StepStats& st) {
+uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
   const model::Slice& sl = G.slice;
   const int64_t HW = int64_t(n.shape.h) * n.shape.w;
@@ -144,14 +150,14 @@ uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, NeuroCore& core
 
 // --- SDSA: spike-driven self-attention --------------------------------------------------------------
 
-uint64_t sdsa_arrive(ChipEngine& E, GroupState&, Slot& s, int input, const PacketData& d, NeuroCore& core,
+uint64_t sdsa_arrive(ChipEngine& E, GroupState&, Slot& s, int input, const PacketData& d, CoreModel& core,
                      model::StepStats&) {
   auto& buf = E.sdsa_buf(s, input, d.t);
   for (int32_t f : d.idx) buf[size_t(f)] = 1;
   return core.sdsa_store_cost(int64_t(d.idx.size()));
 }
 
-uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
   const model::Slice& sl = G.slice;
   const int64_t HW = int64_t(n.shape.h) * n.shape.w;
@@ -168,12 +174,14 @@ uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& c
   }
   for (int i = 0; i < 3; ++i) std::vector<uint8_t>().swap(s.sdsa[i][t]);
   st.sdsa_ops += ops;
-  return core.sdsa_cost(ops);
+  // Dense equivalent: K^T V (d x HW x d) and Q (K^T V) (HW x d x d) per head of the slice.
+  const int64_t dense = int64_t(sl.c1 / d - sl.c0 / d) * 2 * HW * d * d;
+  return core.sdsa_task_cost(ops, dense);
 }
 
 // --- Mean: partial sums per channel from the groups of the stream, then the mean ------------------
 
-uint64_t mean_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, NeuroCore& core,
+uint64_t mean_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, CoreModel& core,
                      model::StepStats&) {
   if (s.part.size() < size_t(E.T)) s.part.resize(size_t(E.T));
   auto& part = s.part[d.t];
@@ -183,7 +191,7 @@ uint64_t mean_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   return core.elementwise_cost(int64_t(d.part.size()), 1, 1);
 }
 
-uint64_t mean_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& core, model::StepStats& st) {
+uint64_t mean_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const model::Slice& sl = G.slice;
   if (s.part.size() < size_t(E.T)) s.part.resize(size_t(E.T));
   auto& part = s.part[t];
@@ -195,7 +203,7 @@ uint64_t mean_compute(ChipEngine& E, GroupState& G, Slot& s, int t, NeuroCore& c
 
 // --- Output: the classifier accumulators --------------------------------------------------------------
 
-uint64_t output_compute(ChipEngine& E, GroupState& G, Slot& s, int, NeuroCore& core, model::StepStats&) {
+uint64_t output_compute(ChipEngine& E, GroupState& G, Slot& s, int, CoreModel& core, model::StepStats&) {
   const model::Slice& sl = G.slice;
   const int32_t* x = E.val[E.g.nodes[s.node].inputs[0]].data();
   for (int o = sl.c0; o < sl.c1; ++o) E.res.output_acc[o] += x[o];

@@ -20,10 +20,10 @@ struct OpRules {
   int64_t (*weight_bytes)(const model::Graph&, const model::Node&, const model::Slice&) = nullptr;
   // A data packet for input `input` of the slot arrives: store or accumulate it, count the
   // golden's statistics in `st`, return the synapse-engine cycles. Null: the op reads no packets.
-  uint64_t (*arrive)(ChipEngine&, GroupState&, Slot&, int input, const PacketData&, NeuroCore&, model::StepStats& st) =
+  uint64_t (*arrive)(ChipEngine&, GroupState&, Slot&, int input, const PacketData&, CoreModel&, model::StepStats& st) =
       nullptr;
   // The slot's task for timestep t: compute its slice, return the node unit's cycles. Null: 1 cycle.
-  uint64_t (*compute)(ChipEngine&, GroupState&, Slot&, int t, NeuroCore&, model::StepStats& st) = nullptr;
+  uint64_t (*compute)(ChipEngine&, GroupState&, Slot&, int t, CoreModel&, model::StepStats& st) = nullptr;
 };
 
 const OpRules& op_rules(model::Op op);

@@ -26,7 +26,7 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   const uint64_t at = std::max(cycle, net->now());
   net->inject(std::move(p), at);
   if (!host) {  // the packetiser's flits are work for the sending layer
-    const uint64_t end = cores[src_core].count_sent(flits, at);
+    const uint64_t end = cores[src_core]->count_sent(flits, at);
     layer_work(d.src_node, d.t, end - uint64_t(flits), end, uint64_t(flits));
   }
 }
@@ -158,14 +158,14 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
       for (int y = rb.y0; y < rb.y1; ++y)
         model::mean_partial(val[s.node].data(), HW, rb.c0, rb.c1, int64_t(y) * n.shape.w + rb.x0,
                             int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
-      const CoreCounters before = cores[G.core].cnt;
-      extra += cores[G.core].elementwise_cost(rb.volume(), 1, 0);
-      charge_core(s.node, cores[G.core].cnt, before);
+      const CoreCounters before = cores[G.core]->cnt;
+      extra += cores[G.core]->elementwise_cost(rb.volume(), 1, 0);
+      charge_core(s.node, cores[G.core]->cnt, before);
       send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);
       for (int dl : e.route_dest_local[lr])
         counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
     }
-    const uint64_t end = cores[G.core].book_node(cycle, extra, {0, cycle, cycle});
+    const uint64_t end = cores[G.core]->book_node(cycle, extra, {0, cycle, cycle});
     layer_work(s.node, t, end - std::max<uint64_t>(1, extra), end, std::max<uint64_t>(1, extra));
     send_eos(e, G.id, G.core, t, cycle + extra);
   } else if (e.kind == DataKind::Result) {

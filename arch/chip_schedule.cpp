@@ -20,7 +20,7 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
     ready = std::max(ready, P.ready[t]);
     wait.data = std::max(wait.data, P.last_data[t]), wait.inputs = std::max(wait.inputs, P.ready[t]);
   }
-  NeuroCore& core = cores[G.core];
+  CoreModel& core = *cores[G.core];
   const CoreCounters before = core.cnt;
   const auto compute = op_rules(s.op).compute;
   const uint64_t cyc = compute ? compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
@@ -85,7 +85,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });
   else
     net->on_link_flit(nullptr);
-  for (auto& c : cores) c.reset();
+  for (auto& c : cores) c->reset();
   for (GroupState& G : groups) {
     G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;
     for (Port& P : G.ports) {

@@ -13,6 +13,7 @@ const std::map<std::string, std::string>& energy_entry_units() {
       {"add_16bit", "pJ"},
       {"add_32bit", "pJ"},
       {"mult_8bit", "pJ"},
+      {"mac_8bit", "pJ"},
       {"sram_64bit_8kb", "pJ"},
       {"sram_write_factor", "1"},
       {"neuron_update_logic", "pJ"},
@@ -137,6 +138,7 @@ EventCounts& EventCounts::operator+=(const EventCounts& o) {
   adds16 += o.adds16;
   adds32 += o.adds32;
   mults8 += o.mults8;
+  dense_macs += o.dense_macs;
   for (auto& [k, v] : o.weight_reads) weight_reads[k] += v;
   membrane_reads += o.membrane_reads;
   membrane_writes += o.membrane_writes;
@@ -156,7 +158,7 @@ nlohmann::json EventCounts::to_json() const {
   nlohmann::json wr = nlohmann::json::array();
   for (auto& [k, v] : weight_reads) wr.push_back({{"bank_bytes", k.bank_bytes}, {"width_bits", k.width_bits}, {"count", v}});
   return {{"adds16", adds16},           {"adds32", adds32},
-          {"mults8", mults8},           {"weight_reads", wr},
+          {"mults8", mults8},           {"dense_macs", dense_macs}, {"weight_reads", wr},
           {"membrane_reads", membrane_reads}, {"membrane_writes", membrane_writes},
           {"neuron_updates", neuron_updates}, {"sdsa_ops", sdsa_ops},
           {"router_traversals", router_traversals}, {"link_bits", link_bits},
@@ -176,6 +178,7 @@ EnergyBreakdown apply_energy(const EventCounts& c, const EnergyTable& t, const C
   auto& m = b.components_pj;
   m["adders"] = double(c.adds16) * t.at("add_16bit") + double(c.adds32) * t.at("add_32bit");
   m["multipliers"] = double(c.mults8) * t.at("mult_8bit");
+  m["mac"] = double(c.dense_macs) * t.at("mac_8bit");
   double w = 0;
   for (auto& [shape, n] : c.weight_reads) w += double(n) * t.sram_access_pj(shape.bank_bytes, shape.width_bits, false);
   m["weight_sram"] = w;

@@ -58,6 +58,7 @@ struct EventCounts {
   uint64_t adds16 = 0;            // membrane += weight (16-bit accumulate)
   uint64_t adds32 = 0;
   uint64_t mults8 = 0;            // encoding-layer multiplies
+  uint64_t dense_macs = 0;        // int8 x binary multiply-accumulates of a dense MAC-array core
   std::map<SramShape, uint64_t> weight_reads;  // weight SRAM word reads by bank shape
   uint64_t membrane_reads = 0;    // words of the chip's membrane bank geometry
   uint64_t membrane_writes = 0;

@@ -212,7 +212,7 @@ arch::EventCounts event_counts_from_json(const json& j, const std::string& origi
   auto u = [&](const char* k, uint64_t& out) {
     if (e.has(k)) out = uint64_t(e.at(k).as_int(0, INT64_MAX));
   };
-  u("adds16", c.adds16), u("adds32", c.adds32), u("mults8", c.mults8), u("membrane_reads", c.membrane_reads);
+  u("adds16", c.adds16), u("adds32", c.adds32), u("mults8", c.mults8), u("dense_macs", c.dense_macs), u("membrane_reads", c.membrane_reads);
   u("membrane_writes", c.membrane_writes), u("neuron_updates", c.neuron_updates), u("sdsa_ops", c.sdsa_ops);
   u("router_traversals", c.router_traversals), u("link_bits", c.link_bits), u("chip_link_bits", c.chip_link_bits);
   u("dram_bits", c.dram_bits), u("core_cycles", c.core_cycles), u("paper_macs", c.paper_macs), u("paper_acs", c.paper_acs);

@@ -1,0 +1,107 @@
+// The dense MAC-array core (core.type "dense", arch/core/dense_core.hpp): its unit costs against
+// figures worked out by hand from the documented rules, and a whole run verified spike for spike
+// against the golden executor, with its MAC count equal to the model's dense op count
+// (models/graph.hpp dense_ops, an independent formula) and its energy = MACs x mac_8bit.
+#include <gtest/gtest.h>
+
+#include "arch/chip.hpp"
+#include "arch/core/dense_core.hpp"
+#include "arch/core/neuro_core.hpp"
+#include "arch/energy.hpp"
+#include "chip_test_util.hpp"
+
+namespace spikechip {
+namespace {
+
+arch::CoreConfig core_cfg() {
+  arch::CoreConfig c;
+  c.adder_lanes = 16, c.membrane_banks = 8;  // element-wise lanes min(16, 8) = 8
+  c.weight_word_bits = 64;                   // 8 weights per read
+  c.mac_lanes = 4;
+  return c;
+}
+
+TEST(DenseCore, UnitCostsByHand) {
+  arch::DenseCore d(0, core_cfg());
+  // 10 arriving spikes: bits written into the input bitmap, 4 per cycle; no additions.
+  EXPECT_EQ(d.spike_input_cost(10, 288, 32), 3u);  // ceil(10 / 4)
+  EXPECT_EQ(d.cnt.sops, 0u);
+  EXPECT_EQ(d.cnt.membrane_sram_reads, 10u);
+  EXPECT_EQ(d.cnt.membrane_sram_writes, 10u);
+  // A slice of 100 outputs with 1000 MACs of fan-in: ceil(1000 / 4) = 250 MAC cycles + the
+  // finalise pass ceil(100 / 8) = 13.
+  EXPECT_EQ(d.conv_task_cost(100, 1000), 263u);
+  EXPECT_EQ(d.cnt.dense_macs, 1000u);
+  EXPECT_EQ(d.cnt.weight_sram_reads, 125u);                // ceil(1000 / 8)
+  EXPECT_EQ(d.cnt.membrane_sram_reads, 10u + 32 + 100);    // input bits 32 per word, finalise reads
+  EXPECT_EQ(d.cnt.membrane_sram_writes, 10u + 100);
+  // SDSA: the dense matrix products' MACs on the same lanes; the spike-driven ops are not done.
+  EXPECT_EQ(d.sdsa_task_cost(50, 2048), 512u);
+  EXPECT_EQ(d.cnt.sdsa_ops, 0u);
+  EXPECT_EQ(d.cnt.dense_macs, 3048u);
+
+  // The event-driven core on the same work: cost follows the spikes' SOPs instead.
+  arch::NeuroCore e(0, core_cfg());
+  EXPECT_EQ(e.spike_input_cost(10, 288, 32), e.spike_cost(288, 32));
+  EXPECT_EQ(e.conv_task_cost(100, 1000), 13u);  // finalise only
+  EXPECT_EQ(e.sdsa_task_cost(50, 2048), 4u);    // ceil(50 / 16 SDSA lanes)
+  EXPECT_EQ(e.cnt.dense_macs, 0u);
+}
+
+TEST(DenseCore, RunIsBitExactAndCountsEveryDenseMac) {
+  const int T = 2;
+  model::Graph g = testing::small_meta_spikeformer(T);
+  arch::ChipConfig event = testing::chip_preset("tiny"), dense = event;
+  dense.core.type = "dense";
+  EXPECT_EQ(mapper::chip_hash(event), mapper::chip_hash(dense));  // the core model never changes a mapping
+  mapper::Mapping m = mapper::map_model(g, dense, mapper::MapOptions{});
+  auto img = testing::random_image(g.input().shape, 5);
+  model::InputView in{img.data(), 1, g.input().shape};
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  const model::RunResult gr = model::GoldenExecutor(g).run(in, T, ro);
+  arch::Chip dc(g, dense, m), ec(g, event, m);
+  const arch::ChipRunResult d = dc.run(in, T), e = ec.run(in, T);
+  ASSERT_TRUE(d.complete);
+  EXPECT_EQ(arch::compare_with_golden(g, d, gr), "");
+  EXPECT_EQ(arch::compare_with_golden(g, e, gr), "");
+
+  // Every spike-input Conv2d/Linear over every position and SDSA's two products, every timestep.
+  int64_t expect = 0;
+  for (const model::Node& n : g.nodes) {
+    if ((n.op == model::Op::Conv2d || n.op == model::Op::Linear) &&
+        g.nodes[size_t(n.inputs[0])].kind() != model::ValueKind::Input)
+      expect += T * model::dense_ops(g, n);
+    if (n.op == model::Op::SDSA) {
+      const int64_t d_head = n.shape.c / n.heads, hw = int64_t(n.shape.h) * n.shape.w;
+      expect += T * n.heads * 2 * hw * d_head * d_head;
+    }
+  }
+  uint64_t macs = 0, sops = 0;
+  for (const auto& c : d.cores) macs += c.dense_macs, sops += c.sops;
+  EXPECT_EQ(int64_t(macs), expect);
+  EXPECT_EQ(d.events.dense_macs, macs);
+  EXPECT_EQ(sops, 0u);                     // no spike-driven additions on the dense core
+  EXPECT_EQ(e.events.dense_macs, 0u);
+  EXPECT_GT(e.events.paper_acs, 0u);
+  // The encoder (pixel input) is the same MAC work on both cores.
+  EXPECT_EQ(d.events.mults8, e.events.mults8);
+  // The paper's formula on the dense chip is the ANN figure: every MAC at E_MAC, no ACs.
+  EXPECT_EQ(d.events.paper_macs, macs + e.events.paper_macs);
+  EXPECT_EQ(d.events.paper_acs, d.events.sdsa_ops);
+  EXPECT_EQ(d.events.sdsa_ops, 0u);
+
+  const arch::EnergyTable t = arch::load_energy_table(arch::resolve_energy_table(dense));
+  const arch::EnergyBreakdown eb = arch::apply_energy(d.events, t, dense);
+  EXPECT_DOUBLE_EQ(eb.components_pj.at("mac"), double(macs) * t.at("mac_8bit"));
+  EXPECT_EQ(arch::apply_energy(e.events, t, event).components_pj.at("mac"), 0.0);
+  // Layers sum to the totals on the dense core too.
+  arch::EventCounts sum;
+  for (const auto& ne : d.node_events) sum += ne;
+  EXPECT_EQ(sum.dense_macs, d.events.dense_macs);
+  EXPECT_EQ(sum.weight_reads, d.events.weight_reads);
+  EXPECT_EQ(sum.membrane_reads, d.events.membrane_reads);
+}
+
+}  // namespace
+}  // namespace spikechip
