@@ -80,6 +80,19 @@ TEST(CycleAccounting, ShippedModelOnTiny) {
   }
 }
 
+// The dense MAC-array core (core.type "dense") books through the same units.
+TEST(CycleAccounting, ShippedModelOnDenseCores) {
+  const std::string dir = std::string(SPIKECHIP_SOURCE_DIR) + "/models/fmnist";
+  model::Graph g = model::load_model(dir);
+  g.timesteps = 1;
+  const std::vector<model::InputItem> items = model::read_inputs(dir + "/sample.npy", g);
+  const arch::ChipConfig chip = chip_preset("dense-tiny");
+  const mapper::Mapping m = mapper::map_model(g, chip, mapper::MapOptions{});
+  arch::Chip c(g, chip, m);
+  const arch::ChipRunResult r = c.run(model::InputView{items[0].data.data(), 1, items[0].shape}, 1);
+  EXPECT_EQ(expect_exact_accounting(g, r, 1), 0u);
+}
+
 TEST(CycleAccounting, TimeMultiplexedRunWaitsForDram) {
   const model::Graph g = testing::small_meta_spikeformer(1);
   arch::ChipConfig chip = chip_preset("tiny");
