@@ -6,7 +6,7 @@
 
 #include "apps/cli.hpp"
 #include "explore/sweep.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::cli {
 namespace {

@@ -10,10 +10,11 @@
 #include "apps/cli.hpp"
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
+#include "report/golden_report.hpp"
 #include "models/inputs.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "models/safetensors.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -112,7 +113,7 @@ void run_infer(const InferOptions& o) {
   const int T = o.T > 0 ? o.T : g.timesteps;
   GoldenExecutor ex(g);
   std::vector<RunResult> runs;
-  std::vector<ReportOptions> ropts;
+  std::vector<report::ReportOptions> ropts;
   double total_s = 0;
   for (size_t k = 0; k < items.size(); ++k) {
     const auto t0 = Clock::now();
@@ -140,7 +141,7 @@ void run_infer(const InferOptions& o) {
   }
   std::cout << fmt::format("inference time: {:.4f} s per input (T = {}, {} threads, {} inputs)\n",
                            total_s / double(items.size()), T, o.threads, items.size());
-  if (!o.report.empty()) write_json(o.report, make_report(g, runs, ropts));
+  if (!o.report.empty()) write_json(o.report, report::make_golden_report(g, runs, ropts));
 }
 
 // -------------------------------------------------------------------------------------- eval
@@ -178,7 +179,7 @@ void run_eval(const EvalOptions& o) {
   for (auto& t : ts) t.join();
   if (!quiet()) std::cerr << "\n";
   int64_t correct = 0;
-  std::vector<ReportOptions> ropts;
+  std::vector<report::ReportOptions> ropts;
   for (size_t k = 0; k < items.size(); ++k) {
     correct += runs[k].prediction == items[k].label;
     ropts.push_back({items[k].origin, items[k].label});
@@ -187,7 +188,7 @@ void run_eval(const EvalOptions& o) {
   std::cout << fmt::format("top-1 accuracy {:.2f} % ({} / {}), T = {}, {:.1f} s\n", 100 * acc, correct, items.size(),
                            T, seconds_since(t0));
   if (!o.out.empty()) {
-    nlohmann::json j = make_report(g, runs, ropts);
+    nlohmann::json j = report::make_golden_report(g, runs, ropts);
     j["schema"] = "spikechip.golden-eval/1";
     j["eval"] = {{"dataset", o.dataset}, {"count", items.size()}, {"correct", correct}, {"top1_accuracy", acc}};
     write_json(o.out, j);

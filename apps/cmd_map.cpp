@@ -3,11 +3,14 @@
 #include <iostream>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "mapper/placement.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 #include "models/graph_io.hpp"
 
@@ -48,8 +51,8 @@ RegisterCommand reg(40, [](CLI::App& app) {
   c->add_option("--model", args->model, "model directory (graph.json + weights.safetensors)")->required();
   c->add_option("--chip", args->chip, "chip config JSON (docs/chip-config.md)")->required();
   c->add_option("-o,--output", args->out, "mapping JSON to write")->required();
-  c->add_option("--placement", args->placement, "naive | random | snake | anneal | metis | metis-anneal")
-      ->check(CLI::IsMember({"naive", "random", "snake", "anneal", "metis", "metis-anneal"}));
+  c->add_option("--placement", args->placement, fmt::format("{}", fmt::join(mapper::placement_names(), " | ")))
+      ->check(CLI::IsMember(mapper::placement_names()));
   c->add_option("--seed", args->seed, "seed of random / anneal placement");
   c->add_option("--rate", args->rate, "firing rate assumed for LIFs without a measured rate")
       ->check(CLI::Range(0.0, 1.0));

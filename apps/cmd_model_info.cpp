@@ -4,6 +4,7 @@
 
 #include "apps/cli.hpp"
 #include "models/graph_io.hpp"
+#include "models/model_info.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -18,35 +19,14 @@ std::string shape_text(const model::Shape& s) { return fmt::format("{}x{}x{}", s
 void run_info(const InfoOptions& o) {
   using namespace model;
   const Graph g = load_model(o.dir);
-  int64_t params = 0, ops = 0, wbytes = 0, sbytes = 0;
-  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
-  for (const Node& n : g.nodes) {
-    const int64_t p = folded_params(n), d = dense_ops(g, n), wb = weight_bytes(n), sb = state_bytes(n);
-    params += p;
-    ops += d;
-    wbytes += wb;
-    sbytes += sb;
-    nlohmann::ordered_json in = nlohmann::ordered_json::array();
-    for (int i : n.inputs) in.push_back(g.nodes[size_t(i)].name);
-    nodes.push_back({{"name", n.name}, {"op", op_name(n.op)}, {"inputs", in},
-                     {"shape", {n.shape.c, n.shape.h, n.shape.w}}, {"params", p}, {"dense_ops", d},
-                     {"weight_bytes", wb}, {"membrane_bytes", sb}});
-  }
+  const nlohmann::ordered_json j = model_info_json(g, o.dir);
   if (o.json) {
-    nlohmann::ordered_json j;
-    j["model"] = o.dir;
-    j["name"] = g.name;
-    j["timesteps"] = g.timesteps;
-    j["num_classes"] = g.num_classes;
-    j["input"] = {{"shape", {g.input().shape.c, g.input().shape.h, g.input().shape.w}},
-                  {"encoding", g.input().encoding}};
-    j["nodes"] = nodes;
-    j["totals"] = {{"nodes", g.nodes.size()}, {"params", params}, {"dense_ops", ops},
-                   {"dense_ops_per_inference", ops * g.timesteps}, {"weight_bytes", wbytes},
-                   {"membrane_bytes", sbytes}};
     std::cout << j.dump(2) << "\n";
     return;
   }
+  const auto& nodes = j["nodes"];
+  const auto& tot = j["totals"];
+  const int64_t params = tot["params"], ops = tot["dense_ops"], wbytes = tot["weight_bytes"], sbytes = tot["membrane_bytes"];
   size_t wname = 4;
   for (const Node& n : g.nodes) wname = std::max(wname, n.name.size());
   std::cout << fmt::format("model {} ({}): T = {}, {} classes, input {} ({})\n", g.name, o.dir, g.timesteps,

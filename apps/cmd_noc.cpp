@@ -11,7 +11,7 @@
 #include "arch/chip_config.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 // Weak reference: the chip-config parser lives in another branch (arch/chip_config.cpp); until it
 // is linked in, --chip reports that it is unavailable instead of failing the build.
@@ -55,13 +55,13 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
   if (given("--link-latency")) np.link_latency = o.link_latency;
   if (given("--routing")) {
     try {
-      np.routing = parse_routing(o.routing);
+      np.routing = &routing_function(o.routing);
     } catch (const Error& e) {
       throw UsageError(std::string("--routing: ") + e.what());
     }
   }
   TrafficParams tp;
-  tp.pattern = parse_pattern(o.traffic);
+  tp.pattern = &traffic_pattern(o.traffic);
   tp.rate = o.rate;
   tp.packet_size = o.packet_size;
   tp.warmup = o.warmup;
@@ -83,7 +83,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
   std::cout << fmt::format(
       "noc {}x{} {} rate {:.4f}: latency avg {:.2f} p99 {:.0f} cycles; offered {:.4f} accepted {:.4f} "
       "flits/node/cycle; flits injected {} delivered {}; link flit-hops {}{}\n",
-      np.width, np.height, pattern_name(tp.pattern), tp.rate, r.avg_latency, r.p99_latency, r.offered,
+      np.width, np.height, tp.pattern->name, tp.rate, r.avg_latency, r.p99_latency, r.offered,
       r.accepted, r.totals.flits_injected, r.totals.flits_ejected, j["link_flit_hops"].get<uint64_t>(),
       r.drained ? "" : " (saturated: measured packets not drained)");
   // Opt-in: a timing changes from run to run, the default output stays byte-identical.
@@ -106,12 +106,12 @@ RegisterCommand reg(60, [](CLI::App& app) {
   c->add_option("--chip", o->chip, "Chip config JSON (mesh/router parameters; flags below override)");
   c->add_option("--width", o->width, "Mesh width (tiles)")->check(CLI::Range(1, 1024));
   c->add_option("--height", o->height, "Mesh height (tiles)")->check(CLI::Range(1, 1024));
-  c->add_option("--traffic", o->traffic, "uniform|transpose|bitcomp|hotspot|neighbor");
+  c->add_option("--traffic", o->traffic, fmt::format("{}", fmt::join(arch::noc::traffic_pattern_names(), "|")));
   c->add_option("--rate", o->rate, "Offered load, flits/node/cycle (Bernoulli per node per cycle)");
   c->add_option("--packet-size", o->packet_size, "Flits per packet (header + payload)")->check(CLI::Range(1, 1024));
   c->add_option("--warmup", o->warmup, "Warm-up cycles (not measured)");
   c->add_option("--measure", o->measure, "Measurement window, cycles")->check(CLI::Range(1, 1000000000));
-  c->add_option("--routing", o->routing, "xy|yx|west_first");
+  c->add_option("--routing", o->routing, fmt::format("{}", fmt::join(arch::noc::routing_names(), "|")));
   c->add_option("--vcs", o->vcs, "Virtual channels per input port");
   c->add_option("--buffer-depth", o->buffer_depth, "Flits per VC buffer");
   c->add_option("--pipeline", o->pipeline, "Router pipeline stages (cycles per hop in the router)");

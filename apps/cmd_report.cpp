@@ -9,8 +9,8 @@
 
 #include "apps/cli.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace {
 

@@ -1,12 +1,12 @@
-// `spikechip run`: map (or load a mapping), simulate every input on the cycle-accurate chip in the
-// SystemC kernel, verify spike for spike against the golden executor, and write the run report
-// (schema spikechip.run-report/1, /work/wt/REPORT_SCHEMA.md) with report/report_writer.
+// `spikechip run`: read and check the model, chip, inputs and mapping, run the pipeline
+// (pipeline/run_pipeline.hpp: golden, map, simulate on the cycle-accurate chip, verify spike for
+// spike, report; schema spikechip.run-report/1, docs/reports.md) and write the outputs with
+// report/report_writer.
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -18,10 +18,10 @@
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
+#include "pipeline/run_pipeline.hpp"
 #include "report/report_writer.hpp"
 #include "report/trace_writer.hpp"
-#include "sim/chip_run.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -30,7 +30,7 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
-  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, chips;
+  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, chips, engine = "systemc";
   size_t trace_max_events = 200000;
   int T = 0;
   int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
@@ -65,7 +65,6 @@ void run_cmd(const RunOpts& o) {
   report::TraceOptions topt;
   topt.clock_hz = chip.clock_hz, topt.max_events = o.trace_max_events;
   if (!o.trace_window.empty()) report::parse_trace_window(o.trace_window, topt);
-  const uint64_t tw0 = topt.window_start, tw1 = topt.window_end;
   mapper::Mapping m;
   if (!o.mapping.empty()) {
     m = mapper::load_mapping(o.mapping);
@@ -82,99 +81,52 @@ void run_cmd(const RunOpts& o) {
   }
   (void)arch::load_energy_table(arch::resolve_energy_table(chip));  // a bad table fails before simulating
 
-  // Golden first (verification reference, the wall-time baseline and the measured firing rates).
-  std::vector<model::RunResult> golden(inputs.size());
-  double golden_s = 0;
-  if (!o.no_verify) {
-    model::GoldenExecutor ge(g);
-    model::RunOptions ro;
-    ro.record_spikes = true;
-    ro.threads = o.threads;
-    const auto t0 = Clock::now();
-    for (size_t i = 0; i < inputs.size(); ++i) golden[i] = ge.run_item(inputs[i], T, ro);
-    golden_s = secs(t0);
-  }
-  if (o.mapping.empty()) {
-    // Place with the firing rates these inputs really have (without verification, a few of them).
-    // The first (at most) 4 inputs, so the cosim server's cycle mode places the same way.
-    mapper::MapOptions mo;
-    if (!o.no_verify) {
-      mo.rates = mapper::measured_rates(
-          g, std::vector<model::RunResult>(golden.begin(), golden.begin() + std::min<size_t>(4, golden.size())));
-    } else {
-      model::GoldenExecutor ge(g);
-      std::vector<model::RunResult> sample;
-      for (size_t i = 0; i < inputs.size() && i < 4; ++i) sample.push_back(ge.run_item(inputs[i], T));
-      mo.rates = mapper::measured_rates(g, sample);
-    }
-    mo.time_multiplex = o.time_multiplex;
-    mo.chips = chips;
-    m = mapper::map_model(g, chip, mo);
-  }
-  if (!quiet)
-    std::cerr << fmt::format("mapped {} groups on a {}x{} mesh{}\n", m.groups.size(), m.mesh_w, m.mesh_h,
-                             m.phases.size() > 1 ? fmt::format(" in {} phases (time-multiplexed)", m.phases.size()) : "");
-
-  std::signal(SIGINT, on_sigint);
-  arch::ChipRunOptions copt;
-  copt.record_spikes = !o.no_verify;
-  copt.record_activity = !o.trace_json.empty() || !o.vcd.empty();
-  copt.stop = &g_stop;
-  std::string partial_reason;
-  const auto t_sim = Clock::now();
-  std::thread watchdog;
-  std::atomic<bool> finished{false};
-  if (o.time_limit > 0)
-    watchdog = std::thread([&] {
-      while (!finished.load() && secs(t_sim) < o.time_limit) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (!finished.load()) partial_reason = "time limit", g_stop.store(true);
-    });
-  std::vector<model::InputView> views;
-  for (const auto& it : inputs) views.push_back(model::InputView{it.data.data(), it.frames, it.shape});
+  pipeline::Options po;
+  po.T = T;
+  po.engine = pipeline::engine_from_name(o.engine);
+  po.verify = !o.no_verify;
+  po.golden_threads = o.threads;
+  if (!o.mapping.empty()) po.mapping = &m;
+  po.map.time_multiplex = o.time_multiplex;
+  po.map.chips = chips;
+  po.chip.record_activity = !o.trace_json.empty() || !o.vcd.empty();
+  po.stop = &g_stop;
+  po.stop_reason = "interrupted (SIGINT)";
+  po.time_limit_s = o.time_limit;
+  po.model_path = o.model, po.chip_path = o.chip, po.command = o.command;
+  po.trace_from = topt.window_start, po.trace_to = topt.window_end;
+  po.started = t_start;
+  auto t_sim = Clock::now();
+  po.on_mapped = [&](const mapper::Mapping& mm) {
+    if (!quiet)
+      std::cerr << fmt::format("mapped {} groups on a {}x{} mesh{}\n", mm.groups.size(), mm.mesh_w, mm.mesh_h,
+                               mm.phases.size() > 1 ? fmt::format(" in {} phases (time-multiplexed)", mm.phases.size()) : "");
+    std::signal(SIGINT, on_sigint);
+    t_sim = Clock::now();
+  };
+  // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
   auto last_print = Clock::now();
-  sim::ChipBatchRun run;
-  try {
-    // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
-    uint64_t ticks = 0;
-    run = sim::simulate_inputs(g, chip, m, views, T, copt, {},
-                               [&](const sim::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
-      if (quiet || ++ticks % 64 != 0 || secs(last_print) < 0.5) return;
-      last_print = Clock::now();
-      const double frac = (double(r.results.size()) + c.progress()) / double(inputs.size());
-      const double el = secs(t_sim);
-      std::cerr << fmt::format("\r\33[Ksimulating input {}/{}: cycle {}, timestep {}/{}, {:.1f} % done, {:.0f} s, ETA {}",
-                               r.results.size() + 1, inputs.size(), cycle, std::min(c.timestep() + 1, T), T, 100 * frac, el,
-                               frac > 0.01 ? fmt::format("{:.0f} s", el * (1 - frac) / frac) : std::string("?"))
-                << std::flush;
-    });
-  } catch (...) {
-    finished.store(true);
-    if (watchdog.joinable()) watchdog.join();
-    throw;
-  }
-  finished.store(true);
-  if (watchdog.joinable()) watchdog.join();
+  uint64_t ticks = 0;
+  po.cycle_progress = [&](const arch::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
+    if (quiet || ++ticks % 64 != 0 || secs(last_print) < 0.5) return;
+    last_print = Clock::now();
+    const double frac = (double(r.results.size()) + c.progress()) / double(inputs.size());
+    const double el = secs(t_sim);
+    std::cerr << fmt::format("\r\33[Ksimulating input {}/{}: cycle {}, timestep {}/{}, {:.1f} % done, {:.0f} s, ETA {}",
+                             r.results.size() + 1, inputs.size(), cycle, std::min(c.timestep() + 1, T), T, 100 * frac, el,
+                             frac > 0.01 ? fmt::format("{:.0f} s", el * (1 - frac) / frac) : std::string("?"))
+              << std::flush;
+  };
+  pipeline::Result res = pipeline::run(g, chip, pipeline::Inputs::from_items(inputs), po);
   if (!quiet) std::cerr << "\r\33[K" << std::flush;
-  const bool partial = run.partial;
-  if (partial && partial_reason.empty()) partial_reason = "interrupted (SIGINT)";
+  if (!res.mismatch.empty()) throw Error("chip does not match the golden executor on " + res.mismatch);
+  const auto& run = res.run;
   const auto& results = run.results;
-
-  sim::RunReportContext ctx;
-  for (const auto& it : inputs) ctx.origins.push_back(it.origin), ctx.labels.push_back(it.label);
-  if (!o.no_verify) {
-    const std::string d = sim::first_golden_mismatch(g, run, golden, ctx.origins);
-    if (!d.empty()) throw Error("chip does not match the golden executor on " + d);
-    ctx.verified = !partial;
-  }
-  const bool verified = ctx.verified;
-  ctx.model_path = o.model, ctx.chip_path = o.chip, ctx.command = o.command;
-  ctx.T = T, ctx.partial_reason = partial_reason, ctx.golden_wall_s = golden_s;
-  ctx.trace_from = tw0, ctx.trace_to = tw1;
-  ctx.wall_s = secs(t_start);
-  json report = sim::build_run_report(g, chip, m, run, ctx);
-  if (!results.empty() && copt.record_activity)
-    report["traces"] = report::write_run_traces(o.trace_json, o.vcd, g, m, results.back(), topt);
-  const double chip_s = run.wall_s, wall = ctx.wall_s;
+  const bool partial = run.partial, verified = res.verified;
+  json& report = res.report;
+  if (!results.empty() && po.chip.record_activity)
+    report["traces"] = report::write_run_traces(o.trace_json, o.vcd, g, res.mapping, results.back(), topt);
+  const double chip_s = run.wall_s, wall = report["run"]["wall_s"], golden_s = res.golden_wall_s;
   const json& sum = report["summary"];
   const double lat = sum["latency_cycles"];
   const double sops = sum["sops"], spikes = sum["spikes"], packets = sum["packets"], flits = sum["flits"];
@@ -189,7 +141,7 @@ void run_cmd(const RunOpts& o) {
                            sum["energy_per_sop_pJ"].get<double>());
   std::cout << fmt::format("per inference: spikes {:.0f}, SOPs {:.0f}, packets {:.0f}, flits {:.0f}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n", spikes,
                            sops, packets, flits, wall, chip_s, golden_s);
-  if (partial) std::cout << "status: partial (" << partial_reason << ")\n";
+  if (partial) std::cout << "status: partial (" << res.partial_reason << ")\n";
   if (!o.out.empty()) std::cout << "report: " << (fs::path(o.out) / "report.json").string() << "\n";
 }
 
@@ -208,6 +160,10 @@ RegisterCommand reg(20, [](CLI::App& app) {
               "(weights reloaded from DRAM, docs/mapper.md)");
   c->add_option("--chips", o->chips, "When mapping here: auto | N, spread the model over several chips");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
+  std::vector<std::string> engine_names;
+  std::string engine_help = "Simulation engine, same results:";
+  for (const auto& e : pipeline::engines()) engine_names.push_back(e.name), engine_help += fmt::format(" {} = {};", e.name, e.help);
+  c->add_option("--engine", o->engine, engine_help)->check(CLI::IsMember(engine_names));
   c->add_option("--time-limit", o->time_limit, "Stop after this many wall seconds (status partial)");
   c->add_option("--threads", o->threads, "Threads of the golden (verification) run (default 2)")->check(CLI::Range(1, 64));
   c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");
@@ -225,5 +181,3 @@ RegisterCommand reg(20, [](CLI::App& app) {
 }  // namespace
 }  // namespace spikechip::cli
 
-// The executable's main() is apps/main.cpp (CLI11); SystemC's library still wants the symbol.
-int sc_main(int, char**) { return 0; }

@@ -15,8 +15,8 @@
 
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::cli {
 namespace fs = std::filesystem;
@@ -130,10 +130,10 @@ int collect(const SweepRun& r) {
   explore::SweepDriver d(*r.spec, store, r.out_dir, r.retry_failed);
   for (int id : d.to_run()) {
     const std::string path = explore::point_dir(r.out_dir, id) + "/result.json";
-    if (!fs::exists(path)) continue;
+    if (std::error_code ec; !fs::exists(path, ec)) continue;
     json j = read_json_file(path, "point result");
     // A result left by an earlier version of the point (edited sweep file) is not this point's.
-    if (!j.is_object() || j.value("key", std::string()) != r.spec->points[size_t(id)].key) continue;
+    if (!j.is_object() || !j.contains("key") || j["key"] != r.spec->points[size_t(id)].key) continue;
     j.erase("key");
     explore::PointResult res = explore::PointResult::from_json(j, path);
     if (res.id != id) throw Error(path + ": /id: " + std::to_string(res.id) + " is not point " + std::to_string(id));

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "apps/cli.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cli {

@@ -11,7 +11,7 @@
 
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::cli {
 namespace {

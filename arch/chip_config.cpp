@@ -3,8 +3,9 @@
 #include <filesystem>
 
 #include "arch/core/core_registry.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "arch/noc/routing.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {
@@ -36,7 +37,7 @@ void read_router(const StrictJson& j, RouterConfig& r) {
   j.opt_int("flit_bits", r.flit_bits, 16, 1024);
   j.opt_int("pipeline_stages", r.pipeline_stages, 1, 16);
   j.opt_int("link_latency", r.link_latency, 1, 1000);
-  if (j.has("routing")) r.routing = j.at("routing").as_enum({"xy", "yx", "west_first"});
+  if (j.has("routing")) r.routing = j.at("routing").as_enum(noc::routing_names());
   if (j.has("multicast")) r.multicast = j.at("multicast").as_bool();
   if (j.has("arbitration")) r.arbitration = j.at("arbitration").as_enum({"round_robin", "fixed_priority"});
 }

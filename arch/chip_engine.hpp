@@ -23,7 +23,7 @@
 
 #include "arch/chip.hpp"
 #include "arch/offchip_memory.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch::detail {
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <fstream>
 
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::arch {
 

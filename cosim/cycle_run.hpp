@@ -1,9 +1,8 @@
 #pragma once
 // The cosim server's cycle mode: a batch on the cycle-accurate chip, run in the calling (worker)
-// thread without the SystemC kernel. arch::Chip's own event loop (begin / step / finish) handles
-// exactly the events the SystemC driver handles, one chip per input, so several runs may proceed
-// at once in one process; the verification and the report are sim/chip_run's, the code behind
-// `spikechip run`, so the reply's figures equal that command's report.
+// thread by the run pipeline (pipeline/run_pipeline.hpp), the code behind `spikechip run`, on its
+// event-loop engine (no SystemC kernel, so several runs may proceed at once in one process): the
+// reply's figures equal that command's report.
 #include <atomic>
 #include <string>
 #include <vector>
@@ -30,7 +29,7 @@ struct CycleBatch {
 };
 
 struct CycleOutcome {
-  nlohmann::json report;              // spikechip.run-report/1 (sim::build_run_report)
+  nlohmann::json report;              // spikechip.run-report/1 (report::build_run_report)
   std::vector<uint64_t> spikes;       // per input, all layers and timesteps
   std::string mismatch;               // first difference from the golden executor, "" if none
 };

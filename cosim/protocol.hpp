@@ -11,8 +11,8 @@
 #include <zmq.hpp>
 
 #include "models/safetensors.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::cosim {
 

@@ -7,6 +7,8 @@
 
 #include "cosim/cycle_run.hpp"
 #include "models/graph_io.hpp"
+#include "pipeline/run_pipeline.hpp"
+#include "report/golden_report.hpp"
 
 namespace spikechip::cosim {
 namespace {
@@ -283,7 +285,7 @@ Message run_result(const RunRequest& rq, const LoadedModel& m, json preds, json 
 
 Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
   const model::Graph& g = m.graph;
-  std::vector<model::ReportOptions> ro(size_t(rq.B));
+  std::vector<report::ReportOptions> ro(size_t(rq.B));
   for (size_t k = 0; k < ro.size(); ++k) ro[k].label = rq.labels[k], ro[k].input_origin = rq.origins[k];
   const auto t0 = Clock::now();
   std::vector<model::RunResult> runs;
@@ -297,7 +299,7 @@ Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {
     for (const model::InputView& in : rq.inputs) runs.push_back(m.exec->run(in, rq.T, o));
   }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  json rep = model::make_report(g, runs, ro);
+  json rep = report::make_golden_report(g, runs, ro);
   if (!rq.layers) rep.erase("layers");
   else
     for (json& l : rep["layers"]) l.erase("per_timestep");  // per-timestep detail: spikechip infer
@@ -324,12 +326,7 @@ Message run_cycle(const Ctx& c, const LoadedModel& m, const RunRequest& rq) {
   const model::Graph& g = gT ? *gT : m.graph;
   if (!c.s.mapping || c.s.mapping->model_hash != mapper::structure_hash(g) || c.s.mapping->chip_hash != mapper::chip_hash(chip)) {
     try {  // as `spikechip run` without --mapping: placed with the firing rates these inputs have
-      mapper::MapOptions mo;
-      model::GoldenExecutor ge(g);
-      std::vector<model::RunResult> sample;
-      for (size_t i = 0; i < rq.inputs.size() && i < 4; ++i) sample.push_back(ge.run(rq.inputs[i], rq.T, model::RunOptions{}));
-      mo.rates = mapper::measured_rates(g, sample);
-      c.s.mapping = std::make_shared<const mapper::Mapping>(mapper::map_model(g, chip, mo));
+      c.s.mapping = std::make_shared<const mapper::Mapping>(pipeline::map_for_inputs(g, chip, rq.inputs, rq.T, {}));
     } catch (const std::exception& e) {
       throw ProtocolError(code::kMapFailed, e.what());
     }

@@ -17,8 +17,8 @@
 #include "explore/sweep.hpp"
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::explore {
 namespace fs = std::filesystem;

@@ -8,8 +8,9 @@
 #include <fmt/format.h>
 
 #include "explore/sweep.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "mapper/placement.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::explore {
@@ -28,7 +29,7 @@ json default_map_options() {
 }
 
 void check_map_option(const StrictJson& v, const std::string& key) {
-  if (key == "placement") v.as_enum({"naive", "random", "snake", "anneal"});
+  if (key == "placement") v.as_enum(mapper::placement_names());
   else if (key == "seed") v.as_int(0, INT64_MAX);
   else if (key == "split") v.as_enum({"min-cores", "channels-first"});
   else if (key == "rate") v.as_double(0, 1);

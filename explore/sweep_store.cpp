@@ -7,8 +7,8 @@
 #include <sqlite3.h>
 
 #include "explore/sweep.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::explore {
 namespace fs = std::filesystem;

@@ -12,8 +12,9 @@
 
 #include <fmt/format.h>
 
-#include "mapper/metis_place.hpp"
-#include "sim/error.hpp"
+#include "arch/noc/routing.hpp"
+#include "mapper/placement.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::mapper {
 
@@ -49,15 +50,6 @@ uint64_t fnv1a(const std::string& s) {
 }
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
-// Deterministic random numbers: mt19937_64's output sequence is fixed by the standard, the
-// std distributions are not, so bounded draws are done here.
-struct Rng {
-  std::mt19937_64 gen;
-  explicit Rng(uint64_t seed) : gen(seed) {}
-  uint64_t below(uint64_t n) { return gen() % n; }
-  double unit() { return double(gen() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
 // Which nodes of a Conv2d's input a group of its output needs (the halo), clipped to the input.
 Box need_box(const Graph& g, const Node& n, int input_index, const Box& out) {
   const model::Shape& in = g.input_shape(n, input_index);
@@ -88,28 +80,11 @@ struct XY {
 XY pos_of(int core, int w) { return core < 0 ? XY{-1, 0} : XY{core % w, core / w}; }
 int manhattan(XY a, XY b) { return std::abs(a.x - b.x) + std::abs(a.y - b.y); }
 
-// Dimension-order (X then Y) path; the host port hangs west of core (0,0).
-void xy_path(int from, int to, int w, std::vector<std::pair<int, int>>& out) {
-  XY a = pos_of(from, w), b = pos_of(to, w);
-  int cur = from;
-  if (from < 0) {  // host -> (0,0)
-    out.push_back({-1, 0});
-    cur = 0;
-    a = {0, 0};
-  }
-  XY target = to < 0 ? XY{0, 0} : b;
-  while (a.x != target.x) {
-    a.x += a.x < target.x ? 1 : -1;
-    int next = a.y * w + a.x;
-    out.push_back({cur, next});
-    cur = next;
-  }
-  while (a.y != target.y) {
-    a.y += a.y < target.y ? 1 : -1;
-    int next = a.y * w + a.x;
-    out.push_back({cur, next});
-    cur = next;
-  }
+// The links of a unicast leg as the chip's routing function routes it (arch/noc/routing.hpp); the
+// host port hangs west of core (0,0).
+void leg_path(const arch::noc::RoutingFunction& rf, int from, int to, int w, std::vector<std::pair<int, int>>& out) {
+  if (from < 0) out.push_back({-1, 0});
+  arch::noc::route_links(rf, w, from < 0 ? 0 : from, {to < 0 ? 0 : to}, out);
   if (to < 0) out.push_back({0, -1});
 }
 
@@ -435,11 +410,6 @@ double local_cost(const Adjacency& a, const std::vector<int>& core_of, const std
   return s;
 }
 
-int snake_core(int i, int w) {
-  int y = i / w, x = i % w;
-  return y * w + (y % 2 ? w - 1 - x : x);
-}
-
 // Moves stay within a group's phase (each phase owns the whole mesh while it runs).
 void anneal(const Mapping& m, std::vector<int>& core_of, const std::vector<int>& phase_of, uint64_t seed,
             int64_t moves_per_group) {
@@ -514,15 +484,19 @@ double route_hops(const Mapping& m, const Route& r, int d) {
   return h;
 }
 
-void build_trees_and_loads(Mapping& m, bool unicast) {
+void build_trees_and_loads(Mapping& m, const arch::noc::RoutingFunction& rf, bool unicast) {
   const int w = m.mesh_w;
   std::map<std::pair<int, int>, double> load;
   for (Route& r : m.routes) {
     std::vector<std::pair<int, int>> links;
     std::array<std::pair<int, int>, 2> legs;
+    std::vector<int> direct;  // destination cores reached straight from a source core
     for (int d : r.dests)
-      for (int i = 0, n = route_legs(m, r, d, legs); i < n; ++i) xy_path(legs[i].first, legs[i].second, w, links);
-    if (!unicast) {  // multicast: the union of the XY paths is a tree (XY paths from one source never re-merge)
+      for (int i = 0, n = route_legs(m, r, d, legs); i < n; ++i)
+        if (unicast || n > 1 || legs[i].first < 0 || legs[i].second < 0) leg_path(rf, legs[i].first, legs[i].second, w, links);
+        else direct.push_back(legs[i].second);
+    if (!unicast) {  // multicast: the network's tree (XY forks, a one-destination branch by rf), once per link
+      arch::noc::route_links(rf, w, r.src_group < 0 ? 0 : m.groups[r.src_group].core, direct, links);
       std::sort(links.begin(), links.end());
       links.erase(std::unique(links.begin(), links.end()), links.end());
     }
@@ -610,7 +584,8 @@ double traffic_hops(const Mapping& m) {
   return s;
 }
 
-void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast, int64_t moves_per_group) {
+void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast, int64_t moves_per_group,
+                     const arch::noc::RoutingFunction& routing) {
   const int ncores = m.mesh_w * m.mesh_h, ng = int(m.groups.size());
   std::vector<int> core_of(ng), phase_of(ng);
   std::vector<std::vector<int>> members(m.phases.size());  // group ids of each phase, ascending
@@ -623,38 +598,16 @@ void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bo
   for (size_t p = 0; p < members.size(); ++p)
     if (int64_t(members[p].size()) > ncores)
       throw Error(fmt::format("mapper: phase {} has {} groups but the mesh has {} cores", p, members[p].size(), ncores));
+  const PlacementAlgorithm& algo = placement_algorithm(placement);
   Rng rng(seed);
-  Adjacency adj;
-  if (placement.rfind("metis", 0) == 0) adj = build_adjacency(m);
+  const Adjacency adj = build_adjacency(m);
   for (const auto& mem : members) {
-    const int n = int(mem.size());
-    if (placement == "naive") {
-      for (int i = 0; i < n; ++i) core_of[mem[i]] = i;
-    } else if (placement == "snake" || placement == "anneal") {
-      for (int i = 0; i < n; ++i) core_of[mem[i]] = snake_core(i, m.mesh_w);
-    } else if (placement == "random") {
-      std::vector<int> perm(ncores);
-      std::iota(perm.begin(), perm.end(), 0);
-      for (int i = ncores - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(uint64_t(i) + 1)]);
-      for (int i = 0; i < n; ++i) core_of[mem[i]] = perm[i];
-    } else if (placement == "metis" || placement == "metis-anneal") {
-      // The phase's traffic graph on local indices (other phases and the host are not vertices).
-      std::map<int, int> local;
-      for (int i = 0; i < n; ++i) local[mem[i]] = i;
-      std::vector<std::vector<std::pair<int, double>>> nb(static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i)
-        for (const auto& [o, wt] : adj.nb[mem[i]])
-          if (o >= 0 && local.count(o)) nb[i].push_back({local[o], wt});
-      std::vector<int> cores = metis_place(m.mesh_w, m.mesh_h, nb, seed);
-      for (int i = 0; i < n; ++i) core_of[mem[i]] = cores[i];
-    } else {
-      throw UsageError("mapper: placement '" + placement +
-                       "' is not one of: naive, random, snake, anneal, metis, metis-anneal");
-    }
+    PlacementContext ctx{m, mem, adj.nb, seed, rng};
+    algo.place(ctx, core_of);
   }
-  if (placement == "anneal" || placement == "metis-anneal") anneal(m, core_of, phase_of, seed, moves_per_group);
+  if (algo.anneal) anneal(m, core_of, phase_of, seed, moves_per_group);
   for (int i = 0; i < ng; ++i) m.groups[i].core = core_of[i];
-  build_trees_and_loads(m, unicast);
+  build_trees_and_loads(m, routing, unicast);
   build_summary(m, placement);
 }
 
@@ -851,7 +804,8 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
                {"anneal_moves_per_group", opt.anneal_moves_per_group}, {"time_multiplex", opt.time_multiplex}};
   m.routes = build_routes(g, m.clusters, m.groups, opt);
   phase_spills(m, g.timesteps);
-  place_and_route(m, opt.placement, opt.seed, opt.unicast, opt.anneal_moves_per_group);
+  place_and_route(m, opt.placement, opt.seed, opt.unicast, opt.anneal_moves_per_group,
+                  arch::noc::routing_function(chip.router.routing));
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/chip_config.hpp"
+#include "arch/noc/routing.hpp"
 #include "arch/chip_mapping.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
@@ -82,12 +83,14 @@ std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;
 // phases follow the dataflow) and fills m.phases. Throws when one such cycle exceeds the cores.
 void assign_phases(const model::Graph& g, Mapping& m, int cores);
-// Placement objective: sum over routes and destinations of events x XY hops (host at (-1,0));
+// Placement objective: sum over routes and destinations of events x hops (Manhattan: every
+// routing function is minimal; host at (-1,0));
 // a route between groups of different phases goes through the host port (DRAM) both ways.
 double traffic_hops(const Mapping& m);
-// Re-places the groups of `m` with another strategy and recomputes trees, loads and summary.
-void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast,
-                     int64_t moves_per_group);
+// Re-places the groups of `m` with a placement algorithm (mapper/placement.hpp) and recomputes
+// the trees and link loads as `routing` (the chip's router.routing) routes them, and the summary.
+void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast, int64_t moves_per_group,
+                     const arch::noc::RoutingFunction& routing);
 
 std::string structure_hash(const model::Graph& g);
 std::string chip_hash(const arch::ChipConfig& c);

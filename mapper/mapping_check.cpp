@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::mapper {
 

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "mapper/mapper.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::mapper {
 

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <metis.h>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::mapper {
 

@@ -3,8 +3,8 @@
 
 #include "mapper/mapper.hpp"
 #include "models/inputs.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::mapper {
 

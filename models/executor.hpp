@@ -5,13 +5,12 @@
 // thread). Design and report schema: docs/golden.md.
 #include <atomic>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "models/graph.hpp"
 #include "models/kernels.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::model {
 
@@ -93,15 +92,6 @@ class GoldenExecutor {
   int64_t band_bytes_ = 512 * 1024;
   int64_t min_parallel_ops_ = 0;
 };
-
-struct ReportOptions {
-  std::string input_origin;  // where the input came from (file, index)
-  int label = -1;
-};
-// The JSON run report (schema and units: docs/golden.md). Layer and summary figures are totals
-// over all runs (inputs) and timesteps; "inputs" has one entry per run.
-nlohmann::json make_report(const Graph& g, const RunResult& r, const ReportOptions& o = {});
-nlohmann::json make_report(const Graph& g, const std::vector<RunResult>& runs, const std::vector<ReportOptions>& opts);
 
 // Paper-formula energy constants (energy-constants.md, BICLab): pJ per MAC and per accumulate.
 inline constexpr double kEnergyMacPj = 4.6;

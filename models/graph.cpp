@@ -1,6 +1,6 @@
 #include "models/graph.hpp"
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::model {
 

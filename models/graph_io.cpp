@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <set>
 
-#include "models/file_util.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/file_util.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::model {
 
@@ -493,6 +493,9 @@ SafeTensors graph_tensors(const Graph& g) {
 }
 
 void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) {
+  // Structure first, whoever the caller: the expected tensor shapes read each node's inputs (a
+  // Linear with "inputs": [] crashed a co-simulation load_model that attached before validating).
+  validate_impl(g, origin, false);
   std::set<std::string> used;
   for (Node& n : g.nodes) {
     for (const auto& spec : tensor_specs(n.op)) {

@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <zlib.h>
 
-#include "models/file_util.hpp"
-#include "models/npy.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/file_util.hpp"
+#include "base/npy.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "traces/events.hpp"
 
 namespace spikechip::model {
@@ -52,28 +52,38 @@ std::vector<InputItem> read_npy_inputs(const std::string& path, const Graph& g) 
   if (a.descr != "|u1")
     throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + excerpt(a.descr) + "'" +
                 (events ? " (event traces as .npy must be int64 [N, 4])" : ""));
+  const ArrayLayout l = input_array_layout(a.shape, g, path);
+  return split(a.bytes, l.items, l.frames, in.shape, path, l.batch);
+}
+
+}  // namespace
+
+ArrayLayout input_array_layout(const std::vector<int64_t>& s, const Graph& g, const std::string& origin) {
+  const Node& in = g.input();
+  const bool events = in.encoding == "events";
   const std::vector<int64_t> chw{in.shape.c, in.shape.h, in.shape.w};
-  const auto& s = a.shape;
   auto tail_is = [&](size_t from, const std::vector<int64_t>& want) {
     return s.size() == from + want.size() && std::equal(want.begin(), want.end(), s.begin() + int64_t(from));
   };
   if (!events) {
-    if (tail_is(0, chw)) return split(a.bytes, 1, 1, in.shape, path, false);
-    if (in.shape.c == 1 && tail_is(0, {in.shape.h, in.shape.w})) return split(a.bytes, 1, 1, in.shape, path, false);
-    if (tail_is(1, chw)) return split(a.bytes, s[0], 1, in.shape, path, true);
-    if (in.shape.c == 1 && tail_is(1, {in.shape.h, in.shape.w})) return split(a.bytes, s[0], 1, in.shape, path, true);
-    throw Error(path + ": input shape " + dims(s) + " does not fit the model's Input " + dims(in.shape) +
+    if (tail_is(0, chw)) return {1, 1, false};
+    if (in.shape.c == 1 && tail_is(0, {in.shape.h, in.shape.w})) return {1, 1, false};
+    if (tail_is(1, chw)) return {s[0], 1, true};
+    if (in.shape.c == 1 && tail_is(1, {in.shape.h, in.shape.w})) return {s[0], 1, true};
+    throw Error(origin + ": input shape " + dims(s) + " does not fit the model's Input " + dims(in.shape) +
                 ": expected [C,H,W] = " + dims(chw) + ", a batch [B," + dims(chw).substr(1) +
                 (in.shape.c == 1 ? ", or [H,W]" : ""));
   }
   std::vector<int64_t> tchw{g.timesteps};
   tchw.insert(tchw.end(), chw.begin(), chw.end());
-  if (tail_is(0, tchw)) return split(a.bytes, 1, g.timesteps, in.shape, path, false);
-  if (tail_is(1, tchw)) return split(a.bytes, s[0], g.timesteps, in.shape, path, true);
-  throw Error(path + ": event tensor shape " + dims(s) + " does not fit the model (T = " + std::to_string(g.timesteps) +
+  if (tail_is(0, tchw)) return {1, g.timesteps, false};
+  if (tail_is(1, tchw)) return {s[0], g.timesteps, true};
+  throw Error(origin + ": event tensor shape " + dims(s) + " does not fit the model (T = " + std::to_string(g.timesteps) +
               ", Input " + dims(in.shape) + "): expected [T,C,H,W] = " + dims(tchw) + " or a batch [B," +
               dims(tchw).substr(1));
 }
+
+namespace {
 
 void check_image(const InputItem& it, const Graph& g) {
   const Node& in = g.input();

@@ -24,6 +24,16 @@ struct InputItem {
 //                 [N,4], binned into T frames (docs/traces.md)
 std::vector<InputItem> read_inputs(const std::string& path, const Graph& g);
 
+// How a uint8 array of `shape` (C order) holds inputs of `g` by the .npy rules above: `items`
+// inputs of `frames` frames each, `batch` when the first axis counts them (origins get "[i]").
+// Throws spikechip::Error "<origin>: input shape ... does not fit ..." otherwise.
+struct ArrayLayout {
+  int64_t items = 1;
+  int frames = 1;
+  bool batch = false;
+};
+ArrayLayout input_array_layout(const std::vector<int64_t>& shape, const Graph& g, const std::string& origin);
+
 // Binary PGM (P5, C = 1) / PPM (P6, C = 3, stored as C,H,W), maxval <= 255.
 InputItem read_pnm(const std::string& path);
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::model {
 

@@ -4,7 +4,7 @@
 #include <random>
 
 #include "models/executor.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::model {

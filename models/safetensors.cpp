@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <bit>
 
-#include "models/file_util.hpp"
-#include "sim/strict_json.hpp"
+#include "base/file_util.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::model {
 

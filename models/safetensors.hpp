@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::model {
 

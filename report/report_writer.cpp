@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "report/csv.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/report_assets.hpp"
 
 namespace spikechip::report {

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::report {
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "sim/chip_module.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::sim {
 

@@ -1,6 +1,6 @@
 #include "sim/noc_module.hpp"
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::sim {
 

@@ -4,16 +4,12 @@
 #include <cstring>
 #include <sstream>
 
-#include "models/file_util.hpp"
-#include "models/npy.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/file_util.hpp"
+#include "base/npy.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 namespace spikechip::traces {
-
-using model::load_le16;
-using model::load_le32;
-using model::load_le64;
 
 namespace {
 constexpr size_t kHeader = 16, kRecord = 8;
@@ -74,10 +70,10 @@ EventTrace parse_evt(const std::vector<uint8_t>& b, const std::string& origin) {
   return tr;
 }
 
-EventTrace read_evt(const std::string& path) { return parse_evt(model::read_file_bytes(path), path); }
+EventTrace read_evt(const std::string& path) { return parse_evt(read_file_bytes(path), path); }
 
 EventTrace read_events_csv(const std::string& path, int width, int height) {
-  const auto bytes = model::read_file_bytes(path);
+  const auto bytes = read_file_bytes(path);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   EventTrace tr;
   tr.origin = path;
@@ -127,7 +123,7 @@ EventTrace read_events_csv(const std::string& path, int width, int height) {
 }
 
 EventTrace read_events_npy(const std::string& path, int width, int height) {
-  const model::NpyArray a = model::read_npy(path);
+  const NpyArray a = read_npy(path);
   if (a.descr != "<i8" || a.shape.size() != 2 || a.shape[1] != 4)
     throw Error(path + ": an event .npy must be int64 (<i8) of shape [N, 4] (x, y, t_us, p); got dtype " + excerpt(a.descr) +
                 " shape " + [&] {
@@ -155,7 +151,7 @@ EventTrace read_events_npy(const std::string& path, int width, int height) {
 }
 
 EventTrace read_events(const std::string& path, int width, int height) {
-  const std::string ext = model::file_extension(path);
+  const std::string ext = file_extension(path);
   if (ext == ".evt") {
     EventTrace tr = read_evt(path);
     check_size(tr, width, height);
@@ -170,19 +166,19 @@ std::vector<uint8_t> serialize_evt(const EventTrace& tr) {
   validate_events(tr);
   if (tr.events.size() > 0xFFFFFFFFu) throw Error(tr.origin + ": too many events for one .evt file");
   std::vector<uint8_t> out(kEvtMagic, kEvtMagic + 8);
-  model::store_le16(out, uint16_t(tr.width));
-  model::store_le16(out, uint16_t(tr.height));
-  model::store_le32(out, uint32_t(tr.events.size()));
+  store_le16(out, uint16_t(tr.width));
+  store_le16(out, uint16_t(tr.height));
+  store_le32(out, uint32_t(tr.events.size()));
   out.reserve(kHeader + tr.events.size() * kRecord);
   for (const Event& e : tr.events) {
-    model::store_le16(out, e.x);
-    model::store_le16(out, e.y);
-    model::store_le32(out, (e.t_us & kMaxTimestamp) | (uint32_t(e.p) << 31));
+    store_le16(out, e.x);
+    store_le16(out, e.y);
+    store_le32(out, (e.t_us & kMaxTimestamp) | (uint32_t(e.p) << 31));
   }
   return out;
 }
 
-void write_evt(const std::string& path, const EventTrace& tr) { model::write_file_atomic(path, serialize_evt(tr)); }
+void write_evt(const std::string& path, const EventTrace& tr) { write_file_atomic(path, serialize_evt(tr)); }
 
 std::vector<uint8_t> bin_events(const EventTrace& tr, int T) {
   if (T < 1) throw Error(tr.origin + ": cannot bin events into " + std::to_string(T) + " frames (need T >= 1)");

@@ -5,7 +5,7 @@
 
 #include "arch/core/dense_core.hpp"
 #include "arch/core/neuro_core.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch {
 

@@ -11,7 +11,7 @@
 #include <tuple>
 #include <sstream>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::arch::noc {
 
@@ -22,18 +22,6 @@ const char* packet_kind_name(PacketKind k) {
     case PacketKind::EndOfStep: return "end_of_step";
   }
   return "?";
-}
-
-const char* port_name(int p) {
-  static const char* names[] = {"N", "E", "S", "W", "L"};
-  return (p >= 0 && p < kNumPorts) ? names[p] : "?";
-}
-
-Routing parse_routing(const std::string& name) {
-  if (name == "xy") return Routing::XY;
-  if (name == "yx") return Routing::YX;
-  if (name == "west_first") return Routing::WestFirst;
-  throw Error("router.routing: unknown routing '" + name + "' (use xy, yx or west_first)");
 }
 
 NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
@@ -49,7 +37,7 @@ NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
   p.link_latency = c.router.link_latency;
   p.chip_link_latency = c.chips.latency_cycles;
   p.chip_link_bits_per_cycle = c.chips.bits_per_cycle;
-  p.routing = parse_routing(c.router.routing);
+  p.routing = &routing_function(c.router.routing);
   p.multicast = c.router.multicast;
   if (c.router.arbitration == "round_robin") p.round_robin = true;
   else if (c.router.arbitration == "fixed_priority") p.round_robin = false;
@@ -220,7 +208,11 @@ struct Network::Impl {
   std::vector<uint64_t> head_ready;    // per input VC: its front flit's ready cycle (dense: the switch
                                       // allocator tests it without touching the flit buffer)
   std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
-  bool park_no_vc;  // unicast routes are fixed (XY/YX), so a VC-less head waits on one port
+  bool park_no_vc;  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
+  // Resolved once from p.routing: the unicast function's sign table (null: call its ports()),
+  // and the XY table of the multicast trees.
+  const int* uni_table = nullptr;
+  const int* mc_table = nullptr;
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
@@ -264,7 +256,9 @@ struct Network::Impl {
     ovc.resize(size_t(N) * 4 * V);
     parked_since.resize(ivc.size());
     head_ready.resize(ivc.size());
-    park_no_vc = p.routing != Routing::WestFirst;
+    park_no_vc = !p.routing->adaptive;
+    uni_table = p.routing->sign_table;
+    mc_table = multicast_routing().sign_table;
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
     ys.resize(N);
@@ -331,17 +325,7 @@ struct Network::Impl {
 
   // A table lookup on the signs of the offsets, not an if-chain: the direction is random per
   // packet, so the chain's branches were mispredicted.
-  static int offset_index(int x, int y, int dx, int dy) {
-    return ((dx > x) - (dx < x) + 1) * 3 + (dy > y) - (dy < y) + 1;
-  }
-  int xy_port(int node, int dest) const {
-    static constexpr uint8_t port[9] = {kWest, kWest, kWest, kNorth, kLocal, kSouth, kEast, kEast, kEast};
-    return port[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
-  }
-  int yx_port(int node, int dest) const {
-    static constexpr uint8_t port[9] = {kNorth, kWest, kSouth, kNorth, kLocal, kSouth, kNorth, kEast, kSouth};
-    return port[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
-  }
+  int xy_port(int node, int dest) const { return mc_table[offset_index(xs[node], ys[node], xs[dest], ys[dest])]; }
   // The lowest free VC of an output port with room (whole_packet: with all D credits), else
   // (not whole_packet) the lowest free one, else -1. Bitmasks over a fixed-count loop, not an
   // early exit per VC (whose exit point is data-dependent).
@@ -356,33 +340,24 @@ struct Network::Impl {
     if (whole_packet) free = 0;
     return room ? __builtin_ctz(room) : free ? __builtin_ctz(free) : -1;
   }
-  // Unicast route: deterministic for XY/YX, minimal adaptive west-first (turn model: once a
-  // packet stops going west it never turns west again, so no cycle of channel dependencies).
+  // Unicast route by the routing function resolved at construction: a sign-table lookup for the
+  // dimension-order functions, else its ports(); of two productive ports (adaptive) the one whose
+  // output VCs have the most credits, the first on a tie.
   int unicast_port(int node, int dest) const {
-    switch (p.routing) {
-      case Routing::XY: return xy_port(node, dest);
-      case Routing::YX: return yx_port(node, dest);
-      case Routing::WestFirst: {
-        const int x = xs[node], y = ys[node], dx = xs[dest], dy = ys[dest];
-        if (dx < x) return kWest;
-        int cand[2], nc = 0;
-        if (dx > x) cand[nc++] = kEast;
-        if (dy > y) cand[nc++] = kSouth;
-        if (dy < y) cand[nc++] = kNorth;
-        if (nc == 0) return kLocal;
-        if (nc == 1) return cand[0];
-        auto score = [&](int port) {
-          int best = -1;
-          for (int v = 0; v < V; ++v) {
-            const OutVC& o = out(node, port, v);
-            if (!o.busy) best = std::max(best, o.credits);
-          }
-          return best;
-        };
-        return score(cand[1]) > score(cand[0]) ? cand[1] : cand[0];
+    if (uni_table) return uni_table[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
+    int cand[2];
+    const int nc = p.routing->ports(xs[node], ys[node], xs[dest], ys[dest], cand);
+    if (nc == 0) return kLocal;
+    if (nc == 1) return cand[0];
+    auto score = [&](int port) {
+      int best = -1;
+      for (int v = 0; v < V; ++v) {
+        const OutVC& o = out(node, port, v);
+        if (!o.busy) best = std::max(best, o.credits);
       }
-    }
-    return kLocal;
+      return best;
+    };
+    return score(cand[1]) > score(cand[0]) ? cand[1] : cand[0];
   }
 
   void schedule(uint64_t cycle, const Event& e) {

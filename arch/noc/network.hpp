@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "arch/chip_config.hpp"
+#include "arch/noc/routing.hpp"
 
 namespace spikechip::arch::noc {
 
@@ -55,12 +56,6 @@ class PacketSink {
   virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
 };
 
-enum Port : int { kNorth = 0, kEast = 1, kSouth = 2, kWest = 3, kLocal = 4, kNumPorts = 5 };
-const char* port_name(int p);
-
-enum class Routing { XY, YX, WestFirst };
-Routing parse_routing(const std::string& name);  // throws spikechip::Error naming the value
-
 struct NetworkParams {
   int width = 4, height = 4;      // global mesh
   int chip_width = 0, chip_height = 0;  // tiles per chip (0: one chip = whole mesh)
@@ -71,7 +66,7 @@ struct NetworkParams {
   int link_latency = 1;
   int chip_link_latency = 20;     // extra cycles on a chip-to-chip link
   int chip_link_bits_per_cycle = 16;
-  Routing routing = Routing::XY;
+  const RoutingFunction* routing = &routing_function("xy");  // unicast routes (arch/noc/routing.hpp)
   bool multicast = true;          // false: inject() splits a destination set into unicasts
   bool round_robin = true;        // false: fixed priority (lower port / VC index wins)
   int64_t watchdog_cycles = 100000;

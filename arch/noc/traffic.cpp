@@ -4,39 +4,35 @@
 #include <cmath>
 #include <random>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
+#include "base/registry.hpp"
 
 namespace spikechip::arch::noc {
 
-Pattern parse_pattern(const std::string& name) {
-  if (name == "uniform") return Pattern::Uniform;
-  if (name == "transpose") return Pattern::Transpose;
-  if (name == "bitcomp") return Pattern::BitComp;
-  if (name == "hotspot") return Pattern::Hotspot;
-  if (name == "neighbor") return Pattern::Neighbor;
-  throw UsageError("--traffic: unknown pattern '" + name + "' (use uniform, transpose, bitcomp, hotspot or neighbor)");
+#define SPIKECHIP_TRAFFIC(k) extern const TrafficPattern k;
+#include "arch/noc/traffic/list.hpp"
+#undef SPIKECHIP_TRAFFIC
+
+const std::vector<const TrafficPattern*>& traffic_patterns() {
+#define SPIKECHIP_TRAFFIC(k) &k,
+  static const std::vector<const TrafficPattern*> table = {
+#include "arch/noc/traffic/list.hpp"
+  };
+#undef SPIKECHIP_TRAFFIC
+  return table;
 }
 
-const char* pattern_name(Pattern p) {
-  switch (p) {
-    case Pattern::Uniform: return "uniform";
-    case Pattern::Transpose: return "transpose";
-    case Pattern::BitComp: return "bitcomp";
-    case Pattern::Hotspot: return "hotspot";
-    case Pattern::Neighbor: return "neighbor";
-  }
-  return "?";
+std::vector<std::string> traffic_pattern_names() { return names_of(traffic_patterns()); }
+
+const TrafficPattern& traffic_pattern(const std::string& name) {
+  if (const TrafficPattern* p = find_by_name(traffic_patterns(), name)) return *p;
+  throw UsageError("--traffic: unknown pattern '" + name + "' (use " + join_names(traffic_pattern_names(), " or ") + ")");
 }
 
 namespace {
 
-// One independent stream per node, so the traffic does not depend on how the generator is
-// chunked in time.
-struct NodeGen {
-  std::mt19937_64 rng;
+struct NodeGen : TrafficRng {
   uint64_t next = 0;  // cycle of the next packet creation
-  double uniform() { return double(rng() >> 11) * 0x1.0p-53; }
-  int below(int n) { return int(uniform() * n); }
 };
 
 uint64_t gap(NodeGen& g, double p) {
@@ -45,26 +41,6 @@ uint64_t gap(NodeGen& g, double p) {
   // cycle, without visiting the cycles in between.
   const double u = 1.0 - g.uniform();  // (0, 1]
   return 1 + uint64_t(std::floor(std::log(u) / std::log1p(-p)));
-}
-
-int pick_dest(NodeGen& g, const TrafficParams& tp, int src, int W, int H) {
-  const int N = W * H, x = src % W, y = src / W;
-  auto uniform_other = [&] {
-    if (N == 1) return src;
-    int d = g.below(N - 1);
-    return d >= src ? d + 1 : d;
-  };
-  switch (tp.pattern) {
-    case Pattern::Uniform: return uniform_other();
-    case Pattern::Transpose: return (x % H) * W + (y % W);
-    case Pattern::BitComp: return (H - 1 - y) * W + (W - 1 - x);
-    case Pattern::Hotspot: {
-      const int hot = (H / 2) * W + W / 2;
-      return (g.uniform() < tp.hotspot_fraction && src != hot) ? hot : uniform_other();
-    }
-    case Pattern::Neighbor: return y * W + (x + 1) % W;
-  }
-  return src;
 }
 
 }  // namespace
@@ -110,7 +86,7 @@ TrafficResult run_traffic(Network& net, const TrafficParams& tp) {
       NodeGen& g = gens[n];
       while (g.next < horizon) {
         dests.clear();
-        dests.push_back(pick_dest(g, tp, n, W, H));
+        dests.push_back(tp.pattern->dest(g, tp, n, W, H));
         while (int(dests.size()) < tp.multicast_fanout) {
           const int d = g.below(N);
           if (d != n && std::find(dests.begin(), dests.end(), d) == dests.end()) dests.push_back(d);
@@ -162,8 +138,8 @@ nlohmann::json traffic_report(const Network& net, const TrafficParams& tp, const
                  {"buffer_depth", np.buffer_depth},
                  {"pipeline_stages", np.pipeline_stages},
                  {"link_latency", np.link_latency},
-                 {"routing", np.routing == Routing::XY ? "xy" : np.routing == Routing::YX ? "yx" : "west_first"},
-                 {"traffic", pattern_name(tp.pattern)},
+                 {"routing", np.routing->name},
+                 {"traffic", tp.pattern->name},
                  {"rate", tp.rate},
                  {"packet_size", tp.packet_size},
                  {"warmup", tp.warmup},

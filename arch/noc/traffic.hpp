@@ -1,8 +1,11 @@
 #pragma once
 // Synthetic traffic (BookSim-style) over a Network: Bernoulli injection per node per cycle,
 // classic destination patterns, warm-up / measurement windows, latency and throughput statistics.
-// Used by `spikechip noc`, the tests and the benchmark.
+// Used by `spikechip noc`, the tests and the benchmark. Patterns are a registry
+// (docs/extending.md, "A traffic pattern"): one file in arch/noc/traffic/ plus one line in
+// arch/noc/traffic/list.hpp; the name table drives --traffic and the docs.
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,12 +15,14 @@
 
 namespace spikechip::arch::noc {
 
-enum class Pattern { Uniform, Transpose, BitComp, Hotspot, Neighbor };
-Pattern parse_pattern(const std::string& name);  // throws UsageError naming the value
-const char* pattern_name(Pattern p);
+struct TrafficPattern;
+// Throws spikechip::UsageError "--traffic: unknown pattern 'name' (use uniform, ...)".
+const TrafficPattern& traffic_pattern(const std::string& name);
+const std::vector<const TrafficPattern*>& traffic_patterns();  // in list.hpp order
+std::vector<std::string> traffic_pattern_names();
 
 struct TrafficParams {
-  Pattern pattern = Pattern::Uniform;
+  const TrafficPattern* pattern = &traffic_pattern("uniform");
   double rate = 0.1;            // offered flits per node per cycle (packets: rate / packet_size)
   int packet_size = 4;          // flits
   uint64_t warmup = 1000;
@@ -25,6 +30,26 @@ struct TrafficParams {
   int multicast_fanout = 1;     // destinations per packet (1 = unicast)
   uint64_t seed = 1;
   double hotspot_fraction = 0.2;  // hotspot: share of packets sent to the centre node
+};
+
+// One random stream per source node (the patterns' only source of randomness), so the traffic
+// does not depend on how the generator is chunked in time.
+struct TrafficRng {
+  std::mt19937_64 rng;
+  double uniform() { return double(rng() >> 11) * 0x1.0p-53; }  // [0, 1)
+  int below(int n) { return int(uniform() * n); }               // 0..n-1
+  int other_than(int src, int n) {                              // uniform over 0..n-1 without src
+    if (n == 1) return src;
+    const int d = below(n - 1);
+    return d >= src ? d + 1 : d;
+  }
+};
+
+struct TrafficPattern {
+  const char* name;
+  const char* help;  // one line for the docs and --help
+  // The destination of a packet created at node `src` of a W x H mesh.
+  int (*dest)(TrafficRng& rng, const TrafficParams& tp, int src, int W, int H);
 };
 
 struct TrafficResult {

@@ -25,7 +25,7 @@
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "sim/chip_tlm.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "tlm_memory.hpp"
 
 namespace {

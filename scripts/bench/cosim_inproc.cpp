@@ -10,6 +10,7 @@
 #include "models/executor.hpp"
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
+#include "report/golden_report.hpp"
 
 int main(int argc, char** argv) {
   using namespace spikechip::model;
@@ -27,9 +28,9 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<RunResult> runs;
-    std::vector<ReportOptions> ro(items.size());
+    std::vector<spikechip::report::ReportOptions> ro(items.size());
     for (const auto& it : items) runs.push_back(ex.run_item(it, T, o));
-    const auto rep = make_report(g, runs, ro);
+    const auto rep = spikechip::report::make_golden_report(g, runs, ro);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (rep["inputs"].size() != items.size()) return 1;
   }

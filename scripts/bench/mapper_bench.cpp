@@ -6,7 +6,7 @@
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 using namespace spikechip;
@@ -29,16 +29,16 @@ int main() {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double opt = mapper::traffic_hops(m);
     mapper::Mapping n = m, r = m;
-    mapper::place_and_route(n, "naive", 1, false, 0);
-    mapper::place_and_route(r, "random", 1, false, 0);
+    mapper::place_and_route(n, "naive", 1, false, 0, arch::noc::routing_function("xy"));
+    mapper::place_and_route(r, "random", 1, false, 0, arch::noc::routing_function("xy"));
     double naive = mapper::traffic_hops(n), rnd = mapper::traffic_hops(r);
     // METIS recursive bisection alone and refined by the annealer, on the same partition.
     mapper::Mapping mt = m, ma = m;
     auto t1 = std::chrono::steady_clock::now();
-    mapper::place_and_route(mt, "metis", 1, false, 0);
+    mapper::place_and_route(mt, "metis", 1, false, 0, arch::noc::routing_function("xy"));
     double metis_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     t1 = std::chrono::steady_clock::now();
-    mapper::place_and_route(ma, "metis-anneal", 1, false, 400);
+    mapper::place_and_route(ma, "metis-anneal", 1, false, 400, arch::noc::routing_function("xy"));
     double ma_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     double metis = mapper::traffic_hops(mt), metis_anneal = mapper::traffic_hops(ma);
     std::printf("%s on %s: %zu groups on %d cores, %zu routes, mapping time %.2f s\n", c.name, c.preset,

@@ -15,8 +15,6 @@
 #include "models/meta_spikeformer.hpp"
 #include "spikechip/source_dir.hpp"
 
-int sc_main(int, char**) { return 0; }
-
 using namespace spikechip;
 using Clock = std::chrono::steady_clock;
 static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

@@ -425,7 +425,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
                                   f"counts), this checkpoint has {cfg['in_channels']}")
         if mean is not None or std is not None:
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
-        return _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, None, None,
+        return _export_folded(_source_of(ckpt_path), out_dir, model, cfg, img_size, T, None, None,
                               num_heads, name, variant, encoding)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
@@ -437,11 +437,33 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
-    return _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, mean, std, num_heads,
+    return _export_folded(_source_of(ckpt_path), out_dir, model, cfg, img_size, T, mean, std, num_heads,
                           name, variant, encoding)
 
 
-def _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
+def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8, name=None,
+                  variant=None, encoding="image"):
+    """A PyTorch Meta-SpikeFormer (in memory, e.g. during training) -> model dir, as export() does
+    for a checkpoint. Returns (float graph, int graph, graph.json dict). The module is folded in
+    eval mode and left in the mode it was in."""
+    cfg = infer_config(model.state_dict(), "module")
+    if encoding == "image" and (mean is None or std is None):
+        raise CheckpointError("a module of an image model needs mean and std (the input normalisation)")
+    was_training = model.training
+    model.eval()
+    try:
+        _, fg, ig, meta = _export_folded({"source_file": "(torch module)", "source_sha256": None}, out_dir, model,
+                                         cfg, tuple(img_size), T, mean, std, num_heads, name, variant, encoding)
+    finally:
+        model.train(was_training)
+    return fg, ig, meta
+
+
+def _source_of(ckpt_path):
+    return {"source_file": os.path.basename(ckpt_path), "source_sha256": sha256_file(ckpt_path)}
+
+
+def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
                    variant, encoding):
     fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
     ig = quantise(fg, streams, groups)
@@ -451,8 +473,8 @@ def _export_folded(ckpt_path, out_dir, model, cfg, img_size, T, mean, std, num_h
         "timesteps": T,
         "num_classes": cfg["num_classes"],
         "provenance": {
-            "source": "spikechip-export", "source_file": os.path.basename(ckpt_path),
-            "source_sha256": sha256_file(ckpt_path), "variant": variant or _variant_name(cfg),
+            "source": "spikechip-export", "source_file": source["source_file"],
+            "source_sha256": source["source_sha256"], "variant": variant or _variant_name(cfg),
             "embed_dim": cfg["embed_dim"], "blocks": [1, 1, 2, cfg["blocks3"], cfg["blocks4"]],
             "kd_heads_averaged": cfg["kd"], "num_heads": num_heads,
             "input_size": list(img_size), "T": T, "input_encoding": encoding,

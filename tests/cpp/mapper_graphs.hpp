@@ -7,7 +7,7 @@
 
 #include "arch/chip_config.hpp"
 #include "models/graph.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::testing {

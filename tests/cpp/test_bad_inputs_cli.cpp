@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/npy.hpp"
+#include "base/npy.hpp"
 #include "spikechip/source_dir.hpp"
 #include "tiny_graph.hpp"
 
@@ -236,9 +236,9 @@ TEST(BadInputsCli, ErrorLinesQuoteShortExcerpts) {
 // resumed sweep runs it again to a complete, verified result.
 TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
   const std::string d = fresh_dir("sweep");
-  model::NpyArray batch{"|u1", {128, 1, 28, 28}, {}};
+  spikechip::NpyArray batch{"|u1", {128, 1, 28, 28}, {}};
   for (int i = 0; i < 128 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
-  model::write_npy(d + "/inputs.npy", batch);
+  spikechip::write_npy(d + "/inputs.npy", batch);
   spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
                               R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
   const std::string bin = testing::spikechip_binary(), out = d + "/out";

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "arch/chip_config.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
 using namespace spikechip;

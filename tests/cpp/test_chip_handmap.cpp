@@ -9,7 +9,7 @@
 #include "arch/chip.hpp"
 #include "chip_test_util.hpp"
 #include "sim/chip_module.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "tiny_graph.hpp"
 
 namespace spikechip {

@@ -17,7 +17,7 @@
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "chip_test_util.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "tiny_graph.hpp"
 #include "spikechip/source_dir.hpp"
 

@@ -8,7 +8,7 @@
 
 #include "arch/chip_config.hpp"
 #include "arch/core/core_registry.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {

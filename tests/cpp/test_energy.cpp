@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "arch/energy.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 #include "spikechip/source_dir.hpp"
 
 using namespace spikechip;

@@ -1,8 +1,8 @@
 // Event traces: .evt/.csv/.npy readers agree, binning follows docs/traces.md, bad traces rejected.
 #include <gtest/gtest.h>
 
-#include "models/file_util.hpp"
-#include "models/npy.hpp"
+#include "base/file_util.hpp"
+#include "base/npy.hpp"
 #include "tiny_graph.hpp"
 #include "traces/events.hpp"
 
@@ -28,15 +28,15 @@ TEST(Events, EvtLayoutIsTheDocumentedOne) {
   const auto b = serialize_evt(sample());
   ASSERT_EQ(b.size(), 16u + 8u * 5u);
   EXPECT_EQ(std::string(b.begin(), b.begin() + 8), "SCEVT001");
-  EXPECT_EQ(model::load_le16(b.data() + 8), 4);
-  EXPECT_EQ(model::load_le16(b.data() + 10), 3);
-  EXPECT_EQ(model::load_le32(b.data() + 12), 5u);
+  EXPECT_EQ(load_le16(b.data() + 8), 4);
+  EXPECT_EQ(load_le16(b.data() + 10), 3);
+  EXPECT_EQ(load_le32(b.data() + 12), 5u);
   // Record 1: x=3, y=2, t=100, OFF -> packed = 100.
-  EXPECT_EQ(model::load_le16(b.data() + 24), 3);
-  EXPECT_EQ(model::load_le16(b.data() + 26), 2);
-  EXPECT_EQ(model::load_le32(b.data() + 28), 100u);
+  EXPECT_EQ(load_le16(b.data() + 24), 3);
+  EXPECT_EQ(load_le16(b.data() + 26), 2);
+  EXPECT_EQ(load_le32(b.data() + 28), 100u);
   // Record 0: ON sets bit 31.
-  EXPECT_EQ(model::load_le32(b.data() + 20), 100u | 0x80000000u);
+  EXPECT_EQ(load_le32(b.data() + 20), 100u | 0x80000000u);
   EXPECT_EQ(parse_evt(b, "x.evt").events, sample().events);
 }
 
@@ -51,10 +51,10 @@ TEST(Events, ThreeFormatsAgree) {
     for (int64_t k : {int64_t(e.x), int64_t(e.y), int64_t(e.t_us), int64_t(e.p)}) v.push_back(k);
   }
   spit(dir + "/t.csv", csv + "\n");
-  model::NpyArray a{"<i8", {int64_t(tr.events.size()), 4}, {}};
+  NpyArray a{"<i8", {int64_t(tr.events.size()), 4}, {}};
   a.bytes.resize(v.size() * 8);
   std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
-  model::write_npy(dir + "/t.npy", a);
+  write_npy(dir + "/t.npy", a);
   for (const char* f : {"/t.evt", "/t.csv", "/t.npy"}) {
     const EventTrace r = read_events(dir + f, 4, 3);
     EXPECT_EQ(r.events, tr.events) << f;

@@ -13,7 +13,8 @@
 
 #include "models/executor.hpp"
 #include "models/meta_spikeformer.hpp"
-#include "sim/error.hpp"
+#include "report/golden_report.hpp"
+#include "base/error.hpp"
 #include "spikechip/source_dir.hpp"
 
 using namespace spikechip::model;
@@ -229,7 +230,7 @@ TEST(GoldenExecutor, DeterministicAndThreadCountIndependent) {
   for (auto [threads, band] : {std::pair{1, 1 << 19}, {2, 1 << 19}, {2, 1 << 19}, {3, 1 << 19}, {1, 1}, {2, 3000}}) {
     GoldenExecutor ex(g);
     const RunResult r = ex.run(in, 2, RunOptions{threads, true, band, 0});
-    dumps.push_back(make_report(g, r).dump(1));
+    dumps.push_back(spikechip::report::make_golden_report(g, r).dump(1));
     for (const auto& s : r.spikes) dumps.back().append(s.begin(), s.end());
   }
   for (size_t k = 1; k < dumps.size(); ++k) EXPECT_EQ(dumps[k], dumps[0]) << "run " << k;
@@ -243,7 +244,7 @@ TEST(GoldenExecutor, ReportTotalsAndEnergyFormula) {
   const auto img = random_image(g.input().shape, 2);
   GoldenExecutor ex(g);
   const RunResult r = ex.run(InputView{img.data(), 1, g.input().shape}, 2);
-  const auto j = make_report(g, r);
+  const auto j = spikechip::report::make_golden_report(g, r);
   int64_t sops = 0, macs = 0, sd = 0;
   for (const auto& l : j["layers"]) sops += l["sops"].get<int64_t>(), macs += l["macs"].get<int64_t>(), sd += l["sdsa_ops"].get<int64_t>();
   EXPECT_EQ(j["summary"]["sops"].get<int64_t>(), sops);

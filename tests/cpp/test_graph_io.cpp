@@ -2,7 +2,7 @@
 // each asserting that the message names the file, the node and the key.
 #include <gtest/gtest.h>
 
-#include "models/file_util.hpp"
+#include "base/file_util.hpp"
 #include "models/graph_io.hpp"
 #include "tiny_graph.hpp"
 
@@ -207,6 +207,20 @@ TEST(GraphIo, InMemoryValidation) {
   h.nodes[5].threshold = {1};  // Add has no tensors
   expect_error([&] { validate_graph(h, "builder"); }, {"node 'add'", "threshold", "Add has no threshold"});
   expect_error([&] { save_model(h, fresh_dir("x") + "/m"); }, {"node 'add'"});
+}
+
+// Issue 18 defect 2's class: attaching tensors to a structurally broken graph (a weight layer with
+// no inputs) is an error naming the node, not a NULL read, whatever the caller checked before.
+TEST(GraphIo, AttachValidatesStructureFirst) {
+  const Graph good = tiny_graph();
+  Graph g = good;
+  for (Node& n : g.nodes)
+    if (n.op == Op::Conv2d || n.op == Op::Linear) {
+      n.inputs.clear();
+      expect_error([&] { attach_tensors(g, graph_tensors(good), "inline"); }, {"inline", "node '" + n.name + "'", "inputs"});
+      return;
+    }
+  FAIL() << "the tiny graph has no weight layer";
 }
 
 TEST(GraphIo, MissingDirectoryAndFiles) {

@@ -4,9 +4,9 @@
 
 #include <zlib.h>
 
-#include "models/file_util.hpp"
+#include "base/file_util.hpp"
 #include "models/inputs.hpp"
-#include "models/npy.hpp"
+#include "base/npy.hpp"
 #include "tiny_graph.hpp"
 #include "traces/events.hpp"
 

@@ -7,8 +7,8 @@
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "mapper_graphs.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 using namespace spikechip;
 using spikechip::testing::GraphBuilder;
@@ -182,7 +182,7 @@ TEST(Mapper, AnnealBeatsNaive) {
   mapper::MapOptions o;
   mapper::Mapping m = mapper::map_model(g, chip, o);
   double opt = mapper::traffic_hops(m);
-  mapper::place_and_route(m, "naive", 1, false, 0);
+  mapper::place_and_route(m, "naive", 1, false, 0, arch::noc::routing_function("xy"));
   EXPECT_LT(opt, mapper::traffic_hops(m));
 }
 

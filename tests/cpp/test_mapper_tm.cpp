@@ -8,8 +8,8 @@
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "mapper_graphs.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
 using namespace spikechip;
 using spikechip::testing::fmnist_sized_shape;
@@ -99,7 +99,7 @@ TEST(MapperMetis, DeterministicEveryGroupPlacedOnce) {
     }
     EXPECT_EQ(cores.size(), a.groups.size());
     mapper::Mapping naive = a;
-    mapper::place_and_route(naive, "naive", 1, false, 0);
+    mapper::place_and_route(naive, "naive", 1, false, 0, arch::noc::routing_function("xy"));
     EXPECT_LT(mapper::traffic_hops(a), mapper::traffic_hops(naive)) << placement;
   }
 }

@@ -8,7 +8,7 @@
 
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 using namespace spikechip;
 using namespace spikechip::arch::noc;
@@ -33,13 +33,13 @@ int hops(const NetworkParams& p, int a, int b) {
 }  // namespace
 
 TEST(NocNetwork, ZeroLoadLatencyMatchesAnalytic) {
-  struct Case { int P, L, S, depth; Routing r; };
-  const Case cases[] = {{2, 1, 4, 4, Routing::XY}, {1, 1, 1, 3, Routing::XY}, {3, 2, 5, 8, Routing::YX},
-                        {1, 3, 8, 8, Routing::WestFirst}, {4, 1, 2, 6, Routing::XY}};
+  struct Case { int P, L, S, depth; const char* r; };
+  const Case cases[] = {{2, 1, 4, 4, "xy"}, {1, 1, 1, 3, "xy"}, {3, 2, 5, 8, "yx"}, {1, 3, 8, 8, "west_first"},
+                        {4, 1, 2, 6, "xy"}};
   for (const Case& c : cases) {
     NetworkParams p;
     p.width = 6, p.height = 5, p.pipeline_stages = c.P, p.link_latency = c.L, p.buffer_depth = c.depth;
-    p.routing = c.r;
+    p.routing = &routing_function(c.r);
     const std::pair<int, int> pairs[] = {{0, 29}, {29, 0}, {7, 7}, {3, 27}, {12, 13}, {24, 5}};
     for (auto [s, d] : pairs) {
       Network net(p);
@@ -99,7 +99,7 @@ TEST(NocNetwork, UniformSaturationWithinBisectionBound) {
 }
 
 TEST(NocNetwork, FlitConservationAllRoutingsAndMulticast) {
-  for (Routing rt : {Routing::XY, Routing::YX, Routing::WestFirst}) {
+  for (const RoutingFunction* rt : routing_functions()) {
     for (int fanout : {1, 3}) {
       NetworkParams p;
       p.width = 5, p.height = 4, p.routing = rt, p.buffer_depth = 4;
@@ -224,7 +224,7 @@ TEST(NocNetwork, IdleTimeIsSkippedAndRunsAreDeterministic) {
     q.width = q.height = 4;
     Network n(q);
     TrafficParams tp;
-    tp.rate = 0.3, tp.warmup = 100, tp.measure = 500, tp.pattern = Pattern::Hotspot, tp.seed = 4;
+    tp.rate = 0.3, tp.warmup = 100, tp.measure = 500, tp.pattern = &traffic_pattern("hotspot"), tp.seed = 4;
     const TrafficResult r = run_traffic(n, tp);
     return traffic_report(n, tp, r).dump();
   };

@@ -11,7 +11,7 @@
 
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

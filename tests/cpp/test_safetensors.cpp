@@ -1,8 +1,8 @@
 // safetensors and .npy: round trips, determinism and every corruption the reader must reject.
 #include <gtest/gtest.h>
 
-#include "models/file_util.hpp"
-#include "models/npy.hpp"
+#include "base/file_util.hpp"
+#include "base/npy.hpp"
 #include "models/safetensors.hpp"
 #include "tiny_graph.hpp"
 

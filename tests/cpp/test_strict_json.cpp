@@ -13,7 +13,7 @@
 #include "mapper/mapper.hpp"
 #include "models/graph_io.hpp"
 #include "models/safetensors.hpp"
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 #include "chip_test_util.hpp"
 #include "tiny_graph.hpp"

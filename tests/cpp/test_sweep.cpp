@@ -15,8 +15,8 @@
 #include "explore/sweep.hpp"
 #include "models/graph_io.hpp"
 #include "models/meta_spikeformer.hpp"
-#include "models/npy.hpp"
-#include "sim/error.hpp"
+#include "base/npy.hpp"
+#include "base/error.hpp"
 #include "tiny_graph.hpp"
 #include "spikechip/source_dir.hpp"
 
@@ -331,9 +331,9 @@ TEST(SweepRun, RunJobTechPointEnergyEqualsFullSimulation) {
   s.blocks3 = 1, s.blocks4 = 1;
   s.in_channels = 1, s.height = 28, s.width = 28, s.num_classes = 10;
   model::save_model(model::build_meta_spikeformer(s, 1, 0.2), (d / "model").string());
-  model::NpyArray img{"|u1", {1, 1, 28, 28}, {}};
+  NpyArray img{"|u1", {1, 1, 28, 28}, {}};
   for (int i = 0; i < 28 * 28; ++i) img.bytes.push_back(uint8_t((i * 37) % 256));
-  model::write_npy((d / "in.npy").string(), img);
+  write_npy((d / "in.npy").string(), img);
   std::ofstream(d / "sweep.json") << R"({"job": "run", "model": "model", "inputs": "in.npy", "chip": ")" << chip_preset()
                                   << R"(", "list": [{"tech.energy_table": "arch/energy/45nm.json", "tech.node": "45nm"},
                {"tech.energy_table": "arch/energy/28nm.json", "tech.node": "28nm"}]})";

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "models/graph.hpp"
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip::testing {
 

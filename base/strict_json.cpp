@@ -1,7 +1,7 @@
 // Strict JSON parsing shared by every reader: a SAX handler around nlohmann's DOM builder tracks the
 // JSON path and the nesting depth, so a too-deep tree, a number overflow or a syntax error becomes one
 // bounded error line naming the file and where in it.
-#include "sim/strict_json.hpp"
+#include "base/strict_json.hpp"
 
 #include <cerrno>
 #include <cstring>

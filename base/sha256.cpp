@@ -1,4 +1,4 @@
-#include "sim/sha256.hpp"
+#include "base/sha256.hpp"
 
 #include <array>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip {
 namespace {

@@ -1,4 +1,4 @@
-#include "models/file_util.hpp"
+#include "base/file_util.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -8,10 +8,10 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
-namespace spikechip::model {
+namespace spikechip {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
@@ -64,4 +64,4 @@ std::string file_extension(const std::string& path) {
   return ext;
 }
 
-}  // namespace spikechip::model
+}  // namespace spikechip

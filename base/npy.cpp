@@ -1,13 +1,13 @@
-#include "models/npy.hpp"
+#include "base/npy.hpp"
 
 #include <cctype>
 #include <cstring>
 
-#include "models/file_util.hpp"
-#include "sim/error.hpp"
-#include "sim/strict_json.hpp"
+#include "base/file_util.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 
-namespace spikechip::model {
+namespace spikechip {
 
 namespace {
 constexpr char kMagic[] = "\x93NUMPY";
@@ -161,4 +161,4 @@ std::vector<uint8_t> serialize_npy(const NpyArray& a) {
 
 void write_npy(const std::string& path, const NpyArray& a) { write_file_atomic(path, serialize_npy(a)); }
 
-}  // namespace spikechip::model
+}  // namespace spikechip

@@ -8,16 +8,17 @@
 #include <initializer_list>
 #include <set>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
-#include "sim/error.hpp"
+#include "base/error.hpp"
 
 namespace spikechip {
 
-// Deepest nesting of arrays and objects accepted in any JSON input (the deepest shipped file,
-// graph.json, nests 5 levels); deeper text is rejected before it can exhaust the stack.
+// Deepest nesting of arrays and objects accepted in any JSON input (the deepest file spikechip writes,
+// a mapping, nests 6 levels); deeper text is rejected before it can exhaust the stack.
 inline constexpr int kMaxJsonDepth = 128;
 // Longest excerpt of untrusted text quoted in an error line.
 inline constexpr size_t kExcerptChars = 80;
@@ -102,6 +103,15 @@ class StrictJson {
     for (const char* s : values) {
       if (v == s) return v;
       list += (list.empty() ? "" : ", ") + std::string(s);
+    }
+    fail("'" + excerpt(v) + "' is not one of: " + list);
+  }
+  std::string as_enum(const std::vector<std::string>& values) const {  // a registry's name table
+    std::string v = as_string();
+    std::string list;
+    for (const std::string& s : values) {
+      if (v == s) return v;
+      list += (list.empty() ? "" : ", ") + s;
     }
     fail("'" + excerpt(v) + "' is not one of: " + list);
   }

@@ -1,22 +1,17 @@
-#include "sim/chip_run.hpp"
+// The run report of a chip batch run (schema spikechip.run-report/1, docs/reports.md).
+#include "report/run_report.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
-#include <systemc>
-
-#include <fmt/format.h>
 
 #include "arch/energy.hpp"
-#include "sim/chip_module.hpp"
-#include "sim/sha256.hpp"
+#include "base/sha256.hpp"
 #include "spikechip/version.hpp"
 
-namespace spikechip::sim {
+namespace spikechip::report {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 std::string file_sha(const std::string& p) {
   std::error_code ec;
@@ -47,49 +42,8 @@ json core_units_json(const arch::CoreTime& t) {
 
 }  // namespace
 
-ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
-                             const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
-                             const std::function<void(const ChipBatchRun&)>& progress,
-                             const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t)>& cycle_progress) {
-  ChipBatchRun out;
-  size_t next_input = 0;
-  const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);
-  const auto t0 = Clock::now();
-  ChipModule mod(
-      "chip", period, opt,
-      [&]() -> arch::Chip* {
-        if (next_input >= inputs.size() || (opt.stop && opt.stop->load())) return nullptr;
-        // The previous input's chip is finished; the next one reuses its re-arranged weights.
-        arch::ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
-        out.last = std::make_unique<arch::Chip>(g, chip, m, std::move(plans));
-        out.last->begin(inputs[next_input++], T, opt);
-        return out.last.get();
-      },
-      [&](arch::Chip& c) {
-        out.results.push_back(c.finish());
-        if (progress) progress(out);
-      });
-  if (cycle_progress) mod.on_progress([&](const arch::Chip& c, uint64_t cycle) { cycle_progress(out, c, cycle); });
-  mod.start();
-  sc_core::sc_start();
-  out.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  out.partial = out.results.size() < inputs.size();
-  if (mod.current()) out.results.push_back(mod.current()->finish());  // the input in progress
-  return out;
-}
-
-std::string first_golden_mismatch(const model::Graph& g, const ChipBatchRun& run,
-                                  const std::vector<model::RunResult>& golden, const std::vector<std::string>& origins) {
-  for (size_t i = 0; i < run.results.size() && i < golden.size(); ++i) {
-    if (!run.results[i].complete) continue;
-    const std::string d = arch::compare_with_golden(g, run.results[i], golden[i]);
-    if (!d.empty()) return fmt::format("input {} ({}): {}", i, i < origins.size() ? origins[i] : "?", d);
-  }
-  return "";
-}
-
 json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
-                      const ChipBatchRun& run, const RunReportContext& ctx) {
+                      const arch::ChipBatchRun& run, const RunReportContext& ctx) {
   namespace fs = std::filesystem;
   const auto& results = run.results;
   const int T = ctx.T;
@@ -266,4 +220,4 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   return report;
 }
 
-}  // namespace spikechip::sim
+}  // namespace spikechip::report

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace spikechip::model {
+namespace spikechip {
 
 struct NpyArray {
   std::string descr;           // NumPy dtype string as written, e.g. "|u1", "<i8", "<i4", "<f4"
@@ -24,4 +24,4 @@ NpyArray parse_npy(const std::vector<uint8_t>& file, const std::string& origin);
 std::vector<uint8_t> serialize_npy(const NpyArray& a);
 void write_npy(const std::string& path, const NpyArray& a);
 
-}  // namespace spikechip::model
+}  // namespace spikechip

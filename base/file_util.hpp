@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace spikechip::model {
+namespace spikechip {
 
 // Reads a whole file; throws spikechip::Error "<path>: cannot open (...)" naming the OS reason.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
@@ -42,4 +42,4 @@ inline void store_le64(std::vector<uint8_t>& out, uint64_t v) {
 // Lower-cased extension including the dot (".npy"), or "" when there is none.
 std::string file_extension(const std::string& path);
 
-}  // namespace spikechip::model
+}  // namespace spikechip

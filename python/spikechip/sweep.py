@@ -1,0 +1,89 @@
+"""spikechip.sweep: an architecture sweep (docs/exploration.md) from Python. Every design point
+runs as its own ``spikechip run`` process, as with ``spikechip sweep FILE -j N -o DIR``, which this
+calls; the results come back as a SweepResults (the sweep.json points, also as a table)."""
+import json
+import os
+import subprocess
+import tempfile
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as np
+
+from ._tables import table, to_pandas
+from .errors import SweepError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def binary() -> str:
+    """The spikechip executable: $SPIKECHIP_BINARY, else the one of the build this package is from."""
+    env = os.environ.get("SPIKECHIP_BINARY")
+    if env:
+        return env
+    from . import _build_info
+    return _build_info.BINARY
+
+
+class SweepResults:
+    """The outcome of a sweep: ``data`` (sweep.json, schema spikechip.sweep/1), ``points`` (one dict
+    per design point: id, params, status, error, metrics), ``table`` (columns id, status,
+    params.<name>, metrics.<name> as NumPy arrays) and ``out_dir`` (results.csv, sweep.html,
+    one directory per point)."""
+
+    def __init__(self, data: Dict[str, Any], out_dir: str, keep: Any = None):
+        self.data = data
+        self.out_dir = out_dir
+        self._keep = keep
+
+    @property
+    def points(self) -> List[Dict[str, Any]]:
+        return self.data["points"]
+
+    @property
+    def table(self) -> Dict[str, np.ndarray]:
+        empty = {m: None for m in self.data.get("metrics", [])}
+        return table([{"id": p["id"], "status": p["status"], "params": p.get("params") or {},
+                       "metrics": p.get("metrics") or empty, "error": p.get("error") or ""}
+                      for p in self.points])
+
+    def ok(self) -> List[Dict[str, Any]]:
+        return [p for p in self.points if p["status"] == "ok"]
+
+    def to_pandas(self):
+        return to_pandas(self.table)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __repr__(self) -> str:
+        return f"SweepResults({self.data.get('name', '')!r}: {len(self.ok())}/{len(self)} ok, out_dir={self.out_dir!r})"
+
+
+def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Optional[PathLike] = None, *,
+          retry_failed: bool = False) -> SweepResults:
+    """Runs a sweep. spec: a sweep file, or a dict with a sweep file's layout (its relative paths
+    are found from the current directory or the source tree). jobs: points run in parallel.
+    out_dir: where results go (default: a temporary directory kept as long as the results);
+    re-running into the same out_dir resumes. Raises SweepError with the CLI's message when the
+    spec is invalid; failed points are reported in the results (status "failed", error)."""
+    keep = None
+    if out_dir is None:
+        keep = tempfile.TemporaryDirectory(prefix="spikechip-sweep-")
+        out_dir = keep.name
+    out = os.fspath(out_dir)
+    if isinstance(spec, Mapping):
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "sweep-spec.json")
+        with open(path, "w") as f:
+            json.dump(spec, f, indent=1)
+    else:
+        path = os.fspath(spec)
+    cmd = [binary(), "sweep", path, "-j", str(int(jobs)), "-o", out] + (["--retry-failed"] if retry_failed else [])
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = os.path.join(out, "sweep.json")
+    if p.returncode != 0 and not os.path.exists(result):
+        lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+        msg = lines[-1] if lines else f"spikechip sweep exited with status {p.returncode}"
+        raise SweepError(msg.removeprefix("spikechip: error: ").removeprefix("error: "))
+    with open(result) as f:
+        return SweepResults(json.load(f), out, keep)

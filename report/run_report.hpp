@@ -1,0 +1,32 @@
+#pragma once
+// The run report of a batch of inputs on the cycle-accurate chip (schema spikechip.run-report/1,
+// docs/reports.md): every figure `spikechip run`, the cosim server's cycle mode and sweeps report.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arch/batch_run.hpp"
+#include "arch/chip_config.hpp"
+#include "mapper/mapper.hpp"
+#include "models/graph.hpp"
+
+namespace spikechip::report {
+
+struct RunReportContext {
+  std::string model_path, chip_path, command;  // as given by the user (shown in the report)
+  std::vector<std::string> origins;            // per input
+  std::vector<int> labels;                     // per input, -1 unknown
+  int T = 1;
+  bool verified = false;
+  std::string partial_reason;  // reported when run.partial
+  double wall_s = 0, golden_wall_s = 0;
+  uint64_t trace_from = 0, trace_to = UINT64_MAX;  // timeline entries kept (cycles)
+};
+
+// The run report of `run` (every figure of spikechip.run-report/1).
+nlohmann::json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
+                                const arch::ChipBatchRun& run, const RunReportContext& ctx);
+
+}  // namespace spikechip::report

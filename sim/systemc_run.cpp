@@ -1,0 +1,44 @@
+// The SystemC engine of a batch run (sim/systemc_run.hpp).
+#include "sim/systemc_run.hpp"
+
+#include <chrono>
+#include <systemc>
+
+#include "sim/chip_module.hpp"
+
+namespace spikechip::sim {
+
+using arch::ChipBatchRun;
+
+ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const arch::ChipMapping& m,
+                             const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
+                             const std::function<void(const ChipBatchRun&)>& progress,
+                             const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t)>& cycle_progress) {
+  ChipBatchRun out;
+  size_t next_input = 0;
+  const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);
+  const auto t0 = std::chrono::steady_clock::now();
+  ChipModule mod(
+      "chip", period, opt,
+      [&]() -> arch::Chip* {
+        if (next_input >= inputs.size() || (opt.stop && opt.stop->load())) return nullptr;
+        // The previous input's chip is finished; the next one reuses its re-arranged weights.
+        arch::ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
+        out.last = std::make_unique<arch::Chip>(g, chip, m, std::move(plans));
+        out.last->begin(inputs[next_input++], T, opt);
+        return out.last.get();
+      },
+      [&](arch::Chip& c) {
+        out.results.push_back(c.finish());
+        if (progress) progress(out);
+      });
+  if (cycle_progress) mod.on_progress([&](const arch::Chip& c, uint64_t cycle) { cycle_progress(out, c, cycle); });
+  mod.start();
+  sc_core::sc_start();
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.partial = out.results.size() < inputs.size();
+  if (mod.current()) out.results.push_back(mod.current()->finish());  // the input in progress
+  return out;
+}
+
+}  // namespace spikechip::sim

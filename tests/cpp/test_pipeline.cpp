@@ -1,0 +1,99 @@
+// The run pipeline (pipeline/run_pipeline.hpp): both engines give the same report (everything but
+// wall times), several event-loop runs in threads of one process give the same report as one run,
+// a given mapping is used as is, a stop gives a partial result, and the engine names are a table.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "chip_test_util.hpp"
+#include "pipeline/run_pipeline.hpp"
+
+namespace spikechip {
+namespace {
+
+using testing::chip_preset;
+using testing::random_image;
+using testing::small_meta_spikeformer;
+
+// The report without the figures that measure the host (wall seconds and rates per wall second).
+nlohmann::json without_wall_times(nlohmann::json r) {
+  for (const char* k : {"wall_s", "chip_wall_s", "golden_wall_s", "cycles_per_wall_s", "sops_per_wall_s"})
+    r["run"].erase(k);
+  return r;
+}
+
+struct Fixture {
+  model::Graph g = small_meta_spikeformer(2);
+  arch::ChipConfig chip = chip_preset("tiny");
+  std::vector<std::vector<uint8_t>> images;
+  pipeline::Inputs in;
+  Fixture() {
+    for (uint64_t seed : {3u, 4u}) images.push_back(random_image(g.input().shape, seed));
+    for (size_t i = 0; i < images.size(); ++i) {
+      in.views.push_back(model::InputView{images[i].data(), 1, g.input().shape});
+      in.origins.push_back("image " + std::to_string(i));
+      in.labels.push_back(int(i));
+    }
+  }
+  pipeline::Options options(pipeline::Engine e) const {
+    pipeline::Options o;
+    o.T = 2, o.engine = e, o.golden_threads = 1, o.command = "test";
+    return o;
+  }
+};
+
+TEST(Pipeline, EnginesGiveTheSameVerifiedReport) {
+  Fixture f;
+  const pipeline::Result a = pipeline::run(f.g, f.chip, f.in, f.options(pipeline::Engine::SystemC));
+  const pipeline::Result b = pipeline::run(f.g, f.chip, f.in, f.options(pipeline::Engine::EventLoop));
+  ASSERT_TRUE(a.verified) << a.mismatch;
+  ASSERT_TRUE(b.verified) << b.mismatch;
+  EXPECT_EQ(a.report["status"], "complete");
+  EXPECT_EQ(a.report["inputs"].size(), 2u);
+  EXPECT_GT(a.report["summary"]["latency_cycles"].get<double>(), 0);
+  EXPECT_EQ(without_wall_times(a.report).dump(), without_wall_times(b.report).dump());
+}
+
+TEST(Pipeline, EventLoopRunsInThreadsMatchOneRun) {
+  Fixture f;
+  const std::string one = without_wall_times(pipeline::run(f.g, f.chip, f.in, f.options(pipeline::Engine::EventLoop)).report).dump();
+  std::vector<std::string> got(3);
+  std::vector<std::thread> th;
+  for (size_t i = 0; i < got.size(); ++i)
+    th.emplace_back([&, i] {
+      got[i] = without_wall_times(pipeline::run(f.g, f.chip, f.in, f.options(pipeline::Engine::EventLoop)).report).dump();
+    });
+  for (auto& t : th) t.join();
+  for (const auto& s : got) EXPECT_EQ(s, one);
+}
+
+TEST(Pipeline, GivenMappingIsUsedAndStopGivesPartial) {
+  Fixture f;
+  mapper::MapOptions mo;
+  mo.placement = "naive";
+  const mapper::Mapping m = pipeline::map_for_inputs(f.g, f.chip, f.in.views, 2, mo);
+  pipeline::Options o = f.options(pipeline::Engine::EventLoop);
+  o.mapping = &m;
+  const pipeline::Result r = pipeline::run(f.g, f.chip, f.in, o);
+  EXPECT_EQ(r.report["mapping"]["placement"], "naive");
+  EXPECT_EQ(mapper::mapping_to_json(r.mapping).dump(), mapper::mapping_to_json(m).dump());
+  EXPECT_TRUE(r.verified);
+
+  std::atomic<bool> stop{true};  // set before the chip starts (the golden runs are not asked to stop)
+  o.verify = false, o.stop = &stop, o.stop_reason = "asked to";
+  const pipeline::Result p = pipeline::run(f.g, f.chip, f.in, o);
+  EXPECT_TRUE(p.run.partial);
+  EXPECT_EQ(p.report["status"], "partial");
+  EXPECT_EQ(p.report["partial_reason"], "asked to");
+  EXPECT_FALSE(p.verified);
+}
+
+TEST(Pipeline, EngineNamesAreOneTable) {
+  for (const auto& e : pipeline::engines()) EXPECT_EQ(pipeline::engine_from_name(e.name), e.engine);
+  EXPECT_STREQ(pipeline::engine_name(pipeline::Engine::EventLoop), "event");
+  EXPECT_THROW(pipeline::engine_from_name("verilator"), UsageError);
+}
+
+}  // namespace
+}  // namespace spikechip

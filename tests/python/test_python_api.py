@@ -1,0 +1,420 @@
+"""The in-process Python API (`import spikechip`, docs/python.md) against the command line: every
+call, its bad inputs (the same one-line messages as `spikechip`, as spikechip.Error subclasses),
+and a run equal field for field to `spikechip run` on the same inputs."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import spikechip
+from conftest import REPO
+
+BINARY = os.environ.get("SPIKECHIP_BINARY", os.path.join(REPO, "build", "spikechip"))
+MODEL = "models/fmnist"
+CHIP = "arch/presets/tiny.json"
+SAMPLE = "models/fmnist/sample.npy"
+# Report fields that measure the machine, not the chip.
+RUN_TIME_FIELDS = ("wall_s", "chip_wall_s", "golden_wall_s", "cycles_per_wall_s", "sops_per_wall_s")
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)  # the CLI and the API see the same relative paths
+
+
+def cli(*args, ok=True):
+    p = subprocess.run([BINARY, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def cli_error(*args):
+    """The one-line message `spikechip` prints for a failing command (exit code 1)."""
+    p = cli(*args, ok=False)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    line = p.stderr.strip().splitlines()[-1]
+    assert line.startswith("spikechip: error: "), line
+    return line[len("spikechip: error: "):]
+
+
+def raises(cls, fn):
+    with pytest.raises(cls) as e:
+        fn()
+    assert isinstance(e.value, spikechip.Error)
+    return str(e.value)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return spikechip.Model.load(MODEL)
+
+
+@pytest.fixture(scope="module")
+def chip():
+    return spikechip.Chip.load(CHIP)
+
+
+@pytest.fixture(scope="module")
+def cli_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    cli("run", "--model", MODEL, "--chip", CHIP, "--input", SAMPLE, "-o", str(out), "-q")
+    with open(out / "report.json") as f:
+        return json.load(f), str(out / "report.json")
+
+
+@pytest.fixture(scope="module")
+def py_report(model, chip):
+    return spikechip.run(model, chip, SAMPLE, spikes=True)
+
+
+def without_run_time(r):
+    r = json.loads(json.dumps(r))
+    for k in RUN_TIME_FIELDS:
+        r["run"].pop(k)
+    return r
+
+
+# ------------------------------------------------------------------------------------ package
+def test_package_is_documented_and_typed():
+    assert spikechip.__version__ == cli("--version").stdout.split()[-1]
+    for f in (spikechip.run, spikechip.infer, spikechip.map, spikechip.sweep, spikechip.Model.load,
+              spikechip.Model.from_torch, spikechip.Chip.load, spikechip.Chip.set, spikechip.Report.reprice):
+        assert f.__doc__ and len(f.__doc__) > 40, f
+        assert "return" in f.__annotations__, f
+    assert os.path.exists(os.path.join(os.path.dirname(spikechip.__file__), "py.typed"))
+    for name in ("UsageError", "ModelError", "ChipConfigError", "InputError", "MappingError",
+                 "SimulationError", "VerificationError", "SweepError", "CosimError"):
+        assert issubclass(getattr(spikechip, name), spikechip.Error)
+    assert issubclass(spikechip.VerificationError, spikechip.SimulationError)
+
+
+# -------------------------------------------------------------------------------------- model
+def test_model_load_and_info(model):
+    assert (model.name, model.timesteps, model.input_shape, model.encoding) == ("fmnist-tiny", 1, (1, 28, 28), "image")
+    assert model.info() == json.loads(cli("model", "info", MODEL, "--json").stdout)
+
+
+def test_model_missing_and_invalid(tmp_path):
+    msg = raises(spikechip.ModelError, lambda: spikechip.Model.load("no/such/model"))
+    assert msg == cli_error("model", "info", "no/such/model")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "graph.json").write_text("{\"nodes\": 3}")
+    (bad / "weights.safetensors").write_bytes(b"")
+    msg = raises(spikechip.ModelError, lambda: spikechip.Model.load(bad))
+    assert msg == cli_error("model", "info", str(bad))
+
+
+def test_model_from_torch_checkpoint_equals_shipped(model):
+    pytest.importorskip("torch")
+    m = spikechip.Model.from_torch(os.path.join(MODEL, "checkpoint.pth"), timesteps=1)
+    x = np.load(SAMPLE)
+    a, b = spikechip.infer(model, x, spikes=True), spikechip.infer(m, x, spikes=True)
+    assert np.array_equal(a["output_acc"], b["output_acc"])
+    for k in a["spikes"]:
+        assert np.array_equal(a["spikes"][k], b["spikes"][k]), k
+    msg = raises(spikechip.ModelError, lambda: spikechip.Model.from_torch("no/such.pth"))
+    assert "no/such.pth" in msg
+
+
+def test_model_from_torch_module_like(model):
+    torch = pytest.importorskip("torch")
+    from spikechip._bridge import exporter
+    export = exporter()
+    sd, _ = export.load_checkpoint(os.path.join(MODEL, "checkpoint.pth"))
+    module, _ = export.build_checked(sd, "checkpoint", 8, (28, 28), 1)
+    module.train()
+    m = spikechip.Model.from_torch(module, like=model)
+    assert module.training  # left as it was
+    x = np.load(SAMPLE)
+    assert np.array_equal(spikechip.infer(m, x)["output_acc"], spikechip.infer(model, x)["output_acc"])
+    assert m.name == model.name
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(0.5)
+    m2 = spikechip.Model.from_torch(module, like=model)
+    assert not np.array_equal(spikechip.infer(m2, x)["output_acc"], spikechip.infer(model, x)["output_acc"])
+    raises(spikechip.UsageError, lambda: spikechip.Model.from_torch(module))
+
+
+# --------------------------------------------------------------------------------------- chip
+def test_chip_load_by_name_set_and_dict(chip):
+    assert spikechip.Chip.load("tiny").to_dict() == chip.to_dict()
+    c = chip.set("core.adder_lanes", 32)
+    assert c["core.adder_lanes"] == 32 and chip["core.adder_lanes"] == 16  # immutable
+    assert spikechip.Chip.load("tiny", core__adder_lanes=32).to_dict() == c.to_dict()
+    assert spikechip.Chip.from_dict(c.to_dict()).to_dict() == c.to_dict()
+    assert spikechip.Chip.from_dict({"name": "x", "mesh": {"width": 2, "height": 3}})["mesh.height"] == 3
+
+
+def test_chip_errors_are_the_files_errors(tmp_path):
+    d = json.load(open(CHIP))
+    d["core"]["adder_lanez"] = 32
+    bad = tmp_path / "chip.json"
+    bad.write_text(json.dumps(d))
+    want = cli_error("map", "--model", MODEL, "--chip", str(bad), "-o", str(tmp_path / "m.json"))
+    assert raises(spikechip.ChipConfigError, lambda: spikechip.Chip.load(bad)) == want
+    msg = raises(spikechip.ChipConfigError, lambda: spikechip.Chip.load(CHIP).set("core.adder_lanez", 32))
+    assert msg == want.replace(str(bad), CHIP)
+    d["core"].pop("adder_lanez")
+    d["core"]["adder_lanes"] = -4
+    bad.write_text(json.dumps(d))
+    want = cli_error("map", "--model", MODEL, "--chip", str(bad), "-o", str(tmp_path / "m.json"))
+    assert raises(spikechip.ChipConfigError, lambda: spikechip.Chip.load(CHIP).set("core.adder_lanes", -4)) == \
+        want.replace(str(bad), CHIP)
+    missing = cli_error("map", "--model", MODEL, "--chip", "no/chip.json", "-o", str(tmp_path / "m.json"))
+    assert raises(spikechip.ChipConfigError, lambda: spikechip.Chip.load("no/chip.json")) == missing
+    assert "presets: " in raises(spikechip.ChipConfigError, lambda: spikechip.Chip.load("nosuchpreset"))
+
+
+# ---------------------------------------------------------------------------------------- map
+def test_map_equals_cli_and_is_inspectable(model, chip, tmp_path):
+    cli("map", "--model", MODEL, "--chip", CHIP, "-o", str(tmp_path / "m.json"), "--placement", "snake")
+    m = spikechip.map(model, chip, placement="snake")
+    assert m.to_dict() == json.load(open(tmp_path / "m.json"))
+    g = m.groups
+    n = len(g["id"])
+    assert n == m.summary["groups"] and g["core"].shape == (n, 2)
+    assert set(m.placement) == set(g["id"].tolist())
+    assert all(0 <= x < m.mesh[0] and 0 <= y < m.mesh[1] for x, y in m.placement.values())
+    assert m.routes[0]["kind"] == "pixel"
+    ll = m.link_loads
+    assert ll["from"].shape[1] == 2 and (ll["load"] > 0).all()
+    assert ll["load"].max() == pytest.approx(m.summary["max_link_load"])
+    m.save(tmp_path / "again.json")
+    assert spikechip.Mapping.load(tmp_path / "again.json").to_dict() == m.to_dict()
+    # measured rates from inputs, as --rates-from-inputs
+    cli("map", "--model", MODEL, "--chip", CHIP, "-o", str(tmp_path / "r.json"), "--rates-from-inputs", SAMPLE)
+    assert spikechip.map(model, chip, rates_from_inputs=np.load(SAMPLE)).to_dict() == json.load(open(tmp_path / "r.json"))
+
+
+def test_map_model_that_does_not_fit(model, tmp_path):
+    d = json.load(open(CHIP))
+    d["mesh"] = {"width": 2, "height": 2}
+    d["tech"]["energy_table"] = "arch/energy/45nm.json"  # found in the source tree
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps(d))
+    want = cli_error("map", "--model", MODEL, "--chip", str(small), "-o", str(tmp_path / "m.json"))
+    c = spikechip.Chip.load(small)
+    assert raises(spikechip.MappingError, lambda: spikechip.map(model, c)) == want
+    assert raises(spikechip.MappingError, lambda: spikechip.run(model, c, SAMPLE)) == want
+    raises(spikechip.UsageError, lambda: spikechip.map(model, c, chips=0))
+
+
+# -------------------------------------------------------------------------------------- infer
+def test_infer_equals_cli(model, tmp_path):
+    cli("infer", "--model", MODEL, "--input", SAMPLE, "-o", str(tmp_path / "i.json"))
+    want = json.load(open(tmp_path / "i.json"))
+    r = spikechip.infer(model, SAMPLE)
+    assert r["report"] == want
+    x = np.load(SAMPLE)
+    ra = spikechip.infer(model, x, spikes=True)
+    assert ra["predictions"].tolist() == r["predictions"].tolist() == [i["prediction"] for i in want["inputs"]]
+    assert ra["output_acc"].shape == (8, 10)
+    s = ra["spikes"]["ConvBlock1_1.0.lif1"]
+    assert s.dtype == np.uint8 and s.shape[:2] == (8, 1)
+    # one image [H, W] and a non-contiguous view give the same results
+    assert spikechip.infer(model, x[3, 0])["predictions"].tolist() == [r["predictions"][3]]
+    assert spikechip.infer(model, x[::2])["predictions"].tolist() == r["predictions"][::2].tolist()
+
+
+def test_bad_inputs_raise_the_cli_messages(model, chip, tmp_path):
+    wrong = np.zeros((2, 3, 28, 28), np.uint8)
+    np.save(tmp_path / "wrong.npy", wrong)
+    want = cli_error("infer", "--model", MODEL, "--input", str(tmp_path / "wrong.npy"))
+    assert raises(spikechip.InputError, lambda: spikechip.infer(model, wrong)) == want.replace(str(tmp_path / "wrong.npy"), "inputs")
+    assert raises(spikechip.InputError, lambda: spikechip.run(model, chip, wrong)) == want.replace(str(tmp_path / "wrong.npy"), "inputs")
+    assert isinstance(pytest.raises(ValueError, spikechip.infer, model, wrong).value, spikechip.InputError)
+    want = cli_error("infer", "--model", MODEL, "--input", "no/such.npy")
+    assert raises(spikechip.InputError, lambda: spikechip.infer(model, "no/such.npy")) == want
+    assert raises(spikechip.InputError, lambda: spikechip.run(model, chip, "no/such.npy")) == want
+    np.save(tmp_path / "f.npy", np.zeros((1, 28, 28), np.float32))
+    want = cli_error("infer", "--model", MODEL, "--input", str(tmp_path / "f.npy"))
+    assert "uint8" in raises(spikechip.InputError, lambda: spikechip.infer(model, np.zeros((1, 28, 28), np.float32)))
+    assert "uint8" in want
+    raises(spikechip.InputError, lambda: spikechip.infer(model, [1, 2, 3]))
+    raises(spikechip.UsageError, lambda: spikechip.run(model, chip, SAMPLE, T=99))
+    raises(spikechip.UsageError, lambda: spikechip.infer(model, SAMPLE, labels=[1]))
+
+
+# ---------------------------------------------------------------------------------------- run
+def test_run_equals_cli_field_for_field(cli_report, py_report):
+    want, _ = cli_report
+    assert without_run_time(py_report.data) == without_run_time(want)
+    assert py_report.verified and py_report.status == "complete"
+
+
+def test_run_from_array_and_mapping(model, chip, cli_report, tmp_path):
+    want, _ = cli_report
+    x = np.load(SAMPLE)
+    m = spikechip.map(model, chip, rates_from_inputs=x)
+    r = spikechip.run(model, chip, x, mapping=m, labels=list(range(8)))
+    got = without_run_time(r.data)
+    w = without_run_time(want)
+    for d in (got, w):
+        d["tool"].pop("command")
+        for i in d["inputs"]:
+            i.pop("origin"), i.pop("label")
+    assert got == w
+    assert r.inputs["label"].tolist() == list(range(8))
+    other = spikechip.map(model, chip.set("core.adder_lanes", 8))
+    raises(spikechip.MappingError, lambda: spikechip.run(model, chip, x, mapping=other))
+    raises(spikechip.UsageError, lambda: spikechip.run(model, chip, x, mapping=m, chips=2))
+
+
+def test_report_tables_and_spikes(model, py_report):
+    r = py_report
+    L = r.layers
+    assert len(L["name"]) == len(model.info()["nodes"]) and L["shape"].shape[1] == 3
+    assert L["energy_pJ"].sum() == pytest.approx(r.summary["energy_pJ"], rel=1e-9)
+    assert sum(r.energy_by_component.values()) == pytest.approx(r.summary["energy_pJ"], rel=1e-9)
+    assert set(r.cores) >= {"id", "x", "y", "busy_cycles", "stall_cycles.waiting_input", "utilisation"}
+    assert r.links["from"].shape[1] == 2 and r.links["flits"].sum() > 0
+    assert r.predictions.tolist() == r.inputs["prediction"].tolist()
+    golden = spikechip.infer(model, SAMPLE, spikes=True)["spikes"]
+    for name in ("ConvBlock1_1.0.lif1", "block4.0.attn.attn_lif"):
+        for i in (0, 7):
+            s = r.spikes(name, i)
+            assert s.dtype == np.uint8 and np.array_equal(s, golden[name][i])
+    raises(spikechip.UsageError, lambda: r.spikes("output"))
+    raises(spikechip.UsageError, lambda: r.spikes("ConvBlock1_1.0.lif1", 8))
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return
+    df = r.to_pandas("layers")
+    assert list(df["name"]) == list(L["name"]) and df["energy_pJ"].sum() == pytest.approx(r.summary["energy_pJ"])
+
+
+def test_reprice_equals_spikechip_energy(py_report, cli_report, tmp_path):
+    _, path = cli_report
+    same = py_report.reprice(py_report.data["chip"]["energy_table"])
+    for k in ("energy_pJ", "paper_energy_pJ", "energy_per_sop_pJ"):
+        assert same.summary[k] == pytest.approx(py_report.summary[k], rel=1e-12)
+    assert same.layers["energy_pJ"] == pytest.approx(py_report.layers["energy_pJ"], rel=1e-12)
+    r28 = py_report.reprice("arch/energy/28nm.json")
+    want = json.loads(cli("energy", "--report", path, "--table", "arch/energy/28nm.json").stdout)
+    assert r28.summary["energy_pJ"] == pytest.approx(want["energy_pJ"], rel=1e-12)
+    assert r28.energy_by_component == pytest.approx(want["components_pJ"], rel=1e-12)
+    assert r28.summary["energy_pJ"] < py_report.summary["energy_pJ"]
+    assert r28.layers["energy_pJ"].sum() == pytest.approx(r28.summary["energy_pJ"], rel=1e-9)
+    assert r28.inputs["energy_pJ"].mean() == pytest.approx(r28.summary["energy_pJ"], rel=1e-9)
+    from_file = spikechip.Report.load(path).reprice("arch/energy/28nm.json")
+    assert from_file.summary["energy_pJ"] == pytest.approx(want["energy_pJ"], rel=1e-12)
+    raises(spikechip.ChipConfigError, lambda: py_report.reprice("no/table.json"))
+    out = py_report.write(tmp_path / "out")
+    assert json.load(open(out)) == py_report.data and os.path.exists(tmp_path / "out" / "report.html")
+
+
+def test_time_limit_gives_a_partial_report(model, chip):
+    x = np.repeat(np.load(SAMPLE), 4, axis=0)
+    r = spikechip.run(model, chip, x, time_limit=0.05)
+    assert r.status == "partial" and r.data["partial_reason"] == "time limit" and not r.verified
+
+
+# ------------------------------------------------------------------- GIL, Ctrl-C, progress
+def test_gil_released_and_parallel_runs(model, chip, py_report):
+    ticks = []
+    results = {}
+
+    def work(k):
+        results[k] = spikechip.run(model, chip, SAMPLE)
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in ts:
+        t.start()
+    while any(t.is_alive() for t in ts):
+        ticks.append(time.monotonic())
+        time.sleep(0.01)
+    assert len(ticks) > 5  # the main thread ran while both simulated (holding the GIL would give ~1)
+    for k in range(2):
+        assert without_run_time(results[k].data) == without_run_time(py_report.data)
+
+
+def test_ctrl_c_stops_cleanly_and_progress(model, chip):
+    # The interrupt is sent 0.2 s after the first progress report (not at a fixed time from the
+    # start: on a fast machine a short run ends before any fixed delay). 512 inputs take seconds,
+    # so an interrupt that is honoured ends the run long before it would finish on its own.
+    seen = []
+    x = np.repeat(np.load(SAMPLE), 64, axis=0)
+
+    def on_progress(d):
+        if not seen:
+            threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        seen.append(d)
+
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        spikechip.run(model, chip, x, progress=on_progress)
+    assert time.monotonic() - t0 < 5
+    assert seen[-1]["input"] < len(x) - 1  # stopped early, not at the end
+    assert seen and {"phase", "input", "inputs", "fraction", "cycle"} <= set(seen[0])
+
+    def fail(d):
+        if d["phase"] == "simulate":
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        spikechip.run(model, chip, x[:8], progress=fail)
+    assert spikechip.run(model, chip, x[:1]).verified  # the interpreter goes on
+
+
+# -------------------------------------------------------------------------------------- sweep
+def test_sweep(tmp_path):
+    spec = {"name": "lanes", "job": "run", "model": MODEL, "inputs": SAMPLE, "chip": CHIP,
+            "grid": {"core.adder_lanes": [8, 16]}}
+    res = spikechip.sweep(spec, jobs=2, out_dir=tmp_path / "s")
+    assert len(res) == 2 and [p["status"] for p in res.points] == ["ok", "ok"]
+    t = res.table
+    assert t["params.core.adder_lanes"].tolist() == [8, 16] and (t["metrics.energy_pJ"] > 0).all()
+    assert os.path.exists(tmp_path / "s" / "results.csv")
+    msg = raises(spikechip.SweepError, lambda: spikechip.sweep({**spec, "grid": {"core.bogus": [1]}}, out_dir=tmp_path / "b"))
+    assert "bogus" in msg
+
+
+# -------------------------------------------------------------------------------------- cosim
+def test_cosim_client_both_import_paths():
+    from spikechip.cosim import Client, CosimError, ServerError
+    from spikechip_py.cosim_client import Client as OldClient
+    assert OldClient is Client and issubclass(ServerError, CosimError) and issubclass(CosimError, spikechip.Error)
+    assert spikechip.cosim.Client is Client
+
+
+def test_in_process_equals_cosim_after_weight_update(model, chip):
+    """The energy-aware training example's measurement both ways: update_weights_from + run
+    mode=cycle over ZeroMQ, and Model.from_torch + spikechip.run in process."""
+    torch = pytest.importorskip("torch")
+    from spikechip._bridge import exporter
+    from spikechip.cosim import Client
+    export = exporter()
+    sd, _ = export.load_checkpoint(os.path.join(MODEL, "checkpoint.pth"))
+    module, _ = export.build_checked(sd, "checkpoint", 8, (28, 28), 1)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(1 + 0.05 * torch.randn_like(p))
+    x = np.load(SAMPLE)
+    p = subprocess.Popen([BINARY, "serve", "--bind", "tcp://127.0.0.1:*", "--workers", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ep = p.stdout.readline().split()[-1]
+    try:
+        with Client.connect(ep, timeout=120) as c:
+            c.load_model(os.path.join(REPO, MODEL))
+            c.set_chip(os.path.join(REPO, CHIP))
+            c.update_weights_from(module)
+            via = c.run(x, mode="cycle")
+            c.shutdown()
+    finally:
+        p.wait(20)
+    r = spikechip.run(spikechip.Model.from_torch(module, like=model), chip, x)
+    assert via["verified"] and r.verified
+    for k in ("summary", "layers", "cores", "links", "events"):
+        assert via["report"][k] == r.data[k], k
+    base = spikechip.run(model, chip, x)
+    assert base.summary["energy_pJ"] != r.summary["energy_pJ"]  # the update changed something
