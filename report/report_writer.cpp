@@ -75,7 +75,7 @@ std::string cores_csv(const json& report) {
   const json& cores = section(report, "cores", json::value_t::array);
   // Stall causes are a small open set: the schema's four first, then any others a newer
   // simulator adds, so a new cause appears as a column instead of vanishing.
-  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "output_full", "waiting_eot"};
+  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "waiting_eot", "waiting_dram"};
   std::set<std::string> extra;
   for (std::size_t i = 0; i < cores.size(); ++i) {
     auto it = row_object(cores[i], "cores", i).find("stall_cycles");
@@ -84,7 +84,7 @@ std::string cores_csv(const json& report) {
         if (std::find(stalls.begin(), stalls.end(), k) == stalls.end()) extra.insert(k);
   }
   stalls.insert(stalls.end(), extra.begin(), extra.end());
-  static const char* kTail[] = {"utilisation", "sops", "weight_sram_reads", "membrane_sram_reads",
+  static const char* kTail[] = {"idle_cycles", "utilisation", "sops", "weight_sram_reads", "membrane_sram_reads",
                                 "membrane_sram_writes", "membrane_sram_used_bytes", "weight_sram_used_bytes"};
   std::vector<std::string> header = {"id", "x", "y", "chip", "nodes", "busy_cycles"};
   for (auto& s : stalls) header.push_back("stall_" + s + "_cycles");
@@ -116,6 +116,17 @@ std::string cores_csv(const json& report) {
     return w.text();
   }
   const long long chip_w = std::max(1LL, mw / cx), chip_h = std::max(1LL, mh / cy);
+  // An unused core's units are idle all run: the cycles a used core's busy + stalls + idle cover.
+  std::string unused_idle = "0";
+  if (!by_id.empty()) {
+    const json& c = *by_id.begin()->second;
+    if (c.value("idle_cycles", json()).is_number() && c.value("busy_cycles", json()).is_number()) {
+      double all = c["idle_cycles"].get<double>() + c["busy_cycles"].get<double>();
+      for (const auto& [k, v] : c.value("stall_cycles", json::object()).items())
+        if (v.is_number()) all += v.get<double>();
+      unused_idle = format_number(all);
+    }
+  }
   for (long long id = 0; id < mw * mh; ++id) {
     if (auto it = by_id.find(id); it != by_id.end()) {
       used_row(*it->second);
@@ -125,7 +136,7 @@ std::string cores_csv(const json& report) {
     std::vector<std::string> r = {std::to_string(id), std::to_string(x), std::to_string(y),
                                   std::to_string((y / chip_h) * (mw / chip_w) + x / chip_w), "", "0"};
     r.insert(r.end(), stalls.size(), "0");
-    r.insert(r.end(), std::size(kTail), "0");
+    for (const char* k : kTail) r.push_back(std::string(k) == "idle_cycles" ? unused_idle : "0");
     w.row(r);
   }
   return w.text();

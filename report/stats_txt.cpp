@@ -110,12 +110,13 @@ std::string render_stats_txt(const json& r) {
     L.add(p + "firing_rate", get(l, "firing_rate"), "spikes / (neurons x timesteps)", "");
     L.add(p + "sops", get(l, "sops"), "synaptic operations", "");
     L.add(p + "energy_pJ", get(l, "energy_pJ"), "energy of the layer's own events", "pJ");
-    L.add(p + "busy_cycles", get(l, "busy_cycles"), "node-unit cycles of its cores, last input", "cycles");
+    L.add(p + "busy_cycles", get(l, "busy_cycles"), "cycles its cores' units spent on it, last input", "cycles");
   }
   for (const json& c : arr(r, "cores")) {
     const std::string p = "core." + get(c, "id").dump() + ".";
     L.add(p + "busy_cycles", get(c, "busy_cycles"), "busy cycles, last input", "cycles");
-    L.add(p + "utilisation", get(c, "utilisation"), "busy / latency, last input", "");
+    L.add(p + "idle_cycles", get(c, "idle_cycles"), "idle cycles of its input engine, node unit and packetiser, last input", "cycles");
+    L.add(p + "utilisation", get(c, "utilisation"), "busy / (3 x run cycles), last input", "");
     L.add(p + "sops", get(c, "sops"), "synaptic operations, last input", "");
   }
   L.add("host.wall_s", get(run, "wall_s"), "wall time of the whole command (host)", "s");
