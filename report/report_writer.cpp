@@ -122,7 +122,8 @@ std::string cores_csv(const json& report) {
     const json& c = *by_id.begin()->second;
     if (c.value("idle_cycles", json()).is_number() && c.value("busy_cycles", json()).is_number()) {
       double all = c["idle_cycles"].get<double>() + c["busy_cycles"].get<double>();
-      for (const auto& [k, v] : c.value("stall_cycles", json::object()).items())
+      const json st = c.value("stall_cycles", json::object());
+      for (const auto& [k, v] : st.items())
         if (v.is_number()) all += v.get<double>();
       unused_idle = format_number(all);
     }

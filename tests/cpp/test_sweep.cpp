@@ -384,7 +384,8 @@ TEST(SweepSpec, RunJobVariesTModelInputsAndMapperOptions) {
   // A sweep varying none of these keeps its points' keys (stores of earlier sweeps stay valid).
   const auto plain = parse(R"({"job": "run", "model": ")" + src + R"(/models/fmnist", "inputs": ")" + src +
                            R"(/models/fmnist/sample.npy", "chip": ")" + chip_preset() + R"(", "grid": {"core.adder_lanes": [8]}})");
-  EXPECT_EQ(plain.points[0].key.find("\"run\""), std::string::npos);
+  EXPECT_EQ(plain.points[0].key.find("\"run\":{"), std::string::npos);
+  EXPECT_NE(s.points[0].key.find("\"run\":{"), std::string::npos);
   // What each job takes.
   const std::string run_base = R"("job": "run", "model": ")" + src + R"(/models/fmnist", "inputs": ")" + src +
                                R"(/models/fmnist/sample.npy", "chip": ")" + chip_preset() + "\"";
