@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "report/compare.hpp"
+#include "report/critical_path_report.hpp"
 #include "report/csv.hpp"
 #include "report/stats_txt.hpp"
 #include "base/error.hpp"
@@ -337,6 +338,7 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   files["energy.csv"] = energy_csv(report);
   files["timesteps.csv"] = render_timesteps_csv(report);
   files["stats.txt"] = render_stats_txt(report);
+  files["critical_path.csv"] = critical_path_csv(report);
   files["report.html"] = render_run_html(report);
   files["report.json"] = dump_json(report, 2) + "\n";
   return files;

@@ -132,7 +132,7 @@ TEST(RunOutputs, TwoWritesGiveIdenticalBytes) {
     ++n;
     EXPECT_EQ(read(e.path()), read(b / e.path().filename())) << e.path().filename();
   }
-  EXPECT_EQ(n, 9);  // report.json, report.html, 5 CSVs + timesteps.csv, stats.txt; no temporaries left
+  EXPECT_EQ(n, 10);  // report.json, report.html, 6 CSVs + timesteps.csv, stats.txt; no temporaries left
   EXPECT_EQ(json::parse(read(a / "report.json")), tiny_report());
   fs::remove_all(a);
   fs::remove_all(b);
