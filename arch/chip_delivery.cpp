@@ -16,6 +16,7 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
       for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];
     }
     ++results_got;
+    if (cycle >= res.latency_cycles) result_act = trip_act(PathKind::Network, -1, d, cycle);
     res.latency_cycles = std::max(res.latency_cycles, cycle);
   } else {
     for (int gid : groups_on_core[core]) {
@@ -51,19 +52,30 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
     charge_core(s.node, core.cnt, before);
   }
   const uint64_t fin = core.book_synapse(cycle, cyc, conflict, d.kind == DataKind::Pixel);
+  // Critical path: the engine started on the packet when it arrived (its trip released it) or
+  // when the engine's previous packet was done.
+  uint32_t pred = fin - cyc == cycle ? trip_act(PathKind::Network, G.core, d, cycle) : syn_act[size_t(G.core)];
+  const PathKind kind = d.kind == DataKind::Pixel ? PathKind::Encoder : PathKind::Synapse;
+  uint64_t at = fin - cyc;
   // Each consumer's layer gets its own cycles (the first also the header decode) and conflicts.
   for (size_t j = 0; j < consumer_scratch.size(); ++j) {
     const int node = G.slots[size_t(P.consumers[j].first)].node;
     const auto [c, bc] = consumer_scratch[j];
     layer_work(node, d.t, fin - cyc, fin, c - bc + (j == 0 ? core.header_cost() : 0));
     res.layer_time[size_t(node)].bank_conflict += bc;
+    const uint64_t until = j + 1 == consumer_scratch.size() ? fin : at + c + (j == 0 ? core.header_cost() : 0);
+    pred = path_act(kind, G.core, node, d.t, at, until, pred);
+    at = until;
   }
+  if (consumer_scratch.empty()) pred = path_act(kind, G.core, d.src_node, d.t, at, fin, pred);
+  syn_act[size_t(G.core)] = pred;
   if (opt.record_activity && !P.consumers.empty())
     record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
   const int s = src_idx(P, d.src_group, G);
   const size_t k = size_t(d.t) * P.srcs.size() + s;
   P.recv[k]++;
   P.last_data[d.t] = std::max(P.last_data[d.t], fin);
+  if (fin >= P.ready[d.t]) P.ready_act[d.t] = pred;
   P.ready[d.t] = std::max(P.ready[d.t], fin);
   if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
 }
@@ -72,6 +84,7 @@ void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycl
   Port& P = port_for(G, d);
   const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
   P.expect[k] = n;
+  if (cycle >= P.ready[d.t]) P.ready_act[d.t] = trip_act(PathKind::EndOfStep, G.core, d, cycle);
   P.ready[d.t] = std::max(P.ready[d.t], cycle);
   if (P.recv[k] == n) source_complete(G, P, d.t);
 }
