@@ -40,7 +40,7 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   G.task_start = end - std::max<uint64_t>(1, cyc);
   layer_work(s.node, t, G.task_start, end, end - G.task_start);
   G.act = node_act[size_t(G.core)] =
-      path_act(s.op == Op::SDSA ? PathKind::Sdsa : PathKind::Node, G.core, s.node, t, G.task_start, end, pred);
+      path_act(rules.sdsa_unit ? PathKind::Sdsa : PathKind::Node, G.core, s.node, t, G.task_start, end, pred);
   schedule(end, G.id, true);
 }
 
