@@ -98,7 +98,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     net->on_link_flit(nullptr);
   for (auto& c : cores) c->reset();
   acts.clear();
-  node_act.assign(cores.size(), kNoAct), syn_act.assign(cores.size(), kNoAct);
+  node_act.assign(cores.size(), kNoAct), syn_act.assign(cores.size(), kNoAct), syn_ref.assign(cores.size(), nullptr);
   phase_act.assign(phase_groups.size(), kNoAct);
   result_act = sender_act = spill_act = host_base_act = kNoAct;
   for (GroupState& G : groups) {
