@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "arch/core/core_registry.hpp"
+#include "base/registry.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -64,11 +65,7 @@ void read_core(const StrictJson& j, CoreConfig& c) {
   j.opt_int("queue_sram_bytes", c.queue_sram_bytes, 64, kMaxSram);
   if (j.has("type")) {  // the core models' name table (arch/core/core_registry.hpp)
     c.type = j.at("type").as_string();
-    if (!find_core_model(c.type)) {
-      std::string names;
-      for (const char* n : core_model_names()) names += (names.empty() ? "" : ", ") + std::string(n);
-      j.at("type").fail("'" + c.type + "' is not a core model; known: " + names);
-    }
+    if (!find_core_model(c.type)) j.at("type").fail("'" + c.type + "' is not a core model; known: " + join_names(core_model_names()));
   }
   if (c.membrane_sram_bytes % c.membrane_banks != 0)
     j.at("membrane_banks").fail("membrane_sram_bytes " + std::to_string(c.membrane_sram_bytes) +

@@ -26,6 +26,11 @@ void ChipEngine::walk_critical_path() {
       const PathAct& x = acts[a];
       const uint64_t released = x.pred == kNoAct ? 0 : acts[x.pred].end;
       push(x.kind, x.core, x.node, x.t, x.start, x.end);
+      if (x.trip) {  // the packet's trip from its sender (whose layer and timestep it carries)
+        push(PathKind::Network, x.core, x.pred == kNoAct ? -1 : acts[x.pred].node, x.pred == kNoAct ? -1 : acts[x.pred].t,
+             released, x.start);
+        continue;
+      }
       // A recorded interval starts when its releaser ends; a gap would be a controller decision
       // this recording does not know (none: tested), shown rather than hidden.
       if (x.start > released) push(PathKind::Other, -1, -1, -1, released, x.start);

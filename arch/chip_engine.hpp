@@ -375,17 +375,22 @@ struct ChipEngine : noc::PacketSink {
     int32_t core, node;
     int16_t t;
     PathKind kind;
+    bool trip;  // a packet's trip [acts[pred].end, start) to `core` precedes it (one record less per packet)
   };
   std::vector<PathAct> acts;
   std::vector<uint32_t> node_act, syn_act;  // [core]: the latest booking of its node unit / input engine
+  // [core]: the port ready time (&Port::ready_act[t]) that refers to syn_act, nullptr none,
+  // &kManyRefs several (on_data extends syn_act only while no other port refers to it).
+  std::vector<const uint32_t*> syn_ref;
+  static inline const uint32_t kManyRefs = 0;
   std::vector<uint32_t> phase_act;          // [phase]: its DRAM load
   uint32_t result_act = kNoAct;             // the result packet that set latency_cycles
   uint32_t sender_act = kNoAct;             // what the packets being sent come from (send stamps it)
   uint32_t spill_act = kNoAct;              // the spill whose write let the next phase start
   uint64_t host_base = 0;                   // the host's frames stream from here (0, or phase 0's load)
   uint32_t host_base_act = kNoAct;
-  uint32_t path_act(PathKind k, int core, int node, int t, uint64_t start, uint64_t end, uint32_t pred) {
-    acts.push_back({start, end, pred, core, node, int16_t(t), k});
+  uint32_t path_act(PathKind k, int core, int node, int t, uint64_t start, uint64_t end, uint32_t pred, bool trip = false) {
+    acts.push_back({start, end, pred, core, node, int16_t(t), k, trip});
     return uint32_t(acts.size() - 1);
   }
   uint64_t act_end(uint32_t a) const { return a == kNoAct ? 0 : acts[a].end; }
