@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "arch/core/core_registry.hpp"
+#include "base/registry.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -39,6 +40,13 @@ struct Row {
 // KEY(section, member): the dotted path and the member it fills, written once.
 #define KEY(sec, mem) .path = #sec "." #mem, .ref = [](ChipConfig& c) -> Ref { return &c.sec.mem; }
 #define TOP(mem) .path = #mem, .ref = [](ChipConfig& c) -> Ref { return &c.mem; }
+
+// The core-model registry's names (arch/core/list.hpp), as the table's choices.
+std::vector<const char*> core_choices() {
+  std::vector<const char*> out;
+  for (const std::string& n : core_model_names()) out.push_back(find_core_model(n)->name);
+  return out;
+}
 
 // The routing registry's names (arch/noc/routing/list.hpp), as the table's choices.
 std::vector<const char*> routing_choices() {
@@ -93,7 +101,7 @@ const std::vector<Row>& rows() {
       {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
        .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
                   "whole packet each"},
-      {KEY(core, type), .choices = core_model_names(),
+      {KEY(core, type), .choices = core_choices(),
        .meaning = "core model (arch/core/core_registry.hpp): event = the event-driven neuro-core, dense = the dense "
                   "MAC-array core"},
       {KEY(host, ports), .lo = 1, .hi = 4096,

@@ -30,17 +30,17 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   CoreModel& core = *cores[G.core];
   if (core.node_free() > ready) pred = node_act[size_t(G.core)];
   const CoreCounters before = core.cnt;
-  const auto compute = op_rules(s.op).compute;
-  const uint64_t cyc = compute ? compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
+  const OpRules& rules = op_rules(s.op);
+  const uint64_t cyc = rules.compute ? rules.compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
   charge_core(s.node, t, core.cnt, before);
   const CoreTime tbefore = core.time;
-  const uint64_t end = core.book_node(ready, cyc, wait, s.op == Op::SDSA);
+  const uint64_t end = core.book_node(ready, cyc, wait, rules.sdsa_unit);
   layer_wait(s.node, core.time, tbefore);
   G.busy = true;
   G.task_start = end - std::max<uint64_t>(1, cyc);
   layer_work(s.node, t, G.task_start, end, end - G.task_start);
   G.act = node_act[size_t(G.core)] =
-      path_act(s.op == Op::SDSA ? PathKind::Sdsa : PathKind::Node, G.core, s.node, t, G.task_start, end, pred);
+      path_act(rules.sdsa_unit ? PathKind::Sdsa : PathKind::Node, G.core, s.node, t, G.task_start, end, pred);
   schedule(end, G.id, true);
 }
 
