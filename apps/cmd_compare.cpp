@@ -1,5 +1,6 @@
 // `spikechip compare A B [-o DIR] [--summary-only]`: two run reports side by side, text on stdout,
 // and with -o compare.json + compare.html in DIR (docs/reports.md, "Comparing two runs").
+#include <optional>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -33,13 +34,20 @@ RegisterCommand reg(82, [](CLI::App& app) {
   c->callback([a] {
     report::CompareOptions o;
     o.name_a = report_path(a->a), o.name_b = report_path(a->b), o.summary_only = a->summary_only;
-    const nlohmann::json cmp =
-        report::compare_reports(read_json_file(o.name_a, "run report"), read_json_file(o.name_b, "run report"), o);
-    std::cout << report::compare_text(cmp);
+    const nlohmann::json ja = read_json_file(o.name_a, "run report"), jb = read_json_file(o.name_b, "run report");
+    std::string text;
+    std::optional<std::string> html;
+    const nlohmann::json cmp = reading_json_of(o.name_a + " or " + o.name_b, "run report", [&] {
+      nlohmann::json c = report::compare_reports(ja, jb, o);
+      text = report::compare_text(c);
+      if (!a->out.empty()) html = report::render_compare_html(c);
+      return c;
+    });
+    std::cout << text;
     if (!a->out.empty()) {
       const auto dir = std::filesystem::path(a->out);
       report::write_file_atomic((dir / "compare.json").string(), cmp.dump(2) + "\n");
-      report::write_file_atomic((dir / "compare.html").string(), report::render_compare_html(cmp));
+      report::write_file_atomic((dir / "compare.html").string(), *html);
       std::cout << "\nwrote " << (dir / "compare.json").string() << ", " << (dir / "compare.html").string() << "\n";
     }
   });

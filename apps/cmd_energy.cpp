@@ -35,10 +35,11 @@ RegisterCommand reg(65, [](CLI::App& app) {
     } else if (!a->sets.empty()) {
       throw UsageError("--set needs --chip (the chip whose keys it overrides)");
     }
-    const std::string text = explore::reapply_energy(read_json_file(a->report, "run report"), a->report,
-                                                     arch::find_energy_table(a->table), chip)
-                                 .dump(2) +
-                             "\n";
+    const nlohmann::json rep = read_json_file(a->report, "run report");
+    const auto table = arch::find_energy_table(a->table);
+    const std::string text =
+        reading_json_of(a->report, "run report", [&] { return explore::reapply_energy(rep, a->report, table, chip); }).dump(2) +
+        "\n";
     if (a->out.empty()) std::cout << text;
     else report::write_file_atomic(a->out, text), std::cout << "wrote " << a->out << "\n";
   });

@@ -30,10 +30,10 @@ const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
   cmd->callback([opts] {
     const nlohmann::json j = spikechip::read_json_file(opts->input, "report");
     if (opts->sweep) {
-      spikechip::report::write_sweep_html(j, opts->out);
+      spikechip::reading_json_of(opts->input, "sweep JSON", [&] { spikechip::report::write_sweep_html(j, opts->out); });
       std::cout << "wrote " << opts->out << "\n";
     } else {
-      spikechip::report::write_run_outputs(j, opts->out);
+      spikechip::reading_json_of(opts->input, "run report", [&] { spikechip::report::write_run_outputs(j, opts->out); });
       std::cout << "wrote " << opts->out << "/{report.json,report.html,stats.txt,layers.csv,cores.csv,links.csv,inputs.csv,energy.csv,timesteps.csv}\n";
     }
   });

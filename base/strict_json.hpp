@@ -144,4 +144,20 @@ nlohmann::ordered_json parse_ordered_json_text(std::string_view text, const std:
 nlohmann::json read_json_file(const std::string& path, const std::string& what);
 nlohmann::ordered_json read_ordered_json_file(const std::string& path, const std::string& what);
 
+// Runs `use` on a document read from `files` (a report, a sweep JSON) that code then reads field
+// by field: a field that is missing or of another type than the writer gives it (nlohmann's
+// type / out-of-range errors) becomes one Error naming the file(s), never an internal error.
+template <class F>
+decltype(auto) reading_json_of(const std::string& files, const std::string& what, F&& use) {
+  try {
+    return use();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(files + ": not a " + what + " this spikechip can read: " + excerpt(e.what(), 120) +
+                " (a field is missing or has another type than spikechip writes; write it again with spikechip)");
+  } catch (const Error& e) {  // the reader's own checks ("run report: /layers must be ...") get the file name
+    if (std::string_view(e.what()).find(files) != std::string_view::npos) throw;
+    throw Error(files + ": " + e.what());
+  }
+}
+
 }  // namespace spikechip

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -271,6 +272,39 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
   sw = json::parse(slurp(out + "/sweep.json"));
   EXPECT_EQ(sw["points"][0]["status"], "ok") << sw.dump();
   EXPECT_EQ(sw["points"][0]["metrics"]["verified"], true) << sw.dump();
+}
+
+
+// ---- the readers of a run's report.json (report, compare, energy) ------------------------------
+// A report edited by hand (a field null or of another type) gave "internal error: [json.exception
+// ...]" from `report` and `compare` (found by mutating every field of a quick-start report).
+TEST(BadInputsCli, HandEditedReportNamesTheFile) {
+  const std::string d = fresh_dir("report_fields");
+  const CmdResult ok = testing::run_spikechip(run_args(kChip, d) + " -q");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  const json good = json::parse(slurp(d + "/report/report.json"));
+  const std::vector<std::function<void(json&)>> edits = {
+      [](json& j) { j["chip"]["clock_hz"] = nullptr; }, [](json& j) { j["chip"]["name"] = nullptr; },
+      [](json& j) { j["model"]["name"] = 3; },         [](json& j) { j["layers"][0] = nullptr; },
+      [](json& j) { j["layers"] = "x"; },              [](json& j) { j["model"]["graph_sha256"] = nullptr; }};
+  const std::string table = q(kSrc + "/arch/energy/45nm.json");
+  for (size_t i = 0; i < edits.size(); ++i) {
+    json bad = good;
+    edits[i](bad);
+    const std::string f = d + "/bad" + std::to_string(i) + ".json";
+    spit(f, bad.dump());
+    SCOPED_TRACE(i);
+    for (const std::string& args : {"report " + q(f) + " -o " + q(d + "/out" + std::to_string(i)),
+                                    "compare " + q(d + "/report/report.json") + " " + q(f),
+                                    "energy --report " + q(f) + " --table " + table}) {
+      const CmdResult r = testing::run_spikechip(args);
+      EXPECT_EQ(r.err.find("internal error"), std::string::npos) << args << "\n" << r.err;
+      if (r.code != 0) {  // some edits are harmless to some readers; a refusal names the file
+        EXPECT_EQ(r.code, 1) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(f), std::string::npos) << args << "\n" << r.err;
+      }
+    }
+  }
 }
 
 }  // namespace
