@@ -52,12 +52,12 @@ TEST(Extending, TornadoTrafficRuns) {
   p.width = 8, p.height = 2;
   Network net(p);
   TrafficParams tp;
-  tp.pattern = &kTrafficTornado, tp.rate = 0.1, tp.warmup = 0, tp.measure = 500;
+  tp.pattern = &kTrafficTornadoX, tp.rate = 0.1, tp.warmup = 0, tp.measure = 500;
   const TrafficResult r = run_traffic(net, tp);
   EXPECT_TRUE(r.drained);
   EXPECT_GT(r.packets_measured, 0u);
   TrafficRng g;
-  EXPECT_EQ(kTrafficTornado.dest(g, tp, 8 + 1, 8, 2), 8 + 4);  // (1,1) -> (4,1)
+  EXPECT_EQ(kTrafficTornadoX.dest(g, tp, 8 + 1, 8, 2), 8 + 4);  // (1,1) -> (4,1)
 }
 
 TEST(Extending, ColumnPlacementGivesDistinctCores) {
