@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "arch/core/core_registry.hpp"
+#include "arch/noc/network.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -31,7 +32,7 @@ void read_chips(const StrictJson& j, ChipLinkConfig& c) {
 
 void read_router(const StrictJson& j, RouterConfig& r) {
   j.only_keys({"buffer_depth", "vcs", "flit_bits", "pipeline_stages", "link_latency", "routing",
-               "multicast", "arbitration"});
+               "multicast", "arbitration", "model"});
   j.opt_int("buffer_depth", r.buffer_depth, 1, 1024);
   j.opt_int("vcs", r.vcs, 1, 16);
   j.opt_int("flit_bits", r.flit_bits, 16, 1024);
@@ -40,6 +41,7 @@ void read_router(const StrictJson& j, RouterConfig& r) {
   if (j.has("routing")) r.routing = j.at("routing").as_enum(noc::routing_names());
   if (j.has("multicast")) r.multicast = j.at("multicast").as_bool();
   if (j.has("arbitration")) r.arbitration = j.at("arbitration").as_enum({"round_robin", "fixed_priority"});
+  if (j.has("model")) r.model = j.at("model").as_enum(noc::router_model_names());
 }
 
 void read_core(const StrictJson& j, CoreConfig& c) {
@@ -154,7 +156,8 @@ nlohmann::json chip_config_to_json(const ChipConfig& c) {
   j["router"] = {{"buffer_depth", c.router.buffer_depth}, {"vcs", c.router.vcs},
                  {"flit_bits", c.router.flit_bits}, {"pipeline_stages", c.router.pipeline_stages},
                  {"link_latency", c.router.link_latency}, {"routing", c.router.routing},
-                 {"multicast", c.router.multicast}, {"arbitration", c.router.arbitration}};
+                 {"multicast", c.router.multicast}, {"arbitration", c.router.arbitration},
+                 {"model", c.router.model}};
   const CoreConfig& k = c.core;
   j["core"] = {{"adder_lanes", k.adder_lanes}, {"membrane_sram_bytes", k.membrane_sram_bytes},
                {"membrane_banks", k.membrane_banks}, {"membrane_word_bits", k.membrane_word_bits},
