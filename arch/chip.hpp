@@ -37,6 +37,13 @@ struct LinkActivity {
   uint64_t start = 0, end = 0, flits = 0;
 };
 
+// A layer's share of its cores' cycles: the busy cycles of every unit's work for it (synapse
+// engine / encoder for its inputs, node-unit tasks, packetiser flits of the packets it sends) and
+// the stalls charged to it; the layers sum to the cores' CoreTime.
+struct LayerTime {
+  uint64_t busy = 0, bank_conflict = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0;
+};
+
 struct ChipRunResult {
   int T = 0;
   bool complete = false;                           // false: stopped early (stop flag)
@@ -46,8 +53,14 @@ struct ChipRunResult {
   std::vector<uint64_t> timestep_end_cycles;       // Output node done with timestep t
   std::vector<std::vector<model::StepStats>> stats;  // [node][t]
   std::vector<std::vector<uint8_t>> spikes;        // [node] -> [T][C][H][W] for LIF (if recorded)
-  std::vector<uint64_t> node_start, node_end, node_busy;  // [node], cycles
+  // Per layer (docs/architecture.md, "Cycle accounting"): first and last cycle of any unit's work
+  // for it, over the run and per timestep ([node * T + t]), and its busy and stall cycles.
+  std::vector<uint64_t> node_start, node_end;      // [node], cycles
+  std::vector<uint64_t> node_step_start, node_step_end;  // [node * T + t], cycles
+  std::vector<LayerTime> layer_time;               // [node]
   std::vector<CoreCounters> cores;                 // [global core id]
+  std::vector<CoreTime> core_time;                 // [global core id]: exact per-unit cycles
+  uint64_t run_cycles = 0;                         // the accounting window: max(latency, last booked work)
   std::vector<TimelineEntry> timeline;
   bool timeline_truncated = false;
   // With record_activity: synapse-engine (and encoder MAC) work per core, packets of the same

@@ -36,17 +36,28 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
 void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
   CoreModel& core = *cores[G.core];
   Port& P = port_for(G, d);
-  uint64_t cyc = core.header_cost();
+  uint64_t cyc = core.header_cost(), conflict = 0;
+  consumer_scratch.clear();
   for (const auto& [si, ii] : P.consumers) {
     Slot& s = G.slots[si];
     const CoreCounters before = core.cnt;
     const auto arrive = op_rules(s.op).arrive;
     if (!arrive)
       throw Error(fmt::format("chip: node '{}' ({}) cannot consume packets", g.nodes[s.node].name, model::op_name(s.op)));
-    cyc += arrive(*this, G, s, ii, d, core, res.stats[s.node][d.t]);
+    const uint64_t c = arrive(*this, G, s, ii, d, core, res.stats[s.node][d.t]);
+    const uint64_t bc = core.cnt.stalls.bank_conflict - before.stalls.bank_conflict;
+    consumer_scratch.push_back({c, bc});
+    cyc += c, conflict += bc;
     charge_core(s.node, core.cnt, before);
   }
-  const uint64_t fin = core.book_synapse(cycle, cyc);
+  const uint64_t fin = core.book_synapse(cycle, cyc, conflict, d.kind == DataKind::Pixel);
+  // Each consumer's layer gets its own cycles (the first also the header decode) and conflicts.
+  for (size_t j = 0; j < consumer_scratch.size(); ++j) {
+    const int node = G.slots[size_t(P.consumers[j].first)].node;
+    const auto [c, bc] = consumer_scratch[j];
+    layer_work(node, d.t, fin - cyc, fin, c - bc + (j == 0 ? core.header_cost() : 0));
+    res.layer_time[size_t(node)].bank_conflict += bc;
+  }
   if (opt.record_activity && !P.consumers.empty())
     record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
   const int s = src_idx(P, d.src_group, G);
@@ -61,7 +72,6 @@ void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycl
   Port& P = port_for(G, d);
   const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
   P.expect[k] = n;
-  cores[G.core]->note_eot_wait(cycle, P.last_data[d.t]);
   P.ready[d.t] = std::max(P.ready[d.t], cycle);
   if (P.recv[k] == n) source_complete(G, P, d.t);
 }

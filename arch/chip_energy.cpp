@@ -52,13 +52,22 @@ ChipRunResult ChipEngine::finish() {
   res.complete = done();
   res.prediction = int(std::max_element(res.output_acc.begin(), res.output_acc.end()) - res.output_acc.begin());
   res.net = net->totals();
-  for (auto& c : cores) res.cores.push_back(c->cnt);
+  // The accounting window: the latency, or later work if any unit was still booked after it.
+  res.run_cycles = res.latency_cycles;
+  for (const auto& c : cores) res.run_cycles = std::max(res.run_cycles, c->booked_until());
+  for (auto& c : cores) {
+    c->close_time(res.run_cycles);
+    res.cores.push_back(c->cnt);
+    res.core_time.push_back(c->time);
+  }
   for (int node = 0; node < net->num_nodes(); ++node)
     for (int p = 0; p < 4; ++p)
       if (net->link_exists(node, p) && net->link_stats(node, p).flits > 0)
         res.links.push_back({{node, p}, net->link_stats(node, p)});
   for (size_t i = 0; i < res.node_start.size(); ++i)
     if (res.node_start[i] == kNever) res.node_start[i] = 0;
+  for (auto& c : res.node_step_start)
+    if (c == kNever) c = 0;
   CoreCounters all;
   for (const auto& c : res.cores) {
     all.adds += c.adds, all.mults += c.mults, all.weight_sram_reads += c.weight_sram_reads;

@@ -11,6 +11,7 @@
 //   chip_trace.cpp     activity records for the trace writers
 // Small helpers on the per-packet path stay inline here.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -217,6 +218,24 @@ struct ChipEngine : noc::PacketSink {
     n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
     n.dense_macs += now.dense_macs - before.dense_macs;
   }
+  // A unit's work for `node` at timestep t over [start, end), `busy` cycles of it (chip_schedule.cpp):
+  // the layer's busy cycles and its first / last activity, over the run and per timestep.
+  void layer_work(int node, int t, uint64_t start, uint64_t end, uint64_t busy) {
+    res.layer_time[size_t(node)].busy += busy;
+    res.node_start[size_t(node)] = std::min(res.node_start[size_t(node)], start);
+    res.node_end[size_t(node)] = std::max(res.node_end[size_t(node)], end);
+    const size_t k = size_t(node) * size_t(T) + size_t(t);
+    res.node_step_start[k] = std::min(res.node_step_start[k], start);
+    res.node_step_end[k] = std::max(res.node_step_end[k], end);
+  }
+  // The node unit's wait before a task of `node`, as CoreTime deltas, charged to the layer.
+  void layer_wait(int node, const CoreTime& now, const CoreTime& before) {
+    LayerTime& l = res.layer_time[size_t(node)];
+    l.waiting_input += now.waiting_input - before.waiting_input;
+    l.waiting_eot += now.waiting_eot - before.waiting_eot;
+    l.waiting_dram += now.waiting_dram - before.waiting_dram;
+  }
+  std::vector<std::array<uint64_t, 2>> consumer_scratch;  // on_data: (cycles, bank conflicts) per consumer
   // Energy events of a set of core counters (whole chip or one layer), without static energy.
   EventCounts core_events(const CoreCounters& c) const;
   ChipRunResult finish();

@@ -23,8 +23,12 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
                 d.route >= 0 && d.kind != DataKind::EndOfStep && d.dram_leg == 0 ? route_tree[size_t(d.route)]
                                                                                  : tree_cost(src_core, dests),
                 flits);
-  net->inject(std::move(p), std::max(cycle, net->now()));
-  if (!host) cores[src_core]->count_sent(flits);
+  const uint64_t at = std::max(cycle, net->now());
+  net->inject(std::move(p), at);
+  if (!host) {  // the packetiser's flits are work for the sending layer
+    const uint64_t end = cores[src_core]->count_sent(flits, at);
+    layer_work(d.src_node, d.t, end - uint64_t(flits), end, uint64_t(flits));
+  }
 }
 
 void ChipEngine::send_route(uint32_t h, int rid, int src_core, int flits, uint64_t cycle) {
@@ -161,7 +165,8 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
       for (int dl : e.route_dest_local[lr])
         counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
     }
-    cores[G.core]->book_node(cycle, extra);
+    const uint64_t end = cores[G.core]->book_node(cycle, extra, {0, cycle, cycle});
+    layer_work(s.node, t, end - std::max<uint64_t>(1, extra), end, std::max<uint64_t>(1, extra));
     send_eos(e, G.id, G.core, t, cycle + extra);
   } else if (e.kind == DataKind::Result) {
     if (t != T - 1) return;

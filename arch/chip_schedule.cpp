@@ -11,21 +11,26 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   Slot& s = G.slots[G.k];
   const int t = G.t;
   uint64_t ready = cycle;
+  NodeWait wait;  // when the phase's weights were in, the task's remote data processed, its markers in
+  if (phase_groups.size() > 1) wait.weights = res.phase_ready_cycles[size_t(G.phase)];
   for (int pi : s.ports) {
     if (pi < 0) continue;
     const Port& P = G.ports[pi];
     if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
     ready = std::max(ready, P.ready[t]);
+    wait.data = std::max(wait.data, P.last_data[t]), wait.inputs = std::max(wait.inputs, P.ready[t]);
   }
   CoreModel& core = *cores[G.core];
-  core.note_input_wait(ready, G.task_start);
   const CoreCounters before = core.cnt;
   const auto compute = op_rules(s.op).compute;
   const uint64_t cyc = compute ? compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
   charge_core(s.node, core.cnt, before);
-  const uint64_t end = core.book_node(ready, cyc);
+  const CoreTime tbefore = core.time;
+  const uint64_t end = core.book_node(ready, cyc, wait, s.op == Op::SDSA);
+  layer_wait(s.node, core.time, tbefore);
   G.busy = true;
   G.task_start = end - std::max<uint64_t>(1, cyc);
+  layer_work(s.node, t, G.task_start, end, end - G.task_start);
   schedule(end, G.id, true);
 }
 
@@ -36,9 +41,6 @@ void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
     res.timeline.push_back({G.core, s.node, t, G.task_start, cycle});
   else
     res.timeline_truncated = true;
-  res.node_start[s.node] = std::min(res.node_start[s.node], G.task_start);
-  res.node_end[s.node] = std::max(res.node_end[s.node], cycle);
-  res.node_busy[s.node] += cycle - G.task_start;
   if (s.emission >= 0) send_outputs(G, s, t, cycle);
   if (s.op == Op::Output) res.timestep_end_cycles[t] = std::max(res.timestep_end_cycles[t], cycle);
   G.busy = false;
@@ -70,7 +72,8 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   node_net.assign(nn, NetEv{});
   res.output_acc.assign(size_t(g.output().shape.c), 0);
   res.timestep_end_cycles.assign(size_t(T), 0);
-  res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.node_busy.assign(nn, 0);
+  res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.layer_time.assign(nn, LayerTime{});
+  res.node_step_start.assign(nn * size_t(T), kNever), res.node_step_end.assign(nn * size_t(T), 0);
   if (opt.record_spikes) {
     res.spikes.assign(nn, {});
     for (size_t i = 0; i < nn; ++i)

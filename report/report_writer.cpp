@@ -72,7 +72,7 @@ std::string cores_csv(const json& report) {
   const json& cores = section(report, "cores", json::value_t::array);
   // Stall causes are a small open set: the schema's four first, then any others a newer
   // simulator adds, so a new cause appears as a column instead of vanishing.
-  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "output_full", "waiting_eot"};
+  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "waiting_eot", "waiting_dram"};
   std::set<std::string> extra;
   for (std::size_t i = 0; i < cores.size(); ++i) {
     auto it = row_object(cores[i], "cores", i).find("stall_cycles");
@@ -81,7 +81,7 @@ std::string cores_csv(const json& report) {
         if (std::find(stalls.begin(), stalls.end(), k) == stalls.end()) extra.insert(k);
   }
   stalls.insert(stalls.end(), extra.begin(), extra.end());
-  static const char* kTail[] = {"utilisation", "sops", "weight_sram_reads", "membrane_sram_reads",
+  static const char* kTail[] = {"idle_cycles", "utilisation", "sops", "weight_sram_reads", "membrane_sram_reads",
                                 "membrane_sram_writes", "membrane_sram_used_bytes", "weight_sram_used_bytes"};
   std::vector<std::string> header = {"id", "x", "y", "chip", "nodes", "busy_cycles"};
   for (auto& s : stalls) header.push_back("stall_" + s + "_cycles");

@@ -18,6 +18,28 @@ std::string file_sha(const std::string& p) {
   return !p.empty() && std::filesystem::is_regular_file(p, ec) ? sha256_file(p) : "";
 }
 
+// A core's timed resources (docs/architecture.md, "Cycle accounting"): the input engine, the node
+// unit and the packetiser; a core's busy + stall + idle cycles are kTimedUnits x run_cycles.
+constexpr uint64_t kTimedUnits = 3;
+
+// Per unit: busy, stalls by cause, idle; each unit sums to run_cycles. The synapse engine and the
+// encoder share the input engine, the node unit and the SDSA unit share the node unit: the cycles
+// the other one works are `shared` for each.
+json core_units_json(const arch::CoreTime& t) {
+  auto unit = [](uint64_t busy, json stalls, uint64_t idle) {
+    return json{{"busy_cycles", busy}, {"stall_cycles", std::move(stalls)}, {"idle_cycles", idle}};
+  };
+  const json node_waits = {{"waiting_input", t.waiting_input}, {"waiting_eot", t.waiting_eot}, {"waiting_dram", t.waiting_dram}};
+  json node_stalls = node_waits, sdsa_stalls = node_waits;
+  node_stalls["shared"] = t.sdsa_busy, sdsa_stalls["shared"] = t.node_busy;
+  return {{"synapse", unit(t.synapse_busy, {{"bank_conflict", t.bank_conflict}, {"shared", t.encoder_busy}}, t.engine_idle)},
+          {"encoder", unit(t.encoder_busy, {{"shared", t.synapse_busy + t.bank_conflict}}, t.engine_idle)},
+          {"node", unit(t.node_busy, node_stalls, t.node_idle)},
+          {"sdsa", unit(t.sdsa_busy, sdsa_stalls, t.node_idle)},
+          {"output", unit(t.output_busy, json::object(), t.output_idle)},
+          {"input_queue", unit(t.queue_busy, {{"full", t.queue_full}}, t.queue_idle)}};
+}
+
 }  // namespace
 
 json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
@@ -66,6 +88,12 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
     const auto& n = g.nodes[k];
     const auto& s = node_tot[k];
     const double updates = double(n.shape.size()) * T * n_in;
+    // Busy / stall cycles and activity windows (all units' work for the layer) of the last input.
+    const arch::LayerTime lt = last && k < last->layer_time.size() ? last->layer_time[k] : arch::LayerTime{};
+    json steps = json::array();
+    if (last && last->node_step_start.size() == nn * size_t(last->T))
+      for (int t = 0; t < last->T; ++t)
+        steps.push_back({last->node_step_start[k * size_t(last->T) + size_t(t)], last->node_step_end[k * size_t(last->T) + size_t(t)]});
     layers.push_back({{"name", n.name}, {"op", model::op_name(n.op)}, {"shape", {n.shape.c, n.shape.h, n.shape.w}},
                       {"cores", cores_of[k]}, {"spikes", double(s.spikes) / n_in},
                       {"firing_rate", n.op == model::Op::LIF ? double(s.spikes) / updates : 0.0},
@@ -74,7 +102,10 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                       {"energy_pJ", arch::apply_energy(node_ev[k], etab, chip).total_pj / n_in},
                       {"paper_energy_pJ", (model::kEnergyMacPj * double(s.macs) + model::kEnergyAcPj * double(s.sops + s.sdsa_ops)) / n_in},
                       {"start_cycles", last ? last->node_start[k] : 0}, {"end_cycles", last ? last->node_end[k] : 0},
-                      {"busy_cycles", last ? last->node_busy[k] : 0}});
+                      {"busy_cycles", lt.busy},
+                      {"stall_cycles", {{"bank_conflict", lt.bank_conflict}, {"waiting_input", lt.waiting_input},
+                                        {"waiting_eot", lt.waiting_eot}, {"waiting_dram", lt.waiting_dram}}},
+                      {"timestep_cycles", steps}});
   }
   json cores = json::array();
   std::vector<std::vector<std::string>> core_nodes(size_t(m.mesh_w) * m.mesh_h);
@@ -84,19 +115,35 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
     for (size_t c = 0; c < last->cores.size(); ++c) {
       if (core_nodes[c].empty()) continue;
       const auto& cc = last->cores[c];
+      const auto& ct = last->core_time[c];
       int64_t mem = 0, wb = 0;
       for (const auto& gr : m.groups)
         if (gr.core == int(c)) mem += gr.membrane_bytes, wb += gr.weight_bytes;
       const int gx = int(c) % m.mesh_w, gy = int(c) / m.mesh_w;
       cores.push_back({{"id", c}, {"x", gx}, {"y", gy}, {"chip", (gy / m.chip_h) * (m.mesh_w / m.chip_w) + gx / m.chip_w},
-                       {"nodes", core_nodes[c]}, {"busy_cycles", cc.busy_cycles},
-                       {"stall_cycles", {{"waiting_input", cc.stalls.waiting_input}, {"bank_conflict", cc.stalls.bank_conflict},
-                                         {"output_full", cc.stalls.output_full}, {"waiting_eot", cc.stalls.waiting_eot}}},
-                       {"utilisation", last->latency_cycles ? std::min(1.0, double(cc.busy_cycles) / double(last->latency_cycles)) : 0.0},
+                       {"nodes", core_nodes[c]}, {"busy_cycles", ct.busy()},
+                       {"stall_cycles", {{"waiting_input", ct.waiting_input}, {"bank_conflict", ct.bank_conflict},
+                                         {"waiting_eot", ct.waiting_eot}, {"waiting_dram", ct.waiting_dram}}},
+                       {"idle_cycles", ct.engine_idle + ct.node_idle + ct.output_idle},
+                       {"run_cycles", ct.run_cycles}, {"units", core_units_json(ct)},
+                       {"utilisation", ct.run_cycles ? double(ct.busy()) / double(kTimedUnits * ct.run_cycles) : 0.0},
                        {"sops", cc.sops}, {"weight_sram_reads", cc.weight_sram_reads},
                        {"membrane_sram_reads", cc.membrane_sram_reads}, {"membrane_sram_writes", cc.membrane_sram_writes},
                        {"membrane_sram_used_bytes", mem}, {"weight_sram_used_bytes", wb}});
     }
+  // The invariants of the cycle accounting, checked on every run (shown among the page's checks):
+  // every unit of every core sums to the run, the accounting window is the latency, the layers'
+  // busy cycles sum to the cores'.
+  json accounting = json::object();
+  if (last) {
+    bool exact = true;
+    uint64_t core_busy = 0, layer_busy = 0;
+    for (const auto& ct : last->core_time) exact = exact && ct.exact() && ct.run_cycles == last->run_cycles, core_busy += ct.busy();
+    for (const auto& lt : last->layer_time) layer_busy += lt.busy;
+    accounting = {{"run_cycles", last->run_cycles}, {"latency_cycles", last->latency_cycles},
+                  {"units_exact", exact}, {"cores_checked", last->core_time.size()},
+                  {"core_busy_cycles", core_busy}, {"layer_busy_cycles", layer_busy}};
+  }
   json links = json::array();
   static const char* dirs[] = {"N", "E", "S", "W"};
   if (last && run.last)
@@ -157,7 +204,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                    {"throughput_inferences_per_s", lat > 0 ? chip.clock_hz / lat : 0.0},
                    {"energy_pJ", etot.total_pj / n_in}, {"energy_per_sop_pJ", etot.total_pj / std::max<double>(1, double(sops + sdsa))},
                    {"paper_energy_pJ", etot.paper_pj / n_in}, {"sops", double(sops) / n_in}, {"macs", double(macs) / n_in},
-                   {"spikes", double(spikes) / n_in}, {"packets", double(packets) / n_in}, {"flits", double(flits) / n_in}, {"top1_predictions", preds}}},
+                   {"spikes", double(spikes) / n_in}, {"packets", double(packets) / n_in}, {"flits", double(flits) / n_in}, {"top1_predictions", preds},
+                   {"cycle_accounting", accounting}}},
       {"inputs", jin},
       {"energy_by_component_pJ", comp},
       {"dram", {{"weight_bytes", dw / n_in}, {"spill_write_bytes", dsw / n_in}, {"spill_read_bytes", dsr / n_in},

@@ -15,20 +15,47 @@
 namespace spikechip::arch {
 
 struct CoreStalls {
-  uint64_t waiting_input = 0;  // node unit idle while a task waited for its remote inputs
-  uint64_t bank_conflict = 0;  // synapse-engine cycles lost to membrane bank conflicts
-  uint64_t output_full = 0;    // emission delayed because the output queue was full
-  uint64_t waiting_eot = 0;    // inputs processed but an end-of-step marker was still missing
+  uint64_t bank_conflict = 0;  // synapse-engine cycles lost to membrane bank conflicts (spike_cost)
 };
 
 struct CoreCounters {
-  uint64_t busy_cycles = 0;    // cycles any unit of the core worked (synapse + node unit, summed)
   CoreStalls stalls;
   uint64_t sops = 0, macs = 0, sdsa_ops = 0, neuron_updates = 0;
   uint64_t weight_sram_reads = 0, membrane_sram_reads = 0, membrane_sram_writes = 0;
   uint64_t packets_in = 0, packets_out = 0, flits_out = 0;
   uint64_t adds = 0, mults = 0;
   uint64_t dense_macs = 0;     // MAC-array multiply-accumulates of a dense core (energy: mac_8bit)
+};
+
+// Exact cycle accounting (docs/architecture.md, "Cycle accounting"): for each timed resource of a
+// core, every cycle of the run [0, run_cycles) is busy, one stall, or idle, and they sum to
+// run_cycles. The input engine serves the synapse engine's and the encoder's packets one at a
+// time; the node unit runs node and SDSA tasks one at a time; the packetiser hands one flit per
+// cycle to the router; the input queue is busy (holding packets), full (refusing) or empty.
+struct CoreTime {
+  uint64_t run_cycles = 0;
+  uint64_t synapse_busy = 0, encoder_busy = 0, bank_conflict = 0, engine_idle = 0;
+  uint64_t node_busy = 0, sdsa_busy = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0, node_idle = 0;
+  uint64_t output_busy = 0, output_idle = 0;
+  uint64_t queue_busy = 0, queue_full = 0, queue_idle = 0;
+  uint64_t engine_total() const { return synapse_busy + encoder_busy + bank_conflict + engine_idle; }
+  uint64_t node_total() const { return node_busy + sdsa_busy + waiting_input + waiting_eot + waiting_dram + node_idle; }
+  uint64_t output_total() const { return output_busy + output_idle; }
+  uint64_t queue_total() const { return queue_busy + queue_full + queue_idle; }
+  // The core's busy cycles: the work of its units (input engine, node unit, packetiser).
+  uint64_t busy() const { return synapse_busy + encoder_busy + node_busy + sdsa_busy + output_busy; }
+  // Every resource's categories sum to the run.
+  bool exact() const {
+    return engine_total() == run_cycles && node_total() == run_cycles && output_total() == run_cycles &&
+           queue_total() == run_cycles;
+  }
+};
+
+// Why the node unit waited before a task (docs/architecture.md, "Cycle accounting"): its phase's
+// weights were loaded at `weights` (time multiplexing; 0 otherwise), its remote data was processed
+// at `data`, its last end-of-step marker arrived by `inputs`.
+struct NodeWait {
+  uint64_t weights = 0, data = 0, inputs = 0;
 };
 
 inline int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -68,11 +95,16 @@ class CoreModel {
   }
   // Books `cycles` of synapse-engine work for a packet that arrived at `arrival`; returns the
   // cycle its effects are complete (membranes written).
-  uint64_t book_synapse(uint64_t arrival, uint64_t cycles) {
+  // `conflict` of the cycles are bank-conflict stalls; `encoder`: a pixel packet (the encoder's MACs).
+  uint64_t book_synapse(uint64_t arrival, uint64_t cycles, uint64_t conflict = 0, bool encoder = false) {
     const uint64_t start = std::max(arrival, syn_free_);
+    time.engine_idle += start - syn_free_;
+    (encoder ? time.encoder_busy : time.synapse_busy) += cycles - conflict;
+    time.bank_conflict += conflict;
     syn_free_ = start + cycles;
     queue_.push_back(syn_free_);
-    cnt.busy_cycles += cycles;
+    queue_time(arrival);
+    acct_q_.push_back(syn_free_);
     cnt.packets_in++;
     return syn_free_;
   }
@@ -90,20 +122,18 @@ class CoreModel {
 
   // --- node unit (neuron / SDSA / finalise / reduction), one task at a time ----------------
   uint64_t node_free() const { return node_free_; }
-  // A task whose inputs are complete at `ready`: the node unit idled waiting for them since it
-  // became free (or since the group's previous task began, `since`).
-  void note_input_wait(uint64_t ready, uint64_t since) {
-    if (ready > node_free_) cnt.stalls.waiting_input += ready - std::max(node_free_, since);
-  }
-  // An end-of-step marker arriving at `cycle` after the source's last data was processed at
-  // `last_data`: the inputs were complete but unconfirmed in between.
-  void note_eot_wait(uint64_t cycle, uint64_t last_data) {
-    if (cycle > last_data) cnt.stalls.waiting_eot += cycle - last_data;
-  }
-  uint64_t book_node(uint64_t ready, uint64_t cycles) {
+  // Books a task ready at `ready` (a task takes at least one cycle). The unit's idle gap before it
+  // is charged to why the task was not ready, in order: the phase's weights (waiting_dram), its
+  // data (waiting_input), its end-of-step markers (waiting_eot). A gap past all three (none in the
+  // chip's controller: tested) counts as waiting_input. Returns the end cycle.
+  uint64_t book_node(uint64_t ready, uint64_t cycles, NodeWait w = {}, bool sdsa = false) {
     const uint64_t start = std::max(ready, node_free_);
-    node_free_ = start + std::max<uint64_t>(1, cycles);
-    cnt.busy_cycles += std::max<uint64_t>(1, cycles);
+    const uint64_t wt = std::clamp(w.weights, node_free_, start), d = std::clamp(w.data, wt, start);
+    const uint64_t i = std::clamp(w.inputs, d, start);
+    time.waiting_dram += wt - node_free_, time.waiting_input += d - wt + (start - i), time.waiting_eot += i - d;
+    const uint64_t c = std::max<uint64_t>(1, cycles);
+    (sdsa ? time.sdsa_busy : time.node_busy) += c;
+    node_free_ = start + c;
     return node_free_;
   }
   // Element-wise pass over `n` membrane words (finalise, Add, Mean partial sums): lanes limited
@@ -121,24 +151,36 @@ class CoreModel {
   }
 
   // --- packetiser ------------------------------------------------------------------------------
-  // One flit per cycle into the router's local port; the output queue holds output_queue_depth
-  // packets, so a burst larger than that waits for the oldest to leave.
-  uint64_t emit_cost(uint64_t packets, uint64_t flits) {
-    cnt.packets_out += packets, cnt.flits_out += flits;
-    if (packets > uint64_t(cfg_.output_queue_depth))
-      cnt.stalls.output_full += flits - flits * uint64_t(cfg_.output_queue_depth) / packets;
-    return flits;
+  // A packet of `flits` flits made at `cycle`, handed to the router's local port one flit per
+  // cycle after the packets before it (the network's injection queue holds the rest). Returns the
+  // cycle its last flit is handed over.
+  uint64_t count_sent(int flits, uint64_t cycle) {
+    cnt.packets_out++, cnt.flits_out += uint64_t(flits);
+    const uint64_t start = std::max(cycle, out_free_);
+    time.output_idle += start - out_free_, time.output_busy += uint64_t(flits);
+    out_free_ = start + uint64_t(flits);
+    return out_free_;
   }
-  // A packet of `flits` flits handed to the router's local port.
-  void count_sent(int flits) { cnt.packets_out++, cnt.flits_out += uint64_t(flits); }
+  // The last cycle any unit of the core is booked until.
+  uint64_t booked_until() const { return std::max({syn_free_, node_free_, out_free_}); }
+  // Closes the accounting at the run's end (>= booked_until()): the units' trailing idle cycles.
+  void close_time(uint64_t run_cycles) {
+    time.run_cycles = run_cycles;
+    time.engine_idle += run_cycles - std::min(run_cycles, syn_free_);
+    time.node_idle += run_cycles - std::min(run_cycles, node_free_);
+    time.output_idle += run_cycles - std::min(run_cycles, out_free_);
+    queue_time(run_cycles);
+  }
 
   void reset() {
     cnt = CoreCounters{};
-    syn_free_ = node_free_ = 0;
-    queue_.clear();
+    time = CoreTime{};
+    syn_free_ = node_free_ = out_free_ = q_cursor_ = 0;
+    queue_.clear(), acct_q_.clear();
   }
 
   CoreCounters cnt;
+  CoreTime time;
 
  protected:
   int id_;
@@ -146,8 +188,25 @@ class CoreModel {
   int lanes_ = 1, weights_per_read_ = 8;
 
  private:
-  uint64_t syn_free_ = 0, node_free_ = 0;
-  std::deque<uint64_t> queue_;  // finish cycles of accepted packets (FIFO, monotone)
+  // The input queue's occupancy from q_cursor_ to `to` (arrivals come in cycle order): empty =
+  // idle, input_queue_depth packets = full (refusing), in between = busy.
+  void queue_time(uint64_t to) {
+    auto account = [&](uint64_t a, uint64_t b, size_t n) {
+      if (b <= a) return;
+      (n == 0 ? time.queue_idle : n >= size_t(cfg_.input_queue_depth) ? time.queue_full : time.queue_busy) += b - a;
+    };
+    while (!acct_q_.empty() && acct_q_.front() <= to) {
+      account(q_cursor_, acct_q_.front(), acct_q_.size());
+      q_cursor_ = std::max(q_cursor_, acct_q_.front());
+      acct_q_.pop_front();
+    }
+    account(q_cursor_, to, acct_q_.size());
+    q_cursor_ = std::max(q_cursor_, to);
+  }
+
+  uint64_t syn_free_ = 0, node_free_ = 0, out_free_ = 0, q_cursor_ = 0;
+  std::deque<uint64_t> queue_;   // finish cycles of accepted packets (FIFO, monotone)
+  std::deque<uint64_t> acct_q_;  // the same, for the occupancy accounting (queue_time)
 };
 
 }  // namespace spikechip::arch

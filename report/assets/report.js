@@ -86,6 +86,23 @@
     if (comps.length) checks.push([relClose(esum, S.energy_pJ, 1e-3), "sum of component energies " + C.energy(esum) + " vs energy per inference " + C.energy(S.energy_pJ)]);
     if (clock && S.latency_s !== undefined) checks.push([relClose(S.latency_cycles / clock, S.latency_s, 1e-6), "latency_cycles ÷ clock = " + C.seconds(S.latency_cycles / clock) + " vs latency_s " + C.seconds(S.latency_s)]);
     if (S.sops) checks.push([relClose(S.energy_pJ / S.sops, S.energy_per_sop_pJ, 1e-3), "energy ÷ SOPs = " + C.energy(S.energy_pJ / S.sops) + " vs energy_per_sop_pJ " + C.energy(S.energy_per_sop_pJ)]);
+    // Cycle accounting (docs/architecture.md): every unit's busy + stalls + idle = the run, and the
+    // layers' busy cycles sum to the cores'; recomputed here from the cores' and layers' rows.
+    var acc = obj(S.cycle_accounting), acores = arr(R.cores);
+    if (acc.run_cycles !== undefined && acores.length) {
+      var badUnits = 0, cbusy = 0, lbusy = 0;
+      acores.forEach(function (c) {
+        Object.keys(obj(c.units)).forEach(function (u) {
+          var x = c.units[u], st = obj(x.stall_cycles);
+          var sum = x.busy_cycles + x.idle_cycles + Object.keys(st).reduce(function (a, k) { return a + st[k]; }, 0);
+          if (sum !== c.run_cycles || c.run_cycles !== acc.run_cycles) badUnits++;
+        });
+        cbusy += c.busy_cycles || 0;
+      });
+      arr(R.layers).forEach(function (l) { lbusy += l.busy_cycles || 0; });
+      checks.push([badUnits === 0 && acc.units_exact === true, "every unit of every core: busy + stalls + idle = run (" + num(acc.run_cycles) + " cycles)" + (badUnits ? ", " + badUnits + " unit(s) differ" : "")]);
+      checks.push([lbusy === cbusy, "layers' busy cycles " + num(lbusy) + " = cores' busy cycles " + num(cbusy)]);
+    }
     if (checks.length) {
       h("h3", {}, s1, "Consistency checks");
       var ul = h("ul", { "class": "checks" }, s1);

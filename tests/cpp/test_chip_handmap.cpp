@@ -148,7 +148,7 @@ TEST(ChipHandMapped, SpikesEqualGoldenForT1to4) {
       expect_same_as_golden(g, cr, gr, T);
       EXPECT_GT(cr.net.packets_delivered, 0u);
       // Every group's core did work (the hand mapping uses all 9 cores).
-      for (const auto& grp : m.groups) EXPECT_GT(cr.cores[size_t(grp.core)].busy_cycles, 0u) << "group " << grp.id;
+      for (const auto& grp : m.groups) EXPECT_GT(cr.core_time[size_t(grp.core)].busy(), 0u) << "group " << grp.id;
     }
 }
 

@@ -48,7 +48,7 @@ TEST(NeuroCore, InputQueueBackpressure) {
   EXPECT_EQ(c.accepts_again_at(5), 10u); // the oldest finishes at 10
   EXPECT_TRUE(c.queue_ready(10));
   EXPECT_EQ(c.accepts_again_at(10), UINT64_MAX);
-  EXPECT_EQ(c.cnt.busy_cycles, 15u);
+  EXPECT_EQ(c.time.synapse_busy, 15u);
   EXPECT_EQ(c.cnt.packets_in, 2u);
 }
 
@@ -67,19 +67,62 @@ TEST(NeuroCore, NodeUnitTasksAndCosts) {
   EXPECT_EQ(c.book_node(5, 13), 18u);
   EXPECT_EQ(c.book_node(6, 63), 81u);
   EXPECT_EQ(c.book_node(100, 0), 101u);
-  EXPECT_EQ(c.cnt.busy_cycles, 13u + 63 + 1);
+  EXPECT_EQ(c.time.node_busy, 13u + 63 + 1);
 }
 
-TEST(NeuroCore, OutputQueueStallsAndReset) {
-  NeuroCore c(0, core(16, 16));  // output queue of 4 packets
-  EXPECT_EQ(c.emit_cost(4, 8), 8u);
-  EXPECT_EQ(c.cnt.stalls.output_full, 0u);
-  EXPECT_EQ(c.emit_cost(8, 16), 16u);  // half the burst waits: 16 - 16 * 4 / 8
-  EXPECT_EQ(c.cnt.stalls.output_full, 8u);
-  EXPECT_EQ(c.cnt.packets_out, 12u);
+TEST(NeuroCore, PacketiserOneFlitPerCycleAndReset) {
+  NeuroCore c(0, core(16, 16));
+  EXPECT_EQ(c.count_sent(3, 10), 13u);  // flits handed over at 10, 11, 12
+  EXPECT_EQ(c.count_sent(2, 11), 15u);  // queued behind the first packet
+  EXPECT_EQ(c.count_sent(1, 20), 21u);
+  EXPECT_EQ(c.cnt.packets_out, 3u);
+  EXPECT_EQ(c.cnt.flits_out, 6u);
+  c.close_time(30);
+  EXPECT_EQ(c.time.output_busy, 6u);
+  EXPECT_EQ(c.time.output_idle, 10u + 5 + 9);  // [0,10) [15,20) [21,30)
   c.reset();
   EXPECT_EQ(c.cnt.packets_out, 0u);
+  EXPECT_EQ(c.time.output_busy, 0u);
   EXPECT_EQ(c.book_synapse(0, 1), 1u);
+}
+
+// Exact accounting worked by hand (docs/architecture.md, "Cycle accounting"): over a 40-cycle run
+// every cycle of each unit is busy, one stall or idle, and each unit sums to 40.
+TEST(NeuroCore, CycleAccountingByHand) {
+  NeuroCore c(0, core(16, 16));  // input queue depth 2
+  // Input engine: a pixel packet [2,6) (encoder), a spike packet arriving at 3, queued, [6,16)
+  // of which 4 are bank-conflict cycles, a spike packet [20,23).
+  EXPECT_EQ(c.book_synapse(2, 4, 0, true), 6u);
+  EXPECT_EQ(c.book_synapse(3, 10, 4), 16u);
+  EXPECT_EQ(c.book_synapse(20, 3), 23u);
+  // Node unit: task A ready at 16, data processed at 16: [0,16) waiting_input, busy [16,21);
+  // task B: weights (phase) loaded at 23, data at 24, last end-of-step marker at 27: waits
+  // [21,23) dram, [23,24) input, [24,27) eot, busy [27,30) as an SDSA task; idle [30,40).
+  EXPECT_EQ(c.book_node(16, 5, {0, 16, 16}), 21u);
+  EXPECT_EQ(c.book_node(27, 3, {23, 24, 27}, true), 30u);
+  // Packetiser: 4 flits at 21 -> busy [21,25).
+  EXPECT_EQ(c.count_sent(4, 21), 25u);
+  c.close_time(40);
+  const CoreTime& t = c.time;
+  EXPECT_EQ(t.encoder_busy, 4u);
+  EXPECT_EQ(t.synapse_busy, 6u + 3);
+  EXPECT_EQ(t.bank_conflict, 4u);
+  EXPECT_EQ(t.engine_idle, 2u + 4 + 17);  // [0,2) [16,20) [23,40)
+  EXPECT_EQ(t.waiting_dram, 2u);
+  EXPECT_EQ(t.waiting_input, 16u + 1);
+  EXPECT_EQ(t.waiting_eot, 3u);
+  EXPECT_EQ(t.node_busy, 5u);
+  EXPECT_EQ(t.sdsa_busy, 3u);
+  EXPECT_EQ(t.node_idle, 10u);
+  EXPECT_EQ(t.output_busy, 4u);
+  EXPECT_EQ(t.output_idle, 36u);
+  // Input queue (depth 2): packet 1 held [2,6), packet 2 [3,16), packet 3 [20,23): two packets
+  // (full) in [3,6), one in [2,3) [6,16) [20,23), none elsewhere.
+  EXPECT_EQ(t.queue_full, 3u);
+  EXPECT_EQ(t.queue_busy, 1u + 10 + 3);
+  EXPECT_EQ(t.queue_idle, 2u + 4 + 17);
+  EXPECT_TRUE(t.exact());
+  EXPECT_EQ(t.busy(), 4u + 9 + 5 + 3 + 4);
 }
 
 }  // namespace

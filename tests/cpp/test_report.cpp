@@ -38,9 +38,9 @@ json tiny_report(const std::string& status = "complete") {
                    {"firing_rate", 0.3125}, {"sops", 0}, {"macs", 0}, {"sdsa_ops", 0}, {"energy_pJ", 1e-7},
                    {"paper_energy_pJ", 0}, {"start_cycles", 20}, {"end_cycles", 100}, {"busy_cycles", 30}}}},
       {"cores", {{{"id", 0}, {"x", 0}, {"y", 0}, {"chip", 0}, {"nodes", {"conv,1", "lif"}}, {"busy_cycles", 85},
-                  {"stall_cycles", {{"waiting_input", 5}, {"bank_conflict", 1}, {"output_full", 0}, {"waiting_eot", 2},
+                  {"stall_cycles", {{"waiting_input", 5}, {"bank_conflict", 1}, {"waiting_eot", 2}, {"waiting_dram", 0},
                                     {"credit", 9}}},
-                  {"utilisation", 0.85}, {"sops", 7}}}},
+                  {"idle_cycles", 207}, {"utilisation", 0.85}, {"sops", 7}}}},
       {"links", {{{"from", {0, 0}}, {"to", {1, 0}}, {"dir", "E"}, {"chip_link", false}, {"flits", 12},
                   {"utilisation", 0.12}}}},
   };
@@ -94,9 +94,9 @@ TEST(RunOutputs, CsvContents) {
   // The unknown stall cause "credit" becomes a column after the four known ones.
   EXPECT_EQ(files["cores.csv"],
             "id,x,y,chip,nodes,busy_cycles,stall_waiting_input_cycles,stall_bank_conflict_cycles,"
-            "stall_output_full_cycles,stall_waiting_eot_cycles,stall_credit_cycles,utilisation,sops,"
+            "stall_waiting_eot_cycles,stall_waiting_dram_cycles,stall_credit_cycles,idle_cycles,utilisation,sops,"
             "weight_sram_reads,membrane_sram_reads,membrane_sram_writes,membrane_sram_used_bytes,weight_sram_used_bytes\n"
-            "0,0,0,0,\"conv,1;lif\",85,5,1,0,2,9,0.85,7,,,,,\n");
+            "0,0,0,0,\"conv,1;lif\",85,5,1,2,0,9,207,0.85,7,,,,,\n");
   EXPECT_EQ(files["links.csv"], "from_x,from_y,to_x,to_y,dir,chip_link,flits,utilisation\n0,0,1,0,E,false,12,0.12\n");
   EXPECT_EQ(files["inputs.csv"],
             "index,origin,label,prediction,correct,latency_cycles,latency_s,energy_pJ,t0_end_cycles,t1_end_cycles\n"

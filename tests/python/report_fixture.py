@@ -176,7 +176,7 @@ def make_run_report(status="complete", seed=7, n_inputs=2, chips=(1, 1)):
         cores.append({"id": c, "x": x, "y": y, "chip": (y // MESH[1]) * chips[0] + x // MESH[0], "nodes": pc["nodes"], "busy_cycles": busy,
                       "stall_cycles": {"waiting_input": stall_rng.randrange(0, max(1, busy // 3)),
                                        "bank_conflict": stall_rng.randrange(0, max(1, busy // 20)),
-                                       "output_full": stall_rng.randrange(0, max(1, busy // 10)),
+                                       "waiting_dram": stall_rng.randrange(0, max(1, busy // 10)),
                                        "waiting_eot": stall_rng.randrange(0, 200)},
                       "utilisation": round(min(1.0, busy / latency), 5), "sops": pc["sops"],
                       "weight_sram_reads": pc["wreads"], "membrane_sram_reads": pc["mreads"],
