@@ -114,24 +114,24 @@ TEST(NocTraffic, SaturationRule) {
 }
 
 TEST(NocTraffic, SweepCommandWritesCsvAndMarkedPlot) {
-  const std::string dir = testing::fresh_dir("sweep");
-  const auto res = testing::run_spikechip("noc --width 4 --height 4 --packet-size 1 --sweep-rates 0.1:1.0:0.3 --warmup 200 "
+  const std::string dir = spikechip::testing::fresh_dir("sweep");
+  const auto res = spikechip::testing::run_spikechip("noc --width 4 --height 4 --packet-size 1 --sweep-rates 0.1:1.0:0.3 --warmup 200 "
                                           "--measure 1000 -o '" + dir + "/curve.csv'");
   ASSERT_EQ(res.code, 0) << res.err;
-  const std::string csv = testing::slurp(dir + "/curve.csv");
+  const std::string csv = spikechip::testing::slurp(dir + "/curve.csv");
   EXPECT_EQ(csv.rfind("rate,offered,accepted,latency_avg,latency_p99,latency_max,packets,drained,saturated\n", 0), 0u) << csv;
   // 4x4 uniform saturates below 1.0 flits/node/cycle: the sweep stops at the first saturated load.
   EXPECT_NE(csv.find(",1\n"), std::string::npos) << csv;
-  const std::string svg = testing::slurp(dir + "/curve.svg");
+  const std::string svg = spikechip::testing::slurp(dir + "/curve.svg");
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("saturation "), std::string::npos);
   EXPECT_NE(res.err.find("saturation: "), std::string::npos) << res.err;
   // Bad combinations are usage errors (exit 2).
-  EXPECT_EQ(testing::run_spikechip("noc --sweep-rates 0.1:0.2:0.1 --rate 0.1").code, 2);
-  EXPECT_EQ(testing::run_spikechip("noc --sweep-rates 0.2:0.1:0.1").code, 2);
-  EXPECT_EQ(testing::run_spikechip("noc --traffic transpose --self-send").code, 2);
-  EXPECT_EQ(testing::run_spikechip("noc --sweep-rates 0.1:0.2:0.1 --plot x.png").code, 2);
-  EXPECT_EQ(testing::run_spikechip("noc --traffic hotspot --hotspot-nodes 3,99 --measure 100").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("noc --sweep-rates 0.1:0.2:0.1 --rate 0.1").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("noc --sweep-rates 0.2:0.1:0.1").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("noc --traffic transpose --self-send").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("noc --sweep-rates 0.1:0.2:0.1 --plot x.png").code, 2);
+  EXPECT_EQ(spikechip::testing::run_spikechip("noc --traffic hotspot --hotspot-nodes 3,99 --measure 100").code, 2);
 }
 
 // Multicast under the separable router: a forked flit whose branches iSLIP grants to different
