@@ -19,6 +19,7 @@
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "pipeline/run_pipeline.hpp"
+#include "report/critical_path_report.hpp"
 #include "report/report_writer.hpp"
 #include "report/trace_writer.hpp"
 #include "base/error.hpp"
@@ -141,6 +142,7 @@ void run_cmd(const RunOpts& o) {
                            sum["energy_per_sop_pJ"].get<double>());
   std::cout << fmt::format("per inference: spikes {:.0f}, SOPs {:.0f}, packets {:.0f}, flits {:.0f}; wall {:.2f} s (chip {:.2f} s, golden {:.2f} s)\n", spikes,
                            sops, packets, flits, wall, chip_s, golden_s);
+  if (sum.contains("critical_path")) std::cout << report::critical_path_text(sum["critical_path"], lat);
   if (partial) std::cout << "status: partial (" << res.partial_reason << ")\n";
   if (!o.out.empty()) std::cout << "report: " << (fs::path(o.out) / "report.json").string() << "\n";
 }

@@ -16,6 +16,7 @@
 #include "arch/chip_config.hpp"
 #include "arch/chip_mapping.hpp"
 #include "arch/core/core_model.hpp"
+#include "arch/critical_path.hpp"
 #include "arch/energy.hpp"
 #include "arch/noc/network.hpp"
 #include "models/executor.hpp"
@@ -63,6 +64,9 @@ struct ChipRunResult {
   uint64_t run_cycles = 0;                         // the accounting window: max(latency, last booked work)
   std::vector<TimelineEntry> timeline;
   bool timeline_truncated = false;
+  // The chain of dependent intervals that set latency_cycles (arch/critical_path.hpp): contiguous
+  // segments from cycle 0 to the latency; empty when the run did not complete.
+  std::vector<PathSegment> critical_path;
   // With record_activity: synapse-engine (and encoder MAC) work per core, packets of the same
   // (node, timestep) that follow each other without a gap merged; and per-link flit intervals.
   std::vector<TimelineEntry> synapse_timeline;

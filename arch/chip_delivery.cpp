@@ -16,6 +16,7 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
       for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];
     }
     ++results_got;
+    if (cycle >= res.latency_cycles) result_act = trip_act(PathKind::Network, -1, d, cycle);
     res.latency_cycles = std::max(res.latency_cycles, cycle);
   } else {
     for (int gid : groups_on_core[core]) {
@@ -51,19 +52,44 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
     charge_core(s.node, core.cnt, before);
   }
   const uint64_t fin = core.book_synapse(cycle, cyc, conflict, d.kind == DataKind::Pixel);
+  // Critical path: the engine started on the packet when it arrived (its trip from the sender
+  // released it; recorded with the first consumer's work) or when its previous packet was done.
+  const size_t ci = size_t(G.core);
+  bool trip = fin - cyc == cycle;
+  uint32_t pred = trip ? d.src_act : syn_act[ci];
+  const PathKind kind = d.kind == DataKind::Pixel ? PathKind::Encoder : PathKind::Synapse;
+  uint64_t at = fin - cyc;
+  uint32_t* const ready_slot = &P.ready_act[d.t];
+  // Back-to-back packets of one port, layer and timestep extend one record (the walk would merge
+  // them anyway), unless another port's ready time refers to the record's end.
+  if (!trip && pred != kNoAct && consumer_scratch.size() == 1 && (syn_ref[ci] == nullptr || syn_ref[ci] == ready_slot)) {
+    PathAct& prev = acts[pred];
+    if (prev.kind == kind && prev.node == G.slots[size_t(P.consumers[0].first)].node && prev.t == d.t && prev.end == at)
+      prev.end = fin, at = fin;
+  }
   // Each consumer's layer gets its own cycles (the first also the header decode) and conflicts.
   for (size_t j = 0; j < consumer_scratch.size(); ++j) {
     const int node = G.slots[size_t(P.consumers[j].first)].node;
     const auto [c, bc] = consumer_scratch[j];
     layer_work(node, d.t, fin - cyc, fin, c - bc + (j == 0 ? core.header_cost() : 0));
     res.layer_time[size_t(node)].bank_conflict += bc;
+    if (at == fin) continue;  // extended above
+    const uint64_t until = j + 1 == consumer_scratch.size() ? fin : at + c + (j == 0 ? core.header_cost() : 0);
+    pred = path_act(kind, G.core, node, d.t, at, until, pred, trip);
+    at = until, trip = false, syn_ref[ci] = nullptr;
   }
+  if (consumer_scratch.empty()) pred = path_act(kind, G.core, d.src_node, d.t, at, fin, pred, trip), syn_ref[ci] = nullptr;
+  syn_act[ci] = pred;
   if (opt.record_activity && !P.consumers.empty())
     record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
   const int s = src_idx(P, d.src_group, G);
   const size_t k = size_t(d.t) * P.srcs.size() + s;
   P.recv[k]++;
   P.last_data[d.t] = std::max(P.last_data[d.t], fin);
+  if (fin >= P.ready[d.t]) {
+    P.ready_act[d.t] = pred;
+    syn_ref[ci] = syn_ref[ci] == nullptr || syn_ref[ci] == ready_slot ? ready_slot : &kManyRefs;
+  }
   P.ready[d.t] = std::max(P.ready[d.t], fin);
   if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
 }
@@ -72,6 +98,7 @@ void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycl
   Port& P = port_for(G, d);
   const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
   P.expect[k] = n;
+  if (cycle >= P.ready[d.t]) P.ready_act[d.t] = trip_act(PathKind::EndOfStep, G.core, d, cycle);
   P.ready[d.t] = std::max(P.ready[d.t], cycle);
   if (P.recv[k] == n) source_complete(G, P, d.t);
 }

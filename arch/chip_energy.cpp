@@ -50,6 +50,7 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
 
 ChipRunResult ChipEngine::finish() {
   res.complete = done();
+  walk_critical_path();
   res.prediction = int(std::max_element(res.output_acc.begin(), res.output_acc.end()) - res.output_acc.begin());
   res.net = net->totals();
   // The accounting window: the latency, or later work if any unit was still booked after it.

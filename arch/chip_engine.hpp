@@ -50,6 +50,7 @@ struct PacketData {
   // host port's DRAM it travels (0: direct, 1: written to DRAM, 2: read back from DRAM).
   int phase = 0;
   uint8_t dram_leg = 0;
+  uint32_t src_act = 0;  // critical path: the recorded interval whose end made the packet (ChipEngine::path_act)
 };
 
 // Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
@@ -84,6 +85,7 @@ struct Port {                  // a remote input of a group: all packets of one 
   std::vector<int> pending;            // [t] sources not yet complete
   std::vector<uint64_t> ready, last_data;  // [t]
   std::vector<std::pair<int, int>> consumers;  // (slot, input index)
+  std::vector<uint32_t> ready_act;     // [t] critical path: the interval that set ready[t]
 };
 
 struct Slot {                  // one node of the group's cluster
@@ -116,6 +118,7 @@ struct GroupState {
   int t = 0, k = 0;
   bool busy = false;
   uint64_t task_start = 0;
+  uint32_t act = 0;  // critical path: the interval of the current (or last) task, kNoAct before the first
 };
 
 struct Event {
@@ -348,18 +351,54 @@ struct ChipEngine : noc::PacketSink {
   void to_dram(const PacketData& d, uint64_t cycle);
   // The next phase starts when every group of this one has finished all T timesteps and every
   // spilled value is in DRAM.
-  void maybe_next_phase(uint64_t cycle);
+  void maybe_next_phase(uint64_t cycle, uint32_t trigger);
   // Entering phase q at `cycle`: the DRAM channel (after what it still writes) reads the weights of
   // the phase's groups (latency + bytes / bytes_per_cycle), then the values spilled for the phase,
   // each packet injected at the host port once its bytes are read and the port's link is free.
   // The groups start when their weights are in.
-  void start_phase(int q, uint64_t cycle);
+  // `trigger`: the recorded interval whose end let the phase start (critical path).
+  void start_phase(int q, uint64_t cycle, uint32_t trigger);
 
   // --- activity records (chip_trace.cpp)
   std::vector<int64_t> last_syn;                       // [core] -> index in synapse_timeline
   std::map<std::pair<int, int>, size_t> last_link;     // (node, port) -> index in link_activity
   void record_synapse(int core, int node, int t, uint64_t start, uint64_t end);
   void record_link(int node, int port, uint64_t cycle, uint64_t busy);
+
+  // --- critical path (arch/critical_path.hpp; walk in chip_critical.cpp). Every interval that may
+  // lie on the path is recorded with the interval whose end released it (pred); the walk from the
+  // last result back to cycle 0 gives the path. start == acts[pred].end by construction.
+  static constexpr uint32_t kNoAct = UINT32_MAX;
+  struct PathAct {
+    uint64_t start, end;
+    uint32_t pred;
+    int32_t core, node;
+    int16_t t;
+    PathKind kind;
+    bool trip;  // a packet's trip [acts[pred].end, start) to `core` precedes it (one record less per packet)
+  };
+  std::vector<PathAct> acts;
+  std::vector<uint32_t> node_act, syn_act;  // [core]: the latest booking of its node unit / input engine
+  // [core]: the port ready time (&Port::ready_act[t]) that refers to syn_act, nullptr none,
+  // &kManyRefs several (on_data extends syn_act only while no other port refers to it).
+  std::vector<const uint32_t*> syn_ref;
+  static inline const uint32_t kManyRefs = 0;
+  std::vector<uint32_t> phase_act;          // [phase]: its DRAM load
+  uint32_t result_act = kNoAct;             // the result packet that set latency_cycles
+  uint32_t sender_act = kNoAct;             // what the packets being sent come from (send stamps it)
+  uint32_t spill_act = kNoAct;              // the spill whose write let the next phase start
+  uint64_t host_base = 0;                   // the host's frames stream from here (0, or phase 0's load)
+  uint32_t host_base_act = kNoAct;
+  uint32_t path_act(PathKind k, int core, int node, int t, uint64_t start, uint64_t end, uint32_t pred, bool trip = false) {
+    acts.push_back({start, end, pred, core, node, int16_t(t), k, trip});
+    return uint32_t(acts.size() - 1);
+  }
+  uint64_t act_end(uint32_t a) const { return a == kNoAct ? 0 : acts[a].end; }
+  // A packet's trip from its sender's end to `cycle` (its arrival).
+  uint32_t trip_act(PathKind k, int core, const PacketData& d, uint64_t cycle) {
+    return path_act(k, core, d.src_node, d.t, act_end(d.src_act), cycle, d.src_act);
+  }
+  void walk_critical_path();
 
   // --- controller and event loop (chip_schedule.cpp)
   void schedule(uint64_t cycle, int group, bool finish) { events.push(Event{cycle, seq++, group, finish}); }

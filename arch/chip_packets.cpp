@@ -9,6 +9,7 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   PacketData& d = pool[h];
   d.refs = int(dests.size());
   d.flits = flits;
+  d.src_act = sender_act;
   Packet p;
   p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep
            : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
@@ -85,6 +86,7 @@ uint64_t ChipEngine::host_frame(const Emission& e, int t, const uint8_t* frame, 
     open[lr] = UINT32_MAX;
     const int port = route_port[e.routes[lr]];
     const int flits = 1 + int(ceil_div64(int64_t(pool[h].idx.size()), per_flit));
+    sender_act = path_act(PathKind::Host, -1, e.node, t, host_base, port_free[size_t(port)], host_base_act);
     send(h, host_port_core[size_t(port)], route_cores[e.routes[lr]], flits, port_free[size_t(port)], true);
     port_free[size_t(port)] += uint64_t(flits) * flit_cycles;
     for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
@@ -108,6 +110,7 @@ uint64_t ChipEngine::host_frame(const Emission& e, int t, const uint8_t* frame, 
   for (size_t lr = 0; lr < e.routes.size(); ++lr)
     if (open[lr] != UINT32_MAX) flush(lr);
   const size_t last = size_t(std::max_element(port_free.begin(), port_free.end()) - port_free.begin());
+  sender_act = path_act(PathKind::Host, -1, e.node, t, host_base, port_free[last], host_base_act);
   send_eos(e, -1, host_port_core[last], t, port_free[last], true);
   return port_free[last];
 }
@@ -152,6 +155,7 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
     const int64_t HW = int64_t(n.shape.h) * n.shape.w;
     counts_scratch.assign(e.dest_groups.size(), 0);
     uint64_t extra = 0;
+    const uint32_t task = G.act;
     for (size_t lr = 0; lr < e.routes.size(); ++lr) {
       const auto& rb = m.routes[e.routes[lr]].region;
       part_scratch.assign(size_t(rb.c1 - rb.c0), 0);
@@ -161,12 +165,16 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
       const CoreCounters before = cores[G.core]->cnt;
       extra += cores[G.core]->elementwise_cost(rb.volume(), 1, 0);
       charge_core(s.node, cores[G.core]->cnt, before);
+      // The route's partial sums leave once the reduction has reached them (critical path).
+      sender_act = path_act(PathKind::Node, G.core, s.node, t, cycle, cycle + extra, task);
       send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);
       for (int dl : e.route_dest_local[lr])
         counts_scratch[dl] += words_packets(rb.c1 - rb.c0, route_fanout[size_t(e.routes[lr])]);
     }
     const uint64_t end = cores[G.core]->book_node(cycle, extra, {0, cycle, cycle});
     layer_work(s.node, t, end - std::max<uint64_t>(1, extra), end, std::max<uint64_t>(1, extra));
+    const uint64_t rstart = end - std::max<uint64_t>(1, extra);
+    node_act[size_t(G.core)] = path_act(PathKind::Node, G.core, s.node, t, rstart, end, rstart > cycle ? node_act[size_t(G.core)] : task);
     send_eos(e, G.id, G.core, t, cycle + extra);
   } else if (e.kind == DataKind::Result) {
     if (t != T - 1) return;

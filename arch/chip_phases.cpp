@@ -30,15 +30,18 @@ void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
   }
   // The phase check runs as a controller event: this is the network's delivery callback, which
   // must not inject (start_phase does).
-  if (--spills_in_flight == 0) schedule(cycle, -1, false);
+  if (--spills_in_flight == 0) {
+    spill_act = trip_act(PathKind::Network, -1, d, cycle);
+    schedule(cycle, -1, false);
+  }
 }
 
-void ChipEngine::maybe_next_phase(uint64_t cycle) {
+void ChipEngine::maybe_next_phase(uint64_t cycle, uint32_t trigger) {
   if (phase_left > 0 || spills_in_flight > 0 || cur_phase + 1 >= int(phase_groups.size())) return;
-  start_phase(cur_phase + 1, cycle);
+  start_phase(cur_phase + 1, cycle, trigger);
 }
 
-void ChipEngine::start_phase(int q, uint64_t cycle) {
+void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
   cur_phase = q;
   phase_left = int(phase_groups[size_t(q)].size());
   res.phase_start_cycles.push_back(cycle);
@@ -53,6 +56,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle) {
   uint64_t c = mem->read(mem_layout.phase_weights_addr[size_t(q)], wbytes, cycle, false, nullptr);
   const uint64_t ready = c;
   res.phase_ready_cycles.push_back(ready);
+  phase_act[size_t(q)] = path_act(PathKind::Dram, -1, -1, -1, cycle, ready, trigger);
   const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
   uint64_t port = c;
   std::vector<int> dests;
@@ -83,13 +87,14 @@ void ChipEngine::start_phase(int q, uint64_t cycle) {
     const uint32_t h = alloc();
     pool[h] = std::move(sp);
     const uint64_t at = std::max(c, port);
+    sender_act = path_act(PathKind::Dram, -1, pool[h].src_node, pool[h].t, cycle, at, trigger);
     send(h, host_port_core[0], dests, flits, at, true);
     port = at + uint64_t(flits) * flit_cycles;
   }
   std::vector<PacketData>().swap(spill_store[size_t(q)]);
   std::vector<uint64_t>().swap(spill_addr[size_t(q)]);
   for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
-  if (phase_left == 0) maybe_next_phase(ready);
+  if (phase_left == 0) maybe_next_phase(ready, phase_act[size_t(q)]);
 }
 
 }  // namespace spikechip::arch::detail

@@ -12,15 +12,23 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   const int t = G.t;
   uint64_t ready = cycle;
   NodeWait wait;  // when the phase's weights were in, the task's remote data processed, its markers in
-  if (phase_groups.size() > 1) wait.weights = res.phase_ready_cycles[size_t(G.phase)];
+  // Critical path: what released the task, the latest of its inputs' last arrivals, the group's
+  // previous task, the phase's weights (one of these ended at `cycle`), or the node unit below.
+  uint32_t pred = G.act;
+  if (phase_groups.size() > 1) {
+    wait.weights = res.phase_ready_cycles[size_t(G.phase)];
+    if (act_end(phase_act[size_t(G.phase)]) > act_end(pred)) pred = phase_act[size_t(G.phase)];
+  }
   for (int pi : s.ports) {
     if (pi < 0) continue;
     const Port& P = G.ports[pi];
     if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
     ready = std::max(ready, P.ready[t]);
     wait.data = std::max(wait.data, P.last_data[t]), wait.inputs = std::max(wait.inputs, P.ready[t]);
+    if (P.ready[t] >= act_end(pred)) pred = P.ready_act[t];  // data first on a tie
   }
   CoreModel& core = *cores[G.core];
+  if (core.node_free() > ready) pred = node_act[size_t(G.core)];
   const CoreCounters before = core.cnt;
   const auto compute = op_rules(s.op).compute;
   const uint64_t cyc = compute ? compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
@@ -31,6 +39,8 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   G.busy = true;
   G.task_start = end - std::max<uint64_t>(1, cyc);
   layer_work(s.node, t, G.task_start, end, end - G.task_start);
+  G.act = node_act[size_t(G.core)] =
+      path_act(s.op == Op::SDSA ? PathKind::Sdsa : PathKind::Node, G.core, s.node, t, G.task_start, end, pred);
   schedule(end, G.id, true);
 }
 
@@ -41,6 +51,7 @@ void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
     res.timeline.push_back({G.core, s.node, t, G.task_start, cycle});
   else
     res.timeline_truncated = true;
+  sender_act = G.act;
   if (s.emission >= 0) send_outputs(G, s, t, cycle);
   if (s.op == Op::Output) res.timestep_end_cycles[t] = std::max(res.timestep_end_cycles[t], cycle);
   G.busy = false;
@@ -48,7 +59,7 @@ void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
   if (G.t >= T) {
     ++groups_finished;
     --phase_left;
-    maybe_next_phase(cycle);
+    maybe_next_phase(cycle, G.act);
   }
   try_start(G, cycle);
 }
@@ -86,13 +97,18 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   else
     net->on_link_flit(nullptr);
   for (auto& c : cores) c->reset();
+  acts.clear();
+  node_act.assign(cores.size(), kNoAct), syn_act.assign(cores.size(), kNoAct), syn_ref.assign(cores.size(), nullptr);
+  phase_act.assign(phase_groups.size(), kNoAct);
+  result_act = sender_act = spill_act = host_base_act = kNoAct;
   for (GroupState& G : groups) {
-    G.t = 0, G.k = 0, G.busy = false, G.task_start = 0;
+    G.t = 0, G.k = 0, G.busy = false, G.task_start = 0, G.act = kNoAct;
     for (Port& P : G.ports) {
       P.recv.assign(size_t(T) * P.srcs.size(), 0);
       P.expect.assign(size_t(T) * P.srcs.size(), -1);
       P.pending.assign(size_t(T), int(P.srcs.size()));
       P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
+      P.ready_act.assign(size_t(T), kNoAct);
     }
     for (Slot& s : G.slots) {
       std::fill(s.v.begin(), s.v.end(), 0);
@@ -116,11 +132,13 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   node_dram_bits.assign(nn, 0);
   uint64_t c = 0;
   if (phase_groups.size() > 1) {
-    start_phase(0, 0);
+    start_phase(0, 0, kNoAct);
     c = res.phase_ready_cycles[0];
+    host_base_act = phase_act[0];
   } else {
     for (GroupState& G : groups) schedule(0, G.id, false);
   }
+  host_base = c;
   const int64_t size = inp.shape.size();
   for (int t = 0; t < T; ++t) {
     const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
@@ -145,7 +163,7 @@ void ChipEngine::step() {
       Event e = events.top();
       events.pop();
       if (e.group < 0) {
-        maybe_next_phase(e.cycle);
+        maybe_next_phase(e.cycle, spill_act);
         continue;
       }
       GroupState& G = groups[e.group];

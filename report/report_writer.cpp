@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "report/critical_path_report.hpp"
 #include "report/csv.hpp"
 #include "base/error.hpp"
 #include "spikechip/report_assets.hpp"
@@ -284,6 +285,7 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   files["links.csv"] = links_csv(report);
   files["inputs.csv"] = inputs_csv(report);
   files["energy.csv"] = energy_csv(report);
+  files["critical_path.csv"] = critical_path_csv(report);
   files["report.html"] = render_run_html(report);
   files["report.json"] = dump_json(report, 2) + "\n";
   return files;

@@ -6,6 +6,7 @@
 
 #include "arch/energy.hpp"
 #include "base/sha256.hpp"
+#include "report/critical_path_report.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::report {
@@ -21,6 +22,10 @@ std::string file_sha(const std::string& p) {
 // A core's timed resources (docs/architecture.md, "Cycle accounting"): the input engine, the node
 // unit and the packetiser; a core's busy + stall + idle cycles are kTimedUnits x run_cycles.
 constexpr uint64_t kTimedUnits = 3;
+
+// Segments of the critical path listed in report.json (and critical_path.csv); the sums by kind,
+// layer and core cover them all.
+constexpr size_t kCriticalPathSegments = 20000;
 
 // Per unit: busy, stalls by cause, idle; each unit sums to run_cycles. The synapse engine and the
 // encoder share the input engine, the node unit and the SDSA unit share the node unit: the cycles
@@ -54,6 +59,11 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   const size_t nn = g.nodes.size();
   std::vector<model::StepStats> node_tot(nn);
   std::vector<arch::EventCounts> node_ev(nn);  // each layer's own counted events, over all inputs
+  // The critical path (docs/reports.md): per input by kind; in detail for the last complete input.
+  json cp_mean = json::object();
+  size_t cp_inputs = 0;
+  const arch::ChipRunResult* cp_last = nullptr;
+  size_t cp_index = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     ev_all += r.events;
@@ -70,6 +80,12 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                    {"label", i < ctx.labels.size() ? ctx.labels[i] : -1}, {"prediction", r.prediction},
                    {"latency_cycles", r.latency_cycles}, {"timestep_end_cycles", r.timestep_end_cycles},
                    {"energy_pJ", e.total_pj}, {"complete", r.complete}});
+    if (r.complete && !r.critical_path.empty()) {
+      json by_kind = critical_path_by_kind(r);
+      for (auto& [k, v] : by_kind.items()) cp_mean[k] = cp_mean.value(k, 0.0) + v.get<double>();
+      jin.back()["critical_path_cycles"] = std::move(by_kind);
+      ++cp_inputs, cp_last = &r, cp_index = i;
+    }
     preds.push_back(r.prediction);
   }
   const double n_in = std::max<double>(1, double(results.size()));
@@ -216,6 +232,11 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
       {"timeline", timeline},
       {"timeline_truncated", tl_trunc},
       {"events", ev_all.to_json()}};
+  if (cp_last) {
+    for (auto& [k, v] : cp_mean.items()) v = v.get<double>() / double(cp_inputs);
+    report["critical_path"] = critical_path_json(g, m.mesh_w, *cp_last, cp_index, kCriticalPathSegments);
+    report["summary"]["critical_path"] = critical_path_summary(report["critical_path"], cp_mean, 5);
+  }
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
   return report;
 }

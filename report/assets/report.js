@@ -103,6 +103,15 @@
       checks.push([badUnits === 0 && acc.units_exact === true, "every unit of every core: busy + stalls + idle = run (" + num(acc.run_cycles) + " cycles)" + (badUnits ? ", " + badUnits + " unit(s) differ" : "")]);
       checks.push([lbusy === cbusy, "layers' busy cycles " + num(lbusy) + " = cores' busy cycles " + num(cbusy)]);
     }
+    // The critical path: contiguous segments from 0 to the input's latency (recomputed here when all are listed).
+    var CPc = obj(R.critical_path);
+    if (CPc.latency_cycles) {
+      var segs = arr(CPc.segments), at = 0, contiguous = true;
+      segs.forEach(function (g) { contiguous = contiguous && g.start_cycles === at && g.kind !== "other"; at = g.end_cycles; });
+      var inLat = obj(arr(R.inputs)[CPc.input]).latency_cycles;
+      checks.push([CPc.exact === true && CPc.segments_sum_cycles === CPc.latency_cycles && CPc.latency_cycles === inLat && (CPc.segments_truncated || (contiguous && at === inLat)),
+        "critical path of input " + CPc.input + ": " + num(CPc.segments_total) + " contiguous segments sum to its latency " + num(inLat) + " cycles"]);
+    }
     if (checks.length) {
       h("h3", {}, s1, "Consistency checks");
       var ul = h("ul", { "class": "checks" }, s1);
@@ -160,23 +169,58 @@
         valueTitle: "cycles" });
     }
 
+    // Critical path (docs/reports.md, "Critical path"): what set the latency of one input.
+    var CP = obj(R.critical_path), CPS = arr(CP.segments);
+    if (CP.latency_cycles) {
+      var BK = obj(CP.breakdown_cycles), KC = obj(CP.by_kind_cycles), lat0 = CP.latency_cycles;
+      var share = function (v) { return pct((v || 0) / lat0); };
+      var kindsOf = function (keys) { return keys.filter(function (k) { return KC[k] > 0; }).map(function (k) { return k + " " + share(KC[k]); }).join(", "); };
+      var sc = section("Critical path", "The chain of dependent intervals that set the latency of input " + CP.input + " (" + num(lat0) +
+        " cycles): each task, packet trip, DRAM load or wait was released by the end of the one before it. Compute " + share(BK.compute_cycles) +
+        (kindsOf(["synapse", "encoder", "node", "sdsa"]) ? " (" + kindsOf(["synapse", "encoder", "node", "sdsa"]) + ")" : "") + ", network " + share(BK.network_cycles) +
+        ", DRAM " + share(BK.dram_cycles) + ", waiting " + share(BK.waiting_cycles) +
+        (kindsOf(["host_input", "end_of_step", "other"]) ? " (" + kindsOf(["host_input", "end_of_step", "other"]) + ")" : "") + ". " + num(CP.segments_total) + " segments" +
+        (CP.segments_truncated ? ", the first " + CPS.length + " listed" : "") + "; critical_path.csv lists them.");
+      var gc = h("div", { "class": "grid3" }, sc), kinds = Object.keys(KC).filter(function (k) { return KC[k] > 0; });
+      C.bar(gc, { title: "Latency by segment kind", horizontal: true, labels: kinds, series: [{ name: "cycles", values: kinds.map(function (k) { return KC[k]; }),
+        color: "#c8453b" }], valueTitle: "cycles on the critical path", tips: function (i) { return kinds[i] + ": " + num(KC[kinds[i]]) + " cycles (" + share(KC[kinds[i]]) + ")"; } });
+      var CL = arr(CP.layers).slice(0, 15), CC = arr(CP.cores).slice(0, 15);
+      if (CL.length) C.bar(gc, { title: "Layers on the path (top " + CL.length + ")", horizontal: true, labels: CL.map(function (l) { return l.name; }),
+        series: [{ name: "cycles", values: CL.map(function (l) { return l.cycles; }) }], valueTitle: "cycles (compute, its packets, its markers)",
+        tips: function (i) { return CL[i].name + ": " + num(CL[i].cycles) + " cycles (" + pct(CL[i].share) + "), compute " + num(CL[i].compute_cycles); } });
+      if (CC.length) C.bar(gc, { title: "Cores on the path (top " + CC.length + ")", horizontal: true, labels: CC.map(function (c) { return "core " + c.id + " (" + c.x + "," + c.y + ")"; }),
+        series: [{ name: "compute cycles", values: CC.map(function (c) { return c.cycles; }), color: "#3a9a5b" }], valueTitle: "compute cycles on the path",
+        tips: function (i) { return "core " + CC[i].id + ": " + num(CC[i].cycles) + " cycles (" + pct(CC[i].share) + ")"; } });
+    }
+
     // Timeline.
     // The browser stays responsive up to a few ten thousand SVG bars; the simulator bounds the
     // timeline too, this cap only protects against a report written without that bound.
     var MAX_BARS = 20000, T = arr(R.timeline), s5 = null, capped = T.length > MAX_BARS;
     if (capped) T = T.slice(0, MAX_BARS);
-    if (T.length) {
+    // The timeline opens on the critical path: its segments are the first row, above the cores.
+    var PATH = arr(obj(R.critical_path).segments), pathRow = PATH.length ? 1 : 0;
+    var KIND_COLORS = { synapse: "#2f6fb3", encoder: "#5b8fd1", node: "#3a9a5b", sdsa: "#8061b3", network: "#e07b39",
+      end_of_step: "#b5a22c", host_input: "#8c6d4f", dram: "#c8453b", other: "#999999" };
+    if (T.length || PATH.length) {
       s5 = section("Timeline", "Activity of each core over the first input: one bar per (node, timestep)." +
+        (PATH.length ? " The first row is the critical path of input " + obj(R.critical_path).input + " (colour = segment kind, hover for layer and core)." : "") +
         (R.timeline_truncated ? " The simulator bounded the timeline: later events are not shown." : "") +
         (capped ? " Only the first " + MAX_BARS + " of " + arr(R.timeline).length + " entries are drawn." : ""));
       var coreIds = []; T.forEach(function (e) { if (coreIds.indexOf(e.core) < 0) coreIds.push(e.core); });
       coreIds.sort(function (a, b) { return a - b; });
       var nodeNames = []; T.forEach(function (e) { if (nodeNames.indexOf(e.node) < 0) nodeNames.push(e.node); });
       var nodeColor = function (n) { return C.color(nodeNames.indexOf(n)); };
-      C.gantt(s5, { title: "Core activity (first input)", rows: coreIds.map(function (c) { return "core " + c; }), xTitle: "cycle", band: 18,
-        legend: nodeNames.length <= 40 ? nodeNames.map(function (n) { return { name: n, color: nodeColor(n) }; }) : [],
-        bars: T.map(function (e) { return { row: coreIds.indexOf(e.core), start: e.start_cycles, end: e.end_cycles, color: nodeColor(e.node),
-          tip: "core " + e.core + ": " + e.node + ", timestep " + e.timestep + "\ncycles " + num(e.start_cycles) + "–" + num(e.end_cycles) }; }) });
+      var pathKinds = []; PATH.forEach(function (g) { if (pathKinds.indexOf(g.kind) < 0) pathKinds.push(g.kind); });
+      C.gantt(s5, { title: "Critical path and core activity (first input)", rows: (pathRow ? ["critical path"] : []).concat(coreIds.map(function (c) { return "core " + c; })),
+        xTitle: "cycle", band: 18, labelWidth: pathRow ? 90 : undefined,
+        legend: pathKinds.map(function (k) { return { name: "path: " + k, color: KIND_COLORS[k] || "#999999" }; })
+          .concat(nodeNames.length <= 40 ? nodeNames.map(function (n) { return { name: n, color: nodeColor(n) }; }) : []),
+        bars: PATH.slice(0, MAX_BARS).map(function (g) { return { row: 0, start: g.start_cycles, end: g.end_cycles, color: KIND_COLORS[g.kind] || "#999999",
+          tip: "critical path: " + g.kind + (g.layer ? ", " + g.layer : "") + (g.core >= 0 ? ", core " + g.core : "") + (g.timestep >= 0 ? ", timestep " + g.timestep : "") +
+            "\ncycles " + num(g.start_cycles) + "–" + num(g.end_cycles) }; })
+          .concat(T.map(function (e) { return { row: pathRow + coreIds.indexOf(e.core), start: e.start_cycles, end: e.end_cycles, color: nodeColor(e.node),
+          tip: "core " + e.core + ": " + e.node + ", timestep " + e.timestep + "\ncycles " + num(e.start_cycles) + "–" + num(e.end_cycles) }; })) });
     }
 
     if (L.length) {

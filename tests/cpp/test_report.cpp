@@ -127,7 +127,7 @@ TEST(RunOutputs, TwoWritesGiveIdenticalBytes) {
     ++n;
     EXPECT_EQ(read(e.path()), read(b / e.path().filename())) << e.path().filename();
   }
-  EXPECT_EQ(n, 7);  // and no temporary files are left behind
+  EXPECT_EQ(n, 8);  // and no temporary files are left behind
   EXPECT_EQ(json::parse(read(a / "report.json")), tiny_report());
   fs::remove_all(a);
   fs::remove_all(b);

@@ -1,9 +1,11 @@
-// Issue 21 items 1-2: exact cycle accounting (docs/architecture.md, "Cycle accounting") on real
+// Issue 21 items 1-3: exact cycle accounting (docs/architecture.md, "Cycle accounting") on real
 // runs: every unit of every core sums to the run, the run is the latency, the layers' busy and
 // stall cycles sum to the cores', each layer's per-timestep window lies in the run and contains
 // its work. On the shipped model (models/fmnist on tiny), a time-multiplexed run (DRAM waits) and
 // the 15.1M synthetic model on its preset (the issue's 21.4M-vs-20.0M case). The hand-worked
-// unit-level case is in test_neuro_core.cpp.
+// unit-level case is in test_neuro_core.cpp. Item 3 on the same runs: the critical path is
+// contiguous and sums to the latency (with DRAM loads on it when time-multiplexed); the
+// hand-worked path is in test_critical_path.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include "arch/chip.hpp"
 #include "chip_test_util.hpp"
+#include "critical_path_check.hpp"
 #include "models/graph_io.hpp"
 #include "models/inputs.hpp"
 #include "models/meta_spikeformer.hpp"
@@ -20,6 +23,12 @@ namespace spikechip {
 namespace {
 
 using testing::chip_preset;
+
+uint64_t path_cycles(const arch::ChipRunResult& r, arch::PathKind k) {
+  uint64_t n = 0;
+  for (const auto& s : r.critical_path) n += s.kind == k ? s.end - s.start : 0;
+  return n;
+}
 
 // Returns the sum of the node-unit waits charged to DRAM, for the caller's expectation.
 uint64_t expect_exact_accounting(const model::Graph& g, const arch::ChipRunResult& r, int T) {
@@ -72,6 +81,9 @@ TEST(CycleAccounting, ShippedModelOnTiny) {
     arch::Chip c(g, chip, m);
     const arch::ChipRunResult r = c.run(model::InputView{items[0].data.data(), 1, items[0].shape}, T);
     EXPECT_EQ(expect_exact_accounting(g, r, T), 0u) << "no DRAM without time multiplexing";
+    testing::expect_exact_critical_path(r);
+    EXPECT_EQ(path_cycles(r, arch::PathKind::Dram), 0u);
+    EXPECT_GT(path_cycles(r, arch::PathKind::Network), 0u) << "T=" << T;
     // The issue's figure: node-unit tasks alone were 3.3 % of the cores' busy cycles; now the
     // layers cover all of it, and the synapse engines do most of the work.
     uint64_t syn = 0, node = 0;
@@ -107,6 +119,11 @@ TEST(CycleAccounting, TimeMultiplexedRunWaitsForDram) {
   arch::Chip c(g, chip, m);
   const arch::ChipRunResult r = c.run(model::InputView{img.data(), 1, g.input().shape}, 1);
   EXPECT_GT(expect_exact_accounting(g, r, 1), 0u) << "the later phase's groups wait for their weights";
+  // Every phase's weight load lies on the critical path: nothing of a phase starts before it.
+  testing::expect_exact_critical_path(r);
+  uint64_t loads = 0;
+  for (size_t p = 0; p < r.phase_start_cycles.size(); ++p) loads += r.phase_ready_cycles[p] - r.phase_start_cycles[p];
+  EXPECT_GE(path_cycles(r, arch::PathKind::Dram), loads);
 }
 
 // The issue's 15.1M case (busy + stalls were 21.4M against a 20.0M-cycle run): synthetic weights
@@ -126,6 +143,8 @@ TEST(CycleAccounting, Meta15MOnItsPreset) {
   arch::Chip c(g, chip, m);
   const arch::ChipRunResult r = c.run(model::InputView{img.data(), 1, g.input().shape}, 1);
   EXPECT_EQ(expect_exact_accounting(g, r, 1), 0u);
+  // Issue 21 item 3: the critical path's segments are contiguous and sum to the latency here too.
+  testing::expect_exact_critical_path(r);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
@@ -63,9 +64,27 @@ TEST(RunCli, ShippedModelOnTinyWritesACompleteVerifiedReport) {
   const CmdResult r = testing::run_spikechip(run_args(kModel, kChip, img, out) + " -T 2 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("verified bit-exact against golden"), std::string::npos) << r.out;
-  for (const char* f : {"report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv"})
+  for (const char* f : {"report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv",
+                        "critical_path.csv"})
     EXPECT_TRUE(fs::exists(out + "/" + f) && fs::file_size(out + "/" + f) > 0) << f;
   const nlohmann::json rep = nlohmann::json::parse(slurp(out + "/report.json"));
+  // The critical path (issue 21 item 3), end to end: report.json says it is exact, and the cycles
+  // column of critical_path.csv sums to the latency.
+  const nlohmann::json& cp = rep.at("critical_path");
+  EXPECT_EQ(cp.at("exact"), true);
+  EXPECT_EQ(cp.at("segments_truncated"), false);
+  EXPECT_EQ(cp.at("latency_cycles"), rep.at("inputs").at(0).at("latency_cycles"));
+  EXPECT_NE(r.out.find("critical path: compute"), std::string::npos) << r.out;
+  {
+    std::istringstream csv(slurp(out + "/critical_path.csv"));
+    std::string line;
+    std::getline(csv, line);
+    EXPECT_EQ(line, "index,kind,category,layer,timestep,core,start_cycles,end_cycles,cycles");
+    uint64_t sum = 0, rows = 0;
+    while (std::getline(csv, line)) sum += std::stoull(line.substr(line.rfind(',') + 1)), ++rows;
+    EXPECT_EQ(rows, cp.at("segments_total").get<uint64_t>());
+    EXPECT_EQ(sum, cp.at("latency_cycles").get<uint64_t>());
+  }
   EXPECT_EQ(rep.at("schema"), "spikechip.run-report/1");
   EXPECT_EQ(rep.at("status"), "complete");
   EXPECT_EQ(rep.at("run").at("verified"), true);

@@ -70,7 +70,8 @@ def test_run_report_renders_in_browser(tmp_path):
     src = write_json(tmp_path / "run.json", report_fixture.make_run_report())
     out = tmp_path / "out"
     subprocess.run([exe, "report", str(src), "-o", str(out)], check=True, capture_output=True)
-    for name in ("report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv"):
+    for name in ("report.json", "report.html", "layers.csv", "cores.csv", "links.csv", "inputs.csv", "energy.csv",
+                 "critical_path.csv"):
         assert (out / name).exists(), name
     assert_offline((out / "report.html").read_text())
     shot = tmp_path / "report.png"
