@@ -219,7 +219,8 @@ const OpRules kRules[] = {
                   .weight_bytes = conv_weight_bytes, .arrive = conv_arrive, .compute = conv_compute},
     /* LIF    */ {.setup = lif_setup, .weight_bytes = lif_weight_bytes, .compute = lif_compute},
     /* Add    */ {.membrane_tensor = true, .compute = add_compute},
-    /* SDSA   */ {.membrane_tensor = true, .spikes_remote_only = true, .arrive = sdsa_arrive, .compute = sdsa_compute},
+    /* SDSA   */ {.membrane_tensor = true, .spikes_remote_only = true, .sdsa_unit = true, .arrive = sdsa_arrive,
+                  .compute = sdsa_compute},
     /* Mean   */ {.membrane_tensor = true, .arrive = mean_arrive, .compute = mean_compute},
     /* Output */ {.compute = output_compute},
 };

@@ -14,6 +14,8 @@ struct OpRules {
   bool membrane_tensor = false;
   // Reads spikes only through its synapse engine (packets): a LIF of the same cluster cannot feed it.
   bool spikes_remote_only = false;
+  // Its task runs on the core's SDSA unit (the time is booked as sdsa_busy, not node_busy).
+  bool sdsa_unit = false;
   // Per-slot state at set-up (after the slot's ports are known); may be null.
   void (*setup)(ChipEngine&, GroupState&, Slot&) = nullptr;
   // Weight bytes the slot holds in the weight SRAM (the mapper's per-channel rule); may be null (0).

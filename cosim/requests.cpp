@@ -69,6 +69,13 @@ void as_protocol_error(const char* error_code, F&& f) {
   }
 }
 
+// A reply without tensor frames.
+Message reply(json header) {
+  Message r;
+  r.header = std::move(header);
+  return r;
+}
+
 Message handle_load_model(const Ctx& c, const Message& req) {
   const json& h = req.header;
   check_keys(h, {"type", "id", "protocol", "path", "graph", "tensors"});
@@ -90,9 +97,7 @@ Message handle_load_model(const Ctx& c, const Message& req) {
       publish(c.s, std::move(g), "(sent by client)");
     }
   });
-  Message r;
-  r.header = {{"type", "model_loaded"}, {"model", model_summary(*c.s.model)}};
-  return r;
+  return reply({{"type", "model_loaded"}, {"model", model_summary(*c.s.model)}});
 }
 
 // The strict tensor check of update_weights: each name must be one of the graph's tensors with
@@ -137,9 +142,7 @@ Message handle_update_weights(const Ctx& c, const Message& req) {
     model::validate_graph(g, origin);
   });
   auto m = publish(c.s, std::move(g), cur.origin + " (updated)");
-  Message r;
-  r.header = {{"type", "weights_updated"}, {"updated", updated}, {"model_version", m->version}};
-  return r;
+  return reply({{"type", "weights_updated"}, {"updated", updated}, {"model_version", m->version}});
 }
 
 json chip_summary(const arch::ChipConfig& ch) {
@@ -160,9 +163,7 @@ Message handle_set_chip(const Ctx& c, const Message& req) {
   as_protocol_error(code::kBadChip, [&] {
     c.s.chip = path ? arch::load_chip_config(*path) : arch::chip_config_from_json(h["chip"], "set_chip request chip");
   });
-  Message r;
-  r.header = {{"type", "chip_set"}, {"chip", chip_summary(*c.s.chip)}};
-  return r;
+  return reply({{"type", "chip_set"}, {"chip", chip_summary(*c.s.chip)}});
 }
 
 Message handle_map(const Ctx& c, const Message& req) {
@@ -186,14 +187,12 @@ Message handle_map(const Ctx& c, const Message& req) {
     throw ProtocolError(code::kMapFailed, e.what());
   }
   c.s.mapping = std::make_shared<const mapper::Mapping>(m);
-  Message r;
-  r.header = {{"type", "mapped"},
-              {"model_version", c.s.model->version},
-              {"chip", chip_summary(*c.s.chip)},
-              {"groups", m.groups.size()},
-              {"routes", m.routes.size()},
-              {"summary", m.summary}};
-  return r;
+  return reply({{"type", "mapped"},
+                {"model_version", c.s.model->version},
+                {"chip", chip_summary(*c.s.chip)},
+                {"groups", m.groups.size()},
+                {"routes", m.routes.size()},
+                {"summary", m.summary}});
 }
 
 // A parsed run request: the input batch as views into the request's frame.
@@ -269,18 +268,16 @@ RunRequest parse_run(const Ctx& c, const Message& req, const model::Graph& g) {
 // The reply both run modes share; `latency` and the report are mode-specific.
 Message run_result(const RunRequest& rq, const LoadedModel& m, json preds, json spikes, json energy, json latency,
                    json rep) {
-  Message r;
-  r.header = {{"type", "run_result"},
-              {"mode", rq.mode},
-              {"model_version", m.version},
-              {"T", rq.T},
-              {"batch", rq.B},
-              {"predictions", std::move(preds)},
-              {"spikes", std::move(spikes)},
-              {"energy_pJ", std::move(energy)},
-              {"latency", std::move(latency)},
-              {"report", std::move(rep)}};
-  return r;
+  return reply({{"type", "run_result"},
+                {"mode", rq.mode},
+                {"model_version", m.version},
+                {"T", rq.T},
+                {"batch", rq.B},
+                {"predictions", std::move(preds)},
+                {"spikes", std::move(spikes)},
+                {"energy_pJ", std::move(energy)},
+                {"latency", std::move(latency)},
+                {"report", std::move(rep)}});
 }
 
 Message run_golden(const Ctx& c, LoadedModel& m, const RunRequest& rq) {

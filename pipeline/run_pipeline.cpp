@@ -78,14 +78,17 @@ Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in
     ro.cancel = o.stop;
     const auto t0 = Clock::now();
     r.golden.reserve(in.views.size());
-    for (const model::InputView& v : in.views) r.golden.push_back(ge.run(v, o.T, ro));
+    for (const model::InputView& v : in.views) {
+      r.golden.push_back(ge.run(v, o.T, ro));
+      if (o.golden_progress) o.golden_progress(r.golden.size(), in.views.size());
+    }
     r.golden_wall_s = secs(t0);
   }
   r.mapping = o.mapping ? *o.mapping : map_for_inputs(g, chip, in.views, o.T, o.map, o.verify ? &r.golden : nullptr);
   if (o.on_mapped) o.on_mapped(r.mapping);
 
   arch::ChipRunOptions copt = o.chip;
-  copt.record_spikes = o.verify;
+  copt.record_spikes = o.verify || o.chip.record_spikes;
   copt.stop = o.stop;
   // A time limit: a watchdog stops the chip (also when `stop` is set from outside).
   std::atomic<bool> stop_now{false}, finished{false}, timed_out{false};
@@ -106,8 +109,8 @@ Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in
   };
   try {
     r.run = o.engine == Engine::SystemC
-                ? sim::simulate_inputs(g, chip, r.mapping, in.views, o.T, copt, {}, o.cycle_progress)
-                : arch::run_inputs(g, chip, r.mapping, in.views, o.T, copt, {}, o.cycle_progress);
+                ? sim::simulate_inputs(g, chip, r.mapping, in.views, o.T, copt, o.input_progress, o.cycle_progress)
+                : arch::run_inputs(g, chip, r.mapping, in.views, o.T, copt, o.input_progress, o.cycle_progress);
   } catch (...) {
     stop_watchdog();
     throw;

@@ -1,6 +1,6 @@
 #pragma once
 // The run pipeline, once for every caller (`spikechip run`, the cosim server's cycle mode, the
-// Python bindings; sweeps run `spikechip run` per point): golden runs -> measured firing rates ->
+// Python bindings' run (python/src/runs.cpp); sweeps run `spikechip run` per point): golden runs -> measured firing rates ->
 // map -> simulate on the chip -> verify spike for spike -> run report (spikechip.run-report/1).
 // docs/architecture.md, "Layers" and "The run pipeline".
 #include <atomic>
@@ -54,7 +54,7 @@ struct Options {
   // The mapping to run; nullptr: map here (map_for_inputs with `map`).
   const mapper::Mapping* mapping = nullptr;
   mapper::MapOptions map;
-  arch::ChipRunOptions chip;  // record_spikes is set from `verify`; `stop` is set from the fields below
+  arch::ChipRunOptions chip;  // record_spikes: also kept without verify; `stop` is set from the fields below
   // Set from outside (SIGINT, a cancelled request): the golden runs throw model::RunCancelled, the
   // chip stops with a partial result whose reason is stop_reason.
   const std::atomic<bool>* stop = nullptr;
@@ -66,6 +66,10 @@ struct Options {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // run.wall_s counts from here
   // Called once the mapping is known, before the chip starts.
   std::function<void(const mapper::Mapping&)> on_mapped;
+  // Called after each golden run of the verification (done of total inputs).
+  std::function<void(size_t done, size_t total)> golden_progress;
+  // Called after each simulated input.
+  std::function<void(const arch::ChipBatchRun&)> input_progress;
   // Called while an input is simulated (progress line).
   std::function<void(const arch::ChipBatchRun&, const arch::Chip&, uint64_t cycle)> cycle_progress;
 };

@@ -3,9 +3,11 @@
 the top-level CMakeLists.txt (spikechip_layer DEPS), which CMake writes to <build>/layers.txt:
 a folder may include its own headers and those of the folders it depends on, nothing above.
 Headers under spikechip/ are generated into the build tree (base's version and source dir,
-report's embedded assets).
-  tests/check_layers.py <source dir> <build>/layers.txt
-Exit 0 when clean; otherwise lists every offending include and exits 1."""
+report's embedded assets). With a third argument (docs/architecture.md), also checks that the
+layer diagram there (the first ```mermaid block, edges "a --> b" = a includes b) has exactly
+the edges of the table's transitive reduction.
+  tests/check_layers.py <source dir> <build>/layers.txt [docs/architecture.md]
+Exit 0 when clean; otherwise lists every offending include or edge and exits 1."""
 import os
 import re
 import sys
@@ -40,8 +42,36 @@ for folder, allowed in sorted(deps.items()):
                 if "/" not in target or layer not in deps or layer in allowed or (rel, target) in exceptions:
                     continue
                 bad.append(f"{rel}:{n}: {folder}/ includes {target} ({layer}/ is not below {folder}/)")
+
+def reduction(deps):
+    """The direct edges: a -> d unless d is reachable from another dependency of a."""
+    def reach(a, seen=None):
+        seen = set() if seen is None else seen
+        for d in deps.get(a, ()):
+            if d != a and d not in seen:
+                seen.add(d)
+                reach(d, seen)
+        return seen
+    edges = set()
+    for a, ds in deps.items():
+        for d in ds - {a}:
+            if not any(d in reach(e) for e in ds - {a, d}):
+                edges.add((a, d))
+    return edges
+
+
+if len(sys.argv) > 3:
+    text = open(sys.argv[3], encoding="utf-8").read()
+    start = text.find("```mermaid")
+    block = text[start:text.find("```", start + 3)] if start >= 0 else ""
+    drawn = set(re.findall(r"^\s*(\w+)\s*-->\s*(\w+)\s*$", block, re.M))
+    want = reduction(deps)
+    for a, b in sorted(want - drawn):
+        bad.append(f"{sys.argv[3]}: the layer diagram lacks {a} --> {b}")
+    for a, b in sorted(drawn - want):
+        bad.append(f"{sys.argv[3]}: the layer diagram draws {a} --> {b}, which is not a direct edge of the table")
 if bad:
     print("\n".join(bad))
-    print(f"{len(bad)} include(s) break the layering declared in CMakeLists.txt (spikechip_layer DEPS)")
+    print(f"{len(bad)} include(s) or diagram edge(s) disagree with the layering declared in CMakeLists.txt (spikechip_layer DEPS)")
     sys.exit(1)
-print(f"layering ok: {len(deps)} folders")
+print(f"layering ok: {len(deps)} folders" + (", diagram matches" if len(sys.argv) > 3 else ""))

@@ -1,47 +1,41 @@
-// The table of core models (arch/core/core_registry.hpp): one row per model.
+// The table of core models (arch/core/core_registry.hpp), built from arch/core/list.hpp.
 #include "arch/core/core_registry.hpp"
 
-#include <fmt/format.h>
-
-#include "arch/core/dense_core.hpp"
-#include "arch/core/neuro_core.hpp"
 #include "base/error.hpp"
+#include "base/registry.hpp"
 
 namespace spikechip::arch {
 
+#define SPIKECHIP_CORE_MODEL(k) extern const CoreModelInfo k;
+#include "arch/core/list.hpp"
+#undef SPIKECHIP_CORE_MODEL
+
 namespace {
-template <class Model>
-std::unique_ptr<CoreModel> make(int id, const CoreConfig& c) {
-  return std::make_unique<Model>(id, c);
+std::vector<const CoreModelInfo*>& table() {
+#define SPIKECHIP_CORE_MODEL(k) &k,
+  static std::vector<const CoreModelInfo*> t = {
+#include "arch/core/list.hpp"
+  };
+#undef SPIKECHIP_CORE_MODEL
+  return t;
 }
 }  // namespace
 
-const std::vector<CoreModelInfo>& core_models() {
-  static const std::vector<CoreModelInfo> kModels = {
-      {"event", "event-driven addition-only neuro-core: work follows the spikes (arch/core/neuro_core.hpp)",
-       make<NeuroCore>},
-      {"dense", "dense MAC array: every input position every timestep, mac_lanes MACs per cycle "
-                "(arch/core/dense_core.hpp)", make<DenseCore>},
-  };
-  return kModels;
-}
+const std::vector<const CoreModelInfo*>& core_models() { return table(); }
 
-const CoreModelInfo* find_core_model(const std::string& name) {
-  for (const CoreModelInfo& m : core_models())
-    if (name == m.name) return &m;
-  return nullptr;
-}
+const CoreModelInfo* find_core_model(const std::string& name) { return find_by_name(core_models(), name); }
 
-std::vector<const char*> core_model_names() {
-  std::vector<const char*> v;
-  for (const CoreModelInfo& m : core_models()) v.push_back(m.name);
-  return v;
-}
+std::vector<std::string> core_model_names() { return names_of(core_models()); }
 
 std::unique_ptr<CoreModel> make_core_model(int id, const CoreConfig& c) {
   const CoreModelInfo* m = find_core_model(c.type);
-  if (!m) throw Error(fmt::format("/core/type: unknown core model '{}' (known: {})", c.type, fmt::join(core_model_names(), ", ")));
+  if (!m) throw Error("/core/type: unknown core model '" + c.type + "' (known: " + join_names(core_model_names()) + ")");
   return m->make(id, c);
+}
+
+void register_core_model(const CoreModelInfo& model) {
+  if (find_core_model(model.name)) throw Error(std::string("core model '") + model.name + "' is already registered");
+  table().push_back(&model);
 }
 
 }  // namespace spikechip::arch

@@ -1,12 +1,11 @@
-// infer (golden executor) and run (map, simulate on the chip's internal event loop, verify, report:
-// the steps of `spikechip run`, with the same report builder), energy re-pricing of a finished
+// infer (golden executor) and run (`spikechip run`'s pipeline, pipeline/run_pipeline.hpp, on the
+// chip's event-loop engine: golden, rates, map, simulate, verify, report), energy re-pricing of a finished
 // run, and per-layer spikes as NumPy arrays. The GIL is released while C++ works; Ctrl-C (and
 // an exception from the progress callback) stops a simulation through the chip's stop flag.
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <optional>
-#include <thread>
 
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
@@ -15,8 +14,8 @@
 #include "python/src/common.hpp"
 #include "report/report_writer.hpp"
 #include "arch/batch_run.hpp"
+#include "pipeline/run_pipeline.hpp"
 #include "report/golden_report.hpp"
-#include "report/run_report.hpp"
 
 namespace spikechip::python {
 namespace {
@@ -30,7 +29,7 @@ struct RunHandle {
   std::shared_ptr<const model::Graph> g;
   arch::ChipConfig chip;
   std::shared_ptr<const mapper::Mapping> m;
-  arch::ChipBatchRun run;  // its chip refers to g and m (declared before it, destroyed after it)
+  arch::ChipBatchRun run;  // per-input results (without the last chip, which referred to the pipeline's mapping)
   std::string report;     // spikechip.run-report/1 as JSON text
 };
 
@@ -77,34 +76,6 @@ class Watcher {
   std::optional<py::error_already_set> error_;
 };
 
-// simulate_inputs (sim/systemc_run.hpp) on the chip's own event loop instead of the SystemC kernel,
-// so that several runs can happen in one process: a fresh chip per input, the same order of
-// begin / step / finish as the SystemC driver.
-arch::ChipBatchRun simulate_direct(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
-                                  const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
-                                  Watcher& w) {
-  arch::ChipBatchRun out;
-  const auto t0 = Clock::now();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (opt.stop && opt.stop->load()) break;
-    arch::ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
-    out.last = std::make_unique<arch::Chip>(g, chip, m, std::move(plans));
-    arch::Chip& c = *out.last;
-    c.begin(inputs[i], T, opt);
-    uint32_t n = 0;
-    while (!c.done()) {
-      if (opt.stop->load(std::memory_order_relaxed)) break;
-      c.step();
-      if ((++n & 4095) == 0) w.check("simulate", i, (double(i) + c.progress()) / double(inputs.size()), c.now(), c.timestep(), false);
-    }
-    out.results.push_back(c.finish());
-    w.check("simulate", i + 1, double(i + 1) / double(inputs.size()), c.now(), T, true);
-  }
-  out.wall_s = secs(t0);
-  out.partial = out.results.size() < inputs.size() || (!out.results.empty() && !out.results.back().complete);
-  return out;
-}
-
 std::string shell_word(const std::string& s) {
   return s.find_first_of(" \t'\"") == std::string::npos ? s : "'" + s + "'";
 }
@@ -144,66 +115,50 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
                         (time_multiplex ? " --time-multiplex" : "") +
                         (chips == 0 ? "" : chips < 0 ? " --chips auto" : " --chips " + std::to_string(chips));
   Watcher w(progress, in.views.size());
-  std::vector<model::RunResult> golden(in.views.size());
-  double golden_s = 0;
-  report::RunReportContext ctx;
-  std::string partial_reason;
+  // The pipeline of `spikechip run` (pipeline/run_pipeline.hpp) on the event-loop engine, so that
+  // several runs may go on in one process; the Watcher's flag is its stop (Ctrl-C, a raising
+  // progress callback).
+  pipeline::Options po;
+  po.T = T, po.engine = pipeline::Engine::EventLoop, po.verify = verify, po.golden_threads = threads;
+  po.mapping = h->m.get();
+  po.map.time_multiplex = time_multiplex, po.map.chips = chips;
+  po.chip.record_spikes = record_spikes;
+  po.stop = &w.stop;
+  po.time_limit_s = time_limit;
+  po.model_path = pm.path, po.chip_path = pc.path, po.command = command;
+  po.started = t_start;
+  const size_t n = in.views.size();
+  bool mapped = false;
+  po.golden_progress = [&](size_t done, size_t total) { w.check("golden", done, double(done) / double(total), 0, T, true); };
+  po.on_mapped = [&](const mapper::Mapping&) { mapped = true; };
+  po.cycle_progress = [&](const arch::ChipBatchRun& r, const arch::Chip& c, uint64_t cycle) {
+    w.check("simulate", r.results.size(), (double(r.results.size()) + c.progress()) / double(n), cycle, c.timestep(), false);
+  };
+  po.input_progress = [&](const arch::ChipBatchRun& r) {
+    w.check("simulate", r.results.size(), double(r.results.size()) / double(n), r.last ? r.last->now() : 0, T, true);
+  };
+  std::unique_ptr<pipeline::Result> res;  // built in place: its last chip refers to its mapping
   {
     py::gil_scoped_release nogil;
-    model::GoldenExecutor ge(g);
-    // Golden first (verification reference and the measured firing rates), as `spikechip run`.
-    const size_t n_golden = verify ? in.views.size() : std::min<size_t>(4, in.views.size());
-    const auto t0 = Clock::now();
-    model::RunOptions ro;
-    ro.record_spikes = verify;
-    ro.threads = threads;
-    for (size_t i = 0; i < n_golden && !w.stop.load(); ++i) {
-      golden[i] = ge.run(in.views[i], T, ro);
-      w.check("golden", i + 1, double(i + 1) / double(n_golden), 0, T, true);
-    }
-    if (verify) golden_s = secs(t0);
-    if (!h->m && !w.stop.load()) {
-      mapper::MapOptions mo;
-      mo.rates = mapper::measured_rates(
-          g, std::vector<model::RunResult>(golden.begin(), golden.begin() + std::min<size_t>(4, golden.size())));
-      mo.time_multiplex = time_multiplex;
-      mo.chips = chips;
-      h->m = std::make_shared<const mapper::Mapping>(guarded(Kind::Mapping, [&] { return mapper::map_model(g, pc.cfg, mo); }));
-    }
-    if (!w.stop.load()) {
-      arch::ChipRunOptions copt;
-      copt.record_spikes = verify || record_spikes;
-      copt.stop = &w.stop;
-      std::atomic<bool> finished{false};
-      std::thread watchdog;
-      if (time_limit > 0)
-        watchdog = std::thread([&] {
-          const auto t_sim = Clock::now();
-          while (!finished.load() && secs(t_sim) < time_limit) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          if (!finished.load()) partial_reason = "time limit", w.stop.store(true);
-        });
-      try {
-        h->run = guarded(Kind::Simulation, [&] { return simulate_direct(g, h->chip, *h->m, in.views, T, copt, w); });
-      } catch (...) {
-        finished.store(true);
-        if (watchdog.joinable()) watchdog.join();
-        throw;
-      }
-      finished.store(true);
-      if (watchdog.joinable()) watchdog.join();
+    try {
+      res.reset(new pipeline::Result(pipeline::run(g, pc.cfg, pipeline::Inputs{in.views, in.origins, in.labels}, po)));
+    } catch (const model::RunCancelled&) {
+      // Stopped during the golden runs: the Watcher holds the reason (raised below).
+    } catch (const KindError&) {
+      throw;
+    } catch (const UsageError& e) {
+      throw KindError(Kind::Usage, e.what());
+    } catch (const Error& e) {
+      throw KindError(mapped ? Kind::Simulation : Kind::Mapping, e.what());
     }
   }
   w.rethrow();  // Ctrl-C (KeyboardInterrupt) or the progress callback's exception
-  for (size_t i = 0; i < in.views.size(); ++i) ctx.origins.push_back(in.origins[i]), ctx.labels.push_back(in.labels[i]);
-  if (verify) {
-    const std::string d = arch::first_golden_mismatch(g, h->run, golden, ctx.origins);
-    if (!d.empty()) throw KindError(Kind::Verification, "chip does not match the golden executor on " + d);
-    ctx.verified = !h->run.partial;
-  }
-  ctx.model_path = pm.path, ctx.chip_path = pc.path, ctx.command = command;
-  ctx.T = T, ctx.partial_reason = partial_reason, ctx.golden_wall_s = golden_s;
-  ctx.wall_s = secs(t_start);
-  h->report = report::build_run_report(g, h->chip, *h->m, h->run, ctx).dump();
+  if (!res) throw KindError(Kind::Simulation, "run cancelled");
+  if (!res->mismatch.empty()) throw KindError(Kind::Verification, "chip does not match the golden executor on " + res->mismatch);
+  h->report = res->report.dump();
+  res->run.last.reset();  // the last input's chip refers to res->mapping; the handle keeps results only
+  h->run = std::move(res->run);
+  if (!h->m) h->m = std::make_shared<const mapper::Mapping>(std::move(res->mapping));
   if (!record_spikes)
     for (auto& r : h->run.results) r.spikes.clear();  // kept only on request
   return h;

@@ -30,20 +30,14 @@ using testing::fresh_dir;
 using testing::slurp;
 using testing::spit;
 
-const std::string kSrc = SPIKECHIP_SOURCE_DIR;
-const std::string kModel = kSrc + "/models/fmnist";
-const std::string kChip = kSrc + "/arch/presets/tiny.json";
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
+using testing::kChip;
+using testing::kModel;
+using testing::kSrc;
+using testing::q;
+using testing::write_pgm;
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-std::string write_pgm(const std::string& dir) {
-  std::string s = "P5\n28 28\n255\n";
-  for (int i = 0; i < 28 * 28; ++i) s.push_back(char((i * 37 + 11) % 256));
-  spit(dir + "/img.pgm", s);
-  return dir + "/img.pgm";
-}
 
 // tiny.json with the energy table as an absolute path (the copy lives elsewhere), edited.
 std::string chip_file(const std::string& dir, const std::string& name, const std::function<void(json&)>& edit) {

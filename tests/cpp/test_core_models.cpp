@@ -16,13 +16,14 @@ namespace {
 
 TEST(CoreModels, DefaultIsTheEventDrivenCore) {
   ASSERT_FALSE(core_models().empty());
-  EXPECT_STREQ(core_models().front().name, "event");
+  EXPECT_STREQ(core_models().front()->name, "event");
   EXPECT_EQ(CoreConfig{}.type, "event");
   EXPECT_EQ(chip_config_from_json({{"name", "n"}}, "x.json").core.type, "event");
 }
 
 TEST(CoreModels, EveryNameMakesItsModelAndRoundTrips) {
-  for (const CoreModelInfo& m : core_models()) {
+  for (const CoreModelInfo* p : core_models()) {
+    const CoreModelInfo& m = *p;
     ASSERT_EQ(find_core_model(m.name), &m);
     ChipConfig c = chip_config_from_json({{"name", "n"}, {"core", {{"type", m.name}}}}, "x.json");
     EXPECT_EQ(c.core.type, m.name);
@@ -43,7 +44,7 @@ TEST(CoreModels, UnknownTypeNamesTheKeyAndListsTheModels) {
     EXPECT_NE(msg.find("x.json"), std::string::npos) << msg;
     EXPECT_NE(msg.find("/core/type"), std::string::npos) << msg;
     EXPECT_NE(msg.find("systolic"), std::string::npos) << msg;
-    for (const char* name : core_model_names()) EXPECT_NE(msg.find(name), std::string::npos) << msg;
+    for (const std::string& name : core_model_names()) EXPECT_NE(msg.find(name), std::string::npos) << msg;
   }
   CoreConfig c;
   c.type = "systolic";
@@ -58,7 +59,7 @@ TEST(CoreModels, DocsListEveryModel) {
   const size_t row = doc.find("| `core.type`");
   ASSERT_NE(row, std::string::npos);
   const std::string line = doc.substr(row, doc.find('\n', row) - row);
-  for (const char* name : core_model_names()) EXPECT_NE(line.find(std::string("`") + name + "`"), std::string::npos) << line;
+  for (const std::string& name : core_model_names()) EXPECT_NE(line.find("`" + name + "`"), std::string::npos) << line;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "arch/chip.hpp"
 #include "chip_test_util.hpp"
 #include "critical_path_check.hpp"
+#include "report/critical_path_report.hpp"
 
 namespace spikechip {
 namespace {
@@ -101,6 +102,54 @@ TEST(CriticalPath, TwoLayerCaseByHand) {
   ASSERT_TRUE(r2.complete);
   EXPECT_EQ(r2.latency_cycles, 33u);
   testing::expect_exact_critical_path(r2);
+}
+
+
+// The report's sums (report/critical_path_report.cpp) on a path written by hand: by kind, by
+// category, by layer (compute + its packets' trips) and by core (compute only), the segment list
+// bounded, and critical_path.csv.
+TEST(CriticalPath, ReportSumsByKindLayerAndCore) {
+  const model::Graph g = two_layer_graph();  // nodes: input, enc, lif, head, output
+  arch::ChipRunResult r;
+  r.complete = true, r.latency_cycles = 10;
+  r.critical_path = {{PathKind::Network, 0, 0, 0, 0, 2}, {PathKind::Encoder, 0, 1, 0, 2, 5},
+                     {PathKind::Node, 0, 2, 0, 5, 6},    {PathKind::Network, 1, 2, 0, 6, 9},
+                     {PathKind::Node, 1, 3, 0, 9, 10}};
+  const nlohmann::json j = report::critical_path_json(g, 2, r, 4, 3);
+  EXPECT_EQ(j["input"], 4);
+  EXPECT_EQ(j["exact"], true);
+  EXPECT_EQ(j["segments_sum_cycles"], 10);
+  EXPECT_EQ(j["by_kind_cycles"]["network"], 5);
+  EXPECT_EQ(j["by_kind_cycles"]["encoder"], 3);
+  EXPECT_EQ(j["by_kind_cycles"]["node"], 2);
+  EXPECT_EQ(j["by_kind_cycles"]["dram"], 0);
+  EXPECT_EQ(j["breakdown_cycles"]["compute_cycles"], 5.0);
+  EXPECT_EQ(j["breakdown_cycles"]["network_cycles"], 5.0);
+  EXPECT_EQ(j["breakdown_cycles"]["waiting_cycles"], 0.0);
+  // lif: its task 1 + its spikes' trip 3 = 4; enc 3; input (the pixels' trip) 2; head 1.
+  ASSERT_EQ(j["layers"].size(), 4u);
+  EXPECT_EQ(j["layers"][0]["name"], "lif");
+  EXPECT_EQ(j["layers"][0]["cycles"], 4);
+  EXPECT_EQ(j["layers"][0]["compute_cycles"], 1);
+  EXPECT_DOUBLE_EQ(j["layers"][0]["share"].get<double>(), 0.4);
+  EXPECT_EQ(j["layers"][1]["name"], "enc");
+  EXPECT_EQ(j["layers"][3]["name"], "head");
+  ASSERT_EQ(j["cores"].size(), 2u);
+  EXPECT_EQ(j["cores"][0]["id"], 0);
+  EXPECT_EQ(j["cores"][0]["cycles"], 4);
+  EXPECT_EQ(j["cores"][1]["x"], 1);
+  EXPECT_EQ(j["segments_total"], 5);
+  EXPECT_EQ(j["segments_truncated"], true);
+  ASSERT_EQ(j["segments"].size(), 3u);
+  EXPECT_EQ(j["segments"][1]["layer"], "enc");
+  const nlohmann::json rep = {{"critical_path", j}};
+  EXPECT_EQ(report::critical_path_csv(rep),
+            "index,kind,category,layer,timestep,core,start_cycles,end_cycles,cycles\n"
+            "0,network,network,input,0,0,0,2,2\n1,encoder,compute,enc,0,0,2,5,3\n2,node,compute,lif,0,0,5,6,1\n");
+  // A gap makes the path inexact (and shows as such in the report and on the page).
+  r.critical_path[2].start = 4;
+  EXPECT_EQ(report::critical_path_json(g, 2, r, 4, 3)["exact"], false);
+  EXPECT_THROW(report::critical_path_csv({{"critical_path", {{"segments", "x"}}}}), Error);
 }
 
 }  // namespace

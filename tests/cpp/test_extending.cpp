@@ -1,21 +1,30 @@
 // docs/extending.md's worked examples (examples/extending/*.cpp), compiled here: each works
 // through its registry's interface (a north-last network delivers every flit under load, the
-// mapper's estimate follows it; tornado traffic runs; the column placement gives distinct cores),
-// and the page quotes each file verbatim. Also: every registered name is in the docs, and the
+// mapper's estimate follows it; tornado traffic runs; the column placement gives distinct cores;
+// the serial core model, registered by name, runs a model bit-exact; the Max op's row computes its
+// slices on a chip engine), and the page quotes each file verbatim. Also: every registered name is in the docs, and the
 // registries are the tables the config reader and the errors use.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "arch/chip.hpp"
+#include "arch/chip_engine.hpp"
+#include "arch/core/core_registry.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/routing.hpp"
 #include "arch/noc/traffic.hpp"
 #include "mapper/placement.hpp"
+#include "chip_test_util.hpp"
 #include "tiny_graph.hpp"
 #include "spikechip/source_dir.hpp"
 
+#include "examples/extending/core_serial.cpp"
+#include "examples/extending/op_max.cpp"
 #include "examples/extending/placement_columns.cpp"
 #include "examples/extending/routing_north_last.cpp"
 #include "examples/extending/traffic_tornado.cpp"
@@ -71,9 +80,103 @@ TEST(Extending, ColumnPlacementGivesDistinctCores) {
   EXPECT_EQ(core_of, (std::vector<int>{0, 4, 8, 1, 5}));
 }
 
+// The serial core, registered as a program embedding spikechip would (built in: one line in
+// arch/core/list.hpp), is named by a chip config and runs a model bit-exact; one adder makes it
+// slower than the event core on the same work (the same SOPs).
+TEST(Extending, SerialCoreModelRunsBitExactByName) {
+  if (!arch::find_core_model("serial")) arch::register_core_model(arch::kCoreSerial);
+  EXPECT_THROW(arch::register_core_model(arch::kCoreSerial), Error);
+  const int T = 1;
+  model::Graph g = testing::small_meta_spikeformer(T);
+  const arch::ChipConfig event = testing::chip_preset("tiny");
+  nlohmann::json j = arch::chip_config_to_json(event);
+  j["core"]["type"] = "serial";
+  const arch::ChipConfig serial = arch::chip_config_from_json(j, "serial.json");
+  ASSERT_EQ(serial.core.type, "serial");
+  const mapper::Mapping m = mapper::map_model(g, serial, mapper::MapOptions{});
+  const auto img = testing::random_image(g.input().shape, 5);
+  const model::InputView in{img.data(), 1, g.input().shape};
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  const model::RunResult gr = model::GoldenExecutor(g).run(in, T, ro);
+  arch::Chip sc(g, serial, m), ec(g, event, m);
+  const arch::ChipRunResult s = sc.run(in, T), e = ec.run(in, T);
+  ASSERT_TRUE(s.complete);
+  EXPECT_EQ(arch::compare_with_golden(g, s, gr), "");
+  // The same work and SRAM accesses as the event core; only the cycles differ.
+  EXPECT_EQ(s.events.adds16, e.events.adds16);
+  EXPECT_EQ(s.events.membrane_reads, e.events.membrane_reads);
+  EXPECT_EQ(s.events.sdsa_ops, e.events.sdsa_ops);
+  EXPECT_GT(s.events.sdsa_ops, 0u);
+  EXPECT_GT(s.latency_cycles, e.latency_cycles);
+}
+
+// The Max row on a chip engine that has run a model: on every Add slot's slice it writes the
+// element-wise maximum of the slot's inputs, at the cost of the table's element-wise row (Add).
+TEST(Extending, MaxOpRowComputesItsSlices) {
+  const int T = 1;
+  model::Graph g = testing::small_meta_spikeformer(T);
+  const arch::ChipConfig chip = testing::chip_preset("tiny");
+  const mapper::Mapping m = mapper::map_model(g, chip, mapper::MapOptions{});
+  const auto img = testing::random_image(g.input().shape, 5);
+  arch::detail::ChipEngine E(g, chip, m, arch::make_conv_plans(g));
+  E.begin(model::InputView{img.data(), 1, g.input().shape}, T, arch::ChipRunOptions{});
+  while (!E.done()) E.step();
+  ASSERT_TRUE(E.finish().complete);
+  int slots = 0;
+  for (arch::detail::GroupState& G : E.groups)
+    for (arch::detail::Slot& s : G.slots) {
+      if (s.op != model::Op::Add) continue;
+      const model::Node& n = g.nodes[size_t(s.node)];
+      model::StepStats st;
+      arch::CoreModel& core = *E.cores[size_t(G.core)];
+      const uint64_t add_cycles = arch::detail::op_rules(model::Op::Add).compute(E, G, s, T - 1, core, st);
+      const uint64_t max_cycles = arch::detail::kMaxRow.compute(E, G, s, T - 1, core, st);
+      EXPECT_EQ(max_cycles, add_cycles);
+      const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+      int greater = 0;
+      for (int c = G.slice.c0; c < G.slice.c1; ++c)
+        for (int y = G.slice.y0; y < G.slice.y1; ++y)
+          for (int x = G.slice.x0; x < G.slice.x1; ++x) {
+            const size_t i = size_t(c * HW + int64_t(y) * n.shape.w + x);
+            int32_t want = E.val[size_t(n.inputs[0])][i];
+            for (int k : n.inputs) want = std::max(want, E.val[size_t(k)][i]);
+            ASSERT_EQ(E.val[size_t(s.node)][i], want) << n.name << " element " << i;
+            greater += want > E.val[size_t(n.inputs[0])][i];
+          }
+      EXPECT_GT(greater, 0) << n.name;  // not merely a copy of the first input
+      ++slots;
+    }
+  EXPECT_GT(slots, 0);
+  EXPECT_TRUE(arch::detail::kMaxRow.membrane_tensor);
+  EXPECT_EQ(arch::detail::kMaxRow.arrive, nullptr);
+}
+
+// "A layer op touches the chip in one place": outside the op table (arch/chip_ops.cpp) the chip
+// names only ops with behaviour of their own (LIF spikes recorded, Output ends a timestep,
+// Conv2d/Linear weight plans, Input); Add, SDSA and Mean, like a new op, exist there only as rows.
+TEST(Extending, LayerOpsTouchTheChipInOnePlace) {
+  const std::set<std::string> own = {"Input", "Conv2d", "Linear", "LIF", "Output"};
+  const std::regex op_ref(R"(Op::(\w+))");
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(kRoot + "/arch")) {
+    const std::string path = e.path().string();
+    if (!e.is_regular_file() || path.ends_with("/chip_ops.cpp")) continue;
+    if (!path.ends_with(".cpp") && !path.ends_with(".hpp")) continue;
+    ++files;
+    const std::string text = testing::slurp(path);
+    for (std::sregex_iterator it(text.begin(), text.end(), op_ref), end; it != end; ++it)
+      EXPECT_TRUE(own.count((*it)[1].str())) << path << " names Op::" << (*it)[1].str();
+  }
+  EXPECT_GT(files, 20);
+  const std::string table = testing::slurp(kRoot + "/arch/chip_ops.cpp");
+  for (const char* row : {"/* Add    */", "/* SDSA   */", "/* Mean   */"}) EXPECT_NE(table.find(row), std::string::npos) << row;
+}
+
 TEST(Extending, DocsQuoteTheExamplesVerbatim) {
   const std::string doc = testing::slurp(kRoot + "/docs/extending.md");
-  for (const char* f : {"routing_north_last.cpp", "traffic_tornado.cpp", "placement_columns.cpp"})
+  for (const char* f : {"routing_north_last.cpp", "traffic_tornado.cpp", "placement_columns.cpp", "core_serial.cpp",
+                        "op_max.cpp"})
     EXPECT_NE(doc.find(testing::slurp(kRoot + "/examples/extending/" + f)), std::string::npos) << f;
 }
 
@@ -85,6 +188,10 @@ TEST(Extending, EveryRegisteredNameIsDocumented) {
   for (const TrafficPattern* t : traffic_patterns()) EXPECT_NE(doc.find(row(t->name, t->help)), std::string::npos) << t->name;
   for (const mapper::PlacementAlgorithm* a : mapper::placement_algorithms())
     EXPECT_NE(doc.find(row(a->name, a->help)), std::string::npos) << a->name;
+  for (const arch::CoreModelInfo* c : arch::core_models()) {
+    if (c == &arch::kCoreSerial) continue;  // the example, registered by the test
+    EXPECT_NE(doc.find(row(c->name, c->description)), std::string::npos) << c->name;
+  }
 }
 
 TEST(Extending, RegistriesAreTheTablesErrorsName) {

@@ -27,20 +27,11 @@ using testing::fresh_dir;
 using testing::slurp;
 using testing::spit;
 
-const std::string kSrc = SPIKECHIP_SOURCE_DIR;
-const std::string kModel = kSrc + "/models/fmnist";
-const std::string kChip = kSrc + "/arch/presets/tiny.json";
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
-
-// Binary PGM (P5) of w x h with a deterministic pattern.
-std::string write_pgm(const std::string& dir, int w, int h) {
-  std::string s = "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
-  for (int i = 0; i < w * h; ++i) s.push_back(char((i * 37 + 11) % 256));
-  const std::string p = dir + "/img_" + std::to_string(w) + "x" + std::to_string(h) + ".pgm";
-  spit(p, s);
-  return p;
-}
+using testing::kChip;
+using testing::kModel;
+using testing::kSrc;
+using testing::q;
+using testing::write_pgm;
 
 std::string run_args(const std::string& model, const std::string& chip, const std::string& input, const std::string& out) {
   return "run --model " + q(model) + " --chip " + q(chip) + " --input " + q(input) + " -o " + q(out);

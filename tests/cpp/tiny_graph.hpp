@@ -12,6 +12,7 @@
 
 #include "models/graph.hpp"
 #include "base/error.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace spikechip::testing {
 
@@ -150,6 +151,20 @@ inline std::string spikechip_binary() {
   std::error_code ec;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   return (self.parent_path().parent_path() / "spikechip").string();
+}
+
+// The command-line tests' inputs: the shipped model, the default chip, a path quoted for the
+// shell, and a binary PGM (P5) image of w x h with a deterministic pattern written into `dir`.
+inline const std::string kSrc = SPIKECHIP_SOURCE_DIR;
+inline const std::string kModel = kSrc + "/models/fmnist";
+inline const std::string kChip = kSrc + "/arch/presets/tiny.json";
+inline std::string q(const std::string& s) { return "'" + s + "'"; }
+inline std::string write_pgm(const std::string& dir, int w = 28, int h = 28) {
+  std::string s = "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+  for (int i = 0; i < w * h; ++i) s.push_back(char((i * 37 + 11) % 256));
+  const std::string p = dir + "/img_" + std::to_string(w) + "x" + std::to_string(h) + ".pgm";
+  spit(p, s);
+  return p;
 }
 
 struct CmdResult {
