@@ -35,6 +35,29 @@ inline CLI::App* command_group(CLI::App& app, const std::string& name, const std
 // own count), N -> N. Throws UsageError otherwise.
 int parse_chips_option(const std::string& chips);
 
+// --chip (a preset name or a chip config file) and the repeatable --set KEY=VALUE of every command
+// that takes a chip; both go to arch::load_chip_config(chip, sets).
+void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>& sets, bool required = true);
+
+// The mapper's options of `map`, and of `run` when it maps the model itself (also what a sweep
+// point passes): declared once here. `prefix` starts each help text ("When mapping here: ").
+struct MapFlags {
+  std::string placement = "anneal", split = "min-cores", chips;
+  uint64_t seed = 1;
+  bool time_multiplex = false, unicast = false;
+  // Any option other than its default (run refuses them with --mapping).
+  bool any_set() const;
+  // " --placement X ..." for a command line shown in reports (only the options not at their default).
+  std::string command_text() const;
+};
+void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix = "");
+
+// Exit code of `spikechip run` when the run stopped before every input finished (SIGINT or
+// --time-limit): the outputs are written (status "partial"), but they are not a result.
+constexpr int kRunPartialExit = 3;
+// A command that completed but must not exit 0 sets its code here; main returns it.
+void set_exit_code(int code);
+
 // True when --quiet was given or stderr is not a terminal (progress lines are suppressed).
 bool quiet();
 void set_quiet(bool q);

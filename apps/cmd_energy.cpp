@@ -1,34 +1,46 @@
-// `spikechip energy --report R.json --table T.json [--chip C.json]`: the energy of a finished run
-// under another energy table, from the report's counted events (no re-simulation; docs/energy.md,
-// docs/exploration.md). Sweeps use the same call for points that differ only in tech.*.
+// `spikechip energy --report R.json --table T [--chip C] [-o FILE]`: the energy of a finished run
+// under another energy table (a file or a shipped table's name, e.g. 28nm), from the report's
+// counted events (no re-simulation; docs/energy.md, docs/exploration.md). Sweeps use the same call
+// for points that differ only in tech.*.
 #include <iostream>
 #include <memory>
 
 #include "apps/cli.hpp"
 #include "explore/sweep.hpp"
+#include "report/report_writer.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
 namespace {
 
 struct EnergyArgs {
-  std::string report, table, chip;
+  std::string report, table, chip, out;
+  std::vector<std::string> sets;
 };
 
 RegisterCommand reg(65, [](CLI::App& app) {
   auto a = std::make_shared<EnergyArgs>();
   CLI::App* c = app.add_subcommand("energy", "Re-apply an energy table to a run report's event counts");
   c->add_option("--report", a->report, "report.json of spikechip run")->required();
-  c->add_option("--table", a->table, "energy table JSON (arch/energy/*.json)")->required();
-  c->add_option("--chip", a->chip, "chip config (default: the one recorded in the report)");
+  c->add_option("--table", a->table, "energy table: a name (45nm, 28nm, 22nm) or a JSON file (arch/energy/*.json)")
+      ->required();
+  add_chip_options(c, a->chip, a->sets, false);
+  c->get_option("--chip")->description("chip config (default: the one recorded in the report): a preset name or a file");
+  c->add_option("-o,--output", a->out, "write the JSON here instead of stdout");
   c->callback([a] {
     std::optional<nlohmann::json> chip;
     if (!a->chip.empty()) {
-      arch::ChipConfig cfg = arch::load_chip_config(a->chip);
+      arch::ChipConfig cfg = arch::load_chip_config(a->chip, a->sets);
       chip = arch::chip_config_to_json(cfg);
+    } else if (!a->sets.empty()) {
+      throw UsageError("--set needs --chip (the chip whose keys it overrides)");
     }
-    std::cout << explore::reapply_energy(read_json_file(a->report, "run report"), a->report, a->table, chip).dump(2)
-              << "\n";
+    const std::string text = explore::reapply_energy(read_json_file(a->report, "run report"), a->report,
+                                                     arch::find_energy_table(a->table), chip)
+                                 .dump(2) +
+                             "\n";
+    if (a->out.empty()) std::cout << text;
+    else report::write_file_atomic(a->out, text), std::cout << "wrote " << a->out << "\n";
   });
 });
 

@@ -217,7 +217,7 @@ const RegisterCommand reg_infer(30, [](CLI::App& app) {
   CLI::App* c = app.add_subcommand("infer", "Run the golden (bit-exact) executor on inputs");
   c->add_option("--model", o->model, "model directory")->required();
   c->add_option("--input", o->input, "input file or directory (.npy, .pgm/.ppm, event traces)")->required();
-  c->add_option("-T,--timesteps", o->T, "timesteps (default: the model's)");
+  c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->report, "JSON report to write");
   c->add_option("--dump-spikes", o->dump, "safetensors file: every LIF's spikes [T,C,H,W] u8 for the first input");
   c->add_option("--threads", o->threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));
@@ -230,7 +230,7 @@ const RegisterCommand reg_eval(31, [](CLI::App& app) {
   c->add_option("--model", o->model, "model directory")->required();
   c->add_option("--dataset", o->dataset, "fashion-mnist")->capture_default_str();
   c->add_option("--limit", o->limit, "first N test images (0: all)")->capture_default_str();
-  c->add_option("-T,--timesteps", o->T, "timesteps (default: the model's)");
+  c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->out, "JSON report to write");
   c->add_option("--threads", o->threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   c->callback([o] { run_eval(*o); });

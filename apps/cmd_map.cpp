@@ -18,21 +18,20 @@ namespace spikechip::cli {
 namespace {
 
 struct MapArgs {
+  std::vector<std::string> sets;
   std::string model, chip, out, summary_json, rates, rates_inputs;
   int rate_samples = 4;
-  std::string placement = "anneal", chips = "", split = "min-cores";
-  uint64_t seed = 1;
+  MapFlags map;
   double rate = 0.2;
-  bool time_multiplex = false, unicast = false;
 };
 
 void run_map(const MapArgs& a) {
   mapper::MapOptions o;
-  o.placement = a.placement, o.seed = a.seed, o.default_rate = a.rate, o.split = a.split;
-  o.time_multiplex = a.time_multiplex, o.unicast = a.unicast;
-  o.chips = parse_chips_option(a.chips);
+  o.placement = a.map.placement, o.seed = a.map.seed, o.default_rate = a.rate, o.split = a.map.split;
+  o.time_multiplex = a.map.time_multiplex, o.unicast = a.map.unicast;
+  o.chips = parse_chips_option(a.map.chips);
   model::Graph g = model::load_model(a.model);
-  arch::ChipConfig chip = arch::load_chip_config(a.chip);
+  arch::ChipConfig chip = arch::load_chip_config(a.chip, a.sets);
   if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);
   if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
   mapper::Mapping m = mapper::map_model(g, chip, o);
@@ -49,11 +48,9 @@ RegisterCommand reg(40, [](CLI::App& app) {
   auto args = std::make_shared<MapArgs>();
   CLI::App* c = app.add_subcommand("map", "Map a model onto a chip: partition, place, route (docs/mapper.md)");
   c->add_option("--model", args->model, "model directory (graph.json + weights.safetensors)")->required();
-  c->add_option("--chip", args->chip, "chip config JSON (docs/chip-config.md)")->required();
+  add_chip_options(c, args->chip, args->sets);
   c->add_option("-o,--output", args->out, "mapping JSON to write")->required();
-  c->add_option("--placement", args->placement, fmt::format("{}", fmt::join(mapper::placement_names(), " | ")))
-      ->check(CLI::IsMember(mapper::placement_names()));
-  c->add_option("--seed", args->seed, "seed of random / anneal placement");
+  add_map_options(c, args->map);
   c->add_option("--rate", args->rate, "firing rate assumed for LIFs without a measured rate")
       ->check(CLI::Range(0.0, 1.0));
   auto* rates = c->add_option("--rates", args->rates,
@@ -63,11 +60,6 @@ RegisterCommand reg(40, [](CLI::App& app) {
       ->excludes(rates);
   c->add_option("--rate-samples", args->rate_samples, "inputs used by --rates-from-inputs (default 4)")
       ->check(CLI::Range(1, 1000000));
-  c->add_option("--chips", args->chips, "auto | N: spread over several chips");
-  c->add_option("--split", args->split, "min-cores | channels-first (avoid weight replication)")
-      ->check(CLI::IsMember({"min-cores", "channels-first"}));
-  c->add_flag("--time-multiplex", args->time_multiplex, "if the model does not fit: layers take turns on the cores in phases (weights reloaded from DRAM, docs/architecture.md \"Phases\")");
-  c->add_flag("--unicast", args->unicast, "one packet per destination instead of multicast trees");
   c->add_option("--summary-json", args->summary_json, "also write the summary to this JSON file");
   c->callback([args] { run_map(*args); });
 });

@@ -13,17 +13,12 @@
 #include "arch/noc/traffic.hpp"
 #include "base/error.hpp"
 
-// Weak reference: the chip-config parser lives in another branch (arch/chip_config.cpp); until it
-// is linked in, --chip reports that it is unavailable instead of failing the build.
-namespace spikechip::arch {
-ChipConfig load_chip_config(const std::string& path) __attribute__((weak));
-}
-
 namespace spikechip::cli {
 namespace {
 
 struct NocOptions {
   std::string chip;
+  std::vector<std::string> sets;
   int width = 8, height = 8;
   std::string traffic = "uniform";
   double rate = 0.1;
@@ -41,9 +36,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
   using namespace arch::noc;
   NetworkParams np;
   if (!o.chip.empty()) {
-    if (!arch::load_chip_config)
-      throw UsageError("--chip: this build has no chip-config parser yet (arch/chip_config.cpp); use --width/--height/... flags");
-    np = NetworkParams::from_chip(arch::load_chip_config(o.chip));
+    np = NetworkParams::from_chip(arch::load_chip_config(o.chip, o.sets));
   }
   // Explicit flags override the chip file; without --chip they define the mesh.
   auto given = [&](const char* name) { return o.chip.empty() || cmd.count(name) > 0; };
@@ -103,7 +96,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
 RegisterCommand reg(60, [](CLI::App& app) {
   auto o = std::make_shared<NocOptions>();
   auto* c = app.add_subcommand("noc", "Run the spike network alone under synthetic traffic");
-  c->add_option("--chip", o->chip, "Chip config JSON (mesh/router parameters; flags below override)");
+  add_chip_options(c, o->chip, o->sets, false);  // mesh/router parameters; the flags below override them
   c->add_option("--width", o->width, "Mesh width (tiles)")->check(CLI::Range(1, 1024));
   c->add_option("--height", o->height, "Mesh height (tiles)")->check(CLI::Range(1, 1024));
   c->add_option("--traffic", o->traffic, fmt::format("{}", fmt::join(arch::noc::traffic_pattern_names(), "|")));

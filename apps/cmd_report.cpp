@@ -25,7 +25,7 @@ const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("report", "Write report.html and the CSV files from a run's report.json "
                                            "(or, with --sweep, a sweep page from a sweep JSON)");
   cmd->add_option("input", opts->input, "report.json of a run, or the sweep JSON with --sweep")->required();
-  cmd->add_option("-o,--out", opts->out, "output directory (run) or .html file (sweep)")->required();
+  cmd->add_option("-o,--output", opts->out, "output directory (run) or .html file (sweep)")->required();
   cmd->add_flag("--sweep", opts->sweep, "input is a sweep results JSON (docs/reports.md)");
   cmd->callback([opts] {
     const nlohmann::json j = spikechip::read_json_file(opts->input, "report");
@@ -34,7 +34,7 @@ const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
       std::cout << "wrote " << opts->out << "\n";
     } else {
       spikechip::report::write_run_outputs(j, opts->out);
-      std::cout << "wrote " << opts->out << "/{report.json,report.html,layers.csv,cores.csv,links.csv,inputs.csv,energy.csv}\n";
+      std::cout << "wrote " << opts->out << "/{report.json,report.html,stats.txt,layers.csv,cores.csv,links.csv,inputs.csv,energy.csv,timesteps.csv}\n";
     }
   });
 });

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
@@ -51,9 +52,10 @@ struct SweepArgs {
   std::string file, out, backend = "local";
   int jobs = 1;
   int point = -1;
-  bool collect = false, retry_failed = false;
+  bool collect = false, retry_failed = false, dry_run = false;
   std::vector<std::string> argv;
 };
+
 
 int run_local(const SweepRun& r, int jobs) {
   explore::SweepStore store(r.out_dir, *r.spec);
@@ -197,10 +199,33 @@ int submit_slurm(const SweepRun& r, int jobs) {
   return 0;
 }
 
+// --dry-run: every point with its parameters and the command it would run; nothing is run or
+// written (the file is still fully validated, every point's chip config included).
+void print_dry_run(const explore::SweepSpec& spec, const std::string& out) {
+  int sims = 0;
+  for (const auto& p : spec.points) sims += p.sim_point == p.id ? 1 : 0;
+  std::cout << fmt::format("sweep '{}': job {}, {} point(s), {} simulation(s){}; parameters: {}\n", spec.name, spec.job,
+                           spec.points.size(), sims,
+                           sims < int(spec.points.size()) ? " (points differing only in tech.* share one)" : "",
+                           spec.parameters.empty() ? "none" : fmt::format("{}", fmt::join(spec.parameters, ", ")));
+  const std::string dir = out.empty() ? "DIR" : out;
+  for (const auto& p : spec.points) {
+    std::cout << fmt::format("point {}: {}", p.id, p.params.dump());
+    if (p.sim_point != p.id) std::cout << fmt::format(" (shares the simulation of point {})\n", p.sim_point);
+    else {
+      std::string cmd;
+      for (const auto& a : explore::point_command(spec, p, dir, "spikechip")) cmd += " " + shell_quote(a);
+      std::cout << "\n " << cmd << "\n";
+    }
+  }
+}
+
 void run_sweep_cmd(const SweepArgs& a) {
   if (a.jobs < 1) throw UsageError("-j must be at least 1");
   if (a.collect && a.point >= 0) throw UsageError("--point and --collect are separate steps; give one");
   const explore::SweepSpec spec = explore::load_sweep(a.file);
+  if (a.dry_run) return print_dry_run(spec, a.out);
+  if (a.out.empty()) throw UsageError("-o DIR is required (except with --dry-run)");
   SweepRun r{&spec, a.out, "", a.retry_failed};
   for (const auto& s : a.argv) r.command += (r.command.empty() ? "" : " ") + s;
   int rc = 0;
@@ -221,13 +246,14 @@ RegisterCommand reg(60, [](CLI::App& app) {
   CLI::App* c = app.add_subcommand("sweep", "Architecture exploration: run a sweep file's design points "
                                             "(docs/exploration.md)");
   c->add_option("file", a->file, "sweep file (JSON)")->required();
-  c->add_option("-o,--output", a->out, "results directory (store, results.csv, sweep.html, points/)")->required();
+  c->add_option("-o,--output", a->out, "results directory (store, results.csv, sweep.html, points/); required except with --dry-run");
   c->add_option("-j,--jobs", a->jobs, "points run at once (local), or the Slurm array throttle");
   c->add_option("--backend", a->backend, "local | mpi (under mpirun) | slurm (sbatch job array)")
       ->check(CLI::IsMember({"local", "mpi", "slurm"}));
   c->add_flag("--retry-failed", a->retry_failed, "run again the points recorded as failed");
   c->add_option("--point", a->point, "run only point I and write its result.json (a Slurm array task)");
   c->add_flag("--collect", a->collect, "merge the points' result.json files into the store and write the results");
+  c->add_flag("--dry-run", a->dry_run, "validate the file and list its points and their commands; run nothing");
   c->callback([a, &app] {
     a->argv = {"spikechip", "sweep", a->file, "-o", a->out};
     (void)app;

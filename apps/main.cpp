@@ -5,7 +5,12 @@
 #include <iostream>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "apps/cli.hpp"
+#include "arch/chip_config.hpp"
+#include "mapper/placement.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
 #include "spikechip/version.hpp"
@@ -16,6 +21,8 @@ std::vector<CommandEntry>& registry() {
   return entries;
 }
 static bool g_quiet = false;
+static int g_exit_code = 0;
+void set_exit_code(int code) { g_exit_code = code; }
 bool quiet() { return g_quiet || !isatty(fileno(stderr)); }
 void set_quiet(bool q) { g_quiet = q; }
 
@@ -30,6 +37,45 @@ int parse_chips_option(const std::string& chips) {
   }
   throw UsageError("--chips '" + chips + "' must be 'auto' or a positive integer");
 }
+
+void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>& sets, bool required) {
+  std::string presets;
+  for (const auto& p : arch::preset_names()) presets += (presets.empty() ? "" : ", ") + p;
+  auto* c = cmd->add_option("--chip", chip, "Chip: a preset name (" + presets + ") or a chip config JSON (docs/chip-config.md)");
+  if (required) c->required();
+  cmd->add_option("--set", sets, "Override one chip-config key, KEY=VALUE, e.g. core.adder_lanes=32 (repeatable; "
+                                  "'spikechip config describe' lists the keys)")
+      ->allow_extra_args(false)
+      ->always_capture_default(false);
+}
+
+void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix) {
+  cmd->add_option("--placement", f.placement, prefix + fmt::format("placement: {}", fmt::join(mapper::placement_names(), " | ")))
+      ->check(CLI::IsMember(mapper::placement_names()));
+  cmd->add_option("--seed", f.seed, prefix + "seed of random / anneal placement");
+  cmd->add_option("--split", f.split, prefix + "min-cores | channels-first (avoid weight replication)")
+      ->check(CLI::IsMember({"min-cores", "channels-first"}));
+  cmd->add_flag("--unicast", f.unicast, prefix + "one packet per destination instead of multicast trees");
+  cmd->add_option("--chips", f.chips, prefix + "auto | N: spread the model over several chips");
+  cmd->add_flag("--time-multiplex", f.time_multiplex,
+                prefix + "if the model does not fit: layers take turns on the cores in phases (weights reloaded from "
+                         "DRAM, docs/architecture.md \"Phases\")");
+}
+
+bool MapFlags::any_set() const { return command_text() != ""; }
+
+std::string MapFlags::command_text() const {
+  const MapFlags d;
+  std::string s;
+  if (placement != d.placement) s += " --placement " + placement;
+  if (seed != d.seed) s += " --seed " + std::to_string(seed);
+  if (split != d.split) s += " --split " + split;
+  if (unicast) s += " --unicast";
+  if (!chips.empty()) s += " --chips " + chips;
+  if (time_multiplex) s += " --time-multiplex";
+  return s;
+}
+
 }  // namespace spikechip::cli
 
 int main(int argc, char** argv) {
@@ -38,6 +84,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("spikechip ") + kVersion);
   app.require_subcommand(1);
   app.fallthrough();
+  app.option_defaults()->always_capture_default();  // every --help shows the defaults
   auto& entries = cli::registry();
   std::stable_sort(entries.begin(), entries.end(),
                    [](const auto& a, const auto& b) { return a.order < b.order; });
@@ -76,5 +123,5 @@ int main(int argc, char** argv) {
     std::cerr << "spikechip: internal error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  return cli::g_exit_code;
 }

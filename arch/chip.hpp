@@ -78,6 +78,12 @@ struct ChipRunResult {
   uint64_t dram_weight_bytes = 0, dram_spill_write_bytes = 0, dram_spill_read_bytes = 0;
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
+  // Per timestep [t] (docs/reports.md, "timesteps"): the latency cut at the timesteps' ends (the last
+  // until the result is at the host), each timestep's own events (its tasks' and packets' work,
+  // static energy of its cycles, a phase's weight reload at t = 0) and the network packets / flits
+  // sent for it. Each sums over t to latency_cycles, `events`, net.packets_injected / flits_injected.
+  std::vector<uint64_t> step_cycles, step_packets, step_flits;
+  std::vector<EventCounts> step_events;
   noc::NetworkTotals net;
   std::vector<std::pair<std::pair<int, int>, noc::LinkStats>> links;  // ((node, port), stats) with flits > 0
 };

@@ -1,133 +1,308 @@
+// The chip configuration's key table and its strict reader / writer (docs/chip-config.md). Each key
+// is one row of kKeys: its path, type (from the struct member), range, unit and meaning. The reader,
+// the writer, `--set` validation and `spikechip config describe` all walk that table, so a key is
+// declared exactly once. Cross-key rules (bank divisibility, queue SRAM, host ports) follow it.
 #include "arch/chip_config.hpp"
 
-#include <filesystem>
+#include <cmath>
+#include <map>
+#include <set>
+#include <variant>
+
+#include <fmt/format.h>
 
 #include "arch/core/core_registry.hpp"
 #include "base/registry.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
-#include "spikechip/source_dir.hpp"
 
 namespace spikechip::arch {
 
-namespace fs = std::filesystem;
-
 namespace {
-constexpr int64_t kMaxSram = int64_t(1) << 34;  // 16 GiB: beyond any on-chip SRAM, catches unit slips
+using json = nlohmann::json;
+using Ref = std::variant<int*, int64_t*, double*, bool*, std::string*>;
 
-void read_mesh(const StrictJson& j, MeshConfig& m) {
-  j.only_keys({"width", "height"});
-  j.opt_int("width", m.width, 1, 256);
-  j.opt_int("height", m.height, 1, 256);
+constexpr double kMaxSram = double(int64_t(1) << 34);  // 16 GiB: beyond any on-chip SRAM, catches unit slips
+
+struct Row {
+  const char* path;
+  Ref (*ref)(ChipConfig&);
+  const char* unit = "-";
+  double lo = 0, hi = 0;                // integer / number range
+  std::vector<const char*> choices{};   // enum values (a string member with choices)
+  const char* meaning = "";
+  bool required = false;                // no default (only `name`)
+  bool nonempty = false;                // strings
+  int multiple_of = 0;                  // integers
+};
+
+// KEY(section, member): the dotted path and the member it fills, written once.
+#define KEY(sec, mem) .path = #sec "." #mem, .ref = [](ChipConfig& c) -> Ref { return &c.sec.mem; }
+#define TOP(mem) .path = #mem, .ref = [](ChipConfig& c) -> Ref { return &c.mem; }
+
+// The core-model registry's names (arch/core/list.hpp), as the table's choices.
+std::vector<const char*> core_choices() {
+  std::vector<const char*> out;
+  for (const std::string& n : core_model_names()) out.push_back(find_core_model(n)->name);
+  return out;
 }
 
-void read_chips(const StrictJson& j, ChipLinkConfig& c) {
-  j.only_keys({"chips_x", "chips_y", "latency_cycles", "bits_per_cycle"});
-  j.opt_int("chips_x", c.chips_x, 1, 64);
-  j.opt_int("chips_y", c.chips_y, 1, 64);
-  j.opt_int("latency_cycles", c.latency_cycles, 0, 1000000);
-  j.opt_int("bits_per_cycle", c.bits_per_cycle, 1, 4096);
+// The routing registry's names (arch/noc/routing/list.hpp), as the table's choices.
+std::vector<const char*> routing_choices() {
+  std::vector<const char*> out;
+  for (const noc::RoutingFunction* f : noc::routing_functions()) out.push_back(f->name);
+  return out;
 }
 
-void read_router(const StrictJson& j, RouterConfig& r) {
-  j.only_keys({"buffer_depth", "vcs", "flit_bits", "pipeline_stages", "link_latency", "routing",
-               "multicast", "arbitration"});
-  j.opt_int("buffer_depth", r.buffer_depth, 1, 1024);
-  j.opt_int("vcs", r.vcs, 1, 16);
-  j.opt_int("flit_bits", r.flit_bits, 16, 1024);
-  j.opt_int("pipeline_stages", r.pipeline_stages, 1, 16);
-  j.opt_int("link_latency", r.link_latency, 1, 1000);
-  if (j.has("routing")) r.routing = j.at("routing").as_enum(noc::routing_names());
-  if (j.has("multicast")) r.multicast = j.at("multicast").as_bool();
-  if (j.has("arbitration")) r.arbitration = j.at("arbitration").as_enum({"round_robin", "fixed_priority"});
+const std::vector<Row>& rows() {
+  static const std::vector<Row> kKeys = {
+      {TOP(name), .meaning = "chip name (reports, mapping file)", .required = true, .nonempty = true},
+      {TOP(description), .meaning = "free text"},
+      {TOP(clock_hz), .unit = "Hz", .lo = 1e3, .hi = 1e12, .meaning = "one clock per chip"},
+      {KEY(mesh, width), .unit = "tiles", .lo = 1, .hi = 256, .meaning = "tiles per chip in x"},
+      {KEY(mesh, height), .unit = "tiles", .lo = 1, .hi = 256, .meaning = "tiles per chip in y"},
+      {KEY(chips, chips_x), .unit = "chips", .lo = 1, .hi = 64,
+       .meaning = "identical chips in a grid, in x; global mesh = (chips_x*width) x (chips_y*height), at most "
+                  "2^20 tiles"},
+      {KEY(chips, chips_y), .unit = "chips", .lo = 1, .hi = 64, .meaning = "identical chips in a grid, in y"},
+      {KEY(chips, latency_cycles), .unit = "cycles", .lo = 0, .hi = 1e6,
+       .meaning = "extra cycles to cross a chip-to-chip link"},
+      {KEY(chips, bits_per_cycle), .unit = "bits/cycle", .lo = 1, .hi = 4096,
+       .meaning = "serial chip-to-chip link width (a flit of F bits takes ceil(F/bits) cycles)"},
+      {KEY(router, buffer_depth), .unit = "flits", .lo = 1, .hi = 1024, .meaning = "per input VC buffer"},
+      {KEY(router, vcs), .lo = 1, .hi = 16, .meaning = "virtual channels per input port"},
+      {KEY(router, flit_bits), .unit = "bits", .lo = 16, .hi = 1024, .meaning = "flit width"},
+      {KEY(router, pipeline_stages), .unit = "cycles", .lo = 1, .hi = 16,
+       .meaning = "head-flit arrival to switch traversal"},
+      {KEY(router, link_latency), .unit = "cycles", .lo = 1, .hi = 1000, .meaning = "per link between neighbouring routers"},
+      {KEY(router, routing), .choices = routing_choices(), .meaning = "routing algorithm (arch/noc/routing.hpp)"},
+      {KEY(router, multicast), .meaning = "fork packets at routers (false: one unicast per destination)"},
+      {KEY(router, arbitration), .choices = {"round_robin", "fixed_priority"}, .meaning = "output-port arbitration"},
+      {KEY(core, adder_lanes), .unit = "adds/cycle", .lo = 1, .hi = 4096, .meaning = "synaptic additions per cycle (P)"},
+      {KEY(core, membrane_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
+       .meaning = "membrane SRAM per core; divisible by membrane_banks"},
+      {KEY(core, membrane_banks), .lo = 1, .hi = 256, .meaning = "membrane SRAM banks"},
+      {KEY(core, membrane_word_bits), .unit = "bits", .lo = 32, .hi = 32,
+       .meaning = "membranes are int32 (docs/semantics.md)"},
+      {KEY(core, weight_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
+       .meaning = "weight SRAM per core; divisible by weight_banks"},
+      {KEY(core, weight_banks), .lo = 1, .hi = 256, .meaning = "weight SRAM banks"},
+      {KEY(core, weight_word_bits), .unit = "bits", .lo = 8, .hi = 4096,
+       .meaning = "weight SRAM word; weights read per access = bits/8 (weights are int8)", .multiple_of = 8},
+      {KEY(core, neuron_updates_per_cycle), .unit = "LIF/cycle", .lo = 1, .hi = 4096, .meaning = "LIF updates per cycle"},
+      {KEY(core, sdsa_lanes), .unit = "ops/cycle", .lo = 1, .hi = 4096, .meaning = "SDSA AND/increment or row-add lanes"},
+      {KEY(core, input_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
+       .meaning = "received packets whose synapse work is not finished; a full queue refuses flits (backpressure "
+                  "into the router)"},
+      {KEY(core, output_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
+       .meaning = "packets formed and not yet injected"},
+      {KEY(core, mac_lanes), .unit = "MAC/cycle", .lo = 1, .hi = 4096, .meaning = "encoding-layer multiply-accumulates"},
+      {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
+       .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
+                  "whole packet each"},
+      {KEY(core, type), .choices = core_choices(),
+       .meaning = "core model (arch/core/core_registry.hpp): event = the event-driven neuro-core, dense = the dense "
+                  "MAC-array core"},
+      {KEY(host, ports), .lo = 1, .hi = 4096,
+       .meaning = "host input ports on the west edge, at most the global mesh height: port i enters at the router "
+                  "of column 0, row i * height / ports (port 0 at core 0, where results return)"},
+      {KEY(host, bits_per_cycle), .unit = "bits/cycle", .lo = 1, .hi = 4096,
+       .meaning = "width of each host port's link: a flit takes ceil(flit_bits / bits_per_cycle) cycles"},
+      {KEY(dram, bytes_per_cycle), .unit = "bytes/cycle", .lo = 1, .hi = 1 << 20,
+       .meaning = "off-chip memory channel behind the host port (time-multiplexed mappings only): weight reloads "
+                  "and spilled values move at this rate; default = one LPDDR4 x16 channel at 3200 MT/s = 6.4 GB/s "
+                  "at 200 MHz. Not part of the mapping's chip hash"},
+      {KEY(dram, latency_cycles), .unit = "cycles", .lo = 0, .hi = 1e6,
+       .meaning = "before the first byte of each read burst (a phase's weights, its spilled values); ~100 ns at "
+                  "200 MHz"},
+      {KEY(tech, node), .meaning = "technology label (scales the area model: docs/architecture.md, \"Area\")"},
+      {KEY(tech, energy_table),
+       .meaning = "energy table: a name (45nm, 28nm, 22nm = arch/energy/NAME.json) or a path, relative to the chip "
+                  "file's directory, then the source tree",
+       .nonempty = true},
+      {TOP(watchdog_cycles), .unit = "cycles", .lo = 1, .hi = double(int64_t(1) << 40),
+       .meaning = "stop with a diagnostic when nothing moves this long"},
+  };
+  return kKeys;
+}
+#undef KEY
+#undef TOP
+
+std::string section_of(const Row& r) {
+  const std::string p = r.path;
+  const auto dot = p.find('.');
+  return dot == std::string::npos ? "" : p.substr(0, dot);
+}
+std::string leaf_of(const Row& r) {
+  const std::string p = r.path;
+  const auto dot = p.find('.');
+  return dot == std::string::npos ? p : p.substr(dot + 1);
+}
+std::string pointer_of(const Row& r) {
+  std::string p = std::string("/") + r.path;
+  for (auto& ch : p) ch = ch == '.' ? '/' : ch;
+  return p;
 }
 
-void read_core(const StrictJson& j, CoreConfig& c) {
-  j.only_keys({"adder_lanes", "membrane_sram_bytes", "membrane_banks", "membrane_word_bits",
-               "weight_sram_bytes", "weight_banks", "weight_word_bits", "neuron_updates_per_cycle",
-               "sdsa_lanes", "input_queue_depth", "output_queue_depth", "mac_lanes", "queue_sram_bytes", "type"});
-  j.opt_int("adder_lanes", c.adder_lanes, 1, 4096);
-  j.opt_int("membrane_sram_bytes", c.membrane_sram_bytes, 1024, kMaxSram);
-  j.opt_int("membrane_banks", c.membrane_banks, 1, 256);
-  // Membranes are int32 by the semantics contract; a narrower word would silently truncate.
-  j.opt_int("membrane_word_bits", c.membrane_word_bits, 32, 32);
-  j.opt_int("weight_sram_bytes", c.weight_sram_bytes, 1024, kMaxSram);
-  j.opt_int("weight_banks", c.weight_banks, 1, 256);
-  j.opt_int("weight_word_bits", c.weight_word_bits, 8, 4096);
-  if (c.weight_word_bits % 8 != 0)
-    j.at("weight_word_bits").fail(std::to_string(c.weight_word_bits) + " is not a multiple of 8 (weights are int8)");
-  j.opt_int("neuron_updates_per_cycle", c.neuron_updates_per_cycle, 1, 4096);
-  j.opt_int("sdsa_lanes", c.sdsa_lanes, 1, 4096);
-  j.opt_int("input_queue_depth", c.input_queue_depth, 1, 1 << 24);
-  j.opt_int("output_queue_depth", c.output_queue_depth, 1, 1 << 24);
-  j.opt_int("mac_lanes", c.mac_lanes, 1, 4096);
-  j.opt_int("queue_sram_bytes", c.queue_sram_bytes, 64, kMaxSram);
-  if (j.has("type")) {  // the core models' name table (arch/core/core_registry.hpp)
-    c.type = j.at("type").as_string();
-    if (!find_core_model(c.type)) j.at("type").fail("'" + c.type + "' is not a core model; known: " + join_names(core_model_names()));
-  }
-  if (c.membrane_sram_bytes % c.membrane_banks != 0)
-    j.at("membrane_banks").fail("membrane_sram_bytes " + std::to_string(c.membrane_sram_bytes) +
-                                " is not divisible into " + std::to_string(c.membrane_banks) + " banks");
-  if (c.weight_sram_bytes % c.weight_banks != 0)
-    j.at("weight_banks").fail("weight_sram_bytes " + std::to_string(c.weight_sram_bytes) +
-                              " is not divisible into " + std::to_string(c.weight_banks) + " banks");
-}
-
-void read_host(const StrictJson& j, HostConfig& h) {
-  j.only_keys({"ports", "bits_per_cycle"});
-  j.opt_int("ports", h.ports, 1, 4096);
-  j.opt_int("bits_per_cycle", h.bits_per_cycle, 1, 4096);
-}
-
-void read_dram(const StrictJson& j, DramConfig& d) {
-  j.only_keys({"bytes_per_cycle", "latency_cycles"});
-  j.opt_int("bytes_per_cycle", d.bytes_per_cycle, 1, 1 << 20);
-  j.opt_int("latency_cycles", d.latency_cycles, 0, 1000000);
-}
-
-void read_tech(const StrictJson& j, TechConfig& t) {
-  j.only_keys({"node", "energy_table"});
-  if (j.has("node")) t.node = j.at("node").as_string();
-  if (j.has("energy_table")) t.energy_table = j.at("energy_table").as_string();
-  if (t.energy_table.empty()) j.at("energy_table").fail("must not be empty");
-}
-}  // namespace
-
-ChipConfig chip_config_from_json(const nlohmann::json& json, const std::string& origin) {
-  StrictJson j(json, origin);
-  j.only_keys({"name", "description", "clock_hz", "mesh", "chips", "router", "core", "host", "dram",
-               "tech", "watchdog_cycles"});
+std::string type_of(const Row& r) {
   ChipConfig c;
-  c.name = j.at("name").as_string();
-  if (c.name.empty()) j.at("name").fail("must not be empty");
-  if (j.has("description")) c.description = j.at("description").as_string();
-  if (j.has("clock_hz")) c.clock_hz = j.at("clock_hz").as_double(1e3, 1e12);
-  if (j.has("mesh")) read_mesh(j.at("mesh"), c.mesh);
-  if (j.has("chips")) read_chips(j.at("chips"), c.chips);
-  if (j.has("router")) read_router(j.at("router"), c.router);
-  if (j.has("core")) read_core(j.at("core"), c.core);
-  if (j.has("host")) read_host(j.at("host"), c.host);
-  if (j.has("dram")) read_dram(j.at("dram"), c.dram);
-  if (j.has("tech")) read_tech(j.at("tech"), c.tech);
-  j.opt_int("watchdog_cycles", c.watchdog_cycles, 1, int64_t(1) << 40);
+  const Ref ref = r.ref(c);
+  if (std::holds_alternative<int*>(ref) || std::holds_alternative<int64_t*>(ref)) return "integer";
+  if (std::holds_alternative<double*>(ref)) return "number";
+  if (std::holds_alternative<bool*>(ref)) return "bool";
+  return r.choices.empty() ? "string" : "enum";
+}
+
+std::string num_text(double v) {
+  if (v >= double(1 << 20) && std::exp2(std::round(std::log2(v))) == v) return fmt::format("2^{}", int(std::log2(v)));
+  if (v >= 1e6 && std::pow(10, std::round(std::log10(v))) == v) return fmt::format("1e{}", int(std::log10(v)));
+  return json(v == std::floor(v) && std::abs(v) < 1e15 ? json(int64_t(v)) : json(v)).dump();
+}
+
+std::string range_of(const Row& r) {
+  const std::string t = type_of(r);
+  if (t == "integer" || t == "number") {
+    std::string s = r.lo == r.hi ? num_text(r.lo) : num_text(r.lo) + ".." + num_text(r.hi);
+    if (r.multiple_of) s += fmt::format(", multiple of {}", r.multiple_of);
+    return s;
+  }
+  if (t == "bool") return "true, false";
+  if (t == "enum") {
+    std::string s;
+    for (const char* v : r.choices) s += (s.empty() ? "" : ", ") + std::string(v);
+    return s;
+  }
+  return r.nonempty ? "non-empty" : "any";
+}
+
+json value_of(const Row& r, const ChipConfig& c) {
+  return std::visit([](auto* p) { return json(*p); }, r.ref(const_cast<ChipConfig&>(c)));
+}
+
+// Reads one key's value into the config, validating it exactly as the table says.
+void read_value(const Row& r, const StrictJson& v, ChipConfig& c) {
+  std::visit(
+      [&](auto* p) {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+          *p = T(v.as_int(int64_t(r.lo), int64_t(r.hi)));
+          if (r.multiple_of && *p % r.multiple_of != 0)
+            v.fail(fmt::format("{} is not a multiple of {}", *p, r.multiple_of));
+        } else if constexpr (std::is_same_v<T, double>) {
+          *p = v.as_double(r.lo, r.hi);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          *p = v.as_bool();
+        } else {
+          if (!r.choices.empty()) {
+            const std::string s = v.as_string();
+            std::string list;
+            for (const char* ch : r.choices) {
+              if (s == ch) {
+                *p = s;
+                return;
+              }
+              list += (list.empty() ? "" : ", ") + std::string(ch);
+            }
+            v.fail("'" + s + "' is not one of: " + list);
+          }
+          *p = v.as_string();
+          if (r.nonempty && p->empty()) v.fail("must not be empty");
+        }
+      },
+      r.ref(c));
+}
+
+// Cross-key rules, after every key is read.
+void check_combination(const json& json_in, const std::string& origin, const ChipConfig& c) {
+  if (c.core.membrane_sram_bytes % c.core.membrane_banks != 0)
+    StrictJson(json_in, origin, "/core/membrane_banks")
+        .fail("membrane_sram_bytes " + std::to_string(c.core.membrane_sram_bytes) + " is not divisible into " +
+              std::to_string(c.core.membrane_banks) + " banks");
+  if (c.core.weight_sram_bytes % c.core.weight_banks != 0)
+    StrictJson(json_in, origin, "/core/weight_banks")
+        .fail("weight_sram_bytes " + std::to_string(c.core.weight_sram_bytes) + " is not divisible into " +
+              std::to_string(c.core.weight_banks) + " banks");
   if (int64_t(c.global_width()) * c.global_height() > 1 << 20)
-    j.at("chips").fail("the global mesh has " + std::to_string(int64_t(c.global_width()) * c.global_height()) +
-                       " tiles; at most 1048576 are supported");
+    StrictJson(json_in, origin, "/chips")
+        .fail("the global mesh has " + std::to_string(int64_t(c.global_width()) * c.global_height()) +
+              " tiles; at most 1048576 are supported");
   if (c.host.ports > c.global_height())
-    j.at("host").at("ports").fail(std::to_string(c.host.ports) + " ports do not fit the " +
-                                  std::to_string(c.global_height()) +
-                                  " rows of the west edge (one port per row at most): lower host.ports");
+    StrictJson(json_in, origin, "/host/ports")
+        .fail(std::to_string(c.host.ports) + " ports do not fit the " + std::to_string(c.global_height()) +
+              " rows of the west edge (one port per row at most): lower host.ports");
   // After router and core: an entry's size follows the flit width.
   if (queue_sram_needed(c) > c.core.queue_sram_bytes)
-    StrictJson(json, origin, "/core/queue_sram_bytes")
+    StrictJson(json_in, origin, "/core/queue_sram_bytes")
         .fail(std::to_string(c.core.queue_sram_bytes) + " bytes cannot hold the queues: input_queue_depth " +
               std::to_string(c.core.input_queue_depth) + " + output_queue_depth " +
               std::to_string(c.core.output_queue_depth) + " packets of up to " + std::to_string(1 + kMaxPayloadFlits) +
               " flits x " + std::to_string(c.router.flit_bits) + " bits (" + std::to_string(queue_entry_bytes(c)) +
               " B each) need " + std::to_string(queue_sram_needed(c)) +
               " bytes; raise core.queue_sram_bytes or lower the queue depths");
+}
+
+}  // namespace
+
+std::vector<ConfigKeyInfo> chip_config_keys() {
+  std::vector<ConfigKeyInfo> out;
+  const ChipConfig d;
+  for (const Row& r : rows())
+    out.push_back({r.path, type_of(r), r.unit, range_of(r), r.required ? json(nullptr) : value_of(r, d), r.meaning});
+  return out;
+}
+
+std::string chip_config_keys_markdown() {
+  std::string s = "| key | type | unit | range | default | meaning |\n|---|---|---|---|---|---|\n";
+  for (const auto& k : chip_config_keys()) {
+    std::string def = k.default_value.is_null() ? "required" : k.default_value.dump();
+    if (k.default_value.is_number_float()) def = num_text(k.default_value.get<double>());
+    std::string range = k.range;
+    if (k.type == "enum") {  // values as code: `xy`, `yx`
+      range.clear();
+      for (size_t i = 0, j; i <= k.range.size(); i = j + 2) {
+        j = std::min(k.range.find(", ", i), k.range.size());
+        range += (range.empty() ? "`" : ", `") + k.range.substr(i, j - i) + "`";
+      }
+    }
+    s += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", k.path, k.type, k.unit, range, def, k.meaning);
+  }
+  return s;
+}
+
+ChipConfig chip_config_from_json(const json& j_in, const std::string& origin) {
+  StrictJson root(j_in, origin);
+  // The allowed keys of the top level and of every section, from the table.
+  std::map<std::string, std::set<std::string>> allowed;
+  for (const Row& r : rows()) {
+    const std::string sec = section_of(r);
+    allowed[""].insert(sec.empty() ? leaf_of(r) : sec);
+    if (!sec.empty()) allowed[sec].insert(leaf_of(r));
+  }
+  auto check_keys = [&](const StrictJson& j, const std::set<std::string>& ok) {
+    j.expect_object();
+    for (auto it = j.raw().begin(); it != j.raw().end(); ++it)
+      if (!ok.count(it.key())) {
+        std::string list;
+        for (const auto& k : ok) list += (list.empty() ? "" : ", ") + k;
+        StrictJson(j_in, origin, j.path() + "/" + excerpt(it.key())).fail("unknown key (allowed here: " + list + ")");
+      }
+  };
+  check_keys(root, allowed[""]);
+  for (const auto& [sec, keys] : allowed)
+    if (!sec.empty() && root.has(sec)) check_keys(root.at(sec), keys);
+  ChipConfig c;
+  for (const Row& r : rows()) {
+    const std::string sec = section_of(r), leaf = leaf_of(r);
+    static const json kEmpty = json::object();
+    const StrictJson parent = sec.empty() ? root : (root.has(sec) ? root.at(sec) : StrictJson(kEmpty, origin, "/" + sec));
+    if (!parent.has(leaf)) {
+      if (r.required) parent.at(leaf);  // "missing key"
+      continue;
+    }
+    read_value(r, parent.at(leaf), c);
+  }
+  check_combination(j_in, origin, c);
   c.source_path = origin;
   return c;
 }
@@ -141,59 +316,48 @@ int64_t queue_sram_needed(const ChipConfig& c) {
 }
 
 nlohmann::json chip_config_to_json(const ChipConfig& c) {
-  nlohmann::json j;
-  j["name"] = c.name;
-  j["description"] = c.description;
-  j["clock_hz"] = c.clock_hz;
-  j["mesh"] = {{"width", c.mesh.width}, {"height", c.mesh.height}};
-  j["chips"] = {{"chips_x", c.chips.chips_x}, {"chips_y", c.chips.chips_y},
-                {"latency_cycles", c.chips.latency_cycles}, {"bits_per_cycle", c.chips.bits_per_cycle}};
-  j["router"] = {{"buffer_depth", c.router.buffer_depth}, {"vcs", c.router.vcs},
-                 {"flit_bits", c.router.flit_bits}, {"pipeline_stages", c.router.pipeline_stages},
-                 {"link_latency", c.router.link_latency}, {"routing", c.router.routing},
-                 {"multicast", c.router.multicast}, {"arbitration", c.router.arbitration}};
-  const CoreConfig& k = c.core;
-  j["core"] = {{"adder_lanes", k.adder_lanes}, {"membrane_sram_bytes", k.membrane_sram_bytes},
-               {"membrane_banks", k.membrane_banks}, {"membrane_word_bits", k.membrane_word_bits},
-               {"weight_sram_bytes", k.weight_sram_bytes}, {"weight_banks", k.weight_banks},
-               {"weight_word_bits", k.weight_word_bits},
-               {"neuron_updates_per_cycle", k.neuron_updates_per_cycle}, {"sdsa_lanes", k.sdsa_lanes},
-               {"input_queue_depth", k.input_queue_depth}, {"output_queue_depth", k.output_queue_depth},
-               {"mac_lanes", k.mac_lanes}, {"queue_sram_bytes", k.queue_sram_bytes}, {"type", k.type}};
-  j["host"] = {{"ports", c.host.ports}, {"bits_per_cycle", c.host.bits_per_cycle}};
-  j["dram"] = {{"bytes_per_cycle", c.dram.bytes_per_cycle}, {"latency_cycles", c.dram.latency_cycles}};
-  j["tech"] = {{"node", c.tech.node}, {"energy_table", c.tech.energy_table}};
-  j["watchdog_cycles"] = c.watchdog_cycles;
+  json j = json::object();
+  for (const Row& r : rows()) j[json::json_pointer(pointer_of(r))] = value_of(r, c);
   return j;
 }
 
-std::string resolve_energy_table(const ChipConfig& c) {
-  fs::path p(c.tech.energy_table);
-  std::vector<fs::path> tried;
-  if (p.is_absolute()) {
-    tried.push_back(p);
-  } else {
-    if (!c.source_path.empty()) tried.push_back(fs::path(c.source_path).parent_path() / p);
-    tried.push_back(fs::path(SPIKECHIP_SOURCE_DIR) / p);
-  }
-  std::error_code ec;  // a name the OS rejects (too long, ...) is "not found", never an exception
-  for (const auto& t : tried)
-    if (fs::is_regular_file(t, ec)) {
-      const fs::path canonical = fs::weakly_canonical(t, ec);
-      return ec ? t.string() : canonical.string();
+std::pair<std::string, json> parse_chip_override(const std::string& text) {
+  const auto eq = text.find('=');
+  const std::string where = "--set " + text;
+  if (eq == std::string::npos || eq == 0)
+    throw UsageError(where + ": expected KEY=VALUE, e.g. --set core.adder_lanes=32 (spikechip config describe "
+                             "lists the keys)");
+  const std::string key = text.substr(0, eq), val = text.substr(eq + 1);
+  const Row* row = nullptr;
+  for (const Row& r : rows())
+    if (key == r.path) row = &r;
+  if (!row) {
+    std::string near;
+    for (const Row& r : rows()) {
+      const std::string p = r.path;
+      if (p.find(key) != std::string::npos || key.find(p) != std::string::npos ||
+          (p.rfind('.') != std::string::npos && key.size() > 3 && p.find(key.substr(key.rfind('.') + 1, 5)) != std::string::npos))
+        near += (near.empty() ? "" : ", ") + p;
     }
-  std::string list;
-  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + excerpt(t.string(), 120);
-  throw Error((c.source_path.empty() ? excerpt(c.name) : c.source_path) + ": /tech/energy_table: file '" +
-              excerpt(c.tech.energy_table) + "' not found (tried " + list +
-              "); point it at an energy table such as arch/energy/45nm.json");
-}
-
-ChipConfig load_chip_config(const std::string& path) {
-  nlohmann::json j = read_json_file(path, "chip config");
-  ChipConfig c = chip_config_from_json(j, path);
-  resolve_energy_table(c);  // fail now, not at the end of a long simulation
-  return c;
+    throw UsageError(where + ": unknown key '" + key + "'" + (near.empty() ? "" : " (did you mean " + near + "?)") +
+                     "; spikechip config describe lists every key");
+  }
+  json v;
+  const std::string t = type_of(*row);
+  if (t == "string" || t == "enum") {
+    v = val.size() >= 2 && val.front() == '"' && val.back() == '"' ? json::parse(val, nullptr, false) : json(val);
+    if (v.is_discarded()) v = val;
+  } else {
+    v = json::parse(val, nullptr, false);
+    if (v.is_discarded()) v = val;  // reported below as the wrong type, naming the key
+  }
+  ChipConfig scratch;
+  try {
+    read_value(*row, StrictJson(v, where, pointer_of(*row)), scratch);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  return {pointer_of(*row), v};
 }
 
 }  // namespace spikechip::arch

@@ -3,6 +3,7 @@
 // and out-of-range values naming the JSON path (e.g. "tiny.json: /router/vcs: must be 1..16").
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -98,10 +99,51 @@ int64_t queue_entry_bytes(const ChipConfig& c);
 // Queue SRAM the two queues need: (input_queue_depth + output_queue_depth) entries.
 int64_t queue_sram_needed(const ChipConfig& c);
 
-ChipConfig load_chip_config(const std::string& path);              // throws spikechip::Error
+// ---- the key table ------------------------------------------------------------------------
+// Every key of the chip config is declared once, in arch/chip_config.cpp's table: the reader, the
+// writer, `--set`, `spikechip config describe` and docs/chip-config.md's key table all derive
+// from that declaration. Adding a key = adding its struct member and one table row.
+struct ConfigKeyInfo {
+  std::string path;                  // dotted, e.g. "core.adder_lanes"
+  std::string type;                  // "integer", "number", "bool", "string", "enum"
+  std::string unit;                  // "-" when dimensionless
+  std::string range;                 // human text: "1..4096", "xy, yx, west_first", "non-empty"
+  nlohmann::json default_value;      // of a default-constructed ChipConfig (null when required)
+  std::string meaning;
+};
+std::vector<ConfigKeyInfo> chip_config_keys();
+// The table as Markdown (docs/chip-config.md embeds exactly this; a test compares them).
+std::string chip_config_keys_markdown();
+
+// One "key=value" text of `--set`, checked against the table and validated like the file's value:
+// returns (JSON pointer, typed value). A value that is not JSON is taken as a string for string keys.
+// Throws UsageError naming the key ("--set core.adder_lanes=0: /core/adder_lanes: 0 is out of range").
+std::pair<std::string, nlohmann::json> parse_chip_override(const std::string& text);
+
+// ---- reading --------------------------------------------------------------------------------
 ChipConfig chip_config_from_json(const nlohmann::json& j, const std::string& origin);
 nlohmann::json chip_config_to_json(const ChipConfig& c);
-// Absolute path of the energy table: relative to the chip file's directory, then the source tree.
-std::string resolve_energy_table(const ChipConfig& c);  // throws spikechip::Error if missing
+
+// A chip given on the command line: an existing file, or a preset name ("tiny" ->
+// arch/presets/tiny.json of the source tree). Throws spikechip::Error listing the presets.
+std::string find_chip_file(const std::string& name_or_path);
+std::vector<std::string> preset_names();
+
+// Reads a chip config file (or preset name). A file may say "base": "<preset name or path>"
+// (relative to the file) and override some keys: the base's JSON is read (recursively) and the
+// file's keys are merged over it, sections key by key. `overrides` are "key=value" texts
+// (`--set core.adder_lanes=32`): every key is checked against the table and its value validated
+// like the file's; the error names the key. Throws spikechip::Error (a bad --set: UsageError).
+ChipConfig load_chip_config(const std::string& name_or_path, const std::vector<std::string>& overrides = {});
+// The merged JSON load_chip_config parses (base resolved, overrides applied), for `config show`.
+nlohmann::json chip_config_json(const std::string& name_or_path, const std::vector<std::string>& overrides = {});
+
+// Absolute path of the energy table tech.energy_table names: an absolute path; a path relative
+// to the chip file's directory, then to the source tree; a table name ("45nm" ->
+// arch/energy/45nm.json); and for a relative path not found (a preset copied elsewhere), the
+// table of the same file name in arch/energy/. Throws spikechip::Error if none exists.
+std::string resolve_energy_table(const ChipConfig& c);
+// An energy table given on the command line: a file, or a shipped table's name ("28nm").
+std::string find_energy_table(const std::string& name_or_path);
 
 }  // namespace spikechip::arch

@@ -49,7 +49,7 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
     const uint64_t bc = core.cnt.stalls.bank_conflict - before.stalls.bank_conflict;
     consumer_scratch.push_back({c, bc});
     cyc += c, conflict += bc;
-    charge_core(s.node, core.cnt, before);
+    charge_core(s.node, d.t, core.cnt, before);
   }
   const uint64_t fin = core.book_synapse(cycle, cyc, conflict, d.kind == DataKind::Pixel);
   // Critical path: the engine started on the packet when it arrived (its trip from the sender

@@ -105,6 +105,25 @@ ChipRunResult ChipEngine::finish() {
     for (size_t i = 0; i < n; ++i)
       res.node_events[size_t(nodes[i])].core_cycles += share + (i == 0 ? res.latency_cycles - share * n : 0);
   }
+  // Per timestep: the latency cut at the timesteps' ends (the last one runs until the result is at
+  // the host), its own events, and static energy for its cycles, so the timesteps sum to the totals.
+  const size_t nt = size_t(T);
+  res.step_cycles.assign(nt, 0);
+  uint64_t prev = 0;
+  for (size_t t = 0; t + 1 < nt; ++t) {
+    const uint64_t e = std::min(res.latency_cycles, std::max(prev, res.timestep_end_cycles[t]));
+    res.step_cycles[t] = e - prev, prev = e;
+  }
+  res.step_cycles[nt - 1] = res.latency_cycles - prev;
+  res.step_events.assign(nt, EventCounts{});
+  for (size_t t = 0; t < nt; ++t) {
+    EventCounts& se = res.step_events[t];
+    se = core_events(step_cc[t]);
+    se.router_traversals = step_net[t].traversals;
+    se.link_bits = step_net[t].link_bits, se.chip_link_bits = step_net[t].chip_link_bits;
+    se.dram_bits = step_dram_bits[t];
+    se.core_cycles = used * res.step_cycles[t];
+  }
   return std::move(res);
 }
 

@@ -165,6 +165,8 @@ struct ChipEngine : noc::PacketSink {
   std::vector<CoreCounters> node_cc;
   struct NetEv { uint64_t traversals = 0, link_bits = 0, chip_link_bits = 0; };
   std::vector<NetEv> node_net;
+  std::vector<CoreCounters> step_cc;                // [t]: the same events per timestep
+  std::vector<NetEv> step_net;
   std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
 
   // Per run.
@@ -182,7 +184,7 @@ struct ChipEngine : noc::PacketSink {
   OffchipLayout mem_layout;                         // weights image and spill area
   uint64_t spill_next = 0;                          // next free spill address
   std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
-  std::vector<uint64_t> node_dram_bits;              // [node]
+  std::vector<uint64_t> node_dram_bits, step_dram_bits;  // [node], [t]
 
   ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp, ConvPlans pl)
       : g(gr), cfg(c), m(mp), plans(std::move(pl)) {
@@ -203,23 +205,33 @@ struct ChipEngine : noc::PacketSink {
   // false; chip-to-chip links are the chip boundaries those paths cross (the same for every
   // minimal path). A flit then makes links + destinations router traversals.
   TreeCost tree_cost(int src, const std::vector<int>& dests) const;
-  void charge_packet(int node, const TreeCost& tc, int flits) {
-    NetEv& e = node_net[size_t(node)];
+  // Charged twice: to the layer that did the work (node_*) and to the timestep it belongs to
+  // (step_*: a packet's timestep, a task's timestep), so both the layers and the timesteps sum to
+  // the run's events.
+  size_t step_of(int t) const { return size_t(std::clamp(t, 0, T - 1)); }
+  void charge_packet(int node, int t, const TreeCost& tc, int flits) {
     const uint64_t fb = uint64_t(cfg.router.flit_bits), f = uint64_t(flits);
-    e.traversals += f * (tc.links + tc.chip_links + tc.dests);
-    e.link_bits += f * fb * tc.links;
-    e.chip_link_bits += f * fb * tc.chip_links;
+    for (NetEv* e : {&node_net[size_t(node)], &step_net[step_of(t)]}) {
+      e->traversals += f * (tc.links + tc.chip_links + tc.dests);
+      e->link_bits += f * fb * tc.links;
+      e->chip_link_bits += f * fb * tc.chip_links;
+    }
   }
-  // Adds what a unit of `core` counted since `before` to `node`'s counters.
-  void charge_core(int node, const CoreCounters& now, const CoreCounters& before) {
-    CoreCounters& n = node_cc[size_t(node)];
-    n.sops += now.sops - before.sops, n.macs += now.macs - before.macs;
-    n.sdsa_ops += now.sdsa_ops - before.sdsa_ops, n.neuron_updates += now.neuron_updates - before.neuron_updates;
-    n.weight_sram_reads += now.weight_sram_reads - before.weight_sram_reads;
-    n.membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
-    n.membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
-    n.adds += now.adds - before.adds, n.mults += now.mults - before.mults;
-    n.dense_macs += now.dense_macs - before.dense_macs;
+  // Adds what a unit of `core` counted since `before` to `node`'s and timestep t's counters.
+  void charge_core(int node, int t, const CoreCounters& now, const CoreCounters& before) {
+    for (CoreCounters* n : {&node_cc[size_t(node)], &step_cc[step_of(t)]}) {
+      n->sops += now.sops - before.sops, n->macs += now.macs - before.macs;
+      n->sdsa_ops += now.sdsa_ops - before.sdsa_ops, n->neuron_updates += now.neuron_updates - before.neuron_updates;
+      n->weight_sram_reads += now.weight_sram_reads - before.weight_sram_reads;
+      n->membrane_sram_reads += now.membrane_sram_reads - before.membrane_sram_reads;
+      n->membrane_sram_writes += now.membrane_sram_writes - before.membrane_sram_writes;
+      n->adds += now.adds - before.adds, n->mults += now.mults - before.mults;
+      n->dense_macs += now.dense_macs - before.dense_macs;
+    }
+  }
+  void charge_dram(int node, int t, uint64_t bits) {
+    node_dram_bits[size_t(node)] += bits;
+    step_dram_bits[step_of(t)] += bits;
   }
   // A unit's work for `node` at timestep t over [start, end), `busy` cycles of it (chip_schedule.cpp):
   // the layer's busy cycles and its first / last activity, over the run and per timestep.

@@ -20,10 +20,14 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   p.src_group = d.src_group;
   p.timestep = d.t;
   p.payload = h;
-  charge_packet(d.src_node,
+  charge_packet(d.src_node, d.t,
                 d.route >= 0 && d.kind != DataKind::EndOfStep && d.dram_leg == 0 ? route_tree[size_t(d.route)]
                                                                                  : tree_cost(src_core, dests),
                 flits);
+  // Network packets of the timestep (the network splits a packet into one per destination
+  // without multicast).
+  const uint64_t copies = dests.size() > 1 && !cfg.router.multicast ? uint64_t(dests.size()) : 1;
+  res.step_packets[step_of(d.t)] += copies, res.step_flits[step_of(d.t)] += copies * uint64_t(flits);
   const uint64_t at = std::max(cycle, net->now());
   net->inject(std::move(p), at);
   if (!host) {  // the packetiser's flits are work for the sending layer
@@ -164,7 +168,7 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
                             int64_t(y) * n.shape.w + rb.x1, part_scratch.data());
       const CoreCounters before = cores[G.core]->cnt;
       extra += cores[G.core]->elementwise_cost(rb.volume(), 1, 0);
-      charge_core(s.node, cores[G.core]->cnt, before);
+      charge_core(s.node, t, cores[G.core]->cnt, before);
       // The route's partial sums leave once the reduction has reached them (critical path).
       sender_act = path_act(PathKind::Node, G.core, s.node, t, cycle, cycle + extra, task);
       send_words(DataKind::PartialSum, G.id, s.node, t, e.routes[lr], rb.c0, rb.c1, part_scratch, G.core, cycle + extra);

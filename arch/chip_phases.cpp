@@ -9,7 +9,7 @@ namespace spikechip::arch::detail {
 void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
   const uint64_t bytes = spill_bytes(d);
   res.dram_spill_write_bytes += bytes;
-  node_dram_bits[size_t(d.src_node)] += 8 * bytes;
+  charge_dram(d.src_node, d.t, 8 * bytes);
   const uint64_t addr = mem_layout.spill_base + spill_next;
   spill_next += bytes;
   mem->write(addr, bytes, cycle, mem->holds_data() ? spill_values(d, spill_buf) : nullptr);
@@ -49,7 +49,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
   for (int gid : phase_groups[size_t(q)]) {
     const GroupState& G = groups[size_t(gid)];
     for (size_t k = 0; k < G.slots.size(); ++k)
-      node_dram_bits[size_t(G.slots[k].node)] += 8 * uint64_t(group_node_weight_bytes[size_t(gid)][k]);
+      charge_dram(G.slots[k].node, 0, 8 * uint64_t(group_node_weight_bytes[size_t(gid)][k]));  // for its first timestep
     wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
   }
   res.dram_weight_bytes += wbytes;
@@ -64,7 +64,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
     PacketData& sp = spill_store[size_t(q)][i];
     const uint64_t bytes = spill_bytes(sp), addr = spill_addr[size_t(q)][i];
     res.dram_spill_read_bytes += bytes;
-    node_dram_bits[size_t(sp.src_node)] += 8 * bytes;
+    charge_dram(sp.src_node, sp.t, 8 * bytes);
     if (mem->holds_data()) {  // the memory keeps data: what comes back must be what was written
       spill_check.resize(bytes);
       c = mem->read(addr, bytes, c, true, spill_check.data());

@@ -32,7 +32,7 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   const CoreCounters before = core.cnt;
   const OpRules& rules = op_rules(s.op);
   const uint64_t cyc = rules.compute ? rules.compute(*this, G, s, t, core, res.stats[s.node][t]) : 1;
-  charge_core(s.node, core.cnt, before);
+  charge_core(s.node, t, core.cnt, before);
   const CoreTime tbefore = core.time;
   const uint64_t end = core.book_node(ready, cyc, wait, rules.sdsa_unit);
   layer_wait(s.node, core.time, tbefore);
@@ -81,6 +81,8 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   res.stats.assign(nn, std::vector<model::StepStats>(size_t(T)));
   node_cc.assign(nn, CoreCounters{});
   node_net.assign(nn, NetEv{});
+  step_cc.assign(size_t(T), CoreCounters{}), step_net.assign(size_t(T), NetEv{});
+  res.step_packets.assign(size_t(T), 0), res.step_flits.assign(size_t(T), 0);
   res.output_acc.assign(size_t(g.output().shape.c), 0);
   res.timestep_end_cycles.assign(size_t(T), 0);
   res.node_start.assign(nn, kNever), res.node_end.assign(nn, 0), res.layer_time.assign(nn, LayerTime{});
@@ -129,7 +131,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   spill_addr.assign(phase_groups.size(), {});
   phase_left = int(phase_groups[0].size());
   spill_store.assign(phase_groups.size(), {});
-  node_dram_bits.assign(nn, 0);
+  node_dram_bits.assign(nn, 0), step_dram_bits.assign(size_t(T), 0);
   uint64_t c = 0;
   if (phase_groups.size() > 1) {
     start_phase(0, 0, kNoAct);

@@ -22,6 +22,12 @@ struct SweepPoint {
   nlohmann::ordered_json params;  // path -> value, in the sweep's parameter order
   nlohmann::json chip;            // full chip config; tech.energy_table made absolute
   nlohmann::json map;             // mapper options (placement, seed, split, rate, unicast, chips)
+  // What the point's command takes beside the chip (docs/exploration.md, "Parameters"): job "run"
+  // its model, inputs and timesteps (T 0: the model's own); job "map" its model; job "noc" the
+  // synthetic-traffic options (traffic, rate, packet_size, warmup, measure, fanout, seed).
+  std::string model, inputs;
+  int T = 0;
+  nlohmann::json noc;
   std::string key;                // canonical text of everything that defines the point
   std::string sim_key;            // the same without tech.* (points sharing it share one simulation)
   int sim_point = -1;             // lowest id with the same sim_key (itself when it runs)
@@ -31,8 +37,8 @@ struct SweepPoint {
 struct SweepSpec {
   std::string path;               // the sweep file
   std::string name;
-  std::string job = "map";        // "map": spikechip map; "run": spikechip run
-  std::string model, chip, inputs;  // absolute paths
+  std::string job = "map";        // "map": spikechip map; "run": spikechip run; "noc": spikechip noc
+  std::string model, chip, inputs;  // absolute paths (the base; a point may vary model and inputs)
   double timeout_s = 3600;
   std::vector<std::string> parameters;  // varied paths, in order (grid, zip, list)
   std::vector<SweepPoint> points;
@@ -44,8 +50,7 @@ struct SweepSpec {
 SweepSpec load_sweep(const std::string& path);
 SweepSpec parse_sweep(const nlohmann::ordered_json& j, const std::string& origin, const std::string& base_dir);
 
-// Area proxy (docs/exploration.md): SRAM bits, datapath lanes and router buffers of every core of
-// the mesh, at 45 nm constants scaled by (node/45)^2.
+// Area proxy of a point: the chip's area model, arch::chip_area (arch/area.hpp), in mm².
 double area_proxy_mm2(const arch::ChipConfig& c);
 
 // The metric columns of a job, in CSV order.

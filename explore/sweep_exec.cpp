@@ -18,6 +18,7 @@
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::explore {
@@ -25,16 +26,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    if (!f) throw Error(tmp + ": cannot write; check that the output directory is writable");
-  }
-  fs::rename(tmp, path);
-}
 
 std::string last_line(const std::string& path) {
   std::ifstream f(path);
@@ -56,6 +47,7 @@ json pick(const json& obj, const char* key) { return obj.is_object() && obj.cont
 // telling ones; results.csv and sweep.json's points keep them all).
 std::vector<std::string> plot_metrics(const std::string& job) {
   if (job == "run") return {"latency_cycles", "energy_pJ", "area_proxy_mm2", "energy_per_sop_pJ"};
+  if (job == "noc") return {"latency_avg_cycles", "latency_p99_cycles", "accepted_flits_per_node_cycle"};
   return {"cores_used", "traffic_hops", "max_link_load", "area_proxy_mm2"};
 }
 
@@ -75,25 +67,41 @@ std::string point_dir(const std::string& out_dir, int id) {
 std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir,
                                        const std::string& binary) {
   const std::string d = point_dir(out_dir, p.id);
-  if (s.job == "run")
-    // One golden thread per point: the sweep's parallelism is its processes (-j N).
-    return {binary, "run", "--model", s.model, "--chip", d + "/chip.json", "--input", s.inputs, "-o", d, "--quiet",
-            "--threads", "1"};
-  std::vector<std::string> a = {binary, "map", "--model", s.model, "--chip", d + "/chip.json", "-o", d + "/mapping.json",
-                                "--summary-json", d + "/summary.json"};
   const json& m = p.map;
-  a.insert(a.end(), {"--placement", m["placement"].get<std::string>(), "--seed", m["seed"].dump(), "--split",
-                     m["split"].get<std::string>(), "--rate", report::format_number(m["rate"].get<double>())});
-  if (m["unicast"].get<bool>()) a.push_back("--unicast");
-  if (!m["chips"].is_null()) a.insert(a.end(), {"--chips", m["chips"].is_string() ? m["chips"].get<std::string>()
-                                                                                 : m["chips"].dump()});
+  // The mapper options both `map` and `run` take (apps/cli.hpp, MapFlags).
+  auto map_flags = [&](std::vector<std::string>& a) {
+    a.insert(a.end(), {"--placement", m["placement"].get<std::string>(), "--seed", m["seed"].dump(), "--split",
+                       m["split"].get<std::string>()});
+    if (m["unicast"].get<bool>()) a.push_back("--unicast");
+    if (!m["chips"].is_null()) a.insert(a.end(), {"--chips", m["chips"].is_string() ? m["chips"].get<std::string>()
+                                                                                   : m["chips"].dump()});
+  };
+  if (s.job == "run") {
+    // One golden thread per point: the sweep's parallelism is its processes (-j N).
+    std::vector<std::string> a = {binary, "run", "--model", p.model, "--chip", d + "/chip.json", "--input", p.inputs,
+                                  "-o", d, "--quiet", "--threads", "1"};
+    if (p.T > 0) a.insert(a.end(), {"-T", std::to_string(p.T)});
+    map_flags(a);
+    return a;
+  }
+  if (s.job == "noc") {
+    const json& n = p.noc;
+    return {binary, "noc", "--chip", d + "/chip.json", "--traffic", n["traffic"].get<std::string>(), "--rate",
+            report::format_number(n["rate"].get<double>()), "--packet-size", n["packet_size"].dump(), "--warmup",
+            n["warmup"].dump(), "--measure", n["measure"].dump(), "--multicast-fanout", n["fanout"].dump(), "--seed",
+            n["seed"].dump(), "-o", d + "/noc.json"};
+  }
+  std::vector<std::string> a = {binary, "map", "--model", p.model, "--chip", d + "/chip.json", "-o", d + "/mapping.json",
+                                "--summary-json", d + "/summary.json"};
+  map_flags(a);
+  a.insert(a.end(), {"--rate", report::format_number(m["rate"].get<double>())});
   return a;
 }
 
 int spawn_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir, const std::string& binary) {
   const std::string d = point_dir(out_dir, p.id);
   fs::create_directories(d);
-  for (const char* stale : {"report.json", "summary.json", "mapping.json", "result.json"}) fs::remove(fs::path(d) / stale);
+  for (const char* stale : {"report.json", "summary.json", "mapping.json", "result.json", "noc.json"}) fs::remove(fs::path(d) / stale);
   write_file_atomic(d + "/chip.json", p.chip.dump(2) + "\n");
   const std::vector<std::string> args = point_command(s, p, out_dir, binary);
   std::vector<char*> argv;
@@ -152,6 +160,13 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
       const json sum = read_json(d + "/summary.json");
       for (const auto& k : job_metrics("map"))
         if (k != "area_proxy_mm2") m[k] = pick(sum, k.c_str());
+    } else if (s.job == "noc") {
+      const json rep = read_json(d + "/noc.json");
+      m["latency_avg_cycles"] = pick(pick(rep, "latency_cycles"), "average");
+      m["latency_p99_cycles"] = pick(pick(rep, "latency_cycles"), "p99");
+      m["offered_flits_per_node_cycle"] = pick(rep, "offered_flits_per_node_cycle");
+      m["accepted_flits_per_node_cycle"] = pick(rep, "accepted_flits_per_node_cycle");
+      m["drained"] = pick(rep, "drained");
     } else {
       const json rep = read_json(d + "/report.json");
       // Only a complete, verified report is a result: a run stopped early (SIGINT, --time-limit)

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "arch/area.hpp"
+#include "arch/noc/traffic.hpp"
 #include "explore/sweep.hpp"
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
@@ -44,16 +46,40 @@ void check_map_option(const StrictJson& v, const std::string& key) {
   }
 }
 
+// Synthetic-traffic options of a "noc" job, set or varied as noc.<key>, with their defaults
+// (spikechip noc's defaults; the mesh and router come from the chip config).
+json default_noc_options() {
+  return {{"traffic", "uniform"}, {"rate", 0.1}, {"packet_size", 4}, {"warmup", 1000}, {"measure", 10000},
+          {"fanout", 1}, {"seed", 1}};
+}
+
+void check_noc_option(const StrictJson& v, const std::string& key) {
+  if (key == "traffic") v.as_enum(arch::noc::traffic_pattern_names());
+  else if (key == "rate") v.as_double(0, 1);
+  else if (key == "packet_size") v.as_int(1, 1024);
+  else if (key == "warmup") v.as_int(0, 1000000000);
+  else if (key == "measure") v.as_int(1, 1000000000);
+  else if (key == "fanout") v.as_int(1, 4096);
+  else if (key == "seed") v.as_int(0, INT64_MAX);
+  else
+    v.fail("unknown traffic option 'noc." + excerpt(key) + "' (known: noc.traffic, noc.rate, noc.packet_size, "
+           "noc.warmup, noc.measure, noc.fanout, noc.seed)");
+}
+
+// What a run takes beside the chip and the mapper options, varied by these names (job "run";
+// "model" also for job "map").
+bool is_run_param(const std::string& p) { return p == "T" || p == "model" || p == "inputs"; }
+
 // Absolute path of a file named in the sweep: relative to the sweep file, then the working
 // directory, then the source tree.
 std::string resolve_file(const std::string& p, const std::string& base_dir, const std::string& what,
-                         const std::string& where, bool directory = false) {
+                         const std::string& where, bool directory = false, bool either = false) {
   std::vector<fs::path> tried;
   std::error_code ec;  // a name the OS rejects (too long, ...) is "not found", never an exception
   if (fs::path(p).is_absolute()) tried.push_back(p);
   else tried = {fs::path(base_dir) / p, fs::current_path(ec) / p, fs::path(SPIKECHIP_SOURCE_DIR) / p};
   for (const auto& t : tried)
-    if (directory ? fs::is_directory(t, ec) : fs::is_regular_file(t, ec)) {
+    if (directory ? fs::is_directory(t, ec) : fs::is_regular_file(t, ec) || (either && fs::is_directory(t, ec))) {
       const fs::path c = fs::weakly_canonical(t, ec);
       return ec ? t.string() : c.string();
     }
@@ -79,27 +105,7 @@ struct Axis {  // one combination = a set of (path, value) assignments
 
 }  // namespace
 
-double area_proxy_mm2(const arch::ChipConfig& c) {
-  // 45 nm constants in um^2 (docs/exploration.md): 6T bit cell 0.346 um^2 x 1.45 array overhead,
-  // FreePDK45 cells for the datapaths (full adder ~4.3 um^2, DFF ~4.5 um^2).
-  constexpr double kSramBit = 0.5, kAdderLane = 180, kNeuronUnit = 400, kSdsaLane = 60, kMacLane = 600,
-                   kFlopBit = 4.5, kCrossbarBit = 1.0;
-  const auto& k = c.core;
-  const auto& r = c.router;
-  const double sram = double(k.membrane_sram_bytes + k.weight_sram_bytes + k.queue_sram_bytes) * 8 * kSramBit;
-  const double logic = k.adder_lanes * kAdderLane + k.neuron_updates_per_cycle * kNeuronUnit +
-                       k.sdsa_lanes * kSdsaLane + k.mac_lanes * kMacLane;
-  const double router = 5.0 * r.vcs * r.buffer_depth * r.flit_bits * kFlopBit + 25.0 * r.flit_bits * kCrossbarBit;
-  double node = 45;
-  try {
-    size_t pos = 0;
-    double n = std::stod(c.tech.node, &pos);
-    if (n > 0) node = n;
-  } catch (const std::exception&) {
-  }
-  const double scale = (node / 45.0) * (node / 45.0);
-  return double(c.num_cores()) * (sram + logic + router) * scale / 1e6;
-}
+double area_proxy_mm2(const arch::ChipConfig& c) { return arch::chip_area(c).total_mm2; }
 
 const std::vector<std::string>& job_metrics(const std::string& job) {
   static const std::vector<std::string> map_m = {"cores_used", "cores_total", "traffic_hops", "link_traversals",
@@ -108,7 +114,9 @@ const std::vector<std::string>& job_metrics(const std::string& job) {
   static const std::vector<std::string> run_m = {"latency_cycles", "energy_pJ", "area_proxy_mm2", "energy_per_sop_pJ",
                                                  "paper_energy_pJ", "sops", "packets", "flits", "cores_used",
                                                  "verified"};
-  return job == "run" ? run_m : map_m;
+  static const std::vector<std::string> noc_m = {"latency_avg_cycles", "latency_p99_cycles", "offered_flits_per_node_cycle",
+                                                 "accepted_flits_per_node_cycle", "drained", "area_proxy_mm2"};
+  return job == "run" ? run_m : job == "noc" ? noc_m : map_m;
 }
 
 SweepSpec load_sweep(const std::string& path) {
@@ -121,19 +129,28 @@ SweepSpec load_sweep(const std::string& path) {
 SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const std::string& base_dir) {
   const json j = oj;  // sorted copy for the strict reader; `oj` keeps the file's key order
   StrictJson root(j, origin);
-  root.only_keys({"name", "description", "job", "model", "chip", "inputs", "map", "timeout_s", "grid", "zip", "list"});
+  root.only_keys({"name", "description", "job", "model", "chip", "inputs", "T", "map", "noc", "timeout_s", "grid", "zip", "list"});
   SweepSpec s;
   s.path = origin;
   s.name = root.has("name") ? root.at("name").as_string() : fs::path(origin).stem().string();
-  if (root.has("job")) s.job = root.at("job").as_enum({"map", "run"});
-  s.model = resolve_file(root.at("model").as_string(), base_dir, "model directory", root.at("model").where(), true);
+  if (root.has("job")) s.job = root.at("job").as_enum({"map", "run", "noc"});
+  if (s.job == "noc") {
+    if (root.has("model")) root.at("model").fail("a \"job\": \"noc\" sweep runs synthetic traffic on the chip's network; it has no model");
+  } else {
+    s.model = resolve_file(root.at("model").as_string(), base_dir, "model directory", root.at("model").where(), true);
+  }
   const std::string chip_file = resolve_file(root.at("chip").as_string(), base_dir, "chip config", root.at("chip").where());
   if (s.job == "run")
-    s.inputs = resolve_file(root.at("inputs").as_string(), base_dir, "inputs", root.at("inputs").where());
+    s.inputs = resolve_file(root.at("inputs").as_string(), base_dir, "inputs", root.at("inputs").where(), false, true);
   else if (root.has("inputs"))
-    root.at("inputs").fail("only a \"job\": \"run\" sweep takes inputs (a map job has none)");
-  if (s.job == "run" && root.has("map"))
-    root.at("map").fail("mapper options apply to \"job\": \"map\" sweeps only (spikechip run maps with its defaults)");
+    root.at("inputs").fail("only a \"job\": \"run\" sweep takes inputs");
+  int base_T = 0;
+  if (root.has("T")) {
+    if (s.job != "run") root.at("T").fail("only a \"job\": \"run\" sweep takes timesteps");
+    base_T = int(root.at("T").as_int(1, 64));
+  }
+  if (s.job == "noc" && root.has("map")) root.at("map").fail("a \"job\": \"noc\" sweep does not map a model");
+  if (s.job != "noc" && root.has("noc")) root.at("noc").fail("traffic options apply to \"job\": \"noc\" sweeps only");
   if (root.has("timeout_s")) s.timeout_s = root.at("timeout_s").as_double(0.1, 1e7);
 
   // Base chip: every key present, so a varied path that is not in this JSON does not exist.
@@ -141,20 +158,47 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   const json base_chip = arch::chip_config_to_json(base_cfg);
   const std::string base_table = arch::resolve_energy_table(base_cfg);
   json base_map = default_map_options();
+  // spikechip run measures every LIF's firing rate with the golden executor before it maps.
+  auto no_rate = [&](const std::string& key, const StrictJson& at) {
+    if (s.job == "run" && key == "rate")
+      at.fail("map.rate applies to \"job\": \"map\" sweeps only (spikechip run places with the firing rates it "
+              "measures on the inputs)");
+  };
   if (root.has("map")) {
     StrictJson m = root.at("map");
     m.expect_object();
     for (auto it = j["map"].begin(); it != j["map"].end(); ++it) {
       check_map_option(m.at(it.key()), it.key());
+      no_rate(it.key(), m.at(it.key()));
       base_map[it.key()] = it.value();
+    }
+  }
+  json base_noc = s.job == "noc" ? default_noc_options() : json();
+  if (root.has("noc")) {
+    StrictJson n = root.at("noc");
+    n.expect_object();
+    for (auto it = j["noc"].begin(); it != j["noc"].end(); ++it) {
+      check_noc_option(n.at(it.key()), it.key());
+      base_noc[it.key()] = it.value();
     }
   }
 
   // Where a parameter path lives; unknown paths are errors naming them.
   auto check_path = [&](const std::string& p, const StrictJson& at) {
     if (p.rfind("map.", 0) == 0) {
-      if (s.job == "run") at.fail("'" + excerpt(p) + "': mapper options can be varied in \"job\": \"map\" sweeps only");
+      if (s.job == "noc") at.fail("'" + excerpt(p) + "': a \"job\": \"noc\" sweep does not map a model");
       if (!base_map.contains(p.substr(4))) check_map_option(at, p.substr(4));
+      no_rate(p.substr(4), at);
+      return;
+    }
+    if (p.rfind("noc.", 0) == 0) {
+      if (s.job != "noc") at.fail("'" + excerpt(p) + "': traffic options can be varied in \"job\": \"noc\" sweeps only");
+      if (!base_noc.contains(p.substr(4))) check_noc_option(at, p.substr(4));
+      return;
+    }
+    if (is_run_param(p)) {
+      if (s.job == "noc" || (s.job == "map" && p != "model"))
+        at.fail("'" + p + "' can be varied in \"job\": \"run\" sweeps" + (p == "model" ? " and \"job\": \"map\" sweeps" : "") + " only");
       return;
     }
     const bool plain = std::all_of(p.begin(), p.end(), [](char ch) { return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '.'; });
@@ -253,10 +297,24 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     p.id = int(i);
     p.chip = base_chip;
     p.map = base_map;
+    p.noc = base_noc;
+    p.model = s.model, p.inputs = s.inputs, p.T = base_T;
+    json run_params = {{"model", j.contains("model") ? j["model"] : json()}, {"inputs", j.contains("inputs") ? j["inputs"] : json()},
+                       {"T", base_T > 0 ? json(base_T) : json()}};
     std::string table = base_table;
+    const std::string at_point = fmt::format("{}: point {}", origin, i);
     for (const auto& [path, v] : combos[i]) {
       if (path.rfind("map.", 0) == 0) {
         p.map[path.substr(4)] = v;
+      } else if (path.rfind("noc.", 0) == 0) {
+        p.noc[path.substr(4)] = v;
+        check_noc_option(StrictJson(v, at_point, "/" + path), path.substr(4));
+      } else if (is_run_param(path)) {
+        run_params[path] = v;
+        const StrictJson sv(v, at_point, "/" + path);
+        if (path == "T") p.T = int(sv.as_int(1, 64));
+        else if (path == "model") p.model = resolve_file(sv.as_string(), base_dir, "model directory", at_point + ": model", true);
+        else p.inputs = resolve_file(sv.as_string(), base_dir, "inputs", at_point + ": inputs", false, true);
       } else {
         p.chip[json::json_pointer(pointer_of(path))] = v;
         if (path == "tech.energy_table") {
@@ -268,7 +326,10 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     }
     // Effective value of every parameter (the base value where this point does not set it).
     for (const auto& path : s.parameters)
-      p.params[path] = path.rfind("map.", 0) == 0 ? p.map[path.substr(4)] : p.chip[json::json_pointer(pointer_of(path))];
+      p.params[path] = path.rfind("map.", 0) == 0   ? p.map[path.substr(4)]
+                       : path.rfind("noc.", 0) == 0 ? p.noc[path.substr(4)]
+                       : is_run_param(path)         ? run_params[path]
+                                                    : p.chip[json::json_pointer(pointer_of(path))];
     for (auto it = p.map.begin(); it != p.map.end(); ++it)
       check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160)), "/map/" + excerpt(it.key())),
                        it.key());
@@ -281,10 +342,18 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
       throw Error(where + ": " + e.what() + "; change the values in the sweep file");
     }
     p.area_proxy_mm2 = area_proxy_mm2(cfg);
-    p.key = json{{"job", s.job}, {"chip", p.chip}, {"map", p.map}}.dump();
-    json sim_chip = p.chip;
-    sim_chip.erase("tech");
-    p.sim_key = json{{"job", s.job}, {"chip", sim_chip}, {"map", p.map}}.dump();
+    // What the point's command takes beside the chip and the mapper options; left out when it is
+    // the sweep's base (so the keys of sweeps that vary none of it stay as they were).
+    json extra = json::object();
+    if (p.model != s.model) extra["model"] = p.model;
+    if (p.inputs != s.inputs) extra["inputs"] = p.inputs;
+    if (p.T > 0) extra["T"] = p.T;
+    if (s.job == "noc") extra["noc"] = p.noc;
+    json key = {{"job", s.job}, {"chip", p.chip}, {"map", p.map}};
+    if (!extra.empty()) key["run"] = extra;
+    p.key = key.dump();
+    key["chip"].erase("tech");
+    p.sim_key = key.dump();
     auto [it, fresh] = first_of_sim.emplace(p.sim_key, p.id);
     p.sim_point = fresh ? p.id : it->second;
     h = fnv1a(p.key, h);

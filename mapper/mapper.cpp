@@ -260,9 +260,24 @@ std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, con
                              const MapOptions& opt) {
   if (opt.split != "min-cores" && opt.split != "channels-first")
     throw UsageError("mapper: split policy '" + opt.split + "' is not one of: min-cores, channels-first");
+  // The number of groups is known before any is built: a graph whose shapes ask for more than
+  // the mapper can place and route in reasonable time (routes grow with the product of producer
+  // and consumer groups) is refused here, not after gigabytes of groups (issue 18).
+  std::vector<Split> splits;
+  int64_t total = 0;
+  for (Cluster& c : clusters) {
+    splits.push_back(choose_split(g, c, chip.core, opt.split));
+    const Split& s = splits.back();
+    total += s.groups();
+  }
+  if (total > kMaxGroups)
+    throw Error(fmt::format("mapper: model '{}' would need {} groups (one core's share each) on chip '{}', more than "
+                            "the mapper handles ({}; the largest shipped example uses 797): use cores with larger "
+                            "core.membrane_sram_bytes / core.weight_sram_bytes, or check the model's shapes",
+                            g.name, total, chip.name, kMaxGroups));
   std::vector<Group> groups;
   for (Cluster& c : clusters) {
-    Split s = choose_split(g, c, chip.core, opt.split);
+    const Split& s = splits[size_t(&c - clusters.data())];
     c.channels_per_group = s.cc, c.tile_h = s.th, c.tile_w = s.tw;
     c.n_channel_chunks = s.nc, c.n_tiles_y = s.ty, c.n_tiles_x = s.tx;
     for (int ci = 0; ci < s.nc; ++ci)

@@ -74,6 +74,8 @@ std::map<std::string, double> read_rates_file(const model::Graph& g, const std::
 
 // Pieces, exposed for tests and the benchmark.
 std::vector<Cluster> build_clusters(const model::Graph& g);
+// The most groups a mapping may have (partition refuses more before building any).
+inline constexpr int64_t kMaxGroups = 65536;
 std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& clusters,
                              const arch::ChipConfig& chip, const MapOptions& opt);
 // Membrane SRAM bytes a group of cluster `c` with output box `b` needs (neurons and SDSA heads).

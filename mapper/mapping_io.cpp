@@ -335,7 +335,7 @@ std::string summary_text(const Mapping& m) {
       "  cores used        {} of {}\n"
       "  membrane SRAM     mean {:.1f} %, max {:.1f} % per core\n"
       "  weight SRAM       mean {:.1f} %, max {:.1f} % per core; replication x{:.2f} ({} bytes unique, {} stored)\n"
-      "  traffic           {:.0f} packets/step, {:.0f} packet-hops/step, {:.0f} link traversals/step "
+      "  traffic           {:.0f} spike events/step, {:.0f} event-hops/step, {:.0f} link traversals/step "
       "({:.0f} chip-to-chip), max link load {:.0f}\n",
       m.model_name, m.chip_name, m.mesh_w, m.mesh_h, s.value("placement", "?"), s.value("cores_used", 0),
       s.value("cores_total", 0), 100 * s.value("membrane_util_mean", 0.0), 100 * s.value("membrane_util_max", 0.0),
@@ -351,7 +351,7 @@ std::string summary_text(const Mapping& m) {
       out += fmt::format("    phase {:<3} {:>6} groups {:>12} reload bytes {:>14.0f} spill-in bytes\n", p, m.phases[p].groups,
                          m.phases[p].reload_bytes, m.phases[p].spill_in_bytes);
   }
-  out += fmt::format("  {:<44} {:>12} {:>14} {:>10}\n", "layer (source node)", "packets/step", "packet-hops", "mean hops");
+  out += fmt::format("  {:<44} {:>12} {:>14} {:>10}\n", "layer (source node)", "events/step", "event-hops", "mean hops");
   if (s.contains("layers"))
     for (const auto& l : s["layers"])
       out += fmt::format("  {:<44} {:>12.0f} {:>14.0f} {:>10.2f}\n", l.value("node", ""),

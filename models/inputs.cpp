@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <zlib.h>
+
+#include <nlohmann/json.hpp>
 
 #include "base/file_util.hpp"
 #include "base/npy.hpp"
@@ -38,6 +41,33 @@ std::vector<InputItem> split(const std::vector<uint8_t>& bytes, int64_t B, int f
     out.push_back(std::move(it));
   }
   return out;
+}
+
+// Labels of a batch .npy from its sidecar `<stem>.json` (as models/*/sample.json): an object whose
+// "file" names this .npy and whose "labels" has one class index per item. A sidecar naming another
+// file, or none, gives no labels; one naming this file with a wrong "labels" is an error.
+void attach_sidecar_labels(const std::string& path, std::vector<InputItem>& items) {
+  namespace fs = std::filesystem;
+  const fs::path side = fs::path(path).replace_extension(".json");
+  std::error_code ec;
+  if (!fs::is_regular_file(side, ec)) return;
+  nlohmann::json j;
+  try {
+    std::ifstream f(side);
+    j = nlohmann::json::parse(f);
+  } catch (const std::exception&) {
+    return;  // not a sidecar of ours
+  }
+  if (!j.is_object() || !j.contains("labels") || j.value("file", std::string()) != fs::path(path).filename().string()) return;
+  const auto& l = j["labels"];
+  if (!l.is_array() || l.size() != items.size())
+    throw Error(side.string() + ": /labels: must be an array of " + std::to_string(items.size()) +
+                " class indices (one per item of " + path + ")");
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!l[i].is_number_integer() || l[i].get<int64_t>() < 0 || l[i].get<int64_t>() > 1000000)
+      throw Error(side.string() + ": /labels/" + std::to_string(i) + ": must be a class index >= 0");
+    items[i].label = int(l[i].get<int64_t>());
+  }
 }
 
 std::vector<InputItem> read_npy_inputs(const std::string& path, const Graph& g) {
@@ -96,7 +126,11 @@ void check_image(const InputItem& it, const Graph& g) {
 std::vector<InputItem> read_one(const std::string& path, const Graph& g) {
   const std::string ext = file_extension(path);
   const Node& in = g.input();
-  if (ext == ".npy") return read_npy_inputs(path, g);
+  if (ext == ".npy") {
+    std::vector<InputItem> items = read_npy_inputs(path, g);
+    attach_sidecar_labels(path, items);
+    return items;
+  }
   if (ext == ".pgm" || ext == ".ppm") {
     InputItem it = read_pnm(path);
     check_image(it, g);

@@ -22,7 +22,7 @@ MetaSpikeFormerSpec meta_spikeformer_preset(const std::string& name) {
 
 int64_t float_param_count(const MetaSpikeFormerSpec& s) {
   // Per module, as the official classification/models.py declares them (cross-checked with the
-  // state-dict key lists in /work/shared/reference/metaspikformer_*.keys.txt).
+  // state-dict key lists of the official checkpoints).
   auto bn = [](int64_t c) { return 2 * c; };
   auto conv = [](int64_t cin, int64_t cout, int64_t k, bool bias) { return cin * cout * k * k + (bias ? cout : 0); };
   auto conv_block = [&](int64_t C) {
@@ -128,7 +128,7 @@ class Builder {
     return push(std::move(n));
   }
 
-  // MS_ConvBlock on stream u (NAMING.md); returns the new stream.
+  // MS_ConvBlock on stream u (official module names); returns the new stream.
   int conv_block(const std::string& p, int u) {
     const int C = g_.nodes[u].shape.c;
     int s = lif(p + ".Conv.lif1", u);

@@ -1,6 +1,6 @@
 #pragma once
 // Meta-SpikeFormer (Spike-driven Transformer V2): parameter count of the float PyTorch network and
-// a builder of the folded integer graph (/work/wt/NAMING.md order and names) with synthetic
+// a builder of the folded integer graph (the official Spiking_vit_MetaFormer order and module names) with synthetic
 // weights, used when no trained checkpoint is needed (performance, mapping, chip studies).
 #include <array>
 #include <cstdint>

@@ -10,9 +10,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "report/compare.hpp"
 #include "report/critical_path_report.hpp"
 #include "report/csv.hpp"
+#include "report/stats_txt.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "spikechip/report_assets.hpp"
 
 namespace spikechip::report {
@@ -88,12 +91,54 @@ std::string cores_csv(const json& report) {
   for (auto& s : stalls) header.push_back("stall_" + s + "_cycles");
   header.insert(header.end(), std::begin(kTail), std::end(kTail));
   CsvWriter w(header);
-  for (const json& c : cores) {
+  // Every core of the mesh (report.json's `cores` lists the used ones): an unused core is a row of
+  // zeros with no nodes, so the file has mesh width x height rows in id order.
+  std::map<long long, const json*> by_id;
+  for (const json& c : cores)
+    if (c.contains("id") && c["id"].is_number_integer()) by_id[c["id"].get<long long>()] = &c;
+  const json& chip = section(report, "chip", json::value_t::object);
+  const json mesh = chip.value("mesh", json()), nchips = chip.value("chips", json::array({1, 1}));
+  long long mw = 0, mh = 0, cx = 1, cy = 1;
+  if (mesh.is_array() && mesh.size() == 2 && mesh[0].is_number_integer() && mesh[1].is_number_integer())
+    mw = mesh[0].get<long long>(), mh = mesh[1].get<long long>();
+  if (nchips.is_array() && nchips.size() == 2 && nchips[0].is_number_integer() && nchips[1].is_number_integer())
+    cx = std::max(1LL, nchips[0].get<long long>()), cy = std::max(1LL, nchips[1].get<long long>());
+  auto used_row = [&](const json& c) {
     std::vector<std::string> r = {cell(c, "id"), cell(c, "x"), cell(c, "y"), cell(c, "chip"),
                                   cell(c, "nodes"), cell(c, "busy_cycles")};
     const json st = c.value("stall_cycles", json::object());
     for (auto& s : stalls) r.push_back(st.is_object() ? cell(st, s.c_str()) : std::string());
     for (const char* k : kTail) r.push_back(cell(c, k));
+    w.row(r);
+  };
+  const bool whole_mesh = mw > 0 && mh > 0 && mw * mh <= (1LL << 20) && (by_id.empty() || by_id.rbegin()->first < mw * mh);
+  if (!whole_mesh) {
+    for (const json& c : cores) used_row(c);
+    return w.text();
+  }
+  const long long chip_w = std::max(1LL, mw / cx), chip_h = std::max(1LL, mh / cy);
+  // An unused core's units are idle all run: the cycles a used core's busy + stalls + idle cover.
+  std::string unused_idle = "0";
+  if (!by_id.empty()) {
+    const json& c = *by_id.begin()->second;
+    if (c.value("idle_cycles", json()).is_number() && c.value("busy_cycles", json()).is_number()) {
+      double all = c["idle_cycles"].get<double>() + c["busy_cycles"].get<double>();
+      const json st = c.value("stall_cycles", json::object());
+      for (const auto& [k, v] : st.items())
+        if (v.is_number()) all += v.get<double>();
+      unused_idle = format_number(all);
+    }
+  }
+  for (long long id = 0; id < mw * mh; ++id) {
+    if (auto it = by_id.find(id); it != by_id.end()) {
+      used_row(*it->second);
+      continue;
+    }
+    const long long x = id % mw, y = id / mw;
+    std::vector<std::string> r = {std::to_string(id), std::to_string(x), std::to_string(y),
+                                  std::to_string((y / chip_h) * (mw / chip_w) + x / chip_w), "", "0"};
+    r.insert(r.end(), stalls.size(), "0");
+    for (const char* k : kTail) r.push_back(std::string(k) == "idle_cycles" ? unused_idle : "0");
     w.row(r);
   }
   return w.text();
@@ -277,6 +322,12 @@ std::string render_sweep_html(const json& sweep) {
   return render_page("sweep", title, banner, sweep);
 }
 
+std::string render_compare_html(const json& cmp) {
+  return render_page("compare", fmt::format("spikechip compare: {} vs {}", cmp.value("a", std::string("A")),
+                                            cmp.value("b", std::string("B"))),
+                     "", cmp);
+}
+
 std::map<std::string, std::string> render_run_outputs(const json& report) {
   if (!report.is_object()) throw Error("run report: the top level must be a JSON object");
   std::map<std::string, std::string> files;
@@ -285,6 +336,8 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   files["links.csv"] = links_csv(report);
   files["inputs.csv"] = inputs_csv(report);
   files["energy.csv"] = energy_csv(report);
+  files["timesteps.csv"] = render_timesteps_csv(report);
+  files["stats.txt"] = render_stats_txt(report);
   files["critical_path.csv"] = critical_path_csv(report);
   files["report.html"] = render_run_html(report);
   files["report.json"] = dump_json(report, 2) + "\n";
@@ -334,18 +387,14 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  fs::path tmp;
+  // base/file_util's atomic write (temporary + fsync + rename), into a directory made if missing,
+  // with the report writers' message.
+  const fs::path p(path);
+  std::error_code ec;
+  fs::create_directories(p.has_parent_path() ? p.parent_path() : fs::path("."), ec);
   try {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    tmp = write_temp(dir, p.filename().string(), bytes);
-    fs::rename(tmp, p, ec);
-    if (ec) throw Error(fmt::format("cannot rename into place: {}", ec.message()));
+    spikechip::write_file_atomic(path, bytes);
   } catch (const Error& e) {
-    std::error_code ec;
-    if (!tmp.empty()) fs::remove(tmp, ec);
     throw Error(fmt::format("writing '{}' failed: {}; check that the directory is writable", path, e.what()));
   }
 }

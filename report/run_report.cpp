@@ -7,6 +7,7 @@
 #include "arch/energy.hpp"
 #include "base/sha256.hpp"
 #include "report/critical_path_report.hpp"
+#include "report/run_figures.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::report {
@@ -238,6 +239,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
     report["summary"]["critical_path"] = critical_path_summary(report["critical_path"], cp_mean, 5);
   }
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
+  add_run_figures(report, chip, results);  // power, area, per-timestep statistics
   return report;
 }
 

@@ -55,6 +55,10 @@ var Charts = (function () {
   }
   var EUNITS = [[1e-3, "fJ"], [1, "pJ"], [1e3, "nJ"], [1e6, "µJ"], [1e9, "mJ"], [1e12, "J"]]; EUNITS.base = 1;
   var SUNITS = [[1e-9, "ns"], [1e-6, "µs"], [1e-3, "ms"], [1, "s"]]; SUNITS.base = 3;
+  var PUNITS = [[1e-9, "nW"], [1e-6, "µW"], [1e-3, "mW"], [1, "W"], [1e3, "kW"]]; PUNITS.base = 3;
+  var AUNITS = [[1e-6, "µm²"], [1, "mm²"], [100, "cm²"]]; AUNITS.base = 1;
+  function power(W) { return scaled(W, PUNITS); }
+  function area(mm2) { return scaled(mm2, AUNITS); }
   function energy(pJ) { return scaled(pJ, EUNITS); }
   function seconds(s) { return scaled(s, SUNITS); }
   // Axis ticks: short forms ("250k") so labels never collide with the axis title.
@@ -135,11 +139,11 @@ var Charts = (function () {
     });
     if (title) el("text", { "class": "axis-title", x: (x0 + x1) / 2, y: y + 31, "text-anchor": "middle" }, g, title);
   }
-  function axisY(svg, sy, lo, hi, x, y0, y1, title, fmt, gridRight) {
+  function axisY(svg, sy, lo, hi, x, y0, y1, title, fmt, gridRight, explicit) {
     var g = el("g", { "class": "axis" }, svg), gg = el("g", { "class": "grid" }, svg);
     svg.insertBefore(gg, svg.firstChild);
     el("line", { x1: x, x2: x, y1: y0, y2: y1 }, g);
-    ticks(lo, hi, Math.max(4, Math.floor(Math.abs(y0 - y1) / 40))).forEach(function (v) {
+    (explicit || ticks(lo, hi, Math.max(4, Math.floor(Math.abs(y0 - y1) / 40)))).forEach(function (v) {
       var y = sy(v);
       el("line", { x1: x - 4, x2: x, y1: y, y2: y }, g);
       if (gridRight !== undefined) el("line", { x1: x, x2: gridRight, y1: y, y2: y }, gg);
@@ -174,7 +178,8 @@ var Charts = (function () {
       axisX(svg, sx, 0, vmax, bottom, lw, right, opts.valueTitle, opts.fmt || tickNum, top);
       labels.forEach(function (lab, i) {
         var y0 = top + i * band, acc = 0;
-        el("text", { x: lw - 6, y: y0 + band / 2 + 4, "text-anchor": "end" }, svg, String(lab));
+        var lt = el("text", { x: lw - 6, y: y0 + band / 2 + 4, "text-anchor": "end" }, svg, fit(String(lab), lw - 10));
+        if (lt.textContent !== String(lab)) tip(lt, String(lab));  // a long name: shortened, whole on hover
         series.forEach(function (s, j) {
           var v = s.values[i] || 0, c = s.color || color(j), r;
           if (stacked) { r = el("rect", { x: sx(acc), y: y0 + 2, width: Math.max(0, sx(acc + v) - sx(acc)), height: band - 4, fill: c }, svg); acc += v; }
@@ -244,7 +249,27 @@ var Charts = (function () {
 
   // Line chart. opts: series[{name, points[[x, y, tip]]}], xTitle, yTitle, xCategories (labels for
   // integer x positions), markers.
+  // Log axes (opts.xLog / opts.yLog, for values spanning decades): the data are drawn in log10
+  // space with ticks at the powers of ten (and 2x, 5x when the span is short).
+  function logTicks(lo, hi) {
+    var t = [], e0 = Math.floor(lo), e1 = Math.ceil(hi), few = e1 - e0 <= 2;
+    for (var e = e0; e <= e1; e++) [1, 2, 5].forEach(function (m) {
+      var v = e + Math.log10(m);
+      if ((m === 1 || few) && v >= lo - 1e-9 && v <= hi + 1e-9) t.push(v);
+    });
+    return t.length >= 2 ? t : undefined;
+  }
+  function logFmt(v) { return tickNum(Number(Math.pow(10, v).toPrecision(3))); }
   function line(container, opts) {
+    if (opts.xLog || opts.yLog) {
+      var lx = function (v) { return opts.xLog ? Math.log10(v) : v; }, ly = function (v) { return opts.yLog ? Math.log10(v) : v; };
+      opts = Object.assign({}, opts, { series: opts.series.map(function (s) {
+        return Object.assign({}, s, { points: s.points.filter(function (p) { return (!opts.xLog || p[0] > 0) && (!opts.yLog || p[1] > 0); })
+          .map(function (p) { return [lx(p[0]), ly(p[1]), p[2] || (s.name + ": " + num(p[1]))]; }) });
+      }), xLog: false, yLog: false, xLogged: opts.xLog, yLogged: opts.yLog, xTicks: undefined });
+      if (opts.xLogged) opts.xFmt = logFmt;
+      if (opts.yLogged) opts.yFmt = logFmt;
+    }
     var H = opts.height || 240, f = frame(container, opts, null, H), svg = f.svg;
     var items = opts.series.map(function (s, j) { return { name: s.name, color: s.color || color(j) }; });
     var legendH = opts.series.length > 1 ? 16 * legendRows(items, f.w - 80) + 2 : 0, left = 66, right = f.w - 12, top = 12 + legendH, bot = H - 44;
@@ -258,8 +283,9 @@ var Charts = (function () {
       el("line", { x1: left, x2: right, y1: bot, y2: bot }, g);
       opts.xCategories.forEach(function (c, i) { el("text", { x: sx(i), y: bot + 15, "text-anchor": "middle" }, g, String(c)); });
       if (opts.xTitle) el("text", { "class": "axis-title", x: (left + right) / 2, y: bot + 31, "text-anchor": "middle" }, g, opts.xTitle);
-    } else axisX(svg, sx, ex[0], ex[1], bot, left, right, opts.xTitle, opts.xFmt, top, opts.xTicks);
-    axisY(svg, sy, ey[0], ey[1], left, bot, top, opts.yTitle, opts.yFmt, right);
+    } else axisX(svg, sx, ex[0], ex[1], bot, left, right, opts.xTitle, opts.xFmt, top, opts.xLogged ? logTicks(ex[0], ex[1]) : opts.xTicks);
+    axisY(svg, sy, ey[0], ey[1], left, bot, top, opts.yTitle, opts.yFmt, right, opts.yLogged ? logTicks(ey[0], ey[1]) : undefined);
+    if (opts.xLogged || opts.yLogged) svg.setAttribute("data-log", (opts.xLogged ? "x" : "") + (opts.yLogged ? "y" : ""));
     if (legendH) legend(svg, items, left, 12, right - left);
     opts.series.forEach(function (s, j) {
       var c = s.color || color(j), pts = s.points.slice().sort(function (a, b) { return a[0] - b[0]; });
@@ -342,30 +368,86 @@ var Charts = (function () {
     return svg;
   }
 
-  // Gantt timeline. opts: rows[label], bars[{row, start, end, color, tip}], xTitle, legend[{name, color}].
+  // Gantt timeline. opts: rows[label], bars[{row, start, end, color, tip}], xTitle, legend[{name, color}],
+  // windows[{name, start, end}] (buttons that zoom to a cycle range, e.g. one timestep). Readable at
+  // any run length: drag across the plot to zoom into a range, double-click or "whole run" to reset;
+  // bars outside the range are not drawn and bars inside it are at least 1 px wide.
   function gantt(container, opts) {
     var rows = opts.rows, band = opts.band || 16, lw = opts.labelWidth || 70;
     var legendH = 0, items = opts.legend || [];
+    var lo0 = Math.min.apply(null, opts.bars.map(function (b) { return b.start; }).concat([0]));
+    var hi0 = niceMax(Math.max.apply(null, opts.bars.map(function (b) { return b.end; }).concat([1])), 8);
     var f0 = frame(container, opts, null, 10), svg = f0.svg, w = f0.w, right = w - 12;
-    if (items.length) legendH = legend(svg, items, lw, 12, right - lw) + 6;
-    var top = 4 + legendH, bot = top + band * rows.length, H = bot + 40;
-    svg.setAttribute("height", H); svg.setAttribute("viewBox", "0 0 " + w + " " + H);
-    var lo = Math.min.apply(null, opts.bars.map(function (b) { return b.start; }).concat([0]));
-    var hi = niceMax(Math.max.apply(null, opts.bars.map(function (b) { return b.end; }).concat([1])), 8);
-    var sx = lin(lo, hi, lw, right);
-    axisX(svg, sx, lo, hi, bot, lw, right, opts.xTitle, opts.xFmt, top);
-    rows.forEach(function (r, i) {
-      el("text", { x: lw - 6, y: top + i * band + band / 2 + 4, "text-anchor": "end" }, svg, String(r));
-      if (i % 2) el("rect", { x: lw, y: top + i * band, width: right - lw, height: band, fill: "#f7f8fb" }, svg);
+    var bar = document.createElement("div");
+    bar.className = "zoombar";
+    svg.parentNode.insertBefore(bar, svg);
+    var label = document.createElement("span");
+    function button(text, a, b) {
+      var btn = document.createElement("button");
+      btn.type = "button"; btn.textContent = text;
+      btn.addEventListener("click", function () { draw(a, b); });
+      bar.appendChild(btn);
+    }
+    button("whole run", lo0, hi0);
+    (opts.windows || []).forEach(function (win) { if (win.end > win.start) button(win.name, win.start, win.end); });
+    bar.appendChild(label);
+    var top = 0, bot = 0;
+    function draw(lo, hi) {
+      while (svg.firstChild) svg.removeChild(svg.firstChild);
+      legendH = items.length ? legend(svg, items, lw, 12, right - lw) + 6 : 0;
+      top = 4 + legendH; bot = top + band * rows.length;
+      var H = bot + 40;
+      svg.setAttribute("height", H); svg.setAttribute("viewBox", "0 0 " + w + " " + H);
+      var sx = lin(lo, hi, lw, right);
+      axisX(svg, sx, lo, hi, bot, lw, right, opts.xTitle, opts.xFmt, top);
+      rows.forEach(function (r, i) {
+        var t = el("text", { x: lw - 6, y: top + i * band + band / 2 + 4, "text-anchor": "end" }, svg, fit(String(r), lw - 10));
+        if (t.textContent !== String(r)) tip(t, String(r));
+        if (i % 2) el("rect", { x: lw, y: top + i * band, width: right - lw, height: band, fill: "#f7f8fb" }, svg);
+      });
+      var drawn = 0;
+      opts.bars.forEach(function (b) {
+        if (b.end < lo || b.start > hi) return;
+        var x0 = sx(Math.max(lo, b.start)), x1 = sx(Math.min(hi, b.end));
+        var r = el("rect", { x: x0, y: top + b.row * band + 2, width: Math.max(1, x1 - x0), height: band - 4,
+                             fill: b.color || color(0), "class": "bar" }, svg);
+        tip(r, b.tip || "");
+        drawn++;
+      });
+      label.textContent = " cycles " + num(Math.round(lo)) + "–" + num(Math.round(hi)) + " (" + drawn + " bars); drag across the plot to zoom";
+      svg.setAttribute("data-window", lo + ":" + hi);
+      cur = [lo, hi, sx];
+    }
+    var cur = null, dragFrom = null, sel = null;
+    function cycleAt(ev) {
+      var r = svg.getBoundingClientRect(), x = (ev.clientX - r.left) * (w / (r.width || w));
+      return cur[0] + (Math.min(right, Math.max(lw, x)) - lw) / (right - lw) * (cur[1] - cur[0]);
+    }
+    svg.addEventListener("mousedown", function (ev) { dragFrom = cycleAt(ev); ev.preventDefault(); });
+    svg.addEventListener("mousemove", function (ev) {
+      if (dragFrom === null) return;
+      var a = cur[2](Math.min(dragFrom, cycleAt(ev))), b = cur[2](Math.max(dragFrom, cycleAt(ev)));
+      if (!sel) sel = el("rect", { y: top, height: bot - top, fill: "rgba(47,111,179,0.15)", stroke: "#2f6fb3" }, svg);
+      sel.setAttribute("x", a); sel.setAttribute("width", Math.max(1, b - a));
     });
-    opts.bars.forEach(function (b) {
-      var r = el("rect", { x: sx(b.start), y: top + b.row * band + 2, width: Math.max(0.8, sx(b.end) - sx(b.start)), height: band - 4,
-                           fill: b.color || color(0) }, svg);
-      tip(r, b.tip || "");
+    svg.addEventListener("mouseup", function (ev) {
+      if (dragFrom === null) return;
+      var a = Math.min(dragFrom, cycleAt(ev)), b = Math.max(dragFrom, cycleAt(ev));
+      dragFrom = null; sel = null;
+      if (b - a >= 1) draw(a, b); else draw(cur[0], cur[1]);
     });
+    svg.addEventListener("dblclick", function () { draw(lo0, hi0); });
+    var first = opts.initial && opts.initial.end > opts.initial.start ? opts.initial : null;
+    draw(first ? first.start : lo0, first ? first.end : hi0);
     return svg;
   }
 
+  // Text shortened with an ellipsis to about `px` pixels (11 px font: ~6.2 px per character).
+  function fit(text, px) {
+    var n = Math.max(4, Math.floor(px / 6.2));
+    return text.length <= n ? text : text.slice(0, n - 1) + "…";
+  }
+
   return { bar: bar, scatter: scatter, line: line, heatmap: heatmap, gantt: gantt, paretoFront: paretoFront,
-           num: num, tickNum: tickNum, energy: energy, seconds: seconds, color: color, hashColor: hashColor, seq: seq, el: el, tip: tip };
+           num: num, tickNum: tickNum, energy: energy, seconds: seconds, power: power, area: area, fit: fit, color: color, hashColor: hashColor, seq: seq, el: el, tip: tip };
 })();

@@ -1,4 +1,4 @@
-"""Meta-SpikeFormer checkpoint -> spikechip model directory (docs/model-format.md, NAMING.md).
+"""Meta-SpikeFormer checkpoint -> spikechip model directory (docs/model-format.md; official module names).
 
 Steps: load + validate the state dict against the official layout; fold BatchNorms, RepConv
 (1x1 -> BNAndPad -> dw3x3 -> pw1x1 -> BN -> BN => one dense 3x3 conv), SepConv

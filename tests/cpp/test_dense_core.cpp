@@ -8,7 +8,9 @@
 #include "arch/core/dense_core.hpp"
 #include "arch/core/neuro_core.hpp"
 #include "arch/energy.hpp"
+#include "base/npy.hpp"
 #include "chip_test_util.hpp"
+#include "tiny_graph.hpp"
 
 namespace spikechip {
 namespace {
@@ -95,6 +97,46 @@ TEST(DenseCore, RunIsBitExactAndCountsEveryDenseMac) {
   EXPECT_EQ(sum.dense_macs, d.events.dense_macs);
   EXPECT_EQ(sum.weight_reads, d.events.weight_reads);
   EXPECT_EQ(sum.membrane_reads, d.events.membrane_reads);
+}
+
+}  // namespace
+}  // namespace spikechip
+
+namespace spikechip {
+namespace {
+
+// Issue 14: the dense core chosen by `--set core.type=dense` on the shipped model and the tiny
+// preset, through the binary: verified bit-exact against the golden executor, its MACs counted,
+// and the same run as the dense-tiny preset (which is tiny with core.type dense, 16 MAC lanes).
+TEST(DenseCore, SetCoreTypeDenseOnShippedModelIsBitExact) {
+  const std::string src = SPIKECHIP_SOURCE_DIR, dir = testing::fresh_dir("denseset");
+  NpyArray all = read_npy(src + "/models/fmnist/sample.npy");  // [8, 1, 28, 28] uint8: the first 2
+  ASSERT_EQ(all.shape.size(), 4u);
+  const size_t per = all.bytes.size() / size_t(all.shape[0]);
+  all.shape[0] = 2, all.bytes.resize(2 * per);
+  write_npy(dir + "/two.npy", all);
+  const std::string common = "run --model '" + src + "/models/fmnist' --input '" + dir + "/two.npy' --quiet ";
+  const auto a = testing::run_spikechip(common + "--chip tiny --set core.type=dense --set core.mac_lanes=16 -o '" + dir + "/a'");
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_NE(a.out.find("verified bit-exact against golden"), std::string::npos) << a.out;
+  const auto b = testing::run_spikechip(common + "--chip dense-tiny -o '" + dir + "/b'");
+  ASSERT_EQ(b.code, 0) << b.err;
+  const nlohmann::json ra = nlohmann::json::parse(testing::slurp(dir + "/a/report.json"));
+  const nlohmann::json rb = nlohmann::json::parse(testing::slurp(dir + "/b/report.json"));
+  EXPECT_EQ(ra["run"]["verified"], true);
+  EXPECT_EQ(ra["chip"]["config"]["core"]["type"], "dense");
+  EXPECT_EQ(ra["chip"]["overrides"], nlohmann::json({"core.type=dense", "core.mac_lanes=16"}));
+  EXPECT_GT(ra["events"]["dense_macs"].get<uint64_t>(), 0u);
+  EXPECT_EQ(ra["events"], rb["events"]);
+  for (const char* k : {"latency_cycles", "energy_pJ", "spikes", "packets", "top1_predictions"})
+    EXPECT_EQ(ra["summary"][k], rb["summary"][k]) << k;
+  // The event core on the same inputs computes the same spikes, in other cycles.
+  const auto e = testing::run_spikechip(common + "--chip tiny -o '" + dir + "/e'");
+  ASSERT_EQ(e.code, 0) << e.err;
+  const nlohmann::json re = nlohmann::json::parse(testing::slurp(dir + "/e/report.json"));
+  EXPECT_EQ(re["summary"]["spikes"], ra["summary"]["spikes"]);
+  EXPECT_EQ(re["summary"]["top1_predictions"], ra["summary"]["top1_predictions"]);
+  EXPECT_NE(re["summary"]["latency_cycles"], ra["summary"]["latency_cycles"]);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include <gtest/gtest.h>
+
 
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
@@ -258,6 +260,27 @@ TEST(Mapper, SingleChannelTooBigForCore) {
     EXPECT_NE(std::string(e.what()).find("layer 'fc'"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("short by"), std::string::npos) << e.what();
   }
+}
+
+// Issue 18: shapes up to the graph reader's limits (2^20 per dimension) must not make the mapper
+// build millions of groups (a 229376x229376 input asked for ~7 GB and a minute before it failed).
+TEST(Mapper, HugeShapesRefusedBeforeBuildingGroups) {
+  GraphBuilder b("huge");
+  int x = b.input(1, 65536, 65536);
+  int l = b.lif("l", b.conv("c", x, 8, 3, 1, 1));
+  b.output(b.linear("fc", b.lif("ml", b.mean("mean", l)), 10));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (bool tm : {false, true}) {
+    mapper::MapOptions o;
+    o.time_multiplex = tm;
+    try {
+      mapper::map_model(b.g, mapper_preset("tiny"), o);
+      FAIL() << "a 65536x65536 stream cannot be mapped onto the tiny preset";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("more than the mapper handles (65536"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
 }
 
 #include "models/graph_io.hpp"

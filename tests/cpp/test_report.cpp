@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "report/compare.hpp"
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
@@ -96,7 +98,10 @@ TEST(RunOutputs, CsvContents) {
             "id,x,y,chip,nodes,busy_cycles,stall_waiting_input_cycles,stall_bank_conflict_cycles,"
             "stall_waiting_eot_cycles,stall_waiting_dram_cycles,stall_credit_cycles,idle_cycles,utilisation,sops,"
             "weight_sram_reads,membrane_sram_reads,membrane_sram_writes,membrane_sram_used_bytes,weight_sram_used_bytes\n"
-            "0,0,0,0,\"conv,1;lif\",85,5,1,2,0,9,207,0.85,7,,,,,\n");
+            "0,0,0,0,\"conv,1;lif\",85,5,1,2,0,9,207,0.85,7,,,,,\n"
+            // Every core of the 2x1 mesh: the unused core 1 is idle all run (core 0's 85 + 17 + 207
+            // cycles), zeros elsewhere, no nodes.
+            "1,1,0,0,,0,0,0,0,0,0,309,0,0,0,0,0,0,0\n");
   EXPECT_EQ(files["links.csv"], "from_x,from_y,to_x,to_y,dir,chip_link,flits,utilisation\n0,0,1,0,E,false,12,0.12\n");
   EXPECT_EQ(files["inputs.csv"],
             "index,origin,label,prediction,correct,latency_cycles,latency_s,energy_pJ,t0_end_cycles,t1_end_cycles\n"
@@ -127,7 +132,7 @@ TEST(RunOutputs, TwoWritesGiveIdenticalBytes) {
     ++n;
     EXPECT_EQ(read(e.path()), read(b / e.path().filename())) << e.path().filename();
   }
-  EXPECT_EQ(n, 8);  // and no temporary files are left behind
+  EXPECT_EQ(n, 10);  // report.json, report.html, 6 CSVs + timesteps.csv, stats.txt; no temporaries left
   EXPECT_EQ(json::parse(read(a / "report.json")), tiny_report());
   fs::remove_all(a);
   fs::remove_all(b);
@@ -208,4 +213,78 @@ TEST(Html, SweepPageValidatesInput) {
   EXPECT_NE(html.find("var Charts"), std::string::npos);  // the embedded library, not a link to it
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
+}
+
+// stats.txt: one `name value # description (unit)` line per figure; timesteps.csv; the host.* lines
+// (wall times) last.
+TEST(RunOutputs, StatsTxtAndTimesteps) {
+  json r = tiny_report();
+  r["run"]["wall_s"] = 1.5;
+  r["timesteps"] = {{{"timestep", 0}, {"end_cycles", 40}, {"cycles", 40}, {"spikes", 2}, {"sops", 3}, {"macs", 0}, {"sdsa_ops", 0},
+                     {"packets", 5}, {"flits", 12}, {"energy_pJ", 1.5}},
+                    {{"timestep", 1}, {"end_cycles", 100}, {"cycles", 60}, {"spikes", 3}, {"sops", 4}, {"macs", 0}, {"sdsa_ops", 0},
+                     {"packets", 6}, {"flits", 14}, {"energy_pJ", 2}}};
+  auto files = render_run_outputs(r);
+  EXPECT_EQ(files["timesteps.csv"], "timestep,end_cycles,cycles,spikes,sops,macs,sdsa_ops,packets,flits,energy_pJ\n"
+                                    "0,40,40,2,3,0,0,5,12,1.5\n1,100,60,3,4,0,0,6,14,2\n");
+  const std::string st = files["stats.txt"];
+  EXPECT_NE(st.find("\nsummary.latency_cycles 100 # latency of one inference, input in to result at the host (cycles)\n"),
+            std::string::npos) << st;
+  EXPECT_NE(st.find("\nenergy.adders_pJ 3 # energy of component adders (pJ)\n"), std::string::npos);
+  EXPECT_NE(st.find("\ntimestep.1.cycles 60 # cycles since the previous timestep ended (the last: until the result is at "
+                    "the host) (cycles)\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\ntimestep.0.packets 5 # network packets sent for this timestep\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("\ntimestep.1.energy_pJ 2 #"), std::string::npos) << st;
+  EXPECT_NE(st.find("\nlayer.conv_1.busy_cycles 55 #"), std::string::npos);  // "conv,1" -> conv_1
+  EXPECT_NE(st.find("\nrun.verified 1 #"), std::string::npos);
+  // Every non-comment line is `name value # description`, names unique; host.* come last.
+  std::istringstream in(st);
+  std::string line, last;
+  std::set<std::string> names;
+  while (std::getline(in, line)) {
+    if (line.rfind("#", 0) == 0) continue;
+    const auto sp = line.find(' '), hash = line.find(" # ");
+    ASSERT_NE(sp, std::string::npos) << line;
+    ASSERT_NE(hash, std::string::npos) << line;
+    EXPECT_GT(hash, sp) << line;
+    EXPECT_TRUE(names.insert(line.substr(0, sp)).second) << "duplicate " << line;
+    last = line;
+  }
+  EXPECT_EQ(last.rfind("host.wall_s 1.5 #", 0), 0u) << last;
+}
+
+// spikechip compare: deltas B - A and (B - A) / A, chip-config changes, per layer; different models
+// are an error unless --summary-only.
+TEST(Compare, DeltasAndModelCheck) {
+  json a = tiny_report(), b = tiny_report();
+  a["chip"]["config"] = {{"core", {{"adder_lanes", 16}}}};
+  b["chip"]["config"] = {{"core", {{"adder_lanes", 4}}}};
+  b["summary"]["latency_cycles"] = 150;
+  b["energy_by_component_pJ"]["adders"] = 6.0;
+  b["layers"][0]["busy_cycles"] = 110;
+  const json c = compare_reports(a, b, {});
+  EXPECT_EQ(c["schema"], "spikechip.compare/1");
+  EXPECT_EQ(c["chip_config_changes"], json::parse(R"([{"name":"core.adder_lanes","a":16,"b":4,"delta":-12,"rel":-0.75}])"));
+  const json lat = c["summary"][0];
+  EXPECT_EQ(lat["name"], "latency_cycles");
+  EXPECT_DOUBLE_EQ(lat["delta"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(lat["rel"].get<double>(), 0.5);
+  EXPECT_EQ(c["energy_by_component_pJ"][0]["name"], "adders");
+  EXPECT_DOUBLE_EQ(c["energy_by_component_pJ"][0]["rel"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(c["layers"][0]["busy_cycles"]["rel"].get<double>(), 1.0);
+  const std::string text = compare_text(c);
+  EXPECT_NE(text.find("core.adder_lanes"), std::string::npos) << text;
+  EXPECT_NE(text.find("+50.00 %"), std::string::npos) << text;
+  EXPECT_NE(render_compare_html(c).find("data-kind=\"compare\""), std::string::npos);
+  // Another model: a clear error, or the summary only.
+  b["layers"][1]["name"] = "other";
+  try {
+    compare_reports(a, b, {});
+    FAIL() << "expected an error";
+  } catch (const spikechip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("different models"), std::string::npos) << e.what();
+  }
+  CompareOptions so;
+  so.summary_only = true;
+  EXPECT_FALSE(compare_reports(a, b, so).contains("layers"));
 }

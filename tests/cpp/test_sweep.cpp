@@ -355,3 +355,91 @@ TEST(SweepRun, RunJobTechPointEnergyEqualsFullSimulation) {
   EXPECT_EQ(m1["latency_cycles"], full["latency_cycles"]);
   EXPECT_LT(m1["energy_pJ"].get<double>(), m0["energy_pJ"].get<double>());  // 28 nm costs less than 45 nm
 }
+
+
+// Issue 21 item 10: a "run" sweep may vary anything `spikechip run` takes: T, the model, the
+// inputs and the mapper options; each point's command carries them.
+TEST(SweepSpec, RunJobVariesTModelInputsAndMapperOptions) {
+  const std::string src = SPIKECHIP_SOURCE_DIR;
+  const auto s = parse(R"({"job": "run", "model": ")" + src + R"(/models/fmnist", "inputs": ")" + src +
+                       R"(/models/fmnist/sample.npy", "chip": ")" + chip_preset() + R"(", "T": 2,
+      "map": {"split": "channels-first"},
+      "grid": {"T": [1, 3], "map.placement": ["snake", "anneal"]},
+      "list": [{}, {"model": ")" + tiny_model() + R"(", "inputs": ")" + src + R"(/models/fmnist/sample.npy"}]})");
+  ASSERT_EQ(s.points.size(), 8u);
+  EXPECT_EQ(s.parameters, (std::vector<std::string>{"T", "map.placement", "model", "inputs"}));
+  EXPECT_EQ(s.points[0].T, 1);
+  EXPECT_EQ(s.points[7].T, 3);
+  EXPECT_EQ(s.points[0].model, src + "/models/fmnist");
+  EXPECT_EQ(fs::path(s.points[1].model), fs::weakly_canonical(tiny_model()));
+  EXPECT_NE(s.points[0].key, s.points[1].key);
+  const auto cmd = explore::point_command(s, s.points[3], "/out", "spikechip");
+  auto has = [&](const std::vector<std::string>& want) {
+    return std::search(cmd.begin(), cmd.end(), want.begin(), want.end()) != cmd.end();
+  };
+  EXPECT_TRUE(has({"-T", "1"}));
+  EXPECT_TRUE(has({"--placement", "anneal"}));
+  EXPECT_TRUE(has({"--split", "channels-first"}));
+  EXPECT_TRUE(has({"--model", s.points[3].model}));
+  // A sweep varying none of these keeps its points' keys (stores of earlier sweeps stay valid).
+  const auto plain = parse(R"({"job": "run", "model": ")" + src + R"(/models/fmnist", "inputs": ")" + src +
+                           R"(/models/fmnist/sample.npy", "chip": ")" + chip_preset() + R"(", "grid": {"core.adder_lanes": [8]}})");
+  EXPECT_EQ(plain.points[0].key.find("\"run\":{"), std::string::npos);
+  EXPECT_NE(s.points[0].key.find("\"run\":{"), std::string::npos);
+  // What each job takes.
+  const std::string run_base = R"("job": "run", "model": ")" + src + R"(/models/fmnist", "inputs": ")" + src +
+                               R"(/models/fmnist/sample.npy", "chip": ")" + chip_preset() + "\"";
+  EXPECT_NE(error_of("{" + run_base + R"(, "grid": {"map.rate": [0.1]}})").find("map.rate applies to"), std::string::npos);
+  EXPECT_NE(error_of("{" + run_base + R"(, "grid": {"T": [0]}})").find("point 0: /T: 0 is out of range"), std::string::npos);
+  EXPECT_NE(error_of("{" + run_base + R"(, "grid": {"model": ["nope"]}})").find("model directory 'nope' not found"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + run_base + R"(, "grid": {"noc.rate": [0.1]}})").find("\"job\": \"noc\" sweeps only"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + base_fields() + R"(, "grid": {"T": [1]}})").find("'T' can be varied in \"job\": \"run\""),
+            std::string::npos);
+}
+
+// A "noc" job: the chip's network under synthetic traffic, one point per load; sweep --dry-run
+// lists the points and their commands without running or writing anything.
+TEST(SweepRun, NocJobGivesLatencyThroughputCurvesAndDryRunListsPoints) {
+  const fs::path d = scratch("nocjob");
+  const fs::path f = d / "sweep.json";
+  std::ofstream(f) << R"({"job": "noc", "chip": ")" << chip_preset() << R"(",
+      "noc": {"traffic": "uniform", "packet_size": 4, "warmup": 300, "measure": 1500},
+      "grid": {"router.vcs": [1, 2], "noc.rate": [0.02, 0.1, 0.3]}})";
+  ASSERT_EQ(run({binary(), "sweep", f.string(), "--dry-run"}, (d / "dry").string()), 0) << slurp(d / "dry");
+  const std::string dry = slurp(d / "dry");
+  EXPECT_NE(dry.find("sweep 'sweep': job noc, 6 point(s), 6 simulation(s); parameters: router.vcs, noc.rate"),
+            std::string::npos) << dry;
+  EXPECT_NE(dry.find("point 5: {\"router.vcs\":2,\"noc.rate\":0.3}"), std::string::npos) << dry;
+  EXPECT_NE(dry.find("'noc' '--chip' 'DIR/points/0005/chip.json' '--traffic' 'uniform' '--rate' '0.3'"), std::string::npos)
+      << dry;
+  EXPECT_FALSE(fs::exists(d / "out"));
+  ASSERT_EQ(run({binary(), "sweep", f.string(), "-j", "2", "-o", (d / "out").string()}, (d / "log").string()), 0)
+      << slurp(d / "log");
+  const json sw = json::parse(slurp(d / "out/sweep.json"));
+  ASSERT_EQ(sw["points"].size(), 6u);
+  for (int vcs = 0; vcs < 2; ++vcs) {
+    double last_lat = 0;
+    for (int r = 0; r < 3; ++r) {
+      const json& p = sw["points"][size_t(vcs * 3 + r)];
+      ASSERT_EQ(p["status"], "ok") << p.dump();
+      const json& m = p["metrics"];
+      const double lat = m["latency_avg_cycles"].get<double>(), acc = m["accepted_flits_per_node_cycle"].get<double>();
+      EXPECT_GT(lat, last_lat) << p.dump();  // latency grows with the load
+      EXPECT_LE(acc, m["offered_flits_per_node_cycle"].get<double>() * 1.05 + 1e-9) << p.dump();
+      EXPECT_GT(acc, 0.0);
+      last_lat = lat;
+    }
+  }
+  // The same point alone with spikechip noc gives the same figures.
+  ASSERT_EQ(run({binary(), "noc", "--chip", (d / "out/points/0001/chip.json").string(), "--traffic", "uniform", "--rate",
+                 "0.1", "--packet-size", "4", "--warmup", "300", "--measure", "1500", "-o", (d / "one.json").string()},
+                (d / "log2").string()),
+            0);
+  const json one = json::parse(slurp(d / "one.json"));
+  EXPECT_EQ(one["latency_cycles"]["average"], sw["points"][1]["metrics"]["latency_avg_cycles"]);
+  const std::string html = slurp(d / "out/sweep.html");
+  EXPECT_NE(html.find("latency_avg_cycles"), std::string::npos);
+}
+

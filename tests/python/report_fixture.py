@@ -219,7 +219,7 @@ def make_run_report(status="complete", seed=7, n_inputs=2, chips=(1, 1)):
                 "sops_per_wall_s": round(totals["sops"] * n_inputs / wall, 3)},
         "summary": {"latency_cycles": latency_mean, "latency_s": latency_mean / CLOCK_HZ,
                     "throughput_inferences_per_s": CLOCK_HZ / latency_mean, "energy_pJ": energy,
-                    "energy_per_sop_pJ": energy / totals["sops"], "paper_energy_pJ": paper, "sops": totals["sops"],
+                    "energy_per_sop_pJ": energy / (totals["sops"] + totals["sdsa"]), "paper_energy_pJ": paper, "sops": totals["sops"],
                     "macs": totals["macs"], "spikes": totals["spikes"], "packets": packets, "flits": total_flits,
                     "top1_predictions": [i["prediction"] for i in inputs]},
         "inputs": inputs,

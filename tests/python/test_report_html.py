@@ -179,3 +179,104 @@ def test_bad_report_json_is_a_clear_error(tmp_path):
     r = subprocess.run([exe, "report", str(bad), "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 1 and "/layers" in r.stderr
     assert not (tmp_path / "o" / "report.json").exists()
+
+
+def charts_without_marks(dom):
+    """Titles of the charts (svg.sc-chart) that hold no drawn mark: a bar/tile (rect), line or area
+    (path) or point (circle) outside the legend."""
+    empty = []
+    for chunk in dom.split('<svg class="sc-chart"')[1:]:
+        body = chunk.split("</svg>")[0]
+        label = re.search(r'aria-label="([^"]*)"', body)
+        body = re.sub(r'<g class="legend">.*?</g>', "", body, flags=re.S)
+        if not re.search(r"<(rect|path|circle) ", body):
+            empty.append(label.group(1) if label else "?")
+    return empty
+
+
+def quickstart_run(tmp_path, *extra):
+    exe = spikechip_binary()
+    model = ROOT / "models" / "fmnist"
+    if not (model / "graph.json").exists():
+        pytest.skip("the shipped model models/fmnist is not present")
+    out = tmp_path / ("out" + "".join(e.replace("=", "_").replace(".", "_") for e in extra))
+    r = subprocess.run([exe, "run", "--model", str(model), "--chip", "tiny", "--input", str(model / "sample.npy"),
+                        *extra, "--quiet", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_quickstart_report_checks_and_charts(tmp_path):
+    """The quick-start run (scripts/quickstart: shipped model, its 8 sample images, tiny chip): every
+    consistency check is ✔ (energy per SOP with the field's own definition, power = energy /
+    latency), every chart has drawn marks, the labels of sample.json are shown, units are scaled,
+    the timeline has its zoom buttons and the per-timestep section is there."""
+    out = quickstart_run(tmp_path)
+    report = json.loads((out / "report.json").read_text())
+    assert [i["label"] for i in report["inputs"]] == json.loads((ROOT / "models" / "fmnist" / "sample.json").read_text())["labels"]
+    dom = render(tmp_path, out / "report.html", tmp_path / "quick.png")
+    assert 'data-render="ok"' in dom
+    checks = dom.split("Consistency checks")[1].split("</ul>")[0]
+    assert checks.count("✔ ") >= 4 and "✘" not in checks, checks
+    assert charts_without_marks(dom) == []
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) >= 11
+    assert "accuracy 100.0 % on labelled inputs" in dom
+    assert "µJ" in dom and "mW" in dom and "mm²" in dom  # scaled units, power and area cards
+    assert "40G" not in dom  # no giga-picojoule axis ticks
+    assert dom.count('class="zoombar"') == 2 and ">t=0</button>" in dom
+    assert "Per timestep" in dom
+
+
+def test_compare_page_renders_in_browser(tmp_path):
+    """`spikechip compare` of the quick start vs the same run with --set core.adder_lanes=4
+    (issue 21's acceptance case): the text names the changed key, the page renders with marks."""
+    a = quickstart_run(tmp_path)
+    b = quickstart_run(tmp_path, "--set", "core.adder_lanes=4")
+    cmp_dir = tmp_path / "cmp"
+    r = subprocess.run([spikechip_binary(), "compare", str(a), str(b), "-o", str(cmp_dir)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "core.adder_lanes" in r.stdout and "16 -> 4" in r.stdout
+    cmp = json.loads((cmp_dir / "compare.json").read_text())
+    lat = next(x for x in cmp["summary"] if x["name"] == "latency_cycles")
+    assert lat["b"] > lat["a"] and abs(lat["rel"] - (lat["b"] - lat["a"]) / lat["a"]) < 1e-12
+    dom = render(tmp_path, cmp_dir / "compare.html")
+    assert 'data-render="ok"' in dom and charts_without_marks(dom) == []
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) == 3
+
+
+@pytest.mark.skipif(os.environ.get("SPIKECHIP_SLOW_BROWSER") != "1",
+                    reason="slow (a 15.1M run): ctest runs it as report_browser_15m (label slow)")
+def test_meta15m_report_in_browser(tmp_path):
+    """Issue 21's acceptance on the 15.1M preset run (the synthetic Meta-SpikeFormer 15.1M at
+    224x224, T = 1, one random image, on arch/presets/meta15m.json, as docs/architecture.md and
+    scripts/bench/run): verified bit-exact, every consistency check of the page is ✔ (energy per
+    SOP with SOPs + SDSA ops, power, timesteps summing to the summary), every chart has drawn marks.
+    SPIKECHIP_UPDATE_SCREENSHOT=1 also writes docs/img/report-15m.png (docs/reports.md)."""
+    import numpy as np
+    exe = spikechip_binary()
+    model = tmp_path / "m15"
+    subprocess.run([exe, "model", "build", "--variant", "15M", "--input", "224", "-T", "1", "-o", str(model)],
+                   check=True, capture_output=True)
+    img = tmp_path / "img.npy"
+    np.save(img, np.random.default_rng(1).integers(0, 256, size=(1, 3, 224, 224), dtype=np.uint8))
+    out = tmp_path / "out"
+    r = subprocess.run([exe, "run", "--model", str(model), "--chip", "meta15m", "--input", str(img), "-T", "1",
+                        "--quiet", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "complete" and report["run"]["verified"] is True
+    s = report["summary"]
+    assert s["latency_cycles"] > 1e7 and s["sdsa_ops"] > 0  # the case where SOPs alone gave a false ✘
+    assert abs(sum(t["cycles"] for t in report["timesteps"]) - s["latency_cycles"]) < 1e-6 * s["latency_cycles"]
+    dom = render(tmp_path, out / "report.html")
+    assert 'data-render="ok"' in dom
+    checks = dom.split("Consistency checks")[1].split("</ul>")[0]
+    assert checks.count("✔ ") >= 5 and consistency_failures(dom) == [], checks
+    assert charts_without_marks(dom) == []
+    assert len(re.findall(r'<svg class="sc-chart"', dom)) >= 11
+    assert "mJ" in dom and "ms" in dom  # 15.1M: millijoules, milliseconds
+    if os.environ.get("SPIKECHIP_UPDATE_SCREENSHOT") == "1":
+        shot = tmp_path / "report-15m.png"
+        chromium(tmp_path, (out / "report.html").resolve().as_uri(), f"--screenshot={shot}", "--window-size=1200,1500")
+        (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, ROOT / "docs" / "img" / "report-15m.png")
