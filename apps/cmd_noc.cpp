@@ -10,8 +10,10 @@
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
 #include "arch/noc/network.hpp"
+#include "arch/noc/sweep.hpp"
 #include "arch/noc/traffic.hpp"
 #include "base/error.hpp"
+#include "report/noc_curve.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -27,10 +29,62 @@ struct NocOptions {
   std::string routing = "xy";
   int vcs = 2, buffer_depth = 4, pipeline = 2, link_latency = 1;
   int fanout = 1;
+  std::string model = "separable";
   uint64_t seed = 1;
   std::string out;
   bool cpu_time = false;
+  bool self_send = false;
+  std::vector<int> hotspot_nodes;
+  double hotspot_fraction = 0.2;
+  std::string sweep_rates;  // FROM:TO:STEP: a latency-throughput curve instead of one run
+  std::string plot;
 };
+
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) throw Error(path + ": cannot open for writing");
+    f << text;
+    if (!f) throw Error(path + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp);
+}
+
+// --sweep-rates: one run per load on a fresh network; the CSV to -o (or stdout), the plot to
+// --plot (default: -o with .svg for .csv), a line per load on stderr as progress.
+void run_sweep_command(const NocOptions& o, const arch::noc::NetworkParams& np, const arch::noc::TrafficParams& tp) {
+  using namespace arch::noc;
+  const std::vector<double> rates = parse_rate_range(o.sweep_rates, "--sweep-rates");
+  for (double r : rates)
+    if (r > tp.packet_size) throw UsageError("--sweep-rates: load " + fmt::format("{:g}", r) + " above packet_size flits/node/cycle");
+  std::string plot = o.plot;
+  if (plot.empty() && !o.out.empty()) {
+    const size_t dot = o.out.rfind('.');
+    plot = (dot != std::string::npos && o.out.find('/', dot) == std::string::npos ? o.out.substr(0, dot) : o.out) + ".svg";
+  }
+  if (!plot.empty() && !(plot.ends_with(".svg") || plot.ends_with(".html")))
+    throw UsageError("--plot: '" + plot + "' must end in .svg or .html");
+  const Sweep s = run_sweep(np, tp, rates, [&](size_t i, const SweepPoint& p) {
+    std::cerr << fmt::format("[{}/{}] rate {:.4f}: latency {:.2f} accepted {:.4f}{}\n", i + 1, rates.size(), p.rate,
+                             p.result.avg_latency, p.result.accepted, p.saturated ? " (saturated)" : "");
+  });
+  const std::string title = fmt::format("{}x{} {} {}-flit, {} VCs x {} flits, {} routing, pipeline {}", np.width, np.height,
+                                        tp.pattern->name, tp.packet_size, np.vcs, np.buffer_depth, np.routing->name,
+                                        np.pipeline_stages);
+  const std::string csv = report::noc_curve_csv(s);
+  if (o.out.empty()) std::cout << csv;
+  else write_file(o.out, csv);
+  if (!plot.empty())
+    write_file(plot, plot.ends_with(".html") ? report::noc_curve_html(s, title) : report::noc_curve_svg(s, title));
+  if (s.reached_saturation && s.saturation_index >= 0)
+    std::cerr << fmt::format("saturation: {:.4f} flits/node/cycle accepted (offered {:.4f}); the next load saturated\n",
+                             s.saturation_accepted(), s.points[size_t(s.saturation_index)].rate);
+  else if (s.reached_saturation)
+    std::cerr << "saturation: already at the lowest load\n";
+  else
+    std::cerr << "saturation: not reached within the loads swept\n";
+}
 
 void run_noc(const NocOptions& o, const CLI::App& cmd) {
   using namespace arch::noc;
@@ -46,6 +100,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
   if (given("--buffer-depth")) np.buffer_depth = o.buffer_depth;
   if (given("--pipeline")) np.pipeline_stages = o.pipeline;
   if (given("--link-latency")) np.link_latency = o.link_latency;
+  if (given("--router-model")) np.model = arch::noc::router_model(o.model);
   if (given("--routing")) {
     try {
       np.routing = &routing_function(o.routing);
@@ -61,6 +116,18 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
   tp.measure = o.measure;
   tp.multicast_fanout = o.fanout;
   tp.seed = o.seed;
+  tp.self_send = o.self_send;
+  tp.hotspot_nodes = o.hotspot_nodes;
+  tp.hotspot_fraction = o.hotspot_fraction;
+  if (o.self_send && tp.pattern->name != std::string("uniform")) throw UsageError("--self-send: only for --traffic uniform");
+  if (cmd.count("--hotspot-nodes") + cmd.count("--hotspot-fraction") > 0 && tp.pattern->name != std::string("hotspot"))
+    throw UsageError("--hotspot-nodes/--hotspot-fraction: only for --traffic hotspot");
+  if (!o.sweep_rates.empty()) {
+    if (cmd.count("--rate") > 0) throw UsageError("--rate and --sweep-rates exclude each other");
+    run_sweep_command(o, np, tp);
+    return;
+  }
+  if (!o.plot.empty()) throw UsageError("--plot: only with --sweep-rates");
   // CPU time (user+sys) of the simulation alone, for scripts/bench/noc: excludes process start,
   // option parsing and writing the statistics.
   auto cpu_now = [] {
@@ -81,16 +148,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
       r.drained ? "" : " (saturated: measured packets not drained)");
   // Opt-in: a timing changes from run to run, the default output stays byte-identical.
   if (o.cpu_time) std::cout << fmt::format("simulation cpu seconds {:.6f}\n", cpu_s);
-  if (!o.out.empty()) {
-    const std::string tmp = o.out + ".tmp";
-    {
-      std::ofstream f(tmp);
-      if (!f) throw Error(o.out + ": cannot open for writing");
-      f << j.dump(1) << "\n";
-      if (!f) throw Error(o.out + ": write failed");
-    }
-    if (std::rename(tmp.c_str(), o.out.c_str()) != 0) throw Error(o.out + ": cannot rename " + tmp);
-  }
+  if (!o.out.empty()) write_file(o.out, j.dump(1) + "\n");
 }
 
 RegisterCommand reg(60, [](CLI::App& app) {
@@ -105,13 +163,22 @@ RegisterCommand reg(60, [](CLI::App& app) {
   c->add_option("--warmup", o->warmup, "Warm-up cycles (not measured)");
   c->add_option("--measure", o->measure, "Measurement window, cycles")->check(CLI::Range(1, 1000000000));
   c->add_option("--routing", o->routing, fmt::format("{}", fmt::join(arch::noc::routing_names(), "|")));
+  c->add_option("--router-model", o->model, "separable (BookSim2's iq router) | speculative")
+      ->check(CLI::IsMember(arch::noc::router_model_names()));
   c->add_option("--vcs", o->vcs, "Virtual channels per input port");
   c->add_option("--buffer-depth", o->buffer_depth, "Flits per VC buffer");
   c->add_option("--pipeline", o->pipeline, "Router pipeline stages (cycles per hop in the router)");
   c->add_option("--link-latency", o->link_latency, "Cycles per link");
   c->add_option("--multicast-fanout", o->fanout, "Destinations per packet (1 = unicast)");
   c->add_option("--seed", o->seed, "Random seed");
-  c->add_option("-o,--output", o->out, "Write statistics JSON here");
+  c->add_flag("--self-send", o->self_send, "uniform: the source may be its own destination (BookSim2's convention)");
+  c->add_option("--hotspot-nodes", o->hotspot_nodes, "hotspot: the hotspot node ids (default: the centre node)")->delimiter(',');
+  c->add_option("--hotspot-fraction", o->hotspot_fraction, "hotspot: share of the packets sent to the hotspot nodes")
+      ->check(CLI::Range(0.0, 1.0));
+  c->add_option("--sweep-rates", o->sweep_rates,
+                "FROM:TO:STEP: a latency-throughput curve (one run per load, stops past saturation); CSV to -o or stdout");
+  c->add_option("--plot", o->plot, "--sweep-rates: plot file, .svg or .html (default: -o's name with .svg)");
+  c->add_option("-o,--output", o->out, "Write statistics JSON here (with --sweep-rates: the CSV)");
   c->add_flag("--cpu-time", o->cpu_time, "Also print the CPU seconds of the simulation (network + traffic generation)");
   c->callback([o, c] { run_noc(*o, *c); });
 });

@@ -12,8 +12,9 @@
 #include <fmt/format.h>
 
 #include "arch/core/core_registry.hpp"
-#include "base/registry.hpp"
+#include "arch/noc/network.hpp"
 #include "arch/noc/routing.hpp"
+#include "base/registry.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
 
@@ -48,6 +49,13 @@ std::vector<const char*> core_choices() {
   return out;
 }
 
+// The router models (arch/noc/network.hpp, RouterModel), as the table's choices.
+std::vector<const char*> router_model_choices() {
+  std::vector<const char*> out;
+  for (const std::string& n : noc::router_model_names()) out.push_back(n.c_str());
+  return out;
+}
+
 // The routing registry's names (arch/noc/routing/list.hpp), as the table's choices.
 std::vector<const char*> routing_choices() {
   std::vector<const char*> out;
@@ -79,6 +87,8 @@ const std::vector<Row>& rows() {
       {KEY(router, routing), .choices = routing_choices(), .meaning = "routing algorithm (arch/noc/routing.hpp)"},
       {KEY(router, multicast), .meaning = "fork packets at routers (false: one unicast per destination)"},
       {KEY(router, arbitration), .choices = {"round_robin", "fixed_priority"}, .meaning = "output-port arbitration"},
+      {KEY(router, model), .choices = router_model_choices(),
+       .meaning = "router stages and allocators (docs/architecture.md, Router stages): BookSim2's input-queued router with iSLIP, or the speculative single-cycle allocator"},
       {KEY(core, adder_lanes), .unit = "adds/cycle", .lo = 1, .hi = 4096, .meaning = "synaptic additions per cycle (P)"},
       {KEY(core, membrane_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
        .meaning = "membrane SRAM per core; divisible by membrane_banks"},

@@ -32,6 +32,7 @@ struct RouterConfig {
   std::string routing = "xy";  // "xy", "yx", "west_first"
   bool multicast = true;       // fork packets at routers (false: one unicast per destination)
   std::string arbitration = "round_robin";  // or "fixed_priority"
+  std::string model = "separable";          // or "speculative" (arch/noc/network.hpp, RouterModel)
 };
 
 struct CoreConfig {

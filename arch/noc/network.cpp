@@ -24,6 +24,18 @@ const char* packet_kind_name(PacketKind k) {
   return "?";
 }
 
+const std::vector<std::string>& router_model_names() {
+  static const std::vector<std::string> names = {"separable", "speculative"};
+  return names;
+}
+const char* router_model_name(RouterModel m) { return router_model_names()[size_t(m)].c_str(); }
+RouterModel router_model(const std::string& name) {
+  const auto& n = router_model_names();
+  for (size_t i = 0; i < n.size(); ++i)
+    if (n[i] == name) return RouterModel(i);
+  throw Error("router.model: unknown '" + name + "' (use separable or speculative)");
+}
+
 NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
   NetworkParams p;
   p.width = c.global_width();
@@ -42,6 +54,7 @@ NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
   if (c.router.arbitration == "round_robin") p.round_robin = true;
   else if (c.router.arbitration == "fixed_priority") p.round_robin = false;
   else throw Error("router.arbitration: unknown '" + c.router.arbitration + "' (use round_robin or fixed_priority)");
+  p.model = router_model(c.router.model);
   p.watchdog_cycles = c.watchdog_cycles;
   return p;
 }
@@ -208,6 +221,18 @@ struct Network::Impl {
   std::vector<uint64_t> head_ready;    // per input VC: its front flit's ready cycle (dense: the switch
                                       // allocator tests it without touching the flit buffer)
   std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
+  // Separable model (RouterModel::Separable, process_router_sep): per input VC the first cycle its
+  // front head may request a VC (route computation done); per router the iSLIP pointers.
+  const bool sep;
+  const int bub;       // cycles between a head's stages (1; 0 for a single-stage router, P = 1)
+  const int Pbody;     // body flits: earliest traversal after arrival (they skip RC and VA)
+  const int cdelay;    // extra cycles before a returned credit is usable
+  std::vector<uint64_t> va_from;
+  struct IslipPtrs {
+    uint8_t sa_grant[kNumPorts] = {}, sa_accept[kNumPorts] = {};  // switch: per output / input port
+    std::vector<uint8_t> va_grant, va_accept;  // VC: per output VC (port * V + vc) / input VC
+  };
+  std::vector<IslipPtrs> islip;
   bool park_no_vc;  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
   // Resolved once from p.routing: the unicast function's sign table (null: call its ports()),
   // and the XY table of the multicast trees.
@@ -244,7 +269,11 @@ struct Network::Impl {
   NetworkTotals tot;
 
   Impl(Network& n, const NetworkParams& params)
-      : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages) {
+      : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages),
+        sep(params.model == RouterModel::Separable),
+        bub(sep && params.pipeline_stages > 1 ? 1 : 0),
+        Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
+        cdelay(sep ? 1 : 0) {
     const int N = p.width * p.height;
     routers.resize(N);
     sinks.assign(N, nullptr);
@@ -256,6 +285,11 @@ struct Network::Impl {
     ovc.resize(size_t(N) * 4 * V);
     parked_since.resize(ivc.size());
     head_ready.resize(ivc.size());
+    if (sep) {
+      va_from.resize(ivc.size());
+      islip.resize(N);
+      for (auto& s : islip) s.va_grant.assign(size_t(4) * V, 0), s.va_accept.assign(size_t(kNumPorts) * V, 0);
+    }
     park_no_vc = !p.routing->adaptive;
     uni_table = p.routing->sign_table;
     mc_table = multicast_routing().sign_table;
@@ -294,7 +328,7 @@ struct Network::Impl {
           routers[n].in_ovc[d] = uint32_t((size_t(up) * 4 + opposite(d)) * V);
         }
     size_t ring = 1;
-    while (ring < size_t(max_lat) + 2) ring <<= 1;  // power of two: index by mask
+    while (ring < size_t(max_lat) + 2 + size_t(cdelay)) ring <<= 1;  // power of two: index by mask
     cal.resize(ring);
     ccal.resize(ring);
     cal_mask = ring - 1;
@@ -313,6 +347,7 @@ struct Network::Impl {
     // Selects, not branches: whether a VC was empty is a coin flip at saturation.
     const uint64_t first = uint64_t(0) - uint64_t(iv.n == 0);
     head_ready[i] = (f.ready & first) | (head_ready[i] & ~first);
+    if (sep && iv.n == 0) va_from[i] = f.ready - uint64_t(bub);  // route computation ends a stage before
     ++iv.n;
   }
   void pop(size_t i) {
@@ -582,7 +617,7 @@ struct Network::Impl {
     pop(i);
     r.ne[ip] &= uint16_t(~(unsigned(iv.n == 0) << vc));
     --r.buffered;
-    if (ip != kLocal) schedule_credit(t + r.in_clat[ip], r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
+    if (ip != kLocal) schedule_credit(t + r.in_clat[ip] + cdelay, r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
     return f;
   }
   // Sends flit nf over output link op on output VC `vc` (index oi = op * V + vc in the router).
@@ -595,7 +630,7 @@ struct Network::Impl {
     r.vc_epoch += tail;
     if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
     const int lat = r.lat[op], ser = r.ser[op];
-    nf.ready = t + uint64_t(lat) + P;
+    nf.ready = t + uint64_t(lat) + uint64_t(nf.idx == 0 ? P : Pbody);
     schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
     r.link_free[op] = t + ser;
     ++r.ls[op].flits;  // network link totals are summed from these in totals()
@@ -876,6 +911,325 @@ struct Network::Impl {
     if (r.has_source()) inject_flit(r, node, t);
   }
 
+  // ---- separable router (RouterModel::Separable) --------------------------------------------
+  // BookSim2's iq router, stage by stage (docs/architecture.md, "Router stages"): a head's VC
+  // allocation no earlier than va_from (route computation done), its switch allocation from the
+  // cycle after it won a VC; both allocators iSLIP with one iteration (requests, grants by the
+  // outputs' pointers, accepts by the inputs' pointers; a pointer moves only past an accepted
+  // match); multicast heads (not in BookSim) then allocate all-or-nothing as in the speculative
+  // model. Stall counting, parking and sleeping are those of process_router.
+  // Switch traversal of input VC (ip, vc) = index i after it won switch allocation (separable
+  // model): marks its input and outputs used and, after a tail, starts the next head's route
+  // computation the next cycle.
+  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned* eligible, unsigned& used_out) {
+    InVC& iv = ivc[i];
+    for (int b = 0; b < iv.nout; ++b) used_out |= 1u << iv.out_port[b];
+    eligible[ip] &= ~(1u << vc);
+    const bool tail = fbuf[(i << cap_shift) + iv.head].last;
+    if (iv.nout == 1 && iv.out_port[0] != kLocal) traverse1(r, node, ip, vc, i, t, iv.out_port[0], iv.out_port[0] * V + iv.out_vc[0]);
+    else traverse(r, node, ip, vc, i, t);
+    if (tail && iv.n > 0) va_from[i] = std::max(head_ready[i] - uint64_t(bub), t + 1 + uint64_t(bub));
+    moved = true;
+  }
+
+  template <int NVC>
+  void process_router_sep(int node, uint64_t t) {
+    Router& r = routers[node];
+    if (r.buffered > 0) {
+      const int V = NVC > 0 ? NVC : this->V;  // a constant for 1, 2, 4 VCs: loops unrolled
+      const bool rr = p.round_robin;
+      IslipPtrs& ptr = islip[node];
+      const size_t base0 = size_t(node) * kNumPorts * V;
+      const int NI = kNumPorts * V;  // input VCs of the router
+      bool tmr = false;
+      uint64_t s_no_vc = 0, s_no_credit = 0, s_arb = 0, s_sink = 0;
+
+      // -- VC allocation --
+      // Unicast requesters (input VC k = ip * V + vc, ascending) and the output port each asks for.
+      int nreq = 0, req_k[kNumPorts * 16], req_op[kNumPorts * 16];
+      unsigned free_of[4] = {0, 0, 0, 0};  // free output VCs per port (bit ov)
+      unsigned requested_ports = 0;
+      int nmc = 0, mc[kNumPorts * 16];  // multicast heads, allocated after the unicast match
+      unsigned heads, ready_ports;
+      port_masks(r, heads, ready_ports);
+      auto won_vc = [&](int ip, int vc, size_t i) {
+        r.al[ip] |= uint16_t(1u << vc);
+        head_ready[i] = std::max(head_ready[i], t + uint64_t(bub));  // switch allocation the next cycle
+        moved = true;
+      };
+      for (unsigned pm = heads; pm; pm &= pm - 1) {
+        const int ip = __builtin_ctz(pm);
+        for (unsigned m = r.ne[ip] & ~r.al[ip] & ~r.parked[ip]; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
+          const size_t i = base0 + size_t(ip) * V + vc;
+          if (va_from[i] > t) {
+            tmr = true;
+            continue;
+          }
+          const Flit& f = front(i);
+          if (f.dest < 0) {
+            mc[nmc++] = ip * V + vc;
+            continue;
+          }
+          const int op = unicast_port(node, f.dest);
+          InVC& iv = ivc[i];
+          if (op == kLocal) {  // the ejection port has no VCs to allocate
+            iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;
+            ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
+            won_vc(ip, vc, i);
+            continue;
+          }
+          if (!(requested_ports >> op & 1)) {
+            const OutVC* o = &ovc[(size_t(node) * 4 + op) * V];
+            unsigned fr = 0;
+            for (int v = 0; v < V; ++v) fr |= unsigned(!o[v].busy) << v;
+            free_of[op] = fr;
+            requested_ports |= 1u << op;
+          }
+          if (free_of[op] == 0) {  // every VC of the port is owned: wait for a tail to release one
+            if (f.ready <= t) {
+              if (park_no_vc) {
+                park(r, i, ip, vc, t);
+                r.novc[op][ip] |= uint16_t(1u << vc);
+                r.novc_ports |= 1u << op;
+              } else {
+                ++s_no_vc;
+              }
+            } else {
+              tmr = true;
+            }
+            continue;
+          }
+          req_k[nreq] = ip * V + vc, req_op[nreq] = op;
+          ++nreq;
+        }
+      }
+      if (nreq > 0) {
+        // Grants: each free output VC picks the first requester from its pointer on (the
+        // requesters are in ascending k: the first one at or after the pointer, else the first).
+        int grant[4 * 16];
+        for (int op = 0; op < 4; ++op)
+          for (unsigned fm = free_of[op]; fm; fm &= fm - 1) {
+            const int ov = __builtin_ctz(fm), g = op * V + ov;
+            const int start = rr ? ptr.va_grant[g] : 0;
+            int first = -1, after = -1;
+            for (int q = 0; q < nreq; ++q) {
+              if (req_op[q] != op) continue;
+              if (first < 0) first = req_k[q];
+              if (req_k[q] >= start) {
+                after = req_k[q];
+                break;
+              }
+            }
+            grant[g] = after >= 0 ? after : first;
+          }
+        // Accepts: each requester takes the first granting VC from its pointer on.
+        for (int q = 0; q < nreq; ++q) {
+          const int k = req_k[q], op = req_op[q];
+          const int ip = k / V, vc = k % V;
+          const size_t i = base0 + size_t(k);
+          int got = -1;
+          const int start = rr ? ptr.va_accept[k] : 0;
+          for (int j = 0; j < V; ++j) {
+            int ov = start + j;
+            if (ov >= V) ov -= V;
+            if ((free_of[op] >> ov & 1) && grant[op * V + ov] == k) {
+              got = ov;
+              break;
+            }
+          }
+          if (got < 0) {
+            if (front(i).ready <= t) ++s_no_vc;
+            else tmr = true;
+            continue;
+          }
+          if (rr) {
+            ptr.va_grant[op * V + got] = uint8_t(k + 1 == NI ? 0 : k + 1);
+            ptr.va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
+          }
+          out(node, op, got).busy = true;
+          const Flit& f = front(i);
+          InVC& iv = ivc[i];
+          iv.nout = 1, iv.out_port[0] = uint8_t(op), iv.out_vc[0] = uint8_t(got);
+          ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
+          won_vc(ip, vc, i);
+        }
+      }
+      for (int h = 0; h < nmc; ++h) {
+        const int ip = mc[h] / V, vc = mc[h] % V;
+        const size_t i = base0 + size_t(mc[h]);
+        InVCRoute& ir = ivr[i];
+        const Flit& f = front(i);
+        const bool known_fail = ir.failed & (ir.fail_epoch == r.vc_epoch);
+        if (!known_fail && allocate(node, ivc[i], ir, f)) {
+          ir.failed = false;
+          won_vc(ip, vc, i);
+          continue;
+        }
+        ir.failed = true;
+        ir.fail_epoch = r.vc_epoch;
+        if (f.ready <= t) ++s_no_vc;
+        else tmr = true;
+      }
+
+      // -- switch allocation --
+      PacketSink* sink = nullptr;
+      bool sink_checked = false, sink_ready = false;
+      int vc_for[kNumPorts][kNumPorts];  // [input][output]: the input's VC requesting that output
+      unsigned req_in[kNumPorts] = {};    // per input port: requested outputs
+      unsigned eligible[kNumPorts] = {};  // per input port: VCs that requested (a loser counts a stall)
+      unsigned forks[kNumPorts] = {};     // per input port: eligible multicast VCs (several branches)
+      port_masks(r, heads, ready_ports);  // VA above may have made heads ready
+      for (unsigned pm = ready_ports; pm; pm &= pm - 1) {
+        const int ip = __builtin_ctz(pm);
+        const unsigned cand = r.ne[ip] & r.al[ip] & ~r.parked[ip];
+        // VCs from the round-robin pointer upwards, then the ones below it (mask rotated).
+        const int rot = rr ? r.rr_vc[ip] : 0;
+        const unsigned vmask = (1u << V) - 1;
+        for (unsigned m = ((cand >> rot) | (cand << (V - rot))) & vmask; m; m &= m - 1) {
+          int vc = __builtin_ctz(m) + rot;
+          if (vc >= V) vc -= V;
+          const size_t i = base0 + size_t(ip) * V + vc;
+          if (head_ready[i] > t) {
+            tmr = true;
+            continue;
+          }
+          const InVC& iv = ivc[i];
+          if (iv.nout == 1 && iv.out_port[0] != kLocal) {
+            // The common case, one non-local branch: the general code below, minus its loops.
+            const int op = iv.out_port[0];
+            const int oi = op * V + iv.out_vc[0];
+            const bool no_credit = ovc[size_t(node) * 4 * V + oi].credits <= 0, link_busy = r.link_free[op] > t;
+            if (no_credit | link_busy) {
+              tmr |= link_busy;
+              if (no_credit) {
+                park(r, i, ip, vc, t);
+                set_waiter(ovc[size_t(node) * 4 * V + oi], i, ip, vc);
+              } else {
+                ++s_no_credit;
+              }
+              continue;
+            }
+            eligible[ip] |= 1u << vc;
+            if (!(req_in[ip] >> op & 1)) vc_for[ip][op] = vc;
+            req_in[ip] |= 1u << op;
+            continue;
+          }
+          bool no_credit = false, blocked_sink = false, local = false;
+          int wait_out = -1;
+          unsigned outs = 0;
+          for (int b = 0; b < iv.nout; ++b) {
+            const int op = iv.out_port[b];
+            outs |= 1u << op;
+            if (op == kLocal) {
+              local = true;
+              if (!sink_checked) {
+                sink = sink_of(node);
+                sink_ready = !sink || sink->ready(node, t);
+                sink_checked = true;
+                if (!sink_ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
+              }
+              if (!sink_ready) blocked_sink = true;
+            } else {
+              const int oi = op * V + iv.out_vc[b];
+              const bool out_empty = out(node, op, iv.out_vc[b]).credits <= 0, link_busy = r.link_free[op] > t;
+              no_credit |= out_empty | link_busy;
+              if (out_empty) wait_out = oi;
+              tmr |= link_busy;
+            }
+          }
+          if (blocked_sink) {
+            ++s_sink;
+            continue;
+          }
+          if (no_credit) {
+            if (wait_out >= 0 && !local) {
+              park(r, i, ip, vc, t);
+              set_waiter(ovc[size_t(node) * 4 * V + wait_out], i, ip, vc);
+            } else {
+              ++s_no_credit;
+            }
+            continue;
+          }
+          eligible[ip] |= 1u << vc;
+          forks[ip] |= unsigned(iv.nout > 1) << vc;
+          for (unsigned om = outs & ~req_in[ip]; om; om &= om - 1) vc_for[ip][__builtin_ctz(om)] = vc;
+          req_in[ip] |= outs;
+        }
+      }
+      // Grants: each output port picks the first requesting input from its pointer on; accepts:
+      // each input the first granting output from its pointer on (bit masks rotated, no loops).
+      unsigned req_by_out[kNumPorts] = {}, granted_to[kNumPorts] = {};
+      unsigned outputs = 0;  // output ports with requests
+      for (unsigned pm = ready_ports; pm; pm &= pm - 1) {
+        const int ip = __builtin_ctz(pm);
+        if (!req_in[ip]) continue;
+        outputs |= req_in[ip];
+        for (unsigned om = req_in[ip]; om; om &= om - 1) req_by_out[__builtin_ctz(om)] |= 1u << ip;
+      }
+      int grant[kNumPorts] = {-1, -1, -1, -1, -1};
+      unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
+      for (unsigned om = outputs; om; om &= om - 1) {
+        const int op = __builtin_ctz(om);
+        const int start = rr ? ptr.sa_grant[op] : 0;
+        const unsigned m = rotate_ports(req_by_out[op], start);
+        int ip = __builtin_ctz(m) + start;
+        if (ip >= kNumPorts) ip -= kNumPorts;
+        grant[op] = ip;
+        granted_to[ip] |= 1u << op;
+      }
+      for (unsigned pm = ready_ports; pm; pm &= pm - 1) {
+        const int ip = __builtin_ctz(pm);
+        if (!eligible[ip]) continue;
+        const int start = rr ? ptr.sa_accept[ip] : 0;
+        for (unsigned gm = rotate_ports(granted_to[ip], start); gm; gm &= gm - 1) {
+          int op = __builtin_ctz(gm) + start;
+          if (op >= kNumPorts) op -= kNumPorts;
+          const int vc = vc_for[ip][op];
+          const size_t i = base0 + size_t(ip) * V + vc;
+          InVC& iv = ivc[i];
+          if (iv.nout > 1) {
+            bool all = true;  // a multicast flit goes only with every branch's output granted to it
+            for (int b = 0; b < iv.nout; ++b) all &= grant[iv.out_port[b]] == ip;
+            if (!all) continue;
+          }
+          if (rr) {
+            for (int b = 0; b < iv.nout; ++b) ptr.sa_grant[iv.out_port[b]] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+            ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+            r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+          }
+          matched |= 1u << ip;
+          sa_traverse(r, node, ip, vc, i, t, eligible, used_out);
+          break;
+        }
+      }
+      // A multicast flit whose branches iSLIP granted to different inputs matches nothing (and
+      // would do so again every cycle, the pointers moving only on a match): it goes in a second,
+      // greedy pass over the outputs left idle, inputs in port order.
+      for (int ip = 0; ip < kNumPorts; ++ip) {
+        if (!(forks[ip] & eligible[ip]) || (matched >> ip & 1)) continue;
+        for (unsigned m = forks[ip] & eligible[ip]; m; m &= m - 1) {
+          const int vc = __builtin_ctz(m);
+          const size_t i = base0 + size_t(ip) * V + vc;
+          const InVC& iv = ivc[i];
+          unsigned outs = 0;
+          for (int b = 0; b < iv.nout; ++b) outs |= 1u << iv.out_port[b];
+          if (outs & used_out) continue;
+          if (rr) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+          matched |= 1u << ip;
+          sa_traverse(r, node, ip, vc, i, t, eligible, used_out);
+          break;
+        }
+      }
+      for (int ip = 0; ip < kNumPorts; ++ip)
+        for (unsigned m = eligible[ip]; m; m &= m - 1) ++s_arb;
+      timer = tmr;
+      r.st.stall_no_vc += s_no_vc, r.st.stall_no_credit += s_no_credit;
+      r.st.stall_arbitration += s_arb, r.st.stall_sink += s_sink;
+    }
+    if (r.has_source()) inject_flit(r, node, t);
+  }
+
   void inject_flit(Router& r, int node, uint64_t t) {
     const size_t base = vci(node, kLocal, 0);
     // At saturation the packet being injected mostly finds its VC full: test that before
@@ -903,7 +1257,7 @@ struct Network::Impl {
       if (r.inj_vc < 0) return;
     }
     if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
-    push(base + r.inj_vc, Flit{t + 1 + P, cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
+    push(base + r.inj_vc, Flit{t + 1 + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
     r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
     ++r.buffered;
     ++net.flits_in_network_;
@@ -983,7 +1337,8 @@ struct Network::Impl {
       const RouterStats before = r.st;
       moved = timer = false;
       sink_wake = kNever;
-      process_router<NVC>(n, t);
+      if (sep) process_router_sep<NVC>(n, t);
+      else process_router<NVC>(n, t);
       const bool has_work = r.buffered > 0 || r.has_source();
       if (moved || timer || sink_wake <= t + 1 || !has_work) {
         if (has_work) next_active.push_back(n);

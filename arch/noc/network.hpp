@@ -56,6 +56,21 @@ class PacketSink {
   virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
 };
 
+// Router micro-architecture (docs/architecture.md, "Router stages"):
+// - Separable: BookSim2's input-queued VC router (`iq`, non-speculative): route computation,
+//   VC allocation and switch allocation are separate stages (a new head allocates its VC one cycle
+//   and the switch the next at the earliest; the next head of an input VC starts route computation
+//   the cycle after the previous tail left), both allocators are separable iSLIP with one
+//   iteration, body flits skip the head stages, and a credit is usable one cycle after it arrives.
+// - Speculative: a router with lookahead routing and a speculative single-cycle VC + switch
+//   allocator with maximal (greedy, wavefront-like) matching (Peh & Dally's speculative router):
+//   a head may allocate its VC and the switch in the same cycle, the next head in the VC follows
+//   without a bubble, every flit takes pipeline_stages, credits are usable on arrival.
+enum class RouterModel : uint8_t { Separable, Speculative };
+const char* router_model_name(RouterModel m);
+const std::vector<std::string>& router_model_names();  // in enum order
+RouterModel router_model(const std::string& name);     // throws spikechip::Error naming the choices
+
 struct NetworkParams {
   int width = 4, height = 4;      // global mesh
   int chip_width = 0, chip_height = 0;  // tiles per chip (0: one chip = whole mesh)
@@ -69,6 +84,7 @@ struct NetworkParams {
   const RoutingFunction* routing = &routing_function("xy");  // unicast routes (arch/noc/routing.hpp)
   bool multicast = true;          // false: inject() splits a destination set into unicasts
   bool round_robin = true;        // false: fixed priority (lower port / VC index wins)
+  RouterModel model = RouterModel::Separable;
   int64_t watchdog_cycles = 100000;
 
   static NetworkParams from_chip(const ChipConfig& c);

@@ -1,6 +1,7 @@
 #include "arch/noc/traffic.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 
@@ -54,6 +55,13 @@ TrafficResult run_traffic(Network& net, const TrafficParams& tp) {
   if (tp.multicast_fanout < 1 || tp.multicast_fanout > N - 1 + (N == 1))
     throw UsageError("--multicast-fanout must be 1.." + std::to_string(std::max(1, N - 1)));
   if (tp.measure < 1) throw UsageError("--measure must be >= 1");
+  if (tp.pattern->needs == TrafficPattern::kPowerOfTwoNodes && !std::has_single_bit(unsigned(N)))
+    throw UsageError(std::string("--traffic ") + tp.pattern->name + ": needs a power-of-two node count (the mesh has " +
+                     std::to_string(N) + ")");
+  for (int h : tp.hotspot_nodes)
+    if (h < 0 || h >= N)
+      throw UsageError("--hotspot-nodes: node " + std::to_string(h) + " is not in the mesh (0.." + std::to_string(N - 1) + ")");
+  if (!(tp.hotspot_fraction >= 0 && tp.hotspot_fraction <= 1)) throw UsageError("--hotspot-fraction must be in [0, 1]");
   const double p = tp.rate / tp.packet_size;
   std::vector<NodeGen> gens(N);
   for (int n = 0; n < N; ++n) {
@@ -63,7 +71,7 @@ TrafficResult run_traffic(Network& net, const TrafficParams& tp) {
   }
   const uint64_t t0 = net.now();
   const uint64_t m0 = t0 + tp.warmup, m1 = m0 + tp.measure;
-  const uint64_t limit = m1 + 20 * tp.measure + 100000;
+  const uint64_t limit = m1 + (tp.drain_limit > 0 ? tp.drain_limit : 20 * tp.measure + 100000);
 
   TrafficResult res;
   std::vector<uint64_t> lat;
@@ -139,6 +147,7 @@ nlohmann::json traffic_report(const Network& net, const TrafficParams& tp, const
                  {"pipeline_stages", np.pipeline_stages},
                  {"link_latency", np.link_latency},
                  {"routing", np.routing->name},
+                 {"router_model", router_model_name(np.model)},
                  {"traffic", tp.pattern->name},
                  {"rate", tp.rate},
                  {"packet_size", tp.packet_size},
@@ -146,6 +155,12 @@ nlohmann::json traffic_report(const Network& net, const TrafficParams& tp, const
                  {"measure", tp.measure},
                  {"multicast_fanout", tp.multicast_fanout},
                  {"seed", tp.seed}};
+  // Only when set, so the statistics of runs without them keep their bytes (tests/data/noc_golden).
+  if (tp.self_send) j["config"]["self_send"] = true;
+  if (!tp.hotspot_nodes.empty()) {
+    j["config"]["hotspot_nodes"] = tp.hotspot_nodes;
+    j["config"]["hotspot_fraction"] = tp.hotspot_fraction;
+  }
   j["latency_cycles"] = {{"average", r.avg_latency}, {"p99", r.p99_latency}, {"max", r.max_latency}};
   j["offered_flits_per_node_cycle"] = r.offered;
   j["accepted_flits_per_node_cycle"] = r.accepted;

@@ -29,7 +29,12 @@ struct TrafficParams {
   uint64_t measure = 10000;
   int multicast_fanout = 1;     // destinations per packet (1 = unicast)
   uint64_t seed = 1;
-  double hotspot_fraction = 0.2;  // hotspot: share of packets sent to the centre node
+  double hotspot_fraction = 0.2;  // hotspot: share of packets sent to a hotspot node
+  std::vector<int> hotspot_nodes;  // hotspot: the hotspot nodes (empty: the centre node)
+  bool self_send = false;          // uniform: the source is a possible destination (BookSim's convention)
+  // Cycles after the measurement window to wait for measured packets (0: 20 x measure + 100000).
+  // A saturated network never delivers them all; tests cap this to keep saturated runs short.
+  uint64_t drain_limit = 0;
 };
 
 // One random stream per source node (the patterns' only source of randomness), so the traffic
@@ -50,6 +55,9 @@ struct TrafficPattern {
   const char* help;  // one line for the docs and --help
   // The destination of a packet created at node `src` of a W x H mesh.
   int (*dest)(TrafficRng& rng, const TrafficParams& tp, int src, int W, int H);
+  // What the mesh must satisfy (run_traffic checks it; the bit permutations need 2^k nodes).
+  enum Needs : uint8_t { kAnyNodes, kPowerOfTwoNodes };
+  Needs needs = kAnyNodes;
 };
 
 struct TrafficResult {

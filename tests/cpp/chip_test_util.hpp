@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/chip.hpp"
 #include "arch/chip_config.hpp"
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
@@ -114,6 +115,26 @@ inline std::vector<uint8_t> random_image(const model::Shape& sh, uint64_t seed) 
   std::vector<uint8_t> v(size_t(sh.size()));
   for (auto& x : v) x = uint8_t(r() % 256);
   return v;
+}
+
+// A core model against the event core: `g` mapped for `model_cfg` (a core model never changes
+// the mapping), a seeded random image run on the golden executor (spikes recorded) and on a chip
+// of each config, the model's first.
+struct CoreModelRuns {
+  model::RunResult golden;
+  arch::ChipRunResult model, event;
+};
+inline CoreModelRuns run_against_event_core(const model::Graph& g, const arch::ChipConfig& model_cfg,
+                                            const arch::ChipConfig& event_cfg, int T, uint64_t seed = 5) {
+  const mapper::Mapping m = mapper::map_model(g, model_cfg, mapper::MapOptions{});
+  const auto img = random_image(g.input().shape, seed);
+  const model::InputView in{img.data(), 1, g.input().shape};
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  CoreModelRuns r{model::GoldenExecutor(g).run(in, T, ro), {}, {}};
+  r.model = arch::Chip(g, model_cfg, m).run(in, T);
+  r.event = arch::Chip(g, event_cfg, m).run(in, T);
+  return r;
 }
 
 // For every LIF in graph order: the smallest uniform threshold (>= 1) at which it fires at most

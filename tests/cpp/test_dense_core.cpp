@@ -56,17 +56,11 @@ TEST(DenseCore, RunIsBitExactAndCountsEveryDenseMac) {
   arch::ChipConfig event = testing::chip_preset("tiny"), dense = event;
   dense.core.type = "dense";
   EXPECT_EQ(mapper::chip_hash(event), mapper::chip_hash(dense));  // the core model never changes a mapping
-  mapper::Mapping m = mapper::map_model(g, dense, mapper::MapOptions{});
-  auto img = testing::random_image(g.input().shape, 5);
-  model::InputView in{img.data(), 1, g.input().shape};
-  model::RunOptions ro;
-  ro.record_spikes = true;
-  const model::RunResult gr = model::GoldenExecutor(g).run(in, T, ro);
-  arch::Chip dc(g, dense, m), ec(g, event, m);
-  const arch::ChipRunResult d = dc.run(in, T), e = ec.run(in, T);
+  const testing::CoreModelRuns r = testing::run_against_event_core(g, dense, event, T);
+  const arch::ChipRunResult &d = r.model, &e = r.event;
   ASSERT_TRUE(d.complete);
-  EXPECT_EQ(arch::compare_with_golden(g, d, gr), "");
-  EXPECT_EQ(arch::compare_with_golden(g, e, gr), "");
+  EXPECT_EQ(arch::compare_with_golden(g, d, r.golden), "");
+  EXPECT_EQ(arch::compare_with_golden(g, e, r.golden), "");
 
   // Every spike-input Conv2d/Linear over every position and SDSA's two products, every timestep.
   int64_t expect = 0;
