@@ -150,6 +150,12 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
     r.error = with_tail(fmt::format("{}: signal {} ({})", stopped ? kInterrupted : "crashed", sig, strsignal(sig)));
     return r;
   }
+  // `spikechip run` exits 3 when it stopped early (SIGINT, --time-limit) and wrote a partial report.
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 3 && s.job != "map") {
+    r.error = with_tail(fmt::format("{}: the point's run stopped early (exit status 3, partial report); it is run "
+                                    "again on resume", kInterrupted));
+    return r;
+  }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     r.error = tail.empty() ? fmt::format("exit status {} (see {}/stdout.log)", WEXITSTATUS(st), d) : tail;
     return r;
