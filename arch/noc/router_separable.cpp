@@ -30,6 +30,11 @@ inline void Network::Impl::sa_traverse(Router& r, int node, int ip, int vc, size
   moved = true;
 }
 
+// kGrantAt[s][k]: the k-th port of a round-robin pass starting at port s (Impl::kPortAt), and
+// kNumPorts for k = kNumPorts (no requester).
+static constexpr uint8_t kGrantAt[kNumPorts][kNumPorts + 1] = {
+    {0, 1, 2, 3, 4, 5}, {1, 2, 3, 4, 0, 5}, {2, 3, 4, 0, 1, 5}, {3, 4, 0, 1, 2, 5}, {4, 0, 1, 2, 3, 5}};
+
 template <int NVC>
 void Network::Impl::process_router_sep(int node, uint64_t t) {
   Router& r = routers[node];
@@ -68,7 +73,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     K mcs = 0;                // multicast heads, allocated after the unicast match
     uint8_t op_of[kNumPorts * 16];  // requester k's output port
     unsigned free_of[4] = {0, 0, 0, 0};  // free output VCs per port (bit ov), looked up once
-    unsigned requested_ports = 0;
+    unsigned requested_ports = 0;  // output ports whose free VCs were looked up
+    unsigned req_ports = 0;        // output ports with requesters
     for (K m = heads; m; m &= m - 1) {
       const int k = ctz_k(m);
       const int ip = k / V, vc = k % V;
@@ -108,20 +114,27 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         continue;
       }
       req[op] |= K(1) << k;
+      req_ports |= 1u << op;
       op_of[k] = uint8_t(op);
     }
     if (const K reqs = req[0] | req[1] | req[2] | req[3]) {
       // Grants: each free output VC picks the first requester of its port from its pointer on
       // (at or after the pointer, else the first); gvc[k]: the output VCs granted to requester k.
       uint16_t gvc[kNumPorts * 16];
-      for (K m = reqs; m; m &= m - 1) gvc[ctz_k(m)] = 0;
-      for (int op = 0; op < 4; ++op) {
-        if (!req[op]) continue;
-        for (unsigned fm = free_of[op]; fm; fm &= fm - 1) {
-          const int ov = __builtin_ctz(fm);
-          const int start = rr ? ptr.va_grant[op * V + ov] : 0;
-          const K after = req[op] & (~K(0) << start);
-          gvc[ctz_k(after ? after : req[op])] |= uint16_t(1u << ov);
+      if (!(reqs & (reqs - 1))) {
+        // One requester (most VC allocations at low load): every free VC of its port grants it.
+        const int k = ctz_k(reqs);
+        gvc[k] = uint16_t(free_of[op_of[k]]);
+      } else {
+        for (K m = reqs; m; m &= m - 1) gvc[ctz_k(m)] = 0;
+        for (unsigned pm = req_ports; pm; pm &= pm - 1) {
+          const int op = __builtin_ctz(pm);
+          for (unsigned fm = free_of[op]; fm; fm &= fm - 1) {
+            const int ov = __builtin_ctz(fm);
+            const int start = rr ? ptr.va_grant[op * V + ov] : 0;
+            const K after = req[op] & (~K(0) << start);
+            gvc[ctz_k(after ? after : req[op])] |= uint16_t(1u << ov);
+          }
         }
       }
       // Accepts: each requester takes the first granting VC from its pointer on.
@@ -216,61 +229,76 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         }
         req_in[ip] |= outs;
       }
-      // Grants: each output port picks the first requesting input from its pointer on; accepts:
-      // each input the first granting output from its pointer on (bit masks rotated, no loops).
-      unsigned granted_to[kNumPorts] = {};
-      const unsigned outputs = req_in[0] | req_in[1] | req_in[2] | req_in[3] | req_in[4];  // output ports with requests
-      int grant[kNumPorts] = {-1, -1, -1, -1, -1};
-      unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
       unsigned crossed = 0;
-      for (unsigned om = outputs; om; om &= om - 1) {
-        const int op = __builtin_ctz(om);
-        const int start = rr ? ptr.sa_grant[op] : 0;
-        const int ip = kPortAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start))];
-        grant[op] = ip;
-        granted_to[ip] |= 1u << op;
-      }
-      for (unsigned pm = in_ports; pm; pm &= pm - 1) {
-        const int ip = __builtin_ctz(pm);
-        const int start = rr ? ptr.sa_accept[ip] : 0;
-        for (unsigned gm = rotate_ports(granted_to[ip], start); gm; gm &= gm - 1) {
-          const int op = kPortAt[start][__builtin_ctz(gm)];
-          const int vc = vc_for[ip][op];
-          const size_t i = base0 + size_t(ip) * V + vc;
-          InVC& iv = ivc[i];
-          if (iv.nout > 1) {
-            bool all = true;  // a multicast flit goes only with every branch's output granted to it
-            for (int b = 0; b < iv.nout; ++b) all &= grant[iv.out_port[b]] == ip;
-            if (!all) continue;
-          }
-          if (rr) {
-            for (int b = 0; b < iv.nout; ++b) ptr.sa_grant[iv.out_port[b]] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-            ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
-            r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-          }
-          matched |= 1u << ip;
-          sa_traverse(r, node, ip, vc, i, t, used_out);
-          ++crossed;
-          break;
+      if (n_eligible == 1 && !forks[__builtin_ctz(in_ports)]) {
+        // One request for one output (most visits at low load): iSLIP grants and accepts it, the
+        // pointers moving as for any match; the general code below gives the same, with loops.
+        const int ip = __builtin_ctz(in_ports), op = __builtin_ctz(req_in[ip]);
+        const int vc = vc_for[ip][op];
+        if (rr) {
+          ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+          ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+          r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
         }
-      }
-      // A multicast flit whose branches iSLIP granted to different inputs matches nothing (and
-      // would do so again every cycle, the pointers moving only on a match): it goes in a second,
-      // greedy pass over the outputs left idle, inputs in port order.
-      for (unsigned pm = in_ports & ~matched; pm; pm &= pm - 1) {
-        const int ip = __builtin_ctz(pm);
-        for (unsigned m = forks[ip]; m; m &= m - 1) {
-          const int vc = __builtin_ctz(m);
-          const size_t i = base0 + size_t(ip) * V + vc;
-          const InVC& iv = ivc[i];
-          unsigned outs = 0;
-          for (int b = 0; b < iv.nout; ++b) outs |= 1u << iv.out_port[b];
-          if (outs & used_out) continue;
-          if (rr) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-          matched |= 1u << ip;
-          sa_traverse(r, node, ip, vc, i, t, used_out);
-          ++crossed;
-          break;
+        unsigned used_out = 0;
+        sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t, used_out);
+        crossed = 1;
+      } else if (n_eligible > 0) {
+        // Grants: each output port picks the first requesting input from its pointer on; accepts:
+        // each input the first granting output from its pointer on (bit masks rotated, no loops).
+        // Every output port, requested or not, in a fixed-count loop (no data-dependent branch):
+        // an output without requests grants kNumPorts, a slot past the input ports.
+        unsigned granted_to[kNumPorts + 1] = {};
+        int grant[kNumPorts];
+        unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
+        for (int op = 0; op < kNumPorts; ++op) {
+          const int start = rr ? ptr.sa_grant[op] : 0;
+          const int ip = kGrantAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start) | (1u << kNumPorts))];
+          grant[op] = ip;
+          granted_to[ip] |= 1u << op;
+        }
+        for (unsigned pm = in_ports; pm; pm &= pm - 1) {
+          const int ip = __builtin_ctz(pm);
+          const int start = rr ? ptr.sa_accept[ip] : 0;
+          for (unsigned gm = rotate_ports(granted_to[ip], start); gm; gm &= gm - 1) {
+            const int op = kPortAt[start][__builtin_ctz(gm)];
+            const int vc = vc_for[ip][op];
+            const size_t i = base0 + size_t(ip) * V + vc;
+            InVC& iv = ivc[i];
+            if (iv.nout > 1) {
+              bool all = true;  // a multicast flit goes only with every branch's output granted to it
+              for (int b = 0; b < iv.nout; ++b) all &= grant[iv.out_port[b]] == ip;
+              if (!all) continue;
+            }
+            if (rr) {
+              for (int b = 0; b < iv.nout; ++b) ptr.sa_grant[iv.out_port[b]] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+              ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+              r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+            }
+            matched |= 1u << ip;
+            sa_traverse(r, node, ip, vc, i, t, used_out);
+            ++crossed;
+            break;
+          }
+        }
+        // A multicast flit whose branches iSLIP granted to different inputs matches nothing (and
+        // would do so again every cycle, the pointers moving only on a match): it goes in a second,
+        // greedy pass over the outputs left idle, inputs in port order.
+        for (unsigned pm = in_ports & ~matched; pm; pm &= pm - 1) {
+          const int ip = __builtin_ctz(pm);
+          for (unsigned m = forks[ip]; m; m &= m - 1) {
+            const int vc = __builtin_ctz(m);
+            const size_t i = base0 + size_t(ip) * V + vc;
+            const InVC& iv = ivc[i];
+            unsigned outs = 0;
+            for (int b = 0; b < iv.nout; ++b) outs |= 1u << iv.out_port[b];
+            if (outs & used_out) continue;
+            if (rr) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+            matched |= 1u << ip;
+            sa_traverse(r, node, ip, vc, i, t, used_out);
+            ++crossed;
+            break;
+          }
         }
       }
       s_arb += n_eligible - crossed;  // every eligible VC that did not cross lost arbitration
