@@ -310,7 +310,6 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
   if (r.has_source()) inject_flit(r, node, t);
 }
 
-
 template void Network::Impl::process_router_sep<0>(int, uint64_t);
 template void Network::Impl::process_router_sep<1>(int, uint64_t);
 template void Network::Impl::process_router_sep<2>(int, uint64_t);
