@@ -14,15 +14,10 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Lines {
-  std::string text;
-  void add(const std::string& name, const json& v, const std::string& what, const std::string& unit) {
-    if (v.is_null()) return;
-    std::string val = v.is_boolean() ? (v.get<bool>() ? "1" : "0") : json_cell(v);
-    if (val.empty()) val = "nan";
-    text += fmt::format("{} {} # {}{}\n", name, val, what, unit.empty() ? "" : " (" + unit + ")");
-  }
-};
+// A stat line's key in its report.json object, its description and its unit ("" for none).
+using Stat = std::array<const char*, 3>;
+
+json get(const json& j, const char* key) { return j.is_object() && j.contains(key) ? j[key] : json(); }
 
 // A stat name component: letters, digits, '_' and '-' kept; anything else becomes '_'.
 std::string name_part(std::string s) {
@@ -31,21 +26,40 @@ std::string name_part(std::string s) {
   return s.empty() ? "_" : s;
 }
 
-const json& obj(const json& j, const char* key) {
-  static const json empty = json::object();
+// j[key] when it is of `kind` (object or array), else an empty one: a report without a section
+// (or a hand-edited one) gives no lines for it.
+const json& member(const json& j, const char* key, json::value_t kind) {
+  static const json empty_object = json::object(), empty_array = json::array();
   auto it = j.find(key);
-  return it != j.end() && it->is_object() ? *it : empty;
+  if (it != j.end() && it->type() == kind) return *it;
+  return kind == json::value_t::array ? empty_array : empty_object;
 }
-const json& arr(const json& j, const char* key) {
-  static const json empty = json::array();
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : empty;
-}
-json get(const json& j, const char* key) { return j.is_object() && j.contains(key) ? j[key] : json(); }
+const json& obj(const json& j, const char* key) { return member(j, key, json::value_t::object); }
+const json& arr(const json& j, const char* key) { return member(j, key, json::value_t::array); }
+
+struct Lines {
+  std::string text;
+  void add(const std::string& name, const json& v, const std::string& what, const std::string& unit) {
+    if (v.is_null()) return;
+    std::string val = v.is_boolean() ? (v.get<bool>() ? "1" : "0") : json_cell(v);
+    if (val.empty()) val = "nan";
+    text += fmt::format("{} {} # {}{}\n", name, val, what, unit.empty() ? "" : " (" + unit + ")");
+  }
+  // One line per stat of `table` found in `o`: <prefix><key>.
+  void add_table(const std::string& prefix, const json& o, const std::vector<Stat>& table) {
+    for (const auto& [k, what, unit] : table) add(prefix + k, get(o, k), what, unit);
+  }
+  // One line per member of the object `o` (names the report chose, e.g. energy components):
+  // <prefix><name><suffix>, described as <what><name>.
+  void add_each(const std::string& prefix, const json& o, const std::string& suffix, const std::string& what,
+                const std::string& unit) {
+    for (const auto& [k, v] : o.items()) add(prefix + name_part(k) + suffix, v, what + k, unit);
+  }
+};
 
 // The per-timestep figures (report.json `timesteps`), once for timesteps.csv (columns, in this
 // order) and stats.txt (timestep.<t>.<key> lines): key, description, unit.
-const std::vector<std::array<const char*, 3>> kTimestepColumns = {
+const std::vector<Stat> kTimestepColumns = {
     {"timestep", "timestep index", ""},
     {"end_cycles", "cycle at which the timestep ended (Output node done)", "cycles"},
     {"cycles", "cycles since the previous timestep ended (the last: until the result is at the host)", "cycles"},
@@ -65,13 +79,15 @@ std::string render_stats_txt(const json& r) {
            "# noted; docs/reports.md \"stats.txt\". The host.* lines at the end are the only ones that differ between reruns.\n";
   const json& run = obj(r, "run");
   const json& sum = obj(r, "summary");
-  L.add("run.inputs", get(run, "inputs"), "inputs simulated", "");
-  L.add("run.timesteps", get(run, "timesteps"), "timesteps per inference (T)", "");
-  L.add("run.verified", get(run, "verified"), "1 when every spike matched the golden executor", "");
-  L.add("run.simulated_cycles", get(run, "simulated_cycles"), "cycles simulated over all inputs", "cycles");
+  static const std::vector<Stat> kRun = {
+      {"inputs", "inputs simulated", ""},
+      {"timesteps", "timesteps per inference (T)", ""},
+      {"verified", "1 when every spike matched the golden executor", ""},
+      {"simulated_cycles", "cycles simulated over all inputs", "cycles"}};
+  L.add_table("run.", run, kRun);
   L.add("chip.clock_hz", get(obj(r, "chip"), "clock_hz"), "chip clock", "Hz");
   L.add("mapping.cores_used", get(obj(r, "mapping"), "cores_used"), "cores holding at least one group", "");
-  static const std::vector<std::array<const char*, 3>> kSummary = {
+  static const std::vector<Stat> kSummary = {
       {"latency_cycles", "latency of one inference, input in to result at the host", "cycles"},
       {"latency_s", "latency at the chip clock", "s"},
       {"throughput_inferences_per_s", "1 / latency", "inferences/s"},
@@ -85,44 +101,42 @@ std::string render_stats_txt(const json& r) {
       {"spikes", "spike events emitted by LIF neurons", ""},
       {"packets", "network packets injected (one carries many spike events)", ""},
       {"flits", "network flits injected", ""}};
-  for (const auto& [k, what, unit] : kSummary) L.add(std::string("summary.") + k, get(sum, k), what, unit);
-  for (const auto& [k, v] : obj(r, "energy_by_component_pJ").items())
-    L.add("energy." + name_part(k) + "_pJ", v, "energy of component " + k, "pJ");
-  const json& power = obj(r, "power");
-  for (const auto& [k, v] : obj(power, "by_component_W").items())
-    L.add("power." + name_part(k) + "_W", v, "average power of component " + k, "W");
+  L.add_table("summary.", sum, kSummary);
+  L.add_each("energy.", obj(r, "energy_by_component_pJ"), "_pJ", "energy of component ", "pJ");
+  L.add_each("power.", obj(obj(r, "power"), "by_component_W"), "_W", "average power of component ", "W");
   const json& area = obj(r, "area");
-  L.add("area.total_mm2", get(area, "total_mm2"), "chip area: cores x core area", "mm2");
-  L.add("area.cores", get(area, "cores"), "cores of the global mesh (all count)", "");
-  L.add("area.core_um2", get(area, "core_um2"), "area of one core, router included", "um2");
-  for (const auto& [k, v] : obj(area, "per_core_um2").items())
-    L.add("area.core." + name_part(k) + "_um2", v, "per-core area of " + k, "um2");
-  for (const auto& [k, v] : obj(r, "dram").items())
-    L.add("dram." + name_part(k), v, "off-chip memory: " + k, "");
+  static const std::vector<Stat> kArea = {
+      {"total_mm2", "chip area: cores x core area", "mm2"},
+      {"cores", "cores of the global mesh (all count)", ""},
+      {"core_um2", "area of one core, router included", "um2"}};
+  L.add_table("area.", area, kArea);
+  L.add_each("area.core.", obj(area, "per_core_um2"), "_um2", "per-core area of ", "um2");
+  L.add_each("dram.", obj(r, "dram"), "", "off-chip memory: ", "");
   for (const json& t : arr(r, "timesteps")) {
     const std::string p = fmt::format("timestep.{}.", get(t, "timestep").dump());
     for (const auto& [k, what, unit] : kTimestepColumns)
       if (std::string(k) != "timestep") L.add(p + k, get(t, k), what, unit);
   }
-  for (const json& l : arr(r, "layers")) {
-    const std::string p = "layer." + name_part(l.value("name", std::string("?"))) + ".";
-    L.add(p + "spikes", get(l, "spikes"), "spike events emitted", "");
-    L.add(p + "firing_rate", get(l, "firing_rate"), "spikes / (neurons x timesteps)", "");
-    L.add(p + "sops", get(l, "sops"), "synaptic operations", "");
-    L.add(p + "energy_pJ", get(l, "energy_pJ"), "energy of the layer's own events", "pJ");
-    L.add(p + "busy_cycles", get(l, "busy_cycles"), "cycles its cores' units spent on it, last input", "cycles");
-  }
-  for (const json& c : arr(r, "cores")) {
-    const std::string p = "core." + get(c, "id").dump() + ".";
-    L.add(p + "busy_cycles", get(c, "busy_cycles"), "busy cycles, last input", "cycles");
-    L.add(p + "idle_cycles", get(c, "idle_cycles"), "idle cycles of its input engine, node unit and packetiser, last input", "cycles");
-    L.add(p + "utilisation", get(c, "utilisation"), "busy / (3 x run cycles), last input", "");
-    L.add(p + "sops", get(c, "sops"), "synaptic operations, last input", "");
-  }
-  L.add("host.wall_s", get(run, "wall_s"), "wall time of the whole command (host)", "s");
-  L.add("host.chip_wall_s", get(run, "chip_wall_s"), "wall time of the chip simulation (host)", "s");
-  L.add("host.golden_wall_s", get(run, "golden_wall_s"), "wall time of the golden executor (host)", "s");
-  L.add("host.cycles_per_wall_s", get(run, "cycles_per_wall_s"), "simulation speed (host)", "cycles/s");
+  // Busy and idle cycles are the last input's (report.json `layers` and `cores`, docs/reports.md).
+  static const std::vector<Stat> kLayer = {
+      {"spikes", "spike events emitted", ""},
+      {"firing_rate", "spikes / (neurons x timesteps)", ""},
+      {"sops", "synaptic operations", ""},
+      {"energy_pJ", "energy of the layer's own events", "pJ"},
+      {"busy_cycles", "cycles its cores' units spent on it, last input", "cycles"}};
+  for (const json& l : arr(r, "layers")) L.add_table("layer." + name_part(l.value("name", std::string("?"))) + ".", l, kLayer);
+  static const std::vector<Stat> kCore = {
+      {"busy_cycles", "busy cycles, last input", "cycles"},
+      {"idle_cycles", "idle cycles of its input engine, node unit and packetiser, last input", "cycles"},
+      {"utilisation", "busy / (3 x run cycles), last input", ""},
+      {"sops", "synaptic operations, last input", ""}};
+  for (const json& c : arr(r, "cores")) L.add_table("core." + get(c, "id").dump() + ".", c, kCore);
+  static const std::vector<Stat> kHost = {
+      {"wall_s", "wall time of the whole command (host)", "s"},
+      {"chip_wall_s", "wall time of the chip simulation (host)", "s"},
+      {"golden_wall_s", "wall time of the golden executor (host)", "s"},
+      {"cycles_per_wall_s", "simulation speed (host)", "cycles/s"}};
+  L.add_table("host.", run, kHost);
   return L.text;
 }
 

@@ -1,10 +1,10 @@
 #pragma once
 // Routing functions of the mesh, one registry (docs/extending.md, "A routing function"): the
 // router (arch/noc/network.cpp) and the mapper's route and link-load estimate
-// (mapper/mapper.cpp) use the same RoutingFunction object, looked up once by the name in the chip
-// config (`router.routing`); the name table also drives config validation, the CLI choices and
-// the docs. Each function is one file in arch/noc/routing/ plus one line in
-// arch/noc/routing/list.hpp.
+// (mapper/place_and_route.cpp) use the same RoutingFunction object, looked up once by the name in
+// the chip config (`router.routing`); the name table also drives config validation, the CLI
+// choices and the docs. Each function is one file in arch/noc/routing/ plus one line in
+// arch/noc/routing/list.hpp (xy and yx share dimension_order.cpp, one table builder).
 #include <string>
 #include <utility>
 #include <vector>

@@ -155,7 +155,7 @@
     // Layers.
     var L = arr(R.layers);
     if (L.length) {
-      var s3 = section("Per layer", L.length + " layers in graph order. Busy cycles are summed over the layer's cores; a layer's energy is its own counted events: its cores' work, the router and link energy of the packets it sends and its share of its cores' static energy (the layers sum to the total).");
+      var s3 = section("Per layer", L.length + " layers in graph order. Busy cycles (summed over the layer's cores) and the active window are the last input's; spikes, firing rate and energy are per inference (means over the inputs). A layer's energy is its own counted events: its cores' work, the router and link energy of the packets it sends and its share of its cores' static energy (the layers sum to the total).");
       var g3 = h("div", { "class": "grid3" }, s3), names = L.map(function (l) { return l.name; });
       C.bar(g3, { title: "Busy cycles", horizontal: true, labels: names, series: [{ name: "busy", values: L.map(function (l) { return l.busy_cycles; }) }],
         valueTitle: "busy cycles (sum over cores)", tips: function (i) { var l = L[i]; return l.name + " (" + l.op + ", " + arr(l.shape).join("×") + ")\nbusy " + num(l.busy_cycles) + " cycles on " + l.cores + " core(s)\nactive " + num(l.start_cycles) + "–" + num(l.end_cycles); } });
@@ -170,7 +170,7 @@
     // Mesh.
     var cores = arr(R.cores), links = arr(R.links);
     if (cores.length) {
-      var s4 = section("Mesh: core utilisation and link traffic", "Tile colour = busy fraction of the run; arrows = flits per directed link (width and colour ∝ flits, dashed = chip-to-chip link). Hover for nodes and stalls.");
+      var s4 = section("Mesh: core utilisation and link traffic", "Last input: tile colour = busy fraction of its run; arrows = flits per directed link (width and colour ∝ flits, dashed = chip-to-chip link). Hover for nodes and stalls.");
       var cw = mesh[0] || 1, chh = mesh[1] || 1, gcols = cw * (chips[0] || 1), grows = chh * (chips[1] || 1);
       var g4 = h("div", { "class": gcols > 6 ? "" : "grid2" }, s4);  // wide meshes get the full width
       C.heatmap(g4, { cols: gcols, rows: grows, chipW: cw, chipH: chh, valueTitle: "core utilisation (busy ÷ simulated cycles)",

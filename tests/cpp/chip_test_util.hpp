@@ -34,6 +34,22 @@ inline model::Graph small_meta_spikeformer(int T) {
   return g;
 }
 
+// The time-multiplexed set-up of the chip tests: the `tiny` preset cut to a 4x4 mesh, on which
+// small_meta_spikeformer's groups outnumber the cores, and `g` mapped with --time-multiplex (so
+// in two phases or more; callers assert it).
+struct TimeMultiplexedChip {
+  arch::ChipConfig chip;
+  mapper::Mapping m;
+};
+inline TimeMultiplexedChip time_multiplexed_tiny(const model::Graph& g) {
+  TimeMultiplexedChip t{chip_preset("tiny"), {}};
+  t.chip.mesh.width = 4, t.chip.mesh.height = 4;
+  mapper::MapOptions mo;
+  mo.time_multiplex = true;
+  t.m = mapper::map_model(g, t.chip, mo);
+  return t;
+}
+
 // Builds a graph with seeded int8 weights, small biases and shifts 0; thresholds are set later by
 // calibrate_thresholds.
 class WeightedGraphBuilder {

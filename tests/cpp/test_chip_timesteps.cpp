@@ -21,6 +21,7 @@ namespace {
 using testing::chip_preset;
 using testing::random_image;
 using testing::small_meta_spikeformer;
+using testing::time_multiplexed_tiny;
 
 uint64_t sum(const std::vector<uint64_t>& v) {
   uint64_t s = 0;
@@ -68,11 +69,7 @@ TEST(ChipTimesteps, SumToRunTotalsMulticastAndUnicast) {
 TEST(ChipTimesteps, SumToRunTotalsTimeMultiplexed) {
   const int T = 2;
   model::Graph g = small_meta_spikeformer(T);
-  arch::ChipConfig chip = chip_preset("tiny");
-  chip.mesh.width = 4, chip.mesh.height = 4;
-  mapper::MapOptions mo;
-  mo.time_multiplex = true;
-  const mapper::Mapping m = mapper::map_model(g, chip, mo);
+  const auto [chip, m] = time_multiplexed_tiny(g);
   ASSERT_GE(m.phases.size(), 2u);
   auto img = random_image(g.input().shape, 12);
   arch::Chip c(g, chip, m);

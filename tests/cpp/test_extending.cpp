@@ -205,5 +205,18 @@ TEST(Extending, RegistriesAreTheTablesErrorsName) {
   EXPECT_EQ(multicast_routing().name, std::string("xy"));
 }
 
+// arch/noc/routing/dimension_order.cpp builds both orders' tables from one function: they are the
+// tables written out by hand before (port per offset_index, north = -y).
+TEST(Extending, DimensionOrderTablesAreTheHandWrittenOnes) {
+  const int xy[9] = {kWest, kWest, kWest, kNorth, kLocal, kSouth, kEast, kEast, kEast};
+  const int yx[9] = {kNorth, kWest, kSouth, kNorth, kLocal, kSouth, kNorth, kEast, kSouth};
+  ASSERT_NE(routing_function("xy").sign_table, nullptr);
+  ASSERT_NE(routing_function("yx").sign_table, nullptr);
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_EQ(routing_function("xy").sign_table[i], xy[i]) << i;
+    EXPECT_EQ(routing_function("yx").sign_table[i], yx[i]) << i;
+  }
+}
+
 }  // namespace
 }  // namespace spikechip

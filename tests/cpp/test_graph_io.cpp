@@ -16,14 +16,9 @@ using spikechip::testing::tiny_graph;
 
 namespace {
 
-// Saves the tiny graph, lets `edit` change graph.json, and expects load_model to fail with `parts`.
-void expect_json_error(const std::function<void(nlohmann::json&)>& edit, std::initializer_list<std::string> parts) {
-  const std::string dir = fresh_dir("m");
-  save_model(tiny_graph(), dir);
-  auto j = nlohmann::json::parse(slurp(dir + "/graph.json"));
-  edit(j);
-  spit(dir + "/graph.json", j.dump(1));
-  std::vector<std::string> all{dir + "/graph.json"};
+// load_model(dir) fails with a message naming dir/file and every one of `parts`.
+void expect_load_error(const std::string& dir, const std::string& file, std::initializer_list<std::string> parts) {
+  std::vector<std::string> all{dir + "/" + file};
   all.insert(all.end(), parts.begin(), parts.end());
   try {
     load_model(dir);
@@ -31,6 +26,16 @@ void expect_json_error(const std::function<void(nlohmann::json&)>& edit, std::in
   } catch (const Error& e) {
     for (const auto& p : all) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nmissing: " << p;
   }
+}
+
+// Saves the tiny graph, lets `edit` change graph.json, and expects load_model to fail with `parts`.
+void expect_json_error(const std::function<void(nlohmann::json&)>& edit, std::initializer_list<std::string> parts) {
+  const std::string dir = fresh_dir("m");
+  save_model(tiny_graph(), dir);
+  auto j = nlohmann::json::parse(slurp(dir + "/graph.json"));
+  edit(j);
+  spit(dir + "/graph.json", j.dump(1));
+  expect_load_error(dir, "graph.json", parts);
 }
 
 nlohmann::json& node(nlohmann::json& j, const std::string& name) {
@@ -46,14 +51,7 @@ void expect_weights_error(const std::function<void(SafeTensors&)>& edit, std::in
   SafeTensors st = read_safetensors(dir + "/weights.safetensors");
   edit(st);
   write_safetensors(dir + "/weights.safetensors", st);
-  std::vector<std::string> all{dir + "/weights.safetensors"};
-  all.insert(all.end(), parts.begin(), parts.end());
-  try {
-    load_model(dir);
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    for (const auto& p : all) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nmissing: " << p;
-  }
+  expect_load_error(dir, "weights.safetensors", parts);
 }
 
 }  // namespace

@@ -107,15 +107,9 @@ TEST(CycleAccounting, ShippedModelOnDenseCores) {
 
 TEST(CycleAccounting, TimeMultiplexedRunWaitsForDram) {
   const model::Graph g = testing::small_meta_spikeformer(1);
-  arch::ChipConfig chip = chip_preset("tiny");
-  chip.mesh.width = 4, chip.mesh.height = 4;
-  mapper::MapOptions mo;
-  mo.time_multiplex = true;
-  const mapper::Mapping m = mapper::map_model(g, chip, mo);
+  const auto [chip, m] = testing::time_multiplexed_tiny(g);
   ASSERT_GE(m.phases.size(), 2u);
-  std::mt19937_64 rng(3);
-  std::vector<uint8_t> img(size_t(g.input().shape.size()));
-  for (auto& v : img) v = uint8_t(rng() % 256);
+  const std::vector<uint8_t> img = testing::random_image(g.input().shape, 3);
   arch::Chip c(g, chip, m);
   const arch::ChipRunResult r = c.run(model::InputView{img.data(), 1, g.input().shape}, 1);
   EXPECT_GT(expect_exact_accounting(g, r, 1), 0u) << "the later phase's groups wait for their weights";

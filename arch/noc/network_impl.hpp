@@ -1,0 +1,668 @@
+// Internal state of the network model (Network::Impl): routers, input and output VCs, flit
+// buffers, the event calendars, and the mechanisms both router models share (buffers, parking,
+// VC allocation of multicast heads, switch traversal). The per-cycle router visits are in
+// router_speculative.cpp and router_separable.cpp, the cycle loop and the public API in
+// network.cpp. Included by those three files only.
+#pragma once
+
+#include "arch/noc/network.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <deque>
+#include <queue>
+#include <tuple>
+#include <sstream>
+
+#include "base/error.hpp"
+
+namespace spikechip::arch::noc {
+
+namespace detail {
+
+inline int opposite(int p) { return (p + 2) & 3; }
+
+struct Flit {
+  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
+  uint32_t copy;     // which (packet, destination subset) this flit belongs to
+  int32_t dest;      // the copy's only destination, or -1 for a multicast set (route without a lookup)
+  uint32_t idx;      // flit index in the packet
+  bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
+};
+
+// Input VC state, split by use. InVC is what the switch allocator reads for every candidate VC
+// each cycle (16 bytes, four per cache line; at saturation the allocator scan is memory-bound);
+// InVCRoute is only touched by VC allocation and by a winning flit's traversal. The flits
+// themselves live in one network-wide array (Impl::fbuf), buffer_depth rounded up to a power of
+// two per VC, so a VC is a head index and a count, no heap block of its own.
+struct InVC {
+  uint16_t head = 0, n = 0;
+  uint8_t nout = 0;  // branches of the allocated packet (valid while allocated)
+  uint8_t out_port[kNumPorts];
+  uint8_t out_vc[kNumPorts];  // vcs <= 16
+};
+static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
+
+// Whether the head won VC allocation (out ports/VCs valid until the tail) is bit vc of
+// Router::al[port] only, so a traversal's bookkeeping does not touch this record.
+struct InVCRoute {
+  bool forked = false;
+  // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
+  // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
+  bool failed = false;
+  uint32_t out_copy[kNumPorts];
+  int32_t out_dest[kNumPorts];
+  uint64_t fail_epoch = 0;
+};
+
+struct OutVC {
+  int credits = 0;
+  bool busy = false;  // owned by a packet between its head and tail
+  // The waiter's input port and VC (unparking it needs them; recomputing them from the index
+  // took two divisions per credit).
+  uint8_t waiter_ip = 0;
+  uint16_t waiter_mask = 0;  // 1 << the waiter's VC, 0 without a waiter (unparking is then a no-op)
+  int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
+};
+
+struct Router {
+  // Fields are ordered by use: the first cache line holds what every visit reads (occupancy,
+  // per-port VC masks, arbiter pointers, the injection state); what only a traversal or an event
+  // touches follows. A router visit at saturation is memory-bound, so this is worth keeping.
+  uint32_t buffered = 0;
+  // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
+  // the allocators visit only set bits instead of every VC of every port.
+  // Eight lanes, the last three always 0, so a visit tests all ports at once (Impl::port_masks).
+  uint16_t ne[8] = {};
+  uint16_t al[8] = {};
+  // Parked VCs (per input port): a ready head whose stall can only end on a known event (a credit
+  // for its output VC, or an output VC of its port released here), left out of the allocators
+  // until then; its per-cycle stall is added in bulk on unpark (Impl::park_*).
+  uint16_t parked[8] = {};
+  bool active = false;
+  // Asleep: holds flits but nothing can move until a flit or credit arrives or a packet is
+  // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
+  // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
+  bool asleep = false;
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
+  int rr_in = 0;
+  int rr_va = 0;
+  int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
+  // injection (source queue of packet copies, one flit per cycle into a local input VC)
+  int inj_vc = -1;
+  uint32_t inj_flit = 0;
+  int32_t inj_dest = -1;
+  uint32_t inj_size = 0;
+  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
+  size_t srcq_head = 0;
+  std::vector<uint32_t> srcq;
+  // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
+  // back: the only changes that can turn a failed VC allocation into a success (a unicast head
+  // fails only when every VC of its port is busy, a multicast branch when none is free and
+  // empty; taking credits or VCs cannot help either).
+  uint64_t vc_epoch = 0;
+  uint64_t link_free[4] = {0, 0, 0, 0};
+  RouterStats st;
+  int nbr[4] = {-1, -1, -1, -1};
+  int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
+  int ser[4] = {1, 1, 1, 1};      // cycles a flit occupies the output link
+  // Per input port: the credit latency back to the upstream router (its clat of the link), kept
+  // here so a traversal does not load the upstream router.
+  int in_clat[4] = {0, 0, 0, 0};
+  uint32_t in_ovc[4] = {0, 0, 0, 0};  // per input port: the upstream output VC 0's index in Impl::ovc
+  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released;
+  // novc_ports bit op: some novc[op][*] is non-zero.
+  uint16_t novc[4][kNumPorts] = {};
+  unsigned novc_ports = 0;
+  LinkStats ls[4];
+  int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
+  bool chip[4] = {false, false, false, false};
+  uint64_t sleep_since = 0;
+  uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
+  bool has_source() const { return srcq_head < srcq.size(); }
+};
+
+// Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
+// router activation order and delivery order); credits only add to counters, so they live in a
+// separate ring of 4-byte output-VC indices.
+enum class EvType : uint8_t { Arrive, Eject };
+struct Event {
+  EvType type;
+  uint8_t port;
+  uint16_t vc;
+  uint32_t node;
+  Flit flit;
+};
+
+struct Copy {
+  uint32_t pkt;
+  std::vector<int> dests;
+};
+
+struct PacketRec {
+  Packet p;
+  uint32_t remaining = 0;
+};
+
+}  // namespace detail
+using detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
+    detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
+
+struct Network::Impl {
+  Network& net;
+  const NetworkParams& p;
+  int V, D, P;
+  std::vector<Router> routers;
+  // Flat per-network state: input VC i of (node, port) is ivc[(node*kNumPorts + port)*V + i], its
+  // flits fbuf[that index << cap_shift ...]; output VC of (node, dir, vc) is ovc[(node*4 + dir)*V + vc].
+  std::vector<InVC> ivc;
+  std::vector<InVCRoute> ivr;  // same index as ivc
+  std::vector<Flit> fbuf;
+  int cap_shift = 0;
+  uint32_t cap_mask = 0;
+  std::vector<OutVC> ovc;
+  std::vector<uint64_t> head_ready;    // per input VC: its front flit's ready cycle (dense: the switch
+                                      // allocator tests it without touching the flit buffer)
+  std::vector<uint64_t> parked_since;  // per input VC: first cycle whose stall is not yet counted
+  // Separable model (RouterModel::Separable, process_router_sep): per input VC the first cycle its
+  // front head may request a VC (route computation done); per router the iSLIP pointers.
+  const bool sep;
+  const int bub;       // cycles between a head's stages (1; 0 for a single-stage router, P = 1)
+  const int Pbody;     // body flits: earliest traversal after arrival (they skip RC and VA)
+  const int cdelay;    // extra cycles before a returned credit is usable
+  std::vector<uint64_t> va_from;
+  struct IslipPtrs {
+    uint8_t sa_grant[kNumPorts] = {}, sa_accept[kNumPorts] = {};  // switch: per output / input port
+    std::vector<uint8_t> va_grant, va_accept;  // VC: per output VC (port * V + vc) / input VC
+  };
+  std::vector<IslipPtrs> islip;
+  bool park_no_vc;  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
+  // Resolved once from p.routing: the unicast function's sign table (null: call its ports()),
+  // and the XY table of the multicast trees.
+  const int* uni_table = nullptr;
+  const int* mc_table = nullptr;
+  std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
+  std::vector<PacketSink*> sinks;
+  PacketSink* default_sink = nullptr;
+  std::vector<std::vector<Event>> cal;
+  // Credit returns: the output VC's index and its router (a division per credit otherwise).
+  struct Credit {
+    uint32_t ovc, node;
+  };
+  std::vector<std::vector<Credit>> ccal;
+  uint64_t cal_mask = 0;
+  uint64_t events_pending = 0;
+  std::vector<int> active, next_active;
+  // deques: references stay valid while sinks inject new packets from deliver() and while a
+  // fork creates copies from a copy being read.
+  std::deque<Copy> copies;
+  std::vector<uint32_t> free_copies;
+  std::deque<PacketRec> packets;
+  std::vector<uint32_t> free_packets;
+  using Pending = std::tuple<uint64_t, uint64_t, uint32_t>;  // (cycle, sequence, packet record)
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
+  uint64_t seq = 0;
+  uint64_t next_id = 0;
+  uint64_t last_progress = 0;
+  uint64_t asleep_count = 0;
+  using Wake = std::pair<uint64_t, int>;  // (cycle, router): a refusing sink may accept again
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes;
+  uint64_t sink_wake = 0;  // of the router being processed: kNever, or when its sink may accept
+  bool moved = false, timer = false;  // of the router being processed
+  NetworkTotals tot;
+
+  Impl(Network& n, const NetworkParams& params)
+      : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages),
+        sep(params.model == RouterModel::Separable),
+        bub(sep && params.pipeline_stages > 1 ? 1 : 0),
+        Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
+        cdelay(sep ? 1 : 0) {
+    const int N = p.width * p.height;
+    routers.resize(N);
+    sinks.assign(N, nullptr);
+    while ((1 << cap_shift) < D) ++cap_shift;
+    cap_mask = (1u << cap_shift) - 1;
+    ivc.resize(size_t(N) * kNumPorts * V);
+    ivr.resize(ivc.size());
+    fbuf.resize(ivc.size() << cap_shift);
+    ovc.resize(size_t(N) * 4 * V);
+    parked_since.resize(ivc.size());
+    head_ready.resize(ivc.size());
+    if (sep) {
+      va_from.resize(ivc.size());
+      islip.resize(N);
+      for (auto& s : islip) s.va_grant.assign(size_t(4) * V, 0), s.va_accept.assign(size_t(kNumPorts) * V, 0);
+    }
+    park_no_vc = !p.routing->adaptive;
+    uni_table = p.routing->sign_table;
+    mc_table = multicast_routing().sign_table;
+    for (auto& o : ovc) o.credits = D;
+    xs.resize(N);
+    ys.resize(N);
+    const int cw = p.chip_width > 0 ? p.chip_width : p.width;
+    const int ch = p.chip_height > 0 ? p.chip_height : p.height;
+    const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
+    int max_lat = 1;
+    for (int n = 0; n < N; ++n) {
+      Router& r = routers[n];
+      const int x = n % p.width, y = n / p.width;
+      xs[n] = x;
+      ys[n] = y;
+      for (int d = 0; d < 4; ++d) {
+        int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
+        if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
+        r.nbr[d] = ny * p.width + nx;
+        r.chip[d] = (nx / cw != x / cw) || (ny / ch != y / ch);
+        if (r.chip[d]) {
+          r.ser[d] = ser_chip;
+          r.lat[d] = p.link_latency + p.chip_link_latency + ser_chip - 1;
+          r.clat[d] = p.link_latency + p.chip_link_latency;
+        } else {
+          r.lat[d] = p.link_latency;
+          r.clat[d] = p.link_latency;
+        }
+        max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
+      }
+    }
+    for (int n = 0; n < N; ++n)
+      for (int d = 0; d < 4; ++d)
+        if (const int up = routers[n].nbr[d]; up >= 0) {
+          routers[n].in_clat[d] = routers[up].clat[opposite(d)];
+          routers[n].in_ovc[d] = uint32_t((size_t(up) * 4 + opposite(d)) * V);
+        }
+    size_t ring = 1;
+    while (ring < size_t(max_lat) + 2 + size_t(cdelay)) ring <<= 1;  // power of two: index by mask
+    cal.resize(ring);
+    ccal.resize(ring);
+    cal_mask = ring - 1;
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------
+  size_t vci(int node, int port, int vc) const { return (size_t(node) * kNumPorts + port) * V + vc; }
+  OutVC& out(int node, int dir, int vc) { return ovc[(size_t(node) * 4 + dir) * V + vc]; }
+  const OutVC& out(int node, int dir, int vc) const { return ovc[(size_t(node) * 4 + dir) * V + vc]; }
+  Flit& front(size_t i) { return fbuf[(i << cap_shift) + ivc[i].head]; }
+  const Flit& flit_at(size_t i, uint32_t k) const { return fbuf[(i << cap_shift) + ((ivc[i].head + k) & cap_mask)]; }
+  void push(size_t i, const Flit& f) {
+    InVC& iv = ivc[i];
+    if (iv.n >= D) throw Error("internal: router input buffer overflow (credit accounting broken)");
+    fbuf[(i << cap_shift) + ((iv.head + iv.n) & cap_mask)] = f;
+    // Selects, not branches: whether a VC was empty is a coin flip at saturation.
+    const uint64_t first = uint64_t(0) - uint64_t(iv.n == 0);
+    head_ready[i] = (f.ready & first) | (head_ready[i] & ~first);
+    if (sep && iv.n == 0) va_from[i] = f.ready - uint64_t(bub);  // route computation ends a stage before
+    ++iv.n;
+  }
+  void pop(size_t i) {
+    InVC& iv = ivc[i];
+    iv.head = uint16_t((iv.head + 1) & cap_mask);
+    --iv.n;
+    // Unconditional: an emptied VC's value is stale but never read (push sets it first).
+    head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
+  }
+
+  // A table lookup on the signs of the offsets, not an if-chain: the direction is random per
+  // packet, so the chain's branches were mispredicted.
+  int xy_port(int node, int dest) const { return mc_table[offset_index(xs[node], ys[node], xs[dest], ys[dest])]; }
+  // The lowest free VC of an output port with room (whole_packet: with all D credits), else
+  // (not whole_packet) the lowest free one, else -1. Bitmasks over a fixed-count loop, not an
+  // early exit per VC (whose exit point is data-dependent).
+  int free_vc(int node, int port, bool whole_packet) const {
+    const OutVC* o = &ovc[(size_t(node) * 4 + port) * V];
+    unsigned room = 0, free = 0;
+    for (int v = 0; v < V; ++v) {
+      const bool ok = !o[v].busy;
+      free |= unsigned(ok) << v;
+      room |= unsigned(ok & (whole_packet ? o[v].credits == D : o[v].credits > 0)) << v;
+    }
+    if (whole_packet) free = 0;
+    return room ? __builtin_ctz(room) : free ? __builtin_ctz(free) : -1;
+  }
+  // Unicast route by the routing function resolved at construction: a sign-table lookup for the
+  // dimension-order functions, else its ports(); of two productive ports (adaptive) the one whose
+  // output VCs have the most credits, the first on a tie.
+  int unicast_port(int node, int dest) const {
+    if (uni_table) return uni_table[offset_index(xs[node], ys[node], xs[dest], ys[dest])];
+    int cand[2];
+    const int nc = p.routing->ports(xs[node], ys[node], xs[dest], ys[dest], cand);
+    if (nc == 0) return kLocal;
+    if (nc == 1) return cand[0];
+    auto score = [&](int port) {
+      int best = -1;
+      for (int v = 0; v < V; ++v) {
+        const OutVC& o = out(node, port, v);
+        if (!o.busy) best = std::max(best, o.credits);
+      }
+      return best;
+    };
+    return score(cand[1]) > score(cand[0]) ? cand[1] : cand[0];
+  }
+
+  void schedule(uint64_t cycle, const Event& e) {
+    cal[cycle & cal_mask].push_back(e);
+    ++events_pending;
+  }
+  void schedule_credit(uint64_t cycle, uint32_t out_index, uint32_t node) {
+    ccal[cycle & cal_mask].push_back(Credit{out_index, node});
+    ++events_pending;
+  }
+  void activate(int n, uint64_t t) {
+    Router& r = routers[n];
+    if (r.asleep) {
+      const uint64_t slept = t - r.sleep_since;
+      r.st.stall_no_vc += r.inc[0] * slept, r.st.stall_no_credit += r.inc[1] * slept;
+      r.st.stall_sink += r.inc[2] * slept, r.st.stall_arbitration += r.inc[3] * slept;
+      if (p.round_robin && r.buffered > 0) {
+        r.rr_va = int((uint64_t(r.rr_va) + slept) % kNumPorts);
+        r.rr_in = int((uint64_t(r.rr_in) + slept) % kNumPorts);
+      }
+      r.asleep = false;
+      --asleep_count;
+    }
+    if (!r.active) {
+      r.active = true;
+      active.push_back(n);
+    }
+  }
+  // Recycled records keep their dests capacity, so a copy costs no allocation in steady state.
+  uint32_t new_copy(uint32_t pkt, const std::vector<int>& dests) {
+    uint32_t id;
+    if (!free_copies.empty()) {
+      id = free_copies.back();
+      free_copies.pop_back();
+      copies[id].pkt = pkt;
+      copies[id].dests.assign(dests.begin(), dests.end());
+    } else {
+      id = uint32_t(copies.size());
+      copies.push_back(Copy{pkt, dests});
+    }
+    return id;
+  }
+  void release_copy(uint32_t id) {
+    copies[id].dests.clear();
+    free_copies.push_back(id);
+  }
+  PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
+
+  // ---- parked heads ----------------------------------------------------------------------
+  // A stalled head is re-examined every cycle only to count its stall (the counts are part of
+  // the output). When the stall can only end on one known event, the VC is parked instead: the
+  // allocators skip it, and the event adds one stall per cycle parked, the count the per-cycle
+  // examination would have made (a stall is side-effect free: no arbiter moves, no port is
+  // taken). Parking at cycle t counts t itself in bulk, so a router's per-cycle stall increments
+  // for sleeping (Router::inc) never include a parked VC.
+  void park(Router& r, size_t i, int ip, int vc, uint64_t t) {
+    r.parked[ip] |= uint16_t(1u << vc);
+    parked_since[i] = t;
+  }
+  static void set_waiter(OutVC& o, size_t i, int ip, int vc) {
+    o.waiter = int32_t(i);
+    o.waiter_ip = uint8_t(ip);
+    o.waiter_mask = uint16_t(1u << vc);
+  }
+  void unpark(Router& r, int ip, int vc) {
+    r.parked[ip] &= uint16_t(~(1u << vc));
+  }
+  // An output VC of port op was released by a tail in cycle t: heads parked for a VC of that port
+  // stalled through t and compete again from t+1 (VC allocation of t came before the release).
+  void release_no_vc_waiters(Router& r, int node, int op, uint64_t t) {
+    for (int ip = 0; ip < kNumPorts; ++ip) {
+      for (unsigned m = r.novc[op][ip]; m; m &= m - 1) {
+        const int vc = __builtin_ctz(m);
+        r.st.stall_no_vc += t + 1 - parked_since[vci(node, ip, vc)];
+        unpark(r, ip, vc);
+      }
+      r.novc[op][ip] = 0;
+    }
+    r.novc_ports &= ~(1u << op);
+  }
+
+  // ---- per-cycle work -------------------------------------------------------------------
+  // heads: input ports with a non-empty, unparked, unallocated VC; ready: with a non-empty,
+  // unparked, allocated one. The per-port VC masks are read as 16-bit lanes of two 64-bit words
+  // (SWAR) instead of a loop over ports: every visit does this, and the loop cost ~80
+  // instructions per visit.
+  static_assert(std::endian::native == std::endian::little, "port_masks reads lane k of a uint16_t array as bits 16k..");
+  static unsigned nonzero_lanes(uint64_t x) {  // bit k: lane k (of 4) is non-zero
+    constexpr uint64_t k = 0x7FFF7FFF7FFF7FFFull;
+    const uint64_t h = ((((x & k) + k) | x) & ~k) >> 15;  // bit 16k: lane k non-zero
+    // Multiplying by 2^0 + 2^15 + 2^30 + 2^45 moves bit 16k to bit 45 + k (no two partial
+    // products meet, so no carries).
+    return unsigned((h * 0x0000200040008001ull) >> 45) & 0xFu;
+  }
+  static void port_masks(const Router& r, unsigned& heads, unsigned& ready) {
+    uint64_t ne[2], al[2], pk[2];
+    std::memcpy(ne, r.ne, sizeof ne);
+    std::memcpy(al, r.al, sizeof al);
+    std::memcpy(pk, r.parked, sizeof pk);
+    const uint64_t w0 = ne[0] & ~pk[0], w1 = ne[1] & ~pk[1];
+    heads = nonzero_lanes(w0 & ~al[0]) | nonzero_lanes(w1 & ~al[1]) << 4;
+    ready = nonzero_lanes(w0 & al[0]) | nonzero_lanes(w1 & al[1]) << 4;
+  }
+  // Port set `m` (bit i = port i) renumbered so bit k is port (start + k) mod kNumPorts: visiting
+  // its set bits upwards is the round-robin order starting at `start`.
+  static unsigned rotate_ports(unsigned m, int start) {
+    return ((m >> start) | (m << (kNumPorts - start))) & ((1u << kNumPorts) - 1);
+  }
+  void process_events(uint64_t t);
+  void eject(int node, const Flit& f, uint64_t t);
+
+  bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
+    if (f.dest >= 0) {
+      const int port = unicast_port(node, f.dest);
+      int vc = 0;
+      if (port != kLocal) {
+        vc = free_vc(node, port, false);
+        if (vc < 0) return false;
+        out(node, port, vc).busy = true;
+      }
+      iv.nout = 1;
+      iv.out_port[0] = uint8_t(port);
+      iv.out_vc[0] = uint8_t(vc);
+      ir.out_copy[0] = f.copy;
+      ir.out_dest[0] = f.dest;
+      ir.forked = false;
+      return true;
+    }
+    // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
+    // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
+    const Copy& c = copies[f.copy];
+    int mask = 0;
+    for (int d : c.dests) mask |= 1 << xy_port(node, d);
+    int vcs[kNumPorts];
+    int nb = 0;
+    for (int port = 0; port < kNumPorts; ++port) {
+      if (!(mask & (1 << port))) continue;
+      vcs[port] = 0;
+      if (port != kLocal) {
+        vcs[port] = free_vc(node, port, true);
+        if (vcs[port] < 0) return false;
+      }
+      ++nb;
+    }
+    iv.nout = 0;
+    ir.forked = nb > 1;
+    for (int port = 0; port < kNumPorts; ++port) {
+      if (!(mask & (1 << port))) continue;
+      if (port != kLocal) out(node, port, vcs[port]).busy = true;
+      const int b = iv.nout++;
+      iv.out_port[b] = uint8_t(port);
+      iv.out_vc[b] = uint8_t(vcs[port]);
+      if (nb == 1) {
+        ir.out_copy[b] = f.copy;
+        ir.out_dest[b] = -1;
+      } else {
+        std::vector<int> sub;
+        for (int d : copies[f.copy].dests)
+          if (xy_port(node, d) == port) sub.push_back(d);
+        ir.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
+        ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
+      }
+    }
+    return true;
+  }
+
+  // ---- switch traversal -------------------------------------------------------------------
+  // Takes the front flit of input VC i = (ip, vc) of router r and returns its credit upstream.
+  __attribute__((always_inline)) Flit take_front(Router& r, int ip, int vc, size_t i, uint64_t t) {
+    InVC& iv = ivc[i];
+    const Flit f = front(i);
+    pop(i);
+    r.ne[ip] &= uint16_t(~(unsigned(iv.n == 0) << vc));
+    --r.buffered;
+    if (ip != kLocal) schedule_credit(t + r.in_clat[ip] + cdelay, r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
+    return f;
+  }
+  // Sends flit nf over output link op on output VC `vc` (index oi = op * V + vc in the router).
+  __attribute__((always_inline)) void send(Router& r, int node, int op, int vc, int oi, Flit nf, uint64_t t) {
+    OutVC& o = ovc[size_t(node) * 4 * V + oi];
+    --o.credits;
+    // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
+    const bool tail = nf.last;
+    o.busy &= !tail;
+    r.vc_epoch += tail;
+    if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
+    const int lat = r.lat[op], ser = r.ser[op];
+    nf.ready = t + uint64_t(lat) + uint64_t(nf.idx == 0 ? P : Pbody);
+    schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
+    r.link_free[op] = t + ser;
+    ++r.ls[op].flits;  // network link totals are summed from these in totals()
+    r.ls[op].busy_cycles += ser;
+    if (net.on_link_) net.on_link_(int(node), op, t, ser);
+  }
+  // After the input VC's flit left: a tail ends the packet's hold on its output VCs.
+  __attribute__((always_inline)) void finish(Router& r, int ip, int vc, bool tail, uint64_t t) {
+    r.al[ip] &= uint16_t(~(unsigned(tail) << vc));
+    last_progress = t;
+  }
+
+  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand.
+  void traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
+    InVC& iv = ivc[i];
+    InVCRoute& ir = ivr[i];
+    const Flit f = take_front(r, ip, vc, i, t);
+    net.flits_in_network_ += iv.nout - 1;
+    for (int b = 0; b < iv.nout; ++b) {
+      const int op = iv.out_port[b];
+      const Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
+      ++r.st.traversals;
+      if (op == kLocal) schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
+      else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
+    }
+    if (f.last & ir.forked) release_copy(f.copy);
+    finish(r, ip, vc, f.last, t);
+  }
+  // traverse() for the common case, a single non-local branch (output port op, output VC index
+  // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
+  // flit leaves as it came but for its ready cycle (allocate() gives a lone branch the flit's own
+  // copy and destination, and such a branch is never a fork).
+  __attribute__((always_inline)) void traverse1(Router& r, int node, int ip, int vc, size_t i, uint64_t t, int op, int oi) {
+    const Flit f = take_front(r, ip, vc, i, t);
+    ++r.st.traversals;
+    send(r, node, op, ivc[i].out_vc[0], oi, f, t);
+    finish(r, ip, vc, f.last, t);
+  }
+
+  // Switch allocation's test of allocated input VC i = (ip, vc), whose head is past the router
+  // pipeline, shared by both router models: can every branch take a flit this cycle (a credit on
+  // its output VC and a free link, or a ready sink for the local port)? If so, returns its output
+  // ports (bit op); if not, counts the stall, or parks the VC on the credit it waits for, and
+  // returns 0. op0: the router's output VCs (nv per port); sk: the router's sink, asked once per
+  // visit.
+  struct SinkCheck {
+    bool checked = false, ready = false;
+  };
+  __attribute__((always_inline)) unsigned sa_outputs(Router& r, int node, int ip, int vc, size_t i, const InVC& iv,
+                                                     const OutVC* op0, int nv, uint64_t t, SinkCheck& sk, bool& tmr,
+                                                     uint64_t& s_no_credit, uint64_t& s_sink) {
+    if (iv.nout == 1 && iv.out_port[0] != kLocal) {
+      // The common case, one non-local branch: the general loop below, minus its tests.
+      const int op = iv.out_port[0];
+      const int oi = op * nv + iv.out_vc[0];
+      const bool no_credit = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
+      if (no_credit | link_busy) {
+        tmr |= link_busy;
+        if (no_credit) {
+          park(r, i, ip, vc, t);
+          set_waiter(ovc[size_t(node) * 4 * nv + oi], i, ip, vc);
+        } else {
+          ++s_no_credit;
+        }
+        return 0;
+      }
+      return 1u << op;
+    }
+    bool no_credit = false, blocked_sink = false, local = false;
+    int wait_out = -1;  // an output VC without credit
+    unsigned outs = 0;
+    for (int b = 0; b < iv.nout; ++b) {
+      const int op = iv.out_port[b];
+      outs |= 1u << op;
+      if (op == kLocal) {
+        local = true;
+        if (!sk.checked) {
+          PacketSink* sink = sink_of(node);
+          sk.ready = !sink || sink->ready(node, t);
+          sk.checked = true;
+          if (!sk.ready) sink_wake = std::min(sink_wake, sink->ready_again(node, t));
+        }
+        if (!sk.ready) blocked_sink = true;
+      } else {
+        const int oi = op * nv + iv.out_vc[b];
+        const bool out_empty = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
+        no_credit |= out_empty | link_busy;
+        if (out_empty) wait_out = oi;
+        tmr |= link_busy;
+      }
+    }
+    if (blocked_sink) {
+      ++s_sink;
+      return 0;
+    }
+    if (no_credit) {
+      // Without a local branch (whose sink could refuse, a different stall) it stays a
+      // no-credit stall until that output VC gets a credit back.
+      if (wait_out >= 0 && !local) {
+        park(r, i, ip, vc, t);
+        set_waiter(ovc[size_t(node) * 4 * nv + wait_out], i, ip, vc);
+      } else {
+        ++s_no_credit;
+      }
+      return 0;
+    }
+    return outs;
+  }
+
+  // kPortAt[s][k]: the k-th port of a round-robin pass starting at port s.
+  static constexpr uint8_t kPortAt[kNumPorts][kNumPorts] = {
+      {0, 1, 2, 3, 4}, {1, 2, 3, 4, 0}, {2, 3, 4, 0, 1}, {3, 4, 0, 1, 2}, {4, 0, 1, 2, 3}};
+
+  // Lanes 0..4 of a per-port VC mask pair (16-bit lanes, as Router::ne) packed into one word:
+  // port ip's VCs at bits ip*NVC... (NVC <= 4: at most 20 bits).
+  template <int NVC>
+  static unsigned pack_lanes(uint64_t w0, uint64_t w1) {
+    constexpr uint64_t vm = (1u << NVC) - 1;
+    return unsigned((w0 & vm) | ((w0 >> 16) & vm) << NVC | ((w0 >> 32) & vm) << (2 * NVC) |
+                    ((w0 >> 48) & vm) << (3 * NVC) | (w1 & vm) << (4 * NVC));
+  }
+
+  // The router visits, one per model (RouterModel): process_router in router_speculative.cpp,
+  // process_router_sep in router_separable.cpp; NVC as there.
+  template <int NVC>
+  void process_router(int node, uint64_t t);
+  template <int NVC>
+  void process_router_sep(int node, uint64_t t);
+  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned* eligible, unsigned& used_out);
+
+  void inject_flit(Router& r, int node, uint64_t t);
+  void release_pending(uint64_t t);
+  void cycle(uint64_t t);
+  template <int NVC>
+  void visit_active(uint64_t t);
+  std::string describe() const;
+};
+
+}  // namespace spikechip::arch::noc

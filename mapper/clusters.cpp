@@ -1,0 +1,94 @@
+// Co-location clusters (docs/mapper.md): nodes that must share cores (a LIF or Output with its
+// input, an Add with its operands) and the membrane words and weight bytes each output neuron
+// or channel of the cluster needs, from which the partition sizes groups.
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "base/error.hpp"
+#include "mapper/mapper.hpp"
+
+namespace spikechip::mapper {
+
+using model::Graph;
+using model::Node;
+using model::Op;
+
+std::vector<Cluster> build_clusters(const Graph& g) {
+  const int n = int(g.nodes.size());
+  std::vector<int> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](int a) {
+    while (parent[a] != a) a = parent[a] = parent[parent[a]];
+    return a;
+  };
+  auto unite = [&](int a, int b) { parent[find(a)] = find(b); };
+  for (int i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    // A LIF / Output reads its input membrane locally; an Add reads all its operands locally.
+    // A Mean is a reduction: its input stream stays where it is and sends partial sums.
+    if (nd.op == Op::LIF || nd.op == Op::Output || nd.op == Op::Add)
+      for (int in : nd.inputs) unite(i, in);
+  }
+  std::map<int, std::vector<int>> members;
+  for (int i = 0; i < n; ++i)
+    if (g.nodes[i].op != Op::Input) members[find(i)].push_back(i);
+  // Consumers of each node, to know which membranes need their own word.
+  std::vector<std::vector<int>> consumers(n);
+  for (int i = 0; i < n; ++i)
+    for (int in : g.nodes[i].inputs) consumers[in].push_back(i);
+
+  std::vector<Cluster> out;
+  for (auto& [root, nodes] : members) {
+    Cluster c;
+    c.nodes = nodes;
+    c.shape = g.nodes[nodes.front()].shape;
+    int64_t words = 0, weight = 0;
+    for (int i : nodes) {
+      const Node& nd = g.nodes[i];
+      if (!(nd.shape == c.shape))
+        throw Error(fmt::format("mapper: node '{}' ({}x{}x{}) must share cores with '{}' ({}x{}x{}) but "
+                                "the shapes differ; the graph is not valid (run 'spikechip model info')",
+                                nd.name, nd.shape.c, nd.shape.h, nd.shape.w, g.nodes[nodes.front()].name,
+                                c.shape.c, c.shape.h, c.shape.w));
+      switch (nd.op) {
+        case Op::Conv2d:
+        case Op::Linear: {
+          // A weight layer whose only consumers are Adds of its own cluster accumulates straight
+          // into the Add's word (the residual accumulator) and needs no word of its own.
+          bool into_add = !consumers[i].empty();
+          for (int k : consumers[i])
+            if (g.nodes[k].op != Op::Add || find(k) != root) into_add = false;
+          if (!into_add) words += 1;
+          const model::Shape& in = g.input_shape(nd);
+          int64_t fan_in = nd.op == Op::Conv2d ? int64_t(in.c / nd.groups) * nd.kh * nd.kw : in.size();
+          weight += fan_in + 4 + 1;  // int8 weights, int32 bias, u8 shift per output channel
+          break;
+        }
+        case Op::LIF:
+          if (g.timesteps > 1) words += 1;  // V carried across timesteps (zero at t=0 otherwise)
+          weight += 4;                      // int32 threshold per channel
+          break;
+        case Op::SDSA: {
+          words += 1;
+          c.sdsa = true;
+          c.heads = nd.heads;
+          int64_t d = nd.shape.c / nd.heads, tokens = int64_t(nd.shape.h) * nd.shape.w;
+          // KV coincidence matrix d x d, plus q/k/v spike bits of all tokens of the head.
+          c.mem_bytes_per_head = 4 * (d * d + (3 * d * tokens + 31) / 32);
+          break;
+        }
+        default: words += 1;  // Add, Mean, Output accumulators
+      }
+    }
+    c.mem_bytes_per_neuron = words * 4;
+    c.weight_bytes_per_channel = weight;
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const Cluster& a, const Cluster& b) { return a.nodes[0] < b.nodes[0]; });
+  for (size_t i = 0; i < out.size(); ++i) out[i].id = int(i);
+  return out;
+}
+}  // namespace spikechip::mapper
