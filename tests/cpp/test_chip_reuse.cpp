@@ -86,13 +86,9 @@ TEST(ChipReuse, EveryInputAsOnANewChip) {
 TEST(ChipReuse, TimeMultiplexedChip) {
   const int T = 2;
   const model::Graph g = testing::small_meta_spikeformer(T);
-  arch::ChipConfig chip = testing::chip_preset("tiny");
-  chip.mesh.width = 4, chip.mesh.height = 4;
-  mapper::MapOptions mo;
-  mo.time_multiplex = true;
-  const mapper::Mapping m = mapper::map_model(g, chip, mo);
-  ASSERT_GE(m.phases.size(), 2u);
-  expect_reuse_is_fresh(g, chip, m, T, {testing::random_image(g.input().shape, 3), testing::random_image(g.input().shape, 4)}, {});
+  const testing::TimeMultiplexedChip tm = testing::time_multiplexed_tiny(g);
+  ASSERT_GE(tm.m.phases.size(), 2u);
+  expect_reuse_is_fresh(g, tm.chip, tm.m, T, {testing::random_image(g.input().shape, 3), testing::random_image(g.input().shape, 4)}, {});
 }
 
 // A run stopped half-way leaves packets in flight, pending events and half-filled buffers.
