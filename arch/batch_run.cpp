@@ -18,9 +18,8 @@ ChipBatchRun run_inputs(const model::Graph& g, const ChipConfig& chip, const Chi
   auto stopped = [&] { return opt.stop && opt.stop->load(std::memory_order_relaxed); };
   for (const model::InputView& in : inputs) {
     if (stopped()) break;
-    // The previous input's chip is finished; the next one reuses its re-arranged weights.
-    ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
-    out.last = std::make_unique<Chip>(g, chip, m, std::move(plans));
+    // One chip for the batch: begin() resets what the previous input's run changed.
+    if (!out.last) out.last = std::make_unique<Chip>(g, chip, m);
     Chip& c = *out.last;
     c.begin(in, T, opt);
     uint64_t next_report = kProgressCycles;

@@ -16,7 +16,7 @@ namespace spikechip::arch {
 
 struct ChipBatchRun {
   std::vector<ChipRunResult> results;  // per simulated input; after a stop the last one is incomplete
-  std::unique_ptr<Chip> last;          // the chip of the last input (its network names chip links)
+  std::unique_ptr<Chip> last;          // the chip of the batch, after the last input (its network names chip links)
   bool partial = false;                // stopped (opt.stop / max_cycles) before every input finished
   double wall_s = 0;
 };

@@ -119,7 +119,10 @@ class Chip {
   Chip& operator=(const Chip&) = delete;
 
   // Event-driven run of one input: reset, host injects the input, step() until the result is
-  // at the host. Plain C++ driver (the SystemC driver calls begin/step/finish itself).
+  // at the host. Plain C++ driver (the SystemC driver calls begin/step/finish itself). A chip
+  // runs any number of inputs one after the other: each begin() resets the state the previous
+  // run left (its cycle counts from 0 again) and keeps the allocations, so a run gives the same
+  // result on a used chip as on a new one.
   ChipRunResult run(const model::InputView& in, int T, const ChipRunOptions& opt = {});
 
   void begin(const model::InputView& in, int T, const ChipRunOptions& opt);

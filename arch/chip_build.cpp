@@ -32,10 +32,9 @@ void ChipEngine::build() {
     if (m.node_names[i] != g.nodes[i].name)
       throw Error(fmt::format("mapping node {} is '{}' but the model has '{}': the mapping belongs to another "
                               "model, re-run the mapper", i, m.node_names[i], g.nodes[i].name));
-  noc::NetworkParams np = noc::NetworkParams::from_chip(cfg);
-  np.width = m.mesh_w, np.height = m.mesh_h, np.chip_width = m.chip_w, np.chip_height = m.chip_h;
-  net = std::make_unique<noc::Network>(np);
-  net->set_default_sink(this);
+  net_params = noc::NetworkParams::from_chip(cfg);
+  net_params.width = m.mesh_w, net_params.height = m.mesh_h, net_params.chip_width = m.chip_w, net_params.chip_height = m.chip_h;
+  make_network();
   const int ncores = m.mesh_w * m.mesh_h;
   for (int i = 0; i < ncores; ++i) cores.push_back(make_core_model(i, cfg.core));
   groups_on_core.assign(ncores, {});
@@ -178,6 +177,23 @@ void ChipEngine::build() {
       G.emissions.push_back(std::move(e));
     }
   }
+}
+
+void ChipEngine::make_network() {
+  net = std::make_unique<noc::Network>(net_params);
+  net->set_default_sink(this);
+}
+
+void ChipEngine::clear_previous_run() {
+  make_network();
+  events = {};
+  seq = 0;
+  // Every packet handle free again, handed out from 0 up as a new pool would.
+  free_list.resize(pool.size());
+  for (size_t i = 0; i < pool.size(); ++i) free_list[i] = uint32_t(pool.size() - 1 - i);
+  for (auto& v : val) std::fill(v.begin(), v.end(), 0);
+  for (GroupState& G : groups)
+    for (Slot& s : G.slots) s.acc32.clear(), s.acc64.clear(), s.sdsa.clear(), s.part.clear();
 }
 
 // Each slot's part of its group's weight bytes (the mapper's per-channel rule, the op table's

@@ -133,6 +133,7 @@ struct ChipEngine : noc::PacketSink {
   const model::Graph& g;
   ChipConfig cfg;
   const ChipMapping& m;
+  noc::NetworkParams net_params;  // the mesh of the mapping with the config's router
   std::unique_ptr<noc::Network> net;
   std::vector<std::unique_ptr<CoreModel>> cores;  // the model core.type names (arch/core/core_registry.hpp)
   std::vector<std::vector<int>> groups_on_core;
@@ -169,7 +170,9 @@ struct ChipEngine : noc::PacketSink {
   std::vector<NetEv> step_net;
   std::vector<std::vector<int32_t>> bucket;        // per local route: values to send
 
-  // Per run.
+  // Per run. A chip runs inputs one after the other: begin() resets what a run changes (the
+  // network is made afresh, every other allocation is kept).
+  int runs = 0;  // begin() calls so far
   model::InputView in;
   int T = 1;
   ChipRunOptions opt;
@@ -193,6 +196,10 @@ struct ChipEngine : noc::PacketSink {
 
   // --- set-up from the mapping (chip_build.cpp)
   void build();
+  void make_network();
+  // Before a run after the first: the state the previous run left (network, pending events, the
+  // packet pool's handles, membranes, per-timestep buffers of a run cut short) as build() made it.
+  void clear_previous_run();
   // Each slot's part of its group's weight bytes (the mapper's per-channel rule: int8 fan-in + int32
   // bias + u8 shift per Conv2d/Linear channel, an int32 threshold per LIF channel), so that the
   // per-layer DRAM bits of a reload add up; when they do not (a hand-made mapping with its own

@@ -74,6 +74,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     throw Error(fmt::format("input has {} event frames but {} timesteps were requested: run with -T {} or less",
                             input.frames, t_steps, input.frames));
   if (t_steps < 1) throw UsageError("the number of timesteps must be >= 1");
+  if (runs++ > 0) clear_previous_run();
   in = input, T = t_steps, opt = o;
   res = ChipRunResult{};
   res.T = T;
@@ -92,7 +93,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     for (size_t i = 0; i < nn; ++i)
       if (g.nodes[i].op == Op::LIF) res.spikes[i].assign(size_t(T) * g.nodes[i].shape.size(), 0);
   }
-  if (net->now() != 0 || !net->idle()) throw Error("chip: one run per Chip object (the network clock is not reset)");
+  if (net->now() != 0 || !net->idle()) throw Error("internal: chip: the network was not reset before the run");
   last_syn.assign(cores.size(), -1), last_link.clear();
   if (opt.record_activity)
     net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });

@@ -22,9 +22,8 @@ ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip
       "chip", period, opt,
       [&]() -> arch::Chip* {
         if (next_input >= inputs.size() || (opt.stop && opt.stop->load())) return nullptr;
-        // The previous input's chip is finished; the next one reuses its re-arranged weights.
-        arch::ConvPlans plans = out.last ? out.last->conv_plans() : nullptr;
-        out.last = std::make_unique<arch::Chip>(g, chip, m, std::move(plans));
+        // One chip for the batch: begin() resets what the previous input's run changed.
+        if (!out.last) out.last = std::make_unique<arch::Chip>(g, chip, m);
         out.last->begin(inputs[next_input++], T, opt);
         return out.last.get();
       },
