@@ -2,6 +2,7 @@
 #include "pipeline/run_pipeline.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <thread>
 
 #include "base/error.hpp"
@@ -69,23 +70,53 @@ mapper::Mapping map_for_inputs(const model::Graph& g, const arch::ChipConfig& ch
 
 Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in, const Options& o) {
   Result r;
-  // Golden first: the verification reference, the wall-time baseline and the measured rates.
+  // Golden first: the verification reference, the wall-time baseline and the measured rates. Only
+  // the inputs whose firing rates place the mapping (the first 4; none with a given mapping) must
+  // run before the chip; with golden_alongside the others run on a second thread while the chip
+  // simulates (nothing of the chip reads them), and the comparison waits for both.
+  const size_t n = in.views.size();
+  const size_t before = !o.verify ? 0 : !o.golden_alongside ? n : o.mapping ? 0 : std::min<size_t>(4, n);
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  ro.threads = o.golden_threads;
+  ro.cancel = o.stop;
   if (o.verify) {
     model::GoldenExecutor ge(g);
-    model::RunOptions ro;
-    ro.record_spikes = true;
-    ro.threads = o.golden_threads;
-    ro.cancel = o.stop;
     const auto t0 = Clock::now();
-    r.golden.reserve(in.views.size());
-    for (const model::InputView& v : in.views) {
-      r.golden.push_back(ge.run(v, o.T, ro));
-      if (o.golden_progress) o.golden_progress(r.golden.size(), in.views.size());
+    r.golden.reserve(n);
+    for (size_t i = 0; i < before; ++i) {
+      r.golden.push_back(ge.run(in.views[i], o.T, ro));
+      if (o.golden_progress) o.golden_progress(r.golden.size(), n);
     }
     r.golden_wall_s = secs(t0);
   }
   r.mapping = o.mapping ? *o.mapping : map_for_inputs(g, chip, in.views, o.T, o.map, o.verify ? &r.golden : nullptr);
   if (o.on_mapped) o.on_mapped(r.mapping);
+
+  // The rest of the golden runs, beside the chip (which takes one of the golden's threads). They
+  // stop early when the chip does (a partial run compares only what it simulated).
+  std::vector<model::RunResult> rest;
+  std::exception_ptr rest_error;
+  std::atomic<bool> rest_stop{false};
+  double rest_s = 0;
+  std::thread golden_thread;
+  if (o.verify && before < n)
+    golden_thread = std::thread([&, ro]() mutable {
+      ro.threads = std::max(1, o.golden_threads - 1);
+      const auto t0 = Clock::now();
+      try {
+        model::GoldenExecutor ge(g);
+        for (size_t i = before; i < n && !rest_stop.load(); ++i) rest.push_back(ge.run(in.views[i], o.T, ro));
+      } catch (const model::RunCancelled&) {
+      } catch (...) {
+        rest_error = std::current_exception();
+      }
+      rest_s = secs(t0);
+    });
+  auto join_golden = [&](bool stop) {
+    if (stop) rest_stop.store(true);
+    if (golden_thread.joinable()) golden_thread.join();
+  };
 
   arch::ChipRunOptions copt = o.chip;
   copt.record_spikes = o.verify || o.chip.record_spikes;
@@ -113,9 +144,16 @@ Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in
                 : arch::run_inputs(g, chip, r.mapping, in.views, o.T, copt, o.input_progress, o.cycle_progress);
   } catch (...) {
     stop_watchdog();
+    join_golden(true);
     throw;
   }
   stop_watchdog();
+  join_golden(r.run.partial);
+  if (rest_error) std::rethrow_exception(rest_error);
+  for (auto& x : rest) r.golden.push_back(std::move(x));
+  r.golden_wall_s += rest_s;
+  // Stopped from outside during the golden runs after the chip had finished: as a stop before it.
+  if (o.verify && !r.run.partial && r.golden.size() < r.run.results.size()) throw model::RunCancelled();
   if (r.run.partial) r.partial_reason = timed_out.load() ? "time limit" : o.stop_reason;
 
   if (o.verify) r.mismatch = arch::first_golden_mismatch(g, r.run, r.golden, in.origins);

@@ -51,6 +51,10 @@ struct Options {
   Engine engine = Engine::SystemC;
   bool verify = true;      // golden runs of every input, compared spike for spike with the chip
   int golden_threads = 2;  // threads of the golden executor
+  // The golden runs the chip does not need before it starts (all but the first 4 inputs, whose
+  // rates place the mapping; all with a given mapping) on a second thread beside the chip, with
+  // golden_threads - 1 threads (at least 1). false: every golden run before the chip.
+  bool golden_alongside = true;
   // The mapping to run; nullptr: map here (map_for_inputs with `map`).
   const mapper::Mapping* mapping = nullptr;
   mapper::MapOptions map;
@@ -66,7 +70,8 @@ struct Options {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // run.wall_s counts from here
   // Called once the mapping is known, before the chip starts.
   std::function<void(const mapper::Mapping&)> on_mapped;
-  // Called after each golden run of the verification (done of total inputs).
+  // Called after each golden run made before the chip starts (done of total inputs), on the
+  // calling thread; the runs beside the chip report nothing.
   std::function<void(size_t done, size_t total)> golden_progress;
   // Called after each simulated input.
   std::function<void(const arch::ChipBatchRun&)> input_progress;
@@ -77,7 +82,7 @@ struct Options {
 struct Result {
   mapper::Mapping mapping;                // the one that ran (given or made here)
   std::vector<model::RunResult> golden;  // per input, with spikes; empty without verify
-  double golden_wall_s = 0;
+  double golden_wall_s = 0;  // wall time of the golden runs (before the chip + beside it)
   arch::ChipBatchRun run;
   std::string mismatch;        // first difference chip vs golden ("" when none or not verified)
   std::string partial_reason;  // when run.partial

@@ -89,6 +89,43 @@ TEST(Pipeline, GivenMappingIsUsedAndStopGivesPartial) {
   EXPECT_FALSE(p.verified);
 }
 
+// The golden runs beside the chip (Options::golden_alongside): the same verified report as all of
+// them before it, with the inputs that place the mapping run first (6 inputs: 4 before, 2 beside)
+// and with a given mapping (all beside); a stop from outside ends both with a partial result.
+TEST(Pipeline, GoldenBesideTheChipGivesTheSameReport) {
+  Fixture f;
+  for (uint64_t seed : {5u, 6u, 7u, 8u}) f.images.push_back(random_image(f.g.input().shape, seed));
+  f.in = {};
+  for (size_t i = 0; i < f.images.size(); ++i) {
+    f.in.views.push_back(model::InputView{f.images[i].data(), 1, f.g.input().shape});
+    f.in.origins.push_back("image " + std::to_string(i));
+    f.in.labels.push_back(-1);
+  }
+  pipeline::Options o = f.options(pipeline::Engine::EventLoop);
+  o.golden_alongside = false;
+  const pipeline::Result seq = pipeline::run(f.g, f.chip, f.in, o);
+  ASSERT_TRUE(seq.verified) << seq.mismatch;
+  o.golden_alongside = true, o.golden_threads = 2;
+  for (const pipeline::Engine e : {pipeline::Engine::EventLoop, pipeline::Engine::SystemC}) {
+    o.engine = e;
+    const pipeline::Result beside = pipeline::run(f.g, f.chip, f.in, o);
+    ASSERT_TRUE(beside.verified) << beside.mismatch;
+    EXPECT_EQ(beside.golden.size(), f.images.size());
+    EXPECT_EQ(without_wall_times(beside.report).dump(), without_wall_times(seq.report).dump());
+  }
+  o.engine = pipeline::Engine::EventLoop;
+  o.mapping = &seq.mapping;
+  const pipeline::Result given = pipeline::run(f.g, f.chip, f.in, o);
+  ASSERT_TRUE(given.verified) << given.mismatch;
+  EXPECT_EQ(without_wall_times(given.report)["summary"], without_wall_times(seq.report)["summary"]);
+
+  std::atomic<bool> stop{true};
+  o.stop = &stop;
+  const pipeline::Result p = pipeline::run(f.g, f.chip, f.in, o);
+  EXPECT_TRUE(p.run.partial);
+  EXPECT_FALSE(p.verified);
+}
+
 TEST(Pipeline, EngineNamesAreOneTable) {
   for (const auto& e : pipeline::engines()) EXPECT_EQ(pipeline::engine_from_name(e.name), e.engine);
   EXPECT_STREQ(pipeline::engine_name(pipeline::Engine::EventLoop), "event");
