@@ -323,8 +323,9 @@ def test_gil_released_and_parallel_runs(model, chip, py_report):
     ticks = []
     results = {}
 
-    def work(k):
-        results[k] = spikechip.run(model, chip, SAMPLE)
+    def work(k):  # several runs each, so that both threads simulate for many ticks on a fast machine
+        for _ in range(6):
+            results[k] = spikechip.run(model, chip, SAMPLE)
 
     ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
     for t in ts:
