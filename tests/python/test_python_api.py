@@ -313,7 +313,7 @@ def test_reprice_equals_spikechip_energy(py_report, cli_report, tmp_path):
 
 
 def test_time_limit_gives_a_partial_report(model, chip):
-    x = np.repeat(np.load(SAMPLE), 4, axis=0)
+    x = np.repeat(np.load(SAMPLE), 16, axis=0)  # ~0.3 s of chip simulation here: well past the limit
     r = spikechip.run(model, chip, x, time_limit=0.05)
     assert r.status == "partial" and r.data["partial_reason"] == "time limit" and not r.verified
 
