@@ -139,17 +139,18 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_known = true;
   }
   if (r.inj_vc < 0) {
-    for (int v = 0; v < V; ++v) {
-      if (r.local_busy & (1u << v)) continue;
-      const uint32_t occ = ivc[base + v].n;
-      if (r.inj_whole ? occ == 0 : occ < uint32_t(D)) {
-        r.inj_vc = v;
-        r.local_busy |= 1u << v;
-        r.inj_flit = 0;
-        break;
-      }
-    }
-    if (r.inj_vc < 0) return;
+    // The lowest local VC not taken by a packet being injected and with room (all of it for a
+    // multicast copy): a mask over a fixed-count loop, not an early exit (at saturation whether
+    // one has room is a coin flip).
+    const uint32_t room = r.inj_whole ? 1 : uint32_t(D);  // occupancy must be below this
+    unsigned ok = 0;
+    for (int v = 0; v < V; ++v) ok |= unsigned(ivc[base + v].n < room) << v;
+    ok &= ~r.local_busy;
+    if (!ok) return;
+    const int v = __builtin_ctz(ok);
+    r.inj_vc = v;
+    r.local_busy |= 1u << v;
+    r.inj_flit = 0;
   }
   if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
   push(base + r.inj_vc, Flit{t + 1 + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});

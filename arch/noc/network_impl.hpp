@@ -13,6 +13,10 @@
 #include <deque>
 #include <queue>
 #include <tuple>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <sstream>
 
 #include "base/error.hpp"
@@ -147,8 +151,41 @@ struct PacketRec {
   uint32_t remaining = 0;
 };
 
+__extension__ typedef unsigned __int128 u128;
+// A set of a router's input VCs, bit k = VC k % V of input port k / V: 32 bits hold every VC of a
+// router with 1, 2 or 4 VCs (NVC, as in the router visits), 128 bits any count up to 16 (NVC = 0).
+template <int NVC>
+using KSet = std::conditional_t<(NVC > 0), uint32_t, u128>;
+inline int ctz_k(uint32_t m) { return __builtin_ctz(m); }
+inline int top_k(uint32_t m) { return 31 - __builtin_clz(m); }
+inline int top_k(u128 m) {
+  const uint64_t hi = uint64_t(m >> 64);
+  return hi ? 127 - __builtin_clzll(hi) : 63 - __builtin_clzll(uint64_t(m));
+}
+inline int ctz_k(u128 m) {
+  const uint64_t lo = uint64_t(m);
+  return lo ? __builtin_ctzll(lo) : 64 + __builtin_ctzll(uint64_t(m >> 64));
+}
+
+// Bit k: when[k] > t, for k < n (n <= the bits of KSet<NVC>). All values are cycles below 2^63,
+// so when > t is the sign of t - when: with SSE2, two compares per subtraction and sign-bit move.
+template <int NVC>
+inline KSet<NVC> later_than(const uint64_t* when, int n, uint64_t t) {
+  KSet<NVC> late = 0;
+  int k = 0;
+#if defined(__SSE2__)
+  const __m128i tt = _mm_set1_epi64x(int64_t(t));
+  for (; k + 2 <= n; k += 2) {
+    const __m128i d = _mm_sub_epi64(tt, _mm_loadu_si128(reinterpret_cast<const __m128i*>(when + k)));
+    late |= KSet<NVC>(unsigned(_mm_movemask_pd(_mm_castsi128_pd(d)))) << k;
+  }
+#endif
+  for (; k < n; ++k) late |= KSet<NVC>(when[k] > t) << k;
+  return late;
+}
+
 }  // namespace detail
-using detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
+using detail::ctz_k, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
     detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
 
 struct Network::Impl {
@@ -293,7 +330,8 @@ struct Network::Impl {
     // Selects, not branches: whether a VC was empty is a coin flip at saturation.
     const uint64_t first = uint64_t(0) - uint64_t(iv.n == 0);
     head_ready[i] = (f.ready & first) | (head_ready[i] & ~first);
-    if (sep && iv.n == 0) va_from[i] = f.ready - uint64_t(bub);  // route computation ends a stage before
+    // Route computation ends a stage before (separable model; a select, as above).
+    if (sep) va_from[i] = ((f.ready - uint64_t(bub)) & first) | (va_from[i] & ~first);
     ++iv.n;
   }
   void pop(size_t i) {
@@ -526,7 +564,8 @@ struct Network::Impl {
     r.vc_epoch += tail;
     if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
     const int lat = r.lat[op], ser = r.ser[op];
-    nf.ready = t + uint64_t(lat) + uint64_t(nf.idx == 0 ? P : Pbody);
+    // Heads take P stages, body flits Pbody: a select, not a branch (one flit in packet_size is a head).
+    nf.ready = t + uint64_t(lat) + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(nf.idx == 0)));
     schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
     r.link_free[op] = t + ser;
     ++r.ls[op].flits;  // network link totals are summed from these in totals()
@@ -649,13 +688,27 @@ struct Network::Impl {
                     ((w0 >> 48) & vm) << (3 * NVC) | (w1 & vm) << (4 * NVC));
   }
 
+  // A per-port VC mask array (Router::ne, al, parked) as one KSet.
+  template <int NVC>
+  static KSet<NVC> pack_k(const uint16_t* lanes, int nv) {
+    if constexpr (NVC > 0) {
+      uint64_t w[2];
+      std::memcpy(w, lanes, sizeof w);
+      return pack_lanes<NVC>(w[0], w[1]);
+    } else {
+      KSet<NVC> s = 0;
+      for (int ip = 0; ip < kNumPorts; ++ip) s |= KSet<NVC>(lanes[ip]) << (ip * nv);
+      return s;
+    }
+  }
+
   // The router visits, one per model (RouterModel): process_router in router_speculative.cpp,
   // process_router_sep in router_separable.cpp; NVC as there.
   template <int NVC>
   void process_router(int node, uint64_t t);
   template <int NVC>
   void process_router_sep(int node, uint64_t t);
-  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned* eligible, unsigned& used_out);
+  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned& used_out);
 
   void inject_flit(Router& r, int node, uint64_t t);
   void release_pending(uint64_t t);

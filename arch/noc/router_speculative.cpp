@@ -177,7 +177,6 @@ void Network::Impl::process_router(int node, uint64_t t) {
   if (r.has_source()) inject_flit(r, node, t);
 }
 
-
 template void Network::Impl::process_router<0>(int, uint64_t);
 template void Network::Impl::process_router<1>(int, uint64_t);
 template void Network::Impl::process_router<2>(int, uint64_t);

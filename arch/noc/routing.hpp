@@ -1,6 +1,6 @@
 #pragma once
 // Routing functions of the mesh, one registry (docs/extending.md, "A routing function"): the
-// router (arch/noc/network.cpp) and the mapper's route and link-load estimate
+// router (arch/noc/network_impl.hpp) and the mapper's route and link-load estimate
 // (mapper/place_and_route.cpp) use the same RoutingFunction object, looked up once by the name in
 // the chip config (`router.routing`); the name table also drives config validation, the CLI
 // choices and the docs. Each function is one file in arch/noc/routing/ plus one line in
@@ -48,13 +48,13 @@ const std::vector<const RoutingFunction*>& routing_functions();
 // Throws spikechip::Error "<what>: unknown routing 'name' (use xy, yx or west_first)".
 const RoutingFunction& routing_function(const std::string& name, const std::string& what = "router.routing");
 std::vector<std::string> routing_names();
-// Multicast packets fork along the XY tree under every routing function (network.cpp).
+// Multicast packets fork along the XY tree under every routing function (arch/noc/network_impl.hpp, allocate()).
 const RoutingFunction& multicast_routing();
 
 // The links (from, to) a packet from `src` to `dests` crosses on a W-wide mesh, as the network
 // routes it (first preferences): one destination -> the routing function's path; several ->
 // the XY tree, forking where the destinations' XY ports differ, a branch left with one
-// destination continuing by the routing function (network.cpp, allocate()). Appended to out;
+// destination continuing by the routing function (arch/noc/network_impl.hpp, allocate()). Appended to out;
 // links of a multicast tree once each.
 void route_links(const RoutingFunction& rf, int W, int src, const std::vector<int>& dests,
                  std::vector<std::pair<int, int>>& out);
