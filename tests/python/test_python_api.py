@@ -313,7 +313,7 @@ def test_reprice_equals_spikechip_energy(py_report, cli_report, tmp_path):
 
 
 def test_time_limit_gives_a_partial_report(model, chip):
-    x = np.repeat(np.load(SAMPLE), 4, axis=0)
+    x = np.repeat(np.load(SAMPLE), 16, axis=0)  # ~0.3 s of chip simulation here: well past the limit
     r = spikechip.run(model, chip, x, time_limit=0.05)
     assert r.status == "partial" and r.data["partial_reason"] == "time limit" and not r.verified
 
@@ -323,8 +323,9 @@ def test_gil_released_and_parallel_runs(model, chip, py_report):
     ticks = []
     results = {}
 
-    def work(k):
-        results[k] = spikechip.run(model, chip, SAMPLE)
+    def work(k):  # several runs each, so that both threads simulate for many ticks on a fast machine
+        for _ in range(6):
+            results[k] = spikechip.run(model, chip, SAMPLE)
 
     ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
     for t in ts:
