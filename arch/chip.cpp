@@ -28,9 +28,8 @@ ConvPlans make_conv_plans(const model::Graph& g) {
   return plans;
 }
 
-Chip::Chip(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m, ConvPlans plans)
-    : impl_(std::make_unique<Impl>(g, chip, m, std::move(plans))) {}
-ConvPlans Chip::conv_plans() const { return impl_->plans; }
+Chip::Chip(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m)
+    : impl_(std::make_unique<Impl>(g, chip, m)) {}
 Chip::~Chip() = default;
 void Chip::begin(const model::InputView& in, int T, const ChipRunOptions& opt) { impl_->begin(in, T, opt); }
 uint64_t Chip::next_event_cycle() const { return impl_->next_event_cycle(); }

@@ -103,7 +103,7 @@ struct ChipRunOptions {
 };
 
 // The synapse engines' weights of every Conv2d/Linear node, re-arranged (models/kernels.hpp): the
-// costly part of building a Chip, shared by the chips of one batch run.
+// costly part of building a Chip, done once per chip (a chip runs a whole batch).
 using ConvPlans = std::shared_ptr<const std::vector<model::ConvPlan>>;
 ConvPlans make_conv_plans(const model::Graph& g);
 
@@ -112,8 +112,7 @@ class Chip {
   // The graph and mapping (a mapper::Mapping is a ChipMapping) must outlive the chip. Throws
   // spikechip::Error when the mapping does not belong to the graph / chip or uses a dataflow the
   // cores cannot execute.
-  // `plans` (optional) must be make_conv_plans(g) of the same graph.
-  Chip(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m, ConvPlans plans = nullptr);
+  Chip(const model::Graph& g, const ChipConfig& chip, const ChipMapping& m);
   ~Chip();
   Chip(const Chip&) = delete;
   Chip& operator=(const Chip&) = delete;
@@ -138,7 +137,6 @@ class Chip {
   double progress() const;
   int timestep() const;
 
-  ConvPlans conv_plans() const;
   noc::Network& network();
   int num_cores() const;
 

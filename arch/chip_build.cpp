@@ -39,7 +39,7 @@ void ChipEngine::build() {
   for (int i = 0; i < ncores; ++i) cores.push_back(make_core_model(i, cfg.core));
   groups_on_core.assign(ncores, {});
 
-  if (!plans) plans = make_conv_plans(g);
+  plans = make_conv_plans(g);
   val.resize(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];

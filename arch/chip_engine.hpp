@@ -138,7 +138,7 @@ struct ChipEngine : noc::PacketSink {
   std::vector<std::unique_ptr<CoreModel>> cores;  // the model core.type names (arch/core/core_registry.hpp)
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
-  ConvPlans plans;  // shared by the chips of one batch run (the weights re-arranged once)
+  ConvPlans plans;  // the weights re-arranged once per chip (build())
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
   // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
   // destinations and their cores there; packets are sized for the widest of these deliveries.
@@ -189,8 +189,7 @@ struct ChipEngine : noc::PacketSink {
   std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
   std::vector<uint64_t> node_dram_bits, step_dram_bits;  // [node], [t]
 
-  ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp, ConvPlans pl)
-      : g(gr), cfg(c), m(mp), plans(std::move(pl)) {
+  ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp) : g(gr), cfg(c), m(mp) {
     build();
   }
 

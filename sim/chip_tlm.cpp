@@ -85,8 +85,9 @@ void ChipTlm::run_thread() {
 }
 
 void ChipTlm::simulate() {
-  chip_ = std::make_unique<arch::Chip>(g_, cfg_, m_, plans_);
-  plans_ = chip_->conv_plans();  // the next run reuses the re-arranged weights
+  // One chip for every run, as in a batch run: begin() resets what the previous run left. A
+  // reset or a failed run drops it (clear(), run_thread), and the next run builds a new one.
+  if (!chip_) chip_ = std::make_unique<arch::Chip>(g_, cfg_, m_);
   arch::ChipRunOptions opt;
   opt.record_spikes = false;
   opt.timeline_limit = 0;
@@ -100,7 +101,6 @@ void ChipTlm::simulate() {
     wait(time_of(next) - sc_core::sc_time_stamp());
   }
   arch::ChipRunResult r = chip_->finish();
-  chip_.reset();
   // The engine ran ahead of the kernel: the result is at the host at run_start + latency.
   const sc_time at = time_of(r.latency_cycles);
   if (at > sc_core::sc_time_stamp()) wait(at - sc_core::sc_time_stamp());

@@ -127,7 +127,6 @@ class ChipTlm : public sc_core::sc_module, private arch::OffchipMemory {
   std::vector<uint8_t> input_;
   std::vector<uint8_t> scratch_;  // data of reads the chip only times (weights)
   sc_core::sc_time period_;
-  arch::ConvPlans plans_;
   std::unique_ptr<arch::Chip> chip_;
   // Registers.
   uint32_t timesteps_ = 1, frames_ = 1, runs_ = 0, error_code_ = 0;

@@ -113,7 +113,7 @@ TEST(Extending, MaxOpRowComputesItsSlices) {
   const arch::ChipConfig chip = testing::chip_preset("tiny");
   const mapper::Mapping m = mapper::map_model(g, chip, mapper::MapOptions{});
   const auto img = testing::random_image(g.input().shape, 5);
-  arch::detail::ChipEngine E(g, chip, m, arch::make_conv_plans(g));
+  arch::detail::ChipEngine E(g, chip, m);
   E.begin(model::InputView{img.data(), 1, g.input().shape}, T, arch::ChipRunOptions{});
   while (!E.done()) E.step();
   ASSERT_TRUE(E.finish().complete);
