@@ -76,6 +76,8 @@ struct ChipRunResult {
   // and the cycle its groups could start (weights loaded); DRAM bytes moved over the run.
   std::vector<uint64_t> phase_start_cycles, phase_ready_cycles;
   uint64_t dram_weight_bytes = 0, dram_spill_write_bytes = 0, dram_spill_read_bytes = 0;
+  // With memory controllers on the mesh: the weight packets they sent and those packets' flits.
+  uint64_t reload_packets = 0, reload_flits = 0;
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   // Per timestep [t] (docs/reports.md, "timesteps"): the latency cut at the timesteps' ends (the last

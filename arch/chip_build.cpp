@@ -177,6 +177,7 @@ void ChipEngine::build() {
       G.emissions.push_back(std::move(e));
     }
   }
+  build_controllers();
 }
 
 void ChipEngine::make_network() {

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "arch/core/core_registry.hpp"
+#include "arch/dram_timing.hpp"
+#include "arch/memory_controllers.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/registry.hpp"
@@ -36,6 +38,7 @@ struct Row {
   bool required = false;                // no default (only `name`)
   bool nonempty = false;                // strings
   int multiple_of = 0;                  // integers
+  bool omit_default = false;            // written only when set (keys added after outputs were fixed)
 };
 
 // KEY(section, member): the dotted path and the member it fills, written once.
@@ -53,6 +56,14 @@ std::vector<const char*> core_choices() {
 std::vector<const char*> router_model_choices() {
   std::vector<const char*> out;
   for (const std::string& n : noc::router_model_names()) out.push_back(n.c_str());
+  return out;
+}
+
+// The DRAM models (arch/dram_timing.hpp), as the table's choices.
+std::vector<const char*> dram_model_choices() {
+  static const std::vector<std::string> names = dram_model_names();
+  std::vector<const char*> out;
+  for (const std::string& n : names) out.push_back(n.c_str());
   return out;
 }
 
@@ -126,6 +137,14 @@ const std::vector<Row>& rows() {
       {KEY(dram, latency_cycles), .unit = "cycles", .lo = 0, .hi = 1e6,
        .meaning = "before the first byte of each read burst (a phase's weights, its spilled values); ~100 ns at "
                   "200 MHz"},
+      {KEY(dram, model), .choices = dram_model_choices(),
+       .meaning = "off-chip memory timing: channel = the fixed channel of bytes_per_cycle and latency_cycles; a "
+                  "device = banks, row-buffer hits and misses, refresh from its JEDEC figures (docs/architecture.md, "
+                  "\"Off-chip memory timing\"), bandwidth and latency following from them",
+       .omit_default = true},
+      {KEY(dram, channels), .unit = "channels", .lo = 1, .hi = 64,
+       .meaning = "channels of a device model (addresses interleaved per row); the channel model has one",
+       .omit_default = true},
       {KEY(tech, node), .meaning = "technology label (scales the area model: docs/architecture.md, \"Area\")"},
       {KEY(tech, energy_table),
        .meaning = "energy table: a name (45nm, 28nm, 22nm = arch/energy/NAME.json) or a path, relative to the chip "
@@ -241,6 +260,11 @@ void check_combination(const json& json_in, const std::string& origin, const Chi
     StrictJson(json_in, origin, "/host/ports")
         .fail(std::to_string(c.host.ports) + " ports do not fit the " + std::to_string(c.global_height()) +
               " rows of the west edge (one port per row at most): lower host.ports");
+  if (c.dram.model == "channel" && c.dram.channels != 1)
+    StrictJson(json_in, origin, "/dram/channels")
+        .fail(std::to_string(c.dram.channels) +
+              " channels need a device model: set dram.model (spikechip config describe lists them) or drop "
+              "dram.channels");
   // After router and core: an entry's size follows the flit width.
   if (queue_sram_needed(c) > c.core.queue_sram_bytes)
     StrictJson(json_in, origin, "/core/queue_sram_bytes")
@@ -258,7 +282,8 @@ std::vector<ConfigKeyInfo> chip_config_keys() {
   std::vector<ConfigKeyInfo> out;
   const ChipConfig d;
   for (const Row& r : rows())
-    out.push_back({r.path, type_of(r), r.unit, range_of(r), r.required ? json(nullptr) : value_of(r, d), r.meaning});
+    out.push_back({r.path, type_of(r), r.unit, range_of(r), r.required ? json(nullptr) : value_of(r, d), r.meaning, r.omit_default});
+  for (ConfigKeyInfo& k : memory_controller_keys()) out.push_back(std::move(k));
   return out;
 }
 
@@ -298,6 +323,7 @@ ChipConfig chip_config_from_json(const json& j_in, const std::string& origin) {
         StrictJson(j_in, origin, j.path() + "/" + excerpt(it.key())).fail("unknown key (allowed here: " + list + ")");
       }
   };
+  allowed[""].insert("memory_controllers");  // a list: arch/memory_controllers.hpp
   check_keys(root, allowed[""]);
   for (const auto& [sec, keys] : allowed)
     if (!sec.empty() && root.has(sec)) check_keys(root.at(sec), keys);
@@ -312,6 +338,7 @@ ChipConfig chip_config_from_json(const json& j_in, const std::string& origin) {
     }
     read_value(r, parent.at(leaf), c);
   }
+  if (root.has("memory_controllers")) read_memory_controllers(root.at("memory_controllers"), c);
   check_combination(j_in, origin, c);
   c.source_path = origin;
   return c;
@@ -327,7 +354,10 @@ int64_t queue_sram_needed(const ChipConfig& c) {
 
 nlohmann::json chip_config_to_json(const ChipConfig& c) {
   json j = json::object();
-  for (const Row& r : rows()) j[json::json_pointer(pointer_of(r))] = value_of(r, c);
+  static const ChipConfig d;
+  for (const Row& r : rows())
+    if (!r.omit_default || value_of(r, c) != value_of(r, d)) j[json::json_pointer(pointer_of(r))] = value_of(r, c);
+  if (!c.memory_controllers.empty()) j["memory_controllers"] = memory_controllers_to_json(c.memory_controllers);
   return j;
 }
 

@@ -66,9 +66,22 @@ struct HostConfig {
 // Off-chip memory behind the host port (time-multiplexed mappings, docs/mapper.md): one channel
 // shared by weight reloads and spilled values. Default = one LPDDR4 x16 channel at 3200 MT/s
 // (6.4 GB/s = 32 B per 200 MHz cycle) with ~100 ns access latency.
+// `model` names a DRAM device timing model instead (arch/dram_timing.hpp) with `channels` channels.
 struct DramConfig {
   int bytes_per_cycle = 32;
   int latency_cycles = 20;     // before the first byte of a transfer burst
+  std::string model = "channel";  // "channel" (the two figures above) or a device of arch/dram_timing.hpp
+  int channels = 1;               // channels of a device model
+};
+
+// A memory controller as a tile of the mesh (arch/memory_controllers.hpp; docs/architecture.md,
+// "Memory controllers on the mesh"): it sits at the router of `position` along `edge` of the global
+// mesh and serves the weight reloads and spills of time-multiplexed runs through the network.
+struct MemoryControllerConfig {
+  std::string edge = "west";      // west, east, north, south (required in the file)
+  int position = 0;               // row (west/east) or column (north/south) of the global mesh (required)
+  int channels = 1;               // DRAM channels behind it
+  std::string model = "lpddr4-3200";  // a dram.model value; "channel" = the dram section's channel
 };
 
 struct TechConfig {
@@ -86,6 +99,7 @@ struct ChipConfig {
   CoreConfig core;
   HostConfig host;
   DramConfig dram;
+  std::vector<MemoryControllerConfig> memory_controllers;  // empty: the DRAM channel behind the host port
   TechConfig tech;
   int64_t watchdog_cycles = 100000;  // stop with a diagnostic when nothing moves this long
   std::string source_path;           // the file it was read from (for messages)
@@ -111,6 +125,7 @@ struct ConfigKeyInfo {
   std::string range;                 // human text: "1..4096", "xy, yx, west_first", "non-empty"
   nlohmann::json default_value;      // of a default-constructed ChipConfig (null when required)
   std::string meaning;
+  bool written_if_set = false;       // chip_config_to_json writes it only when it differs from the default
 };
 std::vector<ConfigKeyInfo> chip_config_keys();
 // The table as Markdown (docs/chip-config.md embeds exactly this; a test compares them).

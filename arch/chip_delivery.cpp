@@ -10,7 +10,9 @@ namespace spikechip::arch::detail {
 void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
   PacketData& d = pool[p.payload];
   if (d.dram_leg == 1) {
-    to_dram(d, cycle);
+    to_dram(d, core, cycle);
+  } else if (d.kind == DataKind::Weights) {
+    on_weights(d, cycle);
   } else if (d.kind == DataKind::Result) {
     if (d.route >= 0) {
       for (size_t j = 0; j < d.part.size(); ++j) res.output_acc[size_t(d.pc0) + j] = d.part[j];

@@ -6,6 +6,7 @@
 //   chip_delivery.cpp  the network's sink: a packet reaching a core, end-of-step markers
 //   chip_ops.cpp       per layer op, in one table: set-up, weight bytes, arrival and compute
 //   chip_phases.cpp    time multiplexing: phases, weight reloads and spills over the DRAM channel
+//   chip_memory.cpp    memory controllers on the mesh: weight and spill streams as network packets
 //   chip_schedule.cpp  the controller (tasks in graph order per group) and the event loop
 //   chip_energy.cpp    accounting: delivery trees, per-layer events, the run's totals
 //   chip_trace.cpp     activity records for the trace writers
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <queue>
@@ -33,7 +35,7 @@ using noc::kNever;
 using noc::Packet;
 using noc::PacketKind;
 
-enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result };
+enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights };
 
 // The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
 struct PacketData {
@@ -124,7 +126,8 @@ struct GroupState {
 struct Event {
   uint64_t cycle;
   uint64_t seq;
-  int group;    // -1: the controller checks whether the next phase can start
+  int group;    // -1: the controller checks whether the next phase can start; -2: the phase's weights are
+                // all in (chip_memory.cpp); <= -3: memory controller -3 - group sends its next packet
   bool finish;  // true: the group's current task ends; false: try to start a task
   bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
 };
@@ -182,12 +185,49 @@ struct ChipEngine : noc::PacketSink {
   int cur_phase = 0, phase_left = 0, spills_in_flight = 0;
   std::vector<std::vector<PacketData>> spill_store;  // [phase]: values waiting in DRAM for it
   std::vector<std::vector<uint64_t>> spill_addr;    // [phase]: where each of spill_store is
-  DramChannel dram_channel{DramConfig{}};           // the default off-chip memory (cfg.dram)
-  OffchipMemory* mem = nullptr;                     // opt.offchip or &dram_channel
+  std::unique_ptr<OffchipMemory> own_mem;           // the chip config's off-chip memory (cfg.dram), per run
+  OffchipMemory* mem = nullptr;                     // opt.offchip or own_mem
   OffchipLayout mem_layout;                         // weights image and spill area
   uint64_t spill_next = 0;                          // next free spill address
   std::vector<uint8_t> spill_buf, spill_check;      // a spilled packet's values (holds_data)
   std::vector<uint64_t> node_dram_bits, step_dram_bits;  // [node], [t]
+  std::vector<std::vector<int>> spill_ctrl;         // [phase]: the memory controller holding each of spill_store
+  std::vector<uint64_t> weights_in;                 // [group]: cycle its weights are in (0 before any phase)
+
+  // --- memory controllers on the mesh (chip_memory.cpp; cfg.memory_controllers, docs/architecture.md
+  // "Memory controllers on the mesh"). Empty: the DRAM channel behind the host port (chip_phases.cpp).
+  struct CtrlItem {
+    int group = -1;          // >= 0: a chunk of that group's weights; -1: spilled packet spill_store[phase][index]
+    int phase = 0;
+    uint64_t addr = 0, bytes = 0;
+    size_t index = 0;
+  };
+  struct MemCtrl {
+    int core = 0;                             // its router
+    std::unique_ptr<OffchipMemory> mem;
+    uint64_t spill_base = 0, spill_next = 0;  // spill area after its weights image
+    uint64_t req = 0;                         // the cycle the stream in its queue was requested
+    uint64_t port_free = 0;                   // its local port: one flit per cycle
+    std::deque<CtrlItem> queue;               // packets to send, in order; front: read, its event pending
+  };
+  std::vector<MemCtrl> ctrls;
+  std::vector<int> core_ctrl;                // [core]: the nearest controller (spills, weights)
+  std::vector<int> ctrl_at_core;             // [core]: the controller at that router, -1 none
+  std::vector<uint64_t> group_waddr;         // [group]: its weights in its controller's image
+  std::vector<int> weights_pending;          // [group]: weight packets not yet delivered
+  std::vector<uint32_t> weights_act;         // [group]: critical path of its reload
+  int phase_weights_left = 0;                // groups of the current phase whose weights are not all in
+  uint64_t phase_begin = 0;
+  uint32_t phase_trigger = kNoAct;
+  bool host_started = false;
+  void build_controllers();
+  void reset_controllers();
+  void ctrl_start_phase(int q, uint64_t cycle, uint32_t trigger);
+  void ctrl_arm(int c);
+  void ctrl_send(int c, uint64_t cycle);
+  void on_weights(const PacketData& d, uint64_t cycle);
+  void phase_weights_done(uint64_t cycle);
+  int weight_chunk_bytes() const { return kMaxPayloadFlits * cfg.router.flit_bits / 8; }
 
   ChipEngine(const model::Graph& gr, const ChipConfig& c, const ChipMapping& mp) : g(gr), cfg(c), m(mp) {
     build();
@@ -366,7 +406,7 @@ struct ChipEngine : noc::PacketSink {
   // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and
   // kept once for every later phase that has destinations of it. Nothing here may grow the pool
   // (deliver still holds a reference into it).
-  void to_dram(const PacketData& d, uint64_t cycle);
+  void to_dram(const PacketData& d, int core, uint64_t cycle);
   // The next phase starts when every group of this one has finished all T timesteps and every
   // spilled value is in DRAM.
   void maybe_next_phase(uint64_t cycle, uint32_t trigger);
@@ -376,6 +416,10 @@ struct ChipEngine : noc::PacketSink {
   // The groups start when their weights are in.
   // `trigger`: the recorded interval whose end let the phase start (critical path).
   void start_phase(int q, uint64_t cycle, uint32_t trigger);
+  // The cores of phase q that receive a spilled packet read back for it.
+  std::vector<int> spill_dests(const PacketData& sp, int q) const;
+  // Every timestep's input frame from `c` on (after phase 0's weights when time-multiplexed).
+  void start_host_frames(uint64_t c);
 
   // --- activity records (chip_trace.cpp)
   std::vector<int64_t> last_syn;                       // [core] -> index in synapse_timeline

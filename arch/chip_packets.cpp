@@ -11,7 +11,7 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   d.flits = flits;
   d.src_act = sender_act;
   Packet p;
-  p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep
+  p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep  // (weights travel as data, like spikes)
            : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
                                                                          : PacketKind::Spike;
   p.src = src_core;
@@ -47,7 +47,7 @@ void ChipEngine::spill(uint32_t h, int src_core, int flits, uint64_t cycle) {
   pool[c] = pool[h];
   pool[c].dram_leg = 1;
   ++spills_in_flight;
-  send(c, src_core, {host_port_core[0]}, flits, cycle);
+  send(c, src_core, {ctrls.empty() ? host_port_core[0] : ctrls[size_t(core_ctrl[size_t(src_core)])].core}, flits, cycle);
 }
 
 uint64_t ChipEngine::emit(const Emission& e, int src_group, int src_core, int t, uint64_t cycle) {

@@ -6,13 +6,17 @@
 
 namespace spikechip::arch::detail {
 
-void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
+void ChipEngine::to_dram(const PacketData& d, int core, uint64_t cycle) {
   const uint64_t bytes = spill_bytes(d);
   res.dram_spill_write_bytes += bytes;
   charge_dram(d.src_node, d.t, 8 * bytes);
-  const uint64_t addr = mem_layout.spill_base + spill_next;
-  spill_next += bytes;
-  mem->write(addr, bytes, cycle, mem->holds_data() ? spill_values(d, spill_buf) : nullptr);
+  // The memory controller at this router (chip_memory.cpp), or the channel behind the host port.
+  const int ci = ctrls.empty() ? -1 : ctrl_at_core[size_t(core)];
+  OffchipMemory* const to = ci < 0 ? mem : ctrls[size_t(ci)].mem.get();
+  uint64_t& next = ci < 0 ? spill_next : ctrls[size_t(ci)].spill_next;
+  const uint64_t addr = (ci < 0 ? mem_layout.spill_base : ctrls[size_t(ci)].spill_base) + next;
+  next += bytes;
+  to->write(addr, bytes, cycle, to->holds_data() ? spill_values(d, spill_buf) : nullptr);
   std::vector<int> later;
   if (d.kind == DataKind::EndOfStep) {
     for (const auto& [dg, n] : d.expect)
@@ -27,6 +31,7 @@ void ChipEngine::to_dram(const PacketData& d, uint64_t cycle) {
     c.phase = q, c.dram_leg = 2;
     spill_store[size_t(q)].push_back(std::move(c));
     spill_addr[size_t(q)].push_back(addr);
+    if (ci >= 0) spill_ctrl[size_t(q)].push_back(ci);
   }
   // The phase check runs as a controller event: this is the network's delivery callback, which
   // must not inject (start_phase does).
@@ -41,7 +46,25 @@ void ChipEngine::maybe_next_phase(uint64_t cycle, uint32_t trigger) {
   start_phase(cur_phase + 1, cycle, trigger);
 }
 
+std::vector<int> ChipEngine::spill_dests(const PacketData& sp, int q) const {
+  std::vector<int> dests;
+  if (sp.kind == DataKind::EndOfStep) {
+    for (const auto& [dg, n] : sp.expect)
+      if (dg >= 0 && groups[size_t(dg)].phase == q) dests.push_back(groups[size_t(dg)].core);
+    std::sort(dests.begin(), dests.end());
+    dests.erase(std::unique(dests.begin(), dests.end()), dests.end());
+  } else {
+    dests = route_phase_cores[size_t(sp.route)].at(q);
+  }
+  return dests;
+}
+
 void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
+  if (q > 0) {  // the values spilled for the phase that ended have all been sent
+    std::vector<PacketData>().swap(spill_store[size_t(q - 1)]);
+    std::vector<uint64_t>().swap(spill_addr[size_t(q - 1)]);
+  }
+  if (!ctrls.empty()) return ctrl_start_phase(q, cycle, trigger);  // chip_memory.cpp
   cur_phase = q;
   phase_left = int(phase_groups[size_t(q)].size());
   res.phase_start_cycles.push_back(cycle);
@@ -59,7 +82,6 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
   phase_act[size_t(q)] = path_act(PathKind::Dram, -1, -1, -1, cycle, ready, trigger);
   const uint64_t flit_cycles = uint64_t(ceil_div64(cfg.router.flit_bits, cfg.host.bits_per_cycle));
   uint64_t port = c;
-  std::vector<int> dests;
   for (size_t i = 0; i < spill_store[size_t(q)].size(); ++i) {
     PacketData& sp = spill_store[size_t(q)][i];
     const uint64_t bytes = spill_bytes(sp), addr = spill_addr[size_t(q)][i];
@@ -74,15 +96,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
     } else {
       c = mem->read(addr, bytes, c, true, nullptr);
     }
-    if (sp.kind == DataKind::EndOfStep) {
-      dests.clear();
-      for (const auto& [dg, n] : sp.expect)
-        if (dg >= 0 && groups[size_t(dg)].phase == q) dests.push_back(groups[size_t(dg)].core);
-      std::sort(dests.begin(), dests.end());
-      dests.erase(std::unique(dests.begin(), dests.end()), dests.end());
-    } else {
-      dests = route_phase_cores[size_t(sp.route)].at(q);
-    }
+    const std::vector<int> dests = spill_dests(sp, q);
     const int flits = sp.flits;
     const uint32_t h = alloc();
     pool[h] = std::move(sp);
@@ -93,6 +107,7 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
   }
   std::vector<PacketData>().swap(spill_store[size_t(q)]);
   std::vector<uint64_t>().swap(spill_addr[size_t(q)]);
+  for (int gid : phase_groups[size_t(q)]) weights_in[size_t(gid)] = ready;
   for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
   if (phase_left == 0) maybe_next_phase(ready, phase_act[size_t(q)]);
 }

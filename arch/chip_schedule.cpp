@@ -7,7 +7,7 @@
 namespace spikechip::arch::detail {
 
 void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
-  if (G.busy || G.t >= T || G.phase != cur_phase) return;
+  if (G.busy || G.t >= T || G.phase != cur_phase || weights_in[size_t(G.id)] > cycle) return;
   Slot& s = G.slots[G.k];
   const int t = G.t;
   uint64_t ready = cycle;
@@ -16,8 +16,10 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   // previous task, the phase's weights (one of these ended at `cycle`), or the node unit below.
   uint32_t pred = G.act;
   if (phase_groups.size() > 1) {
-    wait.weights = res.phase_ready_cycles[size_t(G.phase)];
-    if (act_end(phase_act[size_t(G.phase)]) > act_end(pred)) pred = phase_act[size_t(G.phase)];
+    // The group's weights: the phase's reload, or its own stream from a memory controller.
+    const uint32_t wa = ctrls.empty() ? phase_act[size_t(G.phase)] : weights_act[size_t(G.id)];
+    wait.weights = weights_in[size_t(G.id)];
+    if (act_end(wa) > act_end(pred)) pred = wa;
   }
   for (int pi : s.ports) {
     if (pi < 0) continue;
@@ -127,22 +129,28 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   // A time-multiplexed chip first loads phase 0's weights from DRAM (the groups of an
   // unmultiplexed mapping hold theirs from configuration); the frames follow.
   cur_phase = 0, spills_in_flight = 0, spill_next = 0;
-  dram_channel = DramChannel(cfg.dram);
-  mem = opt.offchip ? opt.offchip : &dram_channel;
+  own_mem = make_offchip_memory(cfg);
+  mem = opt.offchip ? opt.offchip : own_mem.get();
+  reset_controllers();
   spill_addr.assign(phase_groups.size(), {});
   phase_left = int(phase_groups[0].size());
   spill_store.assign(phase_groups.size(), {});
   node_dram_bits.assign(nn, 0), step_dram_bits.assign(size_t(T), 0);
-  uint64_t c = 0;
   if (phase_groups.size() > 1) {
     start_phase(0, 0, kNoAct);
-    c = res.phase_ready_cycles[0];
-    host_base_act = phase_act[0];
+    if (ctrls.empty()) {  // with memory controllers the frames start when phase 0's weights are in
+      host_base = res.phase_ready_cycles[0], host_base_act = phase_act[0];
+      start_host_frames(host_base);
+    }
   } else {
     for (GroupState& G : groups) schedule(0, G.id, false);
+    host_base = 0;
+    start_host_frames(0);
   }
-  host_base = c;
-  const int64_t size = inp.shape.size();
+}
+
+void ChipEngine::start_host_frames(uint64_t c) {
+  const int64_t size = g.input().shape.size();
   for (int t = 0; t < T; ++t) {
     const uint8_t* f = in.data + (in.frames == 1 ? 0 : int64_t(t) * size);
     for (const Emission& e : host_emissions) c = host_frame(e, t, f, c) + 1;
@@ -166,7 +174,9 @@ void ChipEngine::step() {
       Event e = events.top();
       events.pop();
       if (e.group < 0) {
-        maybe_next_phase(e.cycle, spill_act);
+        if (e.group == -1) maybe_next_phase(e.cycle, spill_act);
+        else if (e.group == -2) phase_weights_done(e.cycle);
+        else ctrl_send(-3 - e.group, e.cycle);
         continue;
       }
       GroupState& G = groups[e.group];

@@ -1,8 +1,10 @@
-// The default off-chip memory (the chip config's DRAM channel) and the chip's off-chip layout
-// (arch/offchip_memory.hpp).
+// The default off-chip memory (the chip config's DRAM channel), the choice between it and the
+// device timing model, and the chip's off-chip layout (arch/offchip_memory.hpp).
 #include "arch/offchip_memory.hpp"
 
 #include <algorithm>
+
+#include "arch/dram_timing.hpp"
 
 namespace spikechip::arch {
 namespace {
@@ -22,6 +24,11 @@ uint64_t DramChannel::read(uint64_t, uint64_t bytes, uint64_t cycle, bool burst,
 uint64_t DramChannel::write(uint64_t, uint64_t bytes, uint64_t cycle, const uint8_t*) {
   free_ = std::max(free_, cycle) + transfer_cycles(bytes, cfg_.bytes_per_cycle);
   return free_;
+}
+
+std::unique_ptr<OffchipMemory> make_offchip_memory(const ChipConfig& c) {
+  if (const DramDevice* d = find_dram_device(c.dram.model)) return std::make_unique<DramTiming>(*d, c.dram.channels, c.clock_hz);
+  return std::make_unique<DramChannel>(c.dram);
 }
 
 OffchipLayout offchip_layout(const ChipMapping& m) {

@@ -12,6 +12,7 @@
 //   once, in the order the chip spills them, 4 bytes per value (a spike's flat index or a 32-bit
 //   partial sum, little-endian), and read back once per later phase that needs it.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "arch/chip_config.hpp"
@@ -48,6 +49,10 @@ class DramChannel final : public OffchipMemory {
   DramConfig cfg_;
   uint64_t free_ = 0;  // the channel is busy until then
 };
+
+// The chip config's off-chip memory: DramChannel for dram.model = "channel", else the device
+// timing model DramTiming (arch/dram_timing.hpp) with dram.channels channels at clock_hz.
+std::unique_ptr<OffchipMemory> make_offchip_memory(const ChipConfig& c);
 
 // Where the chip's off-chip data lives (addresses relative to the memory's base).
 struct OffchipLayout {

@@ -53,6 +53,7 @@ std::string chip_hash(const arch::ChipConfig& c) {
   j.erase("description");
   // Off-chip memory timing changes how long a time-multiplexed run takes, never the mapping.
   j.erase("dram");
+  j.erase("memory_controllers");
   // The core model changes timing and energy on the same SRAMs, never the mapping.
   j["core"].erase("type");
   return hex64(fnv1a(j.dump()));

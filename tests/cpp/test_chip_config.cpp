@@ -243,9 +243,13 @@ TEST(ChipConfigNames, KeyTableDrivesReaderWriterAndDocs) {
   for (const auto& k : keys) {
     std::string ptr = "/" + k.path;
     for (auto& ch : ptr) ch = ch == '.' ? '/' : ch;
+    EXPECT_FALSE(k.meaning.empty()) << k.path;
+    if (k.written_if_set) {  // keys added after outputs were fixed: absent at their default
+      EXPECT_FALSE(written.contains(nlohmann::json::json_pointer(ptr))) << k.path;
+      continue;
+    }
     ASSERT_TRUE(written.contains(nlohmann::json::json_pointer(ptr))) << k.path;
     if (!k.default_value.is_null()) EXPECT_EQ(written[nlohmann::json::json_pointer(ptr)], k.default_value) << k.path;
-    EXPECT_FALSE(k.meaning.empty()) << k.path;
     ++leaves;
   }
   size_t n = 0;

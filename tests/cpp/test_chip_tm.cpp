@@ -17,6 +17,7 @@
 #include "mapper/mapper.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "chip_test_util.hpp"
+#include "dram_expect.hpp"
 #include "base/error.hpp"
 #include "tiny_graph.hpp"
 #include "spikechip/source_dir.hpp"
@@ -28,45 +29,8 @@ using Cmd = testing::CmdResult;
 using testing::chip_preset;
 using testing::random_image;
 using testing::small_meta_spikeformer;
-
-// DRAM bytes the chip must move for one input, from the mapping and the golden run only: every
-// phase's weights once; every value on a route into later phases written once (4 B: a spike's
-// address or a 32-bit partial sum) and read once per later phase holding destinations.
-struct DramExpect {
-  uint64_t weights = 0, spill_write = 0, spill_read = 0;
-  uint64_t reload_cycles = 0;  // sum over phases of latency + ceil(weights / bytes_per_cycle)
-};
-DramExpect expected_dram(const model::Graph& g, const mapper::Mapping& m, const model::RunResult& gold,
-                         const arch::ChipConfig& chip) {
-  DramExpect e;
-  for (const auto& p : m.phases) {
-    e.weights += uint64_t(p.reload_bytes);
-    e.reload_cycles += uint64_t(chip.dram.latency_cycles) +
-                       uint64_t((p.reload_bytes + chip.dram.bytes_per_cycle - 1) / chip.dram.bytes_per_cycle);
-  }
-  for (const auto& r : m.routes) {
-    if (r.src_group < 0) continue;
-    std::set<int> later;
-    for (int d : r.dests)
-      if (d >= 0 && m.groups[size_t(d)].phase != m.groups[size_t(r.src_group)].phase) later.insert(m.groups[size_t(d)].phase);
-    if (later.empty()) continue;
-    uint64_t values = 0;
-    const model::Shape& sh = g.nodes[size_t(r.src_node)].shape;
-    if (r.kind == "spike") {
-      for (int t = 0; t < gold.T; ++t)
-        for (int c = r.region.c0; c < r.region.c1; ++c)
-          for (int y = r.region.y0; y < r.region.y1; ++y)
-            for (int x = r.region.x0; x < r.region.x1; ++x)
-              values += gold.spikes[size_t(r.src_node)][size_t(t) * size_t(sh.size()) + (size_t(c) * sh.h + y) * sh.w + x];
-    } else {
-      EXPECT_EQ(r.kind, "partial_sum") << "route " << r.id;
-      values = uint64_t(r.region.c1 - r.region.c0) * uint64_t(gold.T);  // one word per channel and step
-    }
-    e.spill_write += 4 * values;
-    e.spill_read += 4 * values * later.size();
-  }
-  return e;
-}
+using testing::DramExpect;
+using testing::expected_dram;
 
 // A 4x4 chip (16 cores) cannot hold the model: time-multiplexed mapping, run for T = 1 and T = 2.
 void check_time_multiplexed(int T) {
