@@ -25,7 +25,7 @@ def export_model(cls, src: Any, out_dir: Optional[Any], *, like: Any, input_size
             if not os.path.isfile(ckpt):
                 raise ModelError(f"{ckpt}: no such file")
             export.export(ckpt, out, img_size=input_size, T=timesteps, mean=mean, std=std,
-                          num_heads=num_heads or 8,
+                          num_heads=num_heads,
                           name=name or (like.name if like is not None else
                                         None if out_dir is not None else os.path.splitext(os.path.basename(ckpt))[0]),
                           encoding=encoding)

@@ -8,16 +8,18 @@ per-output-channel shifts so every conv adding into a residual stream shares the
 per-channel membrane scale, int32 biases and thresholds) per docs/semantics.md.
 """
 import hashlib
+import inspect
 import json
 import math
 import os
 import re
 import tempfile
+import warnings
 
 import numpy as np
 import torch
 
-from . import __version__, safetensors
+from . import __version__, ckpt_settings, safetensors
 from .intref import Graph
 from .model import Spiking_vit_MetaFormer
 
@@ -35,12 +37,22 @@ class CheckpointError(ValueError):
     pass
 
 
+class CheckpointWarning(UserWarning):
+    """The checkpoint's recorded settings disagree with the flags, with each other or with its
+    weights (spikechip_py/ckpt_settings.py)."""
+
+
 # ----------------------------------------------------------------------------- loading
 
 def load_checkpoint(path):
-    """Returns (state_dict, extras) for a bare state dict or a {'model': sd, ...} wrapper."""
+    """Returns (state_dict, extras) for a bare state dict or a {'model': sd, ...} wrapper.
+
+    Official training checkpoints hold an argparse.Namespace ('args'): torch >= 2.6 refuses it
+    unless weights_only=False (a full unpickling, so load only checkpoints you trust, as the
+    official code does)."""
+    kw = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
     try:
-        obj = torch.load(path, map_location="cpu")
+        obj = torch.load(path, map_location="cpu", **kw)
     except Exception as e:  # torch raises many types for a non-checkpoint file
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})")
     extras = {}
@@ -403,18 +415,29 @@ def write_model_dir(graph, out_dir, meta):
                 os.unlink(p)
 
 
-def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=8,
-           name=None, variant=None, encoding=None):
+def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
+           name=None, variant=None, encoding=None, warn=None):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
+    img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
+    'args': input_size, time_steps), else 224x224, T = 1, 8 heads (ckpt_settings.resolve);
+    disagreements are reported through warn(message) (default: warnings.warn, CheckpointWarning).
     encoding: "image" or "events" (default: the checkpoint's 'encoding' entry, else image).
     An events model takes 2-channel u8 event-count frames as they are (no normalisation)."""
+    if warn is None:
+        def warn(msg):
+            warnings.warn(msg, CheckpointWarning, stacklevel=3)
     sd, extras = load_checkpoint(ckpt_path)
-    ccfg = extras.get("config", {}) if isinstance(extras.get("config"), dict) else {}
-    img_size = img_size or (ccfg.get("img_size_h", 224), ccfg.get("img_size_w", 224))
-    T = T or ccfg.get("T", 1)
-    num_heads = ccfg.get("num_heads", num_heads)
+    cfg = infer_config(sd, ckpt_path)
+    flags = {"img_size": tuple(img_size) if img_size else None, "T": T, "num_heads": num_heads}
+    settings, _, model_name, warns = ckpt_settings.resolve(extras, cfg, flags)
+    for w in warns:
+        warn(f"{ckpt_path}: {w}")
+    img_size, T, num_heads = settings["img_size"], settings["T"], settings["num_heads"]
     model, cfg = build_checked(sd, ckpt_path, num_heads, img_size, T)
+    source = _source_of(ckpt_path)
+    if model_name:
+        source["model_name"] = model_name
     encoding = encoding or extras.get("encoding", "image")
     if encoding not in ("image", "events"):
         raise CheckpointError(f"{ckpt_path}: input encoding must be 'image' or 'events', "
@@ -425,7 +448,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
                                   f"counts), this checkpoint has {cfg['in_channels']}")
         if mean is not None or std is not None:
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
-        return _export_folded(_source_of(ckpt_path), out_dir, model, cfg, img_size, T, None, None,
+        return _export_folded(source, out_dir, model, cfg, img_size, T, None, None,
                               num_heads, name, variant, encoding)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
@@ -437,7 +460,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
-    return _export_folded(_source_of(ckpt_path), out_dir, model, cfg, img_size, T, mean, std, num_heads,
+    return _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads,
                           name, variant, encoding)
 
 
@@ -478,6 +501,7 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
             "embed_dim": cfg["embed_dim"], "blocks": [1, 1, 2, cfg["blocks3"], cfg["blocks4"]],
             "kd_heads_averaged": cfg["kd"], "num_heads": num_heads,
             "input_size": list(img_size), "T": T, "input_encoding": encoding,
+            **({"model_name": source["model_name"]} if "model_name" in source else {}),
             "normalize": ({"mean": list(mean), "std": list(std)} if encoding == "image"
                           else "none (raw event counts)"),
             "quantisation": {"weights": "int8 per output channel, shift 0..24",
