@@ -97,6 +97,7 @@ void Network::Impl::process_events(uint64_t t) {
     const Event& e = bucket[i];
     if (e.type == EvType::Arrive) {
       Router& r = routers[e.node];
+      if (sep & !r.active & !r.asleep & (r.buffered == 0)) r.quiet_at = t;  // (no source: it would be active)
       push(vci(int(e.node), e.port, e.vc), e.flit);
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
@@ -181,6 +182,7 @@ void Network::Impl::release_pending(uint64_t t) {
     const uint32_t cid = new_copy(pkt, pk.dests);
     Router& r = routers[pk.src];
     r.srcq.push_back(cid);
+    r.quiet_at = ~uint64_t(0);  // it has a packet to inject: visit it
     activate(pk.src, t);
   }
 }
@@ -228,9 +230,18 @@ void Network::Impl::visit_active(uint64_t t) {
       const char* vp = reinterpret_cast<const char*>(&ivc[size_t(m) * kNumPorts * nv]);
       for (size_t b = 0; b < kNumPorts * nv * sizeof(InVC); b += 64) __builtin_prefetch(vp + b);
       __builtin_prefetch(&head_ready[size_t(m) * kNumPorts * nv]);
+      __builtin_prefetch(&head_ready[size_t(m + 1) * kNumPorts * nv - 1]);
+      if (sep) {
+        __builtin_prefetch(&va_from[size_t(m) * kNumPorts * nv]);
+        __builtin_prefetch(&va_from[size_t(m + 1) * kNumPorts * nv - 1]);
+      }
       __builtin_prefetch(&ovc[size_t(m) * 4 * nv]);
     }
     Router& r = routers[n];
+    if (r.quiet_at == t) {  // (separable model only; see Router::quiet_at)
+      next_active.push_back(n);
+      continue;
+    }
     const RouterStats before = r.st;
     moved = timer = false;
     sink_wake = kNever;

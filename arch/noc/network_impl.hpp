@@ -125,6 +125,10 @@ struct Router {
   int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
   bool chip[4] = {false, false, false, false};
   uint64_t sleep_since = 0;
+  // Separable model: the cycle in which the router's first flits arrived while it held nothing
+  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
+  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
+  uint64_t quiet_at = ~uint64_t(0);
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
 };
@@ -578,8 +582,9 @@ struct Network::Impl {
     last_progress = t;
   }
 
-  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand.
-  void traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
+  // i: the input VC's index (vci(node, ip, vc)), which the caller has at hand. Returns whether
+  // the flit was a tail.
+  bool traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
     InVC& iv = ivc[i];
     InVCRoute& ir = ivr[i];
     const Flit f = take_front(r, ip, vc, i, t);
@@ -593,16 +598,18 @@ struct Network::Impl {
     }
     if (f.last & ir.forked) release_copy(f.copy);
     finish(r, ip, vc, f.last, t);
+    return f.last;
   }
   // traverse() for the common case, a single non-local branch (output port op, output VC index
   // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
   // flit leaves as it came but for its ready cycle (allocate() gives a lone branch the flit's own
   // copy and destination, and such a branch is never a fork).
-  __attribute__((always_inline)) void traverse1(Router& r, int node, int ip, int vc, size_t i, uint64_t t, int op, int oi) {
+  __attribute__((always_inline)) bool traverse1(Router& r, int node, int ip, int vc, size_t i, uint64_t t, int op, int oi) {
     const Flit f = take_front(r, ip, vc, i, t);
     ++r.st.traversals;
     send(r, node, op, ivc[i].out_vc[0], oi, f, t);
     finish(r, ip, vc, f.last, t);
+    return f.last;
   }
 
   // Switch allocation's test of allocated input VC i = (ip, vc), whose head is past the router
@@ -681,11 +688,17 @@ struct Network::Impl {
 
   // Lanes 0..4 of a per-port VC mask pair (16-bit lanes, as Router::ne) packed into one word:
   // port ip's VCs at bits ip*NVC... (NVC <= 4: at most 20 bits).
+  // Lanes 0..3 are gathered by one multiplication: lane j (bits 16j..) times 2^(48 + j*NVC - 16j)
+  // lands at bit 48 + j*NVC; the other partial products fall on disjoint bits below 48 or past
+  // 63, so no carry reaches the result.
   template <int NVC>
   static unsigned pack_lanes(uint64_t w0, uint64_t w1) {
+    static_assert(NVC >= 1 && NVC <= 4);
     constexpr uint64_t vm = (1u << NVC) - 1;
-    return unsigned((w0 & vm) | ((w0 >> 16) & vm) << NVC | ((w0 >> 32) & vm) << (2 * NVC) |
-                    ((w0 >> 48) & vm) << (3 * NVC) | (w1 & vm) << (4 * NVC));
+    constexpr uint64_t lanes = vm | vm << 16 | vm << 32 | vm << 48;
+    constexpr uint64_t gather = (uint64_t(1) << 48) | (uint64_t(1) << (32 + NVC)) | (uint64_t(1) << (16 + 2 * NVC)) |
+                                (uint64_t(1) << (3 * NVC));
+    return unsigned(((w0 & lanes) * gather) >> 48) | unsigned(w1 & vm) << (4 * NVC);
   }
 
   // A per-port VC mask array (Router::ne, al, parked) as one KSet.
@@ -708,7 +721,7 @@ struct Network::Impl {
   void process_router(int node, uint64_t t);
   template <int NVC>
   void process_router_sep(int node, uint64_t t);
-  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned& used_out);
+  void sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t);
 
   void inject_flit(Router& r, int node, uint64_t t);
   void release_pending(uint64_t t);

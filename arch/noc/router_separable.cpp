@@ -15,14 +15,12 @@ namespace spikechip::arch::noc {
 // match); multicast heads (not in BookSim) then allocate all-or-nothing as in the speculative
 // model. Stall counting, parking and sleeping are those of process_router.
 // Switch traversal of input VC (ip, vc) = index i after it won switch allocation (separable
-// model): marks its input and outputs used and, after a tail, starts the next head's route
-// computation the next cycle.
-inline void Network::Impl::sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t, unsigned& used_out) {
+// model): after a tail, starts the next head's route computation the next cycle.
+__attribute__((always_inline)) inline void Network::Impl::sa_traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
   InVC& iv = ivc[i];
-  for (int b = 0; b < iv.nout; ++b) used_out |= 1u << iv.out_port[b];
-  const bool tail = fbuf[(i << cap_shift) + iv.head].last;
-  if (iv.nout == 1 && iv.out_port[0] != kLocal) traverse1(r, node, ip, vc, i, t, iv.out_port[0], iv.out_port[0] * V + iv.out_vc[0]);
-  else traverse(r, node, ip, vc, i, t);
+  const bool tail = iv.nout == 1 && iv.out_port[0] != kLocal
+                        ? traverse1(r, node, ip, vc, i, t, iv.out_port[0], iv.out_port[0] * V + iv.out_vc[0])
+                        : traverse(r, node, ip, vc, i, t);
   // A select, not a branch (one flit in packet_size is a tail).
   const uint64_t next = std::max(head_ready[i] - uint64_t(bub), t + 1 + uint64_t(bub));
   const uint64_t upd = uint64_t(0) - uint64_t(tail & (iv.n > 0));
@@ -240,8 +238,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
           r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
         }
-        unsigned used_out = 0;
-        sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t, used_out);
+        sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
         crossed = 1;
       } else if (n_eligible > 0) {
         // Grants: each output port picks the first requesting input from its pointer on; accepts:
@@ -276,7 +273,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
               r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
             }
             matched |= 1u << ip;
-            sa_traverse(r, node, ip, vc, i, t, used_out);
+            for (int b = 0; b < iv.nout; ++b) used_out |= 1u << iv.out_port[b];
+            sa_traverse(r, node, ip, vc, i, t);
             ++crossed;
             break;
           }
@@ -295,7 +293,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
             if (outs & used_out) continue;
             if (rr) r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
             matched |= 1u << ip;
-            sa_traverse(r, node, ip, vc, i, t, used_out);
+            used_out |= outs;
+            sa_traverse(r, node, ip, vc, i, t);
             ++crossed;
             break;
           }

@@ -6,7 +6,9 @@ the last load below saturation and the first one past it is re-run in steps of 0
 for "past saturation" is the one of arch/noc/sweep.hpp: BookSim gave up (unstable), accepted <
 0.95 x offered, or mean latency > 3 x the latency at the lowest load.
 
-  sweep_booksim.py BOOKSIM_BINARY [SEED] > reference.csv
+  sweep_booksim.py BOOKSIM_BINARY [SEED [CURVE...]] > reference.csv
+
+CURVE (e.g. 16x16,transpose,4) runs only those curves; without any, all twelve.
 """
 import os
 import subprocess
@@ -26,8 +28,11 @@ def run(binary, k, traffic, size, rate, seed):
 def main():
     binary = sys.argv[1]
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    only = set(sys.argv[3:])
     print("mesh,traffic,packet_size,rate,seed,latency,accepted,status")
     for k, traffic, size in CURVES:
+        if only and f"{k}x{k},{traffic},{size}" not in only:
+            continue
         rows = {}
         l0 = None
 
