@@ -188,7 +188,25 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       tmr |= (cand & late) != 0;
       cand &= ~late;
     }
-    if (cand) {  // (at low load most visits have no candidate: skip the set-up)
+    if (cand && !(cand & (cand - 1)) && ivc[base0 + size_t(ctz_k(cand))].nout == 1) {
+      // One candidate with one branch (most visits with a candidate): if it can go, iSLIP grants
+      // and accepts it, the pointers moving as for any match; the general code below gives the
+      // same with its request tables and loops.
+      const int k = ctz_k(cand);
+      const int ip = k / V, vc = k % V;
+      const size_t i = base0 + size_t(k);
+      SinkCheck sk;
+      const unsigned outs = sa_outputs(r, node, ip, vc, i, ivc[i], &ovc[size_t(node) * 4 * V], V, t, sk, tmr, s_no_credit, s_sink);
+      if (outs) {
+        const int op = __builtin_ctz(outs);
+        if (rr) {
+          ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+          ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+          r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+        }
+        sa_traverse(r, node, ip, vc, i, t);
+      }
+    } else if (cand) {  // (at low load most visits have no candidate: skip the set-up)
       SinkCheck sk;
       const OutVC* const op0 = &ovc[size_t(node) * 4 * V];
       uint8_t vc_for[kNumPorts][kNumPorts] = {};  // [input][output]: the input's VC requesting that output
@@ -253,6 +271,31 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           const int ip = kGrantAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start) | (1u << kNumPorts))];
           grant[op] = ip;
           granted_to[ip] |= 1u << op;
+        }
+        if (!(forks[0] | forks[1] | forks[2] | forks[3] | forks[4])) {
+          // Unicast requests only: every input accepts its first granting output, found for all
+          // inputs in a fixed-count loop; then the matched inputs cross (the loop below, minus the
+          // multicast tests and the search past refused grants).
+          unsigned acc = 0;
+          int acc_op[kNumPorts];
+          for (int ip = 0; ip < kNumPorts; ++ip) {
+            const int start = rr ? ptr.sa_accept[ip] : 0;
+            const unsigned gm = rotate_ports(granted_to[ip], start);
+            acc_op[ip] = kGrantAt[start][__builtin_ctz(gm | (1u << kNumPorts))];
+            acc |= unsigned(gm != 0) << ip;
+          }
+          for (unsigned pm = acc; pm; pm &= pm - 1) {
+            const int ip = __builtin_ctz(pm), op = acc_op[ip];
+            const int vc = vc_for[ip][op];
+            if (rr) {
+              ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+              ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+              r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+            }
+            sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+            ++crossed;
+          }
+          in_ports = 0;  // (no multicast pass)
         }
         for (unsigned pm = in_ports; pm; pm &= pm - 1) {
           const int ip = __builtin_ctz(pm);
