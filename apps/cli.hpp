@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "models/inputs.hpp"
+
 namespace spikechip::cli {
 
 using CommandSetup = std::function<void(CLI::App& app)>;
@@ -51,6 +53,15 @@ struct MapFlags {
   std::string command_text() const;
 };
 void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix = "");
+
+// --input with --image-transform and --labels, of `infer` and `run` (models::read_inputs).
+struct InputFlags {
+  std::string input, image_transform = "auto", labels;
+  // " --image-transform X --labels F" for a command line shown in reports (only options set).
+  std::string command_text() const;
+  model::InputOptions options() const;
+};
+void add_input_options(CLI::App* cmd, InputFlags& f);
 
 // Exit code of `spikechip run` when the run stopped before every input finished (SIGINT or
 // --time-limit): the outputs are written (status "partial"), but they are not a result.

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "apps/cli.hpp"
@@ -87,41 +89,120 @@ void run_build(const BuildOptions& o) {
 
 // ------------------------------------------------------------------------------------- infer
 struct InferOptions {
-  std::string model, input, report, dump;
+  std::string model, report, dump, dump_inputs;
+  InputFlags in;
   int T = 0, threads = 2;
 };
 
-void dump_spikes(const model::Graph& g, const model::RunResult& r, const model::InputItem& item,
-                 const std::string& path) {
-  using namespace model;
-  SafeTensors st;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    if (n.op != Op::LIF) continue;
-    st.tensors[n.name] = from_vector(r.spikes[i], {r.T, n.shape.c, n.shape.h, n.shape.w});
+// Which inputs --dump-spikes records: "" (no --dump-inputs) the first; "all"; or indices "0,3,7".
+std::vector<size_t> dump_selection(const std::string& spec, size_t n) {
+  std::vector<size_t> sel;
+  if (spec.empty() || spec == "first") return {0};
+  if (spec == "all") {
+    for (size_t k = 0; k < n; ++k) sel.push_back(k);
+    return sel;
   }
-  st.metadata = {{"model", g.name}, {"input", item.origin}, {"timesteps", std::to_string(r.T)},
-                 {"layout", "one U8 tensor per LIF node, [T, C, H, W]"}};
-  write_safetensors(path, st);
+  std::istringstream in(spec);
+  std::string tok;
+  while (std::getline(in, tok, ',')) {
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != tok.size() || tok.empty() || v < 0)
+      throw UsageError("--dump-inputs takes first, all or input indices a,b,c; got '" + spec + "'");
+    if (size_t(v) >= n)
+      throw UsageError("--dump-inputs " + spec + ": input " + std::to_string(v) + " does not exist (" + std::to_string(n) +
+                       " inputs, indices 0.." + std::to_string(n - 1) + ")");
+    if (std::find(sel.begin(), sel.end(), size_t(v)) == sel.end()) sel.push_back(size_t(v));
+  }
+  std::sort(sel.begin(), sel.end());
+  return sel;
 }
+
+// --dump-spikes: one U8 tensor per LIF node, [T, C, H, W] for the first input (no --dump-inputs),
+// else [N, T, C, H, W] over the N selected inputs in index order (docs/golden.md).
+class SpikeDump {
+ public:
+  SpikeDump(const model::Graph& g, std::vector<size_t> sel, bool batched, int T)
+      : g_(g), sel_(std::move(sel)), batched_(batched), T_(T) {
+    int64_t per = 0;
+    for (const auto& n : g.nodes)
+      if (n.op == model::Op::LIF) per += int64_t(T) * n.shape.size();
+    if (per * int64_t(sel_.size()) > (int64_t(4) << 30))
+      throw UsageError(fmt::format("--dump-inputs: {} inputs x {} spike bytes each is over 4 GiB: select fewer inputs",
+                                   sel_.size(), per));
+    data_.resize(g.nodes.size());
+  }
+  bool wants(size_t k) const { return std::binary_search(sel_.begin(), sel_.end(), k); }
+  void add(size_t k, const model::RunResult& r, const model::InputItem& item) {
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (g_.nodes[i].op == model::Op::LIF) data_[i].insert(data_[i].end(), r.spikes[i].begin(), r.spikes[i].end());
+    input_.insert(input_.end(), item.data.begin(), item.data.end());
+    frames_ = item.frames;
+    inputs_.push_back({{"index", k}, {"origin", item.origin}});
+  }
+  void write(const std::string& path) const {
+    using namespace model;
+    SafeTensors st;
+    const int64_t N = int64_t(sel_.size());
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = g_.nodes[i];
+      if (n.op != Op::LIF) continue;
+      std::vector<int64_t> shape{T_, n.shape.c, n.shape.h, n.shape.w};
+      if (batched_) shape.insert(shape.begin(), N);
+      st.tensors[n.name] = from_vector(data_[i], shape);
+    }
+    st.metadata = {{"model", g_.name}, {"timesteps", std::to_string(T_)}};
+    if (batched_) {
+      // What the model saw (after decoding, the image transform or float conversion): [N, F, C, H, W].
+      const Shape& s = g_.input().shape;
+      st.tensors[g_.input().name] = from_vector(input_, {N, frames_, s.c, s.h, s.w});
+      st.metadata["inputs"] = inputs_.dump();
+      st.metadata["layout"] = "one U8 tensor per LIF node, [N, T, C, H, W], and the Input node's u8 input, [N, F, C, H, W] (F = 1 for an "
+          "image, T for events); N = the inputs listed in 'inputs' (index, origin), in that order";
+    } else {
+      st.metadata["input"] = inputs_[0]["origin"].get<std::string>();
+      st.metadata["layout"] = "one U8 tensor per LIF node, [T, C, H, W]";
+    }
+    write_safetensors(path, st);
+  }
+
+ private:
+  const model::Graph& g_;
+  std::vector<size_t> sel_;
+  bool batched_;
+  int T_;
+  std::vector<std::vector<uint8_t>> data_;
+  std::vector<uint8_t> input_;
+  int64_t frames_ = 1;
+  nlohmann::json inputs_ = nlohmann::json::array();
+};
 
 void run_infer(const InferOptions& o) {
   using namespace model;
   const Graph g = load_model(o.model);
-  const std::vector<InputItem> items = read_inputs(o.input, g);
-  if (items.empty()) throw Error("'" + o.input + "' holds no inputs");
+  const std::vector<InputItem> items = read_inputs(o.in.input, g, o.in.options());
+  if (items.empty()) throw Error("'" + o.in.input + "' holds no inputs");
   const int T = o.T > 0 ? o.T : g.timesteps;
+  if (!o.dump_inputs.empty() && o.dump.empty()) throw UsageError("--dump-inputs needs --dump-spikes FILE");
+  std::optional<SpikeDump> dump;
+  if (!o.dump.empty()) dump.emplace(g, dump_selection(o.dump_inputs, items.size()), !o.dump_inputs.empty(), T);
   GoldenExecutor ex(g);
   std::vector<RunResult> runs;
   std::vector<report::ReportOptions> ropts;
   double total_s = 0;
   for (size_t k = 0; k < items.size(); ++k) {
     const auto t0 = Clock::now();
-    RunResult r = ex.run_item(items[k], T, RunOptions{o.threads, k == 0 && !o.dump.empty()});
+    const bool record = dump && dump->wants(k);
+    RunResult r = ex.run_item(items[k], T, RunOptions{o.threads, record});
     const double dt = seconds_since(t0);
     total_s += dt;
-    if (k == 0 && !o.dump.empty()) {
-      dump_spikes(g, r, items[k], o.dump);
+    if (record) {
+      dump->add(k, r, items[k]);
       r.spikes.clear();
     }
     int64_t spikes = 0, neurons = 0, sops = 0, macs = 0, sd = 0, sat = 0;
@@ -141,6 +222,7 @@ void run_infer(const InferOptions& o) {
   }
   std::cout << fmt::format("inference time: {:.4f} s per input (T = {}, {} threads, {} inputs)\n",
                            total_s / double(items.size()), T, o.threads, items.size());
+  if (dump) dump->write(o.dump);
   if (!o.report.empty()) write_json(o.report, report::make_golden_report(g, runs, ropts));
 }
 
@@ -216,10 +298,13 @@ const RegisterCommand reg_infer(30, [](CLI::App& app) {
   auto o = std::make_shared<InferOptions>();
   CLI::App* c = app.add_subcommand("infer", "Run the golden (bit-exact) executor on inputs");
   c->add_option("--model", o->model, "model directory")->required();
-  c->add_option("--input", o->input, "input file or directory (.npy, .pgm/.ppm, event traces)")->required();
+  add_input_options(c, o->in);
   c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->report, "JSON report to write");
-  c->add_option("--dump-spikes", o->dump, "safetensors file: every LIF's spikes [T,C,H,W] u8 for the first input");
+  c->add_option("--dump-spikes", o->dump,
+                "safetensors file: every LIF's spikes as u8, [T,C,H,W] for the first input, or [N,T,C,H,W] for the "
+                "inputs --dump-inputs selects");
+  c->add_option("--dump-inputs", o->dump_inputs, "inputs --dump-spikes records: first | all | indices a,b,c (0-based)");
   c->add_option("--threads", o->threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   c->callback([o] { run_infer(*o); });
 });

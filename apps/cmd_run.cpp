@@ -34,9 +34,10 @@ extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
   std::vector<std::string> sets;
-  std::string model, chip, input, mapping, out, trace_window, trace_json, vcd, engine = "systemc";
+  std::string model, chip, mapping, out, trace_window, trace_json, vcd, engine = "systemc";
   size_t trace_max_events = 200000;
   int T = 0;
+  InputFlags in;
   int threads = 2;  // golden executor threads (a sweep running points in parallel passes 1)
   MapFlags map;
   bool no_verify = false, quiet = false;
@@ -62,8 +63,8 @@ void run_cmd(const RunOpts& o) {
   if (o.map.any_set() && !o.mapping.empty())
     throw UsageError("'" + o.map.command_text().substr(1) + "' applies when run maps the model itself; with --mapping "
                      "the mapping decides (make it with 'spikechip map" + o.map.command_text() + " ...'): drop one of the two");
-  std::vector<model::InputItem> inputs = model::read_inputs(o.input, g);
-  if (inputs.empty()) throw Error(o.input + ": no input found");
+  std::vector<model::InputItem> inputs = model::read_inputs(o.in.input, g, o.in.options());
+  if (inputs.empty()) throw Error(o.in.input + ": no input found");
   report::TraceOptions topt;
   topt.clock_hz = chip.clock_hz, topt.max_events = o.trace_max_events;
   if (!o.trace_window.empty()) report::parse_trace_window(o.trace_window, topt);
@@ -167,7 +168,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   CLI::App* c = app.add_subcommand("run", "Simulate a model on the cycle-accurate chip, verify against golden, write the report");
   c->add_option("--model", o->model, "Model directory (graph.json + weights.safetensors)")->required();
   add_chip_options(c, o->chip, o->sets);
-  c->add_option("--input", o->input, "Input file or directory (.npy/.pgm/.ppm images, event traces)")->required();
+  add_input_options(c, o->in);
   c->add_option("--mapping", o->mapping, "Mapping JSON from 'spikechip map' (default: map now)");
   c->add_option("-T,--timesteps", o->T, "Timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->out, "Write report.json, CSVs and report.html here");
@@ -187,7 +188,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->callback([o] {
     std::string sets;
     for (const auto& s : o->sets) sets += " --set " + s;
-    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + sets + " --input " + o->input +
+    o->command = "spikechip run --model " + o->model + " --chip " + o->chip + sets + " --input " + o->in.input + o->in.command_text() +
                  (o->mapping.empty() ? "" : " --mapping " + o->mapping) + o->map.command_text();
     run_cmd(*o);
   });

@@ -49,6 +49,30 @@ void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>
       ->always_capture_default(false);
 }
 
+void add_input_options(CLI::App* cmd, InputFlags& f) {
+  cmd->add_option("--input", f.input,
+                  "Input file or directory: .png/.jpg/.jpeg images, .npy/.npz arrays (u8, or normalised float "
+                  "images; FILE.npz:NAME for one array), .pgm/.ppm, event traces .evt/.csv (docs/model-format.md \"Inputs\")")
+      ->required();
+  cmd->add_option("--image-transform", f.image_transform,
+                  "PNG/JPEG to the model's input size: auto (an image of that size as it is, others the official "
+                  "evaluation transform) | eval (always: bicubic resize of the shorter side to int(S/0.875), centre "
+                  "crop S) | none (the size must match)")
+      ->check(CLI::IsMember({"auto", "eval", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--labels", f.labels,
+                  "Labels file, one '<file name> <class index>' per line (default: labels.txt in an --input directory)");
+}
+
+model::InputOptions InputFlags::options() const {
+  return model::InputOptions{model::image_transform_from_name(image_transform), labels};
+}
+
+std::string InputFlags::command_text() const {
+  return (image_transform != "auto" ? " --image-transform " + image_transform : "") +
+         (labels.empty() ? "" : " --labels " + labels);
+}
+
 void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix) {
   cmd->add_option("--placement", f.placement, prefix + fmt::format("placement: {}", fmt::join(mapper::placement_names(), " | ")))
       ->check(CLI::IsMember(mapper::placement_names()));

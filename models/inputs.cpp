@@ -12,6 +12,8 @@
 #include "base/npy.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
+#include "models/input_arrays.hpp"
+#include "models/npz.hpp"
 #include "traces/events.hpp"
 
 namespace spikechip::model {
@@ -70,20 +72,69 @@ void attach_sidecar_labels(const std::string& path, std::vector<InputItem>& item
   }
 }
 
+// A u8 or float array (already read) as inputs of `g`, items named origin or origin[i].
+std::vector<InputItem> array_inputs(NpyArray a, const Graph& g, const std::string& origin) {
+  a = array_as_u8(a, g, origin);
+  const ArrayLayout l = input_array_layout(a.shape, g, origin);
+  return split(a.bytes, l.items, l.frames, g.input().shape, origin, l.batch);
+}
+
 std::vector<InputItem> read_npy_inputs(const std::string& path, const Graph& g) {
   const Node& in = g.input();
-  const bool events = in.encoding == "events";
   NpyArray a = read_npy(path);
-  if (events && a.descr == "<i8" && a.shape.size() == 2 && a.shape[1] == 4) {
+  if (in.encoding == "events" && a.descr == "<i8" && a.shape.size() == 2 && a.shape[1] == 4) {
     traces::EventTrace tr = traces::read_events_npy(path, in.shape.w, in.shape.h);
     InputItem it{traces::bin_events(tr, g.timesteps), g.timesteps, in.shape, -1, path};
     return {it};
   }
-  if (a.descr != "|u1")
-    throw Error(path + ": input .npy must be uint8 (|u1), got dtype '" + excerpt(a.descr) + "'" +
-                (events ? " (event traces as .npy must be int64 [N, 4])" : ""));
-  const ArrayLayout l = input_array_layout(a.shape, g, path);
-  return split(a.bytes, l.items, l.frames, in.shape, path, l.batch);
+  return array_inputs(std::move(a), g, path);
+}
+
+// Integer values of a 1-D integer array (labels).
+std::vector<int64_t> integers(const NpyArray& a, const std::string& origin) {
+  static const std::vector<std::string> kinds{"|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8"};
+  if (std::find(kinds.begin(), kinds.end(), a.descr) == kinds.end() || a.shape.size() != 1)
+    throw Error(origin + ": labels must be a 1-D integer array, got dtype '" + excerpt(a.descr) + "' with " +
+                std::to_string(a.shape.size()) + " dimensions");
+  const size_t k = a.itemsize();
+  const bool is_signed = a.descr[1] == 'i';
+  std::vector<int64_t> out(size_t(a.numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint64_t v = 0;
+    for (size_t b = 0; b < k; ++b) v |= uint64_t(a.bytes[i * k + b]) << (8 * b);
+    if (is_signed && k < 8 && (v >> (8 * k - 1)) & 1) v |= ~uint64_t(0) << (8 * k);  // sign-extend
+    out[i] = int64_t(v);
+  }
+  return out;
+}
+
+// "file.npz[:name]": the named (or only) array; an integer array "labels" in the same archive
+// labels its items.
+std::vector<InputItem> read_npz_inputs(const std::string& file, const std::string& member, const Graph& g) {
+  const auto bytes = read_file_bytes(file);
+  const std::string origin = member.empty() ? file : file + ":" + member;
+  std::vector<InputItem> items = array_inputs(npz_array(bytes, member, file), g, origin);
+  const auto names = npz_names(bytes, file);
+  const bool has_labels = std::find(names.begin(), names.end(), "labels") != names.end();
+  if (has_labels && member != "labels" && !(member.empty() && names.size() == 1)) {
+    const auto l = integers(npz_array(bytes, "labels", file), file + ":labels");
+    if (l.size() != items.size())
+      throw Error(file + ":labels: holds " + std::to_string(l.size()) + " labels for " + std::to_string(items.size()) +
+                  " inputs of " + origin + ": give one class index per input");
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (l[i] < 0 || l[i] > 1000000)
+        throw Error(file + ":labels: label " + std::to_string(l[i]) + " of item " + std::to_string(i) + " is not a class index >= 0");
+      items[i].label = int(l[i]);
+    }
+  }
+  return items;
+}
+
+bool is_image_ext(const std::string& ext) { return ext == ".png" || ext == ".jpg" || ext == ".jpeg"; }
+
+bool is_input_ext(const std::string& ext) {
+  return ext == ".npy" || ext == ".npz" || ext == ".pgm" || ext == ".ppm" || ext == ".evt" || ext == ".csv" ||
+         is_image_ext(ext);
 }
 
 }  // namespace
@@ -123,9 +174,20 @@ void check_image(const InputItem& it, const Graph& g) {
     throw Error(it.origin + ": image is " + dims(it.shape) + " (C,H,W) but the model's Input expects " + dims(in.shape));
 }
 
-std::vector<InputItem> read_one(const std::string& path, const Graph& g) {
-  const std::string ext = file_extension(path);
+std::vector<InputItem> read_one(const std::string& path, const Graph& g, const InputOptions& opt) {
+  const auto [file, member] = split_npz_member(path);
+  const std::string ext = file_extension(file);
   const Node& in = g.input();
+  if (ext == ".npz") return read_npz_inputs(file, member, g);
+  if (is_image_ext(ext)) {
+    if (in.encoding == "events")
+      throw Error(path + ": an image, but the model takes events (Input encoding 'events'); give an .evt/.csv trace or a [T,2,H,W] .npy");
+    InputItem it;
+    it.data = image_to_input(read_image_file(path), in.shape, opt.transform, path);
+    it.shape = in.shape;
+    it.origin = path;
+    return {it};
+  }
   if (ext == ".npy") {
     std::vector<InputItem> items = read_npy_inputs(path, g);
     attach_sidecar_labels(path, items);
@@ -142,7 +204,7 @@ std::vector<InputItem> read_one(const std::string& path, const Graph& g) {
     traces::EventTrace tr = traces::read_events(path, in.shape.w, in.shape.h);
     return {InputItem{traces::bin_events(tr, g.timesteps), g.timesteps, in.shape, -1, path}};
   }
-  throw Error(path + ": unsupported input type '" + ext + "' (expected .npy, .pgm, .ppm, .evt or .csv)");
+  throw Error(path + ": unsupported input type '" + ext + "' (expected .png, .jpg, .jpeg, .npy, .npz, .pgm, .ppm, .evt or .csv)");
 }
 
 // Reads one whitespace/comment-delimited header integer of a PNM file.
@@ -221,25 +283,84 @@ void pad_to(InputItem& it, const Shape& t) {
   it.shape = t;
 }
 
-std::vector<InputItem> read_inputs(const std::string& path, const Graph& g) {
+std::vector<std::pair<std::string, int>> read_labels_file(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  std::vector<std::pair<std::string, int>> out;
+  std::string text(bytes.begin(), bytes.end());
+  size_t line_no = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1, ++line_no;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    size_t b = 0;
+    while (b < line.size() && std::isspace(static_cast<unsigned char>(line[b]))) ++b;
+    line.erase(0, b);
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    const size_t cut = line.find_last_of(" \t,");
+    if (cut == std::string::npos)
+      throw Error(where + ": expected '<file name> <class index>', got '" + excerpt(line) + "'");
+    std::string name = line.substr(0, cut), label = line.substr(cut + 1);
+    while (!name.empty() && (std::isspace(static_cast<unsigned char>(name.back())) || name.back() == ',')) name.pop_back();
+    int64_t v = -1;
+    const bool digits = !label.empty() && label.size() <= 7 &&
+                        std::all_of(label.begin(), label.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (digits) v = std::stoll(label);
+    if (name.empty() || !digits || v > 1000000)
+      throw Error(where + ": expected '<file name> <class index>' with a class index 0..1000000, got '" + excerpt(line) + "'");
+    for (const auto& [n, _] : out)
+      if (n == name) throw Error(where + ": '" + excerpt(name) + "' is labelled twice");
+    out.emplace_back(name, int(v));
+  }
+  return out;
+}
+
+std::vector<InputItem> read_inputs(const std::string& path, const Graph& g, const InputOptions& opt) {
   if (g.nodes.empty() || g.input().op != Op::Input) throw Error(path + ": the model has no Input node");
   std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(path, ec)) {
-      const std::string ext = file_extension(e.path().string());
-      if (e.is_regular_file() && (ext == ".npy" || ext == ".pgm" || ext == ".ppm" || ext == ".evt" || ext == ".csv"))
-        files.push_back(e.path().string());
-    }
+  std::vector<std::string> files;
+  std::string labels_path = opt.labels;
+  const bool dir = fs::is_directory(path, ec);
+  if (dir) {
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file() && is_input_ext(file_extension(e.path().string()))) files.push_back(e.path().string());
     std::sort(files.begin(), files.end());  // deterministic order
-    if (files.empty()) throw Error(path + ": directory has no .npy/.pgm/.ppm/.evt/.csv inputs");
-    std::vector<InputItem> all;
-    for (const auto& f : files)
-      for (auto& it : read_one(f, g)) all.push_back(std::move(it));
-    return all;
+    if (files.empty()) throw Error(path + ": directory has no .png/.jpg/.jpeg/.npy/.npz/.pgm/.ppm/.evt/.csv inputs");
+    if (labels_path.empty() && fs::is_regular_file(fs::path(path) / "labels.txt", ec))
+      labels_path = (fs::path(path) / "labels.txt").string();
+  } else {
+    if (!fs::exists(split_npz_member(path).first, ec) && !fs::exists(path, ec)) throw Error(path + ": input file not found");
+    files.push_back(path);
   }
-  if (!fs::exists(path, ec)) throw Error(path + ": input file not found");
-  return read_one(path, g);
+  std::vector<std::pair<std::string, int>> labels;
+  if (!labels_path.empty()) labels = read_labels_file(labels_path);
+  std::vector<bool> used(labels.size(), false);
+  std::vector<InputItem> all;
+  for (const auto& f : files) {
+    std::vector<InputItem> items = read_one(f, g, opt);
+    if (!labels.empty()) {
+      const std::string name = fs::path(split_npz_member(f).first).filename().string();
+      size_t k = 0;
+      while (k < labels.size() && labels[k].first != name) ++k;
+      if (k < labels.size()) {
+        if (items.size() != 1)
+          throw Error(labels_path + ": labels '" + name + "', which holds " + std::to_string(items.size()) +
+                      " inputs: label a batch with its sidecar .json (.npy) or a 'labels' array (.npz)");
+        items[0].label = labels[k].second;
+        used[k] = true;
+      } else if (items.size() == 1 && items[0].label < 0) {
+        throw Error(labels_path + ": has no label for " + f + ": add a line '" + name + " <class index>'");
+      }
+    }
+    for (auto& it : items) all.push_back(std::move(it));
+  }
+  for (size_t k = 0; k < labels.size() && dir; ++k)
+    if (!used[k])
+      throw Error(labels_path + ": labels '" + excerpt(labels[k].first) + "', which is not an input here (" + path +
+                  "): remove the line or add the file");
+  return all;
 }
 
 std::vector<InputItem> read_idx_dataset(const std::string& images_gz, const std::string& labels_gz, int limit,

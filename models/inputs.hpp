@@ -1,11 +1,13 @@
 #pragma once
-// Input samples for a model: images (.npy, binary .pgm/.ppm), event tensors and traces
-// (.npy, .evt, .csv; docs/traces.md), and the Fashion-MNIST IDX test set.
+// Input samples for a model: images (.png/.jpg through the official evaluation transform,
+// .npy/.npz u8 or normalised float, binary .pgm/.ppm), event tensors and traces (.npy, .npz, .evt,
+// .csv; docs/traces.md), labels from a file, and the Fashion-MNIST IDX test set.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "models/graph.hpp"
+#include "models/image_file.hpp"
 
 namespace spikechip::model {
 
@@ -17,12 +19,25 @@ struct InputItem {
   std::string origin;         // "path" or "path[i]" for batches, used in reports and errors
 };
 
+struct InputOptions {
+  ImageTransform transform = ImageTransform::Auto;  // for .png/.jpg/.jpeg
+  std::string labels;  // labels file ("<file name> <class>" per line); "" = DIR/labels.txt if present
+};
+
 // Reads one file (or every supported file of a directory, in name order) as inputs of `g`'s
 // Input node, checking channels/size against it (error says expected vs got):
-//   image model:  .npy u8 [C,H,W], [H,W] (C = 1), [B,C,H,W] (also [B,H,W] when C = 1); .pgm/.ppm
-//   events model: .npy u8 [T,2,H,W] or [B,T,2,H,W] (T = g.timesteps); traces .evt/.csv/.npy int64
-//                 [N,4], binned into T frames (docs/traces.md)
-std::vector<InputItem> read_inputs(const std::string& path, const Graph& g);
+//   image model:  .npy/.npz u8 [C,H,W], [H,W] (C = 1), [B,C,H,W] (also [B,H,W] when C = 1), or the
+//                 same shapes as normalised float32/64 (input_arrays.hpp); .png/.jpg/.jpeg (any
+//                 size: image_file.hpp); .pgm/.ppm (exact size)
+//   events model: .npy/.npz u8 [T,2,H,W] or [B,T,2,H,W] (T = g.timesteps); traces .evt/.csv/.npy
+//                 int64 [N,4], binned into T frames (docs/traces.md)
+// An .npz member is named as "file.npz:name" (just "file.npz" when it holds one array); an
+// integer array "labels" beside it labels a batch.
+std::vector<InputItem> read_inputs(const std::string& path, const Graph& g, const InputOptions& opt = {});
+
+// A labels file: one "<file name> <class index>" per line (whitespace or a comma between), blank
+// lines and lines starting with '#' ignored. Errors name the file and line.
+std::vector<std::pair<std::string, int>> read_labels_file(const std::string& path);
 
 // How a uint8 array of `shape` (C order) holds inputs of `g` by the .npy rules above: `items`
 // inputs of `frames` frames each, `batch` when the first axis counts them (origins get "[i]").

@@ -4,6 +4,7 @@
 
 #include "arch/energy.hpp"
 #include "models/graph_io.hpp"
+#include "models/input_arrays.hpp"
 #include "models/model_info.hpp"
 #include "python/src/common.hpp"
 #include "spikechip/source_dir.hpp"
@@ -89,6 +90,18 @@ Inputs make_inputs(const model::Graph& g, const py::object& src, const py::objec
     py::array a = py::array::ensure(src);
     if (!a) throw KindError(Kind::Input, "inputs: expected a path or a NumPy uint8 array, got " +
                                              py::str(py::type::of(src).attr("__name__")).cast<std::string>());
+    if (a.dtype().kind() == 'f' && (a.dtype().itemsize() == 4 || a.dtype().itemsize() == 8)) {
+      // Normalised float images: to u8 pixels exactly as the CLI reads a float .npy (model/input_arrays.hpp).
+      NpyArray f;
+      f.descr = a.dtype().itemsize() == 4 ? "<f4" : "<f8";
+      py::array fc = a.dtype().itemsize() == 4 ? py::array(py::array_t<float, py::array::c_style | py::array::forcecast>(a))
+                                                : py::array(py::array_t<double, py::array::c_style | py::array::forcecast>(a));
+      f.shape.assign(fc.shape(), fc.shape() + fc.ndim());
+      const auto* p = static_cast<const uint8_t*>(fc.data());
+      f.bytes.assign(p, p + fc.nbytes());
+      const NpyArray u8 = guarded(Kind::Input, [&] { return model::array_as_u8(f, g, "inputs"); });
+      a = py::array_t<uint8_t>(std::vector<py::ssize_t>(u8.shape.begin(), u8.shape.end()), u8.bytes.data());
+    }
     if (a.dtype().kind() != 'u' || a.dtype().itemsize() != 1)
       throw KindError(Kind::Input, "inputs: input array must be uint8 (|u1), got dtype '" +
                                        a.dtype().attr("str").cast<std::string>() + "'");

@@ -1,5 +1,6 @@
 // Input readers: .npy (single and batch), PGM/PPM, event inputs, Fashion-MNIST IDX, and errors
 // that say expected vs got.
+#include <cstring>
 #include <gtest/gtest.h>
 
 #include <zlib.h>
@@ -73,11 +74,22 @@ TEST(Inputs, NpyErrorsSayExpectedVsGot) {
   EXPECT_EQ(read_inputs(dir + "/wrong.npy", g).size(), 3u);
   write_npy(dir + "/w2.npy", {"|u1", {3, 7, 7}, ramp(147)});
   expect_error([&] { read_inputs(dir + "/w2.npy", g); }, {"w2.npy", "[3, 7, 7]", "expected [C,H,W] = [1, 8, 8]"});
-  write_npy(dir + "/f.npy", {"<f4", {1, 8, 8}, std::vector<uint8_t>(256)});
-  expect_error([&] { read_inputs(dir + "/f.npy", g); }, {"f.npy", "uint8", "<f4"});
+  // float arrays are normalised images (input_arrays.hpp): 0.0 is the zero point, x / scale + 128
+  std::vector<uint8_t> fb(256, 0);
+  const float v = float(2 * 0.0171);  // two u8 steps above the zero point
+  std::memcpy(&fb[4], &v, 4);
+  write_npy(dir + "/f.npy", {"<f4", {1, 8, 8}, fb});
+  const auto f = read_inputs(dir + "/f.npy", g);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].data[0], 128);
+  EXPECT_EQ(f[0].data[1], 130);
+  write_npy(dir + "/i.npy", {"<i4", {1, 8, 8}, std::vector<uint8_t>(256)});
+  expect_error([&] { read_inputs(dir + "/i.npy", g); }, {"i.npy", "uint8", "<i4"});
   expect_error([&] { read_inputs(dir + "/none.npy", g); }, {"none.npy", "not found"});
+  spit(dir + "/x.gif", "x");
+  expect_error([&] { read_inputs(dir + "/x.gif", g); }, {"x.gif", "unsupported input type"});
   spit(dir + "/x.jpg", "x");
-  expect_error([&] { read_inputs(dir + "/x.jpg", g); }, {"x.jpg", "unsupported input type"});
+  expect_error([&] { read_inputs(dir + "/x.jpg", g); }, {"x.jpg", "not a readable JPEG image"});
 }
 
 TEST(Inputs, PgmAndPpm) {
@@ -160,4 +172,25 @@ TEST(Inputs, FashionMnistTestSet) {
   EXPECT_EQ(items[1].label, 2);
   EXPECT_EQ(items[0].shape, (Shape{1, 32, 32}));
   for (int x = 0; x < 32; ++x) EXPECT_EQ(items[0].data[size_t(x)], 0) << "top padding row";
+}
+
+// Hand-worked cases of the PIL-exact image steps (models/image_file.hpp); the whole transform is
+// compared byte for byte with PIL in tests/python/test_image_inputs.py.
+TEST(Inputs, ImageStepsHandWorked) {
+  // [0, 255] -> 1 pixel: scale 2, support 4, both taps at |x| = 0.25 -> bicubic 0.8671875 each,
+  // normalised to 0.5 = 2^21 in 22-bit fixed point: (2^21 + 255 * 2^21) >> 22 = 128.
+  const Image row{2, 1, 1, {0, 255}};
+  EXPECT_EQ(resize_bicubic(row, 1, 1).pix, std::vector<uint8_t>{128});
+  // torchvision CenterCrop rounds (5 - 2) / 2 = 1.5 half to even: offset 2.
+  const Image col{1, 5, 1, {10, 11, 12, 13, 14}};
+  EXPECT_EQ(center_crop(col, 1, 2).pix, (std::vector<uint8_t>{12, 13}));
+  // PIL "L" from red: (255 * 19595 + 0x8000) >> 16 = 76; grey -> RGB replicates.
+  EXPECT_EQ(convert_channels(Image{1, 1, 3, {255, 0, 0}}, 1).pix, std::vector<uint8_t>{76});
+  EXPECT_EQ(convert_channels(Image{1, 1, 1, {7}}, 3).pix, (std::vector<uint8_t>{7, 7, 7}));
+  // Official eval size for S = 28: shorter side int(28 / 0.875) = 32; a 40x20 image -> 64x32, crop 28.
+  const Image wide{40, 20, 1, std::vector<uint8_t>(800, 9)};
+  const Image e = eval_transform(wide, 28, 28);
+  EXPECT_EQ(e.w, 28);
+  EXPECT_EQ(e.h, 28);
+  EXPECT_EQ(e.pix, std::vector<uint8_t>(784, 9));  // a flat image stays flat (weights sum to 1)
 }

@@ -234,10 +234,15 @@ def test_bad_inputs_raise_the_cli_messages(model, chip, tmp_path):
     want = cli_error("infer", "--model", MODEL, "--input", "no/such.npy")
     assert raises(spikechip.InputError, lambda: spikechip.infer(model, "no/such.npy")) == want
     assert raises(spikechip.InputError, lambda: spikechip.run(model, chip, "no/such.npy")) == want
-    np.save(tmp_path / "f.npy", np.zeros((1, 28, 28), np.float32))
-    want = cli_error("infer", "--model", MODEL, "--input", str(tmp_path / "f.npy"))
-    assert "uint8" in raises(spikechip.InputError, lambda: spikechip.infer(model, np.zeros((1, 28, 28), np.float32)))
+    np.save(tmp_path / "i.npy", np.zeros((1, 28, 28), np.int32))
+    want = cli_error("infer", "--model", MODEL, "--input", str(tmp_path / "i.npy"))
+    assert "uint8" in raises(spikechip.InputError, lambda: spikechip.infer(model, np.zeros((1, 28, 28), np.int32)))
     assert "uint8" in want
+    # normalised float images are converted as the CLI does (docs/model-format.md "Inputs")
+    np.save(tmp_path / "f.npy", np.full((1, 28, 28), 40.0, np.float32))
+    want = cli_error("infer", "--model", MODEL, "--input", str(tmp_path / "f.npy"))
+    got = raises(spikechip.InputError, lambda: spikechip.infer(model, np.full((1, 28, 28), 40.0, np.float32)))
+    assert "784 of 784 values do not map to a u8 pixel" in got and "784 of 784 values" in want
     raises(spikechip.InputError, lambda: spikechip.infer(model, [1, 2, 3]))
     raises(spikechip.UsageError, lambda: spikechip.run(model, chip, SAMPLE, T=99))
     raises(spikechip.UsageError, lambda: spikechip.infer(model, SAMPLE, labels=[1]))
