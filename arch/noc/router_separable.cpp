@@ -266,26 +266,21 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         unsigned granted_to[kNumPorts + 1] = {};
         int grant[kNumPorts];
         unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
+        unsigned granted = 0;  // input ports granted some output (bit kNumPorts: none)
         for (int op = 0; op < kNumPorts; ++op) {
           const int start = rr ? ptr.sa_grant[op] : 0;
           const int ip = kGrantAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start) | (1u << kNumPorts))];
           grant[op] = ip;
           granted_to[ip] |= 1u << op;
+          granted |= 1u << ip;
         }
         if (!(forks[0] | forks[1] | forks[2] | forks[3] | forks[4])) {
-          // Unicast requests only: every input accepts its first granting output, found for all
-          // inputs in a fixed-count loop; then the matched inputs cross (the loop below, minus the
-          // multicast tests and the search past refused grants).
-          unsigned acc = 0;
-          int acc_op[kNumPorts];
-          for (int ip = 0; ip < kNumPorts; ++ip) {
+          // Unicast requests only: every granted input accepts its first granting output and
+          // crosses (the loop below, minus the multicast tests and the search past refused grants).
+          for (unsigned pm = granted & ((1u << kNumPorts) - 1); pm; pm &= pm - 1) {
+            const int ip = __builtin_ctz(pm);
             const int start = rr ? ptr.sa_accept[ip] : 0;
-            const unsigned gm = rotate_ports(granted_to[ip], start);
-            acc_op[ip] = kGrantAt[start][__builtin_ctz(gm | (1u << kNumPorts))];
-            acc |= unsigned(gm != 0) << ip;
-          }
-          for (unsigned pm = acc; pm; pm &= pm - 1) {
-            const int ip = __builtin_ctz(pm), op = acc_op[ip];
+            const int op = kPortAt[start][__builtin_ctz(rotate_ports(granted_to[ip], start))];
             const int vc = vc_for[ip][op];
             if (rr) {
               ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
@@ -349,7 +344,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     r.st.stall_no_vc += s_no_vc, r.st.stall_no_credit += s_no_credit;
     r.st.stall_arbitration += s_arb, r.st.stall_sink += s_sink;
   }
-  if (r.has_source()) inject_flit(r, node, t);
+  if (r.may_inject()) inject_flit(r, node, t);
 }
 
 template void Network::Impl::process_router_sep<0>(int, uint64_t);
