@@ -111,6 +111,10 @@ const std::vector<Row>& rows() {
       {KEY(core, weight_banks), .lo = 1, .hi = 256, .meaning = "weight SRAM banks"},
       {KEY(core, weight_word_bits), .unit = "bits", .lo = 8, .hi = 4096,
        .meaning = "weight SRAM word; weights read per access = bits/8 (weights are int8)", .multiple_of = 8},
+      {KEY(core, weight_prefetch_fraction), .lo = 0, .hi = 0.9,
+       .meaning = "fraction of the weight SRAM reserved to prefetch the next phase's weights while a time-multiplexed "
+                  "phase computes (double buffering, docs/architecture.md); groups are mapped into the rest",
+       .omit_default = true},
       {KEY(core, neuron_updates_per_cycle), .unit = "LIF/cycle", .lo = 1, .hi = 4096, .meaning = "LIF updates per cycle"},
       {KEY(core, sdsa_lanes), .unit = "ops/cycle", .lo = 1, .hi = 4096, .meaning = "SDSA AND/increment or row-add lanes"},
       {KEY(core, input_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
@@ -342,6 +346,10 @@ ChipConfig chip_config_from_json(const json& j_in, const std::string& origin) {
   check_combination(j_in, origin, c);
   c.source_path = origin;
   return c;
+}
+
+int64_t weight_prefetch_bytes(const ChipConfig& c) {
+  return int64_t(std::floor(c.core.weight_prefetch_fraction * double(c.core.weight_sram_bytes)));
 }
 
 int64_t queue_entry_bytes(const ChipConfig& c) {

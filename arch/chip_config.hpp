@@ -43,6 +43,7 @@ struct CoreConfig {
   int64_t weight_sram_bytes = 131072;
   int weight_banks = 4;
   int weight_word_bits = 64;            // weights read per access = word_bits / 8
+  double weight_prefetch_fraction = 0;  // of weight_sram_bytes, reserved to prefetch the next phase
   int neuron_updates_per_cycle = 8;     // LIF updates per cycle
   int sdsa_lanes = 16;                  // SDSA AND/increment or row-add lanes per cycle
   int input_queue_depth = 64;           // packets received, synapse work not finished
@@ -111,6 +112,10 @@ struct ChipConfig {
 
 // A queue entry holds the largest packet: header + kMaxPayloadFlits flits of router.flit_bits.
 int64_t queue_entry_bytes(const ChipConfig& c);
+// Weight SRAM per core reserved as the prefetch buffer of double-buffered reloads
+// (floor(weight_prefetch_fraction x weight_sram_bytes)), and what is left for a group's weights.
+int64_t weight_prefetch_bytes(const ChipConfig& c);
+inline int64_t weight_sram_usable(const ChipConfig& c) { return c.core.weight_sram_bytes - weight_prefetch_bytes(c); }
 // Queue SRAM the two queues need: (input_queue_depth + output_queue_depth) entries.
 int64_t queue_sram_needed(const ChipConfig& c);
 

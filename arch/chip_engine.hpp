@@ -193,6 +193,11 @@ struct ChipEngine : noc::PacketSink {
   std::vector<uint64_t> node_dram_bits, step_dram_bits;  // [node], [t]
   std::vector<std::vector<int>> spill_ctrl;         // [phase]: the memory controller holding each of spill_store
   std::vector<uint64_t> weights_in;                 // [group]: cycle its weights are in (0 before any phase)
+  // Double-buffered reloads (core.weight_prefetch_fraction): the per-core prefetch buffer's bytes;
+  // per phase, the bytes of its image read during the previous phase and when they are in.
+  uint64_t prefetch_cap = 0;
+  std::vector<uint64_t> prefetched, prefetch_end;   // [phase]
+  std::vector<uint64_t> group_prefetched;           // [group]: with controllers, its bytes already streamed
 
   // --- memory controllers on the mesh (chip_memory.cpp; cfg.memory_controllers, docs/architecture.md
   // "Memory controllers on the mesh"). Empty: the DRAM channel behind the host port (chip_phases.cpp).
@@ -201,12 +206,12 @@ struct ChipEngine : noc::PacketSink {
     int phase = 0;
     uint64_t addr = 0, bytes = 0;
     size_t index = 0;
+    uint64_t req = 0;        // the cycle it was requested (its stream's start)
   };
   struct MemCtrl {
     int core = 0;                             // its router
     std::unique_ptr<OffchipMemory> mem;
     uint64_t spill_base = 0, spill_next = 0;  // spill area after its weights image
-    uint64_t req = 0;                         // the cycle the stream in its queue was requested
     uint64_t port_free = 0;                   // its local port: one flit per cycle
     std::deque<CtrlItem> queue;               // packets to send, in order; front: read, its event pending
   };
@@ -224,6 +229,8 @@ struct ChipEngine : noc::PacketSink {
   void reset_controllers();
   void ctrl_start_phase(int q, uint64_t cycle, uint32_t trigger);
   void ctrl_arm(int c);
+  // Queues chunks [from, to) of group gid's weights on its controller, requested at `cycle`.
+  void ctrl_queue_weights(int gid, uint64_t from, uint64_t to, uint64_t cycle);
   void ctrl_send(int c, uint64_t cycle);
   void on_weights(const PacketData& d, uint64_t cycle);
   void phase_weights_done(uint64_t cycle);

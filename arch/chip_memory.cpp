@@ -61,12 +61,21 @@ void ChipEngine::reset_controllers() {
     ChipConfig one = cfg;
     one.dram.model = mc.model, one.dram.channels = mc.channels;
     ctrls[c].mem = make_offchip_memory(one);
-    ctrls[c].spill_next = 0, ctrls[c].req = 0, ctrls[c].port_free = 0;
+    ctrls[c].spill_next = 0, ctrls[c].port_free = 0;
     ctrls[c].queue.clear();
   }
   weights_pending.assign(m.groups.size(), 0);
   weights_act.assign(m.groups.size(), kNoAct);
   spill_ctrl.assign(phase_groups.size(), {});
+}
+
+void ChipEngine::ctrl_queue_weights(int gid, uint64_t from, uint64_t to, uint64_t cycle) {
+  const uint64_t chunk = uint64_t(weight_chunk_bytes());
+  MemCtrl& c = ctrls[size_t(core_ctrl[size_t(groups[size_t(gid)].core)])];
+  const bool idle = c.queue.empty();
+  for (uint64_t off = from; off < to; off += chunk)
+    c.queue.push_back(CtrlItem{gid, groups[size_t(gid)].phase, group_waddr[size_t(gid)] + off, std::min(chunk, to - off), 0, cycle});
+  if (idle) ctrl_arm(int(&c - ctrls.data()));
 }
 
 void ChipEngine::ctrl_start_phase(int q, uint64_t cycle, uint32_t trigger) {
@@ -82,22 +91,17 @@ void ChipEngine::ctrl_start_phase(int q, uint64_t cycle, uint32_t trigger) {
     const GroupState& G = groups[size_t(gid)];
     for (size_t k = 0; k < G.slots.size(); ++k)
       charge_dram(G.slots[k].node, 0, 8 * uint64_t(group_node_weight_bytes[size_t(gid)][k]));
-    const uint64_t wb = uint64_t(m.groups[size_t(gid)].weight_bytes);
+    const uint64_t wb = uint64_t(m.groups[size_t(gid)].weight_bytes), pre = group_prefetched[size_t(gid)];
     res.dram_weight_bytes += wb;
-    weights_in[size_t(gid)] = kNever;
-    weights_pending[size_t(gid)] = int((wb + chunk - 1) / chunk);
-    if (wb == 0) {
+    if (pre == 0) weights_in[size_t(gid)] = wb == 0 ? cycle : kNever, weights_pending[size_t(gid)] = int((wb + chunk - 1) / chunk);
+    if (weights_in[size_t(gid)] != kNever) {  // no weights, or all prefetched and in: usable from the start
       weights_in[size_t(gid)] = cycle, weights_act[size_t(gid)] = trigger;
       schedule(cycle, gid, false);
       continue;
     }
     ++phase_weights_left;
-    MemCtrl& c = ctrls[size_t(core_ctrl[size_t(G.core)])];
-    for (uint64_t off = 0; off < wb; off += chunk)
-      c.queue.push_back(CtrlItem{gid, q, group_waddr[size_t(gid)] + off, std::min(chunk, wb - off), 0});
+    ctrl_queue_weights(gid, pre, wb, cycle);  // the part the prefetch buffer did not hold
   }
-  for (size_t c = 0; c < ctrls.size(); ++c)
-    if (!ctrls[c].queue.empty()) ctrls[c].req = cycle, ctrl_arm(int(c));
   if (phase_weights_left == 0) phase_weights_done(cycle);
   if (phase_left == 0) maybe_next_phase(cycle, trigger);
 }
@@ -108,8 +112,8 @@ void ChipEngine::ctrl_arm(int c) {
   MemCtrl& mc = ctrls[size_t(c)];
   if (mc.queue.empty()) return;
   const CtrlItem& it = mc.queue.front();
-  const uint64_t data = mc.mem->read(it.addr, it.bytes, mc.req, false, nullptr);
-  schedule(std::max({data, mc.port_free, mc.req}), -3 - c, false);
+  const uint64_t data = mc.mem->read(it.addr, it.bytes, it.req, false, nullptr);
+  schedule(std::max({data, mc.port_free, it.req}), -3 - c, false);
 }
 
 void ChipEngine::ctrl_send(int c, uint64_t cycle) {
@@ -146,6 +150,7 @@ void ChipEngine::on_weights(const PacketData& d, uint64_t cycle) {
   const int gid = d.src_group;
   if (--weights_pending[size_t(gid)] > 0) return;
   weights_in[size_t(gid)] = cycle;
+  if (groups[size_t(gid)].phase != cur_phase) return;  // prefetched whole: its phase's start takes it
   weights_act[size_t(gid)] = path_act(PathKind::Dram, -1, -1, -1, act_end(phase_trigger), cycle, phase_trigger);
   res.phase_ready_cycles.back() = std::max(res.phase_ready_cycles.back(), cycle);
   schedule(cycle, gid, false);
@@ -160,14 +165,29 @@ void ChipEngine::on_weights(const PacketData& d, uint64_t cycle) {
 void ChipEngine::phase_weights_done(uint64_t cycle) {
   const int q = cur_phase;
   auto& store = spill_store[size_t(q)];
+  std::vector<char> idle(ctrls.size());
+  for (size_t c = 0; c < ctrls.size(); ++c) idle[c] = ctrls[c].queue.empty();
   for (size_t i = 0; i < store.size(); ++i) {
     const uint64_t bytes = spill_bytes(store[i]);
     res.dram_spill_read_bytes += bytes;
     charge_dram(store[i].src_node, store[i].t, 8 * bytes);
-    ctrls[size_t(spill_ctrl[size_t(q)][i])].queue.push_back(CtrlItem{-1, q, spill_addr[size_t(q)][i], bytes, i});
+    ctrls[size_t(spill_ctrl[size_t(q)][i])].queue.push_back(CtrlItem{-1, q, spill_addr[size_t(q)][i], bytes, i, cycle});
   }
   for (size_t c = 0; c < ctrls.size(); ++c)
-    if (!ctrls[c].queue.empty()) ctrls[c].req = std::max(cycle, ctrls[c].req), ctrl_arm(int(c));
+    if (idle[c]) ctrl_arm(int(c));
+  // Double buffering: then the next phase's weights, as much of each group's as the prefetch
+  // buffer holds (whole packets, unless the group's weights fit entirely).
+  if (size_t(q) + 1 < phase_groups.size() && prefetch_cap > 0) {
+    const uint64_t chunk = uint64_t(weight_chunk_bytes());
+    for (int gid : phase_groups[size_t(q) + 1]) {
+      const uint64_t wb = uint64_t(m.groups[size_t(gid)].weight_bytes);
+      const uint64_t pre = wb <= prefetch_cap ? wb : prefetch_cap / chunk * chunk;
+      if (pre == 0) continue;
+      group_prefetched[size_t(gid)] = pre;
+      weights_in[size_t(gid)] = kNever, weights_pending[size_t(gid)] = int((wb + chunk - 1) / chunk);
+      ctrl_queue_weights(gid, 0, pre, cycle);
+    }
+  }
   if (!host_started) {
     host_started = true;
     host_base = cycle, host_base_act = phase_act[size_t(q)];

@@ -76,7 +76,11 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
     wbytes += uint64_t(m.groups[size_t(gid)].weight_bytes);
   }
   res.dram_weight_bytes += wbytes;
-  uint64_t c = mem->read(mem_layout.phase_weights_addr[size_t(q)], wbytes, cycle, false, nullptr);
+  // Double buffering: what the previous phase prefetched is in (or arrives) at prefetch_end; the
+  // rest of the image is read now.
+  const uint64_t pre = prefetched[size_t(q)], addr = mem_layout.phase_weights_addr[size_t(q)];
+  uint64_t c = pre < wbytes ? mem->read(addr + pre, wbytes - pre, cycle, false, nullptr) : cycle;
+  c = std::max(c, prefetch_end[size_t(q)]);
   const uint64_t ready = c;
   res.phase_ready_cycles.push_back(ready);
   phase_act[size_t(q)] = path_act(PathKind::Dram, -1, -1, -1, cycle, ready, trigger);
@@ -107,6 +111,14 @@ void ChipEngine::start_phase(int q, uint64_t cycle, uint32_t trigger) {
   }
   std::vector<PacketData>().swap(spill_store[size_t(q)]);
   std::vector<uint64_t>().swap(spill_addr[size_t(q)]);
+  // Then, while the phase computes, the next phase's image from its start: as much as the cores'
+  // prefetch buffers hold, min(reserve, group's weights) per group.
+  if (size_t(q) + 1 < phase_groups.size() && prefetch_cap > 0) {
+    uint64_t p = 0;
+    for (int gid : phase_groups[size_t(q) + 1]) p += std::min(prefetch_cap, uint64_t(m.groups[size_t(gid)].weight_bytes));
+    prefetched[size_t(q) + 1] = p;
+    if (p > 0) prefetch_end[size_t(q) + 1] = mem->read(mem_layout.phase_weights_addr[size_t(q) + 1], p, c, false, nullptr);
+  }
   for (int gid : phase_groups[size_t(q)]) weights_in[size_t(gid)] = ready;
   for (int gid : phase_groups[size_t(q)]) schedule(ready, gid, false);
   if (phase_left == 0) maybe_next_phase(ready, phase_act[size_t(q)]);

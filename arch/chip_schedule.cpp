@@ -132,6 +132,9 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   own_mem = make_offchip_memory(cfg);
   mem = opt.offchip ? opt.offchip : own_mem.get();
   reset_controllers();
+  prefetch_cap = phase_groups.size() > 1 ? uint64_t(weight_prefetch_bytes(cfg)) : 0;
+  prefetched.assign(phase_groups.size(), 0), prefetch_end.assign(phase_groups.size(), 0);
+  group_prefetched.assign(m.groups.size(), 0);
   spill_addr.assign(phase_groups.size(), {});
   phase_left = int(phase_groups[0].size());
   spill_store.assign(phase_groups.size(), {});

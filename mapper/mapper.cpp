@@ -63,6 +63,8 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   if (!(opt.default_rate >= 0 && opt.default_rate <= 1))
     throw UsageError(fmt::format("mapper: --rate {} is out of range 0..1", opt.default_rate));
   arch::ChipConfig chip = chip_in;
+  // Groups get the weight SRAM the prefetch buffer leaves (core.weight_prefetch_fraction).
+  chip.core.weight_sram_bytes = arch::weight_sram_usable(chip_in);
   Mapping m;
   m.clusters = build_clusters(g);
   m.groups = partition(g, m.clusters, chip, opt);
@@ -111,7 +113,9 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   m.model_name = g.name;
   m.model_hash = structure_hash(g);
   m.chip_name = chip.name;
-  m.chip_hash = chip_hash(chip);
+  arch::ChipConfig hashed = chip;  // the config as given (with its fraction), on the mesh used
+  hashed.core.weight_sram_bytes = chip_in.core.weight_sram_bytes;
+  m.chip_hash = chip_hash(hashed);
   m.mesh_w = chip.global_width(), m.mesh_h = chip.global_height();
   m.chip_w = chip.mesh.width, m.chip_h = chip.mesh.height;
   m.membrane_sram_bytes = chip.core.membrane_sram_bytes;

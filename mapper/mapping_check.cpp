@@ -94,9 +94,10 @@ struct Checker {
       if (mem > chip.core.membrane_sram_bytes)
         fail(at + "/membrane_bytes", fmt::format("{} do not fit the core's membrane SRAM ({} bytes, core.membrane_sram_bytes); {}",
                                                  mem, chip.core.membrane_sram_bytes, kRemap));
-      if (wb > chip.core.weight_sram_bytes)
-        fail(at + "/weight_bytes", fmt::format("{} do not fit the core's weight SRAM ({} bytes, core.weight_sram_bytes); {}",
-                                               wb, chip.core.weight_sram_bytes, kRemap));
+      if (wb > arch::weight_sram_usable(chip))
+        fail(at + "/weight_bytes", fmt::format("{} do not fit the core's weight SRAM ({} bytes, core.weight_sram_bytes less "
+                                               "the core.weight_prefetch_fraction reserve); {}",
+                                               wb, arch::weight_sram_usable(chip), kRemap));
     }
   }
 
