@@ -179,6 +179,16 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     }
 
     // -- switch allocation --
+    // A unicast match of input ip's VC vc to output op: the iSLIP pointers move past it (output
+    // op's grant, input ip's accept, ip's VC choice) and the flit crosses.
+    auto cross = [&](int ip, int op, int vc) __attribute__((always_inline)) {
+      if (rr) {
+        ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+        ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+        r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+      }
+      sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+    };
     // Allocated VCs whose head is past the pipeline (VC allocation above parked only unallocated
     // VCs, so PK still holds). The order of their tests does not matter (each counts its own stall
     // or parks on its own output VC) but for vc_for.
@@ -197,15 +207,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       const size_t i = base0 + size_t(k);
       SinkCheck sk;
       const unsigned outs = sa_outputs(r, node, ip, vc, i, ivc[i], &ovc[size_t(node) * 4 * V], V, t, sk, tmr, s_no_credit, s_sink);
-      if (outs) {
-        const int op = __builtin_ctz(outs);
-        if (rr) {
-          ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-          ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
-          r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-        }
-        sa_traverse(r, node, ip, vc, i, t);
-      }
+      if (outs) cross(ip, __builtin_ctz(outs), vc);
     } else if (cand) {  // (at low load most visits have no candidate: skip the set-up)
       SinkCheck sk;
       const OutVC* const op0 = &ovc[size_t(node) * 4 * V];
@@ -250,13 +252,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         // One request for one output (most visits at low load): iSLIP grants and accepts it, the
         // pointers moving as for any match; the general code below gives the same, with loops.
         const int ip = __builtin_ctz(in_ports), op = __builtin_ctz(req_in[ip]);
-        const int vc = vc_for[ip][op];
-        if (rr) {
-          ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-          ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
-          r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-        }
-        sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+        cross(ip, op, vc_for[ip][op]);
         crossed = 1;
       } else if (n_eligible > 0) {
         // Grants: each output port picks the first requesting input from its pointer on; accepts:
@@ -281,13 +277,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
             const int ip = __builtin_ctz(pm);
             const int start = rr ? ptr.sa_accept[ip] : 0;
             const int op = kPortAt[start][__builtin_ctz(rotate_ports(granted_to[ip], start))];
-            const int vc = vc_for[ip][op];
-            if (rr) {
-              ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-              ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
-              r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-            }
-            sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+            cross(ip, op, vc_for[ip][op]);
             ++crossed;
           }
           in_ports = 0;  // (no multicast pass)
