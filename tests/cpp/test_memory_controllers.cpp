@@ -108,6 +108,17 @@ struct Runs {
     ro.threads = 1;
     gold = model::GoldenExecutor(g).run(in, 1, ro);
   }
+  // A complete run, bit-exact, whose DRAM bytes equal the derivation from the mapping and the
+  // golden spikes (tests/cpp/dram_expect.hpp).
+  void expect_exact_with_derived_bytes(const arch::ChipRunResult& r, const arch::ChipConfig& chip) const {
+    ASSERT_TRUE(r.complete);
+    EXPECT_EQ(arch::compare_with_golden(g, r, gold), "");
+    const testing::DramExpect e = testing::expected_dram(g, tm.m, gold, chip);
+    EXPECT_EQ(r.dram_weight_bytes, e.weights);
+    EXPECT_EQ(r.dram_spill_write_bytes, e.spill_write);
+    EXPECT_EQ(r.dram_spill_read_bytes, e.spill_read);
+    EXPECT_EQ(r.events.dram_bits, 8 * (e.weights + e.spill_write + e.spill_read));
+  }
 };
 
 // One controller at the host port's router (west, row 0): the spills travel exactly as without
@@ -120,14 +131,8 @@ TEST(MemoryControllers, ReloadFlitsAreConservedAndCountedPerLink) {
   with.memory_controllers = {arch::MemoryControllerConfig{"west", 0, 1, "channel"}};
   const arch::ChipRunResult r = arch::Chip(s.g, with, s.tm.m).run(s.in, 1);
   const arch::ChipRunResult r0 = arch::Chip(s.g, s.tm.chip, s.tm.m).run(s.in, 1);
-  ASSERT_TRUE(r.complete);
   ASSERT_TRUE(r0.complete);
-  EXPECT_EQ(arch::compare_with_golden(s.g, r, s.gold), "");
-  const testing::DramExpect e = testing::expected_dram(s.g, s.tm.m, s.gold, with);
-  EXPECT_EQ(r.dram_weight_bytes, e.weights);
-  EXPECT_EQ(r.dram_spill_write_bytes, e.spill_write);
-  EXPECT_EQ(r.dram_spill_read_bytes, e.spill_read);
-  EXPECT_EQ(r.events.dram_bits, 8 * (e.weights + e.spill_write + e.spill_read));
+  s.expect_exact_with_derived_bytes(r, with);
   uint64_t packets = 0, flits = 0;
   const auto expect_links = reload_link_flits(with, s.tm.m, {0}, packets, flits);
   EXPECT_EQ(r.reload_packets, packets);
@@ -173,12 +178,7 @@ TEST(MemoryControllers, TwoControllersOnOppositeEdgesAreBitExact) {
                              arch::MemoryControllerConfig{"east", 2, 2, "lpddr4-3200"}};
   arch::Chip chip(s.g, with, s.tm.m);
   const arch::ChipRunResult r = chip.run(s.in, 1);
-  ASSERT_TRUE(r.complete);
-  EXPECT_EQ(arch::compare_with_golden(s.g, r, s.gold), "");
-  const testing::DramExpect e = testing::expected_dram(s.g, s.tm.m, s.gold, with);
-  EXPECT_EQ(r.dram_weight_bytes, e.weights);
-  EXPECT_EQ(r.dram_spill_write_bytes, e.spill_write);
-  EXPECT_EQ(r.dram_spill_read_bytes, e.spill_read);
+  s.expect_exact_with_derived_bytes(r, with);
   uint64_t packets = 0, flits = 0;
   reload_link_flits(with, s.tm.m, {1 * 4, 2 * 4 + 3}, packets, flits);
   EXPECT_EQ(r.reload_packets, packets);
