@@ -36,6 +36,7 @@ struct Row {
   bool required = false;                // no default (only `name`)
   bool nonempty = false;                // strings
   int multiple_of = 0;                  // integers
+  bool omit_at_default = false;         // see ConfigKeyInfo::omitted_at_default
 };
 
 // KEY(section, member): the dotted path and the member it fills, written once.
@@ -108,6 +109,8 @@ const std::vector<Row>& rows() {
       {KEY(core, output_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
        .meaning = "packets formed and not yet injected"},
       {KEY(core, mac_lanes), .unit = "MAC/cycle", .lo = 1, .hi = 4096, .meaning = "encoding-layer multiply-accumulates"},
+      {KEY(core, weight_bits), .unit = "bits", .lo = 4, .hi = 8, .meaning = "widest weights the cores take (4, 6 or 8); a model with wider precision.weight_bits is refused at map time", .multiple_of = 2, .omit_at_default = true},
+      {KEY(core, membrane_bits), .unit = "bits", .lo = 16, .hi = 32, .meaning = "widest membranes the cores take (16, 24 or 32); a model with wider precision.membrane_bits is refused at map time", .multiple_of = 8, .omit_at_default = true},
       {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
        .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
                   "whole packet each"},
@@ -258,7 +261,8 @@ std::vector<ConfigKeyInfo> chip_config_keys() {
   std::vector<ConfigKeyInfo> out;
   const ChipConfig d;
   for (const Row& r : rows())
-    out.push_back({r.path, type_of(r), r.unit, range_of(r), r.required ? json(nullptr) : value_of(r, d), r.meaning});
+    out.push_back({r.path, type_of(r), r.unit, range_of(r), r.required ? json(nullptr) : value_of(r, d), r.meaning,
+                   r.omit_at_default});
   return out;
 }
 
@@ -327,7 +331,9 @@ int64_t queue_sram_needed(const ChipConfig& c) {
 
 nlohmann::json chip_config_to_json(const ChipConfig& c) {
   json j = json::object();
-  for (const Row& r : rows()) j[json::json_pointer(pointer_of(r))] = value_of(r, c);
+  const ChipConfig def;
+  for (const Row& r : rows())
+    if (!r.omit_at_default || value_of(r, c) != value_of(r, def)) j[json::json_pointer(pointer_of(r))] = value_of(r, c);
   return j;
 }
 

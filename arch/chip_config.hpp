@@ -48,6 +48,8 @@ struct CoreConfig {
   int input_queue_depth = 64;           // packets received, synapse work not finished
   int output_queue_depth = 64;          // packets formed, not yet injected
   int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
+  int weight_bits = 8;                  // widest model weights the cores take (graph.json precision)
+  int membrane_bits = 32;               // widest model membranes the cores take
   int64_t queue_sram_bytes = 16384;     // holds both queues, a whole packet per entry
   std::string type = "event";           // core model (arch/core/core_registry.hpp)
 };
@@ -111,6 +113,9 @@ struct ConfigKeyInfo {
   std::string range;                 // human text: "1..4096", "xy, yx, west_first", "non-empty"
   nlohmann::json default_value;      // of a default-constructed ChipConfig (null when required)
   std::string meaning;
+  // Written by chip_config_to_json only when not at its default (keys added after reports, noc
+  // goldens and mapping hashes existed: those stay byte-identical for chips that never set them).
+  bool omitted_at_default = false;
 };
 std::vector<ConfigKeyInfo> chip_config_keys();
 // The table as Markdown (docs/chip-config.md embeds exactly this; a test compares them).
