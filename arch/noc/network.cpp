@@ -130,7 +130,10 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
   const size_t base = vci(node, kLocal, 0);
   // At saturation the packet being injected mostly finds its VC full: test that before
   // touching the source queue (a heap block of its own).
-  if (r.inj_vc >= 0 && ivc[base + r.inj_vc].n >= uint32_t(D)) return;
+  if (r.inj_vc >= 0 && ivc[base + r.inj_vc].n >= uint32_t(D)) {
+    r.inj_blocked = true;
+    return;
+  }
   const uint32_t cid = r.srcq[r.srcq_head];
   if (!r.inj_known) {
     const Copy& c = copies[cid];
@@ -147,13 +150,19 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     unsigned ok = 0;
     for (int v = 0; v < V; ++v) ok |= unsigned(ivc[base + v].n < room) << v;
     ok &= ~r.local_busy;
-    if (!ok) return;
+    if (!ok) {
+      r.inj_blocked = true;
+      return;
+    }
     const int v = __builtin_ctz(ok);
     r.inj_vc = v;
     r.local_busy |= 1u << v;
     r.inj_flit = 0;
   }
-  if (ivc[base + r.inj_vc].n >= uint32_t(D)) return;
+  if (ivc[base + r.inj_vc].n >= uint32_t(D)) {
+    r.inj_blocked = true;
+    return;
+  }
   push(base + r.inj_vc, Flit{t + 1 + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;

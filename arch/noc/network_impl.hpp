@@ -92,6 +92,10 @@ struct Router {
   // The head copy's size and destination, looked up once per copy: at saturation a router asks
   // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
   bool inj_known = false, inj_whole = false;
+  // The packet being injected (or the next one's head) found no room in the local input VCs;
+  // only a local flit leaving the router (take_front) can change that, so until then the source
+  // is not tried (at saturation it was tried, and refused, every cycle).
+  bool inj_blocked = false;
   int rr_in = 0;
   int rr_va = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
@@ -131,6 +135,7 @@ struct Router {
   uint64_t quiet_at = ~uint64_t(0);
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
+  bool may_inject() const { return !inj_blocked && has_source(); }
 };
 
 // Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
@@ -554,6 +559,7 @@ struct Network::Impl {
     const Flit f = front(i);
     pop(i);
     r.ne[ip] &= uint16_t(~(unsigned(iv.n == 0) << vc));
+    r.inj_blocked &= ip != kLocal;
     --r.buffered;
     if (ip != kLocal) schedule_credit(t + r.in_clat[ip] + cdelay, r.in_ovc[ip] + uint32_t(vc), uint32_t(r.nbr[ip]));
     return f;

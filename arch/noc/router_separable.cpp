@@ -179,6 +179,16 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     }
 
     // -- switch allocation --
+    // A unicast match of input ip's VC vc to output op: the iSLIP pointers move past it (output
+    // op's grant, input ip's accept, ip's VC choice) and the flit crosses.
+    auto cross = [&](int ip, int op, int vc) __attribute__((always_inline)) {
+      if (rr) {
+        ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+        ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+        r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
+      }
+      sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+    };
     // Allocated VCs whose head is past the pipeline (VC allocation above parked only unallocated
     // VCs, so PK still holds). The order of their tests does not matter (each counts its own stall
     // or parks on its own output VC) but for vc_for.
@@ -188,7 +198,17 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       tmr |= (cand & late) != 0;
       cand &= ~late;
     }
-    if (cand) {  // (at low load most visits have no candidate: skip the set-up)
+    if (cand && !(cand & (cand - 1)) && ivc[base0 + size_t(ctz_k(cand))].nout == 1) {
+      // One candidate with one branch (most visits with a candidate): if it can go, iSLIP grants
+      // and accepts it, the pointers moving as for any match; the general code below gives the
+      // same with its request tables and loops.
+      const int k = ctz_k(cand);
+      const int ip = k / V, vc = k % V;
+      const size_t i = base0 + size_t(k);
+      SinkCheck sk;
+      const unsigned outs = sa_outputs(r, node, ip, vc, i, ivc[i], &ovc[size_t(node) * 4 * V], V, t, sk, tmr, s_no_credit, s_sink);
+      if (outs) cross(ip, __builtin_ctz(outs), vc);
+    } else if (cand) {  // (at low load most visits have no candidate: skip the set-up)
       SinkCheck sk;
       const OutVC* const op0 = &ovc[size_t(node) * 4 * V];
       uint8_t vc_for[kNumPorts][kNumPorts] = {};  // [input][output]: the input's VC requesting that output
@@ -232,13 +252,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         // One request for one output (most visits at low load): iSLIP grants and accepts it, the
         // pointers moving as for any match; the general code below gives the same, with loops.
         const int ip = __builtin_ctz(in_ports), op = __builtin_ctz(req_in[ip]);
-        const int vc = vc_for[ip][op];
-        if (rr) {
-          ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-          ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
-          r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
-        }
-        sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
+        cross(ip, op, vc_for[ip][op]);
         crossed = 1;
       } else if (n_eligible > 0) {
         // Grants: each output port picks the first requesting input from its pointer on; accepts:
@@ -248,11 +262,25 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         unsigned granted_to[kNumPorts + 1] = {};
         int grant[kNumPorts];
         unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
+        unsigned granted = 0;  // input ports granted some output (bit kNumPorts: none)
         for (int op = 0; op < kNumPorts; ++op) {
           const int start = rr ? ptr.sa_grant[op] : 0;
           const int ip = kGrantAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start) | (1u << kNumPorts))];
           grant[op] = ip;
           granted_to[ip] |= 1u << op;
+          granted |= 1u << ip;
+        }
+        if (!(forks[0] | forks[1] | forks[2] | forks[3] | forks[4])) {
+          // Unicast requests only: every granted input accepts its first granting output and
+          // crosses (the loop below, minus the multicast tests and the search past refused grants).
+          for (unsigned pm = granted & ((1u << kNumPorts) - 1); pm; pm &= pm - 1) {
+            const int ip = __builtin_ctz(pm);
+            const int start = rr ? ptr.sa_accept[ip] : 0;
+            const int op = kPortAt[start][__builtin_ctz(rotate_ports(granted_to[ip], start))];
+            cross(ip, op, vc_for[ip][op]);
+            ++crossed;
+          }
+          in_ports = 0;  // (no multicast pass)
         }
         for (unsigned pm = in_ports; pm; pm &= pm - 1) {
           const int ip = __builtin_ctz(pm);
@@ -306,7 +334,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     r.st.stall_no_vc += s_no_vc, r.st.stall_no_credit += s_no_credit;
     r.st.stall_arbitration += s_arb, r.st.stall_sink += s_sink;
   }
-  if (r.has_source()) inject_flit(r, node, t);
+  if (r.may_inject()) inject_flit(r, node, t);
 }
 
 template void Network::Impl::process_router_sep<0>(int, uint64_t);

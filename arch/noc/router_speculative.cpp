@@ -174,7 +174,7 @@ void Network::Impl::process_router(int node, uint64_t t) {
     r.st.stall_no_vc += s_no_vc, r.st.stall_no_credit += s_no_credit;
     r.st.stall_arbitration += s_arb, r.st.stall_sink += s_sink;
   }
-  if (r.has_source()) inject_flit(r, node, t);
+  if (r.may_inject()) inject_flit(r, node, t);
 }
 
 template void Network::Impl::process_router<0>(int, uint64_t);
