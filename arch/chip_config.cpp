@@ -123,6 +123,8 @@ const std::vector<Row>& rows() {
       {KEY(core, output_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
        .meaning = "packets formed and not yet injected"},
       {KEY(core, mac_lanes), .unit = "MAC/cycle", .lo = 1, .hi = 4096, .meaning = "encoding-layer multiply-accumulates"},
+      {KEY(core, weight_bits), .unit = "bits", .lo = 4, .hi = 8, .meaning = "widest weights the cores take (4, 6 or 8); a model with wider precision.weight_bits is refused at map time", .multiple_of = 2, .omit_default = true},
+      {KEY(core, membrane_bits), .unit = "bits", .lo = 16, .hi = 32, .meaning = "widest membranes the cores take (16, 24 or 32); a model with wider precision.membrane_bits is refused at map time", .multiple_of = 8, .omit_default = true},
       {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
        .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
                   "whole packet each"},

@@ -49,6 +49,8 @@ struct CoreConfig {
   int input_queue_depth = 64;           // packets received, synapse work not finished
   int output_queue_depth = 64;          // packets formed, not yet injected
   int mac_lanes = 4;                    // encoding path multiply-accumulates per cycle
+  int weight_bits = 8;                  // widest model weights the cores take (graph.json precision)
+  int membrane_bits = 32;               // widest model membranes the cores take
   int64_t queue_sram_bytes = 16384;     // holds both queues, a whole packet per entry
   std::string type = "event";           // core model (arch/core/core_registry.hpp)
 };

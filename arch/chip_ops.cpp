@@ -118,7 +118,8 @@ uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& co
   const int64_t thw = int64_t(sl.y1 - sl.y0) * (sl.x1 - sl.x0);
   s.active_local.clear();
   st.saturations += model::lif_update(s.x.data(), s.v.data(), n.threshold.data() + sl.c0, n.tau_shift, 0,
-                                      sl.channels(), thw, s.spk.data(), s.active_local);
+                                      sl.channels(), thw, s.spk.data(), s.active_local,
+                                      model::Membrane::of_bits(E.g.membrane_bits));
   st.spikes += int64_t(s.active_local.size());
   s.active.clear();
   const int tw = sl.x1 - sl.x0;
@@ -143,7 +144,8 @@ uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, CoreModel& core
   for (int c = sl.c0; c < sl.c1; ++c)
     for (int y = sl.y0; y < sl.y1; ++y) {
       const int64_t i0 = c * HW + int64_t(y) * n.shape.w;
-      st.saturations += model::add_membranes(ins, i0 + sl.x0, i0 + sl.x1, E.val[s.node].data());
+      st.saturations += model::add_membranes(ins, i0 + sl.x0, i0 + sl.x1, E.val[s.node].data(),
+                                             model::Membrane::of_bits(E.g.membrane_bits));
     }
   return core.elementwise_cost(sl.size(), int(n.inputs.size()), 1);
 }
@@ -170,7 +172,8 @@ uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   for (int h = sl.c0 / d; h < sl.c1 / d; ++h) {
     std::fill(A.begin(), A.end(), 0);
     ops += model::sdsa_accumulate_kv(k, v, h, d, HW, 0, HW, A.data());
-    ops += model::sdsa_row_sums(q, A.data(), h, d, HW, 0, HW, n.sdsa_shift, E.val[s.node].data(), st.saturations);
+    ops += model::sdsa_row_sums(q, A.data(), h, d, HW, 0, HW, n.sdsa_shift, E.val[s.node].data(), st.saturations,
+                                model::Membrane::of_bits(E.g.membrane_bits));
   }
   for (int i = 0; i < 3; ++i) std::vector<uint8_t>().swap(s.sdsa[i][t]);
   st.sdsa_ops += ops;
@@ -196,7 +199,7 @@ uint64_t mean_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   if (s.part.size() < size_t(E.T)) s.part.resize(size_t(E.T));
   auto& part = s.part[t];
   part.resize(size_t(sl.channels()), 0);
-  for (int c = sl.c0; c < sl.c1; ++c) E.val[s.node][c] = model::sat32(part[c - sl.c0], st.saturations);
+  for (int c = sl.c0; c < sl.c1; ++c) E.val[s.node][c] = model::saturate(part[c - sl.c0], model::Membrane::of_bits(E.g.membrane_bits), st.saturations);
   std::vector<int64_t>().swap(part);
   return core.elementwise_cost(sl.channels(), 1, 1);
 }

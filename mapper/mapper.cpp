@@ -59,9 +59,21 @@ std::string chip_hash(const arch::ChipConfig& c) {
   return hex64(fnv1a(j.dump()));
 }
 
+void check_precision(const Graph& g, const arch::ChipConfig& chip) {
+  auto refuse = [&](const char* what, int model_bits, const char* key, int chip_bits, const char* flag) {
+    throw Error(fmt::format("mapper: model '{}' has {}-bit {} (graph.json precision) but the chip's cores take at most {} "
+                            "(core.{}): map it on a chip with --set core.{}={} or export the model with {} {}",
+                            g.name, model_bits, what, chip_bits, key, key, model_bits, flag, chip_bits));
+  };
+  if (g.weight_bits > chip.core.weight_bits) refuse("weights", g.weight_bits, "weight_bits", chip.core.weight_bits, "--weight-bits");
+  if (g.membrane_bits > chip.core.membrane_bits)
+    refuse("membranes", g.membrane_bits, "membrane_bits", chip.core.membrane_bits, "--membrane-bits");
+}
+
 Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOptions& opt) {
   if (!(opt.default_rate >= 0 && opt.default_rate <= 1))
     throw UsageError(fmt::format("mapper: --rate {} is out of range 0..1", opt.default_rate));
+  check_precision(g, chip_in);
   arch::ChipConfig chip = chip_in;
   // Groups get the weight SRAM the prefetch buffer leaves (core.weight_prefetch_fraction).
   chip.core.weight_sram_bytes = arch::weight_sram_usable(chip_in);

@@ -62,6 +62,9 @@ struct Mapping : arch::ChipMapping {
 // The whole pipeline. Throws spikechip::Error when the model does not fit (naming the layer,
 // the shortfall and what to change).
 Mapping map_model(const model::Graph& g, const arch::ChipConfig& chip, const MapOptions& opt);
+// The model's widths (graph.json precision) must not exceed the chip's core.weight_bits /
+// core.membrane_bits: one error naming both and the two ways out. map_model and check_mapping call it.
+void check_precision(const model::Graph& g, const arch::ChipConfig& chip);
 
 // Measured firing rates per LIF node name (spikes per neuron per timestep) over golden runs.
 std::map<std::string, double> measured_rates(const model::Graph& g, const std::vector<model::RunResult>& runs);

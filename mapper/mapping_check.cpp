@@ -197,6 +197,7 @@ struct Checker {
 }  // namespace
 
 void check_mapping(const Mapping& m, const model::Graph& g, const arch::ChipConfig& chip, const std::string& origin) {
+  check_precision(g, chip);
   const Checker c{m, g, chip, origin};
   c.nodes();
   c.clusters();

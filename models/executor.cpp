@@ -27,7 +27,7 @@ void parallel_parts(int parts, Fn&& fn) {
 }
 }  // namespace
 
-GoldenExecutor::GoldenExecutor(const Graph& g) : g_(g) {
+GoldenExecutor::GoldenExecutor(const Graph& g) : g_(g), membrane_(Membrane::of_bits(g.membrane_bits)) {
   const size_t n = g.nodes.size();
   if (n < 2 || g.nodes.front().op != Op::Input || g.nodes.back().op != Op::Output)
     throw Error("graph '" + g.name + "': needs an Input node first and an Output node last");
@@ -179,14 +179,14 @@ StepStats GoldenExecutor::eval_node(size_t i, int t) {
                     " entries, expected " + std::to_string(n.shape.c));
       act_[i].clear();
       st.saturations = lif_update(val_[n.inputs[0]].data(), vmem_[i].data(), n.threshold.data(), n.tau_shift, 0,
-                                  n.shape.c, hw, spk_[i].data(), act_[i]);
+                                  n.shape.c, hw, spk_[i].data(), act_[i], membrane_);
       st.spikes = int64_t(act_[i].size());
       break;
     }
     case Op::Add: {
       std::vector<const int32_t*> ins;
       for (int j : n.inputs) ins.push_back(val_[j].data());
-      st.saturations = add_membranes(ins, 0, n.shape.size(), val_[i].data());
+      st.saturations = add_membranes(ins, 0, n.shape.size(), val_[i].data(), membrane_);
       break;
     }
     case Op::SDSA: {
@@ -196,7 +196,7 @@ StepStats GoldenExecutor::eval_node(size_t i, int t) {
       for (int g = 0; g < n.heads; ++g) {
         std::fill(A.begin(), A.end(), 0);
         st.sdsa_ops += sdsa_accumulate_kv(k, v, g, d, hw, 0, hw, A.data());
-        st.sdsa_ops += sdsa_row_sums(q, A.data(), g, d, hw, 0, hw, n.sdsa_shift, val_[i].data(), st.saturations);
+        st.sdsa_ops += sdsa_row_sums(q, A.data(), g, d, hw, 0, hw, n.sdsa_shift, val_[i].data(), st.saturations, membrane_);
       }
       st.dense_ops = sdsa_dense_ops(n);
       break;
@@ -206,7 +206,7 @@ StepStats GoldenExecutor::eval_node(size_t i, int t) {
       std::vector<int64_t> part(n.shape.c, 0);
       mean_partial(val_[n.inputs[0]].data(), int64_t(in.h) * in.w, 0, n.shape.c, 0, int64_t(in.h) * in.w,
                    part.data());
-      for (int c = 0; c < n.shape.c; ++c) val_[i][c] = sat32(part[c], st.saturations);
+      for (int c = 0; c < n.shape.c; ++c) val_[i][c] = saturate(part[c], membrane_, st.saturations);
       break;
     }
     case Op::Output: {

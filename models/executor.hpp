@@ -76,6 +76,7 @@ class GoldenExecutor {
   void check_input(const InputView& in) const;
 
   const Graph& g_;
+  Membrane membrane_;                       // the model's membrane width (docs/semantics.md)
   std::vector<ConvPlan> plans_;             // [node], Conv2d/Linear only
   std::vector<std::vector<int32_t>> val_;   // Input (u8 - zp) and membrane outputs, CHW
   std::vector<std::vector<int32_t>> vmem_;  // LIF state V

@@ -53,12 +53,19 @@ struct Node {
   int in_channels_per_group(const Shape& in) const { return in.c / groups; }
 };
 
+// Widths a model's integers are quantised to (docs/semantics.md "Integer widths and overflow"):
+// graph.json "precision" {weight_bits, membrane_bits}; absent = 8 / 32.
+inline constexpr int kWeightBitsChoices[] = {4, 6, 8};
+inline constexpr int kMembraneBitsChoices[] = {16, 24, 32};
+
 struct Graph {
   int format_version = 1;
   std::string name;
   std::string description;
   int timesteps = 1;
   int num_classes = 0;
+  int weight_bits = 8;     // weights in [-2^(b-1), 2^(b-1) - 1], stored as int8
+  int membrane_bits = 32;  // every membrane value saturates to [-2^(m-1), 2^(m-1) - 1]
   nlohmann::json provenance = nlohmann::json::object();
   std::vector<Node> nodes;
 

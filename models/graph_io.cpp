@@ -213,6 +213,8 @@ ordered_json graph_to_ordered(const Graph& g) {
   if (!g.description.empty()) j["description"] = g.description;
   j["timesteps"] = g.timesteps;
   j["num_classes"] = g.num_classes;
+  if (g.weight_bits != 8 || g.membrane_bits != 32)  // the defaults are not written (files stay as they were)
+    j["precision"] = ordered_json{{"weight_bits", g.weight_bits}, {"membrane_bits", g.membrane_bits}};
   j["provenance"] = ordered_json::parse(g.provenance.is_null() ? "{}" : g.provenance.dump());
   ordered_json nodes = ordered_json::array();
   for (const auto& n : g.nodes) nodes.push_back(node_to_json(g, n));
@@ -281,6 +283,12 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
     throw Error(origin + ": format_version: " + std::to_string(g.format_version) + " is not supported (expected 1)");
   if (g.timesteps < 1) throw Error(origin + ": timesteps: must be >= 1, got " + std::to_string(g.timesteps));
   if (g.num_classes < 0) throw Error(origin + ": num_classes: must be >= 0");
+  auto one_of = [](int v, const auto& choices) { return std::find(std::begin(choices), std::end(choices), v) != std::end(choices); };
+  if (!one_of(g.weight_bits, kWeightBitsChoices))
+    throw Error(origin + ": precision.weight_bits: " + std::to_string(g.weight_bits) +
+                " is not supported (4, 6 or 8; weights are stored as int8)");
+  if (!one_of(g.membrane_bits, kMembraneBitsChoices))
+    throw Error(origin + ": precision.membrane_bits: " + std::to_string(g.membrane_bits) + " is not supported (16, 24 or 32)");
   if (g.nodes.size() < 2) throw Error(origin + ": nodes: a model needs at least an Input and an Output node");
   if (g.nodes.front().op != Op::Input)
     throw Error(at(origin, g.nodes.front().name) + "op: the first node must be the Input, got " + op_name(g.nodes.front().op));
@@ -416,6 +424,20 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
         throw Error(where + s + ": " + std::to_string(have) + " values, expected " + std::to_string(prod(shape)) +
                     " (shape " + shape_to_string(shape) + ")");
     }
+    // Values must fit the declared widths (int8 / int32 storage already bounds the defaults).
+    const int64_t wlo = -(int64_t(1) << (g.weight_bits - 1)), whi = (int64_t(1) << (g.weight_bits - 1)) - 1;
+    for (size_t k = 0; k < n.weight.size() && g.weight_bits < 8; ++k)
+      if (n.weight[k] < wlo || n.weight[k] > whi)
+        throw Error(where + "weight: weight[" + std::to_string(k) + "] = " + std::to_string(n.weight[k]) + " does not fit " +
+                    std::to_string(g.weight_bits) + " bits (precision.weight_bits: " + std::to_string(wlo) + ".." +
+                    std::to_string(whi) + ")");
+    const int64_t mlo = -(int64_t(1) << (g.membrane_bits - 1)), mhi = (int64_t(1) << (g.membrane_bits - 1)) - 1;
+    for (const auto* vec : {&n.bias, &n.threshold})
+      for (size_t k = 0; k < vec->size() && g.membrane_bits < 32; ++k)
+        if ((*vec)[k] < mlo || (*vec)[k] > mhi)
+          throw Error(where + (vec == &n.bias ? "bias" : "threshold") + ": value " + std::to_string((*vec)[k]) + " at [" +
+                      std::to_string(k) + "] does not fit the " + std::to_string(g.membrane_bits) +
+                      "-bit membrane (precision.membrane_bits)");
     for (size_t o = 0; o < n.shift.size(); ++o)
       if (n.shift[o] > kMaxShift)
         throw Error(where + "shift: shift[" + std::to_string(o) + "] = " + std::to_string(n.shift[o]) + " > 24");
@@ -437,7 +459,8 @@ std::string graph_to_json_text(const Graph& g) { return graph_to_ordered(g).dump
 Graph graph_from_json(const json& j, const std::string& origin) {
   if (!j.is_object()) throw Error(origin + ": the top level must be a JSON object");
   Fields f{j, origin + ": "};
-  f.only({"format_version", "name", "description", "timesteps", "num_classes", "provenance", "nodes"}, "the graph");
+  f.only({"format_version", "name", "description", "timesteps", "num_classes", "precision", "provenance", "nodes"},
+         "the graph");
   Graph g;
   g.format_version = f.get_int("format_version", 0, 1 << 30);
   if (g.format_version != 1) f.fail("format_version", std::to_string(g.format_version) + " is not supported (expected 1)");
@@ -446,6 +469,14 @@ Graph graph_from_json(const json& j, const std::string& origin) {
   g.timesteps = f.get_int("timesteps", 1, 1 << 16);
   g.num_classes = f.get_int("num_classes", 0, 1 << 24);
   g.provenance = f.get_object("provenance");
+  if (j.contains("precision")) {
+    const json& pj = j.at("precision");
+    if (!pj.is_object()) f.fail("precision", "expected an object {weight_bits, membrane_bits}, got " + describe_json(pj));
+    Fields pf{pj, origin + ": precision."};
+    pf.only({"weight_bits", "membrane_bits"}, "precision");
+    g.weight_bits = pf.get_int("weight_bits", 1, 64, 8);
+    g.membrane_bits = pf.get_int("membrane_bits", 1, 64, 32);
+  }
   const json& nodes = f.need("nodes");
   if (!nodes.is_array()) f.fail("nodes", "expected an array of nodes");
   std::vector<std::string> names;

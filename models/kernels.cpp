@@ -46,7 +46,9 @@ ConvPlan make_conv_plan(const Node& n, const Shape& in, int64_t in_max) {
 }
 
 ConvPlan make_conv_plan(const Graph& g, const Node& n, int64_t in_max) {
-  return make_conv_plan(n, g.input_shape(n), in_max);
+  ConvPlan p = make_conv_plan(n, g.input_shape(n), in_max);
+  p.membrane = Membrane::of_bits(g.membrane_bits);
+  return p;
 }
 
 namespace {
@@ -194,7 +196,7 @@ int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out
     for (int y = s.y0; y < s.y1; ++y) {
       int32_t* orow = out + (int64_t(o) * p.hout + y) * p.wout;
       const Acc* arow = acc + int64_t(y - s.y0) * tw * sc + (o - s.c0);
-      for (int x = s.x0; x < s.x1; ++x) orow[x] = sat32((int64_t(arow[int64_t(x - s.x0) * sc]) << sh) + b, sat);
+      for (int x = s.x0; x < s.x1; ++x) orow[x] = saturate((int64_t(arow[int64_t(x - s.x0) * sc]) << sh) + b, p.membrane, sat);
     }
   }
   return sat;
@@ -234,14 +236,14 @@ int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int
 }
 
 int64_t lif_update(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0, int c1,
-                   int64_t hw, uint8_t* spikes, std::vector<int32_t>& active) {
+                   int64_t hw, uint8_t* spikes, std::vector<int32_t>& active, const Membrane& m) {
   int64_t sat = 0;
   for (int c = c0; c < c1; ++c) {
     const int32_t th = threshold[c];
     const int64_t base = int64_t(c) * hw;
     for (int64_t i = base; i < base + hw; ++i) {
       // >> on a negative int64 is an arithmetic shift (floor division) since C++20.
-      const int32_t h = sat32((int64_t(v[i]) + x[i]) >> tau_shift, sat);
+      const int32_t h = saturate((int64_t(v[i]) + x[i]) >> tau_shift, m, sat);
       const bool s = h >= th;
       spikes[i] = s;
       v[i] = s ? 0 : h;
@@ -271,7 +273,7 @@ int64_t sdsa_accumulate_kv(const uint8_t* k, const uint8_t* v, int g, int d, int
 }
 
 int64_t sdsa_row_sums(const uint8_t* q, const int32_t* A, int g, int d, int64_t n_tokens, int64_t n0, int64_t n1,
-                      int shift, int32_t* out, int64_t& saturations) {
+                      int shift, int32_t* out, int64_t& saturations, const Membrane& m) {
   int64_t ops = 0;
   std::vector<int64_t> row(d);
   for (int64_t n = n0; n < n1; ++n) {
@@ -282,7 +284,7 @@ int64_t sdsa_row_sums(const uint8_t* q, const int32_t* A, int g, int d, int64_t 
       for (int b = 0; b < d; ++b) row[b] += Ar[b];
       ops += d;
     }
-    for (int b = 0; b < d; ++b) out[int64_t(g * d + b) * n_tokens + n] = sat32(row[b] << shift, saturations);
+    for (int b = 0; b < d; ++b) out[int64_t(g * d + b) * n_tokens + n] = saturate(row[b] << shift, m, saturations);
   }
   return ops;
 }
@@ -295,12 +297,13 @@ void mean_partial(const int32_t* in, int64_t hw, int c0, int c1, int64_t p0, int
   }
 }
 
-int64_t add_membranes(const std::vector<const int32_t*>& ins, int64_t i0, int64_t i1, int32_t* out) {
+int64_t add_membranes(const std::vector<const int32_t*>& ins, int64_t i0, int64_t i1, int32_t* out,
+                      const Membrane& m) {
   int64_t sat = 0;
   for (int64_t i = i0; i < i1; ++i) {
     int64_t s = 0;
     for (const int32_t* p : ins) s += p[i];
-    out[i] = sat32(s, sat);
+    out[i] = saturate(s, m, sat);
   }
   return sat;
 }

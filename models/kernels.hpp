@@ -34,6 +34,19 @@ struct OpCounts {
   }
 };
 
+// The saturation range of a membrane width m: [-2^(m-1), 2^(m-1) - 1] (docs/semantics.md);
+// the default is int32.
+struct Membrane {
+  int64_t lo = INT32_MIN, hi = INT32_MAX;
+  static Membrane of_bits(int bits) { return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1}; }
+};
+
+inline int32_t saturate(int64_t v, const Membrane& m, int64_t& saturations) {
+  if (v > m.hi) return ++saturations, int32_t(m.hi);
+  if (v < m.lo) return ++saturations, int32_t(m.lo);
+  return int32_t(v);
+}
+
 // A Conv2d or Linear node prepared for event-driven evaluation. A Linear is a 1x1 conv on its
 // input flattened to [C*H*W, 1, 1].
 struct ConvPlan {
@@ -44,6 +57,7 @@ struct ConvPlan {
   std::vector<int32_t> bias;  // [cout]
   std::vector<uint8_t> shift; // [cout]
   bool wide = false;          // unshifted sum may exceed int32: use the int64 accumulator
+  Membrane membrane;          // the output saturates to the model's membrane width
   int64_t fan_in() const { return int64_t(cin_g) * kh * kw; }
   Slice full() const { return {0, cout, 0, hout, 0, wout}; }
 };
@@ -70,7 +84,7 @@ int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t*
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t* acc, const Slice& s);
 
 // out[o,oy,ox] (CHW tensor of the full layer, written only inside the slice) =
-// sat32((acc << shift[o]) + bias[o]). Returns the number of saturated values.
+// sat((acc << shift[o]) + bias[o]) to p.membrane. Returns the number of saturated values.
 int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out);
 int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out);
 
@@ -84,8 +98,9 @@ inline int32_t sat32(int64_t v, int64_t& saturations) {
 // H = sat32((V + X) >> tau_shift); S = H >= threshold[c]; V = S ? 0 : H.
 // Writes spikes (u8, CHW) and appends the flat indices of spiking neurons to `active` in
 // increasing order. Returns the saturations.
+// H saturates to `m` (the model's membrane width) instead of int32 when given.
 int64_t lif_update(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0,
-                   int c1, int64_t hw, uint8_t* spikes, std::vector<int32_t>& active);
+                   int c1, int64_t hw, uint8_t* spikes, std::vector<int32_t>& active, const Membrane& m = {});
 
 // SDSA, one head g (channels g*d .. g*d+d-1) of CHW spike maps with n_tokens = H*W.
 // A[a*d + b] += #tokens in [n0, n1) where k[g*d+a] and v[g*d+b] both spike. Returns the ops
@@ -95,12 +110,13 @@ int64_t sdsa_accumulate_kv(const uint8_t* k, const uint8_t* v, int g, int d, int
 // out[g*d+b, n] = sat32((sum_{a: q[g*d+a,n]} A[a,b]) << shift) for tokens [n0, n1) (CHW out).
 // Returns the ops (sum_n |q_n| * d); saturations are added to `saturations`.
 int64_t sdsa_row_sums(const uint8_t* q, const int32_t* A, int g, int d, int64_t n_tokens, int64_t n0,
-                      int64_t n1, int shift, int32_t* out, int64_t& saturations);
+                      int64_t n1, int shift, int32_t* out, int64_t& saturations, const Membrane& m = {});
 
 // Partial sums of Mean over positions [p0, p1) of channels [c0, c1): part[c - c0] += sum.
 void mean_partial(const int32_t* in, int64_t hw, int c0, int c1, int64_t p0, int64_t p1, int64_t* part);
 
 // out = sat32(sum of inputs), elementwise over [i0, i1). Returns the saturations.
-int64_t add_membranes(const std::vector<const int32_t*>& ins, int64_t i0, int64_t i1, int32_t* out);
+int64_t add_membranes(const std::vector<const int32_t*>& ins, int64_t i0, int64_t i1, int32_t* out,
+                      const Membrane& m = {});
 
 }  // namespace spikechip::model

@@ -302,32 +302,53 @@ def fold(model, cfg, img_size, mean, std, num_heads=8, encoding="image"):
 
 # ----------------------------------------------------------------------------- quantising
 
-def _shift_and_int(w, s):
-    """Per-output-channel shift >= 0 and int8 weights for float w and membrane scale s."""
+WEIGHT_BITS = (4, 6, 8)        # graph.json precision.weight_bits (int8 storage)
+MEMBRANE_BITS = (16, 24, 32)    # precision.membrane_bits
+
+
+def _shift_and_int(w, s, qmax=127):
+    """Per-output-channel shift >= 0 and integer weights in [-qmax, qmax] (int8 storage) for
+    float w and membrane scale s."""
     m = w.abs().flatten(1).max(dim=1).values
-    ratio = m / (127 * s)
+    ratio = m / (qmax * s)
     shift = torch.where(ratio > 1, torch.floor(torch.log2(ratio.clamp(min=1))), torch.zeros_like(ratio))
     shift = shift.clamp(0, MAX_SHIFT)
-    # floor(log2) may still leave max/(s*2^shift) a hair above 127 through rounding: check
+    # floor(log2) may still leave max/(s*2^shift) a hair above qmax through rounding: check
     q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1)))
-    over = q.abs().flatten(1).max(dim=1).values > 127
+    over = q.abs().flatten(1).max(dim=1).values > qmax
     shift = shift + over.double()
-    q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1))).clamp(-127, 127)
+    q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1))).clamp(-qmax, qmax)
     return q.to(torch.int8), shift.to(torch.uint8)
 
 
-def _ideal_scale(w):
-    m = w.abs().flatten(1).max(dim=1).values / 127
+def _ideal_scale(w, qmax=127):
+    m = w.abs().flatten(1).max(dim=1).values / qmax
     return torch.where(m > 0, m, torch.ones_like(m))
 
 
-def quantise(fg, streams, groups):
-    """Integer graph (intref.Graph, mode int) from the folded float graph."""
+def precision_record(weight_bits=8, membrane_bits=32):
+    """graph.json's "precision" entry: {} at the defaults 8 / 32 (files stay as they were)."""
+    if weight_bits not in WEIGHT_BITS:
+        raise CheckpointError(f"--weight-bits {weight_bits}: supported widths are {', '.join(map(str, WEIGHT_BITS))}")
+    if membrane_bits not in MEMBRANE_BITS:
+        raise CheckpointError(f"--membrane-bits {membrane_bits}: supported widths are "
+                              f"{', '.join(map(str, MEMBRANE_BITS))}")
+    if (weight_bits, membrane_bits) == (8, 32):
+        return {}
+    return {"precision": {"weight_bits": weight_bits, "membrane_bits": membrane_bits}}
+
+
+def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32):
+    """Integer graph (intref.Graph, mode int) from the folded float graph: weights in
+    [-(2^(b-1) - 1), 2^(b-1) - 1], biases and thresholds clamped to the membrane width."""
+    prec = precision_record(weight_bits, membrane_bits)
+    qmax = 2 ** (weight_bits - 1) - 1
+    mlo, mhi = -(2 ** (membrane_bits - 1)), 2 ** (membrane_bits - 1) - 1
     nodes = [dict(n) for n in fg.nodes]
     ft, it = fg.tensors, {}
     scale = {}    # node name -> per-channel float scale of its membrane output
     for sid, convs in groups.items():
-        ideal = torch.stack([_ideal_scale(ft[c + ".weight"]) for c in convs])
+        ideal = torch.stack([_ideal_scale(ft[c + ".weight"], qmax) for c in convs])
         s = torch.maximum(ideal.min(dim=0).values, ideal.max(dim=0).values * 2.0 ** -STREAM_SPREAD)
         for c in convs:
             scale[c] = s
@@ -344,16 +365,16 @@ def quantise(fg, streams, groups):
         elif op in ("Conv2d", "Linear"):
             w, bias = ft[name + ".weight"], ft[name + ".bias"]
             if name not in scale:
-                s = _ideal_scale(w)
+                s = _ideal_scale(w, qmax)
                 if op == "Linear":                     # the Output needs one scale for argmax
                     s = torch.full_like(s, float(s.min()))
-                    s = torch.maximum(s, _ideal_scale(w).max() * 2.0 ** -STREAM_SPREAD)
+                    s = torch.maximum(s, _ideal_scale(w, qmax).max() * 2.0 ** -STREAM_SPREAD)
                 scale[name] = s
             s = scale[name]
-            wq, sh = _shift_and_int(w, s)
+            wq, sh = _shift_and_int(w, s, qmax)
             it[name + ".weight"] = wq if op == "Conv2d" else wq.reshape(wq.shape[0], -1)
             it[name + ".shift"] = sh
-            it[name + ".bias"] = torch.round(bias / s).clamp(-2 ** 31, 2 ** 31 - 1).to(torch.int32)
+            it[name + ".bias"] = torch.round(bias / s).clamp(mlo, mhi).to(torch.int32)
             q["out_scale"] = [float(v) for v in s]
         elif op == "SDSA":
             scale[name] = torch.full((n["shape"][0],), SDSA_FLOAT_SCALE_OF(n), dtype=torch.double)
@@ -368,12 +389,12 @@ def quantise(fg, streams, groups):
             vth = ft[name + ".threshold"]
             if by_name[src]["op"] == "Mean":
                 vth = vth * by_name[src]["attrs"]["count"]    # Mean's division folded here
-            it[name + ".threshold"] = torch.round(vth / s).clamp(1, 2 ** 31 - 1).to(torch.int32)
+            it[name + ".threshold"] = torch.round(vth / s).clamp(1, mhi).to(torch.int32)
         elif op == "Output":
             q["scale"] = float(scale[n["inputs"][0]][0])
         if q:
             n["quant"] = q
-    return Graph({"nodes": nodes}, it)
+    return Graph({"nodes": nodes, **prec}, it)
 
 
 def SDSA_FLOAT_SCALE_OF(node):
@@ -416,14 +437,16 @@ def write_model_dir(graph, out_dir, meta):
 
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
-           name=None, variant=None, encoding=None, warn=None):
+           name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
     img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
     'args': input_size, time_steps), else 224x224, T = 1, 8 heads (ckpt_settings.resolve);
     disagreements are reported through warn(message) (default: warnings.warn, CheckpointWarning).
     encoding: "image" or "events" (default: the checkpoint's 'encoding' entry, else image).
-    An events model takes 2-channel u8 event-count frames as they are (no normalisation)."""
+    An events model takes 2-channel u8 event-count frames as they are (no normalisation).
+    weight_bits / membrane_bits: the integer widths (docs/semantics.md), 8 / 32 by default."""
+    precision_record(weight_bits, membrane_bits)   # refuse unsupported widths before any work
     if warn is None:
         def warn(msg):
             warnings.warn(msg, CheckpointWarning, stacklevel=3)
@@ -449,7 +472,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         if mean is not None or std is not None:
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
         return _export_folded(source, out_dir, model, cfg, img_size, T, None, None,
-                              num_heads, name, variant, encoding)
+                              num_heads, name, variant, encoding, weight_bits, membrane_bits)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
     std = std or norm.get("std")
@@ -461,11 +484,11 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
     return _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads,
-                          name, variant, encoding)
+                          name, variant, encoding, weight_bits, membrane_bits)
 
 
 def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8, name=None,
-                  variant=None, encoding="image"):
+                  variant=None, encoding="image", weight_bits=8, membrane_bits=32):
     """A PyTorch Meta-SpikeFormer (in memory, e.g. during training) -> model dir, as export() does
     for a checkpoint. Returns (float graph, int graph, graph.json dict). The module is folded in
     eval mode and left in the mode it was in."""
@@ -476,7 +499,8 @@ def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8,
     model.eval()
     try:
         _, fg, ig, meta = _export_folded({"source_file": "(torch module)", "source_sha256": None}, out_dir, model,
-                                         cfg, tuple(img_size), T, mean, std, num_heads, name, variant, encoding)
+                                         cfg, tuple(img_size), T, mean, std, num_heads, name, variant, encoding,
+                                         weight_bits, membrane_bits)
     finally:
         model.train(was_training)
     return fg, ig, meta
@@ -487,14 +511,15 @@ def _source_of(ckpt_path):
 
 
 def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
-                   variant, encoding):
+                   variant, encoding, weight_bits=8, membrane_bits=32):
     fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
-    ig = quantise(fg, streams, groups)
+    ig = quantise(fg, streams, groups, weight_bits, membrane_bits)
     meta = {
         "format_version": 1,
         "name": name or os.path.basename(os.path.normpath(out_dir)),
         "timesteps": T,
         "num_classes": cfg["num_classes"],
+        **precision_record(weight_bits, membrane_bits),
         "provenance": {
             "source": "spikechip-export", "source_file": source["source_file"],
             "source_sha256": source["source_sha256"], "variant": variant or _variant_name(cfg),
@@ -504,9 +529,10 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
             **({"model_name": source["model_name"]} if "model_name" in source else {}),
             "normalize": ({"mean": list(mean), "std": list(std)} if encoding == "image"
                           else "none (raw event counts)"),
-            "quantisation": {"weights": "int8 per output channel, shift 0..24",
+            "quantisation": {"weights": ("int8 per output channel, shift 0..24" if weight_bits == 8 else
+                                         f"{weight_bits}-bit (int8 storage) per output channel, shift 0..24"),
                              "stream_scale": "per channel, min over contributing convs of "
-                                             "max|w|/127 (clamped to 2^-12 of the max)",
+                                             f"max|w|/{2 ** (weight_bits - 1) - 1} (clamped to 2^-12 of the max)",
                              "sdsa_shift": SDSA_SHIFT},
             "created_by": f"spikechip {__version__}"},
     }

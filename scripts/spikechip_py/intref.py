@@ -40,15 +40,19 @@ def load_model(path):
 
 
 class _Sat:
-    def __init__(self):
+    """Saturation to the model's membrane width m (graph.json precision.membrane_bits, default 32):
+    [-2^(m-1), 2^(m-1) - 1], counted."""
+
+    def __init__(self, bits=32):
         self.count = 0
+        self.lo, self.hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
     def __call__(self, x):
-        over = (x > I32_MAX) | (x < I32_MIN)
+        over = (x > self.hi) | (x < self.lo)
         n = int(over.sum())
         if n:
             self.count += n
-            x = x.clamp(I32_MIN, I32_MAX)
+            x = x.clamp(self.lo, self.hi)
         return x
 
 
@@ -104,7 +108,7 @@ def run(graph, x, T=None, mode="int", record=True):
     if events and x.dim() != 5:
         raise ValueError(f"event model needs [T,B,C,H,W] frames, got shape {list(x.shape)}")
     zp = t[inp["name"] + ".zero_point"].to(torch.int64).view(1, -1, 1, 1)
-    sat = _Sat()
+    sat = _Sat(graph.meta.get("precision", {}).get("membrane_bits", 32))
     state = {}
     spikes = {n["name"]: [] for n in nodes if n["op"] == "LIF"} if record else {}
     acc = None
