@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pytest
 
@@ -28,3 +29,16 @@ def ref_npz():
     if not os.path.exists(path):
         pytest.fail(f"shared reference material not found at {path} (set SPIKECHIP_SHARED)")
     return np.load(path)
+
+
+def spikechip_binary():
+    """The built spikechip CLI (SPIKECHIP_BINARY overrides build/spikechip); fails when absent."""
+    b = os.environ.get("SPIKECHIP_BINARY", os.path.join(REPO, "build", "spikechip"))
+    if not os.path.exists(b):
+        pytest.fail(f"{b} not built")
+    return b
+
+
+def run_spikechip(*args):
+    """Runs the CLI with str() of each argument, capturing text output."""
+    return subprocess.run([spikechip_binary(), *map(str, args)], capture_output=True, text=True)

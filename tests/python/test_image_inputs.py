@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import OFFICIAL, REPO
+from conftest import OFFICIAL, REPO, run_spikechip as _sc
 from spikechip_py import safetensors
 
 PIL = pytest.importorskip("PIL.Image")
@@ -17,15 +17,6 @@ FMNIST = os.path.join(REPO, "models", "fmnist")
 EXPORT = os.path.join(REPO, "scripts", "spikechip-export")
 
 
-def _binary():
-    b = os.environ.get("SPIKECHIP_BINARY", os.path.join(REPO, "build", "spikechip"))
-    if not os.path.exists(b):
-        pytest.fail(f"{b} not built")
-    return b
-
-
-def _sc(*args):
-    return subprocess.run([_binary(), *map(str, args)], capture_output=True, text=True)
 
 
 def _seen(model, inp, tmp_path, *extra):

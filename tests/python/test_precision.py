@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import OFFICIAL, REPO
+from conftest import OFFICIAL, REPO, run_spikechip as _sc
 from spikechip_py import intref, safetensors
 
 EXPORT = os.path.join(REPO, "scripts", "spikechip-export")
@@ -18,15 +18,6 @@ CKPT = os.path.join(OFFICIAL, "official_small_kd0.pth")
 WIDTHS = [(4, 16), (6, 24), (8, 16), (4, 32)]   # every weight and membrane width at least once
 
 
-def _binary():
-    b = os.environ.get("SPIKECHIP_BINARY", os.path.join(REPO, "build", "spikechip"))
-    if not os.path.exists(b):
-        pytest.fail(f"{b} not built")
-    return b
-
-
-def _sc(*args):
-    return subprocess.run([_binary(), *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
