@@ -159,6 +159,8 @@ __attribute__((target_clones("avx2", "default"))) int64_t scatter_list32_portabl
 SPIKECHIP_AVX512 inline __attribute__((always_inline)) void add_row_avx512(int32_t* a, const int8_t* w, int n) {
   int i = 0;
   for (; i + 16 <= n; i += 16) {
+    // maskz with all ones, not _mm512_cvtepi8_epi32: GCC 12's header passes an undefined vector
+    // to that one and warns (-Wmaybe-uninitialized) under LTO; the instruction is the same.
     const __m512i v = _mm512_maskz_cvtepi8_epi32(__mmask16(0xffff), _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
     _mm512_storeu_si512(a + i, _mm512_add_epi32(_mm512_loadu_si512(a + i), v));
   }
