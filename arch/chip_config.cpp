@@ -104,13 +104,14 @@ const std::vector<Row>& rows() {
       {KEY(core, membrane_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
        .meaning = "membrane SRAM per core; divisible by membrane_banks"},
       {KEY(core, membrane_banks), .lo = 1, .hi = 256, .meaning = "membrane SRAM banks"},
-      {KEY(core, membrane_word_bits), .unit = "bits", .lo = 32, .hi = 32,
-       .meaning = "membranes are int32 (docs/semantics.md)"},
+      {KEY(core, membrane_word_bits), .unit = "bits", .lo = 16, .hi = 32,
+       .meaning = "membrane SRAM word (one membrane per word; at least membrane_bits); access energy scales with it",
+       .multiple_of = 8},
       {KEY(core, weight_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
        .meaning = "weight SRAM per core; divisible by weight_banks"},
       {KEY(core, weight_banks), .lo = 1, .hi = 256, .meaning = "weight SRAM banks"},
       {KEY(core, weight_word_bits), .unit = "bits", .lo = 8, .hi = 4096,
-       .meaning = "weight SRAM word; weights read per access = bits/8 (weights are int8)", .multiple_of = 8},
+       .meaning = "weight SRAM word; weights read per access = floor(bits / the layer's weight width), packed", .multiple_of = 8},
       {KEY(core, weight_prefetch_fraction), .lo = 0, .hi = 0.9,
        .meaning = "fraction of the weight SRAM reserved to prefetch the next phase's weights while a time-multiplexed "
                   "phase computes (double buffering, docs/architecture.md); groups are mapped into the rest",
@@ -123,7 +124,7 @@ const std::vector<Row>& rows() {
       {KEY(core, output_queue_depth), .unit = "packets", .lo = 1, .hi = 1 << 24,
        .meaning = "packets formed and not yet injected"},
       {KEY(core, mac_lanes), .unit = "MAC/cycle", .lo = 1, .hi = 4096, .meaning = "encoding-layer multiply-accumulates"},
-      {KEY(core, weight_bits), .unit = "bits", .lo = 4, .hi = 8, .meaning = "widest weights the cores take (4, 6 or 8); a model with wider precision.weight_bits is refused at map time", .multiple_of = 2, .omit_default = true},
+      {KEY(core, weight_bits), .unit = "bits", .lo = 4, .hi = 16, .meaning = "widest weights the cores take (4, 6, 8, 12 or 16; at most weight_word_bits); a model with a wider layer is refused at map time", .multiple_of = 2, .omit_default = true},
       {KEY(core, membrane_bits), .unit = "bits", .lo = 16, .hi = 32, .meaning = "widest membranes the cores take (16, 24 or 32); a model with wider precision.membrane_bits is refused at map time", .multiple_of = 8, .omit_default = true},
       {KEY(core, queue_sram_bytes), .unit = "bytes", .lo = 64, .hi = kMaxSram,
        .meaning = "SRAM holding both queues; must hold (input_queue_depth + output_queue_depth) entries of one "
@@ -258,6 +259,14 @@ void check_combination(const json& json_in, const std::string& origin, const Chi
     StrictJson(json_in, origin, "/core/weight_banks")
         .fail("weight_sram_bytes " + std::to_string(c.core.weight_sram_bytes) + " is not divisible into " +
               std::to_string(c.core.weight_banks) + " banks");
+  if (c.core.membrane_word_bits < c.core.membrane_bits)
+    StrictJson(json_in, origin, "/core/membrane_word_bits")
+        .fail(std::to_string(c.core.membrane_word_bits) + "-bit words cannot hold the " + std::to_string(c.core.membrane_bits) +
+              "-bit membranes of core.membrane_bits: raise it or lower core.membrane_bits");
+  if (c.core.weight_bits == 10 || c.core.weight_bits == 14 || c.core.weight_bits > c.core.weight_word_bits)
+    StrictJson(json_in, origin, "/core/weight_bits")
+        .fail(std::to_string(c.core.weight_bits) + " is not a weight width the cores can take (4, 6, 8, 12 or 16, "
+              "and at most core.weight_word_bits = " + std::to_string(c.core.weight_word_bits) + ")");
   if (int64_t(c.global_width()) * c.global_height() > 1 << 20)
     StrictJson(json_in, origin, "/chips")
         .fail("the global mesh has " + std::to_string(int64_t(c.global_width()) * c.global_height()) +

@@ -12,27 +12,24 @@ namespace {
 
 // --- Conv2d / Linear: the synapse engine --------------------------------------------------------
 
-// Weights per output channel.
-int64_t fan_in(const model::Graph& g, const Node& n) {
-  const model::Shape& in = g.input_shape(n);
-  return n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
-}
+using model::node_fan_in;
 
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
   // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
-  s.dense_macs = fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
+  s.dense_macs = node_fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
 }
 
-// int8 fan-in + int32 bias + u8 shift per output channel (the mapper's rule).
+// Packed fan-in weights + bias + shift per output channel (the mapper's rule, models/graph.hpp).
 int64_t conv_weight_bytes(const model::Graph& g, const Node& n, const model::Slice& sl) {
-  return sl.channels() * (fan_in(g, n) + 4 + 1);
+  return sl.channels() * model::param_bytes_per_channel(g, n);
 }
 
 uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketData& d, CoreModel& core,
                      model::StepStats& st) {
   const model::ConvPlan& pl = *s.plan;
+  core.set_weight_bits(model::weight_bits_of(E.g, E.g.nodes[s.node]));
   if (d.kind == DataKind::Pixel) {
     if (!s.pixel_in) throw Error(fmt::format("chip: node '{}' got pixels but reads spikes", E.g.nodes[s.node].name));
     const int64_t hw = int64_t(pl.hin) * pl.win;
@@ -71,6 +68,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   const model::Slice& sl = G.slice;
   const int64_t size = sl.size();
   const model::ConvPlan& pl = *s.plan;
+  core.set_weight_bits(model::weight_bits_of(E.g, n));  // a dense core reads the weights here
   auto finalize = [&](auto& accs, auto& scratch) {
     if (s.pixel_in) {
       st.saturations += model::conv_finalize(pl, E.acc_for(accs, t, size), sl, E.val[s.node].data());
@@ -102,7 +100,9 @@ void lif_setup(ChipEngine&, GroupState& G, Slot& s) {
 }
 
 // An int32 threshold per channel.
-int64_t lif_weight_bytes(const model::Graph&, const Node&, const model::Slice& sl) { return sl.channels() * 4; }
+int64_t lif_weight_bytes(const model::Graph& g, const Node& n, const model::Slice& sl) {
+  return sl.channels() * model::param_bytes_per_channel(g, n);
+}
 
 uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
@@ -179,6 +179,7 @@ uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   st.sdsa_ops += ops;
   // Dense equivalent: K^T V (d x HW x d) and Q (K^T V) (HW x d x d) per head of the slice.
   const int64_t dense = int64_t(sl.c1 / d - sl.c0 / d) * 2 * HW * d * d;
+  core.set_weight_bits(8);  // a dense core's SDSA operand reads: not layer weights, the 8-bit rule as before
   return core.sdsa_task_cost(ops, dense);
 }
 

@@ -12,6 +12,7 @@ const char* wire_dtype_name(model::DType d) {
   switch (d) {
     case model::DType::U8: return "uint8";
     case model::DType::I8: return "int8";
+    case model::DType::I16: return "int16";  // weights of 12 / 16-bit layers
     case model::DType::I32: return "int32";
     case model::DType::F32: return "float32";
     default: return "?";
@@ -19,7 +20,7 @@ const char* wire_dtype_name(model::DType d) {
 }
 
 bool wire_dtype_from_name(const std::string& s, model::DType& out) {
-  for (model::DType d : {model::DType::U8, model::DType::I8, model::DType::I32, model::DType::F32})
+  for (model::DType d : {model::DType::U8, model::DType::I8, model::DType::I16, model::DType::I32, model::DType::F32})
     if (s == wire_dtype_name(d)) {
       out = d;
       return true;

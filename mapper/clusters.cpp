@@ -62,14 +62,12 @@ std::vector<Cluster> build_clusters(const Graph& g) {
           for (int k : consumers[i])
             if (g.nodes[k].op != Op::Add || find(k) != root) into_add = false;
           if (!into_add) words += 1;
-          const model::Shape& in = g.input_shape(nd);
-          int64_t fan_in = nd.op == Op::Conv2d ? int64_t(in.c / nd.groups) * nd.kh * nd.kw : in.size();
-          weight += fan_in + 4 + 1;  // int8 weights, int32 bias, u8 shift per output channel
+          weight += model::param_bytes_per_channel(g, nd);  // packed weights, bias, shift per output channel
           break;
         }
         case Op::LIF:
           if (g.timesteps > 1) words += 1;  // V carried across timesteps (zero at t=0 otherwise)
-          weight += 4;                      // int32 threshold per channel
+          weight += model::param_bytes_per_channel(g, nd);  // threshold per channel
           break;
         case Op::SDSA: {
           words += 1;
@@ -83,7 +81,7 @@ std::vector<Cluster> build_clusters(const Graph& g) {
         default: words += 1;  // Add, Mean, Output accumulators
       }
     }
-    c.mem_bytes_per_neuron = words * 4;
+    c.mem_bytes_per_neuron = words * model::membrane_word_bytes(g);  // words at the model's membrane width
     c.weight_bytes_per_channel = weight;
     out.push_back(std::move(c));
   }

@@ -65,7 +65,8 @@ void check_precision(const Graph& g, const arch::ChipConfig& chip) {
                             "(core.{}): map it on a chip with --set core.{}={} or export the model with {} {}",
                             g.name, model_bits, what, chip_bits, key, key, model_bits, flag, chip_bits));
   };
-  if (g.weight_bits > chip.core.weight_bits) refuse("weights", g.weight_bits, "weight_bits", chip.core.weight_bits, "--weight-bits");
+  const int wb = model::max_weight_bits(g);  // the widest layer (a per-layer width may exceed the model's)
+  if (wb > chip.core.weight_bits) refuse("weights", wb, "weight_bits", chip.core.weight_bits, "--weight-bits");
   if (g.membrane_bits > chip.core.membrane_bits)
     refuse("membranes", g.membrane_bits, "membrane_bits", chip.core.membrane_bits, "--membrane-bits");
 }

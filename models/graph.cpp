@@ -1,5 +1,7 @@
 #include "models/graph.hpp"
 
+#include <algorithm>
+
 #include "base/error.hpp"
 
 namespace spikechip::model {
@@ -47,6 +49,27 @@ int64_t dense_ops(const Graph& g, const Node& n) {
   }
   if (n.op == Op::Linear) return g.input_shape(n).size() * n.shape.c;
   return 0;
+}
+
+int max_weight_bits(const Graph& g) {
+  int b = 0;
+  for (const Node& n : g.nodes)
+    if (n.op == Op::Conv2d || n.op == Op::Linear) b = std::max(b, weight_bits_of(g, n));
+  return b ? b : g.weight_bits;
+}
+
+int64_t node_fan_in(const Graph& g, const Node& n) {
+  const Shape& in = g.input_shape(n);
+  return n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
+}
+
+int64_t param_bytes_per_channel(const Graph& g, const Node& n) {
+  switch (n.op) {
+    case Op::Conv2d:
+    case Op::Linear: return packed_weight_bytes(node_fan_in(g, n), weight_bits_of(g, n)) + membrane_word_bytes(g) + 1;
+    case Op::LIF: return membrane_word_bytes(g);
+    default: return 0;
+  }
 }
 
 int64_t folded_params(const Node& n) { return int64_t(n.weight.size()) + int64_t(n.bias.size()); }

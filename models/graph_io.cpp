@@ -114,7 +114,7 @@ Node node_from_json(const json& jn, size_t index, const std::string& origin,
   }
   const std::string where = at(origin, n.name);
   Fields f{jn, where};
-  f.only({"name", "op", "inputs", "shape", "attrs", "quant", "source"}, "a node");
+  f.only({"name", "op", "inputs", "shape", "attrs", "quant", "source", "weight_bits"}, "a node");
   const std::string op = f.get_string("op");
   try {
     n.op = op_from_name(op);
@@ -134,6 +134,11 @@ Node node_from_json(const json& jn, size_t index, const std::string& origin,
   n.shape.w = f.integer("shape", shp[2], 1, kMaxDim);
   n.source = f.get_string("source", "");
   if (jn.contains("quant")) n.quant = f.get_object("quant");
+  if (jn.contains("weight_bits")) {
+    if (n.op != Op::Conv2d && n.op != Op::Linear)
+      f.fail("weight_bits", "only Conv2d and Linear nodes have weights (a per-layer width is set on them)");
+    n.weight_bits = f.get_int("weight_bits", 1, 64);  // the value is checked against the choices in validate
+  }
 
   static const json kEmpty = json::object();
   const json& attrs = jn.contains("attrs") ? f.get_object("attrs") : kEmpty;
@@ -201,6 +206,7 @@ ordered_json node_to_json(const Graph& g, const Node& n) {
     default: break;
   }
   if (!attrs.empty()) j["attrs"] = attrs;
+  if (n.weight_bits && n.weight_bits != g.weight_bits) j["weight_bits"] = n.weight_bits;  // a per-layer width
   if (!n.quant.is_null() && !n.quant.empty()) j["quant"] = ordered_json::parse(n.quant.dump());
   if (!n.source.empty()) j["source"] = n.source;
   return j;
@@ -227,11 +233,14 @@ struct TensorSpec {
   const char* suffix;
   DType dtype;
 };
-std::vector<TensorSpec> tensor_specs(Op op) {
-  switch (op) {
+// Weights are stored I8 up to 8 bits (every existing file) and I16 above.
+DType weight_dtype(const Graph& g, const Node& n) { return weight_bits_of(g, n) <= 8 ? DType::I8 : DType::I16; }
+
+std::vector<TensorSpec> tensor_specs(const Graph& g, const Node& n) {
+  switch (n.op) {
     case Op::Input: return {{"zero_point", DType::I32}};
     case Op::Conv2d:
-    case Op::Linear: return {{"weight", DType::I8}, {"bias", DType::I32}, {"shift", DType::U8}};
+    case Op::Linear: return {{"weight", weight_dtype(g, n)}, {"bias", DType::I32}, {"shift", DType::U8}};
     case Op::LIF: return {{"threshold", DType::I32}};
     default: return {};
   }
@@ -286,7 +295,7 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
   auto one_of = [](int v, const auto& choices) { return std::find(std::begin(choices), std::end(choices), v) != std::end(choices); };
   if (!one_of(g.weight_bits, kWeightBitsChoices))
     throw Error(origin + ": precision.weight_bits: " + std::to_string(g.weight_bits) +
-                " is not supported (4, 6 or 8; weights are stored as int8)");
+                " is not supported (4, 6, 8, 12 or 16)");
   if (!one_of(g.membrane_bits, kMembraneBitsChoices))
     throw Error(origin + ": precision.membrane_bits: " + std::to_string(g.membrane_bits) + " is not supported (16, 24 or 32)");
   if (g.nodes.size() < 2) throw Error(origin + ": nodes: a model needs at least an Input and an Output node");
@@ -306,6 +315,8 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
       throw Error(where + "op: only one Output node is allowed (the last)");
     if (n.shape.c < 1 || n.shape.h < 1 || n.shape.w < 1)
       throw Error(where + "shape: " + shape_str(n.shape) + " must be positive");
+    if (n.weight_bits && !one_of(n.weight_bits, kWeightBitsChoices))
+      throw Error(where + "weight_bits: " + std::to_string(n.weight_bits) + " is not supported (4, 6, 8, 12 or 16)");
     for (int i : n.inputs)
       if (i < 0 || size_t(i) >= idx)
         throw Error(where + "inputs: index " + std::to_string(i) + " is not an earlier node (graph must be topologically sorted)");
@@ -411,7 +422,7 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
 
     if (!check_tensors) continue;
     // Tensors: present with the right number of values; nothing on ops that have none.
-    const auto specs = tensor_specs(n.op);
+    const auto specs = tensor_specs(g, n);
     for (const char* s : {"weight", "bias", "shift", "threshold", "zero_point"}) {
       const bool wanted = std::any_of(specs.begin(), specs.end(), [&](const TensorSpec& t) { return s == std::string(t.suffix); });
       const size_t have = stored_size(n, s);
@@ -424,13 +435,14 @@ void validate_impl(const Graph& g, const std::string& origin, bool check_tensors
         throw Error(where + s + ": " + std::to_string(have) + " values, expected " + std::to_string(prod(shape)) +
                     " (shape " + shape_to_string(shape) + ")");
     }
-    // Values must fit the declared widths (int8 / int32 storage already bounds the defaults).
-    const int64_t wlo = -(int64_t(1) << (g.weight_bits - 1)), whi = (int64_t(1) << (g.weight_bits - 1)) - 1;
-    for (size_t k = 0; k < n.weight.size() && g.weight_bits < 8; ++k)
+    // Values must fit the declared widths (int8 / int16 / int32 storage already bounds 8, 16, 32).
+    const int wb = weight_bits_of(g, n);
+    const int64_t wlo = -(int64_t(1) << (wb - 1)), whi = (int64_t(1) << (wb - 1)) - 1;
+    for (size_t k = 0; k < n.weight.size(); ++k)
       if (n.weight[k] < wlo || n.weight[k] > whi)
         throw Error(where + "weight: weight[" + std::to_string(k) + "] = " + std::to_string(n.weight[k]) + " does not fit " +
-                    std::to_string(g.weight_bits) + " bits (precision.weight_bits: " + std::to_string(wlo) + ".." +
-                    std::to_string(whi) + ")");
+                    std::to_string(wb) + " bits (" + (n.weight_bits ? "the node's weight_bits" : "precision.weight_bits") +
+                    ": " + std::to_string(wlo) + ".." + std::to_string(whi) + ")");
     const int64_t mlo = -(int64_t(1) << (g.membrane_bits - 1)), mhi = (int64_t(1) << (g.membrane_bits - 1)) - 1;
     for (const auto* vec : {&n.bias, &n.threshold})
       for (size_t k = 0; k < vec->size() && g.membrane_bits < 32; ++k)
@@ -509,11 +521,13 @@ SafeTensors graph_tensors(const Graph& g) {
   SafeTensors st;
   st.metadata = {{"format", "spikechip"}, {"format_version", std::to_string(g.format_version)}};
   for (const Node& n : g.nodes) {
-    for (const auto& spec : tensor_specs(n.op)) {
+    for (const auto& spec : tensor_specs(g, n)) {
       const std::string s = spec.suffix;
       auto shape = expected_tensor_shape(g, n, s);
       const std::string key = n.name + "." + s;
-      if (s == "weight") st.tensors[key] = from_vector(n.weight, shape);
+      if (s == "weight")
+        st.tensors[key] = spec.dtype == DType::I8 ? from_vector(std::vector<int8_t>(n.weight.begin(), n.weight.end()), shape)
+                                                  : from_vector(n.weight, shape);
       else if (s == "bias") st.tensors[key] = from_vector(n.bias, shape);
       else if (s == "shift") st.tensors[key] = from_vector(n.shift, shape);
       else if (s == "threshold") st.tensors[key] = from_vector(n.threshold, shape);
@@ -529,7 +543,7 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) 
   validate_impl(g, origin, false);
   std::set<std::string> used;
   for (Node& n : g.nodes) {
-    for (const auto& spec : tensor_specs(n.op)) {
+    for (const auto& spec : tensor_specs(g, n)) {
       const std::string s = spec.suffix;
       const std::string key = n.name + "." + s;
       auto it = st.tensors.find(key);
@@ -541,7 +555,14 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) 
       const auto shape = expected_tensor_shape(g, n, s);
       if (t.shape != shape)
         throw Error(where + ": shape " + shape_to_string(t.shape) + ", expected " + shape_to_string(shape));
-      if (s == "weight") n.weight = to_vector<int8_t>(t, where);
+      if (s == "weight") {
+        if (t.dtype == DType::I8) {
+          const auto w8 = to_vector<int8_t>(t, where);
+          n.weight.assign(w8.begin(), w8.end());
+        } else {
+          n.weight = to_vector<int16_t>(t, where);
+        }
+      }
       else if (s == "bias") n.bias = to_vector<int32_t>(t, where);
       else if (s == "shift") n.shift = to_vector<uint8_t>(t, where);
       else if (s == "threshold") n.threshold = to_vector<int32_t>(t, where);
@@ -581,8 +602,8 @@ void save_model(const Graph& g, const std::string& dir) {
 }
 
 // ---------------------------------------------------------------------------------------------
-int64_t weight_bytes(const Node& n) {
-  return int64_t(n.weight.size()) + 4 * int64_t(n.bias.size()) + int64_t(n.shift.size()) +
+int64_t weight_bytes(const Graph& g, const Node& n) {
+  return packed_weight_bytes(int64_t(n.weight.size()), weight_bits_of(g, n)) + 4 * int64_t(n.bias.size()) + int64_t(n.shift.size()) +
          4 * int64_t(n.threshold.size()) + 4 * int64_t(n.zero_point.size());
 }
 

@@ -42,9 +42,9 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin);
 // tensor. `tensor` is the suffix: "weight", "bias", "shift", "threshold", "zero_point".
 std::vector<int64_t> expected_tensor_shape(const Graph& g, const Node& n, const std::string& tensor);
 
-// Bytes of integer tensors a node owns (weights 1 B, bias/threshold/zero point 4 B, shift 1 B),
+// Bytes of integer tensors a node owns (weights packed at the layer's width, bias/threshold/zero point 4 B, shift 1 B),
 // and bytes of state it keeps across timesteps (LIF membranes, Output accumulators: int32).
-int64_t weight_bytes(const Node& n);
+int64_t weight_bytes(const Graph& g, const Node& n);
 int64_t state_bytes(const Node& n);
 
 // Largest |value| a Conv2d/Linear accumulation can reach before saturation, from the weights:

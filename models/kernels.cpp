@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,18 +31,29 @@ ConvPlan make_conv_plan(const Node& n, const Shape& in, int64_t in_max) {
     throw Error("node '" + n.name + "': weight/bias/shift sizes do not match its shape (weight " +
                 std::to_string(n.weight.size()) + ", expected " +
                 std::to_string(int64_t(p.cout) * p.cin_g * taps) + ")");
+  // Weights that all fit int8 keep the int8 path (its speed and bits); wider ones (12 / 16-bit
+  // models) take the int16 copy.
+  int64_t wmax = 0;
+  for (int16_t w : n.weight) wmax = std::max<int64_t>(wmax, w < 0 ? -int64_t(w) : int64_t(w));
+  const bool narrow = wmax <= 128 && std::all_of(n.weight.begin(), n.weight.end(), [](int16_t w) { return w <= 127; });
   // Re-arrange [O][I/g][kh][kw] into [I][kh][kw][O/g] so one input's fan-out is contiguous.
-  p.wt.resize(n.weight.size());
-  for (int o = 0; o < p.cout; ++o) {
-    const int g = o / p.cout_g, oj = o % p.cout_g;
-    for (int i = 0; i < p.cin_g; ++i)
-      for (int64_t k = 0; k < taps; ++k)
-        p.wt[((int64_t(g) * p.cin_g + i) * taps + k) * p.cout_g + oj] = n.weight[(int64_t(o) * p.cin_g + i) * taps + k];
-  }
+  auto rearrange = [&](auto& wt) {
+    wt.resize(n.weight.size());
+    for (int o = 0; o < p.cout; ++o) {
+      const int g = o / p.cout_g, oj = o % p.cout_g;
+      for (int i = 0; i < p.cin_g; ++i)
+        for (int64_t k = 0; k < taps; ++k)
+          wt[((int64_t(g) * p.cin_g + i) * taps + k) * p.cout_g + oj] =
+              typename std::decay_t<decltype(wt)>::value_type(n.weight[(int64_t(o) * p.cin_g + i) * taps + k]);
+    }
+  };
+  if (narrow) rearrange(p.wt);
+  else rearrange(p.wt16);
   p.bias = n.bias;
   p.shift = n.shift;
-  // The unshifted sum is bounded by fan_in * 128 * in_max (int8 weights are >= -128).
-  p.wide = p.fan_in() * 128 * in_max >= (int64_t(1) << 31);
+  // The unshifted sum is bounded by fan_in * max|w| * in_max (int8 weights are >= -128, so 128
+  // on the int8 path, as before).
+  p.wide = p.fan_in() * (narrow ? 128 : std::max<int64_t>(wmax, 1)) * in_max >= (int64_t(1) << 31);
   return p;
 }
 
@@ -70,7 +82,14 @@ inline TapRange taps_for(int pos, int pad, int stride, int ksize, int o0, int o1
 
 // Calls row(offset, w, n) for every tap of input (ci, y, x) reaching slice s: n weights w add to
 // the accumulator's channels [offset, offset + n). Returns the SOPs (taps x n).
-template <class Fn>
+template <class W>
+inline const W* weights_of(const ConvPlan& p) {
+  if constexpr (sizeof(W) == 1) return p.wt.data();
+  else return p.wt16.data();
+}
+
+// W: the plan's weight type (int8_t, or int16_t for plans with wt16).
+template <class W = int8_t, class Fn>
 inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, int ci, int y, int x, const Slice& s,
                                                            Fn&& row) {
   // Divisions avoided where the common case allows (groups 1, stride 1): the chip calls this once
@@ -81,7 +100,7 @@ inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, in
   const int n = oc1 - oc0, tw = s.x1 - s.x0, sc = s.c1 - s.c0;
   const TapRange ry = taps_for(y, p.py, p.sy, p.kh, s.y0, s.y1);
   const TapRange rx = taps_for(x, p.px, p.sx, p.kw, s.x0, s.x1);
-  const int8_t* wbase = p.wt.data() + int64_t(ci) * p.kh * p.kw * p.cout_g + (oc0 - g * p.cout_g);
+  const W* wbase = weights_of<W>(p) + int64_t(ci) * p.kh * p.kw * p.cout_g + (oc0 - g * p.cout_g);
   const int64_t abase = oc0 - s.c0;
   int64_t taps = 0;
   // Tap k = k0 + i * stride lands on output (pos + pad - k0) / stride - i: one division per spike
@@ -98,8 +117,8 @@ inline __attribute__((always_inline)) int64_t for_each_tap(const ConvPlan& p, in
   return taps * n;
 }
 
-template <class Acc>
-inline __attribute__((always_inline)) void add_row(Acc* __restrict a, const int8_t* __restrict w, int n) {
+template <class Acc, class W>
+inline __attribute__((always_inline)) void add_row(Acc* __restrict a, const W* __restrict w, int n) {
   int i = 0;
   // The chip's group slices give runs of 16-32 channels, which the runtime-length loop below
   // vectorises only from 32 or 64 up (shorter runs took its scalar tail): whole blocks of 16 as
@@ -109,8 +128,8 @@ inline __attribute__((always_inline)) void add_row(Acc* __restrict a, const int8
       for (int j = 0; j < 16; ++j) a[i + j] += w[i + j];
   for (; i < n; ++i) a[i] += w[i];
 }
-template <class Acc>
-inline __attribute__((always_inline)) void mac_row(Acc* __restrict a, const int8_t* __restrict w, int n, int32_t v) {
+template <class Acc, class W>
+inline __attribute__((always_inline)) void mac_row(Acc* __restrict a, const W* __restrict w, int n, int32_t v) {
   for (int i = 0; i < n; ++i) a[i] += Acc(v) * w[i];
 }
 
@@ -122,7 +141,7 @@ struct FastDiv {
   uint32_t div(uint32_t n) const { return c ? uint32_t((unsigned __int128)c * n >> 64) : n; }
 };
 
-template <class Fn>
+template <class W = int8_t, class Fn>
 inline __attribute__((always_inline)) int64_t for_each_spike_tap(const ConvPlan& p, const int32_t* idx, int64_t count,
                                                                  const Slice& s, Fn&& row) {
   // Flat indices are non-negative int32 (so is H*W): decoded without divisions, which the chip's
@@ -133,14 +152,14 @@ inline __attribute__((always_inline)) int64_t for_each_spike_tap(const ConvPlan&
   for (int64_t j = 0; j < count; ++j) {
     const uint32_t f = uint32_t(idx[j]);
     const uint32_t ci = by_hw.div(f), rem = f - ci * hw, y = by_w.div(rem);
-    ops += for_each_tap(p, int(ci), int(y), int(rem - y * uint32_t(p.win)), s, row);
+    ops += for_each_tap<W>(p, int(ci), int(y), int(rem - y * uint32_t(p.win)), s, row);
   }
   return ops;
 }
-template <class Acc>
+template <class Acc, class W = int8_t>
 inline __attribute__((always_inline)) int64_t scatter_list(const ConvPlan& p, const int32_t* idx, int64_t count,
                                                            Acc* acc, const Slice& s) {
-  return for_each_spike_tap(p, idx, count, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
+  return for_each_spike_tap<W>(p, idx, count, s, [acc](int64_t o, const W* w, int n) { add_row(acc + o, w, n); });
 }
 
 // The hot loop of the whole executor: compiled for AVX2 / baseline and picked at load time, so
@@ -179,6 +198,7 @@ SPIKECHIP_AVX512 int64_t scatter_list32_avx512(const ConvPlan& p, const int32_t*
 #endif
 
 int64_t scatter_list32(const ConvPlan& p, const int32_t* idx, int64_t count, int32_t* acc, const Slice& s) {
+  if (p.is_wide_weights()) return scatter_list<int32_t, int16_t>(p, idx, count, acc, s);
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl");
@@ -204,30 +224,44 @@ int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out
   return sat;
 }
 
+
+// One spike's or pixel's taps with the plan's weight type (int8, or int16 for wide weights).
+template <class Acc>
+int64_t scatter_one(const ConvPlan& p, int c_in, int y, int x, Acc* acc, const Slice& s) {
+  auto row = [acc](int64_t o, const auto* w, int n) { add_row(acc + o, w, n); };
+  return p.is_wide_weights() ? for_each_tap<int16_t>(p, c_in, y, x, s, row) : for_each_tap<int8_t>(p, c_in, y, x, s, row);
+}
+template <class Acc>
+int64_t mac_one(const ConvPlan& p, int c_in, int y, int x, int32_t v, Acc* acc, const Slice& s) {
+  auto row = [acc, v](int64_t o, const auto* w, int n) { mac_row(acc + o, w, n, v); };
+  return p.is_wide_weights() ? for_each_tap<int16_t>(p, c_in, y, x, s, row) : for_each_tap<int8_t>(p, c_in, y, x, s, row);
+}
+
 }  // namespace
 
 int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int32_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
+  return scatter_one(p, c_in, y, x, acc, s);
 }
 int64_t scatter_spike(const ConvPlan& p, int c_in, int y, int x, int64_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, s, [acc](int64_t o, const int8_t* w, int n) { add_row(acc + o, w, n); });
+  return scatter_one(p, c_in, y, x, acc, s);
 }
 int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
   return scatter_list32(p, idx, n, acc, s);
 }
 int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t* acc, const Slice& s) {
-  return scatter_list(p, idx, n, acc, s);
+  return p.is_wide_weights() ? scatter_list<int64_t, int16_t>(p, idx, n, acc, s) : scatter_list(p, idx, n, acc, s);
 }
 
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s) {
-  return for_each_spike_tap(p, idx, n, s, [](int64_t, const int8_t*, int) {});
+  auto none = [](int64_t, const auto*, int) {};  // taps only, on the plan's own weight array
+  return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s, none) : for_each_spike_tap<int8_t>(p, idx, n, s, none);
 }
 
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, s, [acc, v](int64_t o, const int8_t* w, int n) { mac_row(acc + o, w, n, v); });
+  return mac_one(p, c_in, y, x, v, acc, s);
 }
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t* acc, const Slice& s) {
-  return for_each_tap(p, c_in, y, x, s, [acc, v](int64_t o, const int8_t* w, int n) { mac_row(acc + o, w, n, v); });
+  return mac_one(p, c_in, y, x, v, acc, s);
 }
 
 int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out) {

@@ -9,8 +9,10 @@
 //
 // Exactness: scatter/mac accumulate the *unshifted* weight sum (semantics.md: (sum w) << s ==
 // sum (w << s)); conv_finalize applies << shift[o] and + bias[o] in 64 bits and saturates to int32.
-// The unshifted sum is kept in int32 when fan_in * 128 * max|input| < 2^31 (ConvPlan::wide false),
-// otherwise in int64 — the accumulator type is chosen by the caller from the plan.
+// The unshifted sum is kept in int32 when fan_in * max|w| * max|input| < 2^31 (ConvPlan::wide
+// false; max|w| = 128 for int8 weights), otherwise in int64 — the accumulator type is chosen by the
+// caller from the plan. Weights are int8 when they fit it (every model of 8 bits or fewer: the fast
+// path), int16 otherwise (12 / 16-bit models); the kernels are the same templates for both.
 #include <cstdint>
 #include <vector>
 
@@ -54,11 +56,13 @@ struct ConvPlan {
   int kh = 1, kw = 1, sy = 1, sx = 1, py = 0, px = 0, groups = 1;
   int cin_g = 0, cout_g = 0;  // channels per group
   std::vector<int8_t> wt;     // [cin][kh][kw][cout_g]: fan-out of one input channel at one tap
+  std::vector<int16_t> wt16;  // the same, for weights beyond int8 (12 / 16-bit models); wt is empty then
   std::vector<int32_t> bias;  // [cout]
   std::vector<uint8_t> shift; // [cout]
   bool wide = false;          // unshifted sum may exceed int32: use the int64 accumulator
   Membrane membrane;          // the output saturates to the model's membrane width
   int64_t fan_in() const { return int64_t(cin_g) * kh * kw; }
+  bool is_wide_weights() const { return !wt16.empty(); }
   Slice full() const { return {0, cout, 0, hout, 0, wout}; }
 };
 

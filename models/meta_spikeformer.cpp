@@ -59,12 +59,12 @@ class Rng {
   explicit Rng(uint64_t seed) : g_(seed) {}
   uint64_t bits() { return g_(); }
   // Irwin-Hall: sum of four uniform 6-bit values, centred: bell-shaped in [-126, 126], std ~37.
-  void weights(std::vector<int8_t>& w) {
+  void weights(std::vector<int16_t>& w) {
     for (size_t i = 0; i < w.size(); i += 2) {
       const uint64_t b = g_();
       for (size_t j = 0; j < 2 && i + j < w.size(); ++j) {
         const uint64_t x = b >> (24 * j);
-        w[i + j] = int8_t(int((x & 63) + ((x >> 6) & 63) + ((x >> 12) & 63) + ((x >> 18) & 63)) - 126);
+        w[i + j] = int16_t(int((x & 63) + ((x >> 6) & 63) + ((x >> 12) & 63) + ((x >> 18) & 63)) - 126);
       }
     }
   }

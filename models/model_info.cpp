@@ -8,7 +8,7 @@ nlohmann::ordered_json model_info_json(const Graph& g, const std::string& dir) {
   int64_t params = 0, ops = 0, wbytes = 0, sbytes = 0;
   nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
   for (const Node& n : g.nodes) {
-    const int64_t p = folded_params(n), d = dense_ops(g, n), wb = weight_bytes(n), sb = state_bytes(n);
+    const int64_t p = folded_params(n), d = dense_ops(g, n), wb = weight_bytes(g, n), sb = state_bytes(n);
     params += p;
     ops += d;
     wbytes += wb;

@@ -68,6 +68,9 @@ class CoreModel {
   }
   virtual ~CoreModel() = default;
   int id() const { return id_; }
+  // The weight width of the layer whose synapse work is costed next: a weight-SRAM word holds
+  // floor(weight_word_bits / bits) packed weights (8 bits: word/8, as before).
+  void set_weight_bits(int bits) { weights_per_read_ = std::max(1, cfg_.weight_word_bits / std::max(1, bits)); }
   const CoreConfig& config() const { return cfg_; }
 
   // --- what distinguishes a model ------------------------------------------------------------

@@ -22,7 +22,7 @@ import zmq
 from .errors import CosimError
 
 PROTOCOL = 1
-_DTYPES = {"uint8": np.uint8, "int8": np.int8, "int32": np.int32, "float32": np.float32}
+_DTYPES = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 _NP_TO_WIRE = {np.dtype(v).str: k for k, v in _DTYPES.items()}
 
 

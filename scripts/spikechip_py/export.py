@@ -7,6 +7,7 @@ conv) and the kd heads (averaged) into a *float folded graph*; then quantise it 
 per-output-channel shifts so every conv adding into a residual stream shares the stream's
 per-channel membrane scale, int32 biases and thresholds) per docs/semantics.md.
 """
+import fnmatch
 import hashlib
 import inspect
 import json
@@ -302,13 +303,13 @@ def fold(model, cfg, img_size, mean, std, num_heads=8, encoding="image"):
 
 # ----------------------------------------------------------------------------- quantising
 
-WEIGHT_BITS = (4, 6, 8)        # graph.json precision.weight_bits (int8 storage)
+WEIGHT_BITS = (4, 6, 8, 12, 16)   # graph.json precision.weight_bits (int8 storage up to 8, int16 above)
 MEMBRANE_BITS = (16, 24, 32)    # precision.membrane_bits
 
 
 def _shift_and_int(w, s, qmax=127):
-    """Per-output-channel shift >= 0 and integer weights in [-qmax, qmax] (int8 storage) for
-    float w and membrane scale s."""
+    """Per-output-channel shift >= 0 and integer weights in [-qmax, qmax] (int8 storage up to
+    qmax 127, int16 above) for float w and membrane scale s."""
     m = w.abs().flatten(1).max(dim=1).values
     ratio = m / (qmax * s)
     shift = torch.where(ratio > 1, torch.floor(torch.log2(ratio.clamp(min=1))), torch.zeros_like(ratio))
@@ -318,12 +319,28 @@ def _shift_and_int(w, s, qmax=127):
     over = q.abs().flatten(1).max(dim=1).values > qmax
     shift = shift + over.double()
     q = torch.round(w / (s * 2 ** shift).view(-1, *[1] * (w.dim() - 1))).clamp(-qmax, qmax)
-    return q.to(torch.int8), shift.to(torch.uint8)
+    return q.to(torch.int8 if qmax <= 127 else torch.int16), shift.to(torch.uint8)
 
 
 def _ideal_scale(w, qmax=127):
     m = w.abs().flatten(1).max(dim=1).values / qmax
     return torch.where(m > 0, m, torch.ones_like(m))
+
+
+def layer_bits(name, weight_bits, layer_weight_bits):
+    """The weight width of node `name`: the first (pattern, bits) of layer_weight_bits whose
+    fnmatch pattern matches the node name, else the model's weight_bits."""
+    for pattern, bits in layer_weight_bits or ():
+        if fnmatch.fnmatchcase(name, pattern):
+            return bits
+    return weight_bits
+
+
+def check_layer_weight_bits(layer_weight_bits):
+    for pattern, bits in layer_weight_bits or ():
+        if bits not in WEIGHT_BITS:
+            raise CheckpointError(f"--layer-weight-bits {pattern}={bits}: supported widths are "
+                                  f"{', '.join(map(str, WEIGHT_BITS))}")
 
 
 def precision_record(weight_bits=8, membrane_bits=32):
@@ -338,17 +355,22 @@ def precision_record(weight_bits=8, membrane_bits=32):
     return {"precision": {"weight_bits": weight_bits, "membrane_bits": membrane_bits}}
 
 
-def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32):
+def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_bits=None):
     """Integer graph (intref.Graph, mode int) from the folded float graph: weights in
-    [-(2^(b-1) - 1), 2^(b-1) - 1], biases and thresholds clamped to the membrane width."""
+    [-(2^(b-1) - 1), 2^(b-1) - 1], biases and thresholds clamped to the membrane width.
+    layer_weight_bits: [(fnmatch pattern, bits)] per-layer widths (graph.json node weight_bits)."""
     prec = precision_record(weight_bits, membrane_bits)
-    qmax = 2 ** (weight_bits - 1) - 1
+    check_layer_weight_bits(layer_weight_bits)
+
+    def qmax_of(name):
+        return 2 ** (layer_bits(name, weight_bits, layer_weight_bits) - 1) - 1
+
     mlo, mhi = -(2 ** (membrane_bits - 1)), 2 ** (membrane_bits - 1) - 1
     nodes = [dict(n) for n in fg.nodes]
     ft, it = fg.tensors, {}
     scale = {}    # node name -> per-channel float scale of its membrane output
     for sid, convs in groups.items():
-        ideal = torch.stack([_ideal_scale(ft[c + ".weight"], qmax) for c in convs])
+        ideal = torch.stack([_ideal_scale(ft[c + ".weight"], qmax_of(c)) for c in convs])
         s = torch.maximum(ideal.min(dim=0).values, ideal.max(dim=0).values * 2.0 ** -STREAM_SPREAD)
         for c in convs:
             scale[c] = s
@@ -364,6 +386,9 @@ def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32):
             q["scale"] = n["quant"]["scale"]
         elif op in ("Conv2d", "Linear"):
             w, bias = ft[name + ".weight"], ft[name + ".bias"]
+            qmax = qmax_of(name)
+            if layer_bits(name, weight_bits, layer_weight_bits) != weight_bits:
+                n["weight_bits"] = layer_bits(name, weight_bits, layer_weight_bits)
             if name not in scale:
                 s = _ideal_scale(w, qmax)
                 if op == "Linear":                     # the Output needs one scale for argmax
@@ -437,7 +462,8 @@ def write_model_dir(graph, out_dir, meta):
 
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
-           name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32):
+           name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32,
+           layer_weight_bits=None):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
     img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
@@ -445,8 +471,10 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     disagreements are reported through warn(message) (default: warnings.warn, CheckpointWarning).
     encoding: "image" or "events" (default: the checkpoint's 'encoding' entry, else image).
     An events model takes 2-channel u8 event-count frames as they are (no normalisation).
-    weight_bits / membrane_bits: the integer widths (docs/semantics.md), 8 / 32 by default."""
+    weight_bits / membrane_bits: the integer widths (docs/semantics.md), 8 / 32 by default;
+    layer_weight_bits: [(fnmatch pattern, bits)], per-layer weight widths (first match wins)."""
     precision_record(weight_bits, membrane_bits)   # refuse unsupported widths before any work
+    check_layer_weight_bits(layer_weight_bits)
     if warn is None:
         def warn(msg):
             warnings.warn(msg, CheckpointWarning, stacklevel=3)
@@ -472,7 +500,8 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         if mean is not None or std is not None:
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
         return _export_folded(source, out_dir, model, cfg, img_size, T, None, None,
-                              num_heads, name, variant, encoding, weight_bits, membrane_bits)
+                              num_heads, name, variant, encoding, weight_bits, membrane_bits,
+                              layer_weight_bits)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
     std = std or norm.get("std")
@@ -484,7 +513,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
     return _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads,
-                          name, variant, encoding, weight_bits, membrane_bits)
+                          name, variant, encoding, weight_bits, membrane_bits, layer_weight_bits)
 
 
 def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8, name=None,
@@ -511,9 +540,9 @@ def _source_of(ckpt_path):
 
 
 def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
-                   variant, encoding, weight_bits=8, membrane_bits=32):
+                   variant, encoding, weight_bits=8, membrane_bits=32, layer_weight_bits=None):
     fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
-    ig = quantise(fg, streams, groups, weight_bits, membrane_bits)
+    ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits)
     meta = {
         "format_version": 1,
         "name": name or os.path.basename(os.path.normpath(out_dir)),
@@ -530,7 +559,10 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
             "normalize": ({"mean": list(mean), "std": list(std)} if encoding == "image"
                           else "none (raw event counts)"),
             "quantisation": {"weights": ("int8 per output channel, shift 0..24" if weight_bits == 8 else
-                                         f"{weight_bits}-bit (int8 storage) per output channel, shift 0..24"),
+                                         f"{weight_bits}-bit ({'int8' if weight_bits <= 8 else 'int16'} storage) "
+                                         "per output channel, shift 0..24")
+                                        + ("; per-layer widths: " + ", ".join(f"{p}={b}" for p, b in layer_weight_bits)
+                                           if layer_weight_bits else ""),
                              "stream_scale": "per channel, min over contributing convs of "
                                              f"max|w|/{2 ** (weight_bits - 1) - 1} (clamped to 2^-12 of the max)",
                              "sdsa_shift": SDSA_SHIFT},

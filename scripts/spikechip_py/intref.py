@@ -1,8 +1,8 @@
 """Integer reference executor of a spikechip model directory (docs/semantics.md, bit for bit).
 
 Straightforward dense code on int64 tensors. Convolutions run as float64 convolutions of
-integers, which is exact: every partial sum here is below 2^53 (|w| <= 128, spikes or inputs
-<= 255, fan-in << 2^30), and the per-channel shift and bias are then applied in int64.
+integers, which is exact: every partial sum here is below 2^53 (|w| <= 2^15 for 16-bit weights,
+spikes or inputs <= 255, fan-in < 2^30), and the per-channel shift and bias are then applied in int64.
 
 The same executor, with mode="float", runs the *folded float* graph the exporter builds before
 quantising (float weights, LIF thresholds in float units, SDSA scale 0.125, Mean divides),

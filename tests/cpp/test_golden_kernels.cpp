@@ -15,13 +15,14 @@ struct ConvCase {
   int cin, cout, h, w, k, stride, pad, groups;
 };
 
-Node random_conv(const ConvCase& c, std::mt19937_64& rng, int max_shift) {
+// Weights uniform in [-wmax, wmax - 1] (128: int8; 2048 / 32768: 12 / 16-bit models).
+Node random_conv(const ConvCase& c, std::mt19937_64& rng, int max_shift, int wmax = 128) {
   Node n;
   n.name = "conv", n.op = Op::Conv2d;
   n.kh = n.kw = c.k, n.sy = n.sx = c.stride, n.py = n.px = c.pad, n.groups = c.groups;
   n.shape = {c.cout, (c.h + 2 * c.pad - c.k) / c.stride + 1, (c.w + 2 * c.pad - c.k) / c.stride + 1};
   n.weight.resize(size_t(c.cout) * (c.cin / c.groups) * c.k * c.k);
-  for (auto& w : n.weight) w = int8_t(int(rng() % 256) - 128);
+  for (auto& w : n.weight) w = int16_t(int(rng() % uint64_t(2 * wmax)) - wmax);
   n.bias.resize(c.cout);
   for (auto& b : n.bias) b = int32_t(rng() % 20001) - 10000;
   n.shift.resize(c.cout);
@@ -129,6 +130,57 @@ TEST(Kernels, MacPixelMatchesNaiveConv) {
     naive_conv(n, in, ones, s2, taps_all);
     EXPECT_EQ(macs, taps_all);
   }
+}
+
+TEST(Kernels, WideWeightsTakeTheInt16PathAndMatchNaiveConv) {
+  // 12 and 16-bit weights (docs/semantics.md): the plan keeps an int16 copy, the same templates
+  // add it; spikes (scatter, tiles, single spikes) and pixels (MACs), against the naive conv.
+  std::mt19937_64 rng(3);
+  for (int wmax : {2048, 32768})
+    for (const auto& c : kCases) {
+      const Node n = random_conv(c, rng, 2, wmax);
+      const Shape in{c.cin, c.h, c.w};
+      std::vector<int32_t> spikes(in.size()), pixels(in.size()), active;
+      for (size_t i = 0; i < spikes.size(); ++i) {
+        if (rng() % 100 < 30) spikes[i] = 1, active.push_back(int32_t(i));
+        pixels[i] = int32_t(rng() % 256) - 128;
+      }
+      int64_t sat_ref, taps_ref;
+      const auto ref = naive_conv(n, in, spikes, sat_ref, taps_ref);
+      const ConvPlan p = make_conv_plan(n, in, 1);
+      ASSERT_TRUE(p.is_wide_weights());
+      ASSERT_TRUE(p.wt.empty());
+      auto check = [&](auto zero) {  // int32 or int64 accumulators
+        std::vector<decltype(zero)> acc(p.full().size(), 0);
+        std::vector<int32_t> out(n.shape.size());
+        const Slice half{0, p.cout, 0, std::max(1, p.hout / 2), 0, p.wout}, rest{0, p.cout, half.y1, p.hout, 0, p.wout};
+        int64_t sops = 0, sat = 0;
+        for (const Slice& s : {half, rest}) {
+          if (s.y0 >= s.y1) continue;
+          std::fill(acc.begin(), acc.end(), 0);
+          const int64_t counted = count_spike_sops(p, active.data(), int64_t(active.size()), s);
+          const int64_t added = scatter_spikes(p, active.data(), int64_t(active.size()), acc.data(), s);
+          EXPECT_EQ(counted, added);
+          sops += added;
+          sat += conv_finalize(p, acc.data(), s, out.data());
+        }
+        EXPECT_EQ(out, ref) << "wmax " << wmax << " case k" << c.k << " g" << c.groups;
+        EXPECT_EQ(sops, taps_ref);
+        EXPECT_EQ(sat, sat_ref);
+      };
+      if (!p.wide) check(int32_t(0));
+      check(int64_t(0));
+      int64_t psat, ptaps;
+      const auto pref = naive_conv(n, in, pixels, psat, ptaps);
+      const ConvPlan pp = make_conv_plan(n, in, 255);
+      std::vector<int64_t> acc(pp.full().size(), 0);
+      std::vector<int32_t> out(n.shape.size());
+      const int64_t hw = int64_t(c.h) * c.w;
+      for (int64_t f = 0; f < in.size(); ++f)
+        mac_pixel(pp, int(f / hw), int(f % hw) / c.w, int(f % c.w), pixels[size_t(f)], acc.data(), pp.full());
+      EXPECT_EQ(conv_finalize(pp, acc.data(), pp.full(), out.data()), psat);
+      EXPECT_EQ(out, pref);
+    }
 }
 
 TEST(Kernels, SaturationIsCountedNotSilent) {

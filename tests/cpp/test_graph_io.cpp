@@ -234,7 +234,7 @@ TEST(GraphIo, HelpersAgreeWithHandCounts) {
   // conv1: 3*3*1*4 * 4*4 outputs = 576 dense ops; head: 4*3 = 12.
   EXPECT_EQ(dense_ops(g, g.nodes[1]), 576);
   EXPECT_EQ(dense_ops(g, g.nodes[8]), 12);
-  EXPECT_EQ(weight_bytes(g.nodes[1]), 36 + 16 + 4);
+  EXPECT_EQ(weight_bytes(g, g.nodes[1]), 36 + 16 + 4);
   EXPECT_EQ(state_bytes(g.nodes[2]), 4 * 64);
   // conv2 channel 3: |7| + |-7| + |8| + |-8| = 30 on spikes, << 3 = 240.
   EXPECT_EQ(accumulator_bound(g, g.nodes[3]), 240);

@@ -1,6 +1,8 @@
-"""Precision as a parameter (issue 16 item 1): models exported at weight widths 4/6/8 and membrane
-widths 16/24/32 run bit for bit the same in the PyTorch integer reference (intref), the C++ golden
-executor and the chip, saturations counted alike; a model wider than the chip is refused at map
+"""Precision as a parameter (issue 16 item 1): models exported at weight widths 4/6/8/12/16 (and
+per-layer widths) and membrane widths 16/24/32 run bit for bit the same in the PyTorch integer
+reference (intref), the C++ golden executor and the chip, saturations counted alike, on a small
+official-layout model and on the shipped Fashion-MNIST model; SRAM bytes and weight reads follow
+the width (docs/semantics.md "What the widths cost"); a model wider than the chip is refused at map
 time; graph.json's precision is checked on load."""
 import json
 import os
@@ -15,7 +17,22 @@ from spikechip_py import intref, safetensors
 
 EXPORT = os.path.join(REPO, "scripts", "spikechip-export")
 CKPT = os.path.join(OFFICIAL, "official_small_kd0.pth")
-WIDTHS = [(4, 16), (6, 24), (8, 16), (4, 32)]   # every weight and membrane width at least once
+WIDTHS = [(4, 16), (6, 24), (8, 16), (4, 32), (12, 24), (16, 32), "mixed"]  # every width at least once
+# Per-layer widths: 4-bit blocks, a 16-bit encoder, a 12-bit head (spikechip-export --layer-weight-bits).
+MIXED = (4, 24, [("downsample1_1.encode_conv", 16), ("head*", 12)])
+
+
+def export_args(w):
+    if w == "mixed":
+        wb, mb, layers = MIXED
+        return ["--weight-bits", str(wb), "--membrane-bits", str(mb)] + sum(
+            (["--layer-weight-bits", f"{p}={b}"] for p, b in layers), [])
+    return ["--weight-bits", str(w[0]), "--membrane-bits", str(w[1])]
+
+
+def widths_of(w):
+    """(widest weight bits, membrane bits) of a WIDTHS entry: what the chip must take."""
+    return (16, MIXED[1]) if w == "mixed" else w
 
 
 
@@ -24,23 +41,43 @@ WIDTHS = [(4, 16), (6, 24), (8, 16), (4, 32)]   # every weight and membrane widt
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("prec")
     out = {}
-    for wb, mb in WIDTHS:
-        m = d / f"w{wb}m{mb}"
-        subprocess.run([EXPORT, CKPT, "-o", str(m), "--input-size", "32", "--weight-bits", str(wb),
-                        "--membrane-bits", str(mb)], check=True, capture_output=True)
-        out[(wb, mb)] = str(m)
+    for w in WIDTHS:
+        m = d / (w if w == "mixed" else f"w{w[0]}m{w[1]}")
+        subprocess.run([EXPORT, CKPT, "-o", str(m), "--input-size", "32", *export_args(w)],
+                       check=True, capture_output=True)
+        out[w] = str(m)
     return out
 
 
-@pytest.mark.parametrize("wb,mb", WIDTHS)
-def test_golden_equals_intref_at_every_width(models, tmp_path, ref_npz, wb, mb):
-    m = models[(wb, mb)]
+def check_widths(m, w):
+    """graph.json's precision and per-layer entries, the stored dtypes and the value ranges."""
     g = json.load(open(os.path.join(m, "graph.json")))
+    wb, mb = (MIXED[0], MIXED[1]) if w == "mixed" else w
     assert g["precision"] == {"weight_bits": wb, "membrane_bits": mb}
     t = safetensors.read(os.path.join(m, "weights.safetensors"))
-    q = 2 ** (wb - 1) - 1
-    ws = [v for k, v in t.items() if k.endswith(".weight")]
-    assert max(int(np.abs(w).max()) for w in ws) == q          # the full width is used, and no more
+    per_layer = {n["name"]: n.get("weight_bits", wb) for n in g["nodes"] if n["op"] in ("Conv2d", "Linear")}
+    if w == "mixed":
+        assert per_layer["downsample1_1.encode_conv"] == 16 and per_layer["head"] == 12
+        assert sorted(set(per_layer.values())) == [4, 12, 16]
+    widest = {}
+    for name, b in per_layer.items():
+        v = t[name + ".weight"]
+        assert v.dtype == (np.int8 if b <= 8 else np.int16), name
+        widest[b] = max(widest.get(b, 0), int(np.abs(v).max()))
+    # Every width is used in full by some layer, and none goes beyond (layers sharing a residual
+    # stream's scale may use less).
+    if w == "mixed":     # the 16-bit encoder shares its residual stream's scale with 4-bit convs
+        assert all(v <= 2 ** (b - 1) - 1 for b, v in widest.items()) and widest[4] == 7 and widest[16] > 127
+    else:
+        assert widest == {b: 2 ** (b - 1) - 1 for b in widest}
+    return mb
+
+
+@pytest.mark.parametrize("w", WIDTHS, ids=str)
+def test_golden_equals_intref_at_every_width(models, tmp_path, ref_npz, w):
+    m = models[w]
+    mb = check_widths(m, w)
+    t = safetensors.read(os.path.join(m, "weights.safetensors"))
     lim = 2 ** (mb - 1)
     assert all(int(v.max()) < lim and int(v.min()) >= -lim for k, v in t.items()
                if k.endswith((".bias", ".threshold")))
@@ -57,15 +94,16 @@ def test_golden_equals_intref_at_every_width(models, tmp_path, ref_npz, wb, mb):
         assert int((got != s).sum()) == 0, f"{name}: spikes differ"
     report = json.load(open(rep))
     assert report["summary"]["saturations"] == ref["saturations"]
-    if (wb, mb) == (8, 16):
+    if w == (8, 16):
         assert ref["saturations"] > 0, "8-bit weights on 16-bit membranes saturate on this model (the test's point)"
     acc = np.array([i["output_acc"] for i in report["inputs"]])
     assert np.array_equal(acc, ref["acc"].numpy())
 
 
-@pytest.mark.parametrize("wb,mb", [(4, 16), (6, 24)])
-def test_chip_equals_golden_at_narrow_widths(models, tmp_path, ref_npz, wb, mb):
-    m = models[(wb, mb)]
+@pytest.mark.parametrize("w", [(4, 16), (6, 24), (12, 24), (16, 32), "mixed"], ids=str)
+def test_chip_equals_golden_at_every_weight_width(models, tmp_path, ref_npz, w):
+    m = models[w]
+    wb, mb = widths_of(w)
     np.save(tmp_path / "x.npy", ref_npz["input_u8"][:1])
     r = _sc("run", "--model", m, "--chip", "meta15m", "--set", f"core.weight_bits={wb}", "--set",
             f"core.membrane_bits={mb}", "--input", tmp_path / "x.npy", "-T", 2, "-o", tmp_path / "run")
@@ -73,7 +111,7 @@ def test_chip_equals_golden_at_narrow_widths(models, tmp_path, ref_npz, wb, mb):
     assert "verified bit-exact against golden" in r.stdout
     rep = json.load(open(tmp_path / "run" / "report.json"))
     assert rep["run"]["verified"] is True
-    assert rep["chip"]["config"]["core"]["membrane_bits"] == mb
+    assert rep["chip"]["config"]["core"].get("membrane_bits", 32) == mb   # written only when set
 
 
 def test_model_wider_than_the_chip_is_refused_at_map_time(models, tmp_path, ref_npz):
@@ -93,7 +131,8 @@ def test_model_wider_than_the_chip_is_refused_at_map_time(models, tmp_path, ref_
 def test_precision_record_is_checked_on_load(tmp_path):
     src = os.path.join(REPO, "models", "fmnist")
     for prec, msg in (({"weight_bits": 4, "membrane_bits": 32}, "does not fit 4 bits"),
-                      ({"weight_bits": 12, "membrane_bits": 32}, "precision.weight_bits: 12 is not supported"),
+                      ({"weight_bits": 10, "membrane_bits": 32}, "precision.weight_bits: 10 is not supported"),
+                      ({"weight_bits": 16, "membrane_bits": 32}, "dtype I8, expected I16"),
                       ({"weight_bits": 8, "membrane_bits": 20}, "precision.membrane_bits: 20 is not supported"),
                       ({"weight_bits": 8, "bits": 3}, "unknown key in precision")):
         d = tmp_path / "m"
@@ -115,3 +154,122 @@ def test_defaults_write_no_precision_entry(tmp_path):
     assert "precision" not in json.load(open(a / "graph.json"))
     for f in ("graph.json", "weights.safetensors"):
         assert (a / f).read_bytes().replace(b'"a"', b'"b"') == (b / f).read_bytes()
+
+
+# ------------------------------------------------------------------ the shipped model at every width
+FMNIST = os.path.join(REPO, "models", "fmnist")
+# Every weight width and every membrane width at least once (8 / 32 is the shipped model itself).
+SHIPPED_WIDTHS = [(4, 24), (6, 16), (12, 32), (16, 16), (16, 24)]
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fmnist")
+    out = {}
+    for wb, mb in SHIPPED_WIDTHS + [(8, 32)]:
+        m = d / f"w{wb}m{mb}"
+        subprocess.run([EXPORT, os.path.join(FMNIST, "checkpoint.pth"), "-o", str(m), "--name", "fmnist-tiny",
+                        "--weight-bits", str(wb), "--membrane-bits", str(mb)], check=True, capture_output=True)
+        out[(wb, mb)] = str(m)
+    return out
+
+
+def test_shipped_model_reexports_byte_identical_at_8_32(shipped):
+    for f in ("graph.json", "weights.safetensors"):
+        assert open(os.path.join(shipped[(8, 32)], f), "rb").read() == open(os.path.join(FMNIST, f), "rb").read(), f
+
+
+@pytest.mark.parametrize("wb,mb", SHIPPED_WIDTHS + [(8, 32)])
+def test_shipped_model_golden_intref_chip_bit_for_bit(shipped, tmp_path, wb, mb):
+    """The 8 sample test images: intref == golden (every spike, saturations, accumulators) and the
+    chip run verified bit-exact against golden on a chip declaring the widths."""
+    m = FMNIST if (wb, mb) == (8, 32) else shipped[(wb, mb)]
+    u8 = np.load(os.path.join(FMNIST, "sample.npy"))
+    ref = intref.run(intref.load_model(m), u8, T=1)
+    dump, rep = tmp_path / "s.safetensors", tmp_path / "r.json"
+    r = _sc("infer", "--model", m, "--input", os.path.join(FMNIST, "sample.npy"), "--dump-spikes", dump,
+            "--dump-inputs", "all", "-o", rep)
+    assert r.returncode == 0, r.stderr
+    cpp = safetensors.read(str(dump))
+    assert set(ref["spikes"]) <= set(cpp)
+    for name, sp in ref["spikes"].items():
+        assert int((cpp[name].transpose(1, 0, 2, 3, 4) != sp).sum()) == 0, f"{name}: spikes differ"
+    report = json.load(open(rep))
+    assert report["summary"]["saturations"] == ref["saturations"]
+    assert np.array_equal(np.array([i["output_acc"] for i in report["inputs"]]), ref["acc"].numpy())
+    r = _sc("run", "--model", m, "--chip", "tiny", "--set", f"core.weight_bits={max(wb, 8)}", "--set",
+            f"core.membrane_bits={mb}", "--input", os.path.join(FMNIST, "sample.npy"), "-o", tmp_path / "run")
+    assert r.returncode == 0, r.stderr
+    run = json.load(open(tmp_path / "run" / "report.json"))
+    assert run["run"]["verified"] is True and "verified bit-exact against golden" in r.stdout
+    assert [i["prediction"] for i in run["inputs"]] == [i["prediction"] for i in report["inputs"]]
+
+
+# ------------------------------------------------------------------ what the widths cost
+def hand_param_bytes(graph, tensors, node):
+    """docs/semantics.md "What the widths cost", from graph.json and the tensors alone."""
+    prec = graph.get("precision", {})
+    mbytes = prec.get("membrane_bits", 32) // 8
+    if node["op"] in ("Conv2d", "Linear"):
+        b = node.get("weight_bits", prec.get("weight_bits", 8))
+        fan_in = int(np.prod(tensors[node["name"] + ".weight"].shape[1:]))
+        return -(-fan_in * b // 8) + mbytes + 1
+    return mbytes if node["op"] == "LIF" else 0
+
+
+@pytest.mark.parametrize("w", [(4, 16), (12, 24), "mixed"], ids=str)
+def test_sram_bytes_follow_the_widths(models, tmp_path, w):
+    m = models[w]
+    wb, mb = widths_of(w)
+    g = json.load(open(os.path.join(m, "graph.json")))
+    t = safetensors.read(os.path.join(m, "weights.safetensors"))
+    by_name = {n["name"]: n for n in g["nodes"]}
+    r = _sc("map", "--model", m, "--chip", "meta15m", "--set", f"core.weight_bits={wb}", "--set",
+            f"core.membrane_bits={mb}", "-o", tmp_path / "map.json")
+    assert r.returncode == 0, r.stderr
+    mp = json.load(open(tmp_path / "map.json"))
+    assert mp["clusters"]
+    for c in mp["clusters"]:
+        names = [by_name[n] if isinstance(n, str) else g["nodes"][n] for n in c["nodes"]]
+        assert c["weight_bytes_per_channel"] == sum(hand_param_bytes(g, t, n) for n in names), c
+        assert c["membrane_bytes_per_neuron"] % (mb // 8) == 0
+
+
+def test_narrower_weights_need_fewer_weight_reads_and_less_energy(models, tmp_path, ref_npz):
+    """The 4-bit model relabelled as 8-bit (same integers, so the same spikes and SOPs): packed
+    4-bit weights take half the weight SRAM per channel and at most the 8-bit model's reads, at
+    least half of them (runs of k weights: ceil(k/16) vs ceil(k/8) 64-bit words)."""
+    four = models[(4, 16)]
+    eight = tmp_path / "as8"
+    shutil.copytree(four, eight)
+    g = json.load(open(eight / "graph.json"))
+    g["precision"]["weight_bits"] = 8
+    json.dump(g, open(eight / "graph.json", "w"))
+    np.save(tmp_path / "x.npy", ref_npz["input_u8"][:1])
+    reps = {}
+    for name, m in (("4", four), ("8", eight)):
+        r = _sc("run", "--model", m, "--chip", "meta15m", "--set", "core.membrane_bits=16", "--input",
+                tmp_path / "x.npy", "-T", 2, "-o", tmp_path / name)
+        assert r.returncode == 0, r.stderr
+        reps[name] = json.load(open(tmp_path / name / "report.json"))
+    s4, s8 = reps["4"]["summary"], reps["8"]["summary"]
+    assert s4["sops"] == s8["sops"] and s4["spikes"] == s8["spikes"]
+    reads = {k: sum(e["count"] for e in v["events"]["weight_reads"]) for k, v in reps.items()}
+    assert reads["8"] / 2 <= reads["4"] < reads["8"], reads
+    # Same chip, same word: the weight-SRAM energy is reads x one access's energy.
+    e = {k: v["energy_by_component_pJ"]["weight_sram"] for k, v in reps.items()}
+    assert abs(e["4"] / e["8"] - reads["4"] / reads["8"]) < 1e-9, (e, reads)
+
+
+def test_sixteen_bit_model_on_an_eight_bit_chip_is_refused(models, tmp_path, ref_npz):
+    np.save(tmp_path / "x.npy", ref_npz["input_u8"][:1])
+    for w, what in (((16, 32), "16-bit weights"), ("mixed", "16-bit weights")):
+        r = _sc("run", "--model", models[w], "--chip", "meta15m", "--input", tmp_path / "x.npy", "-o", tmp_path / "o")
+        assert r.returncode == 1 and what in r.stderr and "core.weight_bits" in r.stderr, r.stderr
+        assert not (tmp_path / "o" / "report.json").exists()
+    for sets, key in ((["core.weight_bits=16", "core.weight_word_bits=8"], "/core/weight_bits"),
+                      (["core.weight_bits=10"], "/core/weight_bits"),
+                      (["core.membrane_word_bits=16"], "/core/membrane_word_bits")):
+        r = _sc("map", "--model", models[(4, 16)], "--chip", "meta15m", *sum((["--set", x] for x in sets), []),
+                "-o", tmp_path / "m.json")
+        assert r.returncode != 0 and key in r.stderr, r.stderr
