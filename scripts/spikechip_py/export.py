@@ -22,6 +22,7 @@ import torch
 
 from . import __version__, ckpt_settings, safetensors
 from .intref import Graph
+from .intref import run as _intref_run
 from .model import Spiking_vit_MetaFormer
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -32,6 +33,9 @@ MAX_SHIFT = 24
 # A stream scale may sit at most 2^STREAM_SPREAD below the coarsest contributor's ideal scale:
 # this bounds shifts (and membrane magnitudes) when one conv has near-zero weights.
 STREAM_SPREAD = 12
+# Calibrated ranges get 1/64 of headroom: the integer model's values differ from the float ones by
+# rounding, so a value at exactly the observed peak could still saturate.
+CALIBRATION_MARGIN = 1 + 1 / 64
 
 
 class CheckpointError(ValueError):
@@ -355,10 +359,14 @@ def precision_record(weight_bits=8, membrane_bits=32):
     return {"precision": {"weight_bits": weight_bits, "membrane_bits": membrane_bits}}
 
 
-def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_bits=None):
+def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_bits=None, peaks=None):
     """Integer graph (intref.Graph, mode int) from the folded float graph: weights in
     [-(2^(b-1) - 1), 2^(b-1) - 1], biases and thresholds clamped to the membrane width.
-    layer_weight_bits: [(fnmatch pattern, bits)] per-layer widths (graph.json node weight_bits)."""
+    layer_weight_bits: [(fnmatch pattern, bits)] per-layer widths (graph.json node weight_bits).
+    peaks: {node: per-channel max |float value|} from calibration images (intref.run peaks=):
+    every membrane scale is then coarsened where needed so those values fit the membrane width
+    (range calibration: without it the scale follows the weights alone, and wide weights on
+    narrow membranes saturate)."""
     prec = precision_record(weight_bits, membrane_bits)
     check_layer_weight_bits(layer_weight_bits)
 
@@ -368,10 +376,26 @@ def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_
     mlo, mhi = -(2 ** (membrane_bits - 1)), 2 ** (membrane_bits - 1) - 1
     nodes = [dict(n) for n in fg.nodes]
     ft, it = fg.tensors, {}
+    # Calibrated range: the smallest scale at which every observed value of a node fits, a LIF's
+    # H counted on its input node (it shares that scale).
+    need = {}
+    for n in nodes:
+        if peaks and n["name"] in peaks:
+            tgt = n["inputs"][0] if n["op"] == "LIF" else n["name"]
+            v = peaks[n["name"]] * CALIBRATION_MARGIN / mhi
+            need[tgt] = v if tgt not in need else torch.maximum(need[tgt], v)
+
+    def at_least_need(s, members):
+        for mbr in members:
+            if mbr in need:
+                s = torch.maximum(s, need[mbr].to(s.dtype))
+        return s
+
     scale = {}    # node name -> per-channel float scale of its membrane output
     for sid, convs in groups.items():
         ideal = torch.stack([_ideal_scale(ft[c + ".weight"], qmax_of(c)) for c in convs])
         s = torch.maximum(ideal.min(dim=0).values, ideal.max(dim=0).values * 2.0 ** -STREAM_SPREAD)
+        s = at_least_need(s, list(convs) + [n for n, st in streams.items() if st == sid])
         for c in convs:
             scale[c] = s
         for n, st in streams.items():
@@ -390,10 +414,11 @@ def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_
             if layer_bits(name, weight_bits, layer_weight_bits) != weight_bits:
                 n["weight_bits"] = layer_bits(name, weight_bits, layer_weight_bits)
             if name not in scale:
-                s = _ideal_scale(w, qmax)
+                s = at_least_need(_ideal_scale(w, qmax), [name])
                 if op == "Linear":                     # the Output needs one scale for argmax
                     s = torch.full_like(s, float(s.min()))
                     s = torch.maximum(s, _ideal_scale(w, qmax).max() * 2.0 ** -STREAM_SPREAD)
+                    s = torch.full_like(s, float(at_least_need(s, [name]).max()))
                 scale[name] = s
             s = scale[name]
             wq, sh = _shift_and_int(w, s, qmax)
@@ -463,7 +488,7 @@ def write_model_dir(graph, out_dir, meta):
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
            name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32,
-           layer_weight_bits=None):
+           layer_weight_bits=None, calibration=None):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
     img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
@@ -472,7 +497,9 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     encoding: "image" or "events" (default: the checkpoint's 'encoding' entry, else image).
     An events model takes 2-channel u8 event-count frames as they are (no normalisation).
     weight_bits / membrane_bits: the integer widths (docs/semantics.md), 8 / 32 by default;
-    layer_weight_bits: [(fnmatch pattern, bits)], per-layer weight widths (first match wins)."""
+    layer_weight_bits: [(fnmatch pattern, bits)], per-layer weight widths (first match wins);
+    calibration: None, or (name, u8 images [N,C,H,W]) whose float activations set the membrane
+    ranges (quantise's peaks)."""
     precision_record(weight_bits, membrane_bits)   # refuse unsupported widths before any work
     check_layer_weight_bits(layer_weight_bits)
     if warn is None:
@@ -501,7 +528,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
         return _export_folded(source, out_dir, model, cfg, img_size, T, None, None,
                               num_heads, name, variant, encoding, weight_bits, membrane_bits,
-                              layer_weight_bits)
+                              layer_weight_bits, calibration)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
     std = std or norm.get("std")
@@ -513,7 +540,8 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     if len(mean) != cfg["in_channels"] or len(std) != cfg["in_channels"]:
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
     return _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads,
-                          name, variant, encoding, weight_bits, membrane_bits, layer_weight_bits)
+                          name, variant, encoding, weight_bits, membrane_bits, layer_weight_bits,
+                          calibration)
 
 
 def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8, name=None,
@@ -540,9 +568,14 @@ def _source_of(ckpt_path):
 
 
 def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
-                   variant, encoding, weight_bits=8, membrane_bits=32, layer_weight_bits=None):
+                   variant, encoding, weight_bits=8, membrane_bits=32, layer_weight_bits=None,
+                   calibration=None):
     fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
-    ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits)
+    if calibration is None:
+        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits)
+    else:
+        ig = quantise_calibrated(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits,
+                                 calibration[1], T)
     meta = {
         "format_version": 1,
         "name": name or os.path.basename(os.path.normpath(out_dir)),
@@ -565,11 +598,46 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
                                            if layer_weight_bits else ""),
                              "stream_scale": "per channel, min over contributing convs of "
                                              f"max|w|/{2 ** (weight_bits - 1) - 1} (clamped to 2^-12 of the max)",
-                             "sdsa_shift": SDSA_SHIFT},
+                             "sdsa_shift": SDSA_SHIFT,
+                             **({"calibration": f"membrane ranges from {len(calibration[1])} images of "
+                                                f"{calibration[0]} (float activations, max |value| per channel)"}
+                                if calibration is not None else {})},
             "created_by": f"spikechip {__version__}"},
     }
     write_model_dir(ig, out_dir, meta)
     return model, fg, ig, meta
+
+
+def calibration_peaks(fg, images, T, batch=64):
+    """Per-channel max |float value| of every membrane of the folded float graph on u8 images."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise CheckpointError(f"calibration images must be u8 [N, C, H, W], got {images.dtype} {list(images.shape)}")
+    peaks = {}
+    for i in range(0, len(images), batch):
+        _intref_run(fg, images[i:i + batch], T=T, mode="float", record=False, peaks=peaks)
+    return peaks
+
+
+def quantise_calibrated(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, images, T,
+                        rounds=8):
+    """quantise() with ranges from the float activations on `images`, then checked on the integer
+    model itself: its spikes can differ from the float model's, so its membranes can go past the
+    float peaks; every channel that still saturates on the calibration images gets twice the range,
+    until none does (at most `rounds` times). Returns the integer graph."""
+    peaks = calibration_peaks(fg, images, T)
+    mhi = 2 ** (membrane_bits - 1) - 1
+    for _ in range(rounds):
+        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, peaks)
+        seen = {}
+        for i in range(0, len(images), 64):
+            _intref_run(ig, images[i:i + 64], T=T, record=False, peaks=seen)
+        over = {n: v >= mhi for n, v in seen.items() if bool((v >= mhi).any())}
+        if not over:
+            break
+        for n, hit in over.items():
+            peaks[n] = torch.where(hit, peaks[n] * 2, peaks[n])
+    return ig
 
 
 def _variant_name(cfg):

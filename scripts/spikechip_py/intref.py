@@ -90,13 +90,19 @@ def _sdsa(node, q, k, v, mode, sat):
     return sat(out << node["attrs"].get("shift", 0))
 
 
-def run(graph, x, T=None, mode="int", record=True):
+def run(graph, x, T=None, mode="int", record=True, peaks=None, force=None):
     """Execute `graph` on a batch.
 
     x: uint8 [B,C,H,W] image batch (encoding image) or [T,B,C,H,W] event frames (encoding
     events); numpy or torch. Returns dict with 'spikes' {lif name: uint8 [T,B,C,H,W]} (if
     record), 'acc' (int64 [B,classes], the Output accumulators; float64 in float mode),
     'logits' (acc * scale / T), 'saturations'.
+    peaks: a dict to update with {node name: per-channel max |value|} of every value the integer
+    model saturates (Conv2d / Linear / Add outputs, LIF H, Mean sums before any division), over
+    all inputs and timesteps seen so far (calibration, export.quantise).
+    force: {lif name: [T, B, C, H, W] spikes} (teacher forcing): each such LIF still computes and
+    records its own spikes and keeps its own membrane, but the nodes after it read the given
+    spikes (spikechip_py.agreement).
     """
     nodes, t = graph.nodes, graph.tensors
     T = T or graph.meta.get("timesteps", 1)
@@ -146,6 +152,8 @@ def run(graph, x, T=None, mode="int", record=True):
                 out = S.to(torch.int64)
                 if record:
                     spikes[name].append(S.to(torch.uint8))
+                if force is not None and name in force:
+                    out = torch.as_tensor(np.asarray(force[name][step])).to(out.dtype)
             elif op == "SDSA":
                 out = _sdsa(node, *ins, mode, sat)
             elif op == "Mean":
@@ -158,6 +166,10 @@ def run(graph, x, T=None, mode="int", record=True):
             else:
                 raise ValueError(f"node {name}: unknown op {op!r}")
             val[name] = out
+            if peaks is not None and op in ("Conv2d", "Linear", "Add", "LIF", "Mean"):
+                v = H if op == "LIF" else s if op == "Mean" else out
+                m = v.abs().amax(dim=tuple(i for i in range(v.dim()) if i != 1)).double()
+                peaks[name] = m if name not in peaks else torch.maximum(peaks[name], m)
     res = {"acc": acc, "saturations": sat.count}
     scale = nodes[-1].get("quant", {}).get("scale", 1.0)
     if isinstance(scale, list):

@@ -205,6 +205,31 @@ def test_shipped_model_golden_intref_chip_bit_for_bit(shipped, tmp_path, wb, mb)
     assert [i["prediction"] for i in run["inputs"]] == [i["prediction"] for i in report["inputs"]]
 
 
+def test_range_calibration_keeps_wide_weights_off_the_membrane_limit(shipped, tmp_path):
+    """16-bit weights on 24-bit membranes: scales from the weights alone put the encoder's values
+    beyond 2^23 (saturations, accuracy lost); --calibration coarsens the scales so the calibration
+    images' float activations fit: the integer model then runs them without a saturation, stays
+    bit-exact golden == intref == chip, and agrees with the float model on the samples."""
+    from spikechip_py import data
+    imgs = data.load("train")[0][:64]
+    np.save(tmp_path / "calib.npy", imgs)
+    m = tmp_path / "c16m24"
+    subprocess.run([EXPORT, os.path.join(FMNIST, "checkpoint.pth"), "-o", str(m), "--weight-bits", "16",
+                    "--membrane-bits", "24", "--calibration", str(tmp_path / "calib.npy")], check=True, capture_output=True)
+    assert "64 images of calib.npy" in json.load(open(m / "graph.json"))["provenance"]["quantisation"]["calibration"]
+    plain = intref.run(intref.load_model(shipped[(16, 24)]), imgs, T=1, record=False)
+    cal = intref.run(intref.load_model(str(m)), imgs, T=1, record=False)
+    assert plain["saturations"] > 1000 and cal["saturations"] == 0, (plain["saturations"], cal["saturations"])
+    float8 = intref.predict(intref.run(intref.load_model(FMNIST), imgs, T=1, record=False)["acc"])
+    assert (intref.predict(cal["acc"]) == float8).mean() > (intref.predict(plain["acc"]) == float8).mean()
+    np.save(tmp_path / "x.npy", imgs[:4])
+    r = _sc("run", "--model", m, "--chip", "tiny", "--set", "core.weight_bits=16", "--set", "core.membrane_bits=24",
+            "--input", tmp_path / "x.npy", "-o", tmp_path / "run")
+    assert r.returncode == 0 and "verified bit-exact against golden" in r.stdout, r.stderr
+    rep = json.load(open(tmp_path / "run" / "report.json"))
+    assert [i["prediction"] for i in rep["inputs"]] == list(intref.predict(cal["acc"][:4]))
+
+
 # ------------------------------------------------------------------ what the widths cost
 def hand_param_bytes(graph, tensors, node):
     """docs/semantics.md "What the widths cost", from graph.json and the tensors alone."""
