@@ -202,11 +202,16 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
       return;
     }
     const bool plain = std::all_of(p.begin(), p.end(), [](char ch) { return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '.'; });
-    if (p.empty() || !plain || p.find("..") != std::string::npos || !base_chip.contains(json::json_pointer(pointer_of(p))))
+    // A key written only when set (core.weight_bits, ...) is absent from the base chip's JSON but
+    // still a key of the table.
+    const auto keys = arch::chip_config_keys();
+    const bool in_table = std::any_of(keys.begin(), keys.end(), [&](const arch::ConfigKeyInfo& k) { return k.path == p; });
+    if (p.empty() || !plain || p.find("..") != std::string::npos ||
+        (!in_table && !base_chip.contains(json::json_pointer(pointer_of(p)))))
       at.fail("'" + excerpt(p) + "' is not a chip-config path (docs/chip-config.md, e.g. core.adder_lanes, mesh.width, "
               "tech.energy_table) nor a mapper option (map.placement, map.seed, ...)");
     const json::json_pointer ptr(pointer_of(p));
-    if (base_chip.at(ptr).is_object())
+    if (!in_table && base_chip.at(ptr).is_object())
       at.fail("'" + p + "' is a section of the chip config; vary one of its keys (e.g. " + p + "." +
               base_chip.at(ptr).begin().key() + ")");
   };

@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import OFFICIAL, REPO, run_spikechip as _sc
+from conftest import OFFICIAL, REPO, run_spikechip as _sc, spikechip_binary
 from spikechip_py import intref, safetensors
 
 EXPORT = os.path.join(REPO, "scripts", "spikechip-export")
@@ -298,3 +298,24 @@ def test_sixteen_bit_model_on_an_eight_bit_chip_is_refused(models, tmp_path, ref
         r = _sc("map", "--model", models[(4, 16)], "--chip", "meta15m", *sum((["--set", x] for x in sets), []),
                 "-o", tmp_path / "m.json")
         assert r.returncode != 0 and key in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------ the exploration command
+def test_precision_sweep_writes_its_pareto_page(tmp_path):
+    out = tmp_path / "ps"
+    r = subprocess.run([os.path.join(REPO, "scripts", "precision-sweep"), "-o", str(out), "--weight-bits", "4,16",
+                        "--membrane-bits", "24", "--limit", "200", "-j", "2", "--spikechip", spikechip_binary()],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sw = json.load(open(out / "precision.json"))
+    assert len(sw["points"]) == 2 and "top1_error_pct" in sw["metrics"]
+    for p in sw["points"]:
+        assert p["status"] == "ok" and p["metrics"]["verified"] is True
+        wb = p["params"]["core.weight_bits"]
+        ev = json.load(open(out / "eval" / f"w{wb}m24.json"))
+        assert ev["eval"]["count"] == 200
+        assert abs(p["metrics"]["top1_error_pct"] - 100 * (1 - ev["eval"]["correct"] / 200)) < 1e-9
+        assert p["params"]["core.weight_sram_bytes"] == 131072 * wb // 8
+    html = open(out / "pareto.html").read()
+    assert "top1_error_pct" in html and "Top-1 error vs" in html
+    assert (out / "precision.md").read_text().count("\n") == 4
