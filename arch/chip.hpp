@@ -42,7 +42,7 @@ struct LinkActivity {
 // engine / encoder for its inputs, node-unit tasks, packetiser flits of the packets it sends) and
 // the stalls charged to it; the layers sum to the cores' CoreTime.
 struct LayerTime {
-  uint64_t busy = 0, bank_conflict = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0;
+  uint64_t busy = 0, bank_conflict = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0, waiting_phase = 0;
 };
 
 struct ChipRunResult {

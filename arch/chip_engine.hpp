@@ -302,6 +302,7 @@ struct ChipEngine : noc::PacketSink {
     l.waiting_input += now.waiting_input - before.waiting_input;
     l.waiting_eot += now.waiting_eot - before.waiting_eot;
     l.waiting_dram += now.waiting_dram - before.waiting_dram;
+    l.waiting_phase += now.waiting_phase - before.waiting_phase;
   }
   std::vector<std::array<uint64_t, 2>> consumer_scratch;  // on_data: (cycles, bank conflicts) per consumer
   // Energy events of a set of core counters (whole chip or one layer), without static energy.

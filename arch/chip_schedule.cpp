@@ -18,7 +18,7 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   if (phase_groups.size() > 1) {
     // The group's weights: the phase's reload, or its own stream from a memory controller.
     const uint32_t wa = ctrls.empty() ? phase_act[size_t(G.phase)] : weights_act[size_t(G.id)];
-    wait.weights = weights_in[size_t(G.id)];
+    wait.phase = res.phase_start_cycles[size_t(G.phase)], wait.weights = weights_in[size_t(G.id)];
     if (act_end(wa) > act_end(pred)) pred = wa;
   }
   for (int pi : s.ports) {

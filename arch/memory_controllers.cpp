@@ -86,4 +86,15 @@ nlohmann::json memory_controllers_to_json(const std::vector<MemoryControllerConf
   return a;
 }
 
+double dram_peak_bytes_per_s(const ChipConfig& c) {
+  auto peak = [&](const std::string& model, int channels) {
+    const DramDevice* d = find_dram_device(model);
+    return d ? double(channels) * d->peak_bytes_per_s() : double(c.dram.bytes_per_cycle) * c.clock_hz;
+  };
+  if (c.memory_controllers.empty()) return peak(c.dram.model, c.dram.channels);
+  double s = 0;
+  for (const auto& mc : c.memory_controllers) s += peak(mc.model, mc.channels);
+  return s;
+}
+
 }  // namespace spikechip::arch

@@ -22,5 +22,9 @@ void read_memory_controllers(const StrictJson& j, ChipConfig& c);
 nlohmann::json memory_controllers_to_json(const std::vector<MemoryControllerConfig>& mcs);
 // The global router id (y * width + x) a controller attaches to, on a mesh of w x h routers.
 int memory_controller_router(const MemoryControllerConfig& mc, int w, int h);
+// Peak off-chip bandwidth of the chip in bytes per second: with controllers the sum over them of
+// channels x the device's data-bus peak (the `channel` model: dram.bytes_per_cycle x clock);
+// without, the `dram` section's (dram.channels x the device's peak, or bytes_per_cycle x clock).
+double dram_peak_bytes_per_s(const ChipConfig& c);
 
 }  // namespace spikechip::arch

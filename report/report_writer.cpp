@@ -76,7 +76,7 @@ std::string cores_csv(const json& report) {
   const json& cores = section(report, "cores", json::value_t::array);
   // Stall causes are a small open set: the schema's four first, then any others a newer
   // simulator adds, so a new cause appears as a column instead of vanishing.
-  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "waiting_eot", "waiting_dram"};
+  std::vector<std::string> stalls = {"waiting_input", "bank_conflict", "waiting_eot", "waiting_dram", "waiting_phase"};
   std::set<std::string> extra;
   for (std::size_t i = 0; i < cores.size(); ++i) {
     auto it = row_object(cores[i], "cores", i).find("stall_cycles");

@@ -7,6 +7,7 @@
 #include "arch/energy.hpp"
 #include "base/sha256.hpp"
 #include "report/critical_path_report.hpp"
+#include "report/dram_figures.hpp"
 #include "report/run_figures.hpp"
 #include "spikechip/version.hpp"
 
@@ -35,7 +36,8 @@ json core_units_json(const arch::CoreTime& t) {
   auto unit = [](uint64_t busy, json stalls, uint64_t idle) {
     return json{{"busy_cycles", busy}, {"stall_cycles", std::move(stalls)}, {"idle_cycles", idle}};
   };
-  const json node_waits = {{"waiting_input", t.waiting_input}, {"waiting_eot", t.waiting_eot}, {"waiting_dram", t.waiting_dram}};
+  const json node_waits = {{"waiting_input", t.waiting_input}, {"waiting_eot", t.waiting_eot}, {"waiting_dram", t.waiting_dram},
+                            {"waiting_phase", t.waiting_phase}};
   json node_stalls = node_waits, sdsa_stalls = node_waits;
   node_stalls["shared"] = t.sdsa_busy, sdsa_stalls["shared"] = t.node_busy;
   return {{"synapse", unit(t.synapse_busy, {{"bank_conflict", t.bank_conflict}, {"shared", t.encoder_busy}}, t.engine_idle)},
@@ -121,7 +123,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                       {"start_cycles", last ? last->node_start[k] : 0}, {"end_cycles", last ? last->node_end[k] : 0},
                       {"busy_cycles", lt.busy},
                       {"stall_cycles", {{"bank_conflict", lt.bank_conflict}, {"waiting_input", lt.waiting_input},
-                                        {"waiting_eot", lt.waiting_eot}, {"waiting_dram", lt.waiting_dram}}},
+                                        {"waiting_eot", lt.waiting_eot}, {"waiting_dram", lt.waiting_dram},
+                                        {"waiting_phase", lt.waiting_phase}}},
                       {"timestep_cycles", steps}});
   }
   json cores = json::array();
@@ -140,7 +143,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
       cores.push_back({{"id", c}, {"x", gx}, {"y", gy}, {"chip", (gy / m.chip_h) * (m.mesh_w / m.chip_w) + gx / m.chip_w},
                        {"nodes", core_nodes[c]}, {"busy_cycles", ct.busy()},
                        {"stall_cycles", {{"waiting_input", ct.waiting_input}, {"bank_conflict", ct.bank_conflict},
-                                         {"waiting_eot", ct.waiting_eot}, {"waiting_dram", ct.waiting_dram}}},
+                                         {"waiting_eot", ct.waiting_eot}, {"waiting_dram", ct.waiting_dram},
+                                         {"waiting_phase", ct.waiting_phase}}},
                        {"idle_cycles", ct.engine_idle + ct.node_idle + ct.output_idle},
                        {"run_cycles", ct.run_cycles}, {"units", core_units_json(ct)},
                        {"utilisation", ct.run_cycles ? double(ct.busy()) / double(kTimedUnits * ct.run_cycles) : 0.0},
@@ -240,6 +244,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   }
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
   add_run_figures(report, chip, results);  // power, area, per-timestep statistics
+  add_dram_figures(report, chip, results);  // time-multiplexed runs: DRAM bytes, bandwidth use, stalls
   return report;
 }
 

@@ -35,11 +35,13 @@ struct CoreCounters {
 struct CoreTime {
   uint64_t run_cycles = 0;
   uint64_t synapse_busy = 0, encoder_busy = 0, bank_conflict = 0, engine_idle = 0;
-  uint64_t node_busy = 0, sdsa_busy = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0, node_idle = 0;
+  uint64_t node_busy = 0, sdsa_busy = 0, waiting_input = 0, waiting_eot = 0, waiting_dram = 0, waiting_phase = 0,
+           node_idle = 0;
   uint64_t output_busy = 0, output_idle = 0;
   uint64_t queue_busy = 0, queue_full = 0, queue_idle = 0;
   uint64_t engine_total() const { return synapse_busy + encoder_busy + bank_conflict + engine_idle; }
-  uint64_t node_total() const { return node_busy + sdsa_busy + waiting_input + waiting_eot + waiting_dram + node_idle; }
+  uint64_t node_total() const { return node_busy + sdsa_busy + waiting_input + waiting_eot + waiting_dram + waiting_phase + node_idle;
+  }
   uint64_t output_total() const { return output_busy + output_idle; }
   uint64_t queue_total() const { return queue_busy + queue_full + queue_idle; }
   // The core's busy cycles: the work of its units (input engine, node unit, packetiser).
@@ -52,10 +54,10 @@ struct CoreTime {
 };
 
 // Why the node unit waited before a task (docs/architecture.md, "Cycle accounting"): its phase's
-// weights were loaded at `weights` (time multiplexing; 0 otherwise), its remote data was processed
-// at `data`, its last end-of-step marker arrived by `inputs`.
+// weights were in at `weights` (time multiplexing; 0 otherwise), its remote data was processed at
+// `data`, its last end-of-step marker arrived by `inputs`, its phase started at `phase` (<= weights).
 struct NodeWait {
-  uint64_t weights = 0, data = 0, inputs = 0;
+  uint64_t weights = 0, data = 0, inputs = 0, phase = 0;
 };
 
 inline int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -123,14 +125,16 @@ class CoreModel {
   // --- node unit (neuron / SDSA / finalise / reduction), one task at a time ----------------
   uint64_t node_free() const { return node_free_; }
   // Books a task ready at `ready` (a task takes at least one cycle). The unit's idle gap before it
-  // is charged to why the task was not ready, in order: the phase's weights (waiting_dram), its
-  // data (waiting_input), its end-of-step markers (waiting_eot). A gap past all three (none in the
-  // chip's controller: tested) counts as waiting_input. Returns the end cycle.
+  // is charged to why the task was not ready, in order: its phase not started (waiting_phase), the
+  // phase's weights still loading (waiting_dram: the weight stall), its data (waiting_input), its
+  // end-of-step markers (waiting_eot). A gap past all four (none in the chip's controller: tested)
+  // counts as waiting_input. Returns the end cycle.
   uint64_t book_node(uint64_t ready, uint64_t cycles, NodeWait w = {}, bool sdsa = false) {
     const uint64_t start = std::max(ready, node_free_);
-    const uint64_t wt = std::clamp(w.weights, node_free_, start), d = std::clamp(w.data, wt, start);
-    const uint64_t i = std::clamp(w.inputs, d, start);
-    time.waiting_dram += wt - node_free_, time.waiting_input += d - wt + (start - i), time.waiting_eot += i - d;
+    const uint64_t ph = std::clamp(w.phase, node_free_, start), wt = std::clamp(w.weights, ph, start);
+    const uint64_t d = std::clamp(w.data, wt, start), i = std::clamp(w.inputs, d, start);
+    time.waiting_phase += ph - node_free_, time.waiting_dram += wt - ph;
+    time.waiting_input += d - wt + (start - i), time.waiting_eot += i - d;
     const uint64_t c = std::max<uint64_t>(1, cycles);
     (sdsa ? time.sdsa_busy : time.node_busy) += c;
     node_free_ = start + c;

@@ -96,10 +96,11 @@ TEST(NeuroCore, CycleAccountingByHand) {
   EXPECT_EQ(c.book_synapse(3, 10, 4), 16u);
   EXPECT_EQ(c.book_synapse(20, 3), 23u);
   // Node unit: task A ready at 16, data processed at 16: [0,16) waiting_input, busy [16,21);
-  // task B: weights (phase) loaded at 23, data at 24, last end-of-step marker at 27: waits
-  // [21,23) dram, [23,24) input, [24,27) eot, busy [27,30) as an SDSA task; idle [30,40).
+  // task B: its phase started at 22, its weights loaded at 23, data at 24, last end-of-step marker
+  // at 27: waits [21,22) phase, [22,23) dram, [23,24) input, [24,27) eot, busy [27,30) as an SDSA
+  // task; idle [30,40).
   EXPECT_EQ(c.book_node(16, 5, {0, 16, 16}), 21u);
-  EXPECT_EQ(c.book_node(27, 3, {23, 24, 27}, true), 30u);
+  EXPECT_EQ(c.book_node(27, 3, {23, 24, 27, 22}, true), 30u);
   // Packetiser: 4 flits at 21 -> busy [21,25).
   EXPECT_EQ(c.count_sent(4, 21), 25u);
   c.close_time(40);
@@ -108,7 +109,8 @@ TEST(NeuroCore, CycleAccountingByHand) {
   EXPECT_EQ(t.synapse_busy, 6u + 3);
   EXPECT_EQ(t.bank_conflict, 4u);
   EXPECT_EQ(t.engine_idle, 2u + 4 + 17);  // [0,2) [16,20) [23,40)
-  EXPECT_EQ(t.waiting_dram, 2u);
+  EXPECT_EQ(t.waiting_phase, 1u);
+  EXPECT_EQ(t.waiting_dram, 1u);
   EXPECT_EQ(t.waiting_input, 16u + 1);
   EXPECT_EQ(t.waiting_eot, 3u);
   EXPECT_EQ(t.node_busy, 5u);

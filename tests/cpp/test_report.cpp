@@ -93,15 +93,16 @@ TEST(RunOutputs, CsvContents) {
             "paper_energy_pJ,start_cycles,end_cycles,busy_cycles\n"
             "0,\"conv,1\",Conv2d,4,2,2,1,0,0,7,0,0,0.1,6.3,0,60,55\n"
             "1,lif,LIF,4,2,2,1,5,0.3125,0,0,0,1e-07,0,20,100,30\n");
-  // The unknown stall cause "credit" becomes a column after the four known ones.
+  // The unknown stall cause "credit" becomes a column after the five known ones (this report has no
+  // waiting_phase: an empty cell).
   EXPECT_EQ(files["cores.csv"],
             "id,x,y,chip,nodes,busy_cycles,stall_waiting_input_cycles,stall_bank_conflict_cycles,"
-            "stall_waiting_eot_cycles,stall_waiting_dram_cycles,stall_credit_cycles,idle_cycles,utilisation,sops,"
+            "stall_waiting_eot_cycles,stall_waiting_dram_cycles,stall_waiting_phase_cycles,stall_credit_cycles,idle_cycles,utilisation,sops,"
             "weight_sram_reads,membrane_sram_reads,membrane_sram_writes,membrane_sram_used_bytes,weight_sram_used_bytes\n"
-            "0,0,0,0,\"conv,1;lif\",85,5,1,2,0,9,207,0.85,7,,,,,\n"
+            "0,0,0,0,\"conv,1;lif\",85,5,1,2,0,,9,207,0.85,7,,,,,\n"
             // Every core of the 2x1 mesh: the unused core 1 is idle all run (core 0's 85 + 17 + 207
             // cycles), zeros elsewhere, no nodes.
-            "1,1,0,0,,0,0,0,0,0,0,309,0,0,0,0,0,0,0\n");
+            "1,1,0,0,,0,0,0,0,0,0,0,309,0,0,0,0,0,0,0\n");
   EXPECT_EQ(files["links.csv"], "from_x,from_y,to_x,to_y,dir,chip_link,flits,utilisation\n0,0,1,0,E,false,12,0.12\n");
   EXPECT_EQ(files["inputs.csv"],
             "index,origin,label,prediction,correct,latency_cycles,latency_s,energy_pJ,t0_end_cycles,t1_end_cycles\n"

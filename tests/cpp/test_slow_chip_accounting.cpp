@@ -30,11 +30,12 @@ uint64_t path_cycles(const arch::ChipRunResult& r, arch::PathKind k) {
   return n;
 }
 
-// Returns the sum of the node-unit waits charged to DRAM, for the caller's expectation.
+// Returns the sum of the node-unit waits of time multiplexing (weights loading + phase not started),
+// for the caller's expectation.
 uint64_t expect_exact_accounting(const model::Graph& g, const arch::ChipRunResult& r, int T) {
   EXPECT_TRUE(r.complete);
   EXPECT_EQ(r.run_cycles, r.latency_cycles) << "no unit works after the result is at the host";
-  uint64_t core_busy = 0, bc = 0, wi = 0, we = 0, wd = 0;
+  uint64_t core_busy = 0, bc = 0, wi = 0, we = 0, wd = 0, wp = 0;
   for (size_t c = 0; c < r.core_time.size(); ++c) {
     const arch::CoreTime& t = r.core_time[c];
     EXPECT_EQ(t.run_cycles, r.run_cycles) << "core " << c;
@@ -45,11 +46,13 @@ uint64_t expect_exact_accounting(const model::Graph& g, const arch::ChipRunResul
     EXPECT_EQ(t.output_busy, r.cores[c].flits_out) << "core " << c << ": one flit per packetiser cycle";
     EXPECT_EQ(t.bank_conflict, r.cores[c].stalls.bank_conflict) << "core " << c;
     core_busy += t.busy(), bc += t.bank_conflict, wi += t.waiting_input, we += t.waiting_eot, wd += t.waiting_dram;
+    wp += t.waiting_phase;
   }
-  uint64_t layer_busy = 0, lbc = 0, lwi = 0, lwe = 0, lwd = 0;
+  uint64_t layer_busy = 0, lbc = 0, lwi = 0, lwe = 0, lwd = 0, lwp = 0;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const arch::LayerTime& l = r.layer_time[k];
     layer_busy += l.busy, lbc += l.bank_conflict, lwi += l.waiting_input, lwe += l.waiting_eot, lwd += l.waiting_dram;
+    lwp += l.waiting_phase;
     if (g.nodes[k].op == model::Op::Input) continue;
     EXPECT_GT(l.busy, 0u) << g.nodes[k].name;
     EXPECT_LE(r.node_start[k], r.node_end[k]) << g.nodes[k].name;
@@ -66,7 +69,8 @@ uint64_t expect_exact_accounting(const model::Graph& g, const arch::ChipRunResul
   EXPECT_EQ(lwi, wi);
   EXPECT_EQ(lwe, we);
   EXPECT_EQ(lwd, wd);
-  return wd;
+  EXPECT_EQ(lwp, wp);
+  return wd + wp;
 }
 
 TEST(CycleAccounting, ShippedModelOnTiny) {

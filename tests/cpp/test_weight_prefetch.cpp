@@ -99,6 +99,13 @@ TEST(WeightPrefetch, ChannelPhaseTimingEqualsTheHandWorkedCase) {
   }
   for (const auto& ct : r0.core_time) wd0 += ct.waiting_dram;
   EXPECT_LT(wd, wd0);
+  // The weight stalls by hand: a core's first task of phase q waits for its weights from the
+  // phase's start (earlier: waiting_phase), so each core with a phase-0 group stalls ready_0 and
+  // each core with a phase-1 group ready_1 - start_1 (0 when the reload was hidden).
+  uint64_t n0 = 0, n1 = 0;
+  for (const auto& gr : p.m.groups) (gr.phase == 0 ? n0 : n1) += 1;
+  EXPECT_EQ(wd, n0 * r.phase_ready_cycles[0]);
+  EXPECT_EQ(wd0, n0 * r0.phase_ready_cycles[0] + n1 * (L + ceil_div(W1, B)));
   testing::expect_exact_critical_path(r);
   std::printf("prefetch 0.5 behind the host port: W0 %llu B, W1 %llu B; latency %llu with, %llu without; "
               "waiting_dram %llu vs %llu core-cycles\n",

@@ -177,7 +177,7 @@ def make_run_report(status="complete", seed=7, n_inputs=2, chips=(1, 1)):
                       "stall_cycles": {"waiting_input": stall_rng.randrange(0, max(1, busy // 3)),
                                        "bank_conflict": stall_rng.randrange(0, max(1, busy // 20)),
                                        "waiting_dram": stall_rng.randrange(0, max(1, busy // 10)),
-                                       "waiting_eot": stall_rng.randrange(0, 200)},
+                                       "waiting_eot": stall_rng.randrange(0, 200), "waiting_phase": 0},
                       "utilisation": round(min(1.0, busy / latency), 5), "sops": pc["sops"],
                       "weight_sram_reads": pc["wreads"], "membrane_sram_reads": pc["mreads"],
                       "membrane_sram_writes": pc["mwrites"], "membrane_sram_used_bytes": 4 * sum(

@@ -1,0 +1,23 @@
+#pragma once
+// The off-chip memory figures of a time-multiplexed run report (docs/reports.md, "DRAM figures"):
+// DRAM bytes per inference, the share of the chip's peak DRAM bandwidth they use over the
+// latency, and the weight stalls as a share of the used cores' node-unit cycles. Added only when
+// the mapping has more than one phase (an unmultiplexed run moves no DRAM byte), so the reports
+// of other runs are unchanged.
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arch/chip.hpp"
+#include "arch/chip_config.hpp"
+
+namespace spikechip::report {
+
+// Reads `summary.latency_s`, `dram` and `mapping` of `report` (built before) and the last input's
+// cycle accounting; adds `dram.{bytes_per_inference, peak_bytes_per_s, bandwidth_utilisation,
+// weight_stall_cycles, phase_wait_cycles, weight_stall_share}` and the summary's
+// `dram_bytes_per_inference`, `dram_bandwidth_utilisation`, `weight_stall_share`.
+void add_dram_figures(nlohmann::json& report, const arch::ChipConfig& chip,
+                      const std::vector<arch::ChipRunResult>& results);
+
+}  // namespace spikechip::report
