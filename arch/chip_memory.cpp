@@ -9,12 +9,6 @@
 
 namespace spikechip::arch::detail {
 
-namespace {
-
-int manhattan(int a, int b, int w) { return std::abs(a % w - b % w) + std::abs(a / w - b / w); }
-
-}  // namespace
-
 void ChipEngine::build_controllers() {
   ctrls.clear();
   if (cfg.memory_controllers.empty()) return;
@@ -31,11 +25,9 @@ void ChipEngine::build_controllers() {
   }
   // Each core's nearest controller (ties: the first listed) holds its group's weights and the
   // values its groups spill.
-  core_ctrl.assign(size_t(ncores), 0);
-  for (int k = 0; k < ncores; ++k)
-    for (size_t c = 1; c < ctrls.size(); ++c)
-      if (manhattan(k, ctrls[c].core, m.mesh_w) < manhattan(k, ctrls[size_t(core_ctrl[k])].core, m.mesh_w))
-        core_ctrl[size_t(k)] = int(c);
+  std::vector<int> routers;
+  for (const MemCtrl& c : ctrls) routers.push_back(c.core);
+  core_ctrl = nearest_memory_controller(routers, m.mesh_w, ncores);
   // Each controller's weights image: its groups' weights phase by phase, in group order; then its
   // spill area (64-byte aligned).
   std::vector<uint64_t> next(ctrls.size(), 0);

@@ -3,6 +3,7 @@
 #include "arch/memory_controllers.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
@@ -84,6 +85,15 @@ nlohmann::json memory_controllers_to_json(const std::vector<MemoryControllerConf
   for (const auto& mc : mcs)
     a.push_back({{"edge", mc.edge}, {"position", mc.position}, {"channels", mc.channels}, {"model", mc.model}});
   return a;
+}
+
+std::vector<int> nearest_memory_controller(const std::vector<int>& routers, int w, int ncores) {
+  auto dist = [w](int a, int b) { return std::abs(a % w - b % w) + std::abs(a / w - b / w); };
+  std::vector<int> near(size_t(std::max(0, ncores)), 0);
+  for (int k = 0; k < ncores; ++k)
+    for (size_t c = 1; c < routers.size(); ++c)
+      if (dist(k, routers[c]) < dist(k, routers[size_t(near[size_t(k)])])) near[size_t(k)] = int(c);
+  return near;
 }
 
 double dram_peak_bytes_per_s(const ChipConfig& c) {

@@ -26,5 +26,9 @@ int memory_controller_router(const MemoryControllerConfig& mc, int w, int h);
 // channels x the device's data-bus peak (the `channel` model: dram.bytes_per_cycle x clock);
 // without, the `dram` section's (dram.channels x the device's peak, or bytes_per_cycle x clock).
 double dram_peak_bytes_per_s(const ChipConfig& c);
+// Per core of a w-wide mesh of `ncores`, the index in `routers` (the controllers' router ids) of
+// its nearest controller: Manhattan distance, the first listed on a tie. The chip streams a core's
+// weights from it and sends its spills to it; the mapper plans with the same rule.
+std::vector<int> nearest_memory_controller(const std::vector<int>& routers, int w, int ncores);
 
 }  // namespace spikechip::arch

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/memory_controllers.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "mapper/internal.hpp"
@@ -139,6 +140,9 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
                {"anneal_moves_per_group", opt.anneal_moves_per_group}, {"time_multiplex", opt.time_multiplex}};
   m.routes = build_routes(g, m.clusters, m.groups, opt);
   phase_spills(m, g.timesteps);
+  m.timesteps = g.timesteps;
+  for (const auto& mc : chip.memory_controllers)
+    m.memory_routers.push_back(arch::memory_controller_router(mc, m.mesh_w, m.mesh_h));
   place_and_route(m, opt.placement, opt.seed, opt.unicast, opt.anneal_moves_per_group,
                   arch::noc::routing_function(chip.router.routing));
   return m;

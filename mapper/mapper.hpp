@@ -56,6 +56,9 @@ struct Mapping : arch::ChipMapping {
   nlohmann::json options = nlohmann::json::object();
   std::vector<LinkLoad> links;
   int timesteps = 1;                   // of the model (spill bytes are per inference)
+  // The chip's memory controllers' routers (global ids; from the chip config, not written to the
+  // file): a time-multiplexed mapping's spills and weight reloads use the one nearest each core.
+  std::vector<int> memory_routers;
   nlohmann::json summary = nlohmann::json::object();
 };
 
@@ -90,7 +93,8 @@ std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster
 void assign_phases(const model::Graph& g, Mapping& m, int cores);
 // Placement objective: sum over routes and destinations of events x hops (Manhattan: every
 // routing function is minimal; host at (-1,0));
-// a route between groups of different phases goes through the host port (DRAM) both ways.
+// a route between groups of different phases goes through DRAM both ways: the host port's, or with
+// memory controllers the one nearest the source's core.
 double traffic_hops(const Mapping& m);
 // Re-places the groups of `m` with a placement algorithm (mapper/placement.hpp) and recomputes
 // the trees and link loads as `routing` (the chip's router.routing) routes them, and the summary.

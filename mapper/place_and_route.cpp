@@ -1,8 +1,9 @@
 // Place and route (docs/mapper.md): groups onto cores, per phase, by a placement algorithm
-// (mapper/placement.hpp) optionally refined by simulated annealing on events x hops; then each
-// route's links as the chip's routing function takes them (multicast trees or unicast legs,
-// through the host port's DRAM between phases), the expected link loads, and the mapping's
-// summary.
+// (mapper/placement.hpp) optionally refined by simulated annealing on events x hops (plus, with
+// memory controllers, each group's weight reload x hops from its controller); then each route's
+// links as the chip's routing function takes them (multicast trees or unicast legs, through the
+// host port's or the nearest memory controller's DRAM between phases), the expected link loads,
+// and the mapping's summary.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "arch/memory_controllers.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
 #include "mapper/mapper.hpp"
@@ -52,19 +54,48 @@ Adjacency build_adjacency(const Mapping& m) {
   return a;
 }
 
+// Where a time-multiplexed mapping's off-chip traffic enters the mesh: per core, the router of
+// its nearest memory controller (arch::nearest_memory_controller, the chip's rule), or -1 (the host
+// port) without controllers; and per group the weight the annealer gives its reload stream.
+struct Dram {
+  std::vector<int> via;       // [core]
+  std::vector<double> reload;  // [group]: weight bytes per inference / (4 bytes x T), in events/step
+  int at(int core) const { return core < 0 || via.empty() ? -1 : via[size_t(core)]; }
+};
+
+Dram dram_of(const Mapping& m) {
+  Dram d;
+  if (m.memory_routers.empty()) return d;
+  const std::vector<int> near = arch::nearest_memory_controller(m.memory_routers, m.mesh_w, m.mesh_w * m.mesh_h);
+  for (int k : near) d.via.push_back(m.memory_routers[size_t(k)]);
+  // A reload moves the group's weight bytes once per inference from the controller to its core;
+  // spike traffic is weighted in events per timestep, 4 bytes each (the spill convention).
+  if (m.phases.size() > 1)
+    for (const Group& g : m.groups) d.reload.push_back(double(g.weight_bytes) / (4.0 * std::max(1, m.timesteps)));
+  return d;
+}
+
 // Hops between a group on `core` in `phase` and another group (or the host, o < 0): a value for a
-// group of another phase waits in DRAM behind the host port, so it goes there and back.
-int hops_between(XY p, int phase, int o, const std::vector<int>& core_of, const std::vector<int>& phase_of, int w) {
-  const XY host = pos_of(-1, w);
-  if (o < 0) return manhattan(p, host);
-  if (phase_of[o] != phase) return manhattan(p, host) + manhattan(host, pos_of(core_of[o], w));
+// group of another phase waits in DRAM behind the host port (or the memory controller nearest
+// `core`), so it goes there and back.
+int hops_between(int core, int phase, int o, const std::vector<int>& core_of, const std::vector<int>& phase_of, int w,
+                 const Dram& dr) {
+  const XY p = pos_of(core, w);
+  if (o < 0) return manhattan(p, pos_of(-1, w));
+  if (phase_of[o] != phase) {
+    const XY via = pos_of(dr.at(core), w);
+    return manhattan(p, via) + manhattan(via, pos_of(core_of[o], w));
+  }
   return manhattan(p, pos_of(core_of[o], w));
 }
 
-double local_cost(const Adjacency& a, const std::vector<int>& core_of, const std::vector<int>& phase_of, int g, int w) {
-  XY p = pos_of(core_of[g], w);
+// A group's share of the objective: its traffic x hops, and with memory controllers its weight
+// reload stream x hops from the nearest controller (keeps heavy reloads near the controllers).
+double local_cost(const Adjacency& a, const std::vector<int>& core_of, const std::vector<int>& phase_of, int g, int w,
+                  const Dram& dr) {
   double s = 0;
-  for (const auto& [o, wt] : a.nb[g]) s += wt * hops_between(p, phase_of[g], o, core_of, phase_of, w);
+  for (const auto& [o, wt] : a.nb[g]) s += wt * hops_between(core_of[g], phase_of[g], o, core_of, phase_of, w, dr);
+  if (!dr.reload.empty()) s += dr.reload[size_t(g)] * manhattan(pos_of(core_of[g], w), pos_of(dr.at(core_of[g]), w));
   return s;
 }
 
@@ -74,6 +105,7 @@ void anneal(const Mapping& m, std::vector<int>& core_of, const std::vector<int>&
   const int w = m.mesh_w, h = m.mesh_h, ncores = w * h, ng = int(core_of.size());
   if (ng < 2) return;
   Adjacency adj = build_adjacency(m);
+  const Dram dr = dram_of(m);
   std::vector<int> group_at(size_t(ncores) * m.phases.size(), -1);  // [phase * ncores + core]
   for (int g = 0; g < ng; ++g) group_at[size_t(phase_of[g]) * ncores + core_of[g]] = g;
   Rng rng(seed);
@@ -81,10 +113,10 @@ void anneal(const Mapping& m, std::vector<int>& core_of, const std::vector<int>&
     const size_t base = size_t(phase_of[a]) * ncores;
     int ca = core_of[a], b = group_at[base + t];
     if (t == ca) return 0;
-    double before = local_cost(adj, core_of, phase_of, a, w) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w) : 0);
+    double before = local_cost(adj, core_of, phase_of, a, w, dr) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w, dr) : 0);
     core_of[a] = t;
     if (b >= 0) core_of[b] = ca;
-    double after = local_cost(adj, core_of, phase_of, a, w) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w) : 0);
+    double after = local_cost(adj, core_of, phase_of, a, w, dr) + (b >= 0 ? local_cost(adj, core_of, phase_of, b, w, dr) : 0);
     double delta = after - before;
     bool accept = apply_always || delta <= 0 || (temp > 0 && rng.unit() < std::exp(-delta / temp));
     if (accept && !apply_always) {
@@ -123,20 +155,22 @@ void anneal(const Mapping& m, std::vector<int>& core_of, const std::vector<int>&
 }
 
 // The (from core, to core) legs a value takes from the route's source to destination d (-1: host):
-// direct, or through the host port's DRAM when the two groups run in different phases.
-int route_legs(const Mapping& m, const Route& r, int d, std::array<std::pair<int, int>, 2>& out) {
+// direct, or through DRAM when the two groups run in different phases: the host port's, or the
+// memory controller nearest the source's core (where the chip spills it and reads it back from).
+int route_legs(const Mapping& m, const Dram& dr, const Route& r, int d, std::array<std::pair<int, int>, 2>& out) {
   const int sc = r.src_group < 0 ? -1 : m.groups[r.src_group].core, dc = d < 0 ? -1 : m.groups[d].core;
   if (r.src_group >= 0 && d >= 0 && m.groups[r.src_group].phase != m.groups[d].phase) {
-    out = {{{sc, -1}, {-1, dc}}};
+    const int via = dr.at(sc);
+    out = {{{sc, via}, {via, dc}}};
     return 2;
   }
   out[0] = {sc, dc};
   return 1;
 }
 
-double route_hops(const Mapping& m, const Route& r, int d) {
+double route_hops(const Mapping& m, const Dram& dr, const Route& r, int d) {
   std::array<std::pair<int, int>, 2> legs;
-  const int n = route_legs(m, r, d, legs);
+  const int n = route_legs(m, dr, r, d, legs);
   double h = 0;
   for (int i = 0; i < n; ++i) h += manhattan(pos_of(legs[i].first, m.mesh_w), pos_of(legs[i].second, m.mesh_w));
   return h;
@@ -144,13 +178,14 @@ double route_hops(const Mapping& m, const Route& r, int d) {
 
 void build_trees_and_loads(Mapping& m, const arch::noc::RoutingFunction& rf, bool unicast) {
   const int w = m.mesh_w;
+  const Dram dr = dram_of(m);
   std::map<std::pair<int, int>, double> load;
   for (Route& r : m.routes) {
     std::vector<std::pair<int, int>> links;
     std::array<std::pair<int, int>, 2> legs;
     std::vector<int> direct;  // destination cores reached straight from a source core
     for (int d : r.dests)
-      for (int i = 0, n = route_legs(m, r, d, legs); i < n; ++i)
+      for (int i = 0, n = route_legs(m, dr, r, d, legs); i < n; ++i)
         if (unicast || n > 1 || legs[i].first < 0 || legs[i].second < 0) leg_path(rf, legs[i].first, legs[i].second, w, links);
         else direct.push_back(legs[i].second);
     if (!unicast) {  // multicast: the network's tree (XY forks, a one-destination branch by rf), once per link
@@ -207,11 +242,12 @@ void build_summary(Mapping& m, const std::string& placement) {
   for (const Cluster& c : m.clusters) unique += int64_t(c.shape.c) * c.weight_bytes_per_channel;
   s["weight_bytes_stored"] = stored, s["weight_bytes_unique"] = unique;
   s["weight_replication"] = unique ? double(stored) / double(unique) : 1.0;
+  const Dram dr = dram_of(m);
   double hops = 0, traversals = 0, events = 0, c2c = 0;
   std::map<int, std::array<double, 4>> per_layer;  // events, packet-hops, link traversals, destinations
   for (const Route& r : m.routes) {
     double h = 0;
-    for (int d : r.dests) h += route_hops(m, r, d);
+    for (int d : r.dests) h += route_hops(m, dr, r, d);
     auto& pl = per_layer[r.src_node];
     pl[0] += r.events, pl[1] += r.events * h, pl[2] += r.events * double(r.links.size()),
         pl[3] += r.events * double(r.dests.size());
@@ -236,9 +272,10 @@ void build_summary(Mapping& m, const std::string& placement) {
 }  // namespace
 
 double traffic_hops(const Mapping& m) {
+  const Dram dr = dram_of(m);
   double s = 0;
   for (const Route& r : m.routes)
-    for (int d : r.dests) s += r.events * route_hops(m, r, d);
+    for (int d : r.dests) s += r.events * route_hops(m, dr, r, d);
   return s;
 }
 
