@@ -15,6 +15,7 @@ namespace spikechip::mapper {
 
 using model::Graph;
 using detail::cluster_label;
+using detail::fmt_bytes;
 
 void assign_phases(const Graph& g, Mapping& m, int cores) {
   const int nc = int(m.clusters.size());
@@ -83,11 +84,19 @@ void assign_phases(const Graph& g, Mapping& m, int cores) {
     if (comp_groups[size_t(k)] > cores) {
       const Cluster& c = m.clusters[size_t(comp_min[size_t(k)])];
       int members = 0;
+      int64_t mem = 0, wb = 0;
       for (int x = 0; x < nc; ++x) members += comp[size_t(x)] == k;
+      for (const Group& gr : m.groups)
+        if (comp[size_t(gr.cluster)] == k) mem += gr.membrane_bytes, wb += gr.weight_bytes;
       throw Error(fmt::format(
           "mapper: --time-multiplex cannot split layer {} and the {} layer(s) exchanging values with it within a "
-          "timestep: together they need {} cores but the chip has {} (short by {}); use more chips (--chips) or "
-          "larger SRAM", cluster_label(g, c), members - 1, comp_groups[size_t(k)], cores, comp_groups[size_t(k)] - cores));
+          "timestep (a residual stage must be resident at once): together they need {} cores ({} membrane, {} "
+          "weight SRAM) but the chip has {} (short by {}). To fix: more chips (--chips auto), larger "
+          "core.membrane_sram_bytes / core.weight_sram_bytes, a smaller core.weight_prefetch_fraction (the "
+          "prefetch buffer takes weight SRAM from the groups), or a chip with larger cores (preset mesh-hbm2: 1.5 MiB each; "
+          "docs/architecture.md, \"Presets that resemble real chips\")",
+          cluster_label(g, c), members - 1, comp_groups[size_t(k)], fmt_bytes(mem), fmt_bytes(wb), cores,
+          comp_groups[size_t(k)] - cores));
     }
     if (in_phase + comp_groups[size_t(k)] > cores) m.phases.push_back(Phase{}), in_phase = 0;
     phase_of_comp[size_t(k)] = int(m.phases.size()) - 1;

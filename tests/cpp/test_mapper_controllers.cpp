@@ -10,6 +10,7 @@
 
 #include "arch/chip.hpp"
 #include "arch/memory_controllers.hpp"
+#include "base/error.hpp"
 #include "chip_test_util.hpp"
 #include "mapper/mapper.hpp"
 
@@ -121,6 +122,25 @@ TEST(MapperControllers, ReloadsStayNearTheControllersAndRunBitExact) {
   std::printf("reload bytes x hops: %.0f planned vs %.0f host-port plan; latency %llu vs %llu cycles, link flits %llu vs %llu\n",
               reload_hops(s.mc), reload_hops(s.mh), (unsigned long long)rc.latency_cycles, (unsigned long long)rh.latency_cycles,
               (unsigned long long)rc.net.link_flits, (unsigned long long)rh.net.link_flits);
+}
+
+// A residual stage larger than the chip cannot be split across phases: the error names the
+// stage's first layer, its cores and SRAM and every way out.
+TEST(MapperControllers, StageLargerThanTheChipNamesTheWaysOut) {
+  const model::Graph g = testing::small_meta_spikeformer(1);
+  arch::ChipConfig chip = testing::chip_preset("tiny");
+  chip.mesh.width = chip.mesh.height = 2;
+  mapper::MapOptions mo;
+  mo.time_multiplex = true;
+  try {
+    mapper::map_model(g, chip, mo);
+    ADD_FAILURE() << "mapped on 4 cores";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const char* want : {"cannot split layer", "residual stage", "membrane", "--chips auto", "core.weight_prefetch_fraction",
+                             "mesh-hbm2"})
+      EXPECT_NE(msg.find(want), std::string::npos) << want << " in: " << msg;
+  }
 }
 
 }  // namespace
