@@ -163,7 +163,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_blocked = true;
     return;
   }
-  push(base + r.inj_vc, Flit{t + 1 + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
+  push(base + r.inj_vc, Flit{t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;
   ++net.flits_in_network_;

@@ -4,9 +4,10 @@
 // the SystemC wrapper (sim/noc_module.hpp) only decides *when* to call advance_to().
 //
 // Timing contract (docs/architecture.md, "Network"): a packet created at cycle c has its head in
-// the source router's local input buffer at c+1, every flit leaves a router pipeline_stages cycles
-// after it arrived (at the earliest), a link takes link_latency cycles, ejection takes 1 cycle, so
-// at zero load  latency(tail) = hops*(P+L) + P + 2 + (size-1).
+// the source router's local input buffer at c+I (I = 2 in the separable model, BookSim2's
+// terminal and injection channel; 1 in the speculative one), every flit leaves a router
+// pipeline_stages cycles after it arrived (at the earliest), a link takes link_latency cycles,
+// ejection takes 1 cycle, so at zero load  latency(tail) = hops*(P+L) + P + I + 1 + (size-1).
 //
 // Speed: only routers that hold flits (or have packets waiting to inject) are visited in a cycle;
 // link traversals and credits are events in a calendar ring; when nothing is in flight the next

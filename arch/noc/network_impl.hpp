@@ -219,6 +219,12 @@ struct Network::Impl {
   const int bub;       // cycles between a head's stages (1; 0 for a single-stage router, P = 1)
   const int Pbody;     // body flits: earliest traversal after arrival (they skip RC and VA)
   const int cdelay;    // extra cycles before a returned credit is usable
+  // Cycles from injection to the flit's arrival in the local input buffer: 1, and 2 in the
+  // separable model, whose source is BookSim2's terminal: it writes a flit to its 1-cycle
+  // injection channel in cycle c and the router reads it in c + 2, as a router's neighbour reads
+  // a flit sent in its switch-traversal cycle (here a router's traversal is that channel cycle,
+  // so an inter-router link costs link_latency; the terminal has no traversal stage to hide it in).
+  const int inj_lat;
   std::vector<uint64_t> va_from;
   struct IslipPtrs {
     uint8_t sa_grant[kNumPorts] = {}, sa_accept[kNumPorts] = {};  // switch: per output / input port
@@ -265,7 +271,7 @@ struct Network::Impl {
         sep(params.model == RouterModel::Separable),
         bub(sep && params.pipeline_stages > 1 ? 1 : 0),
         Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
-        cdelay(sep ? 1 : 0) {
+        cdelay(sep ? 1 : 0), inj_lat(sep ? 2 : 1) {
     const int N = p.width * p.height;
     routers.resize(N);
     sinks.assign(N, nullptr);
