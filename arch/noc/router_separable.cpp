@@ -3,6 +3,8 @@
 // separate stages, both allocators iSLIP with one iteration, and a credit delay.
 #include "arch/noc/network_impl.hpp"
 
+#include <array>
+
 #include "base/error.hpp"
 
 namespace spikechip::arch::noc {
@@ -28,10 +30,18 @@ __attribute__((always_inline)) inline void Network::Impl::sa_traverse(Router& r,
   moved = true;
 }
 
-// kGrantAt[s][k]: the k-th port of a round-robin pass starting at port s (Impl::kPortAt), and
-// kNumPorts for k = kNumPorts (no requester).
-static constexpr uint8_t kGrantAt[kNumPorts][kNumPorts + 1] = {
-    {0, 1, 2, 3, 4, 5}, {1, 2, 3, 4, 0, 5}, {2, 3, 4, 0, 1, 5}, {3, 4, 0, 1, 2, 5}, {4, 0, 1, 2, 3, 5}};
+// kFirstFrom[s][m]: the first port of port set m (bit p = port p) in a round-robin pass starting
+// at port s, or kNumPorts when m is empty.
+static constexpr auto kFirstFrom = [] {
+  std::array<std::array<uint8_t, 1u << kNumPorts>, kNumPorts> f{};
+  for (int s = 0; s < kNumPorts; ++s)
+    for (unsigned m = 0; m < (1u << kNumPorts); ++m) {
+      f[s][m] = kNumPorts;
+      for (int k = kNumPorts - 1; k >= 0; --k)
+        if (m >> ((s + k) % kNumPorts) & 1) f[s][m] = uint8_t((s + k) % kNumPorts);
+    }
+  return f;
+}();
 
 template <int NVC>
 void Network::Impl::process_router_sep(int node, uint64_t t) {
@@ -39,7 +49,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
   if (r.buffered > 0) {
     const int V = NVC > 0 ? NVC : this->V;  // a constant for 1, 2, 4 VCs: loops unrolled
     const bool rr = p.round_robin;
-    IslipPtrs& ptr = islip[node];
+    uint8_t* const va_grant = &va_ptrs[size_t(node) * (4 + kNumPorts) * V];  // per output VC
+    uint8_t* const va_accept = va_grant + 4 * V;                                // per input VC
     const size_t base0 = size_t(node) * kNumPorts * V;
     const int NI = kNumPorts * V;  // input VCs of the router
     bool tmr = false;
@@ -129,7 +140,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           const int op = __builtin_ctz(pm);
           for (unsigned fm = free_of[op]; fm; fm &= fm - 1) {
             const int ov = __builtin_ctz(fm);
-            const int start = rr ? ptr.va_grant[op * V + ov] : 0;
+            const int start = rr ? va_grant[op * V + ov] : 0;
             const K after = req[op] & (~K(0) << start);
             gvc[ctz_k(after ? after : req[op])] |= uint16_t(1u << ov);
           }
@@ -146,11 +157,11 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           else tmr = true;
           continue;
         }
-        const unsigned after = rr ? g & (~0u << ptr.va_accept[k]) : g;
+        const unsigned after = rr ? g & (~0u << va_accept[k]) : g;
         const int got = __builtin_ctz(after ? after : g);
         if (rr) {
-          ptr.va_grant[op * V + got] = uint8_t(k + 1 == NI ? 0 : k + 1);
-          ptr.va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
+          va_grant[op * V + got] = uint8_t(k + 1 == NI ? 0 : k + 1);
+          va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
         }
         out(node, op, got).busy = true;
         const Flit& f = front(i);
@@ -183,25 +194,29 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     // op's grant, input ip's accept, ip's VC choice) and the flit crosses.
     auto cross = [&](int ip, int op, int vc) __attribute__((always_inline)) {
       if (rr) {
-        ptr.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-        ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+        r.sa_grant[op] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+        r.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
         r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
       }
       sa_traverse(r, node, ip, vc, base0 + size_t(ip) * V + vc, t);
     };
     // Allocated VCs whose head is past the pipeline (VC allocation above parked only unallocated
     // VCs, so PK still holds). The order of their tests does not matter (each counts its own stall
-    // or parks on its own output VC) but for vc_for.
+    // or parks on its own output VC).
     K cand = NE & ~PK & AL;
     if (cand) {
       const K late = later_than_t(head_ready);
       tmr |= (cand & late) != 0;
       cand &= ~late;
     }
-    if (cand && !(cand & (cand - 1)) && ivc[base0 + size_t(ctz_k(cand))].nout == 1) {
+    // (one branch for the three tests: which case a visit is in is a coin flip; the top bit makes
+    // the index valid when cand is empty and leaves a lone candidate's index as it is)
+    const bool one_cand = (cand != 0) & ((cand & (cand - 1)) == 0) &
+                          (ivc[base0 + size_t(ctz_k(cand | K(1) << (NI - 1)))].nout == 1);
+    if (one_cand) {
       // One candidate with one branch (most visits with a candidate): if it can go, iSLIP grants
       // and accepts it, the pointers moving as for any match; the general code below gives the
-      // same with its request tables and loops.
+      // same with its request sets and loops.
       const int k = ctz_k(cand);
       const int ip = k / V, vc = k % V;
       const size_t i = base0 + size_t(k);
@@ -211,52 +226,61 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
     } else if (cand) {  // (at low load most visits have no candidate: skip the set-up)
       SinkCheck sk;
       const OutVC* const op0 = &ovc[size_t(node) * 4 * V];
-      uint8_t vc_for[kNumPorts][kNumPorts] = {};  // [input][output]: the input's VC requesting that output
-      unsigned req_in[kNumPorts] = {};    // per input port: requested outputs
-      unsigned forks[kNumPorts] = {};     // per input port: eligible multicast VCs (several branches)
-      unsigned in_ports = 0;              // input ports with an eligible VC
+      // Requests as bit sets: want[op], the eligible VCs (bit k, as cand) requesting output op;
+      // req_by_out[op], their input ports. Which of an input's VCs requests an output (vc_for)
+      // is only worked out for the pairs that iSLIP matches.
+      K want[kNumPorts] = {};
       unsigned req_by_out[kNumPorts] = {};  // per output port: requesting input ports
-      // vc_for[ip][op] is the first of ip's VCs requesting op in round-robin order, VCs from the
-      // port's pointer rot upwards: visiting VCs upwards, a later one (vc >= rot) takes the place of
-      // an earlier one only across the pointer (earlier < rot).
+      unsigned forks[kNumPorts] = {};       // per input port: eligible multicast VCs (several branches)
+      unsigned any_fork = 0;
+      unsigned in_ports = 0;                // input ports with an eligible VC
       unsigned n_eligible = 0;
+      int last_k = 0;            // the last eligible VC and its outputs (all there is when n_eligible = 1)
+      unsigned last_outs = 0;
       for (K m = cand; m; m &= m - 1) {
         const int k = ctz_k(m);
         const int ip = k / V, vc = k % V;
         const size_t i = base0 + size_t(k);
         const unsigned outs = sa_outputs(r, node, ip, vc, i, ivc[i], op0, V, t, sk, tmr, s_no_credit, s_sink);
         if (!outs) continue;
-        const InVC& iv = ivc[i];
-        const int rot = rr ? r.rr_vc[ip] : 0;
         ++n_eligible;
         in_ports |= 1u << ip;
-        if (iv.nout == 1) {
-          const int op = iv.out_port[0];
-          const int old = vc_for[ip][op];
-          const bool fresh = !(req_in[ip] >> op & 1);
-          const int take = -int(fresh | ((old < rot) & (vc >= rot)));  // all ones or 0: no branch
-          vc_for[ip][op] = (vc & take) | (old & ~take);
+        last_k = k, last_outs = outs;
+        if (ivc[i].nout == 1) {
+          const int op = __builtin_ctz(outs);
+          want[op] |= K(1) << k;
           req_by_out[op] |= 1u << ip;
         } else {
           forks[ip] |= 1u << vc;
+          any_fork = 1;
           for (unsigned om = outs; om; om &= om - 1) {
             const int op = __builtin_ctz(om);
-            if (!(req_in[ip] >> op & 1) || ((vc_for[ip][op] < rot) & (vc >= rot))) vc_for[ip][op] = vc;
+            want[op] |= K(1) << k;
             req_by_out[op] |= 1u << ip;
           }
         }
-        req_in[ip] |= outs;
       }
+      // Input ip's VC for output op: the first of its VCs requesting op in round-robin order, from
+      // the port's pointer upwards, then from 0 (the pointer moves only when ip crosses, after
+      // this is asked).
+      // The lane is rotated so that bit j is VC (rot + j) mod V (no branch: which VCs request is
+      // a coin flip).
+      auto vc_for = [&](int ip, int op) __attribute__((always_inline)) {
+        const unsigned vm = (1u << V) - 1;
+        const unsigned lane = unsigned(want[op] >> (ip * V)) & vm;
+        const int rot = rr ? r.rr_vc[ip] : 0;
+        const int vc = __builtin_ctz(((lane >> rot) | (lane << (V - rot))) & vm) + rot;
+        return vc - (V & -int(vc >= V));
+      };
       unsigned crossed = 0;
-      if (n_eligible == 1 && !forks[__builtin_ctz(in_ports)]) {
+      if (n_eligible == 1 && !any_fork) {
         // One request for one output (most visits at low load): iSLIP grants and accepts it, the
         // pointers moving as for any match; the general code below gives the same, with loops.
-        const int ip = __builtin_ctz(in_ports), op = __builtin_ctz(req_in[ip]);
-        cross(ip, op, vc_for[ip][op]);
+        cross(last_k / V, __builtin_ctz(last_outs), last_k % V);
         crossed = 1;
       } else if (n_eligible > 0) {
         // Grants: each output port picks the first requesting input from its pointer on; accepts:
-        // each input the first granting output from its pointer on (bit masks rotated, no loops).
+        // each input the first granting output from its pointer on (kFirstFrom, no loops).
         // Every output port, requested or not, in a fixed-count loop (no data-dependent branch):
         // an output without requests grants kNumPorts, a slot past the input ports.
         unsigned granted_to[kNumPorts + 1] = {};
@@ -264,30 +288,28 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
         unsigned used_out = 0, matched = 0;  // outputs and inputs of the flits that crossed
         unsigned granted = 0;  // input ports granted some output (bit kNumPorts: none)
         for (int op = 0; op < kNumPorts; ++op) {
-          const int start = rr ? ptr.sa_grant[op] : 0;
-          const int ip = kGrantAt[start][__builtin_ctz(rotate_ports(req_by_out[op], start) | (1u << kNumPorts))];
+          const int ip = kFirstFrom[rr ? r.sa_grant[op] : 0][req_by_out[op]];
           grant[op] = ip;
           granted_to[ip] |= 1u << op;
           granted |= 1u << ip;
         }
-        if (!(forks[0] | forks[1] | forks[2] | forks[3] | forks[4])) {
+        if (!any_fork) {
           // Unicast requests only: every granted input accepts its first granting output and
           // crosses (the loop below, minus the multicast tests and the search past refused grants).
           for (unsigned pm = granted & ((1u << kNumPorts) - 1); pm; pm &= pm - 1) {
             const int ip = __builtin_ctz(pm);
-            const int start = rr ? ptr.sa_accept[ip] : 0;
-            const int op = kPortAt[start][__builtin_ctz(rotate_ports(granted_to[ip], start))];
-            cross(ip, op, vc_for[ip][op]);
+            const int op = kFirstFrom[rr ? r.sa_accept[ip] : 0][granted_to[ip]];
+            cross(ip, op, vc_for(ip, op));
             ++crossed;
           }
           in_ports = 0;  // (no multicast pass)
         }
         for (unsigned pm = in_ports; pm; pm &= pm - 1) {
           const int ip = __builtin_ctz(pm);
-          const int start = rr ? ptr.sa_accept[ip] : 0;
+          const int start = rr ? r.sa_accept[ip] : 0;
           for (unsigned gm = rotate_ports(granted_to[ip], start); gm; gm &= gm - 1) {
             const int op = kPortAt[start][__builtin_ctz(gm)];
-            const int vc = vc_for[ip][op];
+            const int vc = vc_for(ip, op);
             const size_t i = base0 + size_t(ip) * V + vc;
             InVC& iv = ivc[i];
             if (iv.nout > 1) {
@@ -296,8 +318,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
               if (!all) continue;
             }
             if (rr) {
-              for (int b = 0; b < iv.nout; ++b) ptr.sa_grant[iv.out_port[b]] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
-              ptr.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
+              for (int b = 0; b < iv.nout; ++b) r.sa_grant[iv.out_port[b]] = uint8_t(ip + 1 == kNumPorts ? 0 : ip + 1);
+              r.sa_accept[ip] = uint8_t(op + 1 == kNumPorts ? 0 : op + 1);
               r.rr_vc[ip] = vc + 1 == V ? 0 : vc + 1;
             }
             matched |= 1u << ip;
