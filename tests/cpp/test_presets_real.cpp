@@ -48,7 +48,7 @@ TEST(PresetsReal, SizesEqualTheirSources) {
 }
 
 // A Meta-SpikeFormer of dims 32..256 (2 + 1 blocks) at 64x64: 99 cores' worth of groups on
-// loihi2-lpddr4, more than its 128 cores can hold at once with the weights in 48 KiB. The HBM2 mesh
+// loihi2-lpddr4, more than its 128 cores can hold at once with the weights in 27 KiB. The HBM2 mesh
 // holds it whole, so there its cores' SRAMs are cut to 32 KiB each for the test (mesh, flits,
 // controllers and DRAM as the preset).
 model::Graph model_for_presets() {
