@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import __version__, ckpt_settings, safetensors
+from . import __version__, ckpt_settings, quant_refine, safetensors
 from .intref import Graph
 from .intref import run as _intref_run
 from .model import Spiking_vit_MetaFormer
@@ -347,6 +347,17 @@ def check_layer_weight_bits(layer_weight_bits):
                                   f"{', '.join(map(str, WEIGHT_BITS))}")
 
 
+REFINEMENTS = ("zero-point", "bias", "thresholds")   # spikechip-export --refine (quant_refine.py)
+
+
+def check_refine(refine, calibration):
+    for r in refine or ():
+        if r not in REFINEMENTS:
+            raise CheckpointError(f"--refine {r}: choose from {', '.join(REFINEMENTS)}")
+    if "bias" in (refine or ()) and calibration is None:
+        raise CheckpointError("--refine bias needs --calibration IMAGES.npy (the mean inputs of every conv)")
+
+
 def precision_record(weight_bits=8, membrane_bits=32):
     """graph.json's "precision" entry: {} at the defaults 8 / 32 (files stay as they were)."""
     if weight_bits not in WEIGHT_BITS:
@@ -359,14 +370,17 @@ def precision_record(weight_bits=8, membrane_bits=32):
     return {"precision": {"weight_bits": weight_bits, "membrane_bits": membrane_bits}}
 
 
-def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_bits=None, peaks=None):
+def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_bits=None, peaks=None,
+             refine=None):
     """Integer graph (intref.Graph, mode int) from the folded float graph: weights in
     [-(2^(b-1) - 1), 2^(b-1) - 1], biases and thresholds clamped to the membrane width.
     layer_weight_bits: [(fnmatch pattern, bits)] per-layer widths (graph.json node weight_bits).
     peaks: {node: per-channel max |float value|} from calibration images (intref.run peaks=):
     every membrane scale is then coarsened where needed so those values fit the membrane width
     (range calibration: without it the scale follows the weights alone, and wide weights on
-    narrow membranes saturate)."""
+    narrow membranes saturate).
+    refine: a quant_refine.Refinement (zero-point residual, bias correction, exact thresholds),
+    None for none."""
     prec = precision_record(weight_bits, membrane_bits)
     check_layer_weight_bits(layer_weight_bits)
 
@@ -402,6 +416,11 @@ def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_
             if st == sid:
                 scale[n] = s
     by_name = {n["name"]: n for n in nodes}
+    readers = {}
+    for n in nodes:
+        for i in n["inputs"]:
+            readers.setdefault(i, []).append(n["name"])
+    err = {}      # exact thresholds: node -> bias rounding error per channel (integer - float, in units)
     for n in nodes:
         name, op = n["name"], n["op"]
         q = {}
@@ -424,22 +443,38 @@ def quantise(fg, streams, groups, weight_bits=8, membrane_bits=32, layer_weight_
             wq, sh = _shift_and_int(w, s, qmax)
             it[name + ".weight"] = wq if op == "Conv2d" else wq.reshape(wq.shape[0], -1)
             it[name + ".shift"] = sh
+            if refine is not None:
+                lsb = (s * 2.0 ** sh.double()).view(-1, *[1] * (w.dim() - 1))
+                bias = bias + refine.bias_shift(n, w, wq.double().reshape(w.shape) * lsb)
             it[name + ".bias"] = torch.round(bias / s).clamp(mlo, mhi).to(torch.int32)
+            err[name] = it[name + ".bias"].double() - bias / s
             q["out_scale"] = [float(v) for v in s]
         elif op == "SDSA":
             scale[name] = torch.full((n["shape"][0],), SDSA_FLOAT_SCALE_OF(n), dtype=torch.double)
             q["out_scale"] = [float(v) for v in scale[name]]
         elif op == "Add":
             q["out_scale"] = [float(v) for v in scale[name]]
+            err[name] = sum(err.get(i, 0.0) for i in n["inputs"])
         elif op == "Mean":
             q["out_scale"] = [float(v) for v in scale[name]]   # LSB of the sum
+            err[name] = err.get(n["inputs"][0], 0.0) * n["attrs"]["count"]
         elif op == "LIF":
             src = n["inputs"][0]
             s = scale[src]
             vth = ft[name + ".threshold"]
             if by_name[src]["op"] == "Mean":
                 vth = vth * by_name[src]["attrs"]["count"]    # Mean's division folded here
-            it[name + ".threshold"] = torch.round(vth / s).clamp(1, mhi).to(torch.int32)
+            th = torch.round(vth / s).clamp(1, mhi)
+            if refine is not None and refine.thresholds:
+                tau = n.get("attrs", {}).get("tau_shift", 1)
+                bound = quant_refine.firing_bound(vth, s, err.get(src, 0.0), tau)
+                if by_name[src]["op"] in ("Conv2d", "Linear") and src not in streams and readers[src] == [name]:
+                    # its own conv: move the bias so that the bound is exactly 2^tau th
+                    b = it[src + ".bias"].double() + th * 2 ** tau - bound
+                    it[src + ".bias"] = b.clamp(mlo, mhi).to(torch.int32)
+                else:
+                    th = quant_refine.nearest_threshold(bound, tau, mhi)
+            it[name + ".threshold"] = th.to(torch.int32)
         elif op == "Output":
             q["scale"] = float(scale[n["inputs"][0]][0])
         if q:
@@ -488,7 +523,7 @@ def write_model_dir(graph, out_dir, meta):
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
            name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32,
-           layer_weight_bits=None, calibration=None):
+           layer_weight_bits=None, calibration=None, refine=()):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
     img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
@@ -499,8 +534,10 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     weight_bits / membrane_bits: the integer widths (docs/semantics.md), 8 / 32 by default;
     layer_weight_bits: [(fnmatch pattern, bits)], per-layer weight widths (first match wins);
     calibration: None, or (name, u8 images [N,C,H,W]) whose float activations set the membrane
-    ranges (quantise's peaks)."""
+    ranges (quantise's peaks);
+    refine: any of REFINEMENTS (spikechip_py/quant_refine.py; "bias" needs calibration)."""
     precision_record(weight_bits, membrane_bits)   # refuse unsupported widths before any work
+    check_refine(refine, calibration)
     check_layer_weight_bits(layer_weight_bits)
     if warn is None:
         def warn(msg):
@@ -528,7 +565,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
             raise CheckpointError("--mean/--std do not apply to an events model (raw counts)")
         return _export_folded(source, out_dir, model, cfg, img_size, T, None, None,
                               num_heads, name, variant, encoding, weight_bits, membrane_bits,
-                              layer_weight_bits, calibration)
+                              layer_weight_bits, calibration, refine)
     norm = extras.get("normalize", {})
     mean = mean or norm.get("mean")
     std = std or norm.get("std")
@@ -541,7 +578,7 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
         raise CheckpointError(f"--mean/--std need {cfg['in_channels']} values")
     return _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads,
                           name, variant, encoding, weight_bits, membrane_bits, layer_weight_bits,
-                          calibration)
+                          calibration, refine)
 
 
 def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8, name=None,
@@ -569,13 +606,19 @@ def _source_of(ckpt_path):
 
 def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_heads, name,
                    variant, encoding, weight_bits=8, membrane_bits=32, layer_weight_bits=None,
-                   calibration=None):
+                   calibration=None, refine=()):
     fg, streams, groups = fold(model, cfg, img_size, mean, std, num_heads, encoding)
+    rf = None
+    if refine:
+        rf = quant_refine.Refinement(
+            zp_residual=quant_refine.zp_residual_of(fg, mean) if "zero-point" in refine and encoding == "image" else None,
+            input_means=quant_refine.input_means(fg, calibration[1], T) if "bias" in refine else None,
+            thresholds="thresholds" in refine, input_shape=fg.nodes[0]["shape"])
     if calibration is None:
-        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits)
+        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, refine=rf)
     else:
         ig = quantise_calibrated(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits,
-                                 calibration[1], T)
+                                 calibration[1], T, refine=rf)
     meta = {
         "format_version": 1,
         "name": name or os.path.basename(os.path.normpath(out_dir)),
@@ -601,7 +644,8 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
                              "sdsa_shift": SDSA_SHIFT,
                              **({"calibration": f"membrane ranges from {len(calibration[1])} images of "
                                                 f"{calibration[0]} (float activations, max |value| per channel)"}
-                                if calibration is not None else {})},
+                                if calibration is not None else {}),
+                             **({"refinements": rf.describe()} if rf is not None and rf.describe() else {})},
             "created_by": f"spikechip {__version__}"},
     }
     write_model_dir(ig, out_dir, meta)
@@ -620,7 +664,7 @@ def calibration_peaks(fg, images, T, batch=64):
 
 
 def quantise_calibrated(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, images, T,
-                        rounds=8):
+                        rounds=8, refine=None):
     """quantise() with ranges from the float activations on `images`, then checked on the integer
     model itself: its spikes can differ from the float model's, so its membranes can go past the
     float peaks; every channel that still saturates on the calibration images gets twice the range,
@@ -628,7 +672,7 @@ def quantise_calibrated(fg, streams, groups, weight_bits, membrane_bits, layer_w
     peaks = calibration_peaks(fg, images, T)
     mhi = 2 ** (membrane_bits - 1) - 1
     for _ in range(rounds):
-        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, peaks)
+        ig = quantise(fg, streams, groups, weight_bits, membrane_bits, layer_weight_bits, peaks, refine)
         seen = {}
         for i in range(0, len(images), 64):
             _intref_run(ig, images[i:i + 64], T=T, record=False, peaks=seen)
