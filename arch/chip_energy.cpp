@@ -36,7 +36,10 @@ ChipEngine::TreeCost ChipEngine::tree_cost(int src, const std::vector<int>& dest
 
 EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   EventCounts ev;
-  ev.adds32 = c.adds, ev.mults8 = c.mults;
+  // The accumulator is as wide as the chip's membranes: 16-bit chips add at the 16-bit price; the
+  // table has no 24-bit entry, so 24-bit adds are priced as 32-bit ones (an upper bound).
+  (cfg.core.membrane_bits <= 16 ? ev.adds16 : ev.adds32) = c.adds;
+  ev.mults8 = c.mults;
   ev.membrane_reads = c.membrane_sram_reads, ev.membrane_writes = c.membrane_sram_writes;
   ev.neuron_updates = c.neuron_updates, ev.sdsa_ops = c.sdsa_ops;
   ev.dense_macs = c.dense_macs;

@@ -163,6 +163,25 @@ def test_defaults_write_no_precision_entry(tmp_path):
         assert (a / f).read_bytes().replace(b'"a"', b'"b"') == (b / f).read_bytes()
 
 
+def test_sixteen_bit_membranes_add_at_the_sixteen_bit_price(models, tmp_path, ref_npz):
+    """The same 4 / 16 model on a chip with 16-bit membranes and on one with 32-bit ones (same
+    32-bit words, so the same SRAM energy): every accumulate moves from adds32 to adds16, and the
+    adders' energy is the count times the table's add_16bit (0.05 pJ) instead of add_32bit (0.1)."""
+    np.save(tmp_path / "x.npy", ref_npz["input_u8"][:1])
+    reps = {}
+    for mb in (16, 32):
+        r = _sc("run", "--model", models[(4, 16)], "--chip", "meta15m", "--set", f"core.membrane_bits={mb}",
+                "--set", "core.membrane_word_bits=32", "--input", tmp_path / "x.npy", "-T", 2, "-o", tmp_path / str(mb))
+        assert r.returncode == 0, r.stderr
+        reps[mb] = json.load(open(tmp_path / str(mb) / "report.json"))
+    ev16, ev32 = reps[16]["events"], reps[32]["events"]
+    assert ev16["adds32"] == 0 and ev32["adds16"] == 0 and ev16["adds16"] == ev32["adds32"] > 0
+    e16, e32 = (reps[mb]["energy_by_component_pJ"] for mb in (16, 32))
+    assert abs(e16["adders"] - 0.05 * ev16["adds16"]) < 1e-6 * e16["adders"]
+    assert abs(e32["adders"] - 0.1 * ev32["adds32"]) < 1e-6 * e32["adders"]
+    assert all(abs(e16[k] - e32[k]) <= 1e-9 * max(1.0, abs(e32[k])) for k in e32 if k not in ("adders", "total"))
+
+
 # ------------------------------------------------------------------ the shipped model at every width
 FMNIST = os.path.join(REPO, "models", "fmnist")
 # The whole cross (8 / 32 is the shipped model itself): each pair costs ~1 s (an in-process export,
