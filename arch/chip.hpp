@@ -78,6 +78,8 @@ struct ChipRunResult {
   uint64_t dram_weight_bytes = 0, dram_spill_write_bytes = 0, dram_spill_read_bytes = 0;
   // With memory controllers on the mesh: the weight packets they sent and those packets' flits.
   uint64_t reload_packets = 0, reload_flits = 0;
+  // A cut residual stream's values (route kind membrane): packets and flits sent by their sources.
+  uint64_t membrane_packets = 0, membrane_flits = 0;
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   // Per timestep [t] (docs/reports.md, "timesteps"): the latency cut at the timesteps' ends (the last

@@ -19,6 +19,7 @@ DataKind kind_of(const std::string& k) {
   if (k == "spike") return DataKind::Spike;
   if (k == "pixel") return DataKind::Pixel;
   if (k == "partial_sum") return DataKind::PartialSum;
+  if (k == "membrane") return DataKind::Membrane;
   if (k == "result") return DataKind::Result;
   throw Error("mapping: unknown route kind '" + k + "'");
 }
@@ -194,7 +195,7 @@ void ChipEngine::clear_previous_run() {
   for (size_t i = 0; i < pool.size(); ++i) free_list[i] = uint32_t(pool.size() - 1 - i);
   for (auto& v : val) std::fill(v.begin(), v.end(), 0);
   for (GroupState& G : groups)
-    for (Slot& s : G.slots) s.acc32.clear(), s.acc64.clear(), s.sdsa.clear(), s.part.clear();
+    for (Slot& s : G.slots) s.acc32.clear(), s.acc64.clear(), s.sdsa.clear(), s.part.clear(), s.mem_in.clear();
 }
 
 // Each slot's part of its group's weight bytes (the mapper's per-channel rule, the op table's

@@ -35,17 +35,18 @@ using noc::kNever;
 using noc::Packet;
 using noc::PacketKind;
 
-enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights };
+// Membrane: a cut residual stream's values (32-bit words, docs/architecture.md "Cut streams").
+enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights, Membrane };
 
 // The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
 struct PacketData {
   DataKind kind = DataKind::Spike;
   int src_group = -1, src_node = 0, t = 0, route = -1;
   std::vector<int32_t> idx;                 // spikes / pixels: flat indices of the source tensor
-  std::vector<int32_t> val;                 // pixels: u8 - zero_point; result: accumulators (low)
+  std::vector<int32_t> val;                 // pixels: u8 - zero_point; membrane: the values, route region in raster order from pc0
   std::vector<int64_t> part;                // partial sums / results, per channel of the region
   std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
-  int pc0 = 0;                              // partial sums / results: first channel of `part`
+  int pc0 = 0;                              // partial sums / results: first channel of `part`; membrane: first value
   int refs = 0;
   int flits = 0;
   // Time multiplexing: the phase whose groups receive the packet, and which leg through the
@@ -107,6 +108,7 @@ struct Slot {                  // one node of the group's cluster
   std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
   std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
   std::vector<std::vector<int64_t>> part;   // Mean: [t] per channel of the box
+  std::vector<std::vector<std::vector<int32_t>>> mem_in;  // Add of a cut stream: [input][t] the operand over the slice
 };
 
 struct GroupState {
@@ -401,7 +403,9 @@ struct ChipEngine : noc::PacketSink {
   // --- time multiplexing (chip_phases.cpp)
   // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
   // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
-  static uint64_t spill_bytes(const PacketData& d) { return 4 * uint64_t(d.idx.size() + d.part.size()); }
+  static uint64_t spill_bytes(const PacketData& d) {
+    return 4 * uint64_t(d.idx.size() + d.part.size() + (d.kind == DataKind::Membrane ? d.val.size() : 0));
+  }
   // Its values as the off-chip memory holds them: 4 bytes each, little-endian (partial sums: the
   // low 32 bits, the word the chip moves).
   static const uint8_t* spill_values(const PacketData& d, std::vector<uint8_t>& buf) {
@@ -409,6 +413,8 @@ struct ChipEngine : noc::PacketSink {
     auto put = [&](uint32_t v) { for (int i = 0; i < 4; ++i) buf.push_back(uint8_t(v >> (8 * i))); };
     for (int32_t v : d.idx) put(uint32_t(v));
     for (int64_t v : d.part) put(uint32_t(v));
+    if (d.kind == DataKind::Membrane)
+      for (int32_t v : d.val) put(uint32_t(v));
     return buf.data();
   }
   // A spilled packet reaches the host port: written to DRAM (the channel is busy for its bytes) and

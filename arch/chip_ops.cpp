@@ -135,18 +135,44 @@ uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& co
 
 // --- Add: element-wise membrane sum ----------------------------------------------------------------
 
-uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int, CoreModel& core, model::StepStats& st) {
+// A cut stream's operand arrives as values (docs/architecture.md, "Cut streams"): the route's
+// region in raster order from the packet's first value, kept per timestep over the slice.
+uint64_t add_arrive(ChipEngine& E, GroupState& G, Slot& s, int input, const PacketData& d, CoreModel& core,
+                    model::StepStats&) {
+  if (d.kind != DataKind::Membrane)
+    throw Error(fmt::format("chip: node '{}' got a packet that is not membrane values", E.g.nodes[s.node].name));
+  if (s.mem_in.size() <= size_t(input)) s.mem_in.resize(size_t(input) + 1);
+  int32_t* buf = E.acc_for(s.mem_in[size_t(input)], d.t, G.slice.size());
+  const Box& rb = E.m.routes[size_t(d.route)].region;
+  const int64_t rw = rb.x1 - rb.x0, rhw = int64_t(rb.y1 - rb.y0) * rw;
+  const int sw = G.slice.x1 - G.slice.x0, sh = G.slice.y1 - G.slice.y0;
+  for (size_t k = 0; k < d.val.size(); ++k) {
+    const int64_t j = d.pc0 + int64_t(k);
+    const int c = rb.c0 + int(j / rhw), y = rb.y0 + int(j % rhw / rw), x = rb.x0 + int(j % rw);
+    buf[(int64_t(c - G.slice.c0) * sh + (y - G.slice.y0)) * sw + (x - G.slice.x0)] = d.val[k];
+  }
+  return core.store_cost(int64_t(d.val.size()));
+}
+
+uint64_t add_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
   const Node& n = E.g.nodes[s.node];
   const model::Slice& sl = G.slice;
   const int64_t HW = int64_t(n.shape.h) * n.shape.w;
-  std::vector<const int32_t*> ins;
-  for (int i : n.inputs) ins.push_back(E.val[i].data());
+  const int sw = sl.x1 - sl.x0, sh = sl.y1 - sl.y0;
+  // Per row: local operands from their membrane tensors, a cut stream's operand from its buffer.
+  std::vector<const int32_t*> ins(n.inputs.size());
+  if (s.mem_in.size() < ins.size()) s.mem_in.resize(ins.size());
   for (int c = sl.c0; c < sl.c1; ++c)
     for (int y = sl.y0; y < sl.y1; ++y) {
-      const int64_t i0 = c * HW + int64_t(y) * n.shape.w;
-      st.saturations += model::add_membranes(ins, i0 + sl.x0, i0 + sl.x1, E.val[s.node].data(),
+      const int64_t i0 = c * HW + int64_t(y) * n.shape.w + sl.x0;
+      for (size_t k = 0; k < ins.size(); ++k)
+        ins[k] = s.ports[k] < 0 ? E.val[size_t(n.inputs[k])].data() + i0
+                                : E.acc_for(s.mem_in[k], t, sl.size()) + (int64_t(c - sl.c0) * sh + (y - sl.y0)) * sw;
+      st.saturations += model::add_membranes(ins, 0, sw, E.val[s.node].data() + i0,
                                              model::Membrane::of_bits(E.g.membrane_bits));
     }
+  for (size_t k = 0; k < ins.size(); ++k)
+    if (s.ports[k] >= 0 && s.mem_in.size() > k && s.mem_in[k].size() > size_t(t)) std::vector<int32_t>().swap(s.mem_in[k][t]);
   return core.elementwise_cost(sl.size(), int(n.inputs.size()), 1);
 }
 
@@ -222,7 +248,7 @@ const OpRules kRules[] = {
     /* Linear */ {.membrane_tensor = true, .spikes_remote_only = true, .setup = conv_setup,
                   .weight_bytes = conv_weight_bytes, .arrive = conv_arrive, .compute = conv_compute},
     /* LIF    */ {.setup = lif_setup, .weight_bytes = lif_weight_bytes, .compute = lif_compute},
-    /* Add    */ {.membrane_tensor = true, .compute = add_compute},
+    /* Add    */ {.membrane_tensor = true, .arrive = add_arrive, .compute = add_compute},
     /* SDSA   */ {.membrane_tensor = true, .spikes_remote_only = true, .sdsa_unit = true, .arrive = sdsa_arrive,
                   .compute = sdsa_compute},
     /* Mean   */ {.membrane_tensor = true, .arrive = mean_arrive, .compute = mean_compute},

@@ -12,7 +12,8 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   d.src_act = sender_act;
   Packet p;
   p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep  // (weights travel as data, like spikes)
-           : d.kind == DataKind::PartialSum || d.kind == DataKind::Result ? PacketKind::PartialSum
+           : d.kind == DataKind::PartialSum || d.kind == DataKind::Result || d.kind == DataKind::Membrane
+               ? PacketKind::PartialSum
                                                                          : PacketKind::Spike;
   p.src = src_core;
   p.dests = dests;
@@ -180,6 +181,43 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
     const uint64_t rstart = end - std::max<uint64_t>(1, extra);
     node_act[size_t(G.core)] = path_act(PathKind::Node, G.core, s.node, t, rstart, end, rstart > cycle ? node_act[size_t(G.core)] : task);
     send_eos(e, G.id, G.core, t, cycle + extra);
+  } else if (e.kind == DataKind::Membrane) {
+    // A cut stream's values (docs/architecture.md, "Cut streams"): each route's region in raster
+    // order, 32-bit words, flit_bits / 32 per flit; read from the membrane SRAM as they leave.
+    const int64_t HW = int64_t(n.shape.h) * n.shape.w;
+    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    const CoreCounters before = cores[G.core]->cnt;
+    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+      const int rid = e.routes[lr];
+      const auto& rb = m.routes[size_t(rid)].region;
+      const int64_t per_pkt = int64_t(per_flit) * max_payload_flits(route_fanout[size_t(rid)]);
+      int64_t j = 0;
+      uint32_t h = UINT32_MAX;
+      auto flush = [&] {
+        const int flits = 1 + int(ceil_div64(int64_t(pool[h].val.size()), per_flit));
+        ++res.membrane_packets, res.membrane_flits += uint64_t(flits);
+        send_route(h, rid, G.core, flits, cycle);
+        for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+        h = UINT32_MAX;
+      };
+      for (int c = rb.c0; c < rb.c1; ++c)
+        for (int y = rb.y0; y < rb.y1; ++y)
+          for (int x = rb.x0; x < rb.x1; ++x, ++j) {
+            if (h == UINT32_MAX) {
+              h = alloc();
+              PacketData& d = pool[h];
+              d.kind = DataKind::Membrane, d.src_group = G.id, d.src_node = s.node, d.t = t, d.route = rid;
+              d.pc0 = int(j);
+            }
+            pool[h].val.push_back(val[s.node][size_t(c * HW + int64_t(y) * n.shape.w + x)]);
+            if (int64_t(pool[h].val.size()) == per_pkt) flush();
+          }
+      if (h != UINT32_MAX) flush();
+      cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());
+    }
+    charge_core(s.node, t, cores[G.core]->cnt, before);
+    send_eos(e, G.id, G.core, t, cycle);
   } else if (e.kind == DataKind::Result) {
     if (t != T - 1) return;
     for (size_t lr = 0; lr < e.routes.size(); ++lr) {

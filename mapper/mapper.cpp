@@ -80,7 +80,29 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   // Groups get the weight SRAM the prefetch buffer leaves (core.weight_prefetch_fraction).
   chip.core.weight_sram_bytes = arch::weight_sram_usable(chip_in);
   Mapping m;
-  m.clusters = build_clusters(g);
+  // A residual stream whose cluster has a group too big for a core, or (time-multiplexed) whose
+  // cycle of clusters exceeds the chip, is cut at its Adds (docs/mapper.md, "Cut streams"); a
+  // model that fits as it is keeps its clusters.
+  std::vector<int> cuts;
+  const std::vector<int> cuttable = cuttable_adds(g);
+  auto cut_within = [&](const std::vector<int>& cluster_ids) {
+    const size_t before = cuts.size();
+    for (int ci : cluster_ids)
+      for (int node : m.clusters[size_t(ci)].nodes)
+        if (std::binary_search(cuttable.begin(), cuttable.end(), node) &&
+            std::find(cuts.begin(), cuts.end(), node) == cuts.end())
+          cuts.push_back(node);
+    std::sort(cuts.begin(), cuts.end());
+    return cuts.size() > before;
+  };
+  for (;;) {
+    m.clusters = build_clusters(g, cuts);
+    std::vector<int> misfits;
+    for (const Cluster& c : m.clusters)
+      if (!fits_one_core(c, chip.core)) misfits.push_back(c.id);
+    if (!misfits.empty() && cut_within(misfits)) continue;
+    break;
+  }
   m.groups = partition(g, m.clusters, chip, opt);
   const int64_t need = int64_t(m.groups.size());
   const int per_chip = chip.mesh.width * chip.mesh.height;
@@ -94,7 +116,15 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   }
   m.phases.assign(1, Phase{int(need), 0, 0});
   if (need > chip.num_cores() && opt.time_multiplex) {
-    assign_phases(g, m, chip.num_cores());
+    std::vector<int> too_big;
+    while (!assign_phases(g, m, chip.num_cores(), &too_big)) {
+      if (!cut_within(too_big)) {
+        assign_phases(g, m, chip.num_cores());  // throws, naming the cycle and the ways out
+        break;
+      }
+      m.clusters = build_clusters(g, cuts);
+      m.groups = partition(g, m.clusters, chip, opt);
+    }
   } else if (need > chip.num_cores()) {
     // Name the first layer (in graph order) that no longer finds free cores.
     int64_t used = 0;

@@ -79,18 +79,27 @@ std::map<std::string, double> rates_from_inputs(const model::Graph& g, const std
 std::map<std::string, double> read_rates_file(const model::Graph& g, const std::string& path);
 
 // Pieces, exposed for tests and the benchmark.
-std::vector<Cluster> build_clusters(const model::Graph& g);
+// Co-location clusters; the Adds in `cut_adds` read their stream operand (a membrane input that
+// other nodes read too) from other cores, as `membrane` values, which cuts a residual stream there.
+std::vector<Cluster> build_clusters(const model::Graph& g, const std::vector<int>& cut_adds = {});
+// The Adds that have a stream operand (where a residual stream can be cut), in graph order.
+std::vector<int> cuttable_adds(const model::Graph& g);
+// The Adds whose stream operand is in another cluster of `clusters` (a mapping file's cuts).
+std::vector<int> cut_adds_of(const model::Graph& g, const std::vector<Cluster>& clusters);
 // The most groups a mapping may have (partition refuses more before building any).
 inline constexpr int64_t kMaxGroups = 65536;
 std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& clusters,
                              const arch::ChipConfig& chip, const MapOptions& opt);
+// Whether the smallest group of `c` (one channel or head, one pixel) fits a core.
+bool fits_one_core(const Cluster& c, const arch::CoreConfig& core);
 // Membrane SRAM bytes a group of cluster `c` with output box `b` needs (neurons and SDSA heads).
 int64_t group_membrane_bytes(const Cluster& c, const Box& b);
 std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster>& clusters,
                                 const std::vector<Group>& groups, const MapOptions& opt);
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;
-// phases follow the dataflow) and fills m.phases. Throws when one such cycle exceeds the cores.
-void assign_phases(const model::Graph& g, Mapping& m, int cores);
+// phases follow the dataflow) and fills m.phases. When one such cycle exceeds the cores: with
+// `too_big`, fills it with that cycle's clusters and returns false; else throws.
+bool assign_phases(const model::Graph& g, Mapping& m, int cores, std::vector<int>* too_big = nullptr);
 // Placement objective: sum over routes and destinations of events x hops (Manhattan: every
 // routing function is minimal; host at (-1,0));
 // a route between groups of different phases goes through DRAM both ways: the host port's, or with

@@ -261,7 +261,7 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
     e.only_keys({"id", "kind", "src_group", "src_node", "channels", "rows", "cols", "dests", "events_per_step", "links"});
     Route r;
     r.id = int(e.at("id").as_int(int64_t(i), int64_t(i)));
-    r.kind = e.at("kind").as_enum({"spike", "pixel", "partial_sum", "result"});
+    r.kind = e.at("kind").as_enum({"spike", "pixel", "partial_sum", "membrane", "result"});
     StrictJson sg = e.at("src_group");
     r.src_group = sg.raw().is_string() ? (sg.as_enum({"host"}), -1) : int(sg.as_int(0, int64_t(m.groups.size()) - 1));
     if ((r.kind == "pixel") != (r.src_group < 0)) sg.fail("pixel routes, and only they, start at the host");

@@ -36,7 +36,8 @@ int64_t group_membrane_bytes(const Cluster& c, const Box& b) {
 }
 
 namespace {
-Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
+// The best split of `c` under `policy`, or none when its smallest group fits no core.
+std::optional<Split> try_split(const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
   const int C = c.shape.c, H = c.shape.h, W = c.shape.w;
   const int unit = c.sdsa ? C / c.heads : 1;  // SDSA: whole heads
   std::optional<Split> best;
@@ -76,7 +77,14 @@ Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& cor
     }
     if (!best || better(s, *best)) best = s;
   }
+  return best;
+}
+
+Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
+  const std::optional<Split> best = try_split(c, core, policy);
   if (!best) {
+    const int C = c.shape.c, H = c.shape.h, W = c.shape.w;
+    const int unit = c.sdsa ? C / c.heads : 1;
     int64_t w_need = int64_t(unit) * c.weight_bytes_per_channel;
     int64_t m_need = c.sdsa ? group_membrane(c, unit, H, W) : c.mem_bytes_per_neuron;
     std::string what;
@@ -95,6 +103,10 @@ Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& cor
   return *best;
 }
 }  // namespace
+
+bool fits_one_core(const Cluster& c, const arch::CoreConfig& core) {
+  return try_split(c, core, "min-cores").has_value();
+}
 
 std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, const arch::ChipConfig& chip,
                              const MapOptions& opt) {

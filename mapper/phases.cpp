@@ -1,6 +1,7 @@
 // Time multiplexing (docs/architecture.md, "Phases"): when the groups outnumber the cores, groups
 // take turns in phases. Clusters that exchange values within a timestep share a phase; phases
-// follow the dataflow; values crossing phases are spilled to DRAM and read back.
+// follow the dataflow; values crossing phases are spilled to DRAM and read back. A layer larger
+// than the chip on its own is spread over consecutive phases.
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -17,7 +18,7 @@ using model::Graph;
 using detail::cluster_label;
 using detail::fmt_bytes;
 
-void assign_phases(const Graph& g, Mapping& m, int cores) {
+bool assign_phases(const Graph& g, Mapping& m, int cores, std::vector<int>* too_big) {
   const int nc = int(m.clusters.size());
   std::vector<int> cluster_of(g.nodes.size(), -1);
   for (const Cluster& c : m.clusters)
@@ -75,12 +76,33 @@ void assign_phases(const Graph& g, Mapping& m, int cores) {
   std::set<std::pair<int, int>> ready;
   for (int k = 0; k < ncomp; ++k)
     if (indeg[size_t(k)] == 0) ready.insert({comp_min[size_t(k)], k});
-  std::vector<int> phase_of_comp(static_cast<size_t>(ncomp), 0);
+  std::vector<int> phase_of_comp(static_cast<size_t>(ncomp), 0), comp_size(static_cast<size_t>(ncomp), 0);
+  for (int c = 0; c < nc; ++c) ++comp_size[size_t(comp[size_t(c)])];
+  // A single layer larger than the chip (one cluster, no cycle: its groups exchange nothing) is
+  // spread over consecutive phases group by group: phase_of_group, -1 = the component's phase.
+  std::vector<int> phase_of_group(m.groups.size(), -1);
   m.phases.assign(1, Phase{});
   int64_t in_phase = 0;
   while (!ready.empty()) {
     const int k = ready.begin()->second;
     ready.erase(ready.begin());
+    if (comp_groups[size_t(k)] > cores && comp_size[size_t(k)] == 1) {
+      for (const Group& gr : m.groups) {
+        if (comp[size_t(gr.cluster)] != k) continue;
+        if (in_phase == cores) m.phases.push_back(Phase{}), in_phase = 0;
+        phase_of_group[size_t(gr.id)] = int(m.phases.size()) - 1;
+        ++in_phase;
+      }
+      for (int u : cout_[size_t(k)])
+        if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
+      continue;
+    }
+    if (comp_groups[size_t(k)] > cores && too_big) {
+      too_big->clear();
+      for (int x = 0; x < nc; ++x)
+        if (comp[size_t(x)] == k) too_big->push_back(x);
+      return false;
+    }
     if (comp_groups[size_t(k)] > cores) {
       const Cluster& c = m.clusters[size_t(comp_min[size_t(k)])];
       int members = 0;
@@ -90,7 +112,7 @@ void assign_phases(const Graph& g, Mapping& m, int cores) {
         if (comp[size_t(gr.cluster)] == k) mem += gr.membrane_bytes, wb += gr.weight_bytes;
       throw Error(fmt::format(
           "mapper: --time-multiplex cannot split layer {} and the {} layer(s) exchanging values with it within a "
-          "timestep (a residual stage must be resident at once): together they need {} cores ({} membrane, {} "
+          "timestep (a residual stage must be resident at once unless its stream can be cut at its Adds, docs/mapper.md \"Cut streams\"): together they need {} cores ({} membrane, {} "
           "weight SRAM) but the chip has {} (short by {}). To fix: more chips (--chips auto), larger "
           "core.membrane_sram_bytes / core.weight_sram_bytes, a smaller core.weight_prefetch_fraction (the "
           "prefetch buffer takes weight SRAM from the groups), or a chip with larger cores (preset mesh-hbm2: 1.5 MiB each; "
@@ -105,11 +127,12 @@ void assign_phases(const Graph& g, Mapping& m, int cores) {
       if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
   }
   for (Group& gr : m.groups) {
-    gr.phase = phase_of_comp[size_t(comp[size_t(gr.cluster)])];
+    gr.phase = phase_of_group[size_t(gr.id)] >= 0 ? phase_of_group[size_t(gr.id)] : phase_of_comp[size_t(comp[size_t(gr.cluster)])];
     Phase& p = m.phases[size_t(gr.phase)];
     p.groups++;
     p.reload_bytes += gr.weight_bytes;
   }
+  return true;
 }
 
 namespace detail {

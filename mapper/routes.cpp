@@ -47,6 +47,7 @@ Box need_box(const Graph& g, const Node& n, int input_index, const Box& out) {
     }
     case Op::SDSA:
     case Op::Mean: return Box{out.c0, out.c1, 0, in.h, 0, in.w};
+    case Op::Add: return out;  // a cut stream's operand: element-wise, the group's own box
     default: return full_box(in);  // Linear reads the whole (flattened) input
   }
 }
@@ -72,11 +73,14 @@ std::vector<Route> build_routes(const Graph& g, const std::vector<Cluster>& clus
       const Node& kn = g.nodes[k];
       for (size_t ii = 0; ii < kn.inputs.size(); ++ii) {
         if (kn.inputs[ii] != p || (cluster_of[k] == cluster_of[p] && pn.op != Op::Input)) continue;
-        std::string kk = pn.op == Op::Input ? "pixel" : pn.op == Op::LIF ? "spike" : kn.op == Op::Mean ? "partial_sum" : "";
-        if (kk.empty() || (kk == "spike" && !(kn.op == Op::Conv2d || kn.op == Op::Linear || kn.op == Op::SDSA)))
-          throw Error(fmt::format("mapper: node '{}' ({}) reads '{}' ({}) from another core, which the execution "
+        std::string kk = pn.op == Op::Input ? "pixel" : pn.op == Op::LIF ? "spike" : kn.op == Op::Mean ? "partial_sum"
+                         : kn.op == Op::Add ? "membrane" : "";
+        if (kk.empty() || (kk == "spike" && !(kn.op == Op::Conv2d || kn.op == Op::Linear || kn.op == Op::SDSA)) ||
+            (!kind.empty() && kk != kind))
+          throw Error(fmt::format("mapper: node '{}' ({}) reads '{}' ({}) from another core{}, which the execution "
                                   "model does not support (docs/mapper.md)",
-                                  kn.name, model::op_name(kn.op), pn.name, model::op_name(pn.op)));
+                                  kn.name, model::op_name(kn.op), pn.name, model::op_name(pn.op),
+                                  kk != kind && !kind.empty() ? " while other nodes read it as " + kind : ""));
         kind = kk;
         for (int d : groups_of[cluster_of[k]]) {
           Box nb = need_box(g, kn, int(ii), groups[d].box);
@@ -121,6 +125,7 @@ std::vector<Route> build_routes(const Graph& g, const std::vector<Cluster>& clus
             std::sort(r.dests.begin(), r.dests.end());
             r.dests.erase(std::unique(r.dests.begin(), r.dests.end()), r.dests.end());
             r.kind = kind, r.src_group = src, r.src_node = p, r.region = cell;
+            // partial sums: a word per channel; membrane values: a word per neuron (rate 1).
             r.events = kind == "partial_sum" ? double(cell.c1 - cell.c0) : rate * double(cell.volume());
             r.id = int(routes.size());
             routes.push_back(std::move(r));

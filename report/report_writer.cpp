@@ -208,6 +208,24 @@ std::string energy_csv(const json& report) {
   return w.text();
 }
 
+// Time-multiplexed runs only (report/dram_figures.hpp): one row of the off-chip figures.
+const std::vector<std::string> kDramColumns = {"bytes_per_inference", "weight_bytes", "spill_write_bytes",
+                                               "spill_read_bytes", "peak_bytes_per_s", "bandwidth_utilisation",
+                                               "weight_stall_cycles", "phase_wait_cycles", "weight_stall_share"};
+
+std::string dram_csv(const json& report) {
+  const json& d = section(report, "dram", json::value_t::object);
+  CsvWriter w(kDramColumns);
+  std::vector<std::string> cells;
+  for (const auto& k : kDramColumns) {
+    if (!d.contains(k) || !d[k].is_number())
+      throw Error(fmt::format("run report: /dram/{} must be a number", k));
+    cells.push_back(json_cell(d[k]));
+  }
+  w.row(cells);
+  return w.text();
+}
+
 std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -339,6 +357,8 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   files["timesteps.csv"] = render_timesteps_csv(report);
   files["stats.txt"] = render_stats_txt(report);
   files["critical_path.csv"] = critical_path_csv(report);
+  if (report.contains("dram") && report["dram"].is_object() && report["dram"].contains("bandwidth_utilisation"))
+    files["dram.csv"] = dram_csv(report);
   files["report.html"] = render_run_html(report);
   files["report.json"] = dump_json(report, 2) + "\n";
   return files;
@@ -363,6 +383,8 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
     // A stale report.json next to new CSVs would look like a complete, consistent run.
     fs::remove(dir / "report.json", ec);
     if (ec) throw Error(fmt::format("cannot replace '{}': {}", (dir / "report.json").string(), ec.message()));
+    // dram.csv belongs to time-multiplexed runs only: not left over from an earlier one.
+    if (!files.count("dram.csv")) fs::remove(dir / "dram.csv", ec);
     std::vector<std::string> order;
     for (auto& [name, bytes] : files)
       if (name != "report.json") order.push_back(name);

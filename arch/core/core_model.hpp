@@ -151,6 +151,11 @@ class CoreModel {
     cnt.adds += uint64_t(n);
     return uint64_t(ceil_div64(n, lanes_));
   }
+  // Writing `n` received membrane words (a cut stream's operand) into the membrane SRAM.
+  uint64_t store_cost(int64_t n) {
+    cnt.membrane_sram_writes += uint64_t(n);
+    return uint64_t(ceil_div64(n, lanes_));
+  }
   uint64_t lif_cost(int64_t n) {
     cnt.neuron_updates += uint64_t(n);
     cnt.membrane_sram_reads += uint64_t(2 * n), cnt.membrane_sram_writes += uint64_t(n);

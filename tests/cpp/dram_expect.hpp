@@ -16,7 +16,8 @@ namespace spikechip::testing {
 
 // DRAM bytes the chip must move for one input, from the mapping and the golden run only: every
 // phase's weights once; every value on a route into later phases written once (4 B: a spike's
-// address or a 32-bit partial sum) and read once per later phase holding destinations.
+// address, a 32-bit partial sum or a cut stream's membrane value) and read once per later phase
+// holding destinations.
 struct DramExpect {
   uint64_t weights = 0, spill_write = 0, spill_read = 0;
   uint64_t reload_cycles = 0;  // sum over phases of latency + ceil(weights / bytes_per_cycle)
@@ -43,6 +44,8 @@ inline DramExpect expected_dram(const model::Graph& g, const mapper::Mapping& m,
           for (int y = r.region.y0; y < r.region.y1; ++y)
             for (int x = r.region.x0; x < r.region.x1; ++x)
               values += gold.spikes[size_t(r.src_node)][size_t(t) * size_t(sh.size()) + (size_t(c) * sh.h + y) * sh.w + x];
+    } else if (r.kind == "membrane") {
+      values = uint64_t(r.region.volume()) * uint64_t(gold.T);  // a cut stream: one word per neuron and step
     } else {
       EXPECT_EQ(r.kind, "partial_sum") << "route " << r.id;
       values = uint64_t(r.region.c1 - r.region.c0) * uint64_t(gold.T);  // one word per channel and step

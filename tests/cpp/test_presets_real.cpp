@@ -14,6 +14,8 @@
 #include "arch/memory_controllers.hpp"
 #include "chip_test_util.hpp"
 #include "mapper/mapper.hpp"
+#include "report/csv.hpp"
+#include "report/report_writer.hpp"
 #include "report/run_report.hpp"
 
 namespace spikechip {
@@ -48,7 +50,7 @@ TEST(PresetsReal, SizesEqualTheirSources) {
 }
 
 // A Meta-SpikeFormer of dims 32..256 (2 + 1 blocks) at 64x64: 99 cores' worth of groups on
-// loihi2-lpddr4, more than its 128 cores can hold at once with the weights in 48 KiB. The HBM2 mesh
+// loihi2-lpddr4, more than its 128 cores can hold at once with the weights in 27 KiB. The HBM2 mesh
 // holds it whole, so there its cores' SRAMs are cut to 32 KiB each for the test (mesh, flits,
 // controllers and DRAM as the preset).
 model::Graph model_for_presets() {
@@ -105,6 +107,14 @@ void expect_bit_exact_with_dram_figures(const model::Graph& g, const arch::ChipC
   EXPECT_GT(stall, 0u) << chip.name << ": phase 0 waits for its weights";
   EXPECT_DOUBLE_EQ(S["weight_stall_share"].get<double>(), double(stall) / (double(used) * double(r.run_cycles)));
   EXPECT_EQ(rep["dram"]["weight_stall_cycles"].get<uint64_t>(), stall);
+  // dram.csv: a header and one row, the dram section's figures.
+  const auto files = report::render_run_outputs(rep);
+  ASSERT_TRUE(files.count("dram.csv")) << chip.name;
+  const std::string want = "bytes_per_inference,weight_bytes,spill_write_bytes,spill_read_bytes,peak_bytes_per_s,"
+                           "bandwidth_utilisation,weight_stall_cycles,phase_wait_cycles,weight_stall_share\n";
+  const std::string& csv = files.at("dram.csv");
+  ASSERT_EQ(csv.substr(0, want.size()), want);
+  EXPECT_EQ(csv.substr(want.size(), csv.find(',', want.size()) - want.size()), report::format_number(bytes));
   std::printf("%s: %zu phases, %llu cycles, %.0f DRAM bytes, bandwidth use %.4f, weight stalls %.4f\n", chip.name.c_str(),
               m.phases.size(), (unsigned long long)r.latency_cycles, bytes, S["dram_bandwidth_utilisation"].get<double>(),
               S["weight_stall_share"].get<double>());
@@ -132,6 +142,7 @@ TEST(PresetsReal, NoDramFiguresWithoutPhases) {
   const nlohmann::json rep = report::build_run_report(g, chip, m, run, ctx);
   EXPECT_FALSE(rep["summary"].contains("dram_bytes_per_inference"));
   EXPECT_FALSE(rep["dram"].contains("bandwidth_utilisation"));
+  EXPECT_FALSE(report::render_run_outputs(rep).count("dram.csv"));
 }
 
 }  // namespace
