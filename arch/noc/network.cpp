@@ -235,7 +235,7 @@ void Network::Impl::visit_active(uint64_t t) {
       // while this one is visited.
       const int m = active[k + 2];
       const char* rp = reinterpret_cast<const char*>(&routers[m]);
-      for (size_t b = 0; b < kRouterHotBytes; b += 64) __builtin_prefetch(rp + b);
+      for (size_t b = 0; b < 256; b += 64) __builtin_prefetch(rp + b);
       const char* vp = reinterpret_cast<const char*>(&ivc[size_t(m) * kNumPorts * nv]);
       for (size_t b = 0; b < kNumPorts * nv * sizeof(InVC); b += 64) __builtin_prefetch(vp + b);
       __builtin_prefetch(&head_ready[size_t(m) * kNumPorts * nv]);
@@ -323,12 +323,8 @@ Network::~Network() { delete impl_; }
 void Network::set_sink(int core, PacketSink* sink) {
   if (core < 0 || core >= num_nodes()) throw Error("network: set_sink: core " + std::to_string(core) + " out of range");
   impl_->sinks[core] = sink;
-  impl_->any_sink |= sink != nullptr;
 }
-void Network::set_default_sink(PacketSink* sink) {
-  impl_->default_sink = sink;
-  impl_->any_sink |= sink != nullptr;
-}
+void Network::set_default_sink(PacketSink* sink) { impl_->default_sink = sink; }
 
 uint64_t Network::inject(Packet pk, uint64_t cycle) {
   auto& I = *impl_;

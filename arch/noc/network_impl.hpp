@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <queue>
@@ -71,12 +70,10 @@ struct OutVC {
   int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
-// Aligned to cache lines: everything a visit, a traversal or an event reads comes first, in
-// kRouterHotBytes (Impl::visit_active prefetches exactly those lines for a router two visits
-// ahead; at saturation every router is visited every cycle and the visit is memory-bound); what
-// only parking, sleeping or the statistics touch follows.
-struct alignas(64) Router {
-  // -- line 0: every visit and every arriving flit --
+struct Router {
+  // Fields are ordered by use: the first cache line holds what every visit reads (occupancy,
+  // per-port VC masks, arbiter pointers, the injection state); what only a traversal or an event
+  // touches follows. A router visit at saturation is memory-bound, so this is worth keeping.
   uint32_t buffered = 0;
   // Per input port bitmasks over VCs: non-empty buffers and VCs whose packet holds output VCs;
   // the allocators visit only set bits instead of every VC of every port.
@@ -99,26 +96,27 @@ struct alignas(64) Router {
   // only a local flit leaving the router (take_front) can change that, so until then the source
   // is not tried (at saturation it was tried, and refused, every cycle).
   bool inj_blocked = false;
-  uint8_t rr_vc[kNumPorts] = {0, 0, 0, 0, 0};  // per input port: the switch allocator's VC pointer
-  // -- line 1: arbiters, source queue --
-  // Separable model: the cycle in which the router's first flits arrived while it held nothing
-  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
-  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
-  uint64_t quiet_at = ~uint64_t(0);
+  int rr_in = 0;
+  int rr_va = 0;
+  int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
+  // Separable model: the switch allocator's iSLIP pointers, per output port (grant) and per input
+  // port (accept).
+  uint8_t sa_grant[kNumPorts] = {}, sa_accept[kNumPorts] = {};
+  // injection (source queue of packet copies, one flit per cycle into a local input VC)
+  int inj_vc = -1;
+  uint32_t inj_flit = 0;
+  int32_t inj_dest = -1;
+  uint32_t inj_size = 0;
+  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
+  size_t srcq_head = 0;
+  std::vector<uint32_t> srcq;
   // Bumped whenever one of this router's output VCs is released or, not busy, gets its last credit
   // back: the only changes that can turn a failed VC allocation into a success (a unicast head
   // fails only when every VC of its port is busy, a multicast branch when none is free and
   // empty; taking credits or VCs cannot help either).
   uint64_t vc_epoch = 0;
-  size_t srcq_head = 0;
-  std::vector<uint32_t> srcq;  // source queue of packet copies, one flit per cycle into a local input VC
-  // Separable model: the switch allocator's iSLIP pointers, per output port (grant) and per input
-  // port (accept).
-  uint8_t sa_grant[kNumPorts] = {}, sa_accept[kNumPorts] = {};
-  int rr_in = 0;  // speculative model: the arbiters' input port pointers (switch, VC allocation)
-  int rr_va = 0;
-  // -- lines 2-3: traversal --
   uint64_t link_free[4] = {0, 0, 0, 0};
+  RouterStats st;
   int nbr[4] = {-1, -1, -1, -1};
   int lat[4] = {0, 0, 0, 0};      // flit latency on the output link
   int ser[4] = {1, 1, 1, 1};      // cycles a flit occupies the output link
@@ -126,28 +124,22 @@ struct alignas(64) Router {
   // here so a traversal does not load the upstream router.
   int in_clat[4] = {0, 0, 0, 0};
   uint32_t in_ovc[4] = {0, 0, 0, 0};  // per input port: the upstream output VC 0's index in Impl::ovc
-  unsigned novc_ports = 0;  // bit op: some novc[op][*] is non-zero
-  // the packet being injected
-  int inj_vc = -1;
-  uint32_t inj_flit = 0;
-  int32_t inj_dest = -1;
-  uint32_t inj_size = 0;
-  uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
-  // -- lines 4-5: counters --
-  RouterStats st;
-  LinkStats ls[4];
-  // -- cold --
-  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released.
+  // novc[op][ip]: VCs of input port ip parked until an output VC of port op is released;
+  // novc_ports bit op: some novc[op][*] is non-zero.
   uint16_t novc[4][kNumPorts] = {};
+  unsigned novc_ports = 0;
+  LinkStats ls[4];
   int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
   bool chip[4] = {false, false, false, false};
   uint64_t sleep_since = 0;
+  // Separable model: the cycle in which the router's first flits arrived while it held nothing
+  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
+  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
+  uint64_t quiet_at = ~uint64_t(0);
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
-  bool may_inject() const { return !inj_blocked & has_source(); }  // (one branch for both)
+  bool may_inject() const { return !inj_blocked && has_source(); }
 };
-// The prefix of Router that visits, traversals and events use.
-inline constexpr size_t kRouterHotBytes = offsetof(Router, novc);
 
 // Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
 // router activation order and delivery order); credits only add to counters, so they live in a
@@ -205,7 +197,7 @@ inline KSet<NVC> later_than(const uint64_t* when, int n, uint64_t t) {
 }
 
 }  // namespace detail
-using detail::ctz_k, detail::kRouterHotBytes, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
+using detail::ctz_k, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
     detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
 
 struct Network::Impl {
@@ -249,7 +241,6 @@ struct Network::Impl {
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
-  bool any_sink = false;  // some router has a sink (else every ejection is accepted at once)
   std::vector<std::vector<Event>> cal;
   // Credit returns: the output VC's index and its router (a division per credit otherwise).
   struct Credit {
@@ -646,14 +637,11 @@ struct Network::Impl {
   __attribute__((always_inline)) unsigned sa_outputs(Router& r, int node, int ip, int vc, size_t i, const InVC& iv,
                                                      const OutVC* op0, int nv, uint64_t t, SinkCheck& sk, bool& tmr,
                                                      uint64_t& s_no_credit, uint64_t& s_sink) {
-    if ((iv.nout == 1) & !((iv.out_port[0] == kLocal) & any_sink)) {
-      // The common case, one branch: the general loop below, minus its tests. A local branch
-      // without any sink is always accepted (no credit, no link): its tests are masked off here
-      // rather than branched on (whether a flit leaves the mesh here is a coin flip).
+    if (iv.nout == 1 && iv.out_port[0] != kLocal) {
+      // The common case, one non-local branch: the general loop below, minus its tests.
       const int op = iv.out_port[0];
-      const bool out = op != kLocal;
-      const int oi = (op & 3) * nv + iv.out_vc[0];  // (a valid index for the local port too)
-      const bool no_credit = (op0[oi].credits <= 0) & out, link_busy = (r.link_free[op & 3] > t) & out;
+      const int oi = op * nv + iv.out_vc[0];
+      const bool no_credit = op0[oi].credits <= 0, link_busy = r.link_free[op] > t;
       if (no_credit | link_busy) {
         tmr |= link_busy;
         if (no_credit) {

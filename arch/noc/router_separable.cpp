@@ -209,11 +209,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       tmr |= (cand & late) != 0;
       cand &= ~late;
     }
-    // (one branch for the three tests: which case a visit is in is a coin flip; the top bit makes
-    // the index valid when cand is empty and leaves a lone candidate's index as it is)
-    const bool one_cand = (cand != 0) & ((cand & (cand - 1)) == 0) &
-                          (ivc[base0 + size_t(ctz_k(cand | K(1) << (NI - 1)))].nout == 1);
-    if (one_cand) {
+    if (cand && !(cand & (cand - 1)) && ivc[base0 + size_t(ctz_k(cand))].nout == 1) {
       // One candidate with one branch (most visits with a candidate): if it can go, iSLIP grants
       // and accepts it, the pointers moving as for any match; the general code below gives the
       // same with its request sets and loops.
@@ -263,14 +259,10 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       // Input ip's VC for output op: the first of its VCs requesting op in round-robin order, from
       // the port's pointer upwards, then from 0 (the pointer moves only when ip crosses, after
       // this is asked).
-      // The lane is rotated so that bit j is VC (rot + j) mod V (no branch: which VCs request is
-      // a coin flip).
       auto vc_for = [&](int ip, int op) __attribute__((always_inline)) {
-        const unsigned vm = (1u << V) - 1;
-        const unsigned lane = unsigned(want[op] >> (ip * V)) & vm;
-        const int rot = rr ? r.rr_vc[ip] : 0;
-        const int vc = __builtin_ctz(((lane >> rot) | (lane << (V - rot))) & vm) + rot;
-        return vc - (V & -int(vc >= V));
+        const unsigned lane = unsigned(want[op] >> (ip * V)) & ((1u << V) - 1);
+        const unsigned after = rr ? lane & (~0u << r.rr_vc[ip]) : lane;
+        return __builtin_ctz(after ? after : lane);
       };
       unsigned crossed = 0;
       if (n_eligible == 1 && !any_fork) {
