@@ -24,7 +24,7 @@ namespace {
 
 std::string find_mspk_ops() {
   if (const char* e = std::getenv("SPIKECHIP_SHARED")) return std::string(e) + "/reference/mspk_ops.py";
-  // The shared folder sits beside the repo checkout (CI, /work/main) or beside the worktrees' parent.
+  // The shared folder sits beside the repo checkout (as on CI) or beside a worktree's parent folder.
   for (const char* rel : {"/../shared", "/../../shared"}) {
     fs::path p = fs::path(SPIKECHIP_SOURCE_DIR + std::string(rel)) / "reference/mspk_ops.py";
     if (fs::exists(p)) return fs::canonical(p).string();

@@ -7,7 +7,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _shared():
-    # CI puts the shared material at <repo>/../shared; a worktree under /work/wt sees it two
+    # CI puts the shared material at <repo>/../shared; a worktree one folder deeper sees it two
     # levels up. SPIKECHIP_SHARED overrides both.
     if os.environ.get("SPIKECHIP_SHARED"):
         return os.environ["SPIKECHIP_SHARED"]

@@ -3,7 +3,7 @@ sweep JSON for the report-page tests, until the tests can use a real `spikechip 
 
 The numbers are derived, not typed in: a small Meta-SpikeFormer-shaped graph (~30 nodes) on a 4x4
 chip, seeded firing rates, SOPs = input spikes x fan-out, cycles = work / lanes, energies = event
-counts x the 45 nm constants of /work/shared/docs/energy-constants.md, XY routes for link flits.
+counts x the 45 nm constants of ../shared/docs/energy-constants.md, XY routes for link flits.
 Every total is the sum of its parts, so the page's own consistency checks must pass.
 """
 import json
