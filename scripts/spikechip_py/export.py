@@ -11,7 +11,6 @@ import fnmatch
 import hashlib
 import inspect
 import json
-import math
 import os
 import re
 import tempfile
