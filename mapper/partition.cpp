@@ -96,9 +96,12 @@ Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& cor
       what += fmt::format("needs {} of membrane SRAM for its smallest group but a core has {} (short by {}); ",
                           fmt_bytes(m_need), fmt_bytes(core.membrane_sram_bytes),
                           fmt_bytes(m_need - core.membrane_sram_bytes));
-    throw Error(fmt::format("mapper: layer {} does not fit one core even at its smallest group: {}"
+    // Residual streams have been cut at their Adds before this error can stand (mapper.cpp); what
+    // is left is one output channel (head) at one pixel, and its inputs are never split.
+    throw Error(fmt::format("mapper: layer {} does not fit one core even at its smallest group (one output "
+                            "channel{}, one pixel; the mapper does not split a channel's inputs across cores): {}"
                             "use a chip with larger core.weight_sram_bytes / core.membrane_sram_bytes",
-                            cluster_label(g, c), what));
+                            cluster_label(g, c), c.sdsa ? " head" : "", what));
   }
   return *best;
 }
