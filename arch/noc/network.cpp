@@ -184,16 +184,14 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
 
 
 void Network::Impl::release_pending(uint64_t t) {
-  while (!pending.empty() && std::get<0>(pending.top()) <= t) {
-    const uint32_t pkt = std::get<2>(pending.top());
-    pending.pop();
+  pending.release(t, [&](uint32_t pkt) {
     const Packet& pk = packets[pkt].p;
     const uint32_t cid = new_copy(pkt, pk.dests);
     Router& r = routers[pk.src];
     r.srcq.push_back(cid);
     r.quiet_at = ~uint64_t(0);  // it has a packet to inject: visit it
     activate(pk.src, t);
-  }
+  });
 }
 
 void Network::Impl::cycle(uint64_t t) {
@@ -355,7 +353,7 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
     }
     I.packets[rec].remaining = uint32_t(q.dests.size());
     I.packets[rec].p = std::move(q);
-    I.pending.push({cycle, I.seq++, rec});
+    I.pending.push(cycle, rec);
     ++I.tot.packets_injected;
   };
   pk.id = id;
@@ -379,7 +377,7 @@ uint64_t Network::next_event_cycle() const {
   // Asleep routers wait for events or injections only, so they need no cycle of their own.
   if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
   uint64_t next = kNever;
-  if (!impl_->pending.empty()) next = std::get<0>(impl_->pending.top());
+  if (!impl_->pending.empty()) next = impl_->pending.next_cycle();
   if (!impl_->wakes.empty()) next = std::min(next, impl_->wakes.top().first);
   if (next != kNever) return std::max(now_, next);
   return kNever;
@@ -389,7 +387,7 @@ void Network::advance_to(uint64_t cycle) {
   auto& I = *impl_;
   while (now_ < cycle) {
     if (I.active.empty() && I.events_pending == 0) {
-      uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      uint64_t next = I.pending.empty() ? kNever : I.pending.next_cycle();
       if (!I.wakes.empty()) next = std::min(next, I.wakes.top().first);
       if (next >= cycle) {
         now_ = cycle;

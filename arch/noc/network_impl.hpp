@@ -6,6 +6,7 @@
 #pragma once
 
 #include "arch/noc/network.hpp"
+#include "arch/noc/pending_queue.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -256,9 +257,7 @@ struct Network::Impl {
   std::vector<uint32_t> free_copies;
   std::deque<PacketRec> packets;
   std::vector<uint32_t> free_packets;
-  using Pending = std::tuple<uint64_t, uint64_t, uint32_t>;  // (cycle, sequence, packet record)
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
-  uint64_t seq = 0;
+  PendingQueue pending;  // packets not yet released to their source router
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
   uint64_t asleep_count = 0;
