@@ -98,12 +98,12 @@ void Network::Impl::process_events(uint64_t t) {
     if (e.type == EvType::Arrive) {
       Router& r = routers[e.node];
       if (sep & !r.active & !r.asleep & (r.buffered == 0)) r.quiet_at = t;  // (no source: it would be active)
-      push(vci(int(e.node), e.port, e.vc), e.flit);
+      push(vci(int(e.node), e.port, e.vc), e.flit(arrival_ready(t, e.body.idx)));
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
       activate(int(e.node), t);
     } else {
-      eject(int(e.node), Flit(e.flit), t);
+      eject(int(e.node), e.flit(0), t);
     }
   }
   events_pending -= bucket.size();
@@ -163,7 +163,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_blocked = true;
     return;
   }
-  push(base + r.inj_vc, Flit{t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
+  push(base + r.inj_vc, Flit{{cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size}, t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;
   ++net.flits_in_network_;

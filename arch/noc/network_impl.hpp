@@ -28,12 +28,16 @@ namespace detail {
 
 inline int opposite(int p) { return (p + 2) & 3; }
 
-struct Flit {
-  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
+// What a flit carries over a link (an Event holds this part only, 16 bytes copied as one).
+struct FlitBody {
   uint32_t copy;     // which (packet, destination subset) this flit belongs to
   int32_t dest;      // the copy's only destination, or -1 for a multicast set (route without a lookup)
   uint32_t idx;      // flit index in the packet
   bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
+};
+// A flit in an input buffer.
+struct Flit : FlitBody {
+  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
 };
 
 // Input VC state, split by use. InVC is what the switch allocator reads for every candidate VC
@@ -50,9 +54,10 @@ struct InVC {
 static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
 
 // Whether the head won VC allocation (out ports/VCs valid until the tail) is bit vc of
-// Router::al[port] only, so a traversal's bookkeeping does not touch this record.
+// Router::al[port] only, so a traversal's bookkeeping does not touch this record. out_copy and
+// out_dest are written for a fork only (InVC::nout > 1): a packet with one branch leaves with
+// the flit's own copy and destination, so its VC allocation does not touch this record either.
 struct InVCRoute {
-  bool forked = false;
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
   bool failed = false;
@@ -144,15 +149,20 @@ struct Router {
 
 // Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
 // router activation order and delivery order); credits only add to counters, so they live in a
-// separate ring of 4-byte output-VC indices.
+// separate ring of 4-byte output-VC indices. An event carries the flit without its ready cycle:
+// that is a function of the arrival cycle (Impl::arrival_ready), so an event is 24 bytes, not 32.
 enum class EvType : uint8_t { Arrive, Eject };
 struct Event {
-  EvType type;
-  uint8_t port;
-  uint16_t vc;
   uint32_t node;
-  Flit flit;
+  uint16_t vc;
+  uint8_t port;
+  EvType type;
+  FlitBody body;
+  Event(EvType ty, int po, int v, uint32_t n, const FlitBody& f)
+      : node(n), vc(uint16_t(v)), port(uint8_t(po)), type(ty), body(f) {}
+  Flit flit(uint64_t ready) const { return Flit{body, ready}; }
 };
+static_assert(sizeof(Event) == 24, "an event is three words");
 
 struct Copy {
   uint32_t pkt;
@@ -500,6 +510,11 @@ struct Network::Impl {
   static unsigned rotate_ports(unsigned m, int start) {
     return ((m >> start) | (m << (kNumPorts - start))) & ((1u << kNumPorts) - 1);
   }
+  // The ready cycle of a flit arriving over a link in cycle t: heads take P stages, body flits
+  // Pbody (a select, not a branch: one flit in packet_size is a head).
+  uint64_t arrival_ready(uint64_t t, uint32_t idx) const {
+    return t + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(idx == 0)));
+  }
   void process_events(uint64_t t);
   void eject(int node, const Flit& f, uint64_t t);
 
@@ -515,10 +530,7 @@ struct Network::Impl {
       iv.nout = 1;
       iv.out_port[0] = uint8_t(port);
       iv.out_vc[0] = uint8_t(vc);
-      ir.out_copy[0] = f.copy;
-      ir.out_dest[0] = f.dest;
-      ir.forked = false;
-      return true;
+      return true;  // (a lone branch needs no route record: traverse() sends the flit as it is)
     }
     // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
@@ -537,17 +549,13 @@ struct Network::Impl {
       ++nb;
     }
     iv.nout = 0;
-    ir.forked = nb > 1;
     for (int port = 0; port < kNumPorts; ++port) {
       if (!(mask & (1 << port))) continue;
       if (port != kLocal) out(node, port, vcs[port]).busy = true;
       const int b = iv.nout++;
       iv.out_port[b] = uint8_t(port);
       iv.out_vc[b] = uint8_t(vcs[port]);
-      if (nb == 1) {
-        ir.out_copy[b] = f.copy;
-        ir.out_dest[b] = -1;
-      } else {
+      if (nb > 1) {  // (a lone branch keeps the flit's copy, as above)
         std::vector<int> sub;
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
@@ -580,9 +588,7 @@ struct Network::Impl {
     r.vc_epoch += tail;
     if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
     const int lat = r.lat[op], ser = r.ser[op];
-    // Heads take P stages, body flits Pbody: a select, not a branch (one flit in packet_size is a head).
-    nf.ready = t + uint64_t(lat) + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(nf.idx == 0)));
-    schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
+    schedule(t + lat, Event(EvType::Arrive, opposite(op), vc, uint32_t(r.nbr[op]), nf));
     r.link_free[op] = t + ser;
     ++r.ls[op].flits;  // network link totals are summed from these in totals()
     r.ls[op].busy_cycles += ser;
@@ -598,17 +604,19 @@ struct Network::Impl {
   // the flit was a tail.
   bool traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
     InVC& iv = ivc[i];
-    InVCRoute& ir = ivr[i];
     const Flit f = take_front(r, ip, vc, i, t);
     net.flits_in_network_ += iv.nout - 1;
+    const bool forked = iv.nout > 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      const Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
+      // A lone branch carries the flit's own copy and destination (allocate() and the separable
+      // VC allocator do not write the route record for it).
+      const Flit nf = forked ? Flit{{ivr[i].out_copy[b], ivr[i].out_dest[b], f.idx, f.last}, 0} : f;
       ++r.st.traversals;
-      if (op == kLocal) schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
+      if (op == kLocal) schedule(t + 1, Event(EvType::Eject, kLocal, 0, uint32_t(node), nf));
       else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
     }
-    if (f.last & ir.forked) release_copy(f.copy);
+    if (f.last & forked) release_copy(f.copy);
     finish(r, ip, vc, f.last, t);
     return f.last;
   }

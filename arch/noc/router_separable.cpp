@@ -96,8 +96,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       const int op = unicast_port(node, f.dest);
       if (op == kLocal) {  // the ejection port has no VCs to allocate
         InVC& iv = ivc[i];
-        iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;
-        ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
+        iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;  // (a lone branch: no route record)
         won_vc(ip, vc, k);
         continue;
       }
@@ -164,10 +163,8 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
         }
         out(node, op, got).busy = true;
-        const Flit& f = front(i);
         InVC& iv = ivc[i];
         iv.nout = 1, iv.out_port[0] = uint8_t(op), iv.out_vc[0] = uint8_t(got);
-        ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
         won_vc(ip, vc, k);
       }
     }
