@@ -139,7 +139,6 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     const Copy& c = copies[cid];
     r.inj_size = uint32_t(packets[c.pkt].p.size_flits);
     r.inj_whole = c.dests.size() > 1;
-    r.inj_dest = c.dests.size() == 1 ? c.dests[0] : -1;
     r.inj_known = true;
   }
   if (r.inj_vc < 0) {
@@ -163,7 +162,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_blocked = true;
     return;
   }
-  push(base + r.inj_vc, Flit{{cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size}, t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
+  push(base + r.inj_vc, Flit{{cid, r.inj_flit, r.inj_flit + 1 == r.inj_size}, t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;
   ++net.flits_in_network_;

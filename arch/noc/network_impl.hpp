@@ -28,17 +28,20 @@ namespace detail {
 
 inline int opposite(int p) { return (p + 2) & 3; }
 
-// What a flit carries over a link (an Event holds this part only, 16 bytes copied as one).
+// What a flit carries over a link (an Event holds this part only). Its copy's destination is
+// Impl::copy_dest[copy], looked up by a head's VC allocation only, so a flit is 16 bytes (four
+// to a cache line: the flit buffer's store on arrival and load at traversal were the hottest
+// memory accesses of `spikechip noc`).
 struct FlitBody {
-  uint32_t copy;     // which (packet, destination subset) this flit belongs to
-  int32_t dest;      // the copy's only destination, or -1 for a multicast set (route without a lookup)
-  uint32_t idx;      // flit index in the packet
-  bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
+  uint32_t copy;          // which (packet, destination subset) this flit belongs to
+  uint32_t idx : 31;      // flit index in the packet (Packet::size_flits is an int)
+  uint32_t last : 1;      // tail flit (kept in the flit so the hot path needs no packet lookup)
 };
 // A flit in an input buffer.
 struct Flit : FlitBody {
   uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
 };
+static_assert(sizeof(Flit) == 16, "four flits to a cache line");
 
 // Input VC state, split by use. InVC is what the switch allocator reads for every candidate VC
 // each cycle (16 bytes, four per cache line; at saturation the allocator scan is memory-bound);
@@ -54,15 +57,14 @@ struct InVC {
 static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
 
 // Whether the head won VC allocation (out ports/VCs valid until the tail) is bit vc of
-// Router::al[port] only, so a traversal's bookkeeping does not touch this record. out_copy and
-// out_dest are written for a fork only (InVC::nout > 1): a packet with one branch leaves with
-// the flit's own copy and destination, so its VC allocation does not touch this record either.
+// Router::al[port] only, so a traversal's bookkeeping does not touch this record. out_copy is
+// written for a fork only (InVC::nout > 1): a packet with one branch leaves with the flit's own
+// copy, so its VC allocation does not touch this record either.
 struct InVCRoute {
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
   bool failed = false;
   uint32_t out_copy[kNumPorts];
-  int32_t out_dest[kNumPorts];
   uint64_t fail_epoch = 0;
 };
 
@@ -76,7 +78,7 @@ struct OutVC {
   int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
-struct Router {
+struct alignas(64) Router {
   // Fields are ordered by use: the first cache line holds what every visit reads (occupancy,
   // per-port VC masks, arbiter pointers, the injection state); what only a traversal or an event
   // touches follows. A router visit at saturation is memory-bound, so this is worth keeping.
@@ -95,13 +97,18 @@ struct Router {
   // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
   // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
   bool asleep = false;
-  // The head copy's size and destination, looked up once per copy: at saturation a router asks
-  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
-  bool inj_known = false, inj_whole = false;
   // The packet being injected (or the next one's head) found no room in the local input VCs;
   // only a local flit leaving the router (take_front) can change that, so until then the source
   // is not tried (at saturation it was tried, and refused, every cycle).
   bool inj_blocked = false;
+  // Separable model: the cycle in which the router's first flits arrived while it held nothing
+  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
+  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
+  // (In the first cache line: every visit and every arrival reads it.)
+  uint64_t quiet_at = ~uint64_t(0);
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
   int rr_in = 0;
   int rr_va = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
@@ -111,7 +118,6 @@ struct Router {
   // injection (source queue of packet copies, one flit per cycle into a local input VC)
   int inj_vc = -1;
   uint32_t inj_flit = 0;
-  int32_t inj_dest = -1;
   uint32_t inj_size = 0;
   uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   size_t srcq_head = 0;
@@ -138,10 +144,6 @@ struct Router {
   int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
   bool chip[4] = {false, false, false, false};
   uint64_t sleep_since = 0;
-  // Separable model: the cycle in which the router's first flits arrived while it held nothing
-  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
-  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
-  uint64_t quiet_at = ~uint64_t(0);
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
   bool may_inject() const { return !inj_blocked && has_source(); }
@@ -150,7 +152,7 @@ struct Router {
 // Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
 // router activation order and delivery order); credits only add to counters, so they live in a
 // separate ring of 4-byte output-VC indices. An event carries the flit without its ready cycle:
-// that is a function of the arrival cycle (Impl::arrival_ready), so an event is 24 bytes, not 32.
+// that is a function of the arrival cycle (Impl::arrival_ready), so an event is 16 bytes.
 enum class EvType : uint8_t { Arrive, Eject };
 struct Event {
   uint32_t node;
@@ -162,7 +164,7 @@ struct Event {
       : node(n), vc(uint16_t(v)), port(uint8_t(po)), type(ty), body(f) {}
   Flit flit(uint64_t ready) const { return Flit{body, ready}; }
 };
-static_assert(sizeof(Event) == 24, "an event is three words");
+static_assert(sizeof(Event) == 16, "an event is two words");
 
 struct Copy {
   uint32_t pkt;
@@ -264,6 +266,8 @@ struct Network::Impl {
   // deques: references stay valid while sinks inject new packets from deliver() and while a
   // fork creates copies from a copy being read.
   std::deque<Copy> copies;
+  // Per copy: its only destination, or -1 for a multicast set (what a head's route needs).
+  std::vector<int32_t> copy_dest;
   std::vector<uint32_t> free_copies;
   std::deque<PacketRec> packets;
   std::vector<uint32_t> free_packets;
@@ -441,7 +445,9 @@ struct Network::Impl {
     } else {
       id = uint32_t(copies.size());
       copies.push_back(Copy{pkt, dests});
+      copy_dest.push_back(-1);
     }
+    copy_dest[id] = dests.size() == 1 ? dests[0] : -1;
     return id;
   }
   void release_copy(uint32_t id) {
@@ -519,8 +525,8 @@ struct Network::Impl {
   void eject(int node, const Flit& f, uint64_t t);
 
   bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
-    if (f.dest >= 0) {
-      const int port = unicast_port(node, f.dest);
+    if (const int dest = copy_dest[f.copy]; dest >= 0) {
+      const int port = unicast_port(node, dest);
       int vc = 0;
       if (port != kLocal) {
         vc = free_vc(node, port, false);
@@ -559,7 +565,6 @@ struct Network::Impl {
         std::vector<int> sub;
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
-        ir.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
         ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
       }
     }
@@ -609,9 +614,9 @@ struct Network::Impl {
     const bool forked = iv.nout > 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      // A lone branch carries the flit's own copy and destination (allocate() and the separable
+      // A lone branch carries the flit's own copy (allocate() and the separable
       // VC allocator do not write the route record for it).
-      const Flit nf = forked ? Flit{{ivr[i].out_copy[b], ivr[i].out_dest[b], f.idx, f.last}, 0} : f;
+      const Flit nf = forked ? Flit{{ivr[i].out_copy[b], f.idx, f.last}, 0} : f;
       ++r.st.traversals;
       if (op == kLocal) schedule(t + 1, Event(EvType::Eject, kLocal, 0, uint32_t(node), nf));
       else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);

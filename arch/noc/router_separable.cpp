@@ -89,11 +89,12 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       const int ip = k / V, vc = k % V;
       const size_t i = base0 + size_t(k);
       const Flit& f = front(i);
-      if (f.dest < 0) {
+      const int dest = copy_dest[f.copy];
+      if (dest < 0) {
         mcs |= K(1) << k;
         continue;
       }
-      const int op = unicast_port(node, f.dest);
+      const int op = unicast_port(node, dest);
       if (op == kLocal) {  // the ejection port has no VCs to allocate
         InVC& iv = ivc[i];
         iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;  // (a lone branch: no route record)
