@@ -98,7 +98,7 @@ void Network::Impl::process_events(uint64_t t) {
     if (e.type == EvType::Arrive) {
       Router& r = routers[e.node];
       if (sep & !r.active & !r.asleep & (r.buffered == 0)) r.quiet_at = t;  // (no source: it would be active)
-      push(vci(int(e.node), e.port, e.vc), e.flit(arrival_ready(t, e.body.idx)));
+      push(vci(int(e.node), e.port, e.vc), e.flit(arrival_ready(t, e.body)));
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
       activate(int(e.node), t);
@@ -114,7 +114,7 @@ void Network::Impl::eject(int node, const Flit& f, uint64_t t) {
   --net.flits_in_network_;
   ++tot.flits_ejected;
   last_progress = t;
-  if (!f.last) return;
+  if (!f.last()) return;
   const uint32_t pkt = copies[f.copy].pkt;
   const PacketRec& pr = packets[pkt];
   ++tot.packets_delivered;
@@ -162,7 +162,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_blocked = true;
     return;
   }
-  push(base + r.inj_vc, Flit{{cid, r.inj_flit, r.inj_flit + 1 == r.inj_size}, t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
+  push(base + r.inj_vc, Flit{FlitBody::make(cid, r.inj_flit, copy_dest[cid], r.inj_flit + 1 == r.inj_size), t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;
   ++net.flits_in_network_;
@@ -285,7 +285,7 @@ std::string Network::Impl::describe() const {
         const Packet& pk = packets[c.pkt].p;
         os << "  router (" << n % p.width << "," << n / p.width << ") in " << port_name(ip) << " vc" << v
            << ": " << iv.n << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
-           << ", src " << pk.src << ", flit " << f.idx << "/" << pk.size_flits << ", dests";
+           << ", src " << pk.src << ", flit " << f.idx() << "/" << pk.size_flits << ", dests";
         for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
         if (c.dests.size() > 8) os << " ...";
         os << ")";
@@ -331,6 +331,8 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
   if (pk.src < 0 || pk.src >= N) throw Error("network: packet source core " + std::to_string(pk.src) + " out of range");
   if (pk.dests.empty()) throw Error("network: packet from core " + std::to_string(pk.src) + " has no destination");
   if (pk.size_flits < 1) throw Error("network: packet size must be >= 1 flit");
+  // (A body flit carries its index in 30 bits, FlitBody.)
+  if (uint64_t(pk.size_flits) > kFlitLow) throw Error("network: packet size must be below 2^30 flits");
   std::sort(pk.dests.begin(), pk.dests.end());
   pk.dests.erase(std::unique(pk.dests.begin(), pk.dests.end()), pk.dests.end());
   for (int d : pk.dests)

@@ -28,14 +28,25 @@ namespace detail {
 
 inline int opposite(int p) { return (p + 2) & 3; }
 
-// What a flit carries over a link (an Event holds this part only). Its copy's destination is
-// Impl::copy_dest[copy], looked up by a head's VC allocation only, so a flit is 16 bytes (four
-// to a cache line: the flit buffer's store on arrival and load at traversal were the hottest
-// memory accesses of `spikechip noc`).
+// What a flit carries over a link (an Event holds this part only): 8 bytes, so a buffered flit
+// is 16 (four to a cache line: the flit buffer's store on arrival and load at traversal were the
+// hottest memory accesses of `spikechip noc`). Only a head needs its copy's destination (for its
+// route) and only a body flit a non-zero index, so they share bits (kFlitLow: Network::inject
+// and the constructor keep packet sizes and node counts below 2^30).
+constexpr uint32_t kFlitLow = (1u << 30) - 1;
 struct FlitBody {
-  uint32_t copy;          // which (packet, destination subset) this flit belongs to
-  uint32_t idx : 31;      // flit index in the packet (Packet::size_flits is an int)
-  uint32_t last : 1;      // tail flit (kept in the flit so the hot path needs no packet lookup)
+  uint32_t copy;  // which (packet, destination subset) this flit belongs to
+  // Bit 31: tail (kept in the flit so the hot path needs no packet lookup); bit 30: head (index
+  // 0); bits 0-29: a head's destination + 1 (0: a multicast set), a body flit's index.
+  uint32_t aux;
+  static FlitBody make(uint32_t copy, uint32_t idx, int32_t dest, bool last) {
+    return {copy, uint32_t(last) << 31 | (idx == 0 ? 1u << 30 | uint32_t(dest + 1) : idx)};
+  }
+  bool last() const { return aux >> 31; }
+  bool head() const { return (aux >> 30) & 1; }
+  uint32_t idx() const { return head() ? 0 : aux & kFlitLow; }
+  // The copy's only destination, or -1 for a multicast set (route without a lookup); heads only.
+  int32_t dest() const { return int32_t(aux & kFlitLow) - 1; }
 };
 // A flit in an input buffer.
 struct Flit : FlitBody {
@@ -210,7 +221,7 @@ inline KSet<NVC> later_than(const uint64_t* when, int n, uint64_t t) {
 }
 
 }  // namespace detail
-using detail::ctz_k, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
+using detail::ctz_k, detail::kFlitLow, detail::FlitBody, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
     detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
 
 struct Network::Impl {
@@ -266,7 +277,7 @@ struct Network::Impl {
   // deques: references stay valid while sinks inject new packets from deliver() and while a
   // fork creates copies from a copy being read.
   std::deque<Copy> copies;
-  // Per copy: its only destination, or -1 for a multicast set (what a head's route needs).
+  // Per copy: its only destination, or -1 for a multicast set (what a head flit carries).
   std::vector<int32_t> copy_dest;
   std::vector<uint32_t> free_copies;
   std::deque<PacketRec> packets;
@@ -288,6 +299,8 @@ struct Network::Impl {
         Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
         cdelay(sep ? 1 : 0), inj_lat(sep ? 2 : 1) {
     const int N = p.width * p.height;
+    // (A head flit carries destination + 1 in 30 bits, FlitBody; far beyond any memory anyway.)
+    if (uint64_t(N) >= kFlitLow) throw Error("network: more than 2^30 - 2 nodes");
     routers.resize(N);
     sinks.assign(N, nullptr);
     while ((1 << cap_shift) < D) ++cap_shift;
@@ -518,14 +531,14 @@ struct Network::Impl {
   }
   // The ready cycle of a flit arriving over a link in cycle t: heads take P stages, body flits
   // Pbody (a select, not a branch: one flit in packet_size is a head).
-  uint64_t arrival_ready(uint64_t t, uint32_t idx) const {
-    return t + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(idx == 0)));
+  uint64_t arrival_ready(uint64_t t, const FlitBody& f) const {
+    return t + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(f.head())));
   }
   void process_events(uint64_t t);
   void eject(int node, const Flit& f, uint64_t t);
 
   bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
-    if (const int dest = copy_dest[f.copy]; dest >= 0) {
+    if (const int dest = f.dest(); dest >= 0) {
       const int port = unicast_port(node, dest);
       int vc = 0;
       if (port != kLocal) {
@@ -588,7 +601,7 @@ struct Network::Impl {
     OutVC& o = ovc[size_t(node) * 4 * V + oi];
     --o.credits;
     // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
-    const bool tail = nf.last;
+    const bool tail = nf.last();
     o.busy &= !tail;
     r.vc_epoch += tail;
     if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
@@ -616,14 +629,14 @@ struct Network::Impl {
       const int op = iv.out_port[b];
       // A lone branch carries the flit's own copy (allocate() and the separable
       // VC allocator do not write the route record for it).
-      const Flit nf = forked ? Flit{{ivr[i].out_copy[b], f.idx, f.last}, 0} : f;
+      const Flit nf = forked ? Flit{FlitBody::make(ivr[i].out_copy[b], f.idx(), copy_dest[ivr[i].out_copy[b]], f.last()), 0} : f;
       ++r.st.traversals;
       if (op == kLocal) schedule(t + 1, Event(EvType::Eject, kLocal, 0, uint32_t(node), nf));
       else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
     }
-    if (f.last & forked) release_copy(f.copy);
-    finish(r, ip, vc, f.last, t);
-    return f.last;
+    if (f.last() & forked) release_copy(f.copy);
+    finish(r, ip, vc, f.last(), t);
+    return f.last();
   }
   // traverse() for the common case, a single non-local branch (output port op, output VC index
   // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
@@ -633,8 +646,8 @@ struct Network::Impl {
     const Flit f = take_front(r, ip, vc, i, t);
     ++r.st.traversals;
     send(r, node, op, ivc[i].out_vc[0], oi, f, t);
-    finish(r, ip, vc, f.last, t);
-    return f.last;
+    finish(r, ip, vc, f.last(), t);
+    return f.last();
   }
 
   // Switch allocation's test of allocated input VC i = (ip, vc), whose head is past the router

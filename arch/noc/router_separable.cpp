@@ -89,7 +89,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       const int ip = k / V, vc = k % V;
       const size_t i = base0 + size_t(k);
       const Flit& f = front(i);
-      const int dest = copy_dest[f.copy];
+      const int dest = f.dest();
       if (dest < 0) {
         mcs |= K(1) << k;
         continue;
