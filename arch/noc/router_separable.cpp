@@ -142,7 +142,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
             const int ov = __builtin_ctz(fm);
             const int start = rr ? va_grant[op * V + ov] : 0;
             const K after = req[op] & (~K(0) << start);
-            gvc[ctz_k(after ? after : req[op])] |= uint16_t(1u << ov);
+            gvc[ctz_k(after | (req[op] & (K(0) - K(after == 0))))] |= uint16_t(1u << ov);
           }
         }
       }
@@ -158,7 +158,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           continue;
         }
         const unsigned after = rr ? g & (~0u << va_accept[k]) : g;
-        const int got = __builtin_ctz(after ? after : g);
+        const int got = __builtin_ctz(after | (g & (0u - unsigned(after == 0))));
         if (rr) {
           va_grant[op * V + got] = uint8_t(k + 1 == NI ? 0 : k + 1);
           va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
@@ -260,7 +260,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       auto vc_for = [&](int ip, int op) __attribute__((always_inline)) {
         const unsigned lane = unsigned(want[op] >> (ip * V)) & ((1u << V) - 1);
         const unsigned after = rr ? lane & (~0u << r.rr_vc[ip]) : lane;
-        return __builtin_ctz(after ? after : lane);
+        return __builtin_ctz(after | (lane & (0u - unsigned(after == 0))));  // (a select: a coin flip)
       };
       unsigned crossed = 0;
       if (n_eligible == 1 && !any_fork) {
