@@ -73,7 +73,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
 
     // -- VC allocation --
     K heads = NE & ~PK & ~AL0;
-    if (heads) {
+    {  // (unconditional: whether a visit has unallocated heads is a coin flip under load)
       const K rc_busy = later_than_t(va_from);  // route computation not done
       tmr |= (heads & rc_busy) != 0;
       heads &= ~rc_busy;
