@@ -98,12 +98,12 @@ void Network::Impl::process_events(uint64_t t) {
     if (e.type == EvType::Arrive) {
       Router& r = routers[e.node];
       if (sep & !r.active & !r.asleep & (r.buffered == 0)) r.quiet_at = t;  // (no source: it would be active)
-      push(vci(int(e.node), e.port, e.vc), e.flit);
+      push(vci(int(e.node), e.port, e.vc), e.flit(arrival_ready(t, e.body)));
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
       activate(int(e.node), t);
     } else {
-      eject(int(e.node), Flit(e.flit), t);
+      eject(int(e.node), e.flit(0), t);
     }
   }
   events_pending -= bucket.size();
@@ -114,7 +114,7 @@ void Network::Impl::eject(int node, const Flit& f, uint64_t t) {
   --net.flits_in_network_;
   ++tot.flits_ejected;
   last_progress = t;
-  if (!f.last) return;
+  if (!f.last()) return;
   const uint32_t pkt = copies[f.copy].pkt;
   const PacketRec& pr = packets[pkt];
   ++tot.packets_delivered;
@@ -139,7 +139,6 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     const Copy& c = copies[cid];
     r.inj_size = uint32_t(packets[c.pkt].p.size_flits);
     r.inj_whole = c.dests.size() > 1;
-    r.inj_dest = c.dests.size() == 1 ? c.dests[0] : -1;
     r.inj_known = true;
   }
   if (r.inj_vc < 0) {
@@ -163,7 +162,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
     r.inj_blocked = true;
     return;
   }
-  push(base + r.inj_vc, Flit{t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody), cid, r.inj_dest, r.inj_flit, r.inj_flit + 1 == r.inj_size});
+  push(base + r.inj_vc, Flit{FlitBody::make(cid, r.inj_flit, copy_dest[cid], r.inj_flit + 1 == r.inj_size), t + uint64_t(inj_lat) + uint64_t(r.inj_flit == 0 ? P : Pbody)});
   r.ne[kLocal] |= uint16_t(1u << r.inj_vc);
   ++r.buffered;
   ++net.flits_in_network_;
@@ -184,16 +183,14 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
 
 
 void Network::Impl::release_pending(uint64_t t) {
-  while (!pending.empty() && std::get<0>(pending.top()) <= t) {
-    const uint32_t pkt = std::get<2>(pending.top());
-    pending.pop();
+  pending.release(t, [&](uint32_t pkt) {
     const Packet& pk = packets[pkt].p;
     const uint32_t cid = new_copy(pkt, pk.dests);
     Router& r = routers[pk.src];
     r.srcq.push_back(cid);
     r.quiet_at = ~uint64_t(0);  // it has a packet to inject: visit it
     activate(pk.src, t);
-  }
+  });
 }
 
 void Network::Impl::cycle(uint64_t t) {
@@ -288,7 +285,7 @@ std::string Network::Impl::describe() const {
         const Packet& pk = packets[c.pkt].p;
         os << "  router (" << n % p.width << "," << n / p.width << ") in " << port_name(ip) << " vc" << v
            << ": " << iv.n << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
-           << ", src " << pk.src << ", flit " << f.idx << "/" << pk.size_flits << ", dests";
+           << ", src " << pk.src << ", flit " << f.idx() << "/" << pk.size_flits << ", dests";
         for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
         if (c.dests.size() > 8) os << " ...";
         os << ")";
@@ -334,6 +331,8 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
   if (pk.src < 0 || pk.src >= N) throw Error("network: packet source core " + std::to_string(pk.src) + " out of range");
   if (pk.dests.empty()) throw Error("network: packet from core " + std::to_string(pk.src) + " has no destination");
   if (pk.size_flits < 1) throw Error("network: packet size must be >= 1 flit");
+  // (A body flit carries its index in 30 bits, FlitBody.)
+  if (uint64_t(pk.size_flits) > kFlitLow) throw Error("network: packet size must be below 2^30 flits");
   std::sort(pk.dests.begin(), pk.dests.end());
   pk.dests.erase(std::unique(pk.dests.begin(), pk.dests.end()), pk.dests.end());
   for (int d : pk.dests)
@@ -355,7 +354,7 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
     }
     I.packets[rec].remaining = uint32_t(q.dests.size());
     I.packets[rec].p = std::move(q);
-    I.pending.push({cycle, I.seq++, rec});
+    I.pending.push(cycle, rec);
     ++I.tot.packets_injected;
   };
   pk.id = id;
@@ -379,7 +378,7 @@ uint64_t Network::next_event_cycle() const {
   // Asleep routers wait for events or injections only, so they need no cycle of their own.
   if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
   uint64_t next = kNever;
-  if (!impl_->pending.empty()) next = std::get<0>(impl_->pending.top());
+  if (!impl_->pending.empty()) next = impl_->pending.next_cycle();
   if (!impl_->wakes.empty()) next = std::min(next, impl_->wakes.top().first);
   if (next != kNever) return std::max(now_, next);
   return kNever;
@@ -389,7 +388,7 @@ void Network::advance_to(uint64_t cycle) {
   auto& I = *impl_;
   while (now_ < cycle) {
     if (I.active.empty() && I.events_pending == 0) {
-      uint64_t next = I.pending.empty() ? kNever : std::get<0>(I.pending.top());
+      uint64_t next = I.pending.empty() ? kNever : I.pending.next_cycle();
       if (!I.wakes.empty()) next = std::min(next, I.wakes.top().first);
       if (next >= cycle) {
         now_ = cycle;

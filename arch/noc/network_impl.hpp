@@ -6,6 +6,7 @@
 #pragma once
 
 #include "arch/noc/network.hpp"
+#include "arch/noc/pending_queue.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -27,13 +28,31 @@ namespace detail {
 
 inline int opposite(int p) { return (p + 2) & 3; }
 
-struct Flit {
-  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
-  uint32_t copy;     // which (packet, destination subset) this flit belongs to
-  int32_t dest;      // the copy's only destination, or -1 for a multicast set (route without a lookup)
-  uint32_t idx;      // flit index in the packet
-  bool last;         // tail flit (kept in the flit so the hot path needs no packet lookup)
+// What a flit carries over a link (an Event holds this part only): 8 bytes, so a buffered flit
+// is 16 (four to a cache line: the flit buffer's store on arrival and load at traversal were the
+// hottest memory accesses of `spikechip noc`). Only a head needs its copy's destination (for its
+// route) and only a body flit a non-zero index, so they share bits (kFlitLow: Network::inject
+// and the constructor keep packet sizes and node counts below 2^30).
+constexpr uint32_t kFlitLow = (1u << 30) - 1;
+struct FlitBody {
+  uint32_t copy;  // which (packet, destination subset) this flit belongs to
+  // Bit 31: tail (kept in the flit so the hot path needs no packet lookup); bit 30: head (index
+  // 0); bits 0-29: a head's destination + 1 (0: a multicast set), a body flit's index.
+  uint32_t aux;
+  static FlitBody make(uint32_t copy, uint32_t idx, int32_t dest, bool last) {
+    return {copy, uint32_t(last) << 31 | (idx == 0 ? 1u << 30 | uint32_t(dest + 1) : idx)};
+  }
+  bool last() const { return aux >> 31; }
+  bool head() const { return (aux >> 30) & 1; }
+  uint32_t idx() const { return head() ? 0 : aux & kFlitLow; }
+  // The copy's only destination, or -1 for a multicast set (route without a lookup); heads only.
+  int32_t dest() const { return int32_t(aux & kFlitLow) - 1; }
 };
+// A flit in an input buffer.
+struct Flit : FlitBody {
+  uint64_t ready;    // earliest switch-traversal cycle (arrival + pipeline_stages)
+};
+static_assert(sizeof(Flit) == 16, "four flits to a cache line");
 
 // Input VC state, split by use. InVC is what the switch allocator reads for every candidate VC
 // each cycle (16 bytes, four per cache line; at saturation the allocator scan is memory-bound);
@@ -49,14 +68,14 @@ struct InVC {
 static_assert(sizeof(InVC) == 16, "InVC is sized to share cache lines four ways");
 
 // Whether the head won VC allocation (out ports/VCs valid until the tail) is bit vc of
-// Router::al[port] only, so a traversal's bookkeeping does not touch this record.
+// Router::al[port] only, so a traversal's bookkeeping does not touch this record. out_copy is
+// written for a fork only (InVC::nout > 1): a packet with one branch leaves with the flit's own
+// copy, so its VC allocation does not touch this record either.
 struct InVCRoute {
-  bool forked = false;
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
   bool failed = false;
   uint32_t out_copy[kNumPorts];
-  int32_t out_dest[kNumPorts];
   uint64_t fail_epoch = 0;
 };
 
@@ -70,7 +89,7 @@ struct OutVC {
   int32_t waiter = -1;  // input VC index parked on this VC's next credit (Impl::park_credit), or -1
 };
 
-struct Router {
+struct alignas(64) Router {
   // Fields are ordered by use: the first cache line holds what every visit reads (occupancy,
   // per-port VC masks, arbiter pointers, the injection state); what only a traversal or an event
   // touches follows. A router visit at saturation is memory-bound, so this is worth keeping.
@@ -89,13 +108,18 @@ struct Router {
   // released (every wait is on credits, output VCs or the local VC, none on a timer or a sink).
   // Each slept cycle would have counted `inc` stalls and rotated the arbiters: applied on wake.
   bool asleep = false;
-  // The head copy's size and destination, looked up once per copy: at saturation a router asks
-  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
-  bool inj_known = false, inj_whole = false;
   // The packet being injected (or the next one's head) found no room in the local input VCs;
   // only a local flit leaving the router (take_front) can change that, so until then the source
   // is not tried (at saturation it was tried, and refused, every cycle).
   bool inj_blocked = false;
+  // Separable model: the cycle in which the router's first flits arrived while it held nothing
+  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
+  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
+  // (In the first cache line: every visit and every arrival reads it.)
+  uint64_t quiet_at = ~uint64_t(0);
+  // The head copy's size and destination, looked up once per copy: at saturation a router asks
+  // every cycle whether its full local VC can take a flit, and the lookups cost more than that.
+  bool inj_known = false, inj_whole = false;
   int rr_in = 0;
   int rr_va = 0;
   int rr_vc[kNumPorts] = {0, 0, 0, 0, 0};
@@ -105,7 +129,6 @@ struct Router {
   // injection (source queue of packet copies, one flit per cycle into a local input VC)
   int inj_vc = -1;
   uint32_t inj_flit = 0;
-  int32_t inj_dest = -1;
   uint32_t inj_size = 0;
   uint32_t local_busy = 0;  // bit v: local input VC v is taken by the packet being injected
   size_t srcq_head = 0;
@@ -132,10 +155,6 @@ struct Router {
   int clat[4] = {0, 0, 0, 0};     // credit latency back over the output link
   bool chip[4] = {false, false, false, false};
   uint64_t sleep_since = 0;
-  // Separable model: the cycle in which the router's first flits arrived while it held nothing
-  // (no flit, no packet to inject). Such flits are still in route computation or the pipeline,
-  // so its visit in that cycle could only note the timer: it is kept in the active list unvisited.
-  uint64_t quiet_at = ~uint64_t(0);
   uint64_t inc[4] = {0, 0, 0, 0};  // no_vc, no_credit, sink, arbitration per cycle
   bool has_source() const { return srcq_head < srcq.size(); }
   bool may_inject() const { return !inj_blocked && has_source(); }
@@ -143,15 +162,20 @@ struct Router {
 
 // Flit events (link arrival, ejection) keep their scheduling order within a cycle (it decides
 // router activation order and delivery order); credits only add to counters, so they live in a
-// separate ring of 4-byte output-VC indices.
+// separate ring of 4-byte output-VC indices. An event carries the flit without its ready cycle:
+// that is a function of the arrival cycle (Impl::arrival_ready), so an event is 16 bytes.
 enum class EvType : uint8_t { Arrive, Eject };
 struct Event {
-  EvType type;
-  uint8_t port;
-  uint16_t vc;
   uint32_t node;
-  Flit flit;
+  uint16_t vc;
+  uint8_t port;
+  EvType type;
+  FlitBody body;
+  Event(EvType ty, int po, int v, uint32_t n, const FlitBody& f)
+      : node(n), vc(uint16_t(v)), port(uint8_t(po)), type(ty), body(f) {}
+  Flit flit(uint64_t ready) const { return Flit{body, ready}; }
 };
+static_assert(sizeof(Event) == 16, "an event is two words");
 
 struct Copy {
   uint32_t pkt;
@@ -197,7 +221,7 @@ inline KSet<NVC> later_than(const uint64_t* when, int n, uint64_t t) {
 }
 
 }  // namespace detail
-using detail::ctz_k, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
+using detail::ctz_k, detail::kFlitLow, detail::FlitBody, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
     detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
 
 struct Network::Impl {
@@ -253,12 +277,12 @@ struct Network::Impl {
   // deques: references stay valid while sinks inject new packets from deliver() and while a
   // fork creates copies from a copy being read.
   std::deque<Copy> copies;
+  // Per copy: its only destination, or -1 for a multicast set (what a head flit carries).
+  std::vector<int32_t> copy_dest;
   std::vector<uint32_t> free_copies;
   std::deque<PacketRec> packets;
   std::vector<uint32_t> free_packets;
-  using Pending = std::tuple<uint64_t, uint64_t, uint32_t>;  // (cycle, sequence, packet record)
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
-  uint64_t seq = 0;
+  PendingQueue pending;  // packets not yet released to their source router
   uint64_t next_id = 0;
   uint64_t last_progress = 0;
   uint64_t asleep_count = 0;
@@ -275,6 +299,8 @@ struct Network::Impl {
         Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
         cdelay(sep ? 1 : 0), inj_lat(sep ? 2 : 1) {
     const int N = p.width * p.height;
+    // (A head flit carries destination + 1 in 30 bits, FlitBody; far beyond any memory anyway.)
+    if (uint64_t(N) >= kFlitLow) throw Error("network: more than 2^30 - 2 nodes");
     routers.resize(N);
     sinks.assign(N, nullptr);
     while ((1 << cap_shift) < D) ++cap_shift;
@@ -432,7 +458,9 @@ struct Network::Impl {
     } else {
       id = uint32_t(copies.size());
       copies.push_back(Copy{pkt, dests});
+      copy_dest.push_back(-1);
     }
+    copy_dest[id] = dests.size() == 1 ? dests[0] : -1;
     return id;
   }
   void release_copy(uint32_t id) {
@@ -501,12 +529,17 @@ struct Network::Impl {
   static unsigned rotate_ports(unsigned m, int start) {
     return ((m >> start) | (m << (kNumPorts - start))) & ((1u << kNumPorts) - 1);
   }
+  // The ready cycle of a flit arriving over a link in cycle t: heads take P stages, body flits
+  // Pbody (a select, not a branch: one flit in packet_size is a head).
+  uint64_t arrival_ready(uint64_t t, const FlitBody& f) const {
+    return t + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(f.head())));
+  }
   void process_events(uint64_t t);
   void eject(int node, const Flit& f, uint64_t t);
 
   bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
-    if (f.dest >= 0) {
-      const int port = unicast_port(node, f.dest);
+    if (const int dest = f.dest(); dest >= 0) {
+      const int port = unicast_port(node, dest);
       int vc = 0;
       if (port != kLocal) {
         vc = free_vc(node, port, false);
@@ -516,10 +549,7 @@ struct Network::Impl {
       iv.nout = 1;
       iv.out_port[0] = uint8_t(port);
       iv.out_vc[0] = uint8_t(vc);
-      ir.out_copy[0] = f.copy;
-      ir.out_dest[0] = f.dest;
-      ir.forked = false;
-      return true;
+      return true;  // (a lone branch needs no route record: traverse() sends the flit as it is)
     }
     // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
@@ -538,21 +568,16 @@ struct Network::Impl {
       ++nb;
     }
     iv.nout = 0;
-    ir.forked = nb > 1;
     for (int port = 0; port < kNumPorts; ++port) {
       if (!(mask & (1 << port))) continue;
       if (port != kLocal) out(node, port, vcs[port]).busy = true;
       const int b = iv.nout++;
       iv.out_port[b] = uint8_t(port);
       iv.out_vc[b] = uint8_t(vcs[port]);
-      if (nb == 1) {
-        ir.out_copy[b] = f.copy;
-        ir.out_dest[b] = -1;
-      } else {
+      if (nb > 1) {  // (a lone branch keeps the flit's copy, as above)
         std::vector<int> sub;
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
-        ir.out_dest[b] = sub.size() == 1 ? sub[0] : -1;
         ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
       }
     }
@@ -576,14 +601,12 @@ struct Network::Impl {
     OutVC& o = ovc[size_t(node) * 4 * V + oi];
     --o.credits;
     // A tail releases the output VC: as selects, since one flit in packet_size is a tail.
-    const bool tail = nf.last;
+    const bool tail = nf.last();
     o.busy &= !tail;
     r.vc_epoch += tail;
     if (tail & ((r.novc_ports >> op) & 1)) release_no_vc_waiters(r, node, op, t);
     const int lat = r.lat[op], ser = r.ser[op];
-    // Heads take P stages, body flits Pbody: a select, not a branch (one flit in packet_size is a head).
-    nf.ready = t + uint64_t(lat) + uint64_t(Pbody) + (uint64_t(P - Pbody) & (uint64_t(0) - uint64_t(nf.idx == 0)));
-    schedule(t + lat, Event{EvType::Arrive, uint8_t(opposite(op)), uint16_t(vc), uint32_t(r.nbr[op]), nf});
+    schedule(t + lat, Event(EvType::Arrive, opposite(op), vc, uint32_t(r.nbr[op]), nf));
     r.link_free[op] = t + ser;
     ++r.ls[op].flits;  // network link totals are summed from these in totals()
     r.ls[op].busy_cycles += ser;
@@ -599,19 +622,21 @@ struct Network::Impl {
   // the flit was a tail.
   bool traverse(Router& r, int node, int ip, int vc, size_t i, uint64_t t) {
     InVC& iv = ivc[i];
-    InVCRoute& ir = ivr[i];
     const Flit f = take_front(r, ip, vc, i, t);
     net.flits_in_network_ += iv.nout - 1;
+    const bool forked = iv.nout > 1;
     for (int b = 0; b < iv.nout; ++b) {
       const int op = iv.out_port[b];
-      const Flit nf{0, ir.out_copy[b], ir.out_dest[b], f.idx, f.last};
+      // A lone branch carries the flit's own copy (allocate() and the separable
+      // VC allocator do not write the route record for it).
+      const Flit nf = forked ? Flit{FlitBody::make(ivr[i].out_copy[b], f.idx(), copy_dest[ivr[i].out_copy[b]], f.last()), 0} : f;
       ++r.st.traversals;
-      if (op == kLocal) schedule(t + 1, Event{EvType::Eject, kLocal, 0, uint32_t(node), nf});
+      if (op == kLocal) schedule(t + 1, Event(EvType::Eject, kLocal, 0, uint32_t(node), nf));
       else send(r, node, op, iv.out_vc[b], op * V + iv.out_vc[b], nf, t);
     }
-    if (f.last & ir.forked) release_copy(f.copy);
-    finish(r, ip, vc, f.last, t);
-    return f.last;
+    if (f.last() & forked) release_copy(f.copy);
+    finish(r, ip, vc, f.last(), t);
+    return f.last();
   }
   // traverse() for the common case, a single non-local branch (output port op, output VC index
   // oi = op * V + vc): no branch loop, inlined into the switch allocator. With one branch the
@@ -621,8 +646,8 @@ struct Network::Impl {
     const Flit f = take_front(r, ip, vc, i, t);
     ++r.st.traversals;
     send(r, node, op, ivc[i].out_vc[0], oi, f, t);
-    finish(r, ip, vc, f.last, t);
-    return f.last;
+    finish(r, ip, vc, f.last(), t);
+    return f.last();
   }
 
   // Switch allocation's test of allocated input VC i = (ip, vc), whose head is past the router

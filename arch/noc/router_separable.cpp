@@ -73,7 +73,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
 
     // -- VC allocation --
     K heads = NE & ~PK & ~AL0;
-    if (heads) {
+    {  // (unconditional: whether a visit has unallocated heads is a coin flip under load)
       const K rc_busy = later_than_t(va_from);  // route computation not done
       tmr |= (heads & rc_busy) != 0;
       heads &= ~rc_busy;
@@ -89,15 +89,15 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       const int ip = k / V, vc = k % V;
       const size_t i = base0 + size_t(k);
       const Flit& f = front(i);
-      if (f.dest < 0) {
+      const int dest = f.dest();
+      if (dest < 0) {
         mcs |= K(1) << k;
         continue;
       }
-      const int op = unicast_port(node, f.dest);
+      const int op = unicast_port(node, dest);
       if (op == kLocal) {  // the ejection port has no VCs to allocate
         InVC& iv = ivc[i];
-        iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;
-        ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
+        iv.nout = 1, iv.out_port[0] = kLocal, iv.out_vc[0] = 0;  // (a lone branch: no route record)
         won_vc(ip, vc, k);
         continue;
       }
@@ -142,7 +142,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
             const int ov = __builtin_ctz(fm);
             const int start = rr ? va_grant[op * V + ov] : 0;
             const K after = req[op] & (~K(0) << start);
-            gvc[ctz_k(after ? after : req[op])] |= uint16_t(1u << ov);
+            gvc[ctz_k(after | (req[op] & (K(0) - K(after == 0))))] |= uint16_t(1u << ov);
           }
         }
       }
@@ -158,16 +158,14 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
           continue;
         }
         const unsigned after = rr ? g & (~0u << va_accept[k]) : g;
-        const int got = __builtin_ctz(after ? after : g);
+        const int got = __builtin_ctz(after | (g & (0u - unsigned(after == 0))));
         if (rr) {
           va_grant[op * V + got] = uint8_t(k + 1 == NI ? 0 : k + 1);
           va_accept[k] = uint8_t(got + 1 == V ? 0 : got + 1);
         }
         out(node, op, got).busy = true;
-        const Flit& f = front(i);
         InVC& iv = ivc[i];
         iv.nout = 1, iv.out_port[0] = uint8_t(op), iv.out_vc[0] = uint8_t(got);
-        ivr[i].out_copy[0] = f.copy, ivr[i].out_dest[0] = f.dest, ivr[i].forked = false;
         won_vc(ip, vc, k);
       }
     }
@@ -262,7 +260,7 @@ void Network::Impl::process_router_sep(int node, uint64_t t) {
       auto vc_for = [&](int ip, int op) __attribute__((always_inline)) {
         const unsigned lane = unsigned(want[op] >> (ip * V)) & ((1u << V) - 1);
         const unsigned after = rr ? lane & (~0u << r.rr_vc[ip]) : lane;
-        return __builtin_ctz(after ? after : lane);
+        return __builtin_ctz(after | (lane & (0u - unsigned(after == 0))));  // (a select: a coin flip)
       };
       unsigned crossed = 0;
       if (n_eligible == 1 && !any_fork) {

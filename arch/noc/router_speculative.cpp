@@ -48,11 +48,11 @@ void Network::Impl::process_router(int node, uint64_t t) {
       ir.failed = true;
       ir.fail_epoch = r.vc_epoch;
       if (f.ready <= t) {
-        if (park_no_vc && f.dest >= 0) {
+        if (park_no_vc && f.dest() >= 0) {
           // Every VC of its fixed output port is busy; only a tail leaving through that port
           // here can free one.
           park(r, i, ip, vc, t);
-          const int op = unicast_port(node, f.dest);
+          const int op = unicast_port(node, f.dest());
           r.novc[op][ip] |= uint16_t(1u << vc);
           r.novc_ports |= 1u << op;
         } else {

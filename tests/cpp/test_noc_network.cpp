@@ -7,6 +7,7 @@
 #include <set>
 
 #include "arch/noc/network.hpp"
+#include "arch/noc/pending_queue.hpp"
 #include "arch/noc/traffic.hpp"
 #include "base/error.hpp"
 
@@ -234,4 +235,33 @@ TEST(NocNetwork, IdleTimeIsSkippedAndRunsAreDeterministic) {
     return traffic_report(n, tp, r).dump();
   };
   EXPECT_EQ(run(), run());
+}
+
+// The calendar of not-yet-released packets (arch/noc/pending_queue.hpp) against the priority
+// queue on (cycle, injection order) it replaced: random near and far cycles, releases one cycle
+// at a time and in jumps.
+TEST(NocNetwork, PendingQueueReleasesInCycleThenInjectionOrder) {
+  using Item = std::tuple<uint64_t, uint64_t, uint32_t>;
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    PendingQueue q;
+    std::priority_queue<Item, std::vector<Item>, std::greater<>> ref;
+    uint64_t seq = 0, now = rng() % 1000;
+    uint32_t rec = 0;
+    for (int step = 0; step < 300; ++step) {
+      for (int j = int(rng() % 4); j > 0; --j) {
+        const uint64_t c = now + (rng() % 3 == 0 ? rng() % 2000 : rng() % 70);
+        q.push(c, rec);
+        ref.push({c, seq++, rec++});
+      }
+      ASSERT_EQ(q.empty(), ref.empty());
+      if (!ref.empty()) ASSERT_EQ(q.next_cycle(), std::get<0>(ref.top()));
+      const uint64_t t = now + (rng() % 10 == 0 ? rng() % 3000 : rng() % 2);
+      std::vector<uint32_t> got, want;
+      q.release(t, [&](uint32_t r) { got.push_back(r); });
+      for (; !ref.empty() && std::get<0>(ref.top()) <= t; ref.pop()) want.push_back(std::get<2>(ref.top()));
+      ASSERT_EQ(got, want) << "trial " << trial << " step " << step;
+      now = t + 1;
+    }
+  }
 }
