@@ -255,7 +255,9 @@ TEST(NocNetwork, PendingQueueReleasesInCycleThenInjectionOrder) {
         ref.push({c, seq++, rec++});
       }
       ASSERT_EQ(q.empty(), ref.empty());
-      if (!ref.empty()) ASSERT_EQ(q.next_cycle(), std::get<0>(ref.top()));
+      if (!ref.empty()) {
+        ASSERT_EQ(q.next_cycle(), std::get<0>(ref.top()));
+      }
       const uint64_t t = now + (rng() % 10 == 0 ? rng() % 3000 : rng() % 2);
       std::vector<uint32_t> got, want;
       q.release(t, [&](uint32_t r) { got.push_back(r); });
