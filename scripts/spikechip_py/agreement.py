@@ -22,7 +22,7 @@ def float_graph(ckpt_path, meta):
     prov = meta["provenance"]
     sd, _ = export.load_checkpoint(ckpt_path)
     img = tuple(prov["input_size"])
-    model, cfg = export.build_checked(sd, ckpt_path, prov["num_heads"], img, prov["T"])
+    model, cfg = export.build_checked(sd, ckpt_path, prov["num_heads"], img, prov["T"], prov.get("strides"))
     enc = prov.get("input_encoding", "image")
     norm = prov.get("normalize")
     mean, std = (norm["mean"], norm["std"]) if enc == "image" else (None, None)

@@ -3,22 +3,25 @@ exporter's flags (docs/models.md "Exporting a checkpoint").
 
 Two records are read:
   'config'  spikechip's trainer (scripts/train_fashion_mnist): img_size_h/w, T, num_heads,
-            num_classes;
+            num_classes, strides (the five downsampling strides, only when not the official
+            2,2,2,2,1: the weights cannot tell);
   'args'    the official main_finetune.py's argparse.Namespace (or a dict of the same names):
             input_size (square side), time_steps, nb_classes, model (e.g. metaspikformer_8_512).
 Each setting is: the flag if given, else the checkpoint's value ('config' before 'args'), else
-the default (224x224, T = 1, 8 heads). A flag that differs from a recorded value, and two
+the default (224x224, T = 1, 8 heads, strides 2,2,2,2,1). A flag that differs from a recorded value, and two
 records that differ from each other, give a warning naming both. The class count always comes
 from the weights (head.weight); a recorded count or a model name whose widths differ from the
 weights give a warning too.
 """
 import re
 
-DEFAULTS = {"img_size": (224, 224), "T": 1, "num_heads": 8}
-_FLAG = {"img_size": "--input-size", "T": "-T", "num_heads": "--heads"}
+DEFAULTS = {"img_size": (224, 224), "T": 1, "num_heads": 8, "strides": (2, 2, 2, 2, 1)}
+_FLAG = {"img_size": "--input-size", "T": "-T", "num_heads": "--heads", "strides": "--strides"}
 
 
 def _fmt(key, v):
+    if key == "strides":
+        return ",".join(map(str, v))
     return f"{v[0]}x{v[1]}" if key == "img_size" else str(v)
 
 
@@ -36,11 +39,11 @@ def recorded(extras):
     """(values, model_name, problems): values maps a setting to [(value, 'where'), ...]."""
     vals, problems = {}, []
 
-    def put(key, value, where, ok):
+    def put(key, value, where, ok, need="a positive integer"):
         if ok:
             vals.setdefault(key, []).append((value, where))
         else:
-            problems.append(f"ignoring the checkpoint's {where} = {value!r} (not a positive integer)")
+            problems.append(f"ignoring the checkpoint's {where} = {value!r} (not {need})")
 
     cfg = extras.get("config") if isinstance(extras.get("config"), dict) else {}
     if "img_size_h" in cfg or "img_size_w" in cfg:
@@ -49,6 +52,10 @@ def recorded(extras):
     for key, name in (("T", "T"), ("num_heads", "num_heads"), ("num_classes", "num_classes")):
         if name in cfg:
             put(key, cfg[name], f"config {name}", _pos_int(cfg[name]))
+    if "strides" in cfg:
+        st = cfg["strides"]
+        ok = isinstance(st, (list, tuple)) and len(st) == 5 and all(_pos_int(v) for v in st)
+        put("strides", tuple(st) if ok else st, "config strides", ok, "five positive integers")
     args = _fields(extras.get("args"))
     if "input_size" in args:
         s = args["input_size"]
@@ -62,9 +69,9 @@ def recorded(extras):
 
 
 def resolve(extras, cfg, flags):
-    """Settings for the export: ({'img_size', 'T', 'num_heads'} -> value, {same -> source},
-    model_name or None, [warnings]). cfg: the layout inferred from the weights (infer_config);
-    flags: {'img_size', 'T', 'num_heads'} -> value or None."""
+    """Settings for the export: ({'img_size', 'T', 'num_heads', 'strides'} -> value, {same ->
+    source}, model_name or None, [warnings]). cfg: the layout inferred from the weights
+    (infer_config); flags: {'img_size', 'T', 'num_heads', 'strides'} -> value or None."""
     vals, model_name, warns = recorded(extras)
     out, src = {}, {}
     for key, default in DEFAULTS.items():

@@ -22,7 +22,7 @@ import torch
 from . import __version__, ckpt_settings, quant_refine, safetensors
 from .intref import Graph
 from .intref import run as _intref_run
-from .model import Spiking_vit_MetaFormer
+from .model import OFFICIAL_STRIDES, Spiking_vit_MetaFormer
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -96,10 +96,12 @@ def infer_config(sd, path="checkpoint"):
                 blocks4=count("block4"), kd="head_kd.weight" in sd)
 
 
-def build_checked(sd, path="checkpoint", num_heads=8, img_size=(224, 224), T=1):
+def build_checked(sd, path="checkpoint", num_heads=8, img_size=(224, 224), T=1, strides=None):
+    """The model of state dict `sd`, checked against the layout. strides: the five downsampling
+    strides (None: the official 2,2,2,2,1); the weights do not record them."""
     cfg = infer_config(sd, path)
     model = Spiking_vit_MetaFormer(img_size_h=img_size[0], img_size_w=img_size[1],
-                                   num_heads=num_heads, T=T, **cfg)
+                                   num_heads=num_heads, T=T, strides=strides, **cfg)
     ref = model.state_dict()
     missing = [k for k in ref if k not in sd]
     unexpected = [k for k in sd if k not in ref]
@@ -216,7 +218,8 @@ def fold(model, cfg, img_size, mean, std, num_heads=8, encoding="image"):
     # instead would be wrong on the zero-padded border, so the graph takes it as is.
     w, bias = _conv_bn(model.downsample1_1.encode_conv, model.downsample1_1.encode_bn)
     w = w * in_scale.view(1, -1, 1, 1)     # the graph's input unit is one (u8 - zp) step
-    cur, shape = conv_node("downsample1_1.encode_conv", "input", w, bias, 2, 3, [C, H, W],
+    st = model.strides     # downsample1_1, 1_2, 2, 3, 4 (official 2, 2, 2, 2, 1)
+    cur, shape = conv_node("downsample1_1.encode_conv", "input", w, bias, st[0], 3, [C, H, W],
                            stream="s1_1", source="downsample1_1.encode_conv+encode_bn")
     streams[cur] = "s1_1"
 
@@ -278,15 +281,15 @@ def fold(model, cfg, img_size, mean, std, num_heads=8, encoding="image"):
         return x, sh
 
     cur = conv_block("ConvBlock1_1.0", model.ConvBlock1_1[0], cur, shape, "s1_1")
-    cur, shape = downsample("downsample1_2", model.downsample1_2, cur, shape, 2)
+    cur, shape = downsample("downsample1_2", model.downsample1_2, cur, shape, st[1])
     cur = conv_block("ConvBlock1_2.0", model.ConvBlock1_2[0], cur, shape, "downsample1_2")
-    cur, shape = downsample("downsample2", model.downsample2, cur, shape, 2)
+    cur, shape = downsample("downsample2", model.downsample2, cur, shape, st[2])
     cur = conv_block("ConvBlock2_1.0", model.ConvBlock2_1[0], cur, shape, "downsample2")
     cur = conv_block("ConvBlock2_2.0", model.ConvBlock2_2[0], cur, shape, "downsample2")
-    cur, shape = downsample("downsample3", model.downsample3, cur, shape, 2)
+    cur, shape = downsample("downsample3", model.downsample3, cur, shape, st[3])
     for i, blk in enumerate(model.block3):
         cur = ms_block(f"block3.{i}", blk, cur, shape, "downsample3")
-    cur, shape = downsample("downsample4", model.downsample4, cur, shape, 1)
+    cur, shape = downsample("downsample4", model.downsample4, cur, shape, st[4])
     for i, blk in enumerate(model.block4):
         cur = ms_block(f"block4.{i}", blk, cur, shape, "downsample4")
     count = shape[1] * shape[2]
@@ -522,7 +525,7 @@ def write_model_dir(graph, out_dir, meta):
 
 def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_heads=None,
            name=None, variant=None, encoding=None, warn=None, weight_bits=8, membrane_bits=32,
-           layer_weight_bits=None, calibration=None, refine=()):
+           layer_weight_bits=None, calibration=None, refine=(), strides=None):
     """Checkpoint -> model dir. Returns (model, float graph, int graph, graph.json dict).
 
     img_size, T, num_heads: None takes the checkpoint's own record ('config', or the official
@@ -534,7 +537,9 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
     layer_weight_bits: [(fnmatch pattern, bits)], per-layer weight widths (first match wins);
     calibration: None, or (name, u8 images [N,C,H,W]) whose float activations set the membrane
     ranges (quantise's peaks);
-    refine: any of REFINEMENTS (spikechip_py/quant_refine.py; "bias" needs calibration)."""
+    refine: any of REFINEMENTS (spikechip_py/quant_refine.py; "bias" needs calibration);
+    strides: the five downsampling strides (None: the checkpoint's config 'strides', else the
+    official 2,2,2,2,1)."""
     precision_record(weight_bits, membrane_bits)   # refuse unsupported widths before any work
     check_refine(refine, calibration)
     check_layer_weight_bits(layer_weight_bits)
@@ -543,12 +548,13 @@ def export(ckpt_path, out_dir, img_size=None, T=None, mean=None, std=None, num_h
             warnings.warn(msg, CheckpointWarning, stacklevel=3)
     sd, extras = load_checkpoint(ckpt_path)
     cfg = infer_config(sd, ckpt_path)
-    flags = {"img_size": tuple(img_size) if img_size else None, "T": T, "num_heads": num_heads}
+    flags = {"img_size": tuple(img_size) if img_size else None, "T": T, "num_heads": num_heads,
+             "strides": tuple(strides) if strides else None}
     settings, _, model_name, warns = ckpt_settings.resolve(extras, cfg, flags)
     for w in warns:
         warn(f"{ckpt_path}: {w}")
     img_size, T, num_heads = settings["img_size"], settings["T"], settings["num_heads"]
-    model, cfg = build_checked(sd, ckpt_path, num_heads, img_size, T)
+    model, cfg = build_checked(sd, ckpt_path, num_heads, img_size, T, settings["strides"])
     source = _source_of(ckpt_path)
     if model_name:
         source["model_name"] = model_name
@@ -630,6 +636,7 @@ def _export_folded(source, out_dir, model, cfg, img_size, T, mean, std, num_head
             "embed_dim": cfg["embed_dim"], "blocks": [1, 1, 2, cfg["blocks3"], cfg["blocks4"]],
             "kd_heads_averaged": cfg["kd"], "num_heads": num_heads,
             "input_size": list(img_size), "T": T, "input_encoding": encoding,
+            **({"strides": list(model.strides)} if tuple(model.strides) != OFFICIAL_STRIDES else {}),
             **({"model_name": source["model_name"]} if "model_name" in source else {}),
             "normalize": ({"mean": list(mean), "std": list(std)} if encoding == "image"
                           else "none (raw event counts)"),

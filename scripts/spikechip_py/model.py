@@ -20,6 +20,12 @@ VARIANTS = {
 }
 
 
+# Strides of downsample1_1, 1_2, 2, 3 and 4 in the official code. Other strides (`strides=`) are
+# a spikechip option for small inputs: the weights' shapes do not record them, so a checkpoint
+# keeps them in its 'config' (scripts/train_fashion_mnist --strides) and the exporter reads them.
+OFFICIAL_STRIDES = (2, 2, 2, 2, 1)
+
+
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, alpha):
@@ -236,24 +242,30 @@ class Spiking_vit_MetaFormer(nn.Module):
 
     def __init__(self, img_size_h=224, img_size_w=224, embed_dim=(96, 192, 384, 480),
                  num_heads=8, mlp_ratios=4, in_channels=3, num_classes=1000, blocks3=6,
-                 blocks4=2, T=1, kd=False):
+                 blocks4=2, T=1, kd=False, strides=None):
         super().__init__()
         e = list(embed_dim)
+        st = list(strides) if strides is not None else list(OFFICIAL_STRIDES)
+        if len(st) != 5 or not all(isinstance(v, int) and v >= 1 for v in st):
+            raise ValueError(f"strides {strides!r}: five positive integers (downsample1_1, 1_2, 2, 3, 4)")
+        self.strides = st
         self.config = dict(img_size_h=img_size_h, img_size_w=img_size_w, embed_dim=e,
                            num_heads=num_heads, mlp_ratios=mlp_ratios, in_channels=in_channels,
                            num_classes=num_classes, blocks3=blocks3, blocks4=blocks4, T=T, kd=kd)
+        if st != list(OFFICIAL_STRIDES):     # recorded only when not the official layout
+            self.config["strides"] = st
         self.T = T
         self.num_classes = num_classes
-        self.downsample1_1 = MS_DownSampling(in_channels, e[0] // 2, 7, 2, 3, first_layer=True)
+        self.downsample1_1 = MS_DownSampling(in_channels, e[0] // 2, 7, st[0], 3, first_layer=True)
         self.ConvBlock1_1 = nn.ModuleList([MS_ConvBlock(e[0] // 2, mlp_ratios)])
-        self.downsample1_2 = MS_DownSampling(e[0] // 2, e[0], 3, 2, 1, first_layer=False)
+        self.downsample1_2 = MS_DownSampling(e[0] // 2, e[0], 3, st[1], 1, first_layer=False)
         self.ConvBlock1_2 = nn.ModuleList([MS_ConvBlock(e[0], mlp_ratios)])
-        self.downsample2 = MS_DownSampling(e[0], e[1], 3, 2, 1, first_layer=False)
+        self.downsample2 = MS_DownSampling(e[0], e[1], 3, st[2], 1, first_layer=False)
         self.ConvBlock2_1 = nn.ModuleList([MS_ConvBlock(e[1], mlp_ratios)])
         self.ConvBlock2_2 = nn.ModuleList([MS_ConvBlock(e[1], mlp_ratios)])
-        self.downsample3 = MS_DownSampling(e[1], e[2], 3, 2, 1, first_layer=False)
+        self.downsample3 = MS_DownSampling(e[1], e[2], 3, st[3], 1, first_layer=False)
         self.block3 = nn.ModuleList([MS_Block(e[2], num_heads, mlp_ratios) for _ in range(blocks3)])
-        self.downsample4 = MS_DownSampling(e[2], e[3], 3, 1, 1, first_layer=False)
+        self.downsample4 = MS_DownSampling(e[2], e[3], 3, st[4], 1, first_layer=False)
         self.block4 = nn.ModuleList([MS_Block(e[3], num_heads, mlp_ratios) for _ in range(blocks4)])
         self.lif = MultiStepLIFNode()
         self.head = nn.Linear(e[3], num_classes) if num_classes > 0 else nn.Identity()
