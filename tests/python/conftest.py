@@ -42,3 +42,16 @@ def spikechip_binary():
 def run_spikechip(*args):
     """Runs the CLI with str() of each argument, capturing text output."""
     return subprocess.run([spikechip_binary(), *map(str, args)], capture_output=True, text=True)
+
+
+def randomise_batchnorm(model, bias_range):
+    """Non-trivial BatchNorm statistics for an untrained model (folding tests): running mean in
+    [-0.2, 0.2], variance in [0.5, 2], scale in [0.5, 1.5], bias in bias_range."""
+    import torch
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                mod.running_mean.uniform_(-0.2, 0.2)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(*bias_range)

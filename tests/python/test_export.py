@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import OFFICIAL, REPO
+from conftest import OFFICIAL, REPO, randomise_batchnorm
 from spikechip_py import export, intref, safetensors
 from spikechip_py.model import build
 
@@ -18,13 +18,7 @@ def random_384(tmp_path_factory):
     """A randomly initialised official-layout 8_384 state dict with non-trivial BN statistics."""
     torch.manual_seed(1234)
     m = build("8_384", num_classes=10)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                mod.running_mean.uniform_(-0.2, 0.2)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(0.0, 1.0)
+    randomise_batchnorm(m, (0.0, 1.0))
     path = tmp_path_factory.mktemp("ckpt") / "rand_8_384.pth"
     torch.save(m.state_dict(), path)
     return str(path)

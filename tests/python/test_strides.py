@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, randomise_batchnorm, spikechip_binary
 from spikechip_py import export, intref, safetensors
 from spikechip_py.model import OFFICIAL_STRIDES, Spiking_vit_MetaFormer
 
@@ -20,25 +20,12 @@ STRIDES = [2, 2, 2, 1, 1]
 MEAN, STD = 0.286, 0.353
 
 
-def _binary():
-    path = os.environ.get("SPIKECHIP_BINARY") or os.path.join(REPO, "build", "spikechip")
-    if not os.path.exists(path):
-        pytest.skip(f"C++ binary not built ({path}); build it or set SPIKECHIP_BINARY")
-    return path
-
-
 def _checkpoint(path, strides):
     """A small random 28x28 model as the trainer saves it ('config' with strides when not official)."""
     torch.manual_seed(4321)
     m = Spiking_vit_MetaFormer(img_size_h=28, img_size_w=28, embed_dim=[16, 32, 64, 64], num_heads=8,
                                in_channels=1, num_classes=10, blocks3=1, blocks4=1, T=1, strides=strides)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                mod.running_mean.uniform_(-0.2, 0.2)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(0.5, 1.5)
+    randomise_batchnorm(m, (0.5, 1.5))
     torch.save({"model": m.state_dict(), "config": m.config,
                 "normalize": {"mean": [MEAN], "std": [STD]}}, path)
     return str(path), m
@@ -120,7 +107,7 @@ def test_official_strides_stay_unrecorded(tmp_path):
 
 
 def test_golden_and_chip_bit_exact(strided, tmp_path):
-    b = _binary()
+    b = spikechip_binary()
     _, out, _, _, _ = strided
     g = intref.load_model(out)
     x = np.random.default_rng(11).integers(0, 256, size=(2, 1, 28, 28), dtype=np.uint8)
