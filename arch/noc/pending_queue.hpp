@@ -1,9 +1,9 @@
 // Packets handed to Network::inject() and not yet released to their source router: released in
 // (cycle, injection order), as a priority queue on (cycle, sequence) would. Cycles close ahead
 // go to a calendar ring of buckets (the traffic generator and the cores inject at most a few tens
-// of cycles ahead), the rest to a heap. A heap pop per packet cost ~1.5 % of `spikechip noc`'s
-// time and was a frequent mispredicted branch (its comparisons are data-dependent); a bucket
-// append and a bucket scan are neither.
+// of cycles ahead), the rest to a heap. A heap pop per packet cost ~2.5-3 % of `spikechip noc`'s
+// time at 8x8 / 0.2 (docs/performance.md, "Session 10, noc10") and was a frequent mispredicted
+// branch (its comparisons are data-dependent); a bucket append and a bucket scan are neither.
 #pragma once
 
 #include <cstdint>

@@ -8,14 +8,16 @@ Two records are read:
   'args'    the official main_finetune.py's argparse.Namespace (or a dict of the same names):
             input_size (square side), time_steps, nb_classes, model (e.g. metaspikformer_8_512).
 Each setting is: the flag if given, else the checkpoint's value ('config' before 'args'), else
-the default (224x224, T = 1, 8 heads, strides 2,2,2,2,1). A flag that differs from a recorded value, and two
-records that differ from each other, give a warning naming both. The class count always comes
+the default (224x224, T = 1, 8 heads, the official strides 2,2,2,2,1). A flag that differs from a
+recorded value, and two records that differ from each other, give a warning naming both. The class count always comes
 from the weights (head.weight); a recorded count or a model name whose widths differ from the
 weights give a warning too.
 """
 import re
 
-DEFAULTS = {"img_size": (224, 224), "T": 1, "num_heads": 8, "strides": (2, 2, 2, 2, 1)}
+from .model import OFFICIAL_STRIDES
+
+DEFAULTS = {"img_size": (224, 224), "T": 1, "num_heads": 8, "strides": OFFICIAL_STRIDES}
 _FLAG = {"img_size": "--input-size", "T": "-T", "num_heads": "--heads", "strides": "--strides"}
 
 
