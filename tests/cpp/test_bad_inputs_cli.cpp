@@ -231,8 +231,10 @@ TEST(BadInputsCli, ErrorLinesQuoteShortExcerpts) {
 // resumed sweep runs it again to a complete, verified result.
 TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
   const std::string d = fresh_dir("sweep");
-  spikechip::NpyArray batch{"|u1", {128, 1, 28, 28}, {}};
-  for (int i = 0; i < 128 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
+  // 1,024 inputs (~3 s of simulation): the SIGINT below comes 300 ms into the run; with 128 the
+  // whole run took ~0.4 s, so a faster build or machine finished it first (a flaky failure).
+  spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
+  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
   spikechip::write_npy(d + "/inputs.npy", batch);
   spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
                               R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
@@ -252,7 +254,7 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
     if (point == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_GT(point, 0) << "the sweep started no point";
-  // Once it is `spikechip run` (exec'd), a moment into its work: far from its 128 inputs' end.
+  // Once it is `spikechip run` (exec'd), a moment into its work: far from its 1,024 inputs' end.
   for (int i = 0; i < 4000 && testing::slurp("/proc/" + std::to_string(point) + "/cmdline").find(std::string("\0run\0", 5)) ==
                                   std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
