@@ -80,6 +80,8 @@ struct ChipRunResult {
   uint64_t reload_packets = 0, reload_flits = 0;
   // A cut residual stream's values (route kind membrane): packets and flits sent by their sources.
   uint64_t membrane_packets = 0, membrane_flits = 0;
+  // A fan-in split's partial sums (route kind fan_in): packets and flits sent by the partial groups.
+  uint64_t fan_in_packets = 0, fan_in_flits = 0;
   EventCounts events;
   std::vector<EventCounts> node_events;            // [node]: each layer's own events; they sum to `events`
   // Per timestep [t] (docs/reports.md, "timesteps"): the latency cut at the timesteps' ends (the last

@@ -20,6 +20,7 @@ DataKind kind_of(const std::string& k) {
   if (k == "pixel") return DataKind::Pixel;
   if (k == "partial_sum") return DataKind::PartialSum;
   if (k == "membrane") return DataKind::Membrane;
+  if (k == "fan_in") return DataKind::FanIn;
   if (k == "result") return DataKind::Result;
   throw Error("mapping: unknown route kind '" + k + "'");
 }
@@ -112,7 +113,12 @@ void ChipEngine::build() {
     G.slice = model::Slice{mg.box.c0, mg.box.c1, mg.box.y0, mg.box.y1, mg.box.x0, mg.box.x1};
     groups_on_core[mg.core].push_back(mg.id);
     const Cluster& cl = m.clusters.at(mg.cluster);
+    if (cl.fan_in_slices > 1) {
+      G.fan_in_partial = mg.fan_in_partial(cl), G.fan_in_acc = !G.fan_in_partial;
+      G.in0 = mg.in0, G.in1 = mg.in1;
+    }
     for (int node : cl.nodes) {
+      if (G.fan_in_partial && node != cl.fan_in_node) continue;  // a partial group holds only its slice
       Slot s;
       s.node = node, s.op = g.nodes[node].op;
       s.ports.assign(g.nodes[node].inputs.size(), -1);
@@ -156,6 +162,13 @@ void ChipEngine::build() {
         s.ports[ii] = it->second;
         G.ports[it->second].consumers.push_back({int(si), int(ii)});
       }
+      // The accumulating group of a fan-in split reads the partial groups' sums of its own node
+      // as one more input (index inputs.size()).
+      if (G.fan_in_acc && s.node == m.clusters[G.cluster].fan_in_node)
+        if (auto it = G.port_of_src.find(s.node); it != G.port_of_src.end()) {
+          s.ports.push_back(it->second);
+          G.ports[it->second].consumers.push_back({int(si), int(n.inputs.size())});
+        }
       if (const auto setup = op_rules(s.op).setup) setup(*this, G, s);
     }
   }
@@ -195,7 +208,8 @@ void ChipEngine::clear_previous_run() {
   for (size_t i = 0; i < pool.size(); ++i) free_list[i] = uint32_t(pool.size() - 1 - i);
   for (auto& v : val) std::fill(v.begin(), v.end(), 0);
   for (GroupState& G : groups)
-    for (Slot& s : G.slots) s.acc32.clear(), s.acc64.clear(), s.sdsa.clear(), s.part.clear(), s.mem_in.clear();
+    for (Slot& s : G.slots)
+      s.acc32.clear(), s.acc64.clear(), s.sdsa.clear(), s.part.clear(), s.mem_in.clear(), s.fan_acc.clear();
 }
 
 // Each slot's part of its group's weight bytes (the mapper's per-channel rule, the op table's

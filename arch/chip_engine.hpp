@@ -36,7 +36,8 @@ using noc::Packet;
 using noc::PacketKind;
 
 // Membrane: a cut residual stream's values (32-bit words, docs/architecture.md "Cut streams").
-enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights, Membrane };
+// FanIn: a fan-in split's partial sums of one input-channel slice (docs/architecture.md, "Split fan-in").
+enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights, Membrane, FanIn };
 
 // The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
 struct PacketData {
@@ -44,7 +45,8 @@ struct PacketData {
   int src_group = -1, src_node = 0, t = 0, route = -1;
   std::vector<int32_t> idx;                 // spikes / pixels: flat indices of the source tensor
   std::vector<int32_t> val;                 // pixels: u8 - zero_point; membrane: the values, route region in raster order from pc0
-  std::vector<int64_t> part;                // partial sums / results, per channel of the region
+  std::vector<int64_t> part;                // partial sums / results, per channel of the region; fan-in: the
+                                            // values, route region in raster order from pc0
   std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
   int pc0 = 0;                              // partial sums / results: first channel of `part`; membrane: first value
   int refs = 0;
@@ -109,10 +111,16 @@ struct Slot {                  // one node of the group's cluster
   std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
   std::vector<std::vector<int64_t>> part;   // Mean: [t] per channel of the box
   std::vector<std::vector<std::vector<int32_t>>> mem_in;  // Add of a cut stream: [input][t] the operand over the slice
+  std::vector<std::vector<int64_t>> fan_acc;  // accumulating conv of a fan-in split: [t] the partial sums received
+  std::vector<int64_t> fan_send;              // partial conv of a fan-in split: its slice's sums of the last task
 };
 
 struct GroupState {
   int id = 0, cluster = 0, core = 0, phase = 0;
+  // Fan-in split (docs/architecture.md, "Split fan-in"): the slice [in0, in1) of the split node's
+  // input channels; a partial group sends its sums, the accumulating group adds them in.
+  bool fan_in_partial = false, fan_in_acc = false;
+  int in0 = 0, in1 = 0;
   Box box;
   model::Slice slice;
   std::vector<Slot> slots;
@@ -404,7 +412,7 @@ struct ChipEngine : noc::PacketSink {
   // DRAM bytes of a spilled packet: 4 per value (spike address or 32-bit word), as the mapper's
   // dram_spill_in_bytes; end-of-step markers are control, not data (as in the traffic estimate).
   static uint64_t spill_bytes(const PacketData& d) {
-    return 4 * uint64_t(d.idx.size() + d.part.size() + (d.kind == DataKind::Membrane ? d.val.size() : 0));
+    return 4 * uint64_t(d.idx.size() + d.part.size() + (d.kind == DataKind::Membrane ? d.val.size() : 0));  // fan-in: part
   }
   // Its values as the off-chip memory holds them: 4 bytes each, little-endian (partial sums: the
   // low 32 bits, the word the chip moves).

@@ -31,6 +31,12 @@ struct Cluster {
   int64_t mem_bytes_per_neuron = 0; // membrane SRAM bytes per (c,y,x) of the cluster shape
   int64_t mem_bytes_per_head = 0;   // SDSA: KV matrix and q/k/v spike buffers
   int64_t weight_bytes_per_channel = 0;  // int8 fan-in + bias/shift/threshold words, per output channel
+  // Fan-in split (docs/mapper.md, "Split fan-in"): when one output channel's weights fit no core,
+  // the input channels of node `fan_in_node` (a Conv2d / Linear of the cluster) are cut into
+  // `fan_in_slices` slices; each output box then has one group per slice. The group of the last
+  // slice holds the whole cluster and accumulates; the others hold only that node's slice and send
+  // it their exact partial sums (route kind `fan_in`). 1 / -1: not split.
+  int fan_in_node = -1, fan_in_slices = 1, fan_in_channels = 0;
   // Chosen split.
   int channels_per_group = 0, tile_h = 0, tile_w = 0;
   int n_channel_chunks = 0, n_tiles_y = 0, n_tiles_x = 0;
@@ -44,13 +50,16 @@ struct Group {
   int phase = 0;           // time multiplexing: the core holds this group during this phase
   int64_t membrane_bytes = 0;
   int64_t weight_bytes = 0;
+  int in0 = 0, in1 = 0;    // fan-in split: the slice [in0, in1) of the cluster's fan_in_node's input channels
+  // A group of a fan-in split that only adds up its slice (the accumulating group has the last slice).
+  bool fan_in_partial(const Cluster& c) const { return c.fan_in_slices > 1 && in1 < c.fan_in_channels; }
 };
 
 // One multicast: every spike (or pixel / partial sum) produced inside `region` of `src_node` by
 // group `src_group` (-1: the host port) goes to exactly the groups in `dests`.
 struct Route {
   int id = 0;
-  std::string kind;        // spike | pixel | partial_sum | result
+  std::string kind;        // spike | pixel | partial_sum | membrane | fan_in | result
   int src_group = -1;      // -1: host
   int src_node = 0;        // graph node whose values travel (LIF, Input, or the stream for Mean)
   Box region;

@@ -19,6 +19,8 @@ void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
   // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
   s.dense_macs = node_fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
+  if (G.fan_in_partial || G.fan_in_acc)  // a fan-in slice: its share of the input channels
+    s.dense_macs = s.dense_macs * (G.in1 - G.in0) / E.g.input_shape(E.g.nodes[s.node]).c;
 }
 
 // Packed fan-in weights + bias + shift per output channel (the mapper's rule, models/graph.hpp).
@@ -30,6 +32,20 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
                      model::StepStats& st) {
   const model::ConvPlan& pl = *s.plan;
   core.set_weight_bits(model::weight_bits_of(E.g, E.g.nodes[s.node]));
+  if (d.kind == DataKind::FanIn) {
+    // A partial group's sums for this slice (docs/architecture.md, "Split fan-in"): added into the
+    // accumulating group's partial-sum buffer, one membrane write per value.
+    int64_t* buf = E.acc_for(s.fan_acc, d.t, G.slice.size());
+    const Box& rb = E.m.routes[size_t(d.route)].region;
+    const int64_t rw = rb.x1 - rb.x0, rhw = int64_t(rb.y1 - rb.y0) * rw;
+    const int sw = G.slice.x1 - G.slice.x0, sh = G.slice.y1 - G.slice.y0;
+    for (size_t k = 0; k < d.part.size(); ++k) {
+      const int64_t j = d.pc0 + int64_t(k);
+      const int c = rb.c0 + int(j / rhw), y = rb.y0 + int(j % rhw / rw), x = rb.x0 + int(j % rw);
+      buf[(int64_t(c - G.slice.c0) * sh + (y - G.slice.y0)) * sw + (x - G.slice.x0)] += d.part[k];
+    }
+    return core.store_cost(int64_t(d.part.size()));
+  }
   if (d.kind == DataKind::Pixel) {
     if (!s.pixel_in) throw Error(fmt::format("chip: node '{}' got pixels but reads spikes", E.g.nodes[s.node].name));
     const int64_t hw = int64_t(pl.hin) * pl.win;
@@ -69,9 +85,25 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   const int64_t size = sl.size();
   const model::ConvPlan& pl = *s.plan;
   core.set_weight_bits(model::weight_bits_of(E.g, n));  // a dense core reads the weights here
+  // Fan-in split: a partial group keeps its slice's exact sums for sending (no bias, no
+  // saturation); the accumulating group adds the partial groups' sums into its own before the
+  // bias and the one saturation (docs/semantics.md: computed exactly, saturated where produced).
+  auto done = [&](auto* acc) {
+    if (G.fan_in_partial) {
+      s.fan_send.assign(acc, acc + size);
+      return true;
+    }
+    if (G.fan_in_acc) {
+      const int64_t* part = E.acc_for(s.fan_acc, t, size);
+      for (int64_t i = 0; i < size; ++i) acc[i] += static_cast<std::remove_reference_t<decltype(acc[0])>>(part[i]);
+      std::vector<int64_t>().swap(s.fan_acc[t]);
+    }
+    return false;
+  };
   auto finalize = [&](auto& accs, auto& scratch) {
     if (s.pixel_in) {
-      st.saturations += model::conv_finalize(pl, E.acc_for(accs, t, size), sl, E.val[s.node].data());
+      auto* acc = E.acc_for(accs, t, size);
+      if (!done(acc)) st.saturations += model::conv_finalize(pl, acc, sl, E.val[s.node].data());
       std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
       return;
     }
@@ -86,7 +118,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
     }
     if (sops != expect)
       throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
-    st.saturations += model::conv_finalize(pl, scratch.data(), sl, E.val[s.node].data());
+    if (!done(scratch.data())) st.saturations += model::conv_finalize(pl, scratch.data(), sl, E.val[s.node].data());
   };
   if (pl.wide) finalize(s.acc64, E.acc64_scratch);
   else finalize(s.acc32, E.acc32_scratch);
@@ -194,17 +226,26 @@ uint64_t sdsa_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
   const uint8_t* q = E.sdsa_buf(s, 0, t).data();
   const uint8_t* k = E.sdsa_buf(s, 1, t).data();
   const uint8_t* v = E.sdsa_buf(s, 2, t).data();
-  int64_t ops = 0;
+  // A token slice of a head (docs/mapper.md, "Split heads"): whole rows, tokens [n0, n1); it
+  // received k and v of all tokens and builds K^T V itself, q of its own tokens only.
+  if (sl.x0 != 0 || sl.x1 != n.shape.w)
+    throw Error(fmt::format("chip: SDSA node '{}' group {} holds part of a row of tokens; a token slice holds whole rows",
+                            n.name, G.id));
+  const int64_t n0 = int64_t(sl.y0) * n.shape.w, n1 = int64_t(sl.y1) * n.shape.w;
+  int64_t ops = 0, kv_ops = 0;
   for (int h = sl.c0 / d; h < sl.c1 / d; ++h) {
     std::fill(A.begin(), A.end(), 0);
-    ops += model::sdsa_accumulate_kv(k, v, h, d, HW, 0, HW, A.data());
-    ops += model::sdsa_row_sums(q, A.data(), h, d, HW, 0, HW, n.sdsa_shift, E.val[s.node].data(), st.saturations,
+    kv_ops += model::sdsa_accumulate_kv(k, v, h, d, HW, 0, HW, A.data());
+    ops += model::sdsa_row_sums(q, A.data(), h, d, HW, n0, n1, n.sdsa_shift, E.val[s.node].data(), st.saturations,
                                 model::Membrane::of_bits(E.g.membrane_bits));
   }
   for (int i = 0; i < 3; ++i) std::vector<uint8_t>().swap(s.sdsa[i][t]);
-  st.sdsa_ops += ops;
-  // Dense equivalent: K^T V (d x HW x d) and Q (K^T V) (HW x d x d) per head of the slice.
-  const int64_t dense = int64_t(sl.c1 / d - sl.c0 / d) * 2 * HW * d * d;
+  // The golden's count has K^T V once per head: the slice holding token 0 reports it; every slice
+  // does (and is timed and charged for) the work.
+  st.sdsa_ops += ops + (n0 == 0 ? kv_ops : 0);
+  ops += kv_ops;
+  // Dense equivalent: K^T V (d x HW x d) and Q (K^T V) (n1 - n0 tokens x d x d) per head of the slice.
+  const int64_t dense = int64_t(sl.c1 / d - sl.c0 / d) * (HW + (n1 - n0)) * d * d;
   core.set_weight_bits(8);  // a dense core's SDSA operand reads: not layer weights, the 8-bit rule as before
   return core.sdsa_task_cost(ops, dense);
 }

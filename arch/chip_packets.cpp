@@ -12,7 +12,8 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   d.src_act = sender_act;
   Packet p;
   p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep  // (weights travel as data, like spikes)
-           : d.kind == DataKind::PartialSum || d.kind == DataKind::Result || d.kind == DataKind::Membrane
+           : d.kind == DataKind::PartialSum || d.kind == DataKind::Result || d.kind == DataKind::Membrane ||
+                     d.kind == DataKind::FanIn
                ? PacketKind::PartialSum
                                                                          : PacketKind::Spike;
   p.src = src_core;
@@ -212,6 +213,45 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
             }
             pool[h].val.push_back(val[s.node][size_t(c * HW + int64_t(y) * n.shape.w + x)]);
             if (int64_t(pool[h].val.size()) == per_pkt) flush();
+          }
+      if (h != UINT32_MAX) flush();
+      cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());
+    }
+    charge_core(s.node, t, cores[G.core]->cnt, before);
+    send_eos(e, G.id, G.core, t, cycle);
+  } else if (e.kind == DataKind::FanIn) {
+    // A fan-in split's partial sums (docs/architecture.md, "Split fan-in"): the slice's exact sums
+    // over the route's region (the group's box) in raster order, 32-bit words as the chip moves
+    // them (the simulation keeps them exact), flit_bits / 32 per flit; read from the membrane SRAM.
+    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    const Box& gb = G.box;
+    const int gh = gb.y1 - gb.y0, gw = gb.x1 - gb.x0;
+    counts_scratch.assign(e.dest_groups.size(), 0);
+    const CoreCounters before = cores[G.core]->cnt;
+    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+      const int rid = e.routes[lr];
+      const auto& rb = m.routes[size_t(rid)].region;
+      const int64_t per_pkt = int64_t(per_flit) * max_payload_flits(route_fanout[size_t(rid)]);
+      int64_t j = 0;
+      uint32_t h = UINT32_MAX;
+      auto flush = [&] {
+        const int flits = 1 + int(ceil_div64(int64_t(pool[h].part.size()), per_flit));
+        ++res.fan_in_packets, res.fan_in_flits += uint64_t(flits);
+        send_route(h, rid, G.core, flits, cycle);
+        for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
+        h = UINT32_MAX;
+      };
+      for (int c = rb.c0; c < rb.c1; ++c)
+        for (int y = rb.y0; y < rb.y1; ++y)
+          for (int x = rb.x0; x < rb.x1; ++x, ++j) {
+            if (h == UINT32_MAX) {
+              h = alloc();
+              PacketData& d = pool[h];
+              d.kind = DataKind::FanIn, d.src_group = G.id, d.src_node = s.node, d.t = t, d.route = rid;
+              d.pc0 = int(j);
+            }
+            pool[h].part.push_back(s.fan_send[size_t((int64_t(c - gb.c0) * gh + (y - gb.y0)) * gw + (x - gb.x0))]);
+            if (int64_t(pool[h].part.size()) == per_pkt) flush();
           }
       if (h != UINT32_MAX) flush();
       cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());

@@ -131,7 +131,7 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
     const Cluster* culprit = nullptr;
     int64_t culprit_groups = 0, culprit_mem = 0, culprit_w = 0;
     for (const Cluster& c : m.clusters) {
-      int64_t n = int64_t(c.n_channel_chunks) * c.n_tiles_y * c.n_tiles_x;
+      int64_t n = int64_t(c.n_channel_chunks) * c.n_tiles_y * c.n_tiles_x * c.fan_in_slices;
       if (!culprit && used + n > chip.num_cores()) {
         culprit = &c, culprit_groups = n;
         for (const Group& gr : m.groups)

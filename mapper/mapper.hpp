@@ -94,6 +94,11 @@ std::vector<Group> partition(const model::Graph& g, std::vector<Cluster>& cluste
 bool fits_one_core(const Cluster& c, const arch::CoreConfig& core);
 // Membrane SRAM bytes a group of cluster `c` with output box `b` needs (neurons and SDSA heads).
 int64_t group_membrane_bytes(const Cluster& c, const Box& b);
+// Fan-in split (docs/mapper.md, "Split fan-in"): the Conv2d (groups 1) / Linear of a cluster whose
+// input channels would be split (its largest), -1 none; a group's membrane and weight bytes (any
+// cluster: the fan-in slice decides for split ones).
+int fan_in_candidate(const model::Graph& g, const Cluster& c);
+void set_group_bytes(const model::Graph& g, const Cluster& c, Group& gr);
 std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster>& clusters,
                                 const std::vector<Group>& groups, const MapOptions& opt);
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;

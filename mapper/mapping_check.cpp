@@ -64,6 +64,10 @@ struct Checker {
       differ("membrane_bytes_per_neuron", c.mem_bytes_per_neuron, w.mem_bytes_per_neuron);
       differ("membrane_bytes_per_head", c.mem_bytes_per_head, w.mem_bytes_per_head);
       differ("weight_bytes_per_channel", c.weight_bytes_per_channel, w.weight_bytes_per_channel);
+      if (c.fan_in_slices > 1) {  // a fan-in split: of the node the mapper would split, all its input channels
+        differ("split/fan_in/node", c.fan_in_node, fan_in_candidate(g, c));
+        differ("split/fan_in/channels", c.fan_in_channels, g.input_shape(g.nodes[size_t(c.fan_in_node)]).c);
+      }
     }
   }
 
@@ -75,20 +79,29 @@ struct Checker {
     for (const Group& gr : m.groups) {
       const std::string at = fmt::format("/groups/{}", gr.id);
       const Cluster& c = m.clusters[size_t(gr.cluster)];
-      // Neurons exactly once: load_mapping checked that the boxes' volumes add up to the shape, so
-      // pairwise disjoint boxes cover it exactly.
-      for (int o : of_cluster[size_t(gr.cluster)])
-        if (!intersect(gr.box, m.groups[size_t(o)].box).empty())
-          fail(at, fmt::format("its neurons ({}) overlap those of group {} (each neuron belongs to one group)",
-                               box_str(gr.box), o));
+      // Neurons exactly once: load_mapping checked that the boxes' volumes (x their fan-in slices'
+      // share) add up to the shape, so pairwise disjoint boxes (or, for a fan-in split, equal
+      // boxes with disjoint slices) cover it exactly.
+      for (int o : of_cluster[size_t(gr.cluster)]) {
+        const Group& og = m.groups[size_t(o)];
+        if (intersect(gr.box, og.box).empty()) continue;
+        if (c.fan_in_slices > 1 && gr.box == og.box && (gr.in1 <= og.in0 || og.in1 <= gr.in0)) continue;
+        fail(at, fmt::format("its neurons ({}) overlap those of group {} (each neuron belongs to one group{})",
+                             box_str(gr.box), o, c.fan_in_slices > 1 ? ", or to one group per slice of its fan-in" : ""));
+      }
       of_cluster[size_t(gr.cluster)].push_back(gr.id);
       if (c.sdsa) {
         const int d = c.shape.c / c.heads;
         if (gr.box.c0 % d != 0 || gr.box.c1 % d != 0)
           fail(at + "/channels", fmt::format("[{}, {}) splits an SDSA head ({} channels each); a group holds whole heads",
                                              gr.box.c0, gr.box.c1, d));
+        if (gr.box.x0 != 0 || gr.box.x1 != c.shape.w)
+          fail(at + "/cols", fmt::format("[{}, {}) cuts a row of an SDSA head's tokens; a token slice holds whole rows "
+                                         "[0, {}); {}", gr.box.x0, gr.box.x1, c.shape.w, kRemap));
       }
-      const int64_t mem = group_membrane_bytes(c, gr.box), wb = int64_t(gr.box.c1 - gr.box.c0) * c.weight_bytes_per_channel;
+      Group want = gr;
+      set_group_bytes(g, c, want);
+      const int64_t mem = want.membrane_bytes, wb = want.weight_bytes;
       if (gr.membrane_bytes != mem)
         fail(at + "/membrane_bytes", fmt::format("{}, but its neurons need {}; {}", gr.membrane_bytes, mem, kRemap));
       if (gr.weight_bytes != wb)
@@ -111,8 +124,9 @@ struct Checker {
     for (const Cluster& c : m.clusters)
       for (int i : c.nodes) cluster_of[size_t(i)] = c.id;
     const std::vector<Route> want = build_routes(g, m.clusters, m.groups, MapOptions{});
-    std::map<int, std::string> kind_of;  // source node -> the kind of its routes
-    for (const Route& r : want) kind_of[r.src_node] = r.kind;
+    std::map<int, std::string> kind_of;  // source node -> the kind of its routes (fan-in partial sums aside)
+    for (const Route& r : want)
+      if (r.kind != "fan_in") kind_of[r.src_node] = r.kind;
 
     using Key = std::pair<int, int>;  // (src_node, src_group)
     std::map<Key, std::vector<int>> got_by, want_by;
@@ -125,6 +139,16 @@ struct Checker {
                                             r.src_group, excerpt(pn.name), m.groups[size_t(r.src_group)].cluster, kRemap));
       if (r.src_group < 0 && pn.op != model::Op::Input)
         fail(at + "/src_group", fmt::format("\"host\" sends only the model's inputs, not node '{}'", excerpt(pn.name)));
+      if (r.kind == "fan_in" || (r.src_group >= 0 && m.groups[size_t(r.src_group)].fan_in_partial(
+                                                           m.clusters[size_t(m.groups[size_t(r.src_group)].cluster)]))) {
+        const Group& sg = m.groups[size_t(r.src_group < 0 ? 0 : r.src_group)];
+        const Cluster& sc = m.clusters[size_t(sg.cluster)];
+        if (r.src_group < 0 || r.kind != "fan_in" || !sg.fan_in_partial(sc) || r.src_node != sc.fan_in_node)
+          fail(at + "/kind", fmt::format("'{}': partial sums of a fan-in slice (kind fan_in) are sent by, and only by, "
+                                         "the partial groups of a fan-in split, as their split node; {}", r.kind, kRemap));
+        got_by[{r.src_node, r.src_group}].push_back(r.id);
+        continue;
+      }
       auto k = kind_of.find(r.src_node);
       if (k == kind_of.end())
         fail(at + "/src_node", fmt::format("no group reads node '{}' from another core; {}", excerpt(pn.name), kRemap));

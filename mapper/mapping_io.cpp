@@ -1,4 +1,5 @@
 // Mapping file (docs/mapper.md, "Mapping file"): writer, strict reader, text summary.
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -74,21 +75,27 @@ nlohmann::json mapping_to_json(const Mapping& m) {
   for (const Cluster& c : m.clusters) {
     nlohmann::json names = nlohmann::json::array();
     for (int i : c.nodes) names.push_back(m.node_names[i]);
+    nlohmann::json split = {{"channels", c.channels_per_group}, {"tile", {c.tile_h, c.tile_w}},
+                            {"grid", {c.n_channel_chunks, c.n_tiles_y, c.n_tiles_x}}};
+    if (c.fan_in_slices > 1)  // written only for a fan-in split (docs/mapper.md, "Split fan-in")
+      split["fan_in"] = {{"node", m.node_names[size_t(c.fan_in_node)]}, {"slices", c.fan_in_slices},
+                         {"channels", c.fan_in_channels}};
     cl.push_back({{"id", c.id}, {"nodes", names}, {"shape", {c.shape.c, c.shape.h, c.shape.w}},
                   {"sdsa_heads", c.sdsa ? c.heads : 0},
                   {"membrane_bytes_per_neuron", c.mem_bytes_per_neuron},
                   {"membrane_bytes_per_head", c.mem_bytes_per_head},
                   {"weight_bytes_per_channel", c.weight_bytes_per_channel},
-                  {"split", {{"channels", c.channels_per_group}, {"tile", {c.tile_h, c.tile_w}},
-                             {"grid", {c.n_channel_chunks, c.n_tiles_y, c.n_tiles_x}}}}});
+                  {"split", split}});
   }
   j["clusters"] = cl;
   nlohmann::json gr = nlohmann::json::array();
-  for (const Group& g : m.groups)
+  for (const Group& g : m.groups) {
     gr.push_back({{"id", g.id}, {"cluster", g.cluster}, {"channels", range(g.box.c0, g.box.c1)},
                   {"rows", range(g.box.y0, g.box.y1)}, {"cols", range(g.box.x0, g.box.x1)},
                   {"core", core_xy(g.core, w)}, {"phase", g.phase}, {"membrane_bytes", g.membrane_bytes},
                   {"weight_bytes", g.weight_bytes}});
+    if (m.clusters[size_t(g.cluster)].fan_in_slices > 1) gr.back()["inputs"] = range(g.in0, g.in1);
+  }
   j["groups"] = gr;
   nlohmann::json ph = nlohmann::json::array();
   for (const Phase& p : m.phases)
@@ -203,7 +210,16 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
     c.mem_bytes_per_head = e.at("membrane_bytes_per_head").as_int(0, int64_t(1) << 40);
     c.weight_bytes_per_channel = e.at("weight_bytes_per_channel").as_int(0, int64_t(1) << 40);
     StrictJson sp = e.at("split");
-    sp.only_keys({"channels", "tile", "grid"});
+    sp.only_keys({"channels", "tile", "grid", "fan_in"});
+    if (sp.has("fan_in")) {
+      StrictJson fi = sp.at("fan_in");
+      fi.only_keys({"node", "slices", "channels"});
+      c.fan_in_node = node_ref(fi.at("node"));
+      if (std::find(c.nodes.begin(), c.nodes.end(), c.fan_in_node) == c.nodes.end())
+        fi.at("node").fail("not a node of this cluster");
+      c.fan_in_channels = int(fi.at("channels").as_int(2, 1 << 24));
+      c.fan_in_slices = int(fi.at("slices").as_int(2, c.fan_in_channels));
+    }
     c.channels_per_group = int(sp.at("channels").as_int(1, c.shape.c));
     c.tile_h = int(sp.at("tile").at(0).as_int(1, c.shape.h));
     c.tile_w = int(sp.at("tile").at(1).as_int(1, c.shape.w));
@@ -219,7 +235,7 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
   std::vector<Phase> counted(m.phases.size());
   for (size_t i = 0; i < jg.size(); ++i) {
     StrictJson e = jg.at(i);
-    e.only_keys({"id", "cluster", "channels", "rows", "cols", "core", "phase", "membrane_bytes", "weight_bytes"});
+    e.only_keys({"id", "cluster", "channels", "rows", "cols", "core", "phase", "membrane_bytes", "weight_bytes", "inputs"});
     Group g;
     g.id = int(e.at("id").as_int(int64_t(i), int64_t(i)));
     g.cluster = int(e.at("cluster").as_int(0, int64_t(m.clusters.size()) - 1));
@@ -227,6 +243,10 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
     read_range(e.at("channels"), 0, s.c, g.box.c0, g.box.c1);
     read_range(e.at("rows"), 0, s.h, g.box.y0, g.box.y1);
     read_range(e.at("cols"), 0, s.w, g.box.x0, g.box.x1);
+    if (const Cluster& gc = m.clusters[g.cluster]; gc.fan_in_slices > 1)
+      read_range(e.at("inputs"), 0, gc.fan_in_channels, g.in0, g.in1);
+    else if (e.has("inputs"))
+      e.at("inputs").fail("only groups of a fan-in split (cluster split.fan_in) have an input-channel slice");
     g.core = read_core(e.at("core"), W, H, false);
     if (version >= 2) g.phase = int(e.at("phase").as_int(0, int64_t(m.phases.size()) - 1));
     else if (e.has("phase")) e.at("phase").fail("mapping_version 1 has no phases");
@@ -247,12 +267,19 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
       j.at("phases").at(p).fail(fmt::format("dram_reload_bytes {} is not the weight bytes of its groups ({})",
                                             m.phases[p].reload_bytes, want));
   }
-  // Every neuron of every cluster in exactly one group: the boxes are disjoint and fill the shape.
+  // Every neuron of every cluster in exactly one group: the boxes are disjoint and fill the shape
+  // (a fan-in split: every neuron once per input channel of the split node, in slices).
   std::vector<int64_t> covered(m.clusters.size(), 0);
-  for (const Group& g : m.groups) covered[g.cluster] += g.box.volume();
-  for (const Cluster& c : m.clusters)
-    if (covered[c.id] != c.shape.size())
-      jcl.at(size_t(c.id)).fail(fmt::format("its groups cover {} neurons but the shape has {}", covered[c.id], c.shape.size()));
+  for (const Group& g : m.groups) {
+    const Cluster& gc = m.clusters[size_t(g.cluster)];
+    covered[g.cluster] += g.box.volume() * (gc.fan_in_slices > 1 ? g.in1 - g.in0 : 1);
+  }
+  for (const Cluster& c : m.clusters) {
+    const int64_t want = c.shape.size() * (c.fan_in_slices > 1 ? c.fan_in_channels : 1);
+    if (covered[c.id] != want)
+      jcl.at(size_t(c.id)).fail(fmt::format("its groups cover {} neurons{} but the shape has {}", covered[c.id],
+                                            c.fan_in_slices > 1 ? " x input channels" : "", want));
+  }
 
   StrictJson jr = j.at("routes");
   jr.expect_array();
@@ -261,7 +288,7 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
     e.only_keys({"id", "kind", "src_group", "src_node", "channels", "rows", "cols", "dests", "events_per_step", "links"});
     Route r;
     r.id = int(e.at("id").as_int(int64_t(i), int64_t(i)));
-    r.kind = e.at("kind").as_enum({"spike", "pixel", "partial_sum", "membrane", "result"});
+    r.kind = e.at("kind").as_enum({"spike", "pixel", "partial_sum", "membrane", "fan_in", "result"});
     StrictJson sg = e.at("src_group");
     r.src_group = sg.raw().is_string() ? (sg.as_enum({"host"}), -1) : int(sg.as_int(0, int64_t(m.groups.size()) - 1));
     if ((r.kind == "pixel") != (r.src_group < 0)) sg.fail("pixel routes, and only they, start at the host");

@@ -24,9 +24,18 @@ struct Split {
   int64_t groups() const { return int64_t(nc) * ty * tx; }
 };
 
+// An SDSA group of a token slice (rows th x tw of the N tokens) keeps per head the d x d KV counts,
+// the k and v bits of all N tokens (it builds K^T V itself) and the q bits of its own tokens; with
+// all tokens that is the cluster's mem_bytes_per_head.
+int64_t sdsa_head_bytes(const Cluster& c, int64_t tokens) {
+  const int64_t d = c.shape.c / c.heads, n = int64_t(c.shape.h) * c.shape.w;
+  if (tokens >= n) return c.mem_bytes_per_head;
+  return c.mem_bytes_per_head - 4 * ((3 * d * n + 31) / 32) + 4 * ((2 * d * n + d * tokens + 31) / 32);
+}
+
 int64_t group_membrane(const Cluster& c, int cc, int th, int tw) {
   int64_t heads = c.sdsa ? cc / (c.shape.c / c.heads) : 0;
-  return int64_t(cc) * th * tw * c.mem_bytes_per_neuron + heads * c.mem_bytes_per_head;
+  return int64_t(cc) * th * tw * c.mem_bytes_per_neuron + (heads ? heads * sdsa_head_bytes(c, int64_t(th) * tw) : 0);
 }
 
 }  // namespace
@@ -35,9 +44,54 @@ int64_t group_membrane_bytes(const Cluster& c, const Box& b) {
   return group_membrane(c, b.c1 - b.c0, b.y1 - b.y0, b.x1 - b.x0);
 }
 
+int fan_in_candidate(const Graph& g, const Cluster& c) {
+  int best = -1;
+  int64_t bytes = 0;
+  for (int i : c.nodes) {
+    const model::Node& n = g.nodes[size_t(i)];
+    if (!((n.op == model::Op::Conv2d && n.groups == 1) || n.op == model::Op::Linear)) continue;
+    if (g.input_shape(n).c < 2) continue;
+    const int64_t b = model::param_bytes_per_channel(g, n);
+    if (b > bytes) best = i, bytes = b;
+  }
+  return best;
+}
+
+namespace {
+// Fan-in weights of `channels` input channels of node n, per output channel (packed at its width).
+int64_t slice_weight_bytes(const Graph& g, const model::Node& n, int channels) {
+  const model::Shape& in = g.input_shape(n);
+  const int64_t per_in = n.op == model::Op::Conv2d ? int64_t(n.kh) * n.kw : int64_t(in.h) * in.w;
+  return model::packed_weight_bytes(per_in * channels, model::weight_bits_of(g, n));
+}
+}  // namespace
+
+void set_group_bytes(const Graph& g, const Cluster& c, Group& gr) {
+  const int64_t channels = gr.box.c1 - gr.box.c0;
+  if (c.fan_in_slices <= 1) {
+    gr.membrane_bytes = group_membrane_bytes(c, gr.box);
+    gr.weight_bytes = channels * c.weight_bytes_per_channel;
+    return;
+  }
+  const model::Node& n = g.nodes[size_t(c.fan_in_node)];
+  const int64_t slice = slice_weight_bytes(g, n, gr.in1 - gr.in0);
+  if (gr.fan_in_partial(c)) {
+    // Only the node's slice: its weights and shift per output channel, an accumulator word per neuron.
+    gr.membrane_bytes = gr.box.volume() * model::membrane_word_bytes(g);
+    gr.weight_bytes = channels * (slice + 1);
+  } else {
+    // The whole cluster, with the last slice of the node's fan-in instead of all of it.
+    gr.membrane_bytes = group_membrane_bytes(c, gr.box);
+    gr.weight_bytes = channels * (c.weight_bytes_per_channel - slice_weight_bytes(g, n, c.fan_in_channels) + slice);
+  }
+}
+
 namespace {
 // The best split of `c` under `policy`, or none when its smallest group fits no core.
-std::optional<Split> try_split(const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
+// `token_split`: an SDSA head may be cut into slices of whole token rows (tried only when no head
+// fits a core with all its tokens, so every mapping that fits unsplit stays as it was).
+std::optional<Split> try_split(const Cluster& c, const arch::CoreConfig& core, const std::string& policy,
+                               bool token_split = false) {
   const int C = c.shape.c, H = c.shape.h, W = c.shape.w;
   const int unit = c.sdsa ? C / c.heads : 1;  // SDSA: whole heads
   std::optional<Split> best;
@@ -55,9 +109,15 @@ std::optional<Split> try_split(const Cluster& c, const arch::CoreConfig& core, c
     if (int64_t(cc) * c.weight_bytes_per_channel > core.weight_sram_bytes) continue;
     Split s;
     s.cc = cc, s.nc = ceil_div(C, cc);
-    if (c.sdsa) {  // all tokens of a head on one core
+    if (c.sdsa && !token_split) {  // all tokens of a head on one core
       if (group_membrane(c, cc, H, W) > core.membrane_sram_bytes) continue;
       s.th = H, s.tw = W, s.ty = 1, s.tx = 1;
+    } else if (c.sdsa) {  // the fewest slices of whole token rows that fit (contiguous tokens n = y*W + x)
+      int ty = 1;
+      while (ty <= H && group_membrane(c, cc, ceil_div(H, ty), W) > core.membrane_sram_bytes) ++ty;
+      if (ty > H) continue;
+      const int th = ceil_div(H, ty);
+      s.th = th, s.tw = W, s.ty = ceil_div(H, th), s.tx = 1;
     } else {
       int64_t max_pix = core.membrane_sram_bytes / (int64_t(cc) * std::max<int64_t>(1, c.mem_bytes_per_neuron));
       if (max_pix < 1) continue;
@@ -80,35 +140,76 @@ std::optional<Split> try_split(const Cluster& c, const arch::CoreConfig& core, c
   return best;
 }
 
-Split choose_split(const Graph& g, const Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
-  const std::optional<Split> best = try_split(c, core, policy);
+// The fewest fan-in slices of the cluster's largest Conv2d / Linear with which its groups fit (each
+// slice's group sized as the worst of the accumulating group and the partial ones); sets the
+// cluster's fan_in_* fields. Tried only when no output-channel / spatial split fits.
+std::optional<Split> try_fan_in(const Graph& g, Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
+  const int node = fan_in_candidate(g, c);
+  if (node < 0) return std::nullopt;
+  const model::Node& n = g.nodes[size_t(node)];
+  const int cin = g.input_shape(n).c;
+  const int64_t full = slice_weight_bytes(g, n, cin);
+  int prev = -1;
+  for (int k = 2; k <= cin; ++k) {
+    const int per = ceil_div(cin, k);
+    if (per == prev) continue;
+    prev = per;
+    const int64_t slice = slice_weight_bytes(g, n, per);
+    Cluster t = c;
+    t.weight_bytes_per_channel = std::max(c.weight_bytes_per_channel - full + slice, slice + 1);
+    t.mem_bytes_per_neuron = std::max<int64_t>(c.mem_bytes_per_neuron, model::membrane_word_bytes(g));
+    std::optional<Split> s = try_split(t, core, policy);
+    if (!s) continue;
+    c.fan_in_node = node, c.fan_in_slices = ceil_div(cin, per), c.fan_in_channels = cin;
+    return s;
+  }
+  return std::nullopt;
+}
+
+Split choose_split(const Graph& g, Cluster& c, const arch::CoreConfig& core, const std::string& policy) {
+  c.fan_in_node = -1, c.fan_in_slices = 1, c.fan_in_channels = 0;
+  std::optional<Split> best = try_split(c, core, policy);
+  if (!best && c.sdsa) best = try_split(c, core, policy, true);
+  if (!best && !c.sdsa) best = try_fan_in(g, c, core, policy);
   if (!best) {
-    const int C = c.shape.c, H = c.shape.h, W = c.shape.w;
+    const int C = c.shape.c, W = c.shape.w;
     const int unit = c.sdsa ? C / c.heads : 1;
     int64_t w_need = int64_t(unit) * c.weight_bytes_per_channel;
-    int64_t m_need = c.sdsa ? group_membrane(c, unit, H, W) : c.mem_bytes_per_neuron;
+    int64_t m_need = c.sdsa ? group_membrane(c, unit, 1, W) : c.mem_bytes_per_neuron;
+    const int fin = c.sdsa ? -1 : fan_in_candidate(g, c);
+    if (fin >= 0) {  // even one input channel of the fan-in per group
+      const model::Node& n = g.nodes[size_t(fin)];
+      w_need = std::max(w_need - slice_weight_bytes(g, n, g.input_shape(n).c) + slice_weight_bytes(g, n, 1),
+                        slice_weight_bytes(g, n, 1) + 1);
+    }
     std::string what;
     if (w_need > core.weight_sram_bytes)
-      what += fmt::format("needs {} of weight SRAM for one output channel{} but a core has {} (short by {}); ",
-                          fmt_bytes(w_need), c.sdsa ? " head" : "", fmt_bytes(core.weight_sram_bytes),
+      what += fmt::format("needs {} of weight SRAM for one output channel{}{} but a core has {} (short by {}); ",
+                          fmt_bytes(w_need), c.sdsa ? " head" : "",
+                          fin >= 0 ? fmt::format(" with one input channel of '{}'", g.nodes[size_t(fin)].name) : "",
+                          fmt_bytes(core.weight_sram_bytes),
                           fmt_bytes(w_need - core.weight_sram_bytes));
     if (m_need > core.membrane_sram_bytes)
       what += fmt::format("needs {} of membrane SRAM for its smallest group but a core has {} (short by {}); ",
                           fmt_bytes(m_need), fmt_bytes(core.membrane_sram_bytes),
                           fmt_bytes(m_need - core.membrane_sram_bytes));
     // Residual streams have been cut at their Adds before this error can stand (mapper.cpp); what
-    // is left is one output channel (head) at one pixel, and its inputs are never split.
-    throw Error(fmt::format("mapper: layer {} does not fit one core even at its smallest group (one output "
-                            "channel{}, one pixel; the mapper does not split a channel's inputs across cores): {}"
+    // is left is one output channel at one pixel with its fan-in split down to one input channel
+    // (or one SDSA head over one row of tokens).
+    throw Error(fmt::format("mapper: layer {} does not fit one core even at its smallest group ({}): {}"
                             "use a chip with larger core.weight_sram_bytes / core.membrane_sram_bytes",
-                            cluster_label(g, c), c.sdsa ? " head" : "", what));
+                            cluster_label(g, c),
+                            c.sdsa ? "one SDSA head over one row of tokens"
+                            : fin >= 0 ? "one output channel at one pixel, its fan-in split to one input channel per core"
+                                       : "one output channel at one pixel",
+                            what));
   }
   return *best;
 }
 }  // namespace
 
 bool fits_one_core(const Cluster& c, const arch::CoreConfig& core) {
-  return try_split(c, core, "min-cores").has_value();
+  return try_split(c, core, "min-cores").has_value() || (c.sdsa && try_split(c, core, "min-cores", true).has_value());
 }
 
 std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, const arch::ChipConfig& chip,
@@ -123,7 +224,7 @@ std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, con
   for (Cluster& c : clusters) {
     splits.push_back(choose_split(g, c, chip.core, opt.split));
     const Split& s = splits.back();
-    total += s.groups();
+    total += s.groups() * c.fan_in_slices;
   }
   if (total > kMaxGroups)
     throw Error(fmt::format("mapper: model '{}' would need {} groups (one core's share each) on chip '{}', more than "
@@ -138,15 +239,19 @@ std::vector<Group> partition(const Graph& g, std::vector<Cluster>& clusters, con
     for (int ci = 0; ci < s.nc; ++ci)
       for (int yi = 0; yi < s.ty; ++yi)
         for (int xi = 0; xi < s.tx; ++xi) {
-          Group gr;
-          gr.id = int(groups.size());
-          gr.cluster = c.id;
-          gr.box = Box{ci * s.cc, std::min(c.shape.c, (ci + 1) * s.cc), yi * s.th,
-                       std::min(c.shape.h, (yi + 1) * s.th), xi * s.tw, std::min(c.shape.w, (xi + 1) * s.tw)};
-          const Box& b = gr.box;
-          gr.membrane_bytes = group_membrane_bytes(c, b);
-          gr.weight_bytes = int64_t(b.c1 - b.c0) * c.weight_bytes_per_channel;
-          groups.push_back(gr);
+          // A fan-in split gives the box one group per input-channel slice, the accumulating one
+          // (last slice) last, so that spreading a layer over phases never puts it before a partial.
+          const int per = c.fan_in_slices > 1 ? ceil_div(c.fan_in_channels, c.fan_in_slices) : 0;
+          for (int k = 0; k < c.fan_in_slices; ++k) {
+            Group gr;
+            gr.id = int(groups.size());
+            gr.cluster = c.id;
+            gr.box = Box{ci * s.cc, std::min(c.shape.c, (ci + 1) * s.cc), yi * s.th,
+                         std::min(c.shape.h, (yi + 1) * s.th), xi * s.tw, std::min(c.shape.w, (xi + 1) * s.tw)};
+            if (per) gr.in0 = k * per, gr.in1 = std::min(c.fan_in_channels, (k + 1) * per);
+            set_group_bytes(g, c, gr);
+            groups.push_back(gr);
+          }
         }
   }
   return groups;

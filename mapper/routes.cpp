@@ -45,7 +45,11 @@ Box need_box(const Graph& g, const Node& n, int input_index, const Box& out) {
       b.x1 = std::min(in.w, (out.x1 - 1) * n.sx - n.px + n.kw);
       return b;
     }
+    // SDSA: k and v of every token of the group's heads (each token slice of a head builds K^T V
+    // itself), q only of the group's own tokens (their row sums); unsplit heads need all tokens.
     case Op::SDSA:
+      if (input_index == 0) return out;
+      return Box{out.c0, out.c1, 0, in.h, 0, in.w};
     case Op::Mean: return Box{out.c0, out.c1, 0, in.h, 0, in.w};
     case Op::Add: return out;  // a cut stream's operand: element-wise, the group's own box
     default: return full_box(in);  // Linear reads the whole (flattened) input
@@ -82,8 +86,14 @@ std::vector<Route> build_routes(const Graph& g, const std::vector<Cluster>& clus
                                   kn.name, model::op_name(kn.op), pn.name, model::op_name(pn.op),
                                   kk != kind && !kind.empty() ? " while other nodes read it as " + kind : ""));
         kind = kk;
+        const Cluster& kc = clusters[size_t(cluster_of[k])];
         for (int d : groups_of[cluster_of[k]]) {
+          // Fan-in split (docs/mapper.md, "Split fan-in"): a partial group reads only the split
+          // node's input, and every group of the cluster only its slice of the input channels.
+          if (kc.fan_in_slices > 1 && groups[d].fan_in_partial(kc) && k != kc.fan_in_node) continue;
           Box nb = need_box(g, kn, int(ii), groups[d].box);
+          if (kc.fan_in_slices > 1 && k == kc.fan_in_node)
+            nb.c0 = std::max(nb.c0, groups[d].in0), nb.c1 = std::min(nb.c1, groups[d].in1);
           if (!nb.empty()) needs.push_back({d, nb});
         }
       }
@@ -98,7 +108,8 @@ std::vector<Route> build_routes(const Graph& g, const std::vector<Cluster>& clus
     if (pn.op == Op::Input)
       sources.push_back({-1, full_box(pn.shape)});
     else
-      for (int s : groups_of[cluster_of[p]]) sources.push_back({s, groups[s].box});
+      for (int s : groups_of[cluster_of[p]])  // a fan-in split's partial groups produce no node's values
+        if (!groups[s].fan_in_partial(clusters[size_t(cluster_of[p])])) sources.push_back({s, groups[s].box});
     for (const auto& [src, sbox] : sources) {
       std::vector<std::pair<int, Box>> local;
       std::vector<int> cc{sbox.c0, sbox.c1}, cy{sbox.y0, sbox.y1}, cx{sbox.x0, sbox.x1};
@@ -132,10 +143,29 @@ std::vector<Route> build_routes(const Graph& g, const std::vector<Cluster>& clus
           }
     }
   }
+  // Fan-in split: each partial group sends its box's partial sums (a word per neuron per
+  // timestep) to the accumulating group of its box.
+  for (const Cluster& c : clusters) {
+    if (c.fan_in_slices <= 1) continue;
+    for (int s : groups_of[c.id]) {
+      if (!groups[s].fan_in_partial(c)) continue;
+      int acc = -1;
+      for (int d : groups_of[c.id])
+        if (groups[d].box == groups[s].box && !groups[d].fan_in_partial(c)) acc = d;
+      if (acc < 0) throw Error(fmt::format("mapper: group {} has no accumulating group for its box", s));
+      Route r;
+      r.kind = "fan_in", r.src_group = s, r.src_node = c.fan_in_node, r.region = groups[s].box;
+      r.dests = {acc};
+      r.events = double(groups[s].box.volume());
+      r.id = int(routes.size());
+      routes.push_back(std::move(r));
+    }
+  }
   // The Output's accumulators go to the host once per input (amortised per timestep).
   for (const Cluster& c : clusters)
     if (g.nodes[c.nodes.back()].op == Op::Output)
       for (int s : groups_of[c.id]) {
+        if (groups[s].fan_in_partial(c)) continue;
         Route r;
         r.kind = "result", r.src_group = s, r.src_node = c.nodes.back(), r.region = groups[s].box;
         r.dests = {-1};
