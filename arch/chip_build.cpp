@@ -221,10 +221,19 @@ void ChipEngine::weight_shares() {
     auto& w = group_node_weight_bytes[size_t(G.id)];
     w.assign(G.slots.size(), 0);
     int64_t sum = 0;
+    const Cluster& cl = m.clusters[size_t(G.cluster)];
     for (size_t k = 0; k < G.slots.size(); ++k) {
       const Node& n = g.nodes[size_t(G.slots[k].node)];
       if (const auto wb = op_rules(n.op).weight_bytes) w[k] = wb(g, n, G.slice);
-    sum += w[k];
+      if ((G.fan_in_partial || G.fan_in_acc) && G.slots[k].node == cl.fan_in_node) {
+        // A fan-in slice (docs/mapper.md, "Split fan-in"): the slice's packed weights and the shift
+        // per channel, and the bias in the accumulating group.
+        const model::Shape& in = g.input_shape(n);
+        const int64_t per_in = n.op == Op::Conv2d ? int64_t(n.kh) * n.kw : int64_t(in.h) * in.w;
+        w[k] = G.slice.channels() * (model::packed_weight_bytes(per_in * (G.in1 - G.in0), model::weight_bits_of(g, n)) + 1 +
+                                     (G.fan_in_acc ? model::membrane_word_bytes(g) : 0));
+      }
+      sum += w[k];
     }
     const int64_t total = m.groups[size_t(G.id)].weight_bytes;
     if (sum != total && !w.empty()) {

@@ -146,14 +146,13 @@ struct Checker {
         if (r.src_group < 0 || r.kind != "fan_in" || !sg.fan_in_partial(sc) || r.src_node != sc.fan_in_node)
           fail(at + "/kind", fmt::format("'{}': partial sums of a fan-in slice (kind fan_in) are sent by, and only by, "
                                          "the partial groups of a fan-in split, as their split node; {}", r.kind, kRemap));
-        got_by[{r.src_node, r.src_group}].push_back(r.id);
-        continue;
+      } else {
+        auto k = kind_of.find(r.src_node);
+        if (k == kind_of.end())
+          fail(at + "/src_node", fmt::format("no group reads node '{}' from another core; {}", excerpt(pn.name), kRemap));
+        if (k->second != r.kind)
+          fail(at + "/kind", fmt::format("'{}', but node '{}' travels as '{}'", r.kind, excerpt(pn.name), k->second));
       }
-      auto k = kind_of.find(r.src_node);
-      if (k == kind_of.end())
-        fail(at + "/src_node", fmt::format("no group reads node '{}' from another core; {}", excerpt(pn.name), kRemap));
-      if (k->second != r.kind)
-        fail(at + "/kind", fmt::format("'{}', but node '{}' travels as '{}'", r.kind, excerpt(pn.name), k->second));
       const Box src = r.src_group >= 0 ? m.groups[size_t(r.src_group)].box : Box{0, pn.shape.c, 0, pn.shape.h, 0, pn.shape.w};
       if (!src.contains(r.region))
         fail(at, fmt::format("its region ({}) lies outside what its source produces ({})", box_str(r.region), box_str(src)));

@@ -188,13 +188,20 @@ TEST(SplitFanIn, BrokenFilesAreRejected) {
 TEST(SplitFanIn, EvenOneInputChannelTooLargeIsAClearError) {
   const model::Graph g = hand_graph();
   arch::ChipConfig chip = hand_chip();
-  chip.core.weight_sram_bytes = 12;  // big's slice of one input channel: 9 + 4 + 1 + 4 = 18 > 12
+  // enc (the first layer in graph order) with one of its 2 input channels: 9 + 4 + 1 + 4 (its LIF's
+  // threshold) = 18 > 12 bytes.
+  chip.core.weight_sram_bytes = 12;
   try {
     mapper::map_model(g, chip, mapper::MapOptions{});
     FAIL() << "mapped";
   } catch (const Error& e) {
     const std::string w = e.what();
-    EXPECT_NE(w.find("does not fit one core even at its smallest group"), std::string::npos) << w;
+    EXPECT_NE(w.find("layer 'enc' (with 1 co-located node(s)) does not fit one core even at its smallest group (one "
+                     "output channel at one pixel, its fan-in split to one input channel per core): needs 18 B of "
+                     "weight SRAM for one output channel with one input channel of 'enc' but a core has 12 B (short "
+                     "by 6 B)"),
+              std::string::npos)
+        << w;
     EXPECT_NE(w.find("input channel"), std::string::npos) << w;
     EXPECT_NE(w.find("weight SRAM"), std::string::npos) << w;
   }
@@ -275,6 +282,42 @@ TEST(SplitHeads, SdsaHeadTooLargeForACoreIsSplitByTokenRows) {
     }
   round_trips_and_checks(g, chip, m);
   run_bit_exact(g, chip, m);
+}
+
+// Issue 20's case: 123.7M (224x224, T = 4) on `loihi2-lpddr4` (27 KiB of weight SRAM, 156 KiB of
+// membrane SRAM per core). With its streams cut, every cluster partitions; exactly the two
+// ConvBlock2 pwconv2 layers (36.8 KiB per output channel: 768 x 49 int8 + bias + shift) are split
+// in two by fan-in, and the stage-3 and stage-4 heads (189.9 KiB with all 196 tokens) into two
+// slices of 7 token rows. (The whole mapping, 53 s, is in docs/performance.md.)
+TEST(SplitFanIn, MetaSpikeFormer123MGroupsFitLoihi2Cores) {
+  model::MetaSpikeFormerSpec spec = model::meta_spikeformer_preset("123M");
+  spec.T = 4;
+  model::Graph g = model::build_meta_spikeformer_structure(spec, 1);
+  g.timesteps = 4;
+  const arch::ChipConfig chip = chip_preset("loihi2-lpddr4");
+  std::vector<arch::Cluster> cl = mapper::build_clusters(g, mapper::cuttable_adds(g));
+  const std::vector<arch::Group> groups = mapper::partition(g, cl, chip, mapper::MapOptions{});
+  std::vector<std::string> split;
+  int heads_sliced = 0;
+  for (const auto& c : cl) {
+    if (c.fan_in_slices > 1) {
+      split.push_back(g.nodes[size_t(c.fan_in_node)].name);
+      EXPECT_EQ(c.fan_in_slices, 2);
+      EXPECT_EQ(c.fan_in_channels, 768);
+      EXPECT_GT(c.weight_bytes_per_channel, chip.core.weight_sram_bytes);
+    }
+    if (c.sdsa) {
+      EXPECT_EQ(c.n_tiles_y, 2) << g.nodes[size_t(c.nodes.front())].name;
+      EXPECT_EQ(c.tile_w, c.shape.w);
+      heads_sliced += c.n_tiles_y > 1;
+    }
+  }
+  EXPECT_EQ(split, (std::vector<std::string>{"ConvBlock2_1.0.Conv.pwconv2", "ConvBlock2_2.0.Conv.pwconv2"}));
+  EXPECT_EQ(heads_sliced, 8);
+  for (const auto& gr : groups) {
+    EXPECT_LE(gr.membrane_bytes, chip.core.membrane_sram_bytes);
+    EXPECT_LE(gr.weight_bytes, arch::weight_sram_usable(chip));
+  }
 }
 
 }  // namespace
