@@ -253,11 +253,26 @@ TEST(Mapper, SingleChannelTooBigForCore) {
   // fc needs 4*8*8 + 5 bytes per output channel: fits; make the input wider so it does not.
   b.g.nodes[1].shape.c = 64;
   b.g.nodes[2].shape.c = 64;
+  // 64*64 + 5 bytes per channel: since issue 20 fc's fan-in is split (docs/mapper.md, "Split
+  // fan-in"), so the model gets as far as the core count (52 groups on 16 cores)...
   try {
     mapper::map_model(b.g, arch::chip_config_from_json(cj, "mini"), {});
     FAIL();
   } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit chip 'mini'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Layer 'fc'"), std::string::npos) << e.what();
+  }
+  // ... while at 40x40 even one of fc's input channels (1,600 weights + bias + shift) exceeds the
+  // 1,024 bytes: the error names the layer and the shortfall.
+  GraphBuilder w("wider");
+  int xw = w.input(1, 40, 40);
+  w.output(w.linear("fc", w.lif("l", w.conv("c", xw, 4, 3, 1, 1)), 10));
+  try {
+    mapper::map_model(w.g, arch::chip_config_from_json(cj, "mini"), {});
+    FAIL();
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("layer 'fc'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("one input channel"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("short by"), std::string::npos) << e.what();
   }
 }
