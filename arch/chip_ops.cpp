@@ -14,6 +14,20 @@ namespace {
 
 using model::node_fan_in;
 
+// A packet of 32-bit words covers its route's region `rb` in raster order from word `pc0` (cut
+// streams' operands, fan-in partial sums): `op(place, word)` for each word's place in a buffer over
+// the group's slice `sl`.
+template <class T, class V, class Op>
+void scatter_region(const Box& rb, const model::Slice& sl, int pc0, const std::vector<V>& words, T* buf, Op op) {
+  const int64_t rw = rb.x1 - rb.x0, rhw = int64_t(rb.y1 - rb.y0) * rw;
+  const int sw = sl.x1 - sl.x0, sh = sl.y1 - sl.y0;
+  for (size_t k = 0; k < words.size(); ++k) {
+    const int64_t j = pc0 + int64_t(k);
+    const int c = rb.c0 + int(j / rhw), y = rb.y0 + int(j % rhw / rw), x = rb.x0 + int(j % rw);
+    op(buf[(int64_t(c - sl.c0) * sh + (y - sl.y0)) * sw + (x - sl.x0)], words[k]);
+  }
+}
+
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
@@ -35,15 +49,8 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   if (d.kind == DataKind::FanIn) {
     // A partial group's sums for this slice (docs/architecture.md, "Split fan-in"): added into the
     // accumulating group's partial-sum buffer, one membrane write per value.
-    int64_t* buf = E.acc_for(s.fan_acc, d.t, G.slice.size());
-    const Box& rb = E.m.routes[size_t(d.route)].region;
-    const int64_t rw = rb.x1 - rb.x0, rhw = int64_t(rb.y1 - rb.y0) * rw;
-    const int sw = G.slice.x1 - G.slice.x0, sh = G.slice.y1 - G.slice.y0;
-    for (size_t k = 0; k < d.part.size(); ++k) {
-      const int64_t j = d.pc0 + int64_t(k);
-      const int c = rb.c0 + int(j / rhw), y = rb.y0 + int(j % rhw / rw), x = rb.x0 + int(j % rw);
-      buf[(int64_t(c - G.slice.c0) * sh + (y - G.slice.y0)) * sw + (x - G.slice.x0)] += d.part[k];
-    }
+    scatter_region(E.m.routes[size_t(d.route)].region, G.slice, d.pc0, d.part, E.acc_for(s.fan_acc, d.t, G.slice.size()),
+                   [](int64_t& b, int64_t v) { b += v; });
     return core.store_cost(int64_t(d.part.size()));
   }
   if (d.kind == DataKind::Pixel) {
@@ -174,15 +181,8 @@ uint64_t add_arrive(ChipEngine& E, GroupState& G, Slot& s, int input, const Pack
   if (d.kind != DataKind::Membrane)
     throw Error(fmt::format("chip: node '{}' got a packet that is not membrane values", E.g.nodes[s.node].name));
   if (s.mem_in.size() <= size_t(input)) s.mem_in.resize(size_t(input) + 1);
-  int32_t* buf = E.acc_for(s.mem_in[size_t(input)], d.t, G.slice.size());
-  const Box& rb = E.m.routes[size_t(d.route)].region;
-  const int64_t rw = rb.x1 - rb.x0, rhw = int64_t(rb.y1 - rb.y0) * rw;
-  const int sw = G.slice.x1 - G.slice.x0, sh = G.slice.y1 - G.slice.y0;
-  for (size_t k = 0; k < d.val.size(); ++k) {
-    const int64_t j = d.pc0 + int64_t(k);
-    const int c = rb.c0 + int(j / rhw), y = rb.y0 + int(j % rhw / rw), x = rb.x0 + int(j % rw);
-    buf[(int64_t(c - G.slice.c0) * sh + (y - G.slice.y0)) * sw + (x - G.slice.x0)] = d.val[k];
-  }
+  scatter_region(E.m.routes[size_t(d.route)].region, G.slice, d.pc0, d.val,
+                 E.acc_for(s.mem_in[size_t(input)], d.t, G.slice.size()), [](int32_t& b, int32_t v) { b = v; });
   return core.store_cost(int64_t(d.val.size()));
 }
 

@@ -5,6 +5,52 @@
 
 namespace spikechip::arch::detail {
 
+namespace {
+
+// 32-bit words over each of an emission's routes (cut streams' membrane values in
+// PacketData::val, fan-in partial sums in PacketData::part): the route's region in raster order,
+// `word(c, y, x)` each, flit_bits / 32 words per flit, one membrane SRAM read per word as it
+// leaves; then the end-of-step markers. Counts the packets and flits in `packets` / `flits`.
+template <class Words, class Word>
+void send_region_words(ChipEngine& E, GroupState& G, Slot& s, const Emission& e, int t, uint64_t cycle, DataKind kind,
+                       Words PacketData::*words, Word word, uint64_t& packets, uint64_t& flits) {
+  const int per_flit = std::max(1, E.cfg.router.flit_bits / 32);
+  E.counts_scratch.assign(e.dest_groups.size(), 0);
+  const CoreCounters before = E.cores[G.core]->cnt;
+  for (size_t lr = 0; lr < e.routes.size(); ++lr) {
+    const int rid = e.routes[lr];
+    const auto& rb = E.m.routes[size_t(rid)].region;
+    const int64_t per_pkt = int64_t(per_flit) * E.max_payload_flits(E.route_fanout[size_t(rid)]);
+    int64_t j = 0;
+    uint32_t h = UINT32_MAX;
+    auto flush = [&] {
+      const int n_flits = 1 + int(ceil_div64(int64_t((E.pool[h].*words).size()), per_flit));
+      ++packets, flits += uint64_t(n_flits);
+      E.send_route(h, rid, G.core, n_flits, cycle);
+      for (int dl : e.route_dest_local[lr]) E.counts_scratch[dl]++;
+      h = UINT32_MAX;
+    };
+    for (int c = rb.c0; c < rb.c1; ++c)
+      for (int y = rb.y0; y < rb.y1; ++y)
+        for (int x = rb.x0; x < rb.x1; ++x, ++j) {
+          if (h == UINT32_MAX) {
+            h = E.alloc();
+            PacketData& d = E.pool[h];
+            d.kind = kind, d.src_group = G.id, d.src_node = s.node, d.t = t, d.route = rid;
+            d.pc0 = int(j);
+          }
+          (E.pool[h].*words).push_back(word(c, y, x));
+          if (int64_t((E.pool[h].*words).size()) == per_pkt) flush();
+        }
+    if (h != UINT32_MAX) flush();
+    E.cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());
+  }
+  E.charge_core(s.node, t, E.cores[G.core]->cnt, before);
+  E.send_eos(e, G.id, G.core, t, cycle);
+}
+
+}  // namespace
+
 void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, int flits, uint64_t cycle, bool host) {
   PacketData& d = pool[h];
   d.refs = int(dests.size());
@@ -183,81 +229,23 @@ void ChipEngine::send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle) {
     node_act[size_t(G.core)] = path_act(PathKind::Node, G.core, s.node, t, rstart, end, rstart > cycle ? node_act[size_t(G.core)] : task);
     send_eos(e, G.id, G.core, t, cycle + extra);
   } else if (e.kind == DataKind::Membrane) {
-    // A cut stream's values (docs/architecture.md, "Cut streams"): each route's region in raster
-    // order, 32-bit words, flit_bits / 32 per flit; read from the membrane SRAM as they leave.
+    // A cut stream's values (docs/architecture.md, "Cut streams").
     const int64_t HW = int64_t(n.shape.h) * n.shape.w;
-    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
-    counts_scratch.assign(e.dest_groups.size(), 0);
-    const CoreCounters before = cores[G.core]->cnt;
-    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
-      const int rid = e.routes[lr];
-      const auto& rb = m.routes[size_t(rid)].region;
-      const int64_t per_pkt = int64_t(per_flit) * max_payload_flits(route_fanout[size_t(rid)]);
-      int64_t j = 0;
-      uint32_t h = UINT32_MAX;
-      auto flush = [&] {
-        const int flits = 1 + int(ceil_div64(int64_t(pool[h].val.size()), per_flit));
-        ++res.membrane_packets, res.membrane_flits += uint64_t(flits);
-        send_route(h, rid, G.core, flits, cycle);
-        for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
-        h = UINT32_MAX;
-      };
-      for (int c = rb.c0; c < rb.c1; ++c)
-        for (int y = rb.y0; y < rb.y1; ++y)
-          for (int x = rb.x0; x < rb.x1; ++x, ++j) {
-            if (h == UINT32_MAX) {
-              h = alloc();
-              PacketData& d = pool[h];
-              d.kind = DataKind::Membrane, d.src_group = G.id, d.src_node = s.node, d.t = t, d.route = rid;
-              d.pc0 = int(j);
-            }
-            pool[h].val.push_back(val[s.node][size_t(c * HW + int64_t(y) * n.shape.w + x)]);
-            if (int64_t(pool[h].val.size()) == per_pkt) flush();
-          }
-      if (h != UINT32_MAX) flush();
-      cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());
-    }
-    charge_core(s.node, t, cores[G.core]->cnt, before);
-    send_eos(e, G.id, G.core, t, cycle);
+    const int32_t* v = val[s.node].data();
+    send_region_words(*this, G, s, e, t, cycle, DataKind::Membrane, &PacketData::val,
+                      [&](int c, int y, int x) { return v[c * HW + int64_t(y) * n.shape.w + x]; },
+                      res.membrane_packets, res.membrane_flits);
   } else if (e.kind == DataKind::FanIn) {
     // A fan-in split's partial sums (docs/architecture.md, "Split fan-in"): the slice's exact sums
-    // over the route's region (the group's box) in raster order, 32-bit words as the chip moves
-    // them (the simulation keeps them exact), flit_bits / 32 per flit; read from the membrane SRAM.
-    const int per_flit = std::max(1, cfg.router.flit_bits / 32);
+    // over the route's region (the group's box), sent as 32-bit words as the chip moves them (the
+    // simulation keeps them exact).
     const Box& gb = G.box;
     const int gh = gb.y1 - gb.y0, gw = gb.x1 - gb.x0;
-    counts_scratch.assign(e.dest_groups.size(), 0);
-    const CoreCounters before = cores[G.core]->cnt;
-    for (size_t lr = 0; lr < e.routes.size(); ++lr) {
-      const int rid = e.routes[lr];
-      const auto& rb = m.routes[size_t(rid)].region;
-      const int64_t per_pkt = int64_t(per_flit) * max_payload_flits(route_fanout[size_t(rid)]);
-      int64_t j = 0;
-      uint32_t h = UINT32_MAX;
-      auto flush = [&] {
-        const int flits = 1 + int(ceil_div64(int64_t(pool[h].part.size()), per_flit));
-        ++res.fan_in_packets, res.fan_in_flits += uint64_t(flits);
-        send_route(h, rid, G.core, flits, cycle);
-        for (int dl : e.route_dest_local[lr]) counts_scratch[dl]++;
-        h = UINT32_MAX;
-      };
-      for (int c = rb.c0; c < rb.c1; ++c)
-        for (int y = rb.y0; y < rb.y1; ++y)
-          for (int x = rb.x0; x < rb.x1; ++x, ++j) {
-            if (h == UINT32_MAX) {
-              h = alloc();
-              PacketData& d = pool[h];
-              d.kind = DataKind::FanIn, d.src_group = G.id, d.src_node = s.node, d.t = t, d.route = rid;
-              d.pc0 = int(j);
-            }
-            pool[h].part.push_back(s.fan_send[size_t((int64_t(c - gb.c0) * gh + (y - gb.y0)) * gw + (x - gb.x0))]);
-            if (int64_t(pool[h].part.size()) == per_pkt) flush();
-          }
-      if (h != UINT32_MAX) flush();
-      cores[G.core]->cnt.membrane_sram_reads += uint64_t(rb.volume());
-    }
-    charge_core(s.node, t, cores[G.core]->cnt, before);
-    send_eos(e, G.id, G.core, t, cycle);
+    send_region_words(*this, G, s, e, t, cycle, DataKind::FanIn, &PacketData::part,
+                      [&](int c, int y, int x) {
+                        return s.fan_send[size_t((int64_t(c - gb.c0) * gh + (y - gb.y0)) * gw + (x - gb.x0))];
+                      },
+                      res.fan_in_packets, res.fan_in_flits);
   } else if (e.kind == DataKind::Result) {
     if (t != T - 1) return;
     for (size_t lr = 0; lr < e.routes.size(); ++lr) {
