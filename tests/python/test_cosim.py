@@ -331,10 +331,11 @@ def cycle_request_in_background(ep, pid, model_dir, n):
 
 def test_cycle_timeout_cancels_the_worker_thread(model_dir):
     """A cycle run over --timeout gets `timeout`; the run stops (its one worker thread serves the
-    next request at once, whereas 200 images would take minutes) and no process was forked."""
-    p, ep = start_server("--timeout", "0.5", "--workers", "1")
+    next request at once, whereas 2,000 images take ~20 s or more) and no process was forked. The
+    timeout is 2 s: with 0.5 s, load_model itself timed out once on a loaded machine."""
+    p, ep = start_server("--timeout", "2", "--workers", "1")
     try:
-        res, kids = cycle_request_in_background(ep, p.pid, model_dir, 200)
+        res, kids = cycle_request_in_background(ep, p.pid, model_dir, 2000)
         assert res["error"].code == "timeout", res
         assert kids == [], "a cycle run forked a process"
         with Client.connect(ep, timeout=20) as c:
