@@ -228,9 +228,7 @@ void ChipEngine::weight_shares() {
       if ((G.fan_in_partial || G.fan_in_acc) && G.slots[k].node == cl.fan_in_node) {
         // A fan-in slice (docs/mapper.md, "Split fan-in"): the slice's packed weights and the shift
         // per channel, and the bias in the accumulating group.
-        const model::Shape& in = g.input_shape(n);
-        const int64_t per_in = n.op == Op::Conv2d ? int64_t(n.kh) * n.kw : int64_t(in.h) * in.w;
-        w[k] = G.slice.channels() * (model::packed_weight_bytes(per_in * (G.in1 - G.in0), model::weight_bits_of(g, n)) + 1 +
+        w[k] = G.slice.channels() * (model::fan_in_slice_weight_bytes(g, n, G.in1 - G.in0) + 1 +
                                      (G.fan_in_acc ? model::membrane_word_bytes(g) : 0));
       }
       sum += w[k];

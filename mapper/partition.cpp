@@ -57,15 +57,6 @@ int fan_in_candidate(const Graph& g, const Cluster& c) {
   return best;
 }
 
-namespace {
-// Fan-in weights of `channels` input channels of node n, per output channel (packed at its width).
-int64_t slice_weight_bytes(const Graph& g, const model::Node& n, int channels) {
-  const model::Shape& in = g.input_shape(n);
-  const int64_t per_in = n.op == model::Op::Conv2d ? int64_t(n.kh) * n.kw : int64_t(in.h) * in.w;
-  return model::packed_weight_bytes(per_in * channels, model::weight_bits_of(g, n));
-}
-}  // namespace
-
 void set_group_bytes(const Graph& g, const Cluster& c, Group& gr) {
   const int64_t channels = gr.box.c1 - gr.box.c0;
   if (c.fan_in_slices <= 1) {
@@ -74,7 +65,7 @@ void set_group_bytes(const Graph& g, const Cluster& c, Group& gr) {
     return;
   }
   const model::Node& n = g.nodes[size_t(c.fan_in_node)];
-  const int64_t slice = slice_weight_bytes(g, n, gr.in1 - gr.in0);
+  const int64_t slice = model::fan_in_slice_weight_bytes(g, n, gr.in1 - gr.in0);
   if (gr.fan_in_partial(c)) {
     // Only the node's slice: its weights and shift per output channel, an accumulator word per neuron.
     gr.membrane_bytes = gr.box.volume() * model::membrane_word_bytes(g);
@@ -82,7 +73,7 @@ void set_group_bytes(const Graph& g, const Cluster& c, Group& gr) {
   } else {
     // The whole cluster, with the last slice of the node's fan-in instead of all of it.
     gr.membrane_bytes = group_membrane_bytes(c, gr.box);
-    gr.weight_bytes = channels * (c.weight_bytes_per_channel - slice_weight_bytes(g, n, c.fan_in_channels) + slice);
+    gr.weight_bytes = channels * (c.weight_bytes_per_channel - model::fan_in_slice_weight_bytes(g, n, c.fan_in_channels) + slice);
   }
 }
 
@@ -148,13 +139,13 @@ std::optional<Split> try_fan_in(const Graph& g, Cluster& c, const arch::CoreConf
   if (node < 0) return std::nullopt;
   const model::Node& n = g.nodes[size_t(node)];
   const int cin = g.input_shape(n).c;
-  const int64_t full = slice_weight_bytes(g, n, cin);
+  const int64_t full = model::fan_in_slice_weight_bytes(g, n, cin);
   int prev = -1;
   for (int k = 2; k <= cin; ++k) {
     const int per = ceil_div(cin, k);
     if (per == prev) continue;
     prev = per;
-    const int64_t slice = slice_weight_bytes(g, n, per);
+    const int64_t slice = model::fan_in_slice_weight_bytes(g, n, per);
     Cluster t = c;
     t.weight_bytes_per_channel = std::max(c.weight_bytes_per_channel - full + slice, slice + 1);
     t.mem_bytes_per_neuron = std::max<int64_t>(c.mem_bytes_per_neuron, model::membrane_word_bytes(g));
@@ -179,8 +170,8 @@ Split choose_split(const Graph& g, Cluster& c, const arch::CoreConfig& core, con
     const int fin = c.sdsa ? -1 : fan_in_candidate(g, c);
     if (fin >= 0) {  // even one input channel of the fan-in per group
       const model::Node& n = g.nodes[size_t(fin)];
-      w_need = std::max(w_need - slice_weight_bytes(g, n, g.input_shape(n).c) + slice_weight_bytes(g, n, 1),
-                        slice_weight_bytes(g, n, 1) + 1);
+      w_need = std::max(w_need - model::fan_in_slice_weight_bytes(g, n, g.input_shape(n).c) + model::fan_in_slice_weight_bytes(g, n, 1),
+                        model::fan_in_slice_weight_bytes(g, n, 1) + 1);
     }
     std::string what;
     if (w_need > core.weight_sram_bytes)

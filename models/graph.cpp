@@ -63,6 +63,10 @@ int64_t node_fan_in(const Graph& g, const Node& n) {
   return n.op == Op::Conv2d ? int64_t(in.c / n.groups) * n.kh * n.kw : in.size();
 }
 
+int64_t fan_in_slice_weight_bytes(const Graph& g, const Node& n, int channels) {
+  return packed_weight_bytes(node_fan_in(g, n) / g.input_shape(n).c * channels, weight_bits_of(g, n));
+}
+
 int64_t param_bytes_per_channel(const Graph& g, const Node& n) {
   switch (n.op) {
     case Op::Conv2d:

@@ -89,6 +89,9 @@ inline int64_t packed_weight_bytes(int64_t count, int bits) { return (count * bi
 inline int membrane_word_bytes(const Graph& g) { return g.membrane_bits / 8; }
 // Inputs each output neuron of a Conv2d / Linear node adds up (Cin/g * kh * kw, or C*H*W).
 int64_t node_fan_in(const Graph& g, const Node& n);
+// Packed weight bytes of one output channel's fan-in over `channels` of its input channels (a
+// fan-in split's slice, docs/mapper.md "Split fan-in"; Conv2d with groups 1, or Linear).
+int64_t fan_in_slice_weight_bytes(const Graph& g, const Node& n, int channels);
 // Weight-SRAM bytes of one output channel's parameters on a core (the mapper sizes groups with it,
 // the chip reloads it): Conv2d / Linear: fan-in weights packed at the layer's width + a bias at
 // the membrane width + a u8 shift; LIF: a threshold at the membrane width; others 0. At 8 / 32
