@@ -4,6 +4,7 @@
 // batches, event traces in the three formats, and co-simulation requests. The shipped files
 // (chip presets, energy tables, sweep examples, sample inputs) are added by scripts/fuzz.
 //   make_seeds DIR SOURCE_DIR
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,16 @@ int main(int argc, char** argv) {
   mapper::MapOptions mo;
   mo.placement = "snake";
   put("mapping", "tiny.json", mapper::mapping_to_json(mapper::map_model(g, chip, mo)).dump(1));
+  // A fan-in split (split.fan_in, group inputs, fan_in routes, docs/mapper.md "Split fan-in"): weight
+  // SRAM for 3/4 of the largest output channel, time-multiplexed on 4x4 cores.
+  arch::ChipConfig small = chip;
+  small.mesh.width = small.mesh.height = 4;
+  int64_t widest = 0;
+  for (const model::Node& n : g.nodes) widest = std::max(widest, model::param_bytes_per_channel(g, n));
+  small.core.weight_sram_bytes = widest * 3 / 4;
+  mapper::MapOptions split = mo;
+  split.time_multiplex = true;
+  put("mapping", "tiny-fan-in.json", mapper::mapping_to_json(mapper::map_model(g, small, split)).dump(1));
 
   spikechip::NpyArray x{"|u1", {2, 1, 16, 16}, std::vector<uint8_t>(512)};
   for (size_t i = 0; i < x.bytes.size(); ++i) x.bytes[i] = uint8_t(i * 37 % 251);
