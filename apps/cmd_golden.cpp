@@ -228,18 +228,35 @@ void run_infer(const InferOptions& o) {
 
 // -------------------------------------------------------------------------------------- eval
 struct EvalOptions {
-  std::string model, dataset = "fashion-mnist", out;
+  std::string model, dataset = "fashion-mnist", input, out;
   int limit = 0, T = 0, threads = 2;
 };
 
+// The labelled inputs of `spikechip eval`: the --input file (every item must carry a label: an
+// .npz "labels" array, a .npy sidecar .json, or a labels file) or the Fashion-MNIST test set.
+std::vector<model::InputItem> eval_items(const EvalOptions& o, const model::Graph& g) {
+  using namespace model;
+  if (o.input.empty()) {
+    if (o.dataset != "fashion-mnist") throw UsageError("unknown --dataset '" + o.dataset + "' (known: fashion-mnist)");
+    if (g.input().shape.c != 1)
+      throw Error("model '" + o.model + "' takes " + std::to_string(g.input().shape.c) +
+                  " input channels; Fashion-MNIST has 1: build or export the model with --channels 1, or give "
+                  "labelled inputs with --input (e.g. event frames from scripts/make_fmnist_events --frames)");
+    return fashion_mnist_test_set(o.limit, g.input().shape);
+  }
+  std::vector<InputItem> items = read_inputs(o.input, g);
+  if (o.limit > 0 && size_t(o.limit) < items.size()) items.resize(size_t(o.limit));
+  for (const auto& it : items)
+    if (it.label < 0)
+      throw Error(it.origin + ": no label: eval needs one per input (an integer array 'labels' in the .npz, a "
+                  "sidecar .json with \"labels\" beside an .npy, or --labels on a directory)");
+  return items;
+}
+
 void run_eval(const EvalOptions& o) {
   using namespace model;
-  if (o.dataset != "fashion-mnist") throw UsageError("unknown --dataset '" + o.dataset + "' (known: fashion-mnist)");
   const Graph g = load_model(o.model);
-  if (g.input().shape.c != 1)
-    throw Error("model '" + o.model + "' takes " + std::to_string(g.input().shape.c) +
-                " input channels; Fashion-MNIST has 1: build or export the model with --channels 1");
-  const std::vector<InputItem> items = fashion_mnist_test_set(o.limit, g.input().shape);
+  const std::vector<InputItem> items = eval_items(o, g);
   const int T = o.T > 0 ? o.T : g.timesteps;
   const int workers = std::max(1, std::min<int>(o.threads, int(items.size())));
   std::vector<RunResult> runs(items.size());
@@ -272,7 +289,7 @@ void run_eval(const EvalOptions& o) {
   if (!o.out.empty()) {
     nlohmann::json j = report::make_golden_report(g, runs, ropts);
     j["schema"] = "spikechip.golden-eval/1";
-    j["eval"] = {{"dataset", o.dataset}, {"count", items.size()}, {"correct", correct}, {"top1_accuracy", acc}};
+    j["eval"] = {{"dataset", o.input.empty() ? o.dataset : o.input}, {"count", items.size()}, {"correct", correct}, {"top1_accuracy", acc}};
     write_json(o.out, j);
   }
 }
@@ -313,8 +330,13 @@ const RegisterCommand reg_eval(31, [](CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* c = app.add_subcommand("eval", "Top-1 accuracy of the golden executor on a test set");
   c->add_option("--model", o->model, "model directory")->required();
-  c->add_option("--dataset", o->dataset, "fashion-mnist")->capture_default_str();
-  c->add_option("--limit", o->limit, "first N test images (0: all)")->capture_default_str();
+  CLI::Option* dataset = c->add_option("--dataset", o->dataset, "fashion-mnist (its 10,000 test images)")->capture_default_str();
+  c->add_option("--input", o->input,
+                "labelled inputs instead of --dataset: a file or directory as for infer, every item labelled (.npz "
+                "'labels' array, .npy sidecar .json, or labels.txt), e.g. event frames of "
+                "scripts/make_fmnist_events --frames")
+      ->excludes(dataset);
+  c->add_option("--limit", o->limit, "first N inputs (0: all)")->capture_default_str();
   c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
   c->add_option("-o,--output", o->out, "JSON report to write");
   c->add_option("--threads", o->threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));

@@ -108,14 +108,16 @@ std::vector<int64_t> integers(const NpyArray& a, const std::string& origin) {
   return out;
 }
 
-// "file.npz[:name]": the named (or only) array; an integer array "labels" in the same archive
-// labels its items.
-std::vector<InputItem> read_npz_inputs(const std::string& file, const std::string& member, const Graph& g) {
+// "file.npz[:name]": the named (or only) array, or the one beside "labels" when the archive holds
+// two; an integer array "labels" in the same archive labels its items.
+std::vector<InputItem> read_npz_inputs(const std::string& file, const std::string& member_in, const Graph& g) {
   const auto bytes = read_file_bytes(file);
-  const std::string origin = member.empty() ? file : file + ":" + member;
-  std::vector<InputItem> items = array_inputs(npz_array(bytes, member, file), g, origin);
   const auto names = npz_names(bytes, file);
   const bool has_labels = std::find(names.begin(), names.end(), "labels") != names.end();
+  std::string member = member_in;
+  if (member.empty() && has_labels && names.size() == 2) member = names[0] == "labels" ? names[1] : names[0];
+  const std::string origin = member_in.empty() ? file : file + ":" + member;
+  std::vector<InputItem> items = array_inputs(npz_array(bytes, member, file), g, origin);
   if (has_labels && member != "labels" && !(member.empty() && names.size() == 1)) {
     const auto l = integers(npz_array(bytes, "labels", file), file + ":labels");
     if (l.size() != items.size())

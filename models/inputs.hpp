@@ -31,8 +31,8 @@ struct InputOptions {
 //                 size: image_file.hpp); .pgm/.ppm (exact size)
 //   events model: .npy/.npz u8 [T,2,H,W] or [B,T,2,H,W] (T = g.timesteps); traces .evt/.csv/.npy
 //                 int64 [N,4], binned into T frames (docs/traces.md)
-// An .npz member is named as "file.npz:name" (just "file.npz" when it holds one array); an
-// integer array "labels" beside it labels a batch.
+// An .npz member is named as "file.npz:name" (just "file.npz" when it holds one array, or one
+// array and "labels"); an integer array "labels" beside it labels a batch.
 std::vector<InputItem> read_inputs(const std::string& path, const Graph& g, const InputOptions& opt = {});
 
 // A labels file: one "<file name> <class index>" per line (whitespace or a comma between), blank

@@ -4,6 +4,7 @@ preset verifies bit-exact against golden."""
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -84,3 +85,40 @@ def test_chip_run_on_trace_is_verified(tmp_path):
         rep = json.load(f)
     assert rep["status"] == "complete" and rep["run"]["verified"] is True
     assert rep["inputs"][0]["origin"].endswith("fmnist_saccade.evt")
+
+
+def test_eval_on_event_frames_equals_intref(tmp_path):
+    """`spikechip eval --input` on frames from scripts/make_fmnist_events --frames: the accuracy
+    is the Python integer reference's on the same frames; unlabelled frames are refused."""
+    b = _binary()
+    g = _graph()
+    T = g.meta["timesteps"]
+    n = 120
+    npz = tmp_path / "ev.npz"
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_fmnist_events"), "--frames", str(T),
+                        "--limit", str(n), "-o", str(npz)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with np.load(npz) as z:
+        frames, labels = z["frames"], z["labels"]
+    assert frames.shape == (n, T, 2, 28, 28) and labels.shape == (n,)
+    from spikechip_py import data
+    imgs, y = data.load("test")
+    assert np.array_equal(labels, y[:n])
+    ref = intref.run(g, np.ascontiguousarray(frames.transpose(1, 0, 2, 3, 4)), T=T, record=False)
+    want = int((intref.predict(ref["acc"]) == labels).sum())
+    rep = tmp_path / "eval.json"
+    r = subprocess.run([b, "eval", "--model", MODEL, "--input", str(npz), "--threads", "1", "-o", str(rep)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"({want} / {n})" in r.stdout
+    with open(rep) as f:
+        j = json.load(f)
+    assert j["eval"]["count"] == n and j["eval"]["correct"] == want
+    # the frames alone (no labels) cannot be scored
+    bare = tmp_path / "bare.npy"
+    np.save(bare, frames[:4])
+    r = subprocess.run([b, "eval", "--model", MODEL, "--input", str(bare)], capture_output=True, text=True)
+    assert r.returncode != 0 and "no label" in r.stderr and "bare.npy[0]" in r.stderr
+    # the dataset of images does not fit an events model: the error says what to give instead
+    r = subprocess.run([b, "eval", "--model", MODEL], capture_output=True, text=True)
+    assert r.returncode != 0 and "--input" in r.stderr
