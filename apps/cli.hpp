@@ -44,7 +44,7 @@ void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>
 // The mapper's options of `map`, and of `run` when it maps the model itself (also what a sweep
 // point passes): declared once here. `prefix` starts each help text ("When mapping here: ").
 struct MapFlags {
-  std::string placement = "anneal", split = "min-cores", chips;
+  std::string placement = "anneal", split = "min-cores", chips, phases = "greedy";
   uint64_t seed = 1;
   bool time_multiplex = false, unicast = false;
   // Any option other than its default (run refuses them with --mapping).

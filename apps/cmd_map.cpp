@@ -29,6 +29,7 @@ void run_map(const MapArgs& a) {
   mapper::MapOptions o;
   o.placement = a.map.placement, o.seed = a.map.seed, o.default_rate = a.rate, o.split = a.map.split;
   o.time_multiplex = a.map.time_multiplex, o.unicast = a.map.unicast;
+  o.phases = a.map.phases;
   o.chips = parse_chips_option(a.map.chips);
   model::Graph g = model::load_model(a.model);
   arch::ChipConfig chip = arch::load_chip_config(a.chip, a.sets);

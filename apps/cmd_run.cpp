@@ -92,6 +92,7 @@ void run_cmd(const RunOpts& o) {
   po.golden_threads = o.threads;
   if (!o.mapping.empty()) po.mapping = &m;
   po.map.time_multiplex = o.map.time_multiplex, po.map.unicast = o.map.unicast;
+  po.map.phases = o.map.phases;
   po.map.placement = o.map.placement, po.map.seed = o.map.seed, po.map.split = o.map.split;
   po.map.chips = chips;
   po.chip.record_activity = !o.trace_json.empty() || !o.vcd.empty();

@@ -81,9 +81,15 @@ void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix) {
       ->check(CLI::IsMember({"min-cores", "channels-first"}));
   cmd->add_flag("--unicast", f.unicast, prefix + "one packet per destination instead of multicast trees");
   cmd->add_option("--chips", f.chips, prefix + "auto | N: spread the model over several chips");
-  cmd->add_flag("--time-multiplex", f.time_multiplex,
+  CLI::Option* tm = cmd->add_flag("--time-multiplex", f.time_multiplex,
                 prefix + "if the model does not fit: layers take turns on the cores in phases (weights reloaded from "
                          "DRAM, docs/architecture.md \"Phases\")");
+  std::string phases_help = prefix + "with --time-multiplex, how the dataflow is cut into phases:";
+  for (const auto& p : mapper::phase_partitioners()) phases_help += fmt::format(" {} = {};", p.name, p.help);
+  cmd->add_option("--phases", f.phases, phases_help + " docs/mapper.md \"Phase partitioning\"")
+      ->check(CLI::IsMember(mapper::phase_partitioner_names()))
+      ->capture_default_str()
+      ->needs(tm);
 }
 
 bool MapFlags::any_set() const { return command_text() != ""; }
@@ -97,6 +103,7 @@ std::string MapFlags::command_text() const {
   if (unicast) s += " --unicast";
   if (!chips.empty()) s += " --chips " + chips;
   if (time_multiplex) s += " --time-multiplex";
+  if (phases != d.phases) s += " --phases " + phases;
   return s;
 }
 

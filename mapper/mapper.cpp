@@ -76,6 +76,7 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   if (!(opt.default_rate >= 0 && opt.default_rate <= 1))
     throw UsageError(fmt::format("mapper: --rate {} is out of range 0..1", opt.default_rate));
   check_precision(g, chip_in);
+  check_phase_partitioner(opt.phases);
   arch::ChipConfig chip = chip_in;
   // Groups get the weight SRAM the prefetch buffer leaves (core.weight_prefetch_fraction).
   chip.core.weight_sram_bytes = arch::weight_sram_usable(chip_in);
@@ -117,9 +118,9 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   m.phases.assign(1, Phase{int(need), 0, 0});
   if (need > chip.num_cores() && opt.time_multiplex) {
     std::vector<int> too_big;
-    while (!assign_phases(g, m, chip.num_cores(), &too_big)) {
+    while (!assign_phases(g, m, chip.num_cores(), &too_big, opt)) {
       if (!cut_within(too_big)) {
-        assign_phases(g, m, chip.num_cores());  // throws, naming the cycle and the ways out
+        assign_phases(g, m, chip.num_cores(), nullptr, opt);  // throws, naming the cycle and the ways out
         break;
       }
       m.clusters = build_clusters(g, cuts);
@@ -169,6 +170,7 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
                {"unicast", opt.unicast},     {"split", opt.split},        {"chips_x", chip.chips.chips_x},
                {"chips_y", chip.chips.chips_y}, {"measured_rates", opt.rates.size()},
                {"anneal_moves_per_group", opt.anneal_moves_per_group}, {"time_multiplex", opt.time_multiplex}};
+  if (opt.phases != "greedy") m.options["phases"] = opt.phases;  // older files: greedy
   m.routes = build_routes(g, m.clusters, m.groups, opt);
   phase_spills(m, g.timesteps);
   m.timesteps = g.timesteps;

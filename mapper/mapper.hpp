@@ -36,6 +36,7 @@ struct MapOptions {
   std::map<std::string, double> rates;  // measured firing rate per LIF node name
   int chips = 0;                      // 0: as the chip config says; N: N chips; -1: auto
   bool time_multiplex = false;       // groups take turns on cores in phases when they do not fit
+  std::string phases = "greedy";      // how time multiplexing cuts phases: phase_partitioners()
   bool unicast = false;               // one packet per destination instead of multicast trees
   std::string split = "min-cores";    // min-cores | channels-first
   int64_t anneal_moves_per_group = 400;
@@ -104,7 +105,19 @@ std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster
 // Time multiplexing: assigns Group::phase (clusters that feed each other in a cycle share a phase;
 // phases follow the dataflow) and fills m.phases. When one such cycle exceeds the cores: with
 // `too_big`, fills it with that cycle's clusters and returns false; else throws.
-bool assign_phases(const model::Graph& g, Mapping& m, int cores, std::vector<int>* too_big = nullptr);
+// The cut into phases follows opt.phases (phase_partitioners(); min-dram builds the routes to
+// price the cuts with their expected events).
+bool assign_phases(const model::Graph& g, Mapping& m, int cores, std::vector<int>* too_big = nullptr,
+                   const MapOptions& opt = MapOptions{});
+// The phase partitioners by name (MapOptions::phases, `--phases`), in the order `--help` lists them.
+struct PhasePartitioner {
+  const char* name;
+  const char* help;
+};
+const std::vector<PhasePartitioner>& phase_partitioners();
+std::vector<std::string> phase_partitioner_names();
+// Throws UsageError naming the known partitioners when `name` is not one.
+void check_phase_partitioner(const std::string& name);
 // Placement objective: sum over routes and destinations of events x hops (Manhattan: every
 // routing function is minimal; host at (-1,0));
 // a route between groups of different phases goes through DRAM both ways: the host port's, or with

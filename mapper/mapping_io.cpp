@@ -40,7 +40,7 @@ int read_core(const StrictJson& j, int w, int h, bool allow_host) {
 // Every key is optional (older files lack some) but typed and in range.
 void read_options(const StrictJson& o, const Mapping& m) {
   o.only_keys({"placement", "seed", "default_rate", "unicast", "split", "chips_x", "chips_y", "measured_rates",
-               "anneal_moves_per_group", "time_multiplex"});
+               "anneal_moves_per_group", "time_multiplex", "phases"});
   if (o.has("placement")) o.at("placement").as_string();
   if (o.has("seed") && !o.at("seed").raw().is_number_unsigned())
     o.at("seed").fail("must be a non-negative integer, got " + describe_json(o.at("seed").raw()));
@@ -50,6 +50,7 @@ void read_options(const StrictJson& o, const Mapping& m) {
   if (o.has("measured_rates")) o.at("measured_rates").as_int(0, int64_t(1) << 40);
   if (o.has("anneal_moves_per_group")) o.at("anneal_moves_per_group").as_int(0, int64_t(1) << 40);
   if (o.has("time_multiplex")) o.at("time_multiplex").as_bool();
+  if (o.has("phases")) o.at("phases").as_enum(phase_partitioner_names());
   if (o.has("chips_x") != o.has("chips_y")) o.fail("chips_x and chips_y go together");
   if (o.has("chips_x")) {
     // The global mesh is chips_x x chips_y chips of chip_mesh tiles each.

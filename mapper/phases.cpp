@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/error.hpp"
 #include "mapper/internal.hpp"
@@ -18,7 +19,154 @@ using model::Graph;
 using detail::cluster_label;
 using detail::fmt_bytes;
 
-bool assign_phases(const Graph& g, Mapping& m, int cores, std::vector<int>* too_big) {
+namespace {
+
+// Phase ids per component (and per group of a layer spread over phases) for the components in
+// dataflow order `seq`; big[k]: component k is one layer larger than the chip.
+struct Packing {
+  std::vector<int> phase_of_comp, phase_of_group;
+  int phases = 0;
+};
+
+// Next-fit in dataflow order: the fewest phases for that order; a layer larger than the chip
+// continues the current phase group by group.
+Packing pack_greedy(const Mapping& m, const std::vector<int>& seq, const std::vector<int>& comp,
+                    const std::vector<int64_t>& comp_groups, const std::vector<char>& big, int cores) {
+  Packing p;
+  p.phase_of_comp.assign(comp_groups.size(), 0);
+  p.phase_of_group.assign(m.groups.size(), -1);
+  int phase = 0;
+  int64_t in_phase = 0;
+  for (int k : seq) {
+    if (big[size_t(k)]) {
+      for (const Group& gr : m.groups) {
+        if (comp[size_t(gr.cluster)] != k) continue;
+        if (in_phase == cores) ++phase, in_phase = 0;
+        p.phase_of_group[size_t(gr.id)] = phase;
+        ++in_phase;
+      }
+      continue;
+    }
+    if (in_phase + comp_groups[size_t(k)] > cores) ++phase, in_phase = 0;
+    p.phase_of_comp[size_t(k)] = phase;
+    in_phase += comp_groups[size_t(k)];
+  }
+  p.phases = phase + 1;
+  return p;
+}
+
+// min-dram: cuts the dataflow order into consecutive phases (each at most `cores` groups) so that
+// the expected spill bytes per inference are least, then the fewest phases. A phase [s, e] costs
+// what it writes (every route leaving it for a later phase, once) plus what it reads (every route
+// from an earlier phase with a destination in it, once): the same count as detail::phase_spills,
+// written and read. Exact dynamic programme over the cut positions; a layer larger than the chip
+// gets phases of its own.
+Packing pack_min_dram(const Mapping& m, const std::vector<int>& seq, const std::vector<int>& comp,
+                      const std::vector<int64_t>& comp_groups, const std::vector<char>& big, int cores,
+                      const std::vector<Route>& routes, int timesteps) {
+  const int n = int(seq.size());
+  std::vector<int> pos(comp_groups.size(), 0);
+  for (int i = 0; i < n; ++i) pos[size_t(seq[size_t(i)])] = i;
+  // Per route: source position, bytes, and its destinations' positions.
+  struct R { int src, last; double bytes; };
+  std::vector<R> rs;
+  const size_t nn = static_cast<size_t>(n);
+  std::vector<std::vector<int>> from(nn), into(nn), ends(nn);
+  for (const Route& r : routes) {
+    if (r.src_group < 0) continue;
+    const int ps = pos[size_t(comp[size_t(m.groups[size_t(r.src_group)].cluster)])];
+    std::vector<int> ds;
+    for (int d : r.dests)
+      if (d >= 0) ds.push_back(pos[size_t(comp[size_t(m.groups[size_t(d)].cluster)])]);
+    std::sort(ds.begin(), ds.end());
+    ds.erase(std::unique(ds.begin(), ds.end()), ds.end());
+    if (ds.empty() || ds.back() <= ps) continue;  // stays within its component
+    const int id = int(rs.size());
+    rs.push_back({ps, ds.back(), r.events * timesteps * 4});
+    from[size_t(ps)].push_back(id);
+    ends[size_t(ds.back())].push_back(id);
+    for (int d : ds)
+      if (d > ps) into[size_t(d)].push_back(id);
+  }
+  constexpr double kInf = 1e300;
+  std::vector<double> best(size_t(n) + 1, kInf);
+  std::vector<int> phases(size_t(n) + 1, 0), cut(size_t(n) + 1, 0);
+  best[0] = 0;
+  std::vector<int> stamp(rs.size(), -1);
+  for (int s = 0; s < n; ++s) {
+    if (best[size_t(s)] >= kInf) continue;
+    double reads = 0, writes = 0;
+    int64_t groups = 0;
+    for (int e = s; e < n; ++e) {
+      const int k = seq[size_t(e)];
+      if (big[size_t(k)] && e > s) break;  // a layer larger than the chip runs alone
+      groups += comp_groups[size_t(k)];
+      if (!big[size_t(k)] && groups > cores) break;
+      for (int id : into[size_t(e)])
+        if (rs[size_t(id)].src < s && stamp[size_t(id)] != s) stamp[size_t(id)] = s, reads += rs[size_t(id)].bytes;
+      for (int id : from[size_t(e)])
+        if (rs[size_t(id)].last > e) writes += rs[size_t(id)].bytes;
+      for (int id : ends[size_t(e)])
+        if (rs[size_t(id)].src >= s && rs[size_t(id)].src < e) writes -= rs[size_t(id)].bytes;
+      const int used = big[size_t(k)] ? int((comp_groups[size_t(k)] + cores - 1) / cores) : 1;
+      const double c = best[size_t(s)] + reads + writes;
+      const int np = phases[size_t(s)] + used;
+      // Equal costs (e.g. nothing crosses either cut) prefer fewer phases.
+      if (c < best[size_t(e) + 1] || (c == best[size_t(e) + 1] && np < phases[size_t(e) + 1]))
+        best[size_t(e) + 1] = c, phases[size_t(e) + 1] = np, cut[size_t(e) + 1] = s;
+      if (big[size_t(k)]) break;
+    }
+  }
+  std::vector<std::pair<int, int>> segs;  // [s, e) in order
+  for (int e = n; e > 0; e = cut[size_t(e)]) segs.push_back({cut[size_t(e)], e});
+  std::reverse(segs.begin(), segs.end());
+  Packing p;
+  p.phase_of_comp.assign(comp_groups.size(), 0);
+  p.phase_of_group.assign(m.groups.size(), -1);
+  int phase = 0;
+  for (const auto& [s, e] : segs) {
+    const int k0 = seq[size_t(s)];
+    if (big[size_t(k0)]) {
+      int64_t in_phase = 0;
+      for (const Group& gr : m.groups) {
+        if (comp[size_t(gr.cluster)] != k0) continue;
+        if (in_phase == cores) ++phase, in_phase = 0;
+        p.phase_of_group[size_t(gr.id)] = phase;
+        ++in_phase;
+      }
+    } else {
+      for (int i = s; i < e; ++i) p.phase_of_comp[size_t(seq[size_t(i)])] = phase;
+    }
+    ++phase;
+  }
+  p.phases = phase;
+  return p;
+}
+
+}  // namespace
+
+const std::vector<PhasePartitioner>& phase_partitioners() {
+  static const std::vector<PhasePartitioner> kTable = {
+      {"greedy", "fill each phase in dataflow order before opening the next (fewest phases)"},
+      {"min-dram", "cut the dataflow order where the fewest expected spill bytes cross (exact; then fewest phases)"},
+  };
+  return kTable;
+}
+
+std::vector<std::string> phase_partitioner_names() {
+  std::vector<std::string> out;
+  for (const PhasePartitioner& p : phase_partitioners()) out.push_back(p.name);
+  return out;
+}
+
+void check_phase_partitioner(const std::string& name) {
+  const std::vector<std::string> names = phase_partitioner_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw UsageError(fmt::format("mapper: unknown phase partitioner '{}' (known: {})", name, fmt::join(names, ", ")));
+}
+
+bool assign_phases(const Graph& g, Mapping& m, int cores, std::vector<int>* too_big, const MapOptions& opt) {
+  check_phase_partitioner(opt.phases);
   const int nc = int(m.clusters.size());
   std::vector<int> cluster_of(g.nodes.size(), -1);
   for (const Cluster& c : m.clusters)
@@ -76,61 +224,56 @@ bool assign_phases(const Graph& g, Mapping& m, int cores, std::vector<int>* too_
   std::set<std::pair<int, int>> ready;
   for (int k = 0; k < ncomp; ++k)
     if (indeg[size_t(k)] == 0) ready.insert({comp_min[size_t(k)], k});
-  std::vector<int> phase_of_comp(static_cast<size_t>(ncomp), 0), comp_size(static_cast<size_t>(ncomp), 0);
+  std::vector<int> comp_size(static_cast<size_t>(ncomp), 0);
   for (int c = 0; c < nc; ++c) ++comp_size[size_t(comp[size_t(c)])];
   // A single layer larger than the chip (one cluster, no cycle: its groups exchange nothing) is
-  // spread over consecutive phases group by group: phase_of_group, -1 = the component's phase.
-  std::vector<int> phase_of_group(m.groups.size(), -1);
-  m.phases.assign(1, Phase{});
-  int64_t in_phase = 0;
+  // spread over consecutive phases group by group; a larger cycle cannot run.
+  std::vector<int> seq;
+  std::vector<char> big(static_cast<size_t>(ncomp), 0);
   while (!ready.empty()) {
     const int k = ready.begin()->second;
     ready.erase(ready.begin());
-    if (comp_groups[size_t(k)] > cores && comp_size[size_t(k)] == 1) {
-      for (const Group& gr : m.groups) {
-        if (comp[size_t(gr.cluster)] != k) continue;
-        if (in_phase == cores) m.phases.push_back(Phase{}), in_phase = 0;
-        phase_of_group[size_t(gr.id)] = int(m.phases.size()) - 1;
-        ++in_phase;
-      }
-      for (int u : cout_[size_t(k)])
-        if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
+    seq.push_back(k);
+    for (int u : cout_[size_t(k)])
+      if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
+    if (comp_groups[size_t(k)] <= cores) continue;
+    if (comp_size[size_t(k)] == 1) {
+      big[size_t(k)] = 1;
       continue;
     }
-    if (comp_groups[size_t(k)] > cores && too_big) {
+    if (too_big) {
       too_big->clear();
       for (int x = 0; x < nc; ++x)
         if (comp[size_t(x)] == k) too_big->push_back(x);
       return false;
     }
-    if (comp_groups[size_t(k)] > cores) {
-      const Cluster& c = m.clusters[size_t(comp_min[size_t(k)])];
-      int members = 0;
-      int64_t mem = 0, wb = 0;
-      for (int x = 0; x < nc; ++x) members += comp[size_t(x)] == k;
-      for (const Group& gr : m.groups)
-        if (comp[size_t(gr.cluster)] == k) mem += gr.membrane_bytes, wb += gr.weight_bytes;
-      throw Error(fmt::format(
-          "mapper: --time-multiplex cannot split layer {} and the {} layer(s) exchanging values with it within a "
-          "timestep (a residual stage must be resident at once unless its stream can be cut at its Adds, docs/mapper.md \"Cut streams\"): together they need {} cores ({} membrane, {} "
-          "weight SRAM) but the chip has {} (short by {}). To fix: more chips (--chips auto), larger "
-          "core.membrane_sram_bytes / core.weight_sram_bytes, a smaller core.weight_prefetch_fraction (the "
-          "prefetch buffer takes weight SRAM from the groups), or a chip with larger cores (preset mesh-hbm2: 1.5 MiB each; "
-          "docs/architecture.md, \"Presets that resemble real chips\")",
-          cluster_label(g, c), members - 1, comp_groups[size_t(k)], fmt_bytes(mem), fmt_bytes(wb), cores,
-          comp_groups[size_t(k)] - cores));
-    }
-    if (in_phase + comp_groups[size_t(k)] > cores) m.phases.push_back(Phase{}), in_phase = 0;
-    phase_of_comp[size_t(k)] = int(m.phases.size()) - 1;
-    in_phase += comp_groups[size_t(k)];
-    for (int u : cout_[size_t(k)])
-      if (--indeg[size_t(u)] == 0) ready.insert({comp_min[size_t(u)], u});
+    const Cluster& c = m.clusters[size_t(comp_min[size_t(k)])];
+    int members = 0;
+    int64_t mem = 0, wb = 0;
+    for (int x = 0; x < nc; ++x) members += comp[size_t(x)] == k;
+    for (const Group& gr : m.groups)
+      if (comp[size_t(gr.cluster)] == k) mem += gr.membrane_bytes, wb += gr.weight_bytes;
+    throw Error(fmt::format(
+        "mapper: --time-multiplex cannot split layer {} and the {} layer(s) exchanging values with it within a "
+        "timestep (a residual stage must be resident at once unless its stream can be cut at its Adds, docs/mapper.md \"Cut streams\"): together they need {} cores ({} membrane, {} "
+        "weight SRAM) but the chip has {} (short by {}). To fix: more chips (--chips auto), larger "
+        "core.membrane_sram_bytes / core.weight_sram_bytes, a smaller core.weight_prefetch_fraction (the "
+        "prefetch buffer takes weight SRAM from the groups), or a chip with larger cores (preset mesh-hbm2: 1.5 MiB each; "
+        "docs/architecture.md, \"Presets that resemble real chips\")",
+        cluster_label(g, c), members - 1, comp_groups[size_t(k)], fmt_bytes(mem), fmt_bytes(wb), cores,
+        comp_groups[size_t(k)] - cores));
   }
+  const Packing p = opt.phases == "min-dram"
+                        ? pack_min_dram(m, seq, comp, comp_groups, big, cores,
+                                        build_routes(g, m.clusters, m.groups, opt), g.timesteps)
+                        : pack_greedy(m, seq, comp, comp_groups, big, cores);
+  m.phases.assign(size_t(p.phases), Phase{});
   for (Group& gr : m.groups) {
-    gr.phase = phase_of_group[size_t(gr.id)] >= 0 ? phase_of_group[size_t(gr.id)] : phase_of_comp[size_t(comp[size_t(gr.cluster)])];
-    Phase& p = m.phases[size_t(gr.phase)];
-    p.groups++;
-    p.reload_bytes += gr.weight_bytes;
+    gr.phase = p.phase_of_group[size_t(gr.id)] >= 0 ? p.phase_of_group[size_t(gr.id)]
+                                                    : p.phase_of_comp[size_t(comp[size_t(gr.cluster)])];
+    Phase& ph = m.phases[size_t(gr.phase)];
+    ph.groups++;
+    ph.reload_bytes += gr.weight_bytes;
   }
   return true;
 }

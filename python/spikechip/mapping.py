@@ -88,17 +88,19 @@ class Mapping:
 def map(model: Model, chip: Chip, *, placement: str = "anneal", seed: int = 1, default_rate: float = 0.2,  # noqa: A001
         rates: Optional[_Mapping[str, float]] = None, rates_from_inputs: Any = None, rate_samples: int = 4,
         chips: Union[int, str, None] = None, time_multiplex: bool = False, unicast: bool = False,
-        split: str = "min-cores", T: Optional[int] = None) -> Mapping:
+        split: str = "min-cores", T: Optional[int] = None, phases: str = "greedy") -> Mapping:
     """Maps a model onto a chip, as ``spikechip map`` (same options, same defaults).
 
     placement: naive | random | snake | anneal | metis | metis-anneal. rates: measured firing rate
     per LIF layer name; rates_from_inputs: a path or uint8 array whose first ``rate_samples``
     inputs are run on the golden executor to measure them (default_rate otherwise). chips: None
-    (as the chip says), N or "auto". Raises MappingError when the model does not fit (naming the
+    (as the chip says), N or "auto". phases (with time_multiplex): greedy | min-dram
+    (docs/mapper.md, "Phase partitioning"). Raises MappingError when the model does not fit (naming the
     layer and what to change)."""
     return Mapping(_spikechip.map_model(model._h, chip._h, placement, int(seed), float(default_rate),
                                         dict(rates or {}), rates_from_inputs, int(rate_samples),
-                                        _chips(chips), bool(time_multiplex), bool(unicast), split, int(T or 0)))
+                                        _chips(chips), bool(time_multiplex), bool(unicast), split, int(T or 0),
+                                        str(phases)))
 
 
 def _chips(chips: Union[int, str, None]) -> int:

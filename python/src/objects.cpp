@@ -197,11 +197,12 @@ void bind_objects(py::module_& m) {
       "map_model",
       [](const PyModel& pm, const PyChip& pc, const std::string& placement, uint64_t seed, double default_rate,
          const std::map<std::string, double>& rates, const py::object& rates_inputs, int rate_samples, int chips,
-         bool time_multiplex, bool unicast, const std::string& split, int T) {
+         bool time_multiplex, bool unicast, const std::string& split, int T, const std::string& phases) {
         auto g = graph_at(pm, T);
         mapper::MapOptions o;
         o.placement = placement, o.seed = seed, o.default_rate = default_rate, o.chips = chips;
-        o.time_multiplex = time_multiplex, o.unicast = unicast, o.split = split;
+        o.time_multiplex = time_multiplex, o.unicast = unicast, o.split = split, o.phases = phases;
+        guarded(Kind::Usage, [&] { mapper::check_phase_partitioner(phases); });
         if (!rates.empty()) {
           // As a rates file: every name must be a LIF node.
           o.rates = guarded(Kind::Usage, [&] {
@@ -227,7 +228,7 @@ void bind_objects(py::module_& m) {
       },
       py::arg("model"), py::arg("chip"), py::arg("placement"), py::arg("seed"), py::arg("default_rate"), py::arg("rates"),
       py::arg("rates_inputs"), py::arg("rate_samples"), py::arg("chips"), py::arg("time_multiplex"), py::arg("unicast"),
-      py::arg("split"), py::arg("T"));
+      py::arg("split"), py::arg("T"), py::arg("phases"));
 }
 
 }  // namespace spikechip::python
