@@ -28,6 +28,18 @@ struct Packing {
   int phases = 0;
 };
 
+// Spreads the groups of component k (one layer larger than the chip) over consecutive phases,
+// continuing phase `phase`, which already holds `in_phase` groups.
+void spread_groups(const Mapping& m, const std::vector<int>& comp, int k, int cores, int& phase, int64_t& in_phase,
+                   Packing& p) {
+  for (const Group& gr : m.groups) {
+    if (comp[size_t(gr.cluster)] != k) continue;
+    if (in_phase == cores) ++phase, in_phase = 0;
+    p.phase_of_group[size_t(gr.id)] = phase;
+    ++in_phase;
+  }
+}
+
 // Next-fit in dataflow order: the fewest phases for that order; a layer larger than the chip
 // continues the current phase group by group.
 Packing pack_greedy(const Mapping& m, const std::vector<int>& seq, const std::vector<int>& comp,
@@ -39,12 +51,7 @@ Packing pack_greedy(const Mapping& m, const std::vector<int>& seq, const std::ve
   int64_t in_phase = 0;
   for (int k : seq) {
     if (big[size_t(k)]) {
-      for (const Group& gr : m.groups) {
-        if (comp[size_t(gr.cluster)] != k) continue;
-        if (in_phase == cores) ++phase, in_phase = 0;
-        p.phase_of_group[size_t(gr.id)] = phase;
-        ++in_phase;
-      }
+      spread_groups(m, comp, k, cores, phase, in_phase, p);
       continue;
     }
     if (in_phase + comp_groups[size_t(k)] > cores) ++phase, in_phase = 0;
@@ -128,12 +135,7 @@ Packing pack_min_dram(const Mapping& m, const std::vector<int>& seq, const std::
     const int k0 = seq[size_t(s)];
     if (big[size_t(k0)]) {
       int64_t in_phase = 0;
-      for (const Group& gr : m.groups) {
-        if (comp[size_t(gr.cluster)] != k0) continue;
-        if (in_phase == cores) ++phase, in_phase = 0;
-        p.phase_of_group[size_t(gr.id)] = phase;
-        ++in_phase;
-      }
+      spread_groups(m, comp, k0, cores, phase, in_phase, p);
     } else {
       for (int i = s; i < e; ++i) p.phase_of_comp[size_t(seq[size_t(i)])] = phase;
     }
