@@ -1,5 +1,6 @@
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -55,3 +56,23 @@ def randomise_batchnorm(model, bias_range):
                 mod.running_var.uniform_(0.5, 2.0)
                 mod.weight.uniform_(0.5, 1.5)
                 mod.bias.uniform_(*bias_range)
+
+
+def eval_event_frames(model, n, tmp_path, *eval_args):
+    """`spikechip eval --input` on the first n test images as event frames
+    (scripts/make_fmnist_events --frames T, T = the model's), against the Python integer reference
+    on the same frames. Returns (frames, labels, intref's correct count, the eval's CompletedProcess)."""
+    import numpy as np
+    from spikechip_py import intref
+    g = intref.load_model(model)
+    T = g.meta["timesteps"]
+    npz = tmp_path / "ev.npz"
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_fmnist_events"), "--frames", str(T),
+                        "--limit", str(n), "-o", str(npz)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with np.load(npz) as z:
+        frames, labels = z["frames"], z["labels"]
+    ref = intref.run(g, np.ascontiguousarray(frames.transpose(1, 0, 2, 3, 4)), T=T, record=False)
+    want = int((intref.predict(ref["acc"]) == labels).sum())
+    return frames, labels, want, run_spikechip("eval", "--model", model, "--input", npz, *eval_args)
+

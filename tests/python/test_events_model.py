@@ -4,12 +4,11 @@ preset verifies bit-exact against golden."""
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, eval_event_frames
 from spikechip_py import events, intref, safetensors
 
 MODEL = os.path.join(REPO, "models", "fmnist-events")
@@ -91,24 +90,14 @@ def test_eval_on_event_frames_equals_intref(tmp_path):
     """`spikechip eval --input` on frames from scripts/make_fmnist_events --frames: the accuracy
     is the Python integer reference's on the same frames; unlabelled frames are refused."""
     b = _binary()
-    g = _graph()
-    T = g.meta["timesteps"]
+    T = _graph().meta["timesteps"]
     n = 120
-    npz = tmp_path / "ev.npz"
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_fmnist_events"), "--frames", str(T),
-                        "--limit", str(n), "-o", str(npz)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    with np.load(npz) as z:
-        frames, labels = z["frames"], z["labels"]
+    rep = tmp_path / "eval.json"
+    frames, labels, want, r = eval_event_frames(MODEL, n, tmp_path, "--threads", "1", "-o", rep)
     assert frames.shape == (n, T, 2, 28, 28) and labels.shape == (n,)
     from spikechip_py import data
     imgs, y = data.load("test")
     assert np.array_equal(labels, y[:n])
-    ref = intref.run(g, np.ascontiguousarray(frames.transpose(1, 0, 2, 3, 4)), T=T, record=False)
-    want = int((intref.predict(ref["acc"]) == labels).sum())
-    rep = tmp_path / "eval.json"
-    r = subprocess.run([b, "eval", "--model", MODEL, "--input", str(npz), "--threads", "1", "-o", str(rep)],
-                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert f"({want} / {n})" in r.stdout
     with open(rep) as f:

@@ -6,12 +6,11 @@ spike of two sample inputs; a chip run on the tiny preset verifies bit-exact; an
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO, spikechip_binary as _binary
+from conftest import REPO, eval_event_frames, spikechip_binary as _binary
 from spikechip_py import data, events, intref, safetensors
 
 EVENTS = os.path.join(REPO, "models", "fmnist-events-wide")
@@ -77,17 +76,7 @@ def test_golden_equals_intref_and_chip_verifies(tmp_path, model=EVENTS):
 def test_spikechip_eval_of_the_events_model_equals_intref(tmp_path):
     """The first 300 test images as event frames (scripts/make_fmnist_events --frames): the golden
     executor's correct count is intref's (the whole set is in docs/models.md)."""
-    b = _binary()
-    g, _, _, _ = _load(EVENTS)
-    T = g.meta["timesteps"]
-    npz = tmp_path / "ev.npz"
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_fmnist_events"), "--frames", str(T),
-                        "--limit", "300", "-o", str(npz)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    with np.load(npz) as z:
-        frames, labels = z["frames"], z["labels"]
-    ref = intref.run(g, _frames_first(frames), T=T, record=False)
-    want = int((intref.predict(ref["acc"]) == labels).sum())
-    r = subprocess.run([b, "eval", "--model", EVENTS, "--input", str(npz)], capture_output=True, text=True)
+    _binary()
+    _, _, want, r = eval_event_frames(EVENTS, 300, tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"({want} / 300)" in r.stdout
