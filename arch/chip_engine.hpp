@@ -105,9 +105,8 @@ struct Slot {                  // one node of the group's cluster
   std::vector<std::vector<int64_t>> acc64;
   std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
   std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
-  std::vector<int32_t> v, x;                // LIF: local membranes and gathered input
-  std::vector<uint8_t> spk;
-  std::vector<int32_t> active_local, active;  // LIF: spikes of the last timestep (local / global)
+  std::vector<int32_t> v;                   // LIF: local membranes
+  std::vector<int32_t> active;              // LIF: spikes of the last timestep (flat indices of the node)
   std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
   std::vector<std::vector<int64_t>> part;   // Mean: [t] per channel of the box
   std::vector<std::vector<std::vector<int32_t>>> mem_in;  // Add of a cut stream: [input][t] the operand over the slice
@@ -172,6 +171,10 @@ struct ChipEngine : noc::PacketSink {
   std::vector<int64_t> counts_scratch, part_scratch;
   std::vector<int32_t> acc32_scratch;              // a spike conv slice's accumulator while it finalises
   std::vector<int64_t> acc64_scratch;
+  // A LIF slice's gathered input, spike bytes and local spike indices while it updates (one set for
+  // the engine, not per slot: at 55.4M that is ~5 bytes per LIF neuron, ~114 MB, not kept).
+  std::vector<int32_t> lif_x_scratch, lif_active_scratch;
+  std::vector<uint8_t> lif_spk_scratch;
   // Per-layer energy: each layer's own counted events (core counter deltas of its work, and the
   // router/link events of the packets it sends); TreeCost per route = its delivery tree.
   struct TreeCost { uint64_t links = 0, chip_links = 0, dests = 0; };

@@ -135,7 +135,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
 // --- LIF: the neuron update ------------------------------------------------------------------------
 
 void lif_setup(ChipEngine&, GroupState& G, Slot& s) {
-  s.v.assign(size_t(G.slice.size()), 0), s.x.resize(size_t(G.slice.size())), s.spk.resize(size_t(G.slice.size()));
+  s.v.assign(size_t(G.slice.size()), 0);
 }
 
 // An int32 threshold per channel.
@@ -148,22 +148,25 @@ uint64_t lif_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& co
   const model::Slice& sl = G.slice;
   const int64_t HW = int64_t(n.shape.h) * n.shape.w;
   const int32_t* xin = E.val[n.inputs[0]].data();
+  std::vector<int32_t>& xs = E.lif_x_scratch;
+  std::vector<int32_t>& active_local = E.lif_active_scratch;
+  if (xs.size() < size_t(sl.size())) xs.resize(size_t(sl.size())), E.lif_spk_scratch.resize(size_t(sl.size()));
   size_t j = 0;
   for (int c = sl.c0; c < sl.c1; ++c)
     for (int y = sl.y0; y < sl.y1; ++y) {
       const int32_t* row = xin + c * HW + int64_t(y) * n.shape.w;
-      for (int x = sl.x0; x < sl.x1; ++x) s.x[j++] = row[x];
+      for (int x = sl.x0; x < sl.x1; ++x) xs[j++] = row[x];
     }
   const int64_t thw = int64_t(sl.y1 - sl.y0) * (sl.x1 - sl.x0);
-  s.active_local.clear();
-  st.saturations += model::lif_update(s.x.data(), s.v.data(), n.threshold.data() + sl.c0, n.tau_shift, 0,
-                                      sl.channels(), thw, s.spk.data(), s.active_local,
+  active_local.clear();
+  st.saturations += model::lif_update(xs.data(), s.v.data(), n.threshold.data() + sl.c0, n.tau_shift, 0,
+                                      sl.channels(), thw, E.lif_spk_scratch.data(), active_local,
                                       model::Membrane::of_bits(E.g.membrane_bits));
-  st.spikes += int64_t(s.active_local.size());
+  st.spikes += int64_t(active_local.size());
   s.active.clear();
   const int tw = sl.x1 - sl.x0;
   uint8_t* rec = E.opt.record_spikes ? E.res.spikes[s.node].data() + size_t(t) * size_t(n.shape.size()) : nullptr;
-  for (int32_t a : s.active_local) {
+  for (int32_t a : active_local) {
     const int c = sl.c0 + int(a / thw), y = sl.y0 + int(a % thw / tw), x = sl.x0 + int(a % tw);
     const int32_t f = int32_t(c * HW + int64_t(y) * n.shape.w + x);
     s.active.push_back(f);
