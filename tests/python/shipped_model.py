@@ -37,10 +37,11 @@ def check_sample(g, x, sample):
     assert r["saturations"] == 0
 
 
-def check_golden_equals_intref(model, g, x, tmp_path, n=2):
-    """`spikechip infer --dump-spikes` on each of the first n inputs equals intref on every LIF spike."""
+def check_golden_equals_intref(model, g, x, tmp_path, n=2, T=None):
+    """`spikechip infer --dump-spikes` on each of the first n inputs of batch x equals intref on every
+    LIF spike, at T timesteps (default: the model's)."""
     b = spikechip_binary()
-    T = g.meta["timesteps"]
+    T = T or g.meta["timesteps"]
     for i in range(n):
         np.save(tmp_path / "x.npy", x[i:i + 1])
         dump = tmp_path / f"s{i}.safetensors"
