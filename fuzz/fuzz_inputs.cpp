@@ -47,8 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::remove_all(dir, ec);
   fs::create_directories(dir);
   const std::string ext = kExt[kind & 7];
-  const std::string file = (dir / ("x" + ext)).string();
-  fuzz::write_scratch("in/x" + ext, reinterpret_cast<const uint8_t*>(parts[0].data()), parts[0].size());
+  const std::string file =
+      fuzz::write_scratch("in/x" + ext, reinterpret_cast<const uint8_t*>(parts[0].data()), parts[0].size());
   model::InputOptions opt;
   if (parts.size() > 1) {
     const auto* l = reinterpret_cast<const uint8_t*>(parts[1].data());
