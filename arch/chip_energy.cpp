@@ -1,7 +1,9 @@
 // Accounting (docs/architecture.md, "Chip", energy per layer): the links of a packet's delivery
 // tree, the energy events of core counters, and at the end of a run the totals and each layer's
-// own events (they sum exactly to the totals), with static energy shared among a core's nodes.
+// own events (they sum exactly to the totals), with static energy shared among a core's nodes and
+// the DRAM devices' actions shared by the layers' DRAM bits.
 #include "arch/chip_engine.hpp"
+#include "arch/dram_timing.hpp"
 
 namespace spikechip::arch::detail {
 
@@ -51,6 +53,28 @@ EventCounts ChipEngine::core_events(const CoreCounters& c) const {
   return ev;
 }
 
+std::map<std::string, DramActions> ChipEngine::dram_device_actions() const {
+  // The memories that served this run: the host port's and the controllers'; only DRAM device
+  // models count actions (a `channel` or a TLM memory is priced by the bit alone).
+  std::vector<const OffchipMemory*> mems = {mem};
+  for (const MemCtrl& c : ctrls) mems.push_back(c.mem.get());
+  std::map<std::string, DramActions> out;
+  for (const OffchipMemory* m : mems) {
+    const auto* d = dynamic_cast<const DramTiming*>(m);
+    if (!d) continue;
+    const DramStats& s = d->stats();
+    const uint64_t bits = 8 * (s.bytes_read + s.bytes_written);
+    if (bits == 0) continue;  // a memory the run never used is taken as absent (powered down)
+    DramActions& a = out[d->device().name];
+    const uint64_t ch = uint64_t(d->channels());
+    a.bits += bits, a.read_bursts += s.read_bursts, a.write_bursts += s.write_bursts, a.activates += s.activates();
+    // Refresh and standby for the whole run on every channel, also after the last access.
+    a.refreshes += ch * (d->ps_of_cycle(res.latency_cycles) / d->device().tREFI);
+    a.channel_cycles += ch * res.latency_cycles;
+  }
+  return out;
+}
+
 ChipRunResult ChipEngine::finish() {
   res.complete = done();
   walk_critical_path();
@@ -85,6 +109,7 @@ ChipRunResult ChipEngine::finish() {
   ev.link_bits = res.net.on_chip_link_bits;
   ev.chip_link_bits = res.net.chip_link_bits;
   ev.dram_bits = 8 * (res.dram_weight_bytes + res.dram_spill_write_bytes + res.dram_spill_read_bytes);
+  ev.dram_actions = dram_device_actions();
   // Static: every used core (one or more groups, one per phase) for the whole latency.
   std::vector<std::vector<int>> slot_nodes(cores.size());  // [core]: nodes of every group on it
   for (const GroupState& G : groups)
@@ -101,6 +126,13 @@ ChipRunResult ChipEngine::finish() {
     ne.router_traversals = node_net[k].traversals;
     ne.link_bits = node_net[k].link_bits, ne.chip_link_bits = node_net[k].chip_link_bits;
     ne.dram_bits = node_dram_bits[k];
+  }
+  // Each layer's (and below each timestep's) share of the DRAM devices' actions: in proportion to
+  // its DRAM bits, so they sum exactly to the totals.
+  for (const auto& [model, a] : ev.dram_actions) {
+    const std::vector<DramActions> parts = split_dram_actions(a, node_dram_bits);
+    for (size_t k = 0; k < g.nodes.size(); ++k)
+      if (!parts[k].empty()) res.node_events[k].dram_actions[model] = parts[k];
   }
   for (const auto& nodes : slot_nodes) {
     if (nodes.empty()) continue;
@@ -126,6 +158,11 @@ ChipRunResult ChipEngine::finish() {
     se.link_bits = step_net[t].link_bits, se.chip_link_bits = step_net[t].chip_link_bits;
     se.dram_bits = step_dram_bits[t];
     se.core_cycles = used * res.step_cycles[t];
+  }
+  for (const auto& [model, a] : ev.dram_actions) {
+    const std::vector<DramActions> parts = split_dram_actions(a, step_dram_bits);
+    for (size_t t = 0; t < nt; ++t)
+      if (!parts[t].empty()) res.step_events[t].dram_actions[model] = parts[t];
   }
   return std::move(res);
 }

@@ -320,6 +320,8 @@ struct ChipEngine : noc::PacketSink {
   std::vector<std::array<uint64_t, 2>> consumer_scratch;  // on_data: (cycles, bank conflicts) per consumer
   // Energy events of a set of core counters (whole chip or one layer), without static energy.
   EventCounts core_events(const CoreCounters& c) const;
+  // The actions of the run's DRAM device models (arch/dram_timing.hpp), by model, over the latency.
+  std::map<std::string, DramActions> dram_device_actions() const;
   ChipRunResult finish();
 
   // --- packets (chip_packets.cpp)

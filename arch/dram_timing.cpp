@@ -16,13 +16,23 @@ const std::vector<DramDevice>& dram_devices() {
       // 2 KiB page, BL16 = 32 B per burst (nBL 8 -> 5 ns, 6.4 GB/s); nRCD 29, nRPpb 27, nCL 32,
       // nREFI 6247 (3.904 us, 1x refresh), nRFCab 288 (180 ns).
       {"lpddr4-3200", "JESD209-4 LPDDR4-3200 x16 channel (Ramulator LPDDR4_3200, 4 Gb/channel)", 8, 2048, 32,
-       18125, 16875, 20000, 5000, 3904375, 180000},
+       18125, 16875, 20000, 5000, 3904375, 180000,
+       // Energy: Micron 6 Gb LPDDR4-3200, one x16 channel (DRAMSys memspec
+       // MICRON_6Gb_LPDDR4-3200_32bit_A.json, github.com/tukl-msd/DRAMSys configs/memspec): tCK
+       // 0.625 ns, tRAS 68, tRPpb 29, tRFCab 448 tCK, BL16 (tBurst 5 ns); VDD1 1.8 V: IDD0 3.5,
+       // IDD2N 2.0, IDD3N 2.25, IDD4R 2.25, IDD4W 2.25, IDD5 10 mA; VDD2 1.1 V: IDD0 45, IDD2N 27,
+       // IDD3N 30, IDD4R 275, IDD4W 210, IDD5 90 mA. VDDQ (I/O) is left out: LPDDR4 is
+       // unterminated and its I/O energy belongs to the PHY and the trace, not the die.
+       {"Micron 6Gb LPDDR4-3200 x16 IDD/VDD (DRAMSys memspec MICRON_6Gb_LPDDR4-3200_32bit_A) with DRAMPower's equations",
+        1204.6875, 1347.5, 990.0, 22386.0, 37.05}},
       // HBM2 at 2 Gb/s per pin (JESD235A), one 128-bit legacy-mode channel: 16 banks, 2 KiB page,
       // BL4 = 64 B per burst (2 ns -> 32 GB/s; 8 channels = the 256 GB/s of a stack); core timings
       // as Ramulator's HBM table at tCK 2 ns: nRCD 7, nRP 7, nCL 7 (14 ns each), nREFI 1950
       // (3.9 us), nRFC 130 for 4 Gb per channel (260 ns).
       {"hbm2-2000", "JESD235A HBM2 2 Gb/s/pin, 128-bit channel (core timings: Ramulator HBM, 4 Gb/channel)", 16, 2048, 64,
-       14000, 14000, 14000, 2000, 3900000, 260000},
+       14000, 14000, 14000, 2000, 3900000, 260000,
+       // No energy: no published HBM2 currents were found (DRAMSys' JEDEC HBM2 memspec has zeros).
+       {}},
   };
   return kDevices;
 }
@@ -87,7 +97,7 @@ uint64_t DramTiming::burst(Channel& ch, int bank, int64_t row, uint64_t t0) {
   }
 }
 
-uint64_t DramTiming::access(uint64_t addr, uint64_t bytes, uint64_t cycle) {
+uint64_t DramTiming::access(uint64_t addr, uint64_t bytes, uint64_t cycle, uint64_t& bursts) {
   if (bytes == 0) return cycle;
   const uint64_t t0 = ps_of_cycle(cycle), bb = uint64_t(dev_.burst_bytes), rb = uint64_t(dev_.row_bytes);
   const uint64_t nch = ch_.size(), nb = uint64_t(dev_.banks);
@@ -95,18 +105,19 @@ uint64_t DramTiming::access(uint64_t addr, uint64_t bytes, uint64_t cycle) {
   for (uint64_t a = addr / bb * bb; a < addr + bytes; a += bb) {
     const uint64_t r = a / rb;  // row-sized chunk: row : bank : channel
     last = std::max(last, burst(ch_[r % nch], int(r / nch % nb), int64_t(r / nch / nb), t0));
+    ++bursts;
   }
   return cycle_of_ps(last);
 }
 
 uint64_t DramTiming::read(uint64_t addr, uint64_t bytes, uint64_t cycle, bool, uint8_t*) {
   st_.bytes_read += bytes;
-  return access(addr, bytes, cycle);
+  return access(addr, bytes, cycle, st_.read_bursts);
 }
 
 uint64_t DramTiming::write(uint64_t addr, uint64_t bytes, uint64_t cycle, const uint8_t*) {
   st_.bytes_written += bytes;
-  return access(addr, bytes, cycle);
+  return access(addr, bytes, cycle, st_.write_bursts);
 }
 
 }  // namespace spikechip::arch

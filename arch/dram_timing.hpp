@@ -14,6 +14,20 @@
 
 namespace spikechip::arch {
 
+// One channel's energy per device action, worked out from the device's currents with DRAMPower's
+// equations (Chandrasekar et al., DATE 2011 / DAC 2012; docs/energy.md "DRAM device energy"):
+//   activate + precharge = ((IDD0 - IDD3N) tRAS + (IDD0 - IDD2N) tRP) V
+//   read (write) burst   = (IDD4R (IDD4W) - IDD3N) tBurst V
+//   all-bank refresh     = (IDD5 - IDD3N) tRFC V;   background (active standby) = IDD3N V
+// summed over the device's supplies. All zero: no sourced figures for the device, so its traffic is
+// priced per bit by the technology table's dram_bit instead.
+struct DramEnergy {
+  const char* source = "";
+  double act_pre_pj = 0, read_burst_pj = 0, write_burst_pj = 0, refresh_pj = 0;
+  double background_mw = 0;  // per channel, while the run lasts
+  bool sourced() const { return act_pre_pj > 0; }
+};
+
 // One DRAM channel's organisation and timing (times in picoseconds).
 struct DramDevice {
   const char* name;
@@ -22,6 +36,7 @@ struct DramDevice {
   int row_bytes;         // row (page) size of one channel
   int burst_bytes;       // bytes one burst moves: bus width x burst length
   uint64_t tRCD, tRP, tCL, tBurst, tREFI, tRFC;
+  DramEnergy energy;
   // Data-bus peak of one channel: burst_bytes per tBurst.
   double peak_bytes_per_s() const { return double(burst_bytes) * 1e12 / double(tBurst); }
 };
@@ -34,10 +49,12 @@ std::vector<std::string> dram_model_names();
 
 struct DramStats {
   uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;  // bursts: open row / closed bank / other row open
+  uint64_t read_bursts = 0, write_bursts = 0;                // the same bursts by direction
   uint64_t refreshes = 0;          // refresh windows passed (each closes every row of its channel)
   uint64_t refresh_waits = 0;      // bursts pushed behind a refresh window
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t busy_ps = 0;            // data-bus time of the bursts, summed over channels
+  uint64_t activates() const { return row_misses + row_conflicts; }  // each with its precharge
 };
 
 // Addresses map row : bank : channel : column, so a sequential stream fills one row of channel 0,
@@ -74,7 +91,7 @@ class DramTiming final : public OffchipMemory {
     uint64_t bus_free = 0;
     uint64_t refreshed = 0;    // refresh windows 1..refreshed have been applied
   };
-  uint64_t access(uint64_t addr, uint64_t bytes, uint64_t cycle);
+  uint64_t access(uint64_t addr, uint64_t bytes, uint64_t cycle, uint64_t& bursts);
   uint64_t burst(Channel& ch, int bank, int64_t row, uint64_t t0);
   void refresh(Channel& ch);   // applies window ch.refreshed + 1
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "arch/dram_timing.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
 
@@ -148,16 +149,50 @@ EventCounts& EventCounts::operator+=(const EventCounts& o) {
   link_bits += o.link_bits;
   chip_link_bits += o.chip_link_bits;
   dram_bits += o.dram_bits;
+  for (auto& [k, v] : o.dram_actions) dram_actions[k] += v;
   core_cycles += o.core_cycles;
   paper_macs += o.paper_macs;
   paper_acs += o.paper_acs;
   return *this;
 }
 
+DramActions& DramActions::operator+=(const DramActions& o) {
+  bits += o.bits, read_bursts += o.read_bursts, write_bursts += o.write_bursts;
+  activates += o.activates, refreshes += o.refreshes, channel_cycles += o.channel_cycles;
+  return *this;
+}
+
+nlohmann::json DramActions::to_json() const {
+  return {{"bits", bits}, {"read_bursts", read_bursts}, {"write_bursts", write_bursts},
+          {"activates", activates}, {"refreshes", refreshes}, {"channel_cycles", channel_cycles}};
+}
+
+std::vector<DramActions> split_dram_actions(const DramActions& total, const std::vector<uint64_t>& weights) {
+  std::vector<DramActions> out(weights.size());
+  if (out.empty()) return out;
+  unsigned __int128 sum = 0;
+  size_t big = 0;
+  for (size_t k = 0; k < weights.size(); ++k) {
+    sum += weights[k];
+    if (weights[k] > weights[big]) big = k;
+  }
+  auto split = [&](uint64_t DramActions::*f) {
+    uint64_t given = 0;
+    if (sum > 0)
+      for (size_t k = 0; k < weights.size(); ++k)
+        given += out[k].*f = uint64_t((unsigned __int128)(total.*f) * weights[k] / sum);
+    out[big].*f += total.*f - given;
+  };
+  for (auto f : {&DramActions::bits, &DramActions::read_bursts, &DramActions::write_bursts, &DramActions::activates,
+                 &DramActions::refreshes, &DramActions::channel_cycles})
+    split(f);
+  return out;
+}
+
 nlohmann::json EventCounts::to_json() const {
   nlohmann::json wr = nlohmann::json::array();
   for (auto& [k, v] : weight_reads) wr.push_back({{"bank_bytes", k.bank_bytes}, {"width_bits", k.width_bits}, {"count", v}});
-  return {{"adds16", adds16},           {"adds32", adds32},
+  nlohmann::json out = {{"adds16", adds16},           {"adds32", adds32},
           {"mults8", mults8},           {"dense_macs", dense_macs}, {"weight_reads", wr},
           {"membrane_reads", membrane_reads}, {"membrane_writes", membrane_writes},
           {"neuron_updates", neuron_updates}, {"sdsa_ops", sdsa_ops},
@@ -165,6 +200,12 @@ nlohmann::json EventCounts::to_json() const {
           {"chip_link_bits", chip_link_bits}, {"dram_bits", dram_bits},
           {"core_cycles", core_cycles},   {"paper_macs", paper_macs},
           {"paper_acs", paper_acs}};
+  if (!dram_actions.empty()) {  // only runs that used a DRAM device model (other reports keep their bytes)
+    nlohmann::json d = nlohmann::json::object();
+    for (auto& [k, v] : dram_actions) d[k] = v.to_json();
+    out["dram_actions"] = d;
+  }
+  return out;
 }
 
 nlohmann::json EnergyBreakdown::to_json() const {
@@ -192,8 +233,24 @@ EnergyBreakdown apply_energy(const EventCounts& c, const EnergyTable& t, const C
   m["routers"] = double(c.router_traversals) * t.at("router_flit");
   m["links"] = double(c.link_bits) * t.at("link_bit");
   m["chip_links"] = double(c.chip_link_bits) * t.at("chip_link_bit");
-  m["dram"] = double(c.dram_bits) * t.at("dram_bit");
   if (!(chip.clock_hz > 0)) throw Error("energy: chip clock_hz must be > 0 for static power");
+  // DRAM: the traffic of a device with sourced energy (DramEnergy) by its actions, split into the
+  // accesses (activates, bursts) and the background (refresh, standby over the run); all other
+  // traffic (the `channel` model, a device without figures, a TLM memory) by the bit at dram_bit.
+  double dram = 0, background = 0, device_bits = 0;
+  bool priced = false;
+  for (auto& [model, a] : c.dram_actions) {
+    const DramDevice* d = find_dram_device(model);
+    if (!d || !d->energy.sourced()) continue;
+    const DramEnergy& e = d->energy;
+    dram += double(a.activates) * e.act_pre_pj + double(a.read_bursts) * e.read_burst_pj +
+            double(a.write_bursts) * e.write_burst_pj;
+    background += double(a.refreshes) * e.refresh_pj + double(a.channel_cycles) * e.background_mw * 1e9 / chip.clock_hz;
+    device_bits += double(a.bits);
+    priced = true;
+  }
+  m["dram"] = dram + (double(c.dram_bits) - device_bits) * t.at("dram_bit");
+  if (priced) m["dram_background"] = background;
   // mW * cycle time: 1e-3 W / f Hz = 1e-3/f J = 1e9/f pJ per core-cycle per mW
   m["static"] = double(c.core_cycles) * t.at("static_per_core") * 1e9 / chip.clock_hz;
   for (auto& [k, v] : m) b.total_pj += v;

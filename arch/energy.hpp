@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,21 @@ struct SramShape {
   auto operator<=>(const SramShape&) const = default;
 };
 
+// What the DRAM devices of one model (arch/dram_timing.hpp, a dram.model value) did in a run: the
+// bits they moved, their bursts by direction and activates, and, over the run's latency, their
+// channels' refresh windows and channel-cycles (background power). Priced by the device's
+// DramEnergy when it has one (apply_energy).
+struct DramActions {
+  uint64_t bits = 0, read_bursts = 0, write_bursts = 0, activates = 0, refreshes = 0, channel_cycles = 0;
+  DramActions& operator+=(const DramActions& o);
+  bool empty() const { return !(bits | read_bursts | write_bursts | activates | refreshes | channel_cycles); }
+  nlohmann::json to_json() const;
+};
+// `total` shared in proportion to `weights` (e.g. each layer's DRAM bits), every count rounded down
+// and its remainder given to the largest weight, so that the shares sum exactly to `total`. All
+// weights zero: everything to the first.
+std::vector<DramActions> split_dram_actions(const DramActions& total, const std::vector<uint64_t>& weights);
+
 struct EventCounts {
   uint64_t adds16 = 0;            // membrane += weight (16-bit accumulate)
   uint64_t adds32 = 0;
@@ -68,6 +84,7 @@ struct EventCounts {
   uint64_t link_bits = 0;         // on-chip link bits
   uint64_t chip_link_bits = 0;
   uint64_t dram_bits = 0;         // weight reloads (time multiplexing)
+  std::map<std::string, DramActions> dram_actions;  // by dram model: the DRAM devices among them
   uint64_t core_cycles = 0;       // powered cores x cycles (static power)
   // paper-compatible mode (BICLab formula): first-layer MACs and synaptic ACs (SOPs)
   uint64_t paper_macs = 0;

@@ -246,6 +246,17 @@ arch::EventCounts event_counts_from_json(const json& j, const std::string& origi
       c.weight_reads[sh] += uint64_t(x.at("count").as_int(0, INT64_MAX));
     }
   }
+  if (e.has("dram_actions")) {  // by dram model (arch::DramActions::to_json)
+    StrictJson d = e.at("dram_actions");
+    d.expect_object();
+    for (auto it = d.raw().begin(); it != d.raw().end(); ++it) {
+      StrictJson x = d.at(it.key());
+      arch::DramActions& a = c.dram_actions[it.key()];
+      auto f = [&](const char* k, uint64_t& out) { out = uint64_t(x.at(k).as_int(0, INT64_MAX)); };
+      f("bits", a.bits), f("read_bursts", a.read_bursts), f("write_bursts", a.write_bursts);
+      f("activates", a.activates), f("refreshes", a.refreshes), f("channel_cycles", a.channel_cycles);
+    }
+  }
   return c;
 }
 }  // namespace

@@ -105,8 +105,7 @@ json compare_reports(const json& a, const json& b, const CompareOptions& opt) {
     if (sub(a, "summary").contains(k) || sub(b, "summary").contains(k))
       srows.push_back(row(k, sub(a, "summary").value(k, json()), sub(b, "summary").value(k, json())));
   cmp["summary"] = srows;
-  static const std::vector<std::string> kComp = {"adders", "weight_sram", "membrane_sram", "neuron_units", "sdsa",
-                                                 "encoder_macs", "routers", "links", "chip_links", "dram", "static"};
+  const std::vector<std::string>& kComp = energy_component_order();
   cmp["energy_by_component_pJ"] = object_rows(sub(a, "energy_by_component_pJ"), sub(b, "energy_by_component_pJ"), kComp, "pJ");
   cmp["power_by_component_W"] =
       object_rows(sub(sub(a, "power"), "by_component_W"), sub(sub(b, "power"), "by_component_W"), kComp, "W");

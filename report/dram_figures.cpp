@@ -1,6 +1,8 @@
 // DRAM figures of a time-multiplexed run report (report/dram_figures.hpp).
 #include "report/dram_figures.hpp"
 
+#include <algorithm>
+
 #include "arch/memory_controllers.hpp"
 
 namespace spikechip::report {
@@ -28,6 +30,21 @@ void add_dram_figures(json& report, const arch::ChipConfig& chip, const std::vec
   d["weight_stall_cycles"] = weight_wait;
   d["phase_wait_cycles"] = phase_wait;
   d["weight_stall_share"] = share;
+  // DRAM device models (arch/dram_timing.hpp), summed over them, per inference: bursts, activates
+  // (each a row miss or conflict) and refresh windows, and the share of bursts that hit an open row.
+  const json ev = report.value("events", json::object());
+  if (ev.contains("dram_actions")) {
+    const double n_in = std::max(1.0, report["run"].value("inputs", 1.0));
+    double rd = 0, wr = 0, act = 0, ref = 0;
+    for (auto& [model, a] : ev["dram_actions"].items())
+      rd += a.value("read_bursts", 0.0), wr += a.value("write_bursts", 0.0), act += a.value("activates", 0.0),
+          ref += a.value("refreshes", 0.0);
+    d["device_read_bursts"] = rd / n_in;
+    d["device_write_bursts"] = wr / n_in;
+    d["device_activates"] = act / n_in;
+    d["device_refreshes"] = ref / n_in;
+    d["device_row_hit_rate"] = rd + wr > 0 ? 1.0 - act / (rd + wr) : 0.0;
+  }
   sum["dram_bytes_per_inference"] = bytes;
   sum["dram_bandwidth_utilisation"] = util;
   sum["weight_stall_share"] = share;

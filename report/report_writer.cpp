@@ -20,6 +20,14 @@
 
 namespace spikechip::report {
 namespace fs = std::filesystem;
+
+const std::vector<std::string>& energy_component_order() {
+  static const std::vector<std::string> order = {"adders",  "weight_sram", "membrane_sram", "neuron_units",
+                                                 "sdsa",    "encoder_macs", "routers",      "links",
+                                                 "chip_links", "dram",    "dram_background", "static"};
+  return order;
+}
+
 using nlohmann::json;
 
 namespace {
@@ -184,15 +192,11 @@ std::string inputs_csv(const json& report) {
   return w.text();
 }
 
-// The schema's component order (compute, memory, network, static), then any extra components.
-const std::vector<std::string> kComponentOrder = {"adders", "weight_sram", "membrane_sram", "neuron_units",
-                                                  "sdsa", "encoder_macs", "routers", "links",
-                                                  "chip_links", "dram", "static"};
 
 std::string energy_csv(const json& report) {
   const json& e = section(report, "energy_by_component_pJ", json::value_t::object);
   std::vector<std::string> order;
-  for (auto& k : kComponentOrder)
+  for (auto& k : energy_component_order())
     if (e.contains(k)) order.push_back(k);
   for (auto& [k, v] : e.items())
     if (std::find(order.begin(), order.end(), k) == order.end()) order.push_back(k);
@@ -213,11 +217,17 @@ const std::vector<std::string> kDramColumns = {"bytes_per_inference", "weight_by
                                                "spill_read_bytes", "peak_bytes_per_s", "bandwidth_utilisation",
                                                "weight_stall_cycles", "phase_wait_cycles", "weight_stall_share"};
 
+// Runs on a DRAM device model add these (docs/energy.md "DRAM device energy").
+const std::vector<std::string> kDramDeviceColumns = {"device_read_bursts", "device_write_bursts", "device_activates",
+                                                     "device_refreshes", "device_row_hit_rate"};
+
 std::string dram_csv(const json& report) {
   const json& d = section(report, "dram", json::value_t::object);
-  CsvWriter w(kDramColumns);
+  std::vector<std::string> cols = kDramColumns;
+  if (d.contains(kDramDeviceColumns[0])) cols.insert(cols.end(), kDramDeviceColumns.begin(), kDramDeviceColumns.end());
+  CsvWriter w(cols);
   std::vector<std::string> cells;
-  for (const auto& k : kDramColumns) {
+  for (const auto& k : cols) {
     if (!d.contains(k) || !d[k].is_number())
       throw Error(fmt::format("run report: /dram/{} must be a number", k));
     cells.push_back(json_cell(d[k]));

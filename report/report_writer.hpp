@@ -4,6 +4,7 @@
 // and the sweep schema "spikechip.sweep/1".
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,10 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 std::map<std::string, std::string> render_run_outputs(const nlohmann::json& report);
 std::string render_run_html(const nlohmann::json& report);
 std::string render_sweep_html(const nlohmann::json& sweep);
+
+// Energy components in the schema's order (compute, memory, network, DRAM, static); a report's
+// other components follow them (energy.csv, compare).
+const std::vector<std::string>& energy_component_order();
 
 // JSON text that is safe inside <script type="application/json">: '<', '>' and '&' are written as
 // \u003c etc. (only possible inside JSON strings), so "</script>" or "<!--" can never end the block.

@@ -44,7 +44,7 @@
   function relClose(a, b, tol) { return typeof a === "number" && typeof b === "number" && Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b), 1e-30); }
 
   var COMPONENT_ORDER = ["adders", "weight_sram", "membrane_sram", "neuron_units", "sdsa", "encoder_macs", "routers",
-                         "links", "chip_links", "dram", "static"];
+                         "links", "chip_links", "dram", "dram_background", "static"];  // = energy_component_order() (report_writer.hpp; a test checks)
 
   function runPage(R) {
     var model = obj(R.model), chip = obj(R.chip), run = obj(R.run), S = obj(R.summary), mapping = obj(R.mapping);

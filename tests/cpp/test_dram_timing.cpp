@@ -18,7 +18,7 @@ namespace {
 // 1 ns per chip cycle (clock 1 GHz) so that cycles read as nanoseconds.
 constexpr double kGHz = 1e9;
 // 2 banks, 256 B rows, 32 B bursts; tRCD 10, tRP 8, tCL 12, tBurst 4, tREFI 1000, tRFC 100 (ns).
-const arch::DramDevice kToy{"toy", "test", 2, 256, 32, 10000, 8000, 12000, 4000, 1000000, 100000};
+const arch::DramDevice kToy{"toy", "test", 2, 256, 32, 10000, 8000, 12000, 4000, 1000000, 100000, {}};
 
 TEST(DramTiming, HandWorkedMissHitConflictRefresh) {
   arch::DramTiming d(kToy, 1, kGHz);

@@ -107,11 +107,13 @@ void expect_bit_exact_with_dram_figures(const model::Graph& g, const arch::ChipC
   EXPECT_GT(stall, 0u) << chip.name << ": phase 0 waits for its weights";
   EXPECT_DOUBLE_EQ(S["weight_stall_share"].get<double>(), double(stall) / (double(used) * double(r.run_cycles)));
   EXPECT_EQ(rep["dram"]["weight_stall_cycles"].get<uint64_t>(), stall);
-  // dram.csv: a header and one row, the dram section's figures.
+  // dram.csv: a header and one row, the dram section's figures (both presets' memories are DRAM
+  // device models, so their device figures follow).
   const auto files = report::render_run_outputs(rep);
   ASSERT_TRUE(files.count("dram.csv")) << chip.name;
   const std::string want = "bytes_per_inference,weight_bytes,spill_write_bytes,spill_read_bytes,peak_bytes_per_s,"
-                           "bandwidth_utilisation,weight_stall_cycles,phase_wait_cycles,weight_stall_share\n";
+                           "bandwidth_utilisation,weight_stall_cycles,phase_wait_cycles,weight_stall_share,"
+                           "device_read_bursts,device_write_bursts,device_activates,device_refreshes,device_row_hit_rate\n";
   const std::string& csv = files.at("dram.csv");
   ASSERT_EQ(csv.substr(0, want.size()), want);
   EXPECT_EQ(csv.substr(want.size(), csv.find(',', want.size()) - want.size()), report::format_number(bytes));

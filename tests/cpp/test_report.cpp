@@ -14,6 +14,7 @@
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
+#include "spikechip/source_dir.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -203,6 +204,19 @@ TEST(Html, EmbeddedJsonCannotCloseTheScriptBlock) {
   // The title is HTML-escaped, not raw.
   EXPECT_EQ(html.find("<title>spikechip run: </script>"), std::string::npos);
   EXPECT_EQ(script_safe_json(json("a</b>&")), "\"a\\u003c/b\\u003e\\u0026\"");
+}
+
+// The page's energy component order (report/assets/report.js) is the C++ one (energy.csv, compare).
+TEST(Html, ComponentOrderIsTheCppOne) {
+  std::ifstream f(std::string(SPIKECHIP_SOURCE_DIR) + "/report/assets/report.js");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string js = ss.str(), key = "var COMPONENT_ORDER = ";
+  const size_t a = js.find(key), b = js.find("];", a);
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(js.substr(a + key.size(), b + 1 - a - key.size())).get<std::vector<std::string>>(),
+            spikechip::report::energy_component_order());
 }
 
 TEST(Html, SweepPageValidatesInput) {
