@@ -101,9 +101,9 @@ struct Slot {                  // one node of the group's cluster
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
   int64_t dense_macs = 0;                   // conv: MACs of the slice's whole fan-in per timestep
-  std::vector<std::vector<int32_t>> acc32;  // pixel conv: [t] accumulator of the slice
+  std::vector<std::vector<int32_t>> acc32;  // [t] slice accumulator: pixel conv, or spike conv past a long list (conv_arrive)
   std::vector<std::vector<int64_t>> acc64;
-  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise
+  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise or when long
   std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
   std::vector<int32_t> v;                   // LIF: local membranes
   std::vector<int32_t> active;              // LIF: spikes of the last timestep (flat indices of the node)

@@ -14,6 +14,10 @@ namespace {
 
 using model::node_fan_in;
 
+// A spike conv slot adds its received spikes once their list reaches this many or the slice's
+// size, whichever is larger (conv_arrive): below it, one pass at finalise keeps the cache warm.
+constexpr int64_t kMinSpikeFlush = 4096;
+
 // A packet of 32-bit words covers its route's region `rb` in raster order from word `pc0` (cut
 // streams' operands, fan-in partial sums): `op(place, word)` for each word's place in a buffer over
 // the group's slice `sl`.
@@ -81,8 +85,19 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   st.sops += sops;
   const uint64_t cyc = core.spike_input_cost(int64_t(d.idx.size()), sops, run);
   if (s.spikes_in.size() < size_t(E.T)) s.spikes_in.resize(size_t(E.T)), s.sops_in.resize(size_t(E.T), 0);
-  s.spikes_in[d.t].insert(s.spikes_in[d.t].end(), d.idx.begin(), d.idx.end());
+  auto& in = s.spikes_in[d.t];
+  in.insert(in.end(), d.idx.begin(), d.idx.end());
   s.sops_in[d.t] += sops;
+  // Memory bound: a list as long as the slice's accumulator is added into the slot's accumulator
+  // for that timestep now (sums do not depend on the order), so a slot never holds more spikes than
+  // it has outputs. With many groups per node (small cores) every group kept its own copy of every
+  // input spike until it ran: 0.8+ GB at 55.4M T=4 on loihi2-lpddr4 (docs/performance.md).
+  if (int64_t(in.size()) >= std::max<int64_t>(kMinSpikeFlush, G.slice.size())) {
+    const int64_t added = pl.wide ? model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(s.acc64, d.t, G.slice.size()), G.slice)
+                                  : model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(s.acc32, d.t, G.slice.size()), G.slice);
+    s.sops_in[d.t] -= added;  // what is left to add at finalise
+    in.clear();
+  }
   return cyc;
 }
 
@@ -114,18 +129,22 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
       std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
       return;
     }
-    // The spikes' adds, deferred from arrival (conv_arrive) into one scratch accumulator.
-    scratch.assign(size_t(size), 0);
+    // The spikes' adds, deferred from arrival (conv_arrive) into one scratch accumulator, or into
+    // the slot's own one when arrivals already added a long list there.
+    const bool flushed = accs.size() > size_t(t) && !accs[t].empty();
+    if (!flushed) scratch.assign(size_t(size), 0);
+    auto* acc = flushed ? accs[t].data() : scratch.data();
     int64_t sops = 0, expect = 0;
     if (s.spikes_in.size() > size_t(t)) {
       auto& in = s.spikes_in[t];
-      sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), scratch.data(), sl);
+      sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), acc, sl);
       expect = s.sops_in[t];
       std::vector<int32_t>().swap(in);
     }
     if (sops != expect)
       throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
-    if (!done(scratch.data())) st.saturations += model::conv_finalize(pl, scratch.data(), sl, E.val[s.node].data());
+    if (!done(acc)) st.saturations += model::conv_finalize(pl, acc, sl, E.val[s.node].data());
+    if (flushed) std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
   };
   if (pl.wide) finalize(s.acc64, E.acc64_scratch);
   else finalize(s.acc32, E.acc32_scratch);
