@@ -1,9 +1,50 @@
 // The critical path (arch/critical_path.hpp, docs/reports.md "Critical path"): the walk back from
 // the last result packet over the intervals the run recorded (ChipEngine::path_act: each with the
-// interval whose end released it), turned into contiguous segments from cycle 0 to the latency.
+// interval whose end released it), turned into contiguous segments from cycle 0 to the latency;
+// and the collection of the records no path can reach any more.
 #include "arch/chip_engine.hpp"
 
 namespace spikechip::arch::detail {
+
+void ChipEngine::collect_acts() {
+  // Every place an engine keeps a record index between steps. A record's pred is older than the
+  // record, so marking follows chains backwards and compaction can renumber in one forward pass.
+  // A free packet's record is stale: forget it, so that it keeps nothing alive.
+  for (uint32_t h : free_list) pool[h].src_act = kNoAct;
+  auto roots = [&](auto&& f) {
+    for (PacketData& d : pool) f(d.src_act);
+    for (auto& phase : spill_store)
+      for (PacketData& d : phase) f(d.src_act);
+    for (GroupState& G : groups) {
+      f(G.act);
+      for (Port& P : G.ports)
+        for (uint32_t& a : P.ready_act) f(a);
+    }
+    for (auto* v : {&weights_act, &node_act, &syn_act, &phase_act})
+      for (uint32_t& a : *v) f(a);
+    for (uint32_t* a : {&result_act, &sender_act, &spill_act, &host_base_act, &phase_trigger}) f(*a);
+  };
+  std::vector<uint32_t> to(acts.size(), 0);  // first 1 = live, then the new index
+  roots([&](uint32_t a) {
+    for (; a != kNoAct && a < acts.size() && !to[a]; a = acts[a].pred) to[a] = 1;
+  });
+  uint32_t n = 0;
+  for (size_t i = 0; i < acts.size(); ++i) {
+    if (!to[i]) {
+      to[i] = kNoAct;
+      continue;
+    }
+    PathAct x = acts[i];
+    if (x.pred != kNoAct) x.pred = to[x.pred];
+    acts[n] = x;
+    to[i] = n++;
+  }
+  roots([&](uint32_t& a) {
+    if (a != kNoAct && a < to.size()) a = to[a];
+  });
+  acts.resize(n);
+  acts_collect_at = std::max(acts_collect_min, 2 * size_t(n));
+}
 
 void ChipEngine::walk_critical_path() {
   std::vector<PathSegment>& path = res.critical_path;

@@ -483,6 +483,14 @@ struct ChipEngine : noc::PacketSink {
     return uint32_t(acts.size() - 1);
   }
   uint64_t act_end(uint32_t a) const { return a == kNoAct ? 0 : acts[a].end; }
+  // The records still reachable from what the engine holds (the roots: every unit's, port's,
+  // packet's and phase's latest record) and their pred chains, compacted in order; the others can
+  // never be on the path. step() calls it when the records have doubled since the last one, so they
+  // stay proportional to the live ones instead of growing with every packet of the run
+  // (chip_critical.cpp).
+  void collect_acts();
+  size_t acts_collect_min = size_t(1) << 20;  // records before the first collection (tests lower it)
+  size_t acts_collect_at = acts_collect_min;
   // A packet's trip from its sender's end to `cycle` (its arrival).
   uint32_t trip_act(PathKind k, int core, const PacketData& d, uint64_t cycle) {
     return path_act(k, core, d.src_node, d.t, act_end(d.src_act), cycle, d.src_act);

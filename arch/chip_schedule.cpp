@@ -102,7 +102,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   else
     net->on_link_flit(nullptr);
   for (auto& c : cores) c->reset();
-  acts.clear();
+  acts.clear(), acts_collect_at = acts_collect_min;
   node_act.assign(cores.size(), kNoAct), syn_act.assign(cores.size(), kNoAct), syn_ref.assign(cores.size(), nullptr);
   phase_act.assign(phase_groups.size(), kNoAct);
   result_act = sender_act = spill_act = host_base_act = kNoAct;
@@ -166,6 +166,7 @@ uint64_t ChipEngine::next_event_cycle() const {
 }
 
 void ChipEngine::step() {
+  if (acts.size() >= acts_collect_at) collect_acts();
   const uint64_t tc = events.empty() ? kNever : events.top().cycle;
   const uint64_t tn = net->next_event_cycle();
   if (tc == kNever && tn == kNever) {
