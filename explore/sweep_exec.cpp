@@ -251,6 +251,7 @@ arch::EventCounts event_counts_from_json(const json& j, const std::string& origi
     d.expect_object();
     for (auto it = d.raw().begin(); it != d.raw().end(); ++it) {
       StrictJson x = d.at(it.key());
+      x.expect_object();
       arch::DramActions& a = c.dram_actions[it.key()];
       auto f = [&](const char* k, uint64_t& out) { out = uint64_t(x.at(k).as_int(0, INT64_MAX)); };
       f("bits", a.bits), f("read_bursts", a.read_bursts), f("write_bursts", a.write_bursts);

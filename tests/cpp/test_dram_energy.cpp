@@ -188,6 +188,20 @@ TEST(DramEnergy, RunReportShowsTheDeviceAndRepricesToTheSameEnergy) {
   const json ej = json::parse(e.out);
   EXPECT_NEAR(ej["energy_pJ"].get<double>(), rep["summary"]["energy_pJ"].get<double>(), 1e-9 * sum);
   EXPECT_NEAR(ej["components_pJ"]["dram_background"].get<double>(), comp["dram_background"].get<double>(), 1e-6 * sum);
+  // A damaged report: one clear error naming the file and the JSON path, exit 1.
+  for (const auto& [bad, path] : std::vector<std::pair<json, std::string>>{
+           {"many", "/events/dram_actions/lpddr4-3200"},
+           {{{"bits", -1}}, "/events/dram_actions/lpddr4-3200/bits"},
+           {{{"bits", 1}}, "/events/dram_actions/lpddr4-3200/read_bursts"}}) {
+    json broken = rep;
+    broken["events"]["dram_actions"]["lpddr4-3200"] = bad;
+    testing::spit(dir + "/broken.json", broken.dump());
+    const testing::CmdResult b = testing::run_spikechip("energy --report '" + dir + "/broken.json' --table 45nm");
+    EXPECT_EQ(b.code, 1) << b.err;
+    EXPECT_NE(b.err.find("broken.json"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find(path), std::string::npos) << b.err;
+    EXPECT_EQ(b.err.find("internal"), std::string::npos) << b.err;
+  }
 }
 
 }  // namespace
