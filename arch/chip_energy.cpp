@@ -129,11 +129,14 @@ ChipRunResult ChipEngine::finish() {
   }
   // Each layer's (and below each timestep's) share of the DRAM devices' actions: in proportion to
   // its DRAM bits, so they sum exactly to the totals.
-  for (const auto& [model, a] : ev.dram_actions) {
-    const std::vector<DramActions> parts = split_dram_actions(a, node_dram_bits);
-    for (size_t k = 0; k < g.nodes.size(); ++k)
-      if (!parts[k].empty()) res.node_events[k].dram_actions[model] = parts[k];
-  }
+  auto share_dram = [&](const std::vector<uint64_t>& bits, std::vector<EventCounts>& parts_of) {
+    for (const auto& [model, a] : ev.dram_actions) {
+      const std::vector<DramActions> parts = split_dram_actions(a, bits);
+      for (size_t k = 0; k < parts.size(); ++k)
+        if (!parts[k].empty()) parts_of[k].dram_actions[model] = parts[k];
+    }
+  };
+  share_dram(node_dram_bits, res.node_events);
   for (const auto& nodes : slot_nodes) {
     if (nodes.empty()) continue;
     const uint64_t n = nodes.size(), share = res.latency_cycles / n;
@@ -159,11 +162,7 @@ ChipRunResult ChipEngine::finish() {
     se.dram_bits = step_dram_bits[t];
     se.core_cycles = used * res.step_cycles[t];
   }
-  for (const auto& [model, a] : ev.dram_actions) {
-    const std::vector<DramActions> parts = split_dram_actions(a, step_dram_bits);
-    for (size_t t = 0; t < nt; ++t)
-      if (!parts[t].empty()) res.step_events[t].dram_actions[model] = parts[t];
-  }
+  share_dram(step_dram_bits, res.step_events);
   return std::move(res);
 }
 

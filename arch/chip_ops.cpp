@@ -93,9 +93,10 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   // it has outputs. With many groups per node (small cores) every group kept its own copy of every
   // input spike until it ran: 0.8+ GB at 55.4M T=4 on loihi2-lpddr4 (docs/performance.md).
   if (int64_t(in.size()) >= std::max<int64_t>(kMinSpikeFlush, G.slice.size())) {
-    const int64_t added = pl.wide ? model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(s.acc64, d.t, G.slice.size()), G.slice)
-                                  : model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(s.acc32, d.t, G.slice.size()), G.slice);
-    s.sops_in[d.t] -= added;  // what is left to add at finalise
+    auto add = [&](auto& accs) {
+      return model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(accs, d.t, G.slice.size()), G.slice);
+    };
+    s.sops_in[d.t] -= pl.wide ? add(s.acc64) : add(s.acc32);  // what is left to add at finalise
     in.clear();
   }
   return cyc;

@@ -192,7 +192,6 @@ std::string inputs_csv(const json& report) {
   return w.text();
 }
 
-
 std::string energy_csv(const json& report) {
   const json& e = section(report, "energy_by_component_pJ", json::value_t::object);
   std::vector<std::string> order;
