@@ -31,8 +31,13 @@ const std::vector<DramDevice>& dram_devices() {
       // (3.9 us), nRFC 130 for 4 Gb per channel (260 ns).
       {"hbm2-2000", "JESD235A HBM2 2 Gb/s/pin, 128-bit channel (core timings: Ramulator HBM, 4 Gb/channel)", 16, 2048, 64,
        14000, 14000, 14000, 2000, 3900000, 260000,
-       // No energy: no published HBM2 currents were found (DRAMSys' JEDEC HBM2 memspec has zeros).
-       {}},
+       // Energy: DRAMsim3's HBM2 8 Gb x128 channel (github.com/umd-memsys/DRAMsim3
+       // configs/HBM2_8Gb_x128.ini; Li et al., IEEE CAL 2020): VDD 1.2 V, tCK 1 ns, tRAS 34, tRP 14,
+       // tRFC 260 ns, BL4 (tBurst 2 ns); IDD0 65, IDD2N 40, IDD3N 55, IDD4R 390, IDD4W 500, IDD5AB
+       // 250 mA. These are the simulator's estimates for a 128-bit channel, not a vendor datasheet
+       // (DRAMSys' JEDEC HBM2 memspec has zero currents). I/O (VDDQ) is left out as for LPDDR4.
+       {"HBM2 8Gb x128 channel IDD/VDD (DRAMsim3 configs/HBM2_8Gb_x128.ini) with DRAMPower's equations",
+        828.0, 804.0, 1068.0, 60840.0, 66.0}},
   };
   return kDevices;
 }

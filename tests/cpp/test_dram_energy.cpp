@@ -1,6 +1,6 @@
 // Issue 20, DRAM energy from device currents (arch/dram_timing.hpp DramEnergy, arch/energy.cpp
-// apply_energy; docs/energy.md "DRAM device energy"): the LPDDR4 figures re-derived here from the
-// datasheet currents with DRAMPower's equations, bursts counted by direction, the split of a run's
+// apply_energy; docs/energy.md "DRAM device energy"): the LPDDR4 and HBM2 figures re-derived here
+// from the device currents with DRAMPower's equations, bursts counted by direction, the split of a run's
 // DRAM actions over layers and timesteps summing exactly, the pricing (device actions, the rest by
 // the bit), time-multiplexed runs whose device bits equal the chip's DRAM bits and whose layers
 // and timesteps sum to the totals, and a report re-priced from its counts alone.
@@ -47,7 +47,24 @@ TEST(DramEnergy, Lpddr4FiguresFollowFromTheDeviceCurrents) {
   // Per bit of a 32-byte burst: 5.26 pJ read, 3.87 pJ written.
   EXPECT_NEAR(e.read_burst_pj / 256, 5.26, 0.005);
   EXPECT_NEAR(e.write_burst_pj / 256, 3.87, 0.005);
-  EXPECT_FALSE(arch::find_dram_device("hbm2-2000")->energy.sourced());  // no published currents found
+}
+
+// The same equations on DRAMsim3's HBM2 8 Gb x128 channel (configs/HBM2_8Gb_x128.ini): one 1.2 V
+// supply, currents in mA, tCK 1 ns: tRAS 34, tRP 14, tRFC 260, a BL4 burst 2 tCK (64 bytes).
+TEST(DramEnergy, Hbm2FiguresFollowFromTheChannelCurrents) {
+  const double v = 1.2, idd0 = 65, idd2n = 40, idd3n = 55, idd4r = 390, idd4w = 500, idd5 = 250;
+  const double ras = 34, rp = 14, rfc = 260, burst = 2;
+  const arch::DramEnergy& e = arch::find_dram_device("hbm2-2000")->energy;
+  ASSERT_TRUE(e.sourced());
+  EXPECT_NEAR(e.act_pre_pj, ((idd0 - idd3n) * ras + (idd0 - idd2n) * rp) * v, 1e-9);
+  EXPECT_NEAR(e.read_burst_pj, (idd4r - idd3n) * burst * v, 1e-9);
+  EXPECT_NEAR(e.write_burst_pj, (idd4w - idd3n) * burst * v, 1e-9);
+  EXPECT_NEAR(e.refresh_pj, (idd5 - idd3n) * rfc * v, 1e-9);
+  EXPECT_NEAR(e.background_mw, idd3n * v, 1e-9);
+  // Per bit of a 64-byte burst: 1.57 pJ read, 2.09 pJ written (the core only, as for LPDDR4).
+  EXPECT_NEAR(e.read_burst_pj / 512, 1.57, 0.005);
+  EXPECT_NEAR(e.write_burst_pj / 512, 2.09, 0.005);
+  EXPECT_EQ(arch::find_dram_device("hbm2-2000")->burst_bytes, 64);
 }
 
 TEST(DramEnergy, BurstsAreCountedByDirection) {
@@ -85,8 +102,9 @@ TEST(DramEnergy, DevicesArePricedByActionsTheRestByTheBit) {
   c.dram_actions["hbm2-2000"] = {4096, 8, 0, 2, 3, 500};
   const arch::EnergyBreakdown b = arch::apply_energy(c, t, chip);
   const double ns_per_cycle = 1e9 / chip.clock_hz;
-  EXPECT_NEAR(b.components_pj.at("dram"), 1204.6875 + 1347.5 + 990.0 + (10000 + 4096) * t.at("dram_bit"), 1e-6);
-  EXPECT_NEAR(b.components_pj.at("dram_background"), 2 * 22386.0 + 1000 * 37.05 * ns_per_cycle, 1e-6);
+  EXPECT_NEAR(b.components_pj.at("dram"), 1204.6875 + 1347.5 + 990.0 + 2 * 828.0 + 8 * 804.0 + 10000 * t.at("dram_bit"), 1e-6);
+  EXPECT_NEAR(b.components_pj.at("dram_background"),
+              2 * 22386.0 + 1000 * 37.05 * ns_per_cycle + 3 * 60840.0 + 500 * 66.0 * ns_per_cycle, 1e-6);
   // Without a device model nothing changes: no background component, every bit at dram_bit.
   arch::EventCounts plain;
   plain.dram_bits = 800;
@@ -181,6 +199,13 @@ TEST(DramEnergy, RunReportShowsTheDeviceAndRepricesToTheSameEnergy) {
   const double bursts = d["device_read_bursts"].get<double>() + d["device_write_bursts"].get<double>();
   EXPECT_GE(d["device_read_bursts"].get<double>() * 32, d["weight_bytes"].get<double>());
   EXPECT_NEAR(d["device_row_hit_rate"].get<double>(), 1 - d["device_activates"].get<double>() / bursts, 1e-12);
+  // The section names the device that timed the accesses, not the unused fixed channel's figures.
+  EXPECT_EQ(d["models"], "lpddr4-3200");
+  EXPECT_EQ(d["channels"], 1);
+  EXPECT_EQ(d["memory_controllers"], 0);
+  EXPECT_FALSE(d.contains("bytes_per_cycle")) << d.dump();
+  EXPECT_FALSE(d.contains("latency_cycles")) << d.dump();
+  EXPECT_NE(testing::slurp(dir + "/out/stats.txt").find("dram.models lpddr4-3200 "), std::string::npos);
   EXPECT_NE(testing::slurp(dir + "/out/dram.csv").find("device_row_hit_rate"), std::string::npos);
   EXPECT_NE(testing::slurp(dir + "/out/stats.txt").find("energy.dram_background_pJ "), std::string::npos);
   const testing::CmdResult e = testing::run_spikechip("energy --report '" + dir + "/out/report.json' --table 45nm");
