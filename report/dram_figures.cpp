@@ -2,12 +2,30 @@
 #include "report/dram_figures.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "arch/memory_controllers.hpp"
 
 namespace spikechip::report {
 
 using json = nlohmann::json;
+
+json dram_memory_json(const arch::ChipConfig& chip) {
+  std::vector<std::string> models;
+  int channels = 0;
+  auto use = [&](const std::string& model, int ch) {
+    if (std::find(models.begin(), models.end(), model) == models.end()) models.push_back(model);
+    channels += model == "channel" ? 1 : ch;
+  };
+  if (chip.memory_controllers.empty()) use(chip.dram.model, chip.dram.channels);
+  for (const auto& mc : chip.memory_controllers) use(mc.model, mc.channels);
+  std::string joined;
+  for (const auto& m : models) joined += (joined.empty() ? "" : "+") + m;
+  json d = {{"models", joined}, {"channels", channels}, {"memory_controllers", chip.memory_controllers.size()}};
+  if (std::find(models.begin(), models.end(), "channel") != models.end())
+    d["bytes_per_cycle"] = chip.dram.bytes_per_cycle, d["latency_cycles"] = chip.dram.latency_cycles;
+  return d;
+}
 
 void add_dram_figures(json& report, const arch::ChipConfig& chip, const std::vector<arch::ChipRunResult>& results) {
   const json mapping = report.value("mapping", json::object());

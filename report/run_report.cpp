@@ -229,8 +229,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                    {"cycle_accounting", accounting}}},
       {"inputs", jin},
       {"energy_by_component_pJ", comp},
-      {"dram", {{"weight_bytes", dw / n_in}, {"spill_write_bytes", dsw / n_in}, {"spill_read_bytes", dsr / n_in},
-                {"bytes_per_cycle", chip.dram.bytes_per_cycle}, {"latency_cycles", chip.dram.latency_cycles}}},
+      {"dram", dram_memory_json(chip)},
       {"layers", layers},
       {"cores", cores},
       {"links", links},
@@ -242,6 +241,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
     report["critical_path"] = critical_path_json(g, m.mesh_w, *cp_last, cp_index, kCriticalPathSegments);
     report["summary"]["critical_path"] = critical_path_summary(report["critical_path"], cp_mean, 5);
   }
+  json& dram = report["dram"];
+  dram["weight_bytes"] = dw / n_in, dram["spill_write_bytes"] = dsw / n_in, dram["spill_read_bytes"] = dsr / n_in;
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
   add_run_figures(report, chip, results);  // power, area, per-timestep statistics
   add_dram_figures(report, chip, results);  // time-multiplexed runs: DRAM bytes, bandwidth use, stalls

@@ -171,6 +171,10 @@ TEST(ChipTimeMultiplex, CliRunMapsOrLoadsTimeMultiplexedMapping) {
   EXPECT_LE(rep["mapping"]["cores_used"].get<int>(), 16);
   EXPECT_GT(rep["dram"]["weight_bytes"].get<double>(), 0);
   EXPECT_GT(rep["energy_by_component_pJ"]["dram"].get<double>(), 0);
+  // The fixed channel times the accesses: its two figures are in the section.
+  EXPECT_EQ(rep["dram"]["models"], "channel");
+  EXPECT_EQ(rep["dram"]["bytes_per_cycle"], cj["dram"]["bytes_per_cycle"]);
+  EXPECT_EQ(rep["dram"]["latency_cycles"], cj["dram"]["latency_cycles"]);
   // events are totals over the inputs, energies per inference; 45 nm table: 20 pJ/bit.
   const double n_in = rep["run"]["inputs"].get<double>();
   EXPECT_DOUBLE_EQ(rep["energy_by_component_pJ"]["dram"].get<double>(), rep["events"]["dram_bits"].get<double>() * 20.0 / n_in);
