@@ -15,6 +15,7 @@
 #include "chip_test_util.hpp"
 #include "explore/sweep.hpp"
 #include "mapper/mapper.hpp"
+#include "report/dram_figures.hpp"
 #include "spikechip/source_dir.hpp"
 #include "tiny_graph.hpp"
 
@@ -112,6 +113,22 @@ TEST(DramEnergy, DevicesArePricedByActionsTheRestByTheBit) {
   EXPECT_EQ(p.components_pj.count("dram_background"), 0u);
   EXPECT_DOUBLE_EQ(p.components_pj.at("dram"), 800 * t.at("dram_bit"));
   EXPECT_FALSE(plain.to_json().contains("dram_actions"));
+}
+
+// The report's `dram` section says what timed the accesses: the fixed channel's two figures only
+// when the channel model is in use.
+TEST(DramEnergy, ReportSectionNamesTheMemoryModels) {
+  arch::ChipConfig chip = testing::chip_preset("tiny");
+  json d = report::dram_memory_json(chip);
+  EXPECT_EQ(d, json({{"models", "channel"}, {"channels", 1}, {"memory_controllers", 0}, {"bytes_per_cycle", 32}, {"latency_cycles", 20}}));
+  chip.dram.model = "hbm2-2000", chip.dram.channels = 8;
+  EXPECT_EQ(report::dram_memory_json(chip), json({{"models", "hbm2-2000"}, {"channels", 8}, {"memory_controllers", 0}}));
+  chip.memory_controllers = {{"west", 1, 2, "lpddr4-3200"}, {"east", 2, 1, "channel"}, {"south", 3, 1, "lpddr4-3200"}};
+  d = report::dram_memory_json(chip);
+  EXPECT_EQ(d["models"], "lpddr4-3200+channel");
+  EXPECT_EQ(d["channels"], 4);
+  EXPECT_EQ(d["memory_controllers"], 3);
+  EXPECT_EQ(d["bytes_per_cycle"], 32);
 }
 
 double priced(const arch::EventCounts& c, const arch::EnergyTable& t, const arch::ChipConfig& chip) {
