@@ -76,7 +76,8 @@
     if (typeof S.area_mm2 === "number") card(cards, "chip area (model)", C.area(S.area_mm2),
       obj(R.area).cores ? num(obj(R.area).cores) + " cores × " + C.area(obj(R.area).core_um2 * 1e-6) + " (docs/architecture.md, Area)" : "");
     if (typeof S.dram_bytes_per_inference === "number") card(cards, "off-chip DRAM per inference", num(S.dram_bytes_per_inference) + " B",
-      "bandwidth use " + pct(S.dram_bandwidth_utilisation) + " of " + num(obj(R.dram).peak_bytes_per_s / 1e9) + " GB/s; weight stalls " +
+      "bandwidth use " + pct(S.dram_bandwidth_utilisation) + " of " + num(obj(R.dram).peak_bytes_per_s / 1e9) + " GB/s" +
+      (obj(R.dram).models ? " (" + obj(R.dram).models.split("+").join(", ") + ")" : "") + "; weight stalls " +
       pct(S.weight_stall_share) + " of the cores' cycles");
     card(cards, "synaptic ops (SOPs)", num(S.sops), "MACs " + num(S.macs) + (typeof sdsaOps === "number" ? ", SDSA ops " + num(sdsaOps) : ""));
     card(cards, "spike events", num(S.spikes), "spikes emitted by LIF neurons");
