@@ -43,6 +43,10 @@ struct Lines {
     if (v.is_null()) return;
     std::string val = v.is_boolean() ? (v.get<bool>() ? "1" : "0") : json_cell(v);
     if (val.empty()) val = "nan";
+    // A value is one token (e.g. dram.models): blanks, line breaks and '#' of a hand-edited
+    // report's string would break the `name value # description` line.
+    for (char& c : val)
+      if (std::isspace(static_cast<unsigned char>(c)) || c == '#') c = '_';
     text += fmt::format("{} {} # {}{}\n", name, val, what, unit.empty() ? "" : " (" + unit + ")");
   }
   // One line per stat of `table` found in `o`: <prefix><key>.

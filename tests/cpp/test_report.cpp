@@ -239,6 +239,7 @@ TEST(RunOutputs, StatsTxtAndTimesteps) {
                      {"packets", 5}, {"flits", 12}, {"energy_pJ", 1.5}},
                     {{"timestep", 1}, {"end_cycles", 100}, {"cycles", 60}, {"spikes", 3}, {"sops", 4}, {"macs", 0}, {"sdsa_ops", 0},
                      {"packets", 6}, {"flits", 14}, {"energy_pJ", 2}}};
+  r["dram"]["models"] = "lpddr4-3200 x\n# y";  // a hand-edited string value stays one token
   auto files = render_run_outputs(r);
   EXPECT_EQ(files["timesteps.csv"], "timestep,end_cycles,cycles,spikes,sops,macs,sdsa_ops,packets,flits,energy_pJ\n"
                                     "0,40,40,2,3,0,0,5,12,1.5\n1,100,60,3,4,0,0,6,14,2\n");
@@ -252,6 +253,7 @@ TEST(RunOutputs, StatsTxtAndTimesteps) {
   EXPECT_NE(st.find("\ntimestep.1.energy_pJ 2 #"), std::string::npos) << st;
   EXPECT_NE(st.find("\nlayer.conv_1.busy_cycles 55 #"), std::string::npos);  // "conv,1" -> conv_1
   EXPECT_NE(st.find("\nrun.verified 1 #"), std::string::npos);
+  EXPECT_NE(st.find("\ndram.models lpddr4-3200_x___y # off-chip memory: models\n"), std::string::npos) << st;
   // Every non-comment line is `name value # description`, names unique; host.* come last.
   std::istringstream in(st);
   std::string line, last;
