@@ -73,6 +73,8 @@ std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, 
     a.insert(a.end(), {"--placement", m["placement"].get<std::string>(), "--seed", m["seed"].dump(), "--split",
                        m["split"].get<std::string>()});
     if (m["unicast"].get<bool>()) a.push_back("--unicast");
+    if (m.value("time_multiplex", false)) a.push_back("--time-multiplex");
+    if (m.contains("phases")) a.insert(a.end(), {"--phases", m["phases"].get<std::string>()});
     if (!m["chips"].is_null()) a.insert(a.end(), {"--chips", m["chips"].is_string() ? m["chips"].get<std::string>()
                                                                                    : m["chips"].dump()});
   };

@@ -10,6 +10,7 @@
 #include "arch/area.hpp"
 #include "arch/noc/traffic.hpp"
 #include "explore/sweep.hpp"
+#include "mapper/mapper.hpp"
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -30,8 +31,14 @@ json default_map_options() {
           {"chips", nullptr}};
 }
 
+// Mapper options without a default in the points' keys: set only when a sweep sets them, so the
+// keys (and stored results) of sweeps that do not are unchanged.
+bool optional_map_option(const std::string& key) { return key == "time_multiplex" || key == "phases"; }
+
 void check_map_option(const StrictJson& v, const std::string& key) {
   if (key == "placement") v.as_enum(mapper::placement_names());
+  else if (key == "time_multiplex") v.as_bool();
+  else if (key == "phases") v.as_enum(mapper::phase_partitioner_names());
   else if (key == "seed") v.as_int(0, INT64_MAX);
   else if (key == "split") v.as_enum({"min-cores", "channels-first"});
   else if (key == "rate") v.as_double(0, 1);
@@ -42,7 +49,7 @@ void check_map_option(const StrictJson& v, const std::string& key) {
     else v.as_int(1, 4096);
   } else {
     v.fail("unknown mapper option 'map." + excerpt(key) + "' (known: map.placement, map.seed, map.split, map.rate, "
-           "map.unicast, map.chips)");
+           "map.unicast, map.chips, map.time_multiplex, map.phases)");
   }
 }
 
@@ -187,7 +194,8 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   auto check_path = [&](const std::string& p, const StrictJson& at) {
     if (p.rfind("map.", 0) == 0) {
       if (s.job == "noc") at.fail("'" + excerpt(p) + "': a \"job\": \"noc\" sweep does not map a model");
-      if (!base_map.contains(p.substr(4))) check_map_option(at, p.substr(4));
+      // The values are checked point by point below; here only that the option exists.
+      if (!base_map.contains(p.substr(4)) && !optional_map_option(p.substr(4))) check_map_option(at, p.substr(4));
       no_rate(p.substr(4), at);
       return;
     }
@@ -205,7 +213,9 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     // A key written only when set (core.weight_bits, ...) is absent from the base chip's JSON but
     // still a key of the table.
     const auto keys = arch::chip_config_keys();
-    const bool in_table = std::any_of(keys.begin(), keys.end(), [&](const arch::ConfigKeyInfo& k) { return k.path == p; });
+    // The list `memory_controllers` is a key too (its items' keys are rows "memory_controllers[].edge", ...).
+    const bool in_table = p == "memory_controllers" ||
+                          std::any_of(keys.begin(), keys.end(), [&](const arch::ConfigKeyInfo& k) { return k.path == p; });
     if (p.empty() || !plain || p.find("..") != std::string::npos ||
         (!in_table && !base_chip.contains(json::json_pointer(pointer_of(p)))))
       at.fail("'" + excerpt(p) + "' is not a chip-config path (docs/chip-config.md, e.g. core.adder_lanes, mesh.width, "
@@ -338,6 +348,10 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     for (auto it = p.map.begin(); it != p.map.end(); ++it)
       check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160)), "/map/" + excerpt(it.key())),
                        it.key());
+    if (p.map.contains("phases") && !p.map.value("time_multiplex", false))
+      throw Error(fmt::format("{}: point {} ({}): map.phases chooses how --time-multiplex cuts phases; set "
+                              "\"map\": {{\"time_multiplex\": true}} too",
+                              origin, i, excerpt(p.params.dump(), 160)));
     p.chip["tech"]["energy_table"] = table;
     const std::string where = fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160));
     arch::ChipConfig cfg;

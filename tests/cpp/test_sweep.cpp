@@ -399,6 +399,69 @@ TEST(SweepSpec, RunJobVariesTModelInputsAndMapperOptions) {
             std::string::npos);
 }
 
+// Issue 20: time-multiplexed points (map.time_multiplex, map.phases) and the memory controllers as a
+// parameter (a list value), checked like every other key; a sweep that sets neither keeps its keys.
+TEST(SweepSpec, TimeMultiplexPhasesAndMemoryControllers) {
+  const auto s = parse("{" + base_fields() + R"(, "map": {"time_multiplex": true},
+      "grid": {"map.phases": ["greedy", "min-dram"]},
+      "list": [{"memory_controllers": [{"edge": "west", "position": 1}]},
+               {"memory_controllers": [{"edge": "east", "position": 2, "model": "hbm2-2000", "channels": 2}]}]})");
+  ASSERT_EQ(s.points.size(), 4u);
+  EXPECT_EQ(s.parameters, (std::vector<std::string>{"map.phases", "memory_controllers"}));
+  EXPECT_EQ(s.points[3].chip["memory_controllers"][0]["model"], "hbm2-2000");
+  const auto cmd = explore::point_command(s, s.points[3], "/out", "spikechip");
+  auto has = [&](const std::vector<std::string>& want) {
+    return std::search(cmd.begin(), cmd.end(), want.begin(), want.end()) != cmd.end();
+  };
+  EXPECT_TRUE(has({"--time-multiplex"}));
+  EXPECT_TRUE(has({"--phases", "min-dram"}));
+  const auto plain = parse("{" + base_fields() + R"(, "grid": {"core.adder_lanes": [8]}})");
+  EXPECT_EQ(plain.points[0].key.find("time_multiplex"), std::string::npos);
+  const auto pc = explore::point_command(plain, plain.points[0], "/out", "spikechip");
+  EXPECT_EQ(std::find(pc.begin(), pc.end(), "--time-multiplex"), pc.end());
+  // Errors name the point and the path.
+  const std::string no_tm = error_of("{" + base_fields() + R"(, "grid": {"map.phases": ["min-dram"]}})");
+  EXPECT_NE(no_tm.find("point 0"), std::string::npos) << no_tm;
+  EXPECT_NE(no_tm.find("map.phases chooses how --time-multiplex cuts phases"), std::string::npos) << no_tm;
+  EXPECT_NE(error_of("{" + base_fields() + R"(, "grid": {"map.phases": ["fastest"]}})").find("'fastest' is not one of"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + base_fields() + R"(, "map": {"time_multiplex": 1}})").find("/map/time_multiplex"), std::string::npos);
+  const std::string bad_edge = error_of("{" + base_fields() + R"(, "list": [{"memory_controllers": [{"edge": "up", "position": 0}]}]})");
+  EXPECT_NE(bad_edge.find("point 0"), std::string::npos) << bad_edge;
+  EXPECT_NE(bad_edge.find("/memory_controllers/0/edge"), std::string::npos) << bad_edge;
+}
+
+// A time-multiplexed "run" sweep over two memory set-ups on a 4x4 chip: each point equals a direct
+// `spikechip run --time-multiplex` of its chip.json.
+TEST(SweepRun, TimeMultiplexedRunPointsEqualDirectRuns) {
+  const std::string src = SPIKECHIP_SOURCE_DIR;
+  const fs::path d = scratch("tmjob");
+  std::ofstream(d / "sweep.json") << R"({"job": "run", "model": ")" << src << R"(/models/fmnist", "inputs": ")" << src
+                                  << R"(/models/fmnist/sample.npy", "chip": ")" << chip_preset() << R"(",
+      "map": {"time_multiplex": true}, "zip": {"mesh.width": [4], "mesh.height": [4]},
+      "list": [{"memory_controllers": [{"edge": "west", "position": 1}]},
+               {"memory_controllers": [{"edge": "east", "position": 2, "model": "hbm2-2000"}]}]})";
+  ASSERT_EQ(run({binary(), "sweep", (d / "sweep.json").string(), "-o", (d / "out").string()}, (d / "log").string()), 0)
+      << slurp(d / "log");
+  const json sw = json::parse(slurp(d / "out/sweep.json"));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(sw["points"][i]["status"], "ok") << sw.dump();
+    const std::string pd = (d / "out/points").string() + (i ? "/0001" : "/0000");
+    const json rep = json::parse(slurp(pd + "/report.json"));
+    EXPECT_GE(rep["mapping"]["phases"].get<int>(), 2);
+    EXPECT_EQ(rep["dram"]["models"], i ? "hbm2-2000" : "lpddr4-3200");
+    ASSERT_EQ(run({binary(), "run", "--model", src + "/models/fmnist", "--chip", pd + "/chip.json", "--input",
+                   src + "/models/fmnist/sample.npy", "--time-multiplex", "-o", (d / "direct").string(), "--quiet"},
+                  (d / "log2").string()),
+              0)
+        << slurp(d / "log2");
+    const json direct = json::parse(slurp(d / "direct/report.json"))["summary"];
+    const json m = sw["points"][i]["metrics"];
+    EXPECT_EQ(m["latency_cycles"], direct["latency_cycles"]) << i;
+    EXPECT_NEAR(m["energy_pJ"].get<double>(), direct["energy_pJ"].get<double>(), 1e-9 * direct["energy_pJ"].get<double>());
+  }
+}
+
 // A "noc" job: the chip's network under synthetic traffic, one point per load; sweep --dry-run
 // lists the points and their commands without running or writing anything.
 TEST(SweepRun, NocJobGivesLatencyThroughputCurvesAndDryRunListsPoints) {
