@@ -1,4 +1,4 @@
-// DRAM figures of a time-multiplexed run report (report/dram_figures.hpp).
+// DRAM section of a run report (report/dram_figures.hpp).
 #include "report/dram_figures.hpp"
 
 #include <algorithm>

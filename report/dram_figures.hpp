@@ -1,9 +1,9 @@
 #pragma once
-// The off-chip memory figures of a time-multiplexed run report (docs/reports.md, "DRAM figures"):
-// DRAM bytes per inference, the share of the chip's peak DRAM bandwidth they use over the
-// latency, and the weight stalls as a share of the used cores' node-unit cycles. Added only when
-// the mapping has more than one phase (an unmultiplexed run moves no DRAM byte), so the reports
-// of other runs are unchanged.
+// The off-chip memory section of a run report (docs/reports.md, "DRAM figures"): for every run,
+// what times the accesses (DRAM models, channels, controllers); for time-multiplexed runs also the
+// DRAM bytes per inference, the share of the chip's peak DRAM bandwidth they use over the latency,
+// and the weight stalls as a share of the used cores' node-unit cycles (added only when the
+// mapping has more than one phase: an unmultiplexed run moves no DRAM byte).
 #include <vector>
 
 #include <nlohmann/json.hpp>
