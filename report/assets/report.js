@@ -330,6 +330,23 @@
     document.getElementById("subtitle").textContent = P.length + " design point(s): " + ok.length + " ok, " + failed + " failed · parameters: " +
       (params.join(", ") || "–") + (W.command ? " · " + W.command : "");
     var front = {};
+    // A parameter whose values are lists or objects (e.g. memory_controllers) is shown as "#1",
+    // "#2", ... in plots and the table, with the values spelt out once in a note.
+    var structured = {};
+    params.forEach(function (k) {
+      var seen = [];
+      P.forEach(function (p) {
+        var v = obj(p.params)[k];
+        if (v === null || typeof v !== "object") return;
+        var j = JSON.stringify(v);
+        if (seen.indexOf(j) < 0) seen.push(j);
+      });
+      if (seen.length) structured[k] = seen;
+    });
+    function paramLabel(k, v) {
+      if (!structured[k] || v === null || typeof v !== "object") return v;
+      return "#" + (structured[k].indexOf(JSON.stringify(v)) + 1);
+    }
     function frontOf(mx, my) {
       var pts = ok.filter(function (p) { return typeof p.metrics[mx] === "number" && typeof p.metrics[my] === "number"; })
         .map(function (p) { return { x: p.metrics[mx], y: p.metrics[my], id: p.id, label: String(p.id), tip: describe(p) }; });
@@ -392,7 +409,9 @@
         plotted.push(k);
         var vals = []; ok.forEach(function (p) { var v = obj(p.params)[k]; if (!vals.some(function (u) { return JSON.stringify(u) === JSON.stringify(v); })) vals.push(v); });
         var numeric = vals.every(function (v) { return typeof v === "number"; });
-        if (numeric) vals.sort(function (a, b) { return a - b; }); else vals.sort(function (a, b) { return String(a) < String(b) ? -1 : 1; });
+        if (numeric) vals.sort(function (a, b) { return a - b; });
+        else if (structured[k]) vals.sort(function (a, b) { return structured[k].indexOf(JSON.stringify(a)) - structured[k].indexOf(JSON.stringify(b)); });
+        else vals.sort(function (a, b) { return String(a) < String(b) ? -1 : 1; });
         var xOf = function (v) { return numeric ? v : vals.map(JSON.stringify).indexOf(JSON.stringify(v)); };
         metrics.forEach(function (m) {
           var all = ok.filter(function (p) { return typeof obj(p.metrics)[m] === "number"; })
@@ -402,7 +421,7 @@
           all.forEach(function (a) { if (!(a[0] in best) || a[1] < best[a[0]][1]) best[a[0]] = a; });
           C.line(g2, { title: mtitle(m) + " vs " + k, xTitle: k, yTitle: mtitle(m), height: 220, xTicks: numeric && vals.length <= 8 ? vals : undefined,
             xLog: numeric && spansDecades(vals), yLog: spansDecades(all.map(function (a) { return a[1]; })),
-            xCategories: numeric ? undefined : vals.map(function (v) { return typeof v === "string" ? v : JSON.stringify(v); }),
+            xCategories: numeric ? undefined : vals.map(function (v) { var l = paramLabel(k, v); return typeof l === "string" ? l : JSON.stringify(l); }),
             series: [{ name: "best", points: Object.keys(best).map(function (x) { return best[x]; }), color: "#2f6fb3" },
                      { name: "all points", points: all, line: false, color: "rgba(224,123,57,0.75)" }] });
         });
@@ -410,9 +429,14 @@
     }
     if (typeof skipped !== "undefined" && skipped.length)
       h("p", { "class": "note", id: "skipped-axes" }, s2, "Not plotted separately (their values follow another parameter's one to one): " + skipped.join(", ") + ".");
-        var s3 = section("Design points", "Green rows are on at least one Pareto front; failed points show their error.");
+    var s3 = section("Design points", "Green rows are on at least one Pareto front; failed points show their error.");
+    Object.keys(structured).forEach(function (k) {
+      h("p", { "class": "note structured-values" }, s3, k + ": " + structured[k].map(function (j, i) { return "#" + (i + 1) + " = " + j; }).join("; "));
+    });
     var cols = [{ title: "id", get: function (p) { return p.id; } }, { title: "status", left: true, get: function (p) { return p.status; } }]
-      .concat(params.map(function (k) { return { title: k, get: function (p) { var v = obj(p.params)[k]; return typeof v === "object" ? JSON.stringify(v) : v; } }; }))
+      .concat(params.map(function (k) {
+        return { title: k, left: !!structured[k], get: function (p) { var v = paramLabel(k, obj(p.params)[k]); return v !== null && typeof v === "object" ? JSON.stringify(v) : v; } };
+      }))
       .concat(metrics.map(function (m) { return { title: mtitle(m), get: function (p) { return obj(p.metrics)[m]; } }; }))
       .concat([{ title: "error", left: true, get: function (p) { return p.error || ""; } }]);
     table(s3, cols, P, function (p) { return p.status !== "ok" ? "failed" : front[p.id] ? "pareto" : ""; });
