@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "models/weights.hpp"
+
 namespace spikechip::model {
 
 enum class Op { Input, Conv2d, Linear, LIF, Add, SDSA, Mean, Output };
@@ -44,7 +46,7 @@ struct Node {
   int weight_bits = 0;
 
   // Integer tensors (see docs/model-format.md for which op has which).
-  std::vector<int16_t> weight;      // Conv2d [O][I/g][kh][kw]; Linear [O][I] (stored I8 up to 8 bits, else I16)
+  Weights weight;                   // Conv2d [O][I/g][kh][kw]; Linear [O][I] (stored I8 up to 8 bits, else I16)
   std::vector<int32_t> bias;        // [O]
   std::vector<uint8_t> shift;       // [O]
   std::vector<int32_t> threshold;   // LIF [C]

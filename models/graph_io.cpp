@@ -527,7 +527,7 @@ SafeTensors graph_tensors(const Graph& g) {
       const std::string key = n.name + "." + s;
       if (s == "weight")
         st.tensors[key] = spec.dtype == DType::I8 ? from_vector(std::vector<int8_t>(n.weight.begin(), n.weight.end()), shape)
-                                                  : from_vector(n.weight, shape);
+                                                  : from_vector(n.weight.to_vector(), shape);
       else if (s == "bias") st.tensors[key] = from_vector(n.bias, shape);
       else if (s == "shift") st.tensors[key] = from_vector(n.shift, shape);
       else if (s == "threshold") st.tensors[key] = from_vector(n.threshold, shape);
@@ -557,10 +557,11 @@ void attach_tensors(Graph& g, const SafeTensors& st, const std::string& origin) 
         throw Error(where + ": shape " + shape_to_string(t.shape) + ", expected " + shape_to_string(shape));
       if (s == "weight") {
         if (t.dtype == DType::I8) {
-          const auto w8 = to_vector<int8_t>(t, where);
-          n.weight.assign(w8.begin(), w8.end());
+          n.weight.assign_narrow(to_vector<int8_t>(t, where));  // one byte per weight, as stored
         } else {
-          n.weight = to_vector<int16_t>(t, where);
+          const auto w16 = to_vector<int16_t>(t, where);
+          n.weight.assign(w16.begin(), w16.end());
+          n.weight.compact();
         }
       }
       else if (s == "bias") n.bias = to_vector<int32_t>(t, where);

@@ -172,7 +172,8 @@ class Builder {
   }
   void weights(Node& n, int64_t count, int cout) {
     n.weight.resize(count);
-    rng_.weights(n.weight);
+    rng_.weights(n.weight.wide());
+    n.weight.compact();  // the synthetic weights are 8-bit: one byte each
     n.bias.resize(cout);
     for (auto& b : n.bias) b = rng_.uniform(-256, 256);
     n.shift.assign(cout, 0);
