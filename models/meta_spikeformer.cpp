@@ -59,12 +59,13 @@ class Rng {
   explicit Rng(uint64_t seed) : g_(seed) {}
   uint64_t bits() { return g_(); }
   // Irwin-Hall: sum of four uniform 6-bit values, centred: bell-shaped in [-126, 126], std ~37.
-  void weights(std::vector<int16_t>& w) {
+  // The values fit int8, so they are drawn straight into one-byte storage.
+  void weights(std::vector<int8_t>& w) {
     for (size_t i = 0; i < w.size(); i += 2) {
       const uint64_t b = g_();
       for (size_t j = 0; j < 2 && i + j < w.size(); ++j) {
         const uint64_t x = b >> (24 * j);
-        w[i + j] = int16_t(int((x & 63) + ((x >> 6) & 63) + ((x >> 12) & 63) + ((x >> 18) & 63)) - 126);
+        w[i + j] = int8_t(int((x & 63) + ((x >> 6) & 63) + ((x >> 12) & 63) + ((x >> 18) & 63)) - 126);
       }
     }
   }
@@ -171,9 +172,9 @@ class Builder {
     return int(g_.nodes.size()) - 1;
   }
   void weights(Node& n, int64_t count, int cout) {
-    n.weight.resize(count);
-    rng_.weights(n.weight.wide());
-    n.weight.compact();  // the synthetic weights are 8-bit: one byte each
+    std::vector<int8_t> w(static_cast<size_t>(count));
+    rng_.weights(w);
+    n.weight.assign_narrow(std::move(w));  // 8-bit synthetic weights, one byte each
     n.bias.resize(cout);
     for (auto& b : n.bias) b = rng_.uniform(-256, 256);
     n.shift.assign(cout, 0);
