@@ -7,10 +7,12 @@
 // behave as a std::vector<int16_t>. compact() narrows again; load_model and
 // build_meta_spikeformer call it.
 #include <algorithm>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
+#include <utility>
 #include <vector>
 
 namespace spikechip::model {
