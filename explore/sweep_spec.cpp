@@ -33,7 +33,18 @@ json default_map_options() {
 
 // Mapper options without a default in the points' keys: set only when a sweep sets them, so the
 // keys (and stored results) of sweeps that do not are unchanged.
-bool optional_map_option(const std::string& key) { return key == "time_multiplex" || key == "phases"; }
+const std::vector<std::string> kOptionalMapOptions = {"time_multiplex", "phases"};
+bool optional_map_option(const std::string& key) {
+  return std::find(kOptionalMapOptions.begin(), kOptionalMapOptions.end(), key) != kOptionalMapOptions.end();
+}
+// "map.chips, map.placement, ..., map.phases": every option a sweep may set.
+std::string known_map_options() {
+  std::string out;
+  const json defaults = default_map_options();  // named: items() does not keep a temporary alive
+  for (const auto& [k, v] : defaults.items()) out += (out.empty() ? "map." : ", map.") + k;
+  for (const auto& k : kOptionalMapOptions) out += ", map." + k;
+  return out;
+}
 
 void check_map_option(const StrictJson& v, const std::string& key) {
   if (key == "placement") v.as_enum(mapper::placement_names());
@@ -48,8 +59,7 @@ void check_map_option(const StrictJson& v, const std::string& key) {
     if (v.raw().is_string()) v.as_enum({"auto"});
     else v.as_int(1, 4096);
   } else {
-    v.fail("unknown mapper option 'map." + excerpt(key) + "' (known: map.placement, map.seed, map.split, map.rate, "
-           "map.unicast, map.chips, map.time_multiplex, map.phases)");
+    v.fail("unknown mapper option 'map." + excerpt(key) + "' (known: " + known_map_options() + ")");
   }
 }
 

@@ -198,6 +198,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   // phase timing (docs/architecture.md, "Phases").
   double dw = 0, dsw = 0, dsr = 0;
   for (const auto& r : results) dw += double(r.dram_weight_bytes), dsw += double(r.dram_spill_write_bytes), dsr += double(r.dram_spill_read_bytes);
+  json dram = dram_memory_json(chip);
+  dram["weight_bytes"] = dw / n_in, dram["spill_write_bytes"] = dsw / n_in, dram["spill_read_bytes"] = dsr / n_in;
   json phase_rows = json::array();
   if (last)
     for (size_t p = 0; p < last->phase_start_cycles.size(); ++p)
@@ -229,7 +231,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                    {"cycle_accounting", accounting}}},
       {"inputs", jin},
       {"energy_by_component_pJ", comp},
-      {"dram", dram_memory_json(chip)},
+      {"dram", dram},
       {"layers", layers},
       {"cores", cores},
       {"links", links},
@@ -241,8 +243,6 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
     report["critical_path"] = critical_path_json(g, m.mesh_w, *cp_last, cp_index, kCriticalPathSegments);
     report["summary"]["critical_path"] = critical_path_summary(report["critical_path"], cp_mean, 5);
   }
-  json& dram = report["dram"];
-  dram["weight_bytes"] = dw / n_in, dram["spill_write_bytes"] = dsw / n_in, dram["spill_read_bytes"] = dsr / n_in;
   if (run.partial) report["partial_reason"] = ctx.partial_reason;
   add_run_figures(report, chip, results);  // power, area, per-timestep statistics
   add_dram_figures(report, chip, results);  // time-multiplexed runs: DRAM bytes, bandwidth use, stalls

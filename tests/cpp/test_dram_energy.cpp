@@ -26,42 +26,43 @@ using nlohmann::json;
 
 const std::string kTable = std::string(SPIKECHIP_SOURCE_DIR) + "/arch/energy/45nm.json";
 
-// DRAMPower's equations on the Micron 6 Gb LPDDR4-3200 x16 currents (mA) and supplies (V), times in
-// ns at tCK 0.625: tRAS 68, tRP 29, tRFCab 448 tCK, a BL16 burst 8 tCK.
-TEST(DramEnergy, Lpddr4FiguresFollowFromTheDeviceCurrents) {
-  struct Rail { double v, idd0, idd2n, idd3n, idd4r, idd4w, idd5; };
-  const Rail rails[] = {{1.8, 3.5, 2.0, 2.25, 2.25, 2.25, 10.0}, {1.1, 45.0, 27.0, 30.0, 275.0, 210.0, 90.0}};
-  const double tck = 0.625, ras = 68 * tck, rp = 29 * tck, rfc = 448 * tck, burst = 8 * tck;
+// DRAMPower's equations, summed over a device's supplies: currents in mA, supplies in V, times in
+// ns; mA x ns x V = pJ, mA x V = mW.
+struct Rail { double v, idd0, idd2n, idd3n, idd4r, idd4w, idd5; };
+void expect_figures_from_currents(const std::string& device, const std::vector<Rail>& rails, double ras, double rp,
+                                  double rfc, double burst) {
   double act = 0, rd = 0, wr = 0, ref = 0, bg = 0;
   for (const Rail& r : rails) {
-    act += ((r.idd0 - r.idd3n) * ras + (r.idd0 - r.idd2n) * rp) * r.v;  // mA x ns x V = pJ
+    act += ((r.idd0 - r.idd3n) * ras + (r.idd0 - r.idd2n) * rp) * r.v;
     rd += (r.idd4r - r.idd3n) * burst * r.v, wr += (r.idd4w - r.idd3n) * burst * r.v;
-    ref += (r.idd5 - r.idd3n) * rfc * r.v, bg += r.idd3n * r.v;            // mA x V = mW
+    ref += (r.idd5 - r.idd3n) * rfc * r.v, bg += r.idd3n * r.v;
   }
+  const arch::DramEnergy& e = arch::find_dram_device(device)->energy;
+  ASSERT_TRUE(e.sourced()) << device;
+  EXPECT_NEAR(e.act_pre_pj, act, 1e-9) << device;
+  EXPECT_NEAR(e.read_burst_pj, rd, 1e-9) << device;
+  EXPECT_NEAR(e.write_burst_pj, wr, 1e-9) << device;
+  EXPECT_NEAR(e.refresh_pj, ref, 1e-9) << device;
+  EXPECT_NEAR(e.background_mw, bg, 1e-9) << device;
+}
+
+// The Micron 6 Gb LPDDR4-3200 x16 currents (two supplies), tCK 0.625 ns: tRAS 68, tRP 29, tRFCab
+// 448 tCK, a BL16 burst 8 tCK.
+TEST(DramEnergy, Lpddr4FiguresFollowFromTheDeviceCurrents) {
+  const double tck = 0.625;
+  expect_figures_from_currents("lpddr4-3200", {{1.8, 3.5, 2.0, 2.25, 2.25, 2.25, 10.0}, {1.1, 45.0, 27.0, 30.0, 275.0, 210.0, 90.0}},
+                               68 * tck, 29 * tck, 448 * tck, 8 * tck);
   const arch::DramEnergy& e = arch::find_dram_device("lpddr4-3200")->energy;
-  ASSERT_TRUE(e.sourced());
-  EXPECT_NEAR(e.act_pre_pj, act, 1e-9);
-  EXPECT_NEAR(e.read_burst_pj, rd, 1e-9);
-  EXPECT_NEAR(e.write_burst_pj, wr, 1e-9);
-  EXPECT_NEAR(e.refresh_pj, ref, 1e-9);
-  EXPECT_NEAR(e.background_mw, bg, 1e-9);
   // Per bit of a 32-byte burst: 5.26 pJ read, 3.87 pJ written.
   EXPECT_NEAR(e.read_burst_pj / 256, 5.26, 0.005);
   EXPECT_NEAR(e.write_burst_pj / 256, 3.87, 0.005);
 }
 
-// The same equations on DRAMsim3's HBM2 8 Gb x128 channel (configs/HBM2_8Gb_x128.ini): one 1.2 V
-// supply, currents in mA, tCK 1 ns: tRAS 34, tRP 14, tRFC 260, a BL4 burst 2 tCK (64 bytes).
+// DRAMsim3's HBM2 8 Gb x128 channel (configs/HBM2_8Gb_x128.ini): one 1.2 V supply, tCK 1 ns: tRAS
+// 34, tRP 14, tRFC 260, a BL4 burst 2 tCK (64 bytes).
 TEST(DramEnergy, Hbm2FiguresFollowFromTheChannelCurrents) {
-  const double v = 1.2, idd0 = 65, idd2n = 40, idd3n = 55, idd4r = 390, idd4w = 500, idd5 = 250;
-  const double ras = 34, rp = 14, rfc = 260, burst = 2;
+  expect_figures_from_currents("hbm2-2000", {{1.2, 65, 40, 55, 390, 500, 250}}, 34, 14, 260, 2);
   const arch::DramEnergy& e = arch::find_dram_device("hbm2-2000")->energy;
-  ASSERT_TRUE(e.sourced());
-  EXPECT_NEAR(e.act_pre_pj, ((idd0 - idd3n) * ras + (idd0 - idd2n) * rp) * v, 1e-9);
-  EXPECT_NEAR(e.read_burst_pj, (idd4r - idd3n) * burst * v, 1e-9);
-  EXPECT_NEAR(e.write_burst_pj, (idd4w - idd3n) * burst * v, 1e-9);
-  EXPECT_NEAR(e.refresh_pj, (idd5 - idd3n) * rfc * v, 1e-9);
-  EXPECT_NEAR(e.background_mw, idd3n * v, 1e-9);
   // Per bit of a 64-byte burst: 1.57 pJ read, 2.09 pJ written (the core only, as for LPDDR4).
   EXPECT_NEAR(e.read_burst_pj / 512, 1.57, 0.005);
   EXPECT_NEAR(e.write_burst_pj / 512, 2.09, 0.005);

@@ -76,7 +76,9 @@ TEST(Weights, ModelsAreNarrowWhereTheirWeightsAre8Bit) {
   const model::Graph back = model::load_model(dir);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     EXPECT_EQ(back.nodes[i].weight, g.nodes[i].weight) << g.nodes[i].name;
-    if (!g.nodes[i].weight.empty()) EXPECT_TRUE(back.nodes[i].weight.is_narrow()) << g.nodes[i].name;
+    if (!g.nodes[i].weight.empty()) {
+      EXPECT_TRUE(back.nodes[i].weight.is_narrow()) << g.nodes[i].name;
+    }
   }
   auto img = testing::random_image(g.input().shape, 3);
   const model::InputView in{img.data(), 1, g.input().shape};
