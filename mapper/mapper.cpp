@@ -118,9 +118,9 @@ Mapping map_model(const Graph& g, const arch::ChipConfig& chip_in, const MapOpti
   m.phases.assign(1, Phase{int(need), 0, 0});
   if (need > chip.num_cores() && opt.time_multiplex) {
     std::vector<int> too_big;
-    while (!assign_phases(g, m, chip.num_cores(), &too_big, opt)) {
+    while (!assign_phases(g, m, chip.num_cores(), &too_big, opt, &chip)) {
       if (!cut_within(too_big)) {
-        assign_phases(g, m, chip.num_cores(), nullptr, opt);  // throws, naming the cycle and the ways out
+        assign_phases(g, m, chip.num_cores(), nullptr, opt, &chip);  // throws, naming the cycle and the ways out
         break;
       }
       m.clusters = build_clusters(g, cuts);

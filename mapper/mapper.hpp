@@ -106,9 +106,9 @@ std::vector<Route> build_routes(const model::Graph& g, const std::vector<Cluster
 // phases follow the dataflow) and fills m.phases. When one such cycle exceeds the cores: with
 // `too_big`, fills it with that cycle's clusters and returns false; else throws.
 // The cut into phases follows opt.phases (phase_partitioners(); min-dram builds the routes to
-// price the cuts with their expected events).
+// price the cuts with their expected events; min-time also the chip's timing, `chip`).
 bool assign_phases(const model::Graph& g, Mapping& m, int cores, std::vector<int>* too_big = nullptr,
-                   const MapOptions& opt = MapOptions{});
+                   const MapOptions& opt = MapOptions{}, const arch::ChipConfig* chip = nullptr);
 // The phase partitioners by name (MapOptions::phases, `--phases`), in the order `--help` lists them.
 struct PhasePartitioner {
   const char* name;
@@ -118,6 +118,42 @@ const std::vector<PhasePartitioner>& phase_partitioners();
 std::vector<std::string> phase_partitioner_names();
 // Throws UsageError naming the known partitioners when `name` is not one.
 void check_phase_partitioner(const std::string& name);
+// Time multiplexing's time model (mapper/phase_time.cpp; docs/mapper.md, "Phase partitioning"):
+// what one phase (or a layer spread over `phases` consecutive phases) is expected to take.
+struct PhaseLoad {
+  double weight_bytes = 0;      // its groups' weights, loaded from DRAM
+  double prefetched_bytes = 0;  // of those, streamed into the prefetch buffers during the phase before
+  double read_bytes = 0;        // spilled values read back for it
+  double write_bytes = 0;       // values it spills for later phases (each once)
+  double compute = 0;           // expected compute cycles (PhaseTimeModel::compute_cycles)
+  int phases = 1;
+};
+struct PhaseTimeModel {
+  int timesteps = 1;
+  double dram_bytes_per_cycle = 1;  // all channels' data-bus peak (and at most a flit per cycle per controller)
+  double dram_latency_cycles = 0;   // one access: the channel's latency, or a device's tRCD + tCL
+  int64_t prefetch_buffer_bytes = 0;  // per core (arch::weight_prefetch_bytes)
+  std::vector<double> group_cycles;   // expected work per timestep of each group (engine + node unit)
+  // A phase's compute: its layers (`stages`: each layer's slowest group's cycles per timestep, in
+  // dataflow order = cluster order) follow each other within a timestep and pipeline over the
+  // timesteps with a blocking hand-over: a layer starts timestep t + 1 once it has finished t and
+  // the next layer has finished t (a timestep's spikes far exceed the queues and the network's
+  // buffers, so a layer's output waits in the network, blocking its links, until the next layer
+  // takes it).
+  double compute_cycles(const std::vector<double>& stages) const;
+  // A phase: its access latencies, the weights not prefetched and its spilled inputs read, its
+  // compute (overlapping the next phase's prefetch, which the channel serves first), then the
+  // writes of its spills. Serial on purpose: on 55.4M T=4 on loihi2-lpddr4 (60 phases) this
+  // form gives 0.985 of the run's latency, overlapping the spills with the compute 0.87.
+  double phase_cycles(const PhaseLoad& q, double next_prefetch) const;
+  // Bytes of a phase's weights (one entry per group) that fit the prefetch buffers.
+  double prefetchable(const std::vector<int64_t>& weight_bytes) const;
+};
+PhaseTimeModel phase_time_model(const model::Graph& g, const Mapping& m, const arch::ChipConfig& chip,
+                                const MapOptions& opt);
+// The loads of the phases of `m` as mapped (its groups' phases, its routes), and their expected cycles.
+std::vector<PhaseLoad> phase_loads(const PhaseTimeModel& tm, const Mapping& m);
+std::vector<double> estimate_phase_cycles(const PhaseTimeModel& tm, const Mapping& m);
 // Placement objective: sum over routes and destinations of events x hops (Manhattan: every
 // routing function is minimal; host at (-1,0));
 // a route between groups of different phases goes through DRAM both ways: the host port's, or with

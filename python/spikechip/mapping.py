@@ -94,9 +94,9 @@ def map(model: Model, chip: Chip, *, placement: str = "anneal", seed: int = 1, d
     placement: naive | random | snake | anneal | metis | metis-anneal. rates: measured firing rate
     per LIF layer name; rates_from_inputs: a path or uint8 array whose first ``rate_samples``
     inputs are run on the golden executor to measure them (default_rate otherwise). chips: None
-    (as the chip says), N or "auto". phases (with time_multiplex): greedy | min-dram
-    (docs/mapper.md, "Phase partitioning"). Raises MappingError when the model does not fit (naming the
-    layer and what to change)."""
+    (as the chip says), N or "auto". phases (with time_multiplex): greedy | min-dram | min-time
+    (docs/mapper.md, "Phase partitioning"). Raises MappingError when the model does not fit
+    (naming the layer and what to change)."""
     return Mapping(_spikechip.map_model(model._h, chip._h, placement, int(seed), float(default_rate),
                                         dict(rates or {}), rates_from_inputs, int(rate_samples),
                                         _chips(chips), bool(time_multiplex), bool(unicast), split, int(T or 0),

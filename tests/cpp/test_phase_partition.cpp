@@ -101,6 +101,7 @@ TEST(PhasePartition, MinDramRunsBitExactWithRederivedDramBytes) {
 TEST(PhasePartition, CliNamesThePartitionersAndNeedsTimeMultiplex) {
   const auto help = testing::run_spikechip("map --help");
   EXPECT_NE(help.out.find("min-dram"), std::string::npos);
+  EXPECT_NE(help.out.find("min-time"), std::string::npos);
   const std::string dir = testing::fresh_dir("phases");
   const auto r = testing::run_spikechip("map --model " + std::string(SPIKECHIP_SOURCE_DIR) +
                                         "/models/fmnist --chip tiny --phases min-dram -o " + dir + "/m.json");

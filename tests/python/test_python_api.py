@@ -205,14 +205,15 @@ def test_map_model_that_does_not_fit(model, tmp_path):
     assert raises(spikechip.MappingError, lambda: spikechip.map(model, c)) == want
     assert raises(spikechip.MappingError, lambda: spikechip.run(model, c, SAMPLE)) == want
     raises(spikechip.UsageError, lambda: spikechip.map(model, c, chips=0))
-    # time-multiplexed, cut by --phases min-dram: the same file as the command line
-    cli("map", "--model", MODEL, "--chip", str(small), "--time-multiplex", "--phases", "min-dram",
-        "-o", str(tmp_path / "tm.json"))
-    tm = spikechip.map(model, c, time_multiplex=True, phases="min-dram")
-    assert tm.to_dict() == json.load(open(tmp_path / "tm.json"))
-    assert tm.to_dict()["options"]["phases"] == "min-dram" and len(tm.summary["phase_table"]) >= 2
+    # time-multiplexed, cut by --phases min-dram / min-time: the same file as the command line
+    for phases in ("min-dram", "min-time"):
+        cli("map", "--model", MODEL, "--chip", str(small), "--time-multiplex", "--phases", phases,
+            "-o", str(tmp_path / "tm.json"))
+        tm = spikechip.map(model, c, time_multiplex=True, phases=phases)
+        assert tm.to_dict() == json.load(open(tmp_path / "tm.json"))
+        assert tm.to_dict()["options"]["phases"] == phases and len(tm.summary["phase_table"]) >= 2
     msg = raises(spikechip.UsageError, lambda: spikechip.map(model, c, time_multiplex=True, phases="fewest"))
-    assert "greedy" in msg and "min-dram" in msg
+    assert "greedy" in msg and "min-dram" in msg and "min-time" in msg
 
 
 # -------------------------------------------------------------------------------------- infer
