@@ -99,7 +99,9 @@ void run_and_check(const model::Graph& g, const arch::ChipConfig& chip, const ma
   EXPECT_EQ(r.membrane_packets, packets);
   EXPECT_EQ(r.membrane_flits, flits);
   // Conservation (unicast: each packet has one destination): every injected flit is ejected.
-  if (!chip.router.multicast) EXPECT_EQ(r.net.flits_injected, r.net.flits_ejected);
+  if (!chip.router.multicast) {
+    EXPECT_EQ(r.net.flits_injected, r.net.flits_ejected);
+  }
   for (const auto& ct : r.core_time) EXPECT_TRUE(ct.exact());
 }
 
