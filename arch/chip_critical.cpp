@@ -12,9 +12,7 @@ void ChipEngine::collect_acts() {
   // A free packet's record is stale: forget it, so that it keeps nothing alive.
   for (uint32_t h : free_list) pool[h].src_act = kNoAct;
   auto roots = [&](auto&& f) {
-    for (PacketData& d : pool) f(d.src_act);
-    for (auto& phase : spill_store)
-      for (PacketData& d : phase) f(d.src_act);
+    for (PacketData& d : pool) f(d.src_act);  // (spilled copies keep none: to_dram)
     for (GroupState& G : groups) {
       f(G.act);
       for (Port& P : G.ports)

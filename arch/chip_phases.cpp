@@ -28,7 +28,9 @@ void ChipEngine::to_dram(const PacketData& d, int core, uint64_t cycle) {
   }
   for (int q : later) {
     PacketData c = d;
-    c.phase = q, c.dram_leg = 2;
+    // Read back, the copy is sent afresh (its record then starts at the phase's weights being in):
+    // its own record would only keep the chain behind it alive until then (collect_acts).
+    c.phase = q, c.dram_leg = 2, c.src_act = kNoAct;
     spill_store[size_t(q)].push_back(std::move(c));
     spill_addr[size_t(q)].push_back(addr);
     if (ci >= 0) spill_ctrl[size_t(q)].push_back(ci);

@@ -62,6 +62,12 @@ void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
     ++groups_finished;
     --phase_left;
     maybe_next_phase(cycle, G.act);
+    // The group is done for the run: nothing reads its records again, so it stops keeping them
+    // (and the chains behind them) alive for collect_acts; what they released keeps them if needed.
+    G.act = kNoAct;
+    if (size_t(G.id) < weights_act.size()) weights_act[size_t(G.id)] = kNoAct;  // (controllers only)
+    for (Port& P : G.ports) std::fill(P.ready_act.begin(), P.ready_act.end(), kNoAct);
+    return;
   }
   try_start(G, cycle);
 }
