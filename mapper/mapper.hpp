@@ -144,7 +144,7 @@ struct PhaseTimeModel {
   // A phase: its access latencies, the weights not prefetched and its spilled inputs read, its
   // compute (overlapping the next phase's prefetch, which the channel serves first), then the
   // writes of its spills. Serial on purpose: on 55.4M T=4 on loihi2-lpddr4 (60 phases) this
-  // form gives 0.985 of the run's latency, overlapping the spills with the compute 0.87.
+  // form gives 0.977 of the run's latency, overlapping the spills with the compute 0.861.
   double phase_cycles(const PhaseLoad& q, double next_prefetch) const;
   // Bytes of a phase's weights (one entry per group) that fit the prefetch buffers.
   double prefetchable(const std::vector<int64_t>& weight_bytes) const;
