@@ -3,6 +3,7 @@
 // place_and_route.cpp, phases.cpp and the driver mapper.cpp); not part of the mapper's interface.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -25,7 +26,14 @@ inline std::string cluster_label(const model::Graph& g, const Cluster& c) {
   return s;
 }
 
-// Bytes per inference that phases read back from DRAM (Phase::spill_in_bytes; mapper/phases.cpp).
+// Expected spill bytes per inference of each phase of `m` (mapper/phases.cpp): every event of a
+// route whose destinations run in later phases is written once by its phase and read once by each
+// such phase, 4 bytes each.
+struct SpillBytes {
+  double read = 0, written = 0;
+};
+std::vector<SpillBytes> phase_spill_bytes(const Mapping& m, int timesteps);
+// Phase::spill_in_bytes from phase_spill_bytes (the mapping's `dram_spill_bytes`).
 void phase_spills(Mapping& m, int timesteps);
 
 }  // namespace spikechip::mapper::detail

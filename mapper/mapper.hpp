@@ -146,8 +146,8 @@ struct PhaseTimeModel {
   // writes of its spills. Serial on purpose: on 55.4M T=4 on loihi2-lpddr4 (60 phases) this
   // form gives 0.977 of the run's latency, overlapping the spills with the compute 0.861.
   double phase_cycles(const PhaseLoad& q, double next_prefetch) const;
-  // Bytes of a phase's weights (one entry per group) that fit the prefetch buffers.
-  double prefetchable(const std::vector<int64_t>& weight_bytes) const;
+  // Bytes of a group's weights that its core's prefetch buffer takes (min(buffer, weights)).
+  double prefetchable(int64_t weight_bytes) const;
 };
 PhaseTimeModel phase_time_model(const model::Graph& g, const Mapping& m, const arch::ChipConfig& chip,
                                 const MapOptions& opt);

@@ -4,7 +4,6 @@
 // `--phases min-time` cuts the dataflow with it; tests compare it with the chip's phase tables.
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 #include "arch/dram_timing.hpp"
 #include "arch/memory_controllers.hpp"
@@ -139,10 +138,8 @@ double PhaseTimeModel::phase_cycles(const PhaseLoad& q, double next_prefetch) co
          std::max(q.compute, next_prefetch / b) + q.write_bytes / b;
 }
 
-double PhaseTimeModel::prefetchable(const std::vector<int64_t>& weight_bytes) const {
-  double p = 0;
-  for (int64_t w : weight_bytes) p += double(std::min(w, prefetch_buffer_bytes));
-  return p;
+double PhaseTimeModel::prefetchable(int64_t weight_bytes) const {
+  return double(std::min(weight_bytes, prefetch_buffer_bytes));
 }
 
 std::vector<PhaseLoad> phase_loads(const PhaseTimeModel& tm, const Mapping& m) {
@@ -150,30 +147,20 @@ std::vector<PhaseLoad> phase_loads(const PhaseTimeModel& tm, const Mapping& m) {
   std::vector<PhaseLoad> q(np);
   // Per phase and cluster: the slowest group (a layer's timestep ends with its slowest core).
   std::vector<std::vector<double>> slowest(np, std::vector<double>(m.clusters.size(), -1));
-  std::vector<std::vector<int64_t>> wb(np);
   for (const Group& gr : m.groups) {
     const size_t p = size_t(gr.phase);
     double& s = slowest[p][size_t(gr.cluster)];
     s = std::max(s, tm.group_cycles[size_t(gr.id)]);
     q[p].weight_bytes += double(gr.weight_bytes);
-    wb[p].push_back(gr.weight_bytes);
+    if (p > 0) q[p].prefetched_bytes += tm.prefetchable(gr.weight_bytes);
   }
+  const std::vector<detail::SpillBytes> spills = detail::phase_spill_bytes(m, tm.timesteps);
   for (size_t p = 0; p < np; ++p) {
     std::vector<double> stages;
     for (double s : slowest[p])
       if (s >= 0) stages.push_back(s);
     q[p].compute = tm.compute_cycles(stages);
-    if (p > 0) q[p].prefetched_bytes = tm.prefetchable(wb[p]);
-  }
-  for (const Route& r : m.routes) {
-    if (r.src_group < 0) continue;
-    const int sp = m.groups[size_t(r.src_group)].phase;
-    std::set<int> later;
-    for (int d : r.dests)
-      if (d >= 0 && m.groups[size_t(d)].phase != sp) later.insert(m.groups[size_t(d)].phase);
-    const double bytes = r.events * tm.timesteps * 4;
-    if (!later.empty()) q[size_t(sp)].write_bytes += bytes;
-    for (int p : later) q[size_t(p)].read_bytes += bytes;
+    q[p].read_bytes = spills[p].read, q[p].write_bytes = spills[p].written;
   }
   return q;
 }

@@ -65,7 +65,7 @@ Packing pack_greedy(const Mapping& m, const std::vector<int>& seq, const std::ve
 // The routes that leave their component, by position in the dataflow order `seq`: what a phase
 // [s, e] of the order writes (every route from it with a destination in a later phase, once) and
 // reads (every route from an earlier phase with a destination in it, once), 4 B per value, the
-// same count as detail::phase_spills. `start(s)` then `extend(e)` for e = s, s + 1, ...
+// same count as detail::phase_spill_bytes. `start(s)` then `extend(e)` for e = s, s + 1, ...
 class Spills {
  public:
   Spills(const Mapping& m, const std::vector<int>& seq, const std::vector<int>& comp, const std::vector<Route>& routes,
@@ -192,7 +192,7 @@ Packing pack_min_time(const Mapping& m, const std::vector<int>& seq, const std::
     for (const Group& gr : m.groups) {
       const size_t k = size_t(comp[size_t(gr.cluster)]);
       w[k] += double(gr.weight_bytes);
-      pre[k] += tm.prefetchable({gr.weight_bytes});
+      pre[k] += tm.prefetchable(gr.weight_bytes);
       slowest[size_t(gr.cluster)] = std::max(slowest[size_t(gr.cluster)], tm.group_cycles[size_t(gr.id)]);
     }
     for (size_t c = 0; c < m.clusters.size(); ++c) layers[size_t(comp[c])].push_back({int(c), slowest[c]});
@@ -421,17 +421,25 @@ bool assign_phases(const Graph& g, Mapping& m, int cores, std::vector<int>* too_
 }
 
 namespace detail {
-// Bytes per inference that phases read back from DRAM: every event of a route whose destination
-// runs in a later phase is written once and read once per destination phase, 4 bytes each.
-void phase_spills(Mapping& m, int timesteps) {
-  for (Phase& p : m.phases) p.spill_in_bytes = 0;
+std::vector<SpillBytes> phase_spill_bytes(const Mapping& m, int timesteps) {
+  std::vector<SpillBytes> out(m.phases.size());
   for (const Route& r : m.routes) {
     if (r.src_group < 0) continue;
-    std::set<int> phases;
+    const int sp = m.groups[size_t(r.src_group)].phase;
+    std::set<int> later;
     for (int d : r.dests)
-      if (d >= 0 && m.groups[d].phase != m.groups[r.src_group].phase) phases.insert(m.groups[d].phase);
-    for (int p : phases) m.phases[size_t(p)].spill_in_bytes += r.events * timesteps * 4;
+      if (d >= 0 && m.groups[size_t(d)].phase != sp) later.insert(m.groups[size_t(d)].phase);
+    if (later.empty()) continue;
+    const double bytes = r.events * timesteps * 4;
+    out[size_t(sp)].written += bytes;
+    for (int p : later) out[size_t(p)].read += bytes;
   }
+  return out;
+}
+
+void phase_spills(Mapping& m, int timesteps) {
+  const std::vector<SpillBytes> b = phase_spill_bytes(m, timesteps);
+  for (size_t p = 0; p < m.phases.size(); ++p) m.phases[p].spill_in_bytes = b[p].read;
 }
 }  // namespace detail
 

@@ -107,7 +107,7 @@ TEST(PhaseTime, ComputeCyclesByHand) {
   EXPECT_DOUBLE_EQ(tm.phase_cycles(q, 0), 20 + 85 + 50 + 20);
   EXPECT_DOUBLE_EQ(tm.phase_cycles(q, 400), 20 + 85 + 100 + 20);  // the next prefetch outlasts the compute
   tm.prefetch_buffer_bytes = 64;
-  EXPECT_DOUBLE_EQ(tm.prefetchable({10, 64, 100}), 10 + 64 + 64);
+  EXPECT_DOUBLE_EQ(tm.prefetchable(10) + tm.prefetchable(64) + tm.prefetchable(100), 10 + 64 + 64);
 }
 
 // The min-time cut is the least estimated latency over the cut positions of the dataflow order;
