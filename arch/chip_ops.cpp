@@ -32,6 +32,17 @@ void scatter_region(const Box& rb, const model::Slice& sl, int pc0, const std::v
   }
 }
 
+// Adds a slot's received spikes into its slice's accumulator: the gather form when it suits the
+// slice (few channels: models/gather_kernel.cpp), the golden's scatter otherwise; the same sums.
+int64_t add_spikes(const model::ConvPlan& pl, const std::vector<int32_t>& in, int32_t* acc, const model::Slice& sl) {
+  const int64_t n = int64_t(in.size());
+  return model::gather_suits(pl, n, sl) ? model::gather_spikes(pl, in.data(), n, acc, sl)
+                                        : model::scatter_spikes(pl, in.data(), n, acc, sl);
+}
+int64_t add_spikes(const model::ConvPlan& pl, const std::vector<int32_t>& in, int64_t* acc, const model::Slice& sl) {
+  return model::scatter_spikes(pl, in.data(), int64_t(in.size()), acc, sl);
+}
+
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
@@ -94,7 +105,7 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   // input spike until it ran: 0.8+ GB at 55.4M T=4 on loihi2-lpddr4 (docs/performance.md).
   if (int64_t(in.size()) >= std::max<int64_t>(kMinSpikeFlush, G.slice.size())) {
     auto add = [&](auto& accs) {
-      return model::scatter_spikes(pl, in.data(), int64_t(in.size()), E.acc_for(accs, d.t, G.slice.size()), G.slice);
+      return add_spikes(pl, in, E.acc_for(accs, d.t, G.slice.size()), G.slice);
     };
     s.sops_in[d.t] -= pl.wide ? add(s.acc64) : add(s.acc32);  // what is left to add at finalise
     in.clear();
@@ -138,7 +149,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
     int64_t sops = 0, expect = 0;
     if (s.spikes_in.size() > size_t(t)) {
       auto& in = s.spikes_in[t];
-      sops = model::scatter_spikes(pl, in.data(), int64_t(in.size()), acc, sl);
+      sops = add_spikes(pl, in, acc, sl);
       expect = s.sops_in[t];
       std::vector<int32_t>().swap(in);
     }

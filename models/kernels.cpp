@@ -9,6 +9,7 @@
 #endif
 
 #include "base/error.hpp"
+#include "models/fast_div.hpp"
 
 namespace spikechip::model {
 
@@ -133,14 +134,6 @@ inline __attribute__((always_inline)) void mac_row(Acc* __restrict a, const W* _
   for (int i = 0; i < n; ++i) a[i] += Acc(v) * w[i];
 }
 
-// n / d for 32-bit unsigned n and a divisor fixed per call: one 64x64 -> 128-bit multiply
-// instead of a division (Lemire, Kaser, Kurz 2019: exact for all n, d < 2^32).
-struct FastDiv {
-  uint64_t c;  // 0 for d = 1 (2^64 wraps): then n itself
-  explicit FastDiv(uint32_t d) : c(~uint64_t(0) / d + 1) {}
-  uint32_t div(uint32_t n) const { return c ? uint32_t((unsigned __int128)c * n >> 64) : n; }
-};
-
 template <class W = int8_t, class Fn>
 inline __attribute__((always_inline)) int64_t for_each_spike_tap(const ConvPlan& p, const int32_t* idx, int64_t count,
                                                                  const Slice& s, Fn&& row) {
@@ -253,6 +246,23 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
 }
 
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s) {
+  if (p.groups == 1) {
+    // One channel run for every spike: the taps in range along y times those along x (closed form,
+    // where the tap loop below counted them one by one; the chip counts every packet it receives).
+    const int runs = std::min(s.c1, p.cout) - std::max(s.c0, 0);
+    if (runs <= 0) return 0;
+    auto along = [](const TapRange& r) { return r.k0 <= r.k1 ? (r.k1 - r.k0) / r.step + 1 : 0; };
+    const uint32_t hw = uint32_t(p.hin) * uint32_t(p.win);
+    const FastDiv by_hw(hw), by_w(uint32_t(p.win));
+    int64_t taps = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint32_t f = uint32_t(idx[j]);
+      const uint32_t rem = f - by_hw.div(f) * hw, y = by_w.div(rem), x = rem - y * uint32_t(p.win);
+      taps += int64_t(along(taps_for(int(y), p.py, p.sy, p.kh, s.y0, s.y1))) *
+              along(taps_for(int(x), p.px, p.sx, p.kw, s.x0, s.x1));
+    }
+    return taps * runs;
+  }
   auto none = [](int64_t, const auto*, int) {};  // taps only, on the plan's own weight array
   return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s, none) : for_each_spike_tap<int8_t>(p, idx, n, s, none);
 }

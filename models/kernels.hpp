@@ -82,6 +82,19 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
 // a packet's synapse work on arrival and adds a layer slice's spikes in one pass when it finalises.
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s);
 
+// The same sums and SOPs as scatter_spikes (int32 accumulator, int8 weights), computed output
+// position by output position (models/gather_kernel.cpp): the spikes are bucketed by input
+// position, each output position's taps are summed in registers and added to the accumulator
+// once. For slices of few channels (the chip's group slices), where scatter_spikes's adds into one
+// position form a chain through memory. gather_suits says when it applies and pays; the golden
+// executor keeps scatter_spikes, so the chip's bit-exact check compares the two.
+bool gather_suits(const ConvPlan& p, int64_t n_spikes, const Slice& s);
+int64_t gather_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s);
+namespace detail {
+// gather_spikes without AVX-512 (what a machine without it runs); for tests.
+int64_t gather_spikes_portable(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s);
+}  // namespace detail
+
 // First layer: one input pixel value v at (c_in, y, x) multiply-accumulates into the slice.
 // Returns the MACs (in-range taps; counted even when v == 0, as the hardware would do them).
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s);
