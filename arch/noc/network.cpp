@@ -77,7 +77,8 @@ void Network::Impl::process_events(uint64_t t) {
     OutVC& o = ovc[c.ovc];
     if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
     const int cn = int(c.node);
-    routers[cn].vc_epoch += (o.credits == D) & !o.busy;  // now free for a whole (multicast) packet
+    const bool freed = (o.credits == D) & !o.busy;
+    routers[cn].vc_epoch += freed;  // now free for a whole (multicast) packet
     // A waiter stalled on this credit through cycle t-1; the allocator looks at it again this
     // cycle. Done without a branch (whether a VC has a waiter is a coin flip): no waiter adds 0
     // and clears no bit.
@@ -87,7 +88,13 @@ void Network::Impl::process_events(uint64_t t) {
     routers[cn].parked[o.waiter_ip] &= uint16_t(~o.waiter_mask);
     o.waiter = -1;
     o.waiter_mask = 0;
-    if (routers[cn].asleep) activate(cn, t);  // a credit may unblock a sleeping router
+    // A credit may unblock a sleeping router: a head parked on it, a multicast head waiting for a
+    // whole free VC, or a head that counts a no-credit stall each cycle without parking (inc[1]).
+    // Otherwise (separable model, deterministic routes, where no route depends on credits) its
+    // visit would find what it found when it fell asleep: it sleeps on (a credit for an idle
+    // output VC woke it: a fifth of the visits at 15.1M, docs/performance.md session 17).
+    Router& rc = routers[cn];
+    if (rc.asleep & (has | freed | (rc.inc[1] != 0) | !sep | !park_no_vc)) activate(cn, t);
   }
   events_pending -= credits.size();
   credits.clear();
@@ -98,10 +105,16 @@ void Network::Impl::process_events(uint64_t t) {
     if (e.type == EvType::Arrive) {
       Router& r = routers[e.node];
       if (sep & !r.active & !r.asleep & (r.buffered == 0)) r.quiet_at = t;  // (no source: it would be active)
-      push(vci(int(e.node), e.port, e.vc), e.flit(arrival_ready(t, e.body)));
+      const size_t i = vci(int(e.node), e.port, e.vc);
+      // A flit queued behind others of its VC changes nothing a sleeping router waits on (its
+      // heads, their stalls and its source are as they were): its visit would find nothing to
+      // move and sleep again, so it sleeps on (separable model; a blocked packet's body flits
+      // woke it once each: 28 % of visits at 15.1M, docs/performance.md session 17).
+      const bool behind = ivc[i].n > 0;
+      push(i, e.flit(arrival_ready(t, e.body)));
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
-      activate(int(e.node), t);
+      if (!(sep & r.asleep & behind)) activate(int(e.node), t);
     } else {
       eject(int(e.node), e.flit(0), t);
     }
