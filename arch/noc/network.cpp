@@ -198,7 +198,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
 void Network::Impl::release_pending(uint64_t t) {
   pending.release(t, [&](uint32_t pkt) {
     const Packet& pk = packets[pkt].p;
-    const uint32_t cid = new_copy(pkt, pk.dests);
+    const uint32_t cid = root_copy(pkt, pk.dests);
     Router& r = routers[pk.src];
     r.srcq.push_back(cid);
     r.quiet_at = ~uint64_t(0);  // it has a packet to inject: visit it

@@ -263,6 +263,13 @@ struct Network::Impl {
   const int* uni_table = nullptr;
   const int* mc_table = nullptr;
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
+  // XY multicast trees (mc_table depends only on the sign of dx where dx != 0): a node's
+  // column-major key x * height + y, and the port of each part of a fork (west, above in the
+  // column, here, below, east); copies' destinations are sorted by key (root_copy).
+  bool mc_xy = false;
+  std::vector<uint32_t> mc_key;
+  int mc_dir_port[5] = {};
+  std::vector<int> mc_sorted;  // scratch of root_copy
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
@@ -321,6 +328,17 @@ struct Network::Impl {
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
     ys.resize(N);
+    mc_key.resize(N);
+    {
+      // sign_table index: (sign dx + 1) * 3 + sign dy + 1 (routing.hpp offset_index).
+      mc_xy = mc_table != nullptr;
+      for (int sx : {0, 2})
+        for (int sy = 0; sy < 3; ++sy) mc_xy = mc_xy && mc_table[sx * 3 + sy] == mc_table[sx * 3 + 1];
+      if (mc_xy) {
+        const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
+        for (int j = 0; j < 5; ++j) mc_dir_port[j] = mc_table[idx[j]];
+      }
+    }
     const int cw = p.chip_width > 0 ? p.chip_width : p.width;
     const int ch = p.chip_height > 0 ? p.chip_height : p.height;
     const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
@@ -330,6 +348,7 @@ struct Network::Impl {
       const int x = n % p.width, y = n / p.width;
       xs[n] = x;
       ys[n] = y;
+      mc_key[n] = uint32_t(x) * uint32_t(p.height) + uint32_t(y);
       for (int d = 0; d < 4; ++d) {
         int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
         if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
@@ -448,20 +467,28 @@ struct Network::Impl {
     }
   }
   // Recycled records keep their dests capacity, so a copy costs no allocation in steady state.
-  uint32_t new_copy(uint32_t pkt, const std::vector<int>& dests) {
+  uint32_t new_copy(uint32_t pkt, const int* first, const int* last) {
     uint32_t id;
     if (!free_copies.empty()) {
       id = free_copies.back();
       free_copies.pop_back();
       copies[id].pkt = pkt;
-      copies[id].dests.assign(dests.begin(), dests.end());
+      copies[id].dests.assign(first, last);
     } else {
       id = uint32_t(copies.size());
-      copies.push_back(Copy{pkt, dests});
+      copies.push_back(Copy{pkt, std::vector<int>(first, last)});
       copy_dest.push_back(-1);
     }
-    copy_dest[id] = dests.size() == 1 ? dests[0] : -1;
+    copy_dest[id] = last - first == 1 ? *first : -1;
     return id;
+  }
+  // A packet's first copy. With XY trees its destinations are kept in column-major order (mc_key),
+  // so every branch of a fork is a contiguous range of its copy's (allocate()).
+  uint32_t root_copy(uint32_t pkt, const std::vector<int>& dests) {
+    if (dests.size() < 2 || !mc_xy) return new_copy(pkt, dests.data(), dests.data() + dests.size());
+    mc_sorted.assign(dests.begin(), dests.end());
+    std::sort(mc_sorted.begin(), mc_sorted.end(), [&](int a, int b) { return mc_key[a] < mc_key[b]; });
+    return new_copy(pkt, mc_sorted.data(), mc_sorted.data() + mc_sorted.size());
   }
   void release_copy(uint32_t id) {
     copies[id].dests.clear();
@@ -555,7 +582,29 @@ struct Network::Impl {
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
     const Copy& c = copies[f.copy];
     int mask = 0;
-    for (int d : c.dests) mask |= 1 << xy_port(node, d);
+    int from[kNumPorts], to[kNumPorts];  // XY trees: each branch's destinations, c.dests[from, to)
+    if (mc_xy) {
+      // Column-major destinations (root_copy) split at this router's column and row: west of it,
+      // above it in its column, itself, below it, east of it; binary searches, no per-destination
+      // loop (a copy to tens of cores did one table lookup per destination at every hop).
+      const int* ds = c.dests.data();
+      const int nd = int(c.dests.size());
+      const uint32_t k0 = mc_key[node], col0 = k0 - uint32_t(ys[node]), col1 = col0 + uint32_t(p.height);
+      auto first_at = [&](int lo, uint32_t k) {
+        return int(std::partition_point(ds + lo, ds + nd, [&](int d) { return mc_key[d] < k; }) - ds);
+      };
+      const int a = first_at(0, col0), b = first_at(a, k0);
+      const int b1 = b + int(b < nd && mc_key[ds[b]] == k0), e = first_at(b1, col1);
+      const int cut[6] = {0, a, b, b1, e, nd};
+      for (int j = 0; j < 5; ++j)
+        if (cut[j] < cut[j + 1]) {
+          const int port = mc_dir_port[j];
+          mask |= 1 << port;
+          from[port] = cut[j], to[port] = cut[j + 1];
+        }
+    } else {
+      for (int d : c.dests) mask |= 1 << xy_port(node, d);
+    }
     int vcs[kNumPorts];
     int nb = 0;
     for (int port = 0; port < kNumPorts; ++port) {
@@ -575,10 +624,15 @@ struct Network::Impl {
       iv.out_port[b] = uint8_t(port);
       iv.out_vc[b] = uint8_t(vcs[port]);
       if (nb > 1) {  // (a lone branch keeps the flit's copy, as above)
+        if (mc_xy) {
+          const int* ds = c.dests.data();  // (copies is a deque: c stays put as copies are added)
+          ir.out_copy[b] = new_copy(c.pkt, ds + from[port], ds + to[port]);
+          continue;
+        }
         std::vector<int> sub;
         for (int d : copies[f.copy].dests)
           if (xy_port(node, d) == port) sub.push_back(d);
-        ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub);
+        ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub.data(), sub.data() + sub.size());
       }
     }
     return true;
