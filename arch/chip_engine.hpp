@@ -25,6 +25,7 @@
 
 #include "arch/chip.hpp"
 #include "arch/offchip_memory.hpp"
+#include "base/aligned.hpp"
 #include "base/error.hpp"
 
 namespace spikechip::arch::detail {
@@ -101,8 +102,10 @@ struct Slot {                  // one node of the group's cluster
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
   int64_t dense_macs = 0;                   // conv: MACs of the slice's whole fan-in per timestep
-  std::vector<std::vector<int32_t>> acc32;  // [t] slice accumulator: pixel conv, or spike conv past a long list (conv_arrive)
-  std::vector<std::vector<int64_t>> acc64;
+  // [t] slice accumulator: pixel conv, or spike conv past a long list (conv_arrive); cache-line
+  // aligned for the kernels' 64-byte vectors (base/aligned.hpp)
+  std::vector<std::vector<int32_t, AlignedAllocator<int32_t>>> acc32;
+  std::vector<std::vector<int64_t, AlignedAllocator<int64_t>>> acc64;
   std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise or when long
   std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
   std::vector<int32_t> v;                   // LIF: local membranes
@@ -169,8 +172,8 @@ struct ChipEngine : noc::PacketSink {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
-  std::vector<int32_t> acc32_scratch;              // a spike conv slice's accumulator while it finalises
-  std::vector<int64_t> acc64_scratch;
+  std::vector<int32_t, AlignedAllocator<int32_t>> acc32_scratch;  // a spike conv slice's accumulator while it finalises
+  std::vector<int64_t, AlignedAllocator<int64_t>> acc64_scratch;
   // A LIF slice's gathered input, spike bytes and local spike indices while it updates (one set for
   // the engine, not per slot: at 55.4M that is ~5 bytes per LIF neuron, ~114 MB, not kept).
   std::vector<int32_t> lif_x_scratch, lif_active_scratch;
@@ -398,8 +401,8 @@ struct ChipEngine : noc::PacketSink {
     if (--P.pending[t] == 0) schedule(P.ready[t], G.id, false);
   }
   // Per-timestep buffers of a slot, allocated on first use.
-  template <class A>
-  A* acc_for(std::vector<std::vector<A>>& accs, int t, int64_t size) {
+  template <class A, class Alloc>
+  A* acc_for(std::vector<std::vector<A, Alloc>>& accs, int t, int64_t size) {
     if (accs.size() < size_t(T)) accs.resize(size_t(T));
     auto& a = accs[t];
     if (a.empty()) a.assign(size_t(size), 0);

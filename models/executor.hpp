@@ -10,6 +10,7 @@
 
 #include "models/graph.hpp"
 #include "models/kernels.hpp"
+#include "base/aligned.hpp"
 #include "base/error.hpp"
 
 namespace spikechip::model {
@@ -84,8 +85,9 @@ class GoldenExecutor {
   std::vector<std::vector<int32_t>> act_;   // LIF: flat indices of the current spikes
   std::vector<int64_t> out_acc_;
   std::vector<StepStats> cache_;            // first-layer stats reused when its input is constant
-  std::vector<std::vector<int32_t>> scratch32_;  // [thread] accumulators
-  std::vector<std::vector<int64_t>> scratch64_;
+  // [thread] accumulators, cache-line aligned (base/aligned.hpp)
+  std::vector<std::vector<int32_t, AlignedAllocator<int32_t>>> scratch32_;
+  std::vector<std::vector<int64_t, AlignedAllocator<int64_t>>> scratch64_;
   std::vector<int64_t> row_start_;  // spikes of the conv input bucketed by row (CSR offsets)
   std::vector<int32_t> by_row_;
   InputView in_;
