@@ -31,7 +31,7 @@ inline Node random_conv(const ConvCase& c, std::mt19937_64& rng, int max_shift, 
 
 // semantics.md Conv2d, literally.
 inline std::vector<int32_t> naive_conv(const Node& n, const Shape& in, const std::vector<int32_t>& x, int64_t& sat,
-                                int64_t& in_range_taps) {
+                                       int64_t& in_range_taps) {
   std::vector<int32_t> out(n.shape.size());
   const int ig = in.c / n.groups, og = n.shape.c / n.groups;
   sat = 0, in_range_taps = 0;
