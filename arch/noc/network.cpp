@@ -151,7 +151,7 @@ void Network::Impl::inject_flit(Router& r, int node, uint64_t t) {
   if (!r.inj_known) {
     const Copy& c = copies[cid];
     r.inj_size = uint32_t(packets[c.pkt].p.size_flits);
-    r.inj_whole = c.dests.size() > 1;
+    r.inj_whole = c.keys.size() > 1;
     r.inj_known = true;
   }
   if (r.inj_vc < 0) {
@@ -299,8 +299,8 @@ std::string Network::Impl::describe() const {
         os << "  router (" << n % p.width << "," << n / p.width << ") in " << port_name(ip) << " vc" << v
            << ": " << iv.n << " flit(s), front = packet #" << pk.id << " (" << packet_kind_name(pk.kind)
            << ", src " << pk.src << ", flit " << f.idx() << "/" << pk.size_flits << ", dests";
-        for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
-        if (c.dests.size() > 8) os << " ...";
+        for (size_t i = 0; i < c.keys.size() && i < 8; ++i) os << " " << node_of_key(c.keys[i]);
+        if (c.keys.size() > 8) os << " ...";
         os << ")";
         if ((routers[n].al[ip] >> v) & 1) {
           os << " -> out";

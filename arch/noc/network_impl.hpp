@@ -179,7 +179,9 @@ static_assert(sizeof(Event) == 16, "an event is two words");
 
 struct Copy {
   uint32_t pkt;
-  std::vector<int> dests;
+  // Its destinations as column-major keys x * height + y (Impl::mc_key), sorted: at any router the
+  // branches of the XY multicast tree are contiguous ranges of it (Impl::allocate).
+  std::vector<uint32_t> keys;
 };
 
 struct PacketRec {
@@ -263,13 +265,13 @@ struct Network::Impl {
   const int* uni_table = nullptr;
   const int* mc_table = nullptr;
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
-  // XY multicast trees (mc_table depends only on the sign of dx where dx != 0): a node's
-  // column-major key x * height + y, and the port of each part of a fork (west, above in the
-  // column, here, below, east); copies' destinations are sorted by key (root_copy).
-  bool mc_xy = false;
+  // XY multicast trees: a node's column-major key x * height + y (copies hold their destinations
+  // as sorted keys), and the port of each part of a fork (west, above in the column, here, below,
+  // east), read from the multicast sign table.
   std::vector<uint32_t> mc_key;
   int mc_dir_port[5] = {};
-  std::vector<int> mc_sorted;  // scratch of root_copy
+  std::vector<uint32_t> mc_sorted;  // scratch of root_copy
+  int node_of_key(uint32_t k) const { return int(k % uint32_t(p.height)) * p.width + int(k / uint32_t(p.height)); }
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
@@ -330,14 +332,14 @@ struct Network::Impl {
     ys.resize(N);
     mc_key.resize(N);
     {
-      // sign_table index: (sign dx + 1) * 3 + sign dy + 1 (routing.hpp offset_index).
-      mc_xy = mc_table != nullptr;
+      // sign_table index: (sign dx + 1) * 3 + sign dy + 1 (routing.hpp offset_index). The trees
+      // are XY: where dx != 0 the port depends on its sign only (allocate() relies on it).
+      bool xy = mc_table != nullptr;
       for (int sx : {0, 2})
-        for (int sy = 0; sy < 3; ++sy) mc_xy = mc_xy && mc_table[sx * 3 + sy] == mc_table[sx * 3 + 1];
-      if (mc_xy) {
-        const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
-        for (int j = 0; j < 5; ++j) mc_dir_port[j] = mc_table[idx[j]];
-      }
+        for (int sy = 0; sy < 3; ++sy) xy = xy && mc_table[sx * 3 + sy] == mc_table[sx * 3 + 1];
+      if (!xy) throw Error("internal: the multicast routing is not XY (arch/noc/routing.cpp multicast_routing)");
+      const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
+      for (int j = 0; j < 5; ++j) mc_dir_port[j] = mc_table[idx[j]];
     }
     const int cw = p.chip_width > 0 ? p.chip_width : p.width;
     const int ch = p.chip_height > 0 ? p.chip_height : p.height;
@@ -403,9 +405,6 @@ struct Network::Impl {
     head_ready[i] = fbuf[(i << cap_shift) + iv.head].ready;
   }
 
-  // A table lookup on the signs of the offsets, not an if-chain: the direction is random per
-  // packet, so the chain's branches were mispredicted.
-  int xy_port(int node, int dest) const { return mc_table[offset_index(xs[node], ys[node], xs[dest], ys[dest])]; }
   // The lowest free VC of an output port with room (whole_packet: with all D credits), else
   // (not whole_packet) the lowest free one, else -1. Bitmasks over a fixed-count loop, not an
   // early exit per VC (whose exit point is data-dependent).
@@ -467,31 +466,31 @@ struct Network::Impl {
     }
   }
   // Recycled records keep their dests capacity, so a copy costs no allocation in steady state.
-  uint32_t new_copy(uint32_t pkt, const int* first, const int* last) {
+  // A copy to the destinations with keys [first, last) (sorted).
+  uint32_t new_copy(uint32_t pkt, const uint32_t* first, const uint32_t* last) {
     uint32_t id;
     if (!free_copies.empty()) {
       id = free_copies.back();
       free_copies.pop_back();
       copies[id].pkt = pkt;
-      copies[id].dests.assign(first, last);
+      copies[id].keys.assign(first, last);
     } else {
       id = uint32_t(copies.size());
-      copies.push_back(Copy{pkt, std::vector<int>(first, last)});
+      copies.push_back(Copy{pkt, std::vector<uint32_t>(first, last)});
       copy_dest.push_back(-1);
     }
-    copy_dest[id] = last - first == 1 ? *first : -1;
+    copy_dest[id] = last - first == 1 ? node_of_key(*first) : -1;
     return id;
   }
-  // A packet's first copy. With XY trees its destinations are kept in column-major order (mc_key),
-  // so every branch of a fork is a contiguous range of its copy's (allocate()).
+  // A packet's first copy: its destinations (node ids) as sorted keys.
   uint32_t root_copy(uint32_t pkt, const std::vector<int>& dests) {
-    if (dests.size() < 2 || !mc_xy) return new_copy(pkt, dests.data(), dests.data() + dests.size());
-    mc_sorted.assign(dests.begin(), dests.end());
-    std::sort(mc_sorted.begin(), mc_sorted.end(), [&](int a, int b) { return mc_key[a] < mc_key[b]; });
+    mc_sorted.clear();
+    for (int d : dests) mc_sorted.push_back(mc_key[size_t(d)]);
+    std::sort(mc_sorted.begin(), mc_sorted.end());
     return new_copy(pkt, mc_sorted.data(), mc_sorted.data() + mc_sorted.size());
   }
   void release_copy(uint32_t id) {
-    copies[id].dests.clear();
+    copies[id].keys.clear();
     free_copies.push_back(id);
   }
   PacketSink* sink_of(int node) const { return sinks[node] ? sinks[node] : default_sink; }
@@ -582,19 +581,18 @@ struct Network::Impl {
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
     const Copy& c = copies[f.copy];
     int mask = 0;
-    int from[kNumPorts], to[kNumPorts];  // XY trees: each branch's destinations, c.dests[from, to)
-    if (mc_xy) {
-      // Column-major destinations (root_copy) split at this router's column and row: west of it,
-      // above it in its column, itself, below it, east of it; binary searches, no per-destination
-      // loop (a copy to tens of cores did one table lookup per destination at every hop).
-      const int* ds = c.dests.data();
-      const int nd = int(c.dests.size());
+    int from[kNumPorts], to[kNumPorts];  // each branch's destinations, c.keys[from, to)
+    {
+      // The sorted column-major keys split at this router's column and row: west of it, above it
+      // in its column, itself, below it, east of it. Binary searches over the keys themselves, no
+      // per-destination loop (a copy to tens of cores did one table lookup per destination at
+      // every hop) and no lookup per probe.
+      const uint32_t* ks = c.keys.data();
+      const int nd = int(c.keys.size());
       const uint32_t k0 = mc_key[node], col0 = k0 - uint32_t(ys[node]), col1 = col0 + uint32_t(p.height);
-      auto first_at = [&](int lo, uint32_t k) {
-        return int(std::partition_point(ds + lo, ds + nd, [&](int d) { return mc_key[d] < k; }) - ds);
-      };
+      auto first_at = [&](int lo, uint32_t k) { return int(std::lower_bound(ks + lo, ks + nd, k) - ks); };
       const int a = first_at(0, col0), b = first_at(a, k0);
-      const int b1 = b + int(b < nd && mc_key[ds[b]] == k0), e = first_at(b1, col1);
+      const int b1 = b + int(b < nd && ks[b] == k0), e = first_at(b1, col1);
       const int cut[6] = {0, a, b, b1, e, nd};
       for (int j = 0; j < 5; ++j)
         if (cut[j] < cut[j + 1]) {
@@ -602,8 +600,6 @@ struct Network::Impl {
           mask |= 1 << port;
           from[port] = cut[j], to[port] = cut[j + 1];
         }
-    } else {
-      for (int d : c.dests) mask |= 1 << xy_port(node, d);
     }
     int vcs[kNumPorts];
     int nb = 0;
@@ -624,15 +620,8 @@ struct Network::Impl {
       iv.out_port[b] = uint8_t(port);
       iv.out_vc[b] = uint8_t(vcs[port]);
       if (nb > 1) {  // (a lone branch keeps the flit's copy, as above)
-        if (mc_xy) {
-          const int* ds = c.dests.data();  // (copies is a deque: c stays put as copies are added)
-          ir.out_copy[b] = new_copy(c.pkt, ds + from[port], ds + to[port]);
-          continue;
-        }
-        std::vector<int> sub;
-        for (int d : copies[f.copy].dests)
-          if (xy_port(node, d) == port) sub.push_back(d);
-        ir.out_copy[b] = new_copy(copies[f.copy].pkt, sub.data(), sub.data() + sub.size());
+        const uint32_t* ks = c.keys.data();  // (copies is a deque: c stays put as copies are added)
+        ir.out_copy[b] = new_copy(c.pkt, ks + from[port], ks + to[port]);
       }
     }
     return true;
