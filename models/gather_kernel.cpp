@@ -1,6 +1,6 @@
 // Spike scatter in gather form (models/kernels.hpp gather_spikes). The chip's group slices hold
 // runs of 3-22 output channels, so scatter_spikes adds a short row per (spike, tap), and successive
-// spikes add into the same outputs: a chain of load-add-store through memory, 14 CPU cycles per
+// spikes add into the same outputs: a chain of load-add-store through memory, 14 TSC cycles per
 // tap at 15.1M against 1.7 per 16 channels on the golden's long rows (docs/performance.md,
 // session 17). Here the spikes are first bucketed by input position (a counting sort); then each
 // output position sums its taps' weight rows in registers and adds them to the accumulator once.
