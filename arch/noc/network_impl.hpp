@@ -265,8 +265,9 @@ struct Network::Impl {
     }
   }
   // Recycled records keep their keys' capacity, so a copy costs no allocation in steady state.
-  // A copy to the destinations with keys [first, last) (sorted).
-  uint32_t new_copy(uint32_t pkt, const uint32_t* first, const uint32_t* last) {
+  // A copy to the destinations with keys [first, last) (sorted); `only`: the node of a single
+  // destination when the caller has it at hand.
+  uint32_t new_copy(uint32_t pkt, const uint32_t* first, const uint32_t* last, int only = -1) {
     uint32_t id;
     if (!free_copies.empty()) {
       id = free_copies.back();
@@ -278,11 +279,15 @@ struct Network::Impl {
       copies.push_back(Copy{pkt, std::vector<uint32_t>(first, last)});
       copy_dest.push_back(-1);
     }
-    copy_dest[id] = last - first == 1 ? node_of_key(*first) : -1;
+    copy_dest[id] = last - first == 1 ? (only >= 0 ? only : node_of_key(*first)) : -1;
     return id;
   }
   // A packet's first copy: its destinations (node ids) as sorted keys.
   uint32_t root_copy(uint32_t pkt, const std::vector<int>& dests) {
+    if (dests.size() == 1) {  // (unicast: no sort, no decoding)
+      const uint32_t k = mc_key[size_t(dests[0])];
+      return new_copy(pkt, &k, &k + 1, dests[0]);
+    }
     mc_sorted.clear();
     for (int d : dests) mc_sorted.push_back(mc_key[size_t(d)]);
     std::sort(mc_sorted.begin(), mc_sorted.end());
