@@ -94,7 +94,7 @@ void Network::Impl::process_events(uint64_t t) {
     // visit would find what it found when it fell asleep: it sleeps on (a credit for an idle
     // output VC woke it: a fifth of the visits at 15.1M, docs/performance.md session 17).
     Router& rc = routers[cn];
-    if (rc.asleep & (has | freed | (rc.inc[1] != 0) | !sep | !park_no_vc)) activate(cn, t);
+    if (rc.asleep && (has | freed | (rc.inc[1] != 0) | !sep | !park_no_vc)) activate(cn, t);
   }
   events_pending -= credits.size();
   credits.clear();
@@ -114,7 +114,7 @@ void Network::Impl::process_events(uint64_t t) {
       push(i, e.flit(arrival_ready(t, e.body)));
       r.ne[e.port] |= uint16_t(1u << e.vc);
       ++r.buffered;
-      if (!(sep & r.asleep & behind)) activate(int(e.node), t);
+      if (!r.asleep || !(sep & behind)) activate(int(e.node), t);
     } else {
       eject(int(e.node), e.flit(0), t);
     }

@@ -246,7 +246,7 @@ struct Network::Impl {
     ccal[cycle & cal_mask].push_back(Credit{out_index, node});
     ++events_pending;
   }
-  void activate(int n, uint64_t t) {
+  __attribute__((always_inline)) void activate(int n, uint64_t t) {
     Router& r = routers[n];
     if (r.asleep) {
       const uint64_t slept = t - r.sleep_since;
