@@ -367,6 +367,7 @@ struct Network::Impl {
   void process_events(uint64_t t);
   void eject(int node, const Flit& f, uint64_t t);
 
+  static constexpr int kCountKeys = 64;  // copies to at most this many cores: keys counted, not searched
   bool allocate(int node, InVC& iv, InVCRoute& ir, const Flit& f) {
     if (const int dest = f.dest(); dest >= 0) {
       const int port = unicast_port(node, dest);
@@ -394,9 +395,20 @@ struct Network::Impl {
       const uint32_t* ks = c.keys.data();
       const int nd = int(c.keys.size());
       const uint32_t k0 = mc_key[node], col0 = k0 - uint32_t(ys[node]), col1 = col0 + uint32_t(p.height);
-      auto first_at = [&](int lo, uint32_t k) { return int(std::lower_bound(ks + lo, ks + nd, k) - ks); };
-      const int a = first_at(0, col0), b = first_at(a, k0);
-      const int b1 = b + int(b < nd && ks[b] == k0), e = first_at(b1, col1);
+      int a, b, e;
+      if (nd <= kCountKeys) {  // counted in one branch-free pass (a binary search's branches miss)
+        int ca = 0, cb = 0, ce = 0;
+        for (int j = 0; j < nd; ++j) {
+          const uint32_t x = ks[j];
+          ca += x < col0, cb += x < k0, ce += x < col1;
+        }
+        a = ca, b = cb, e = ce;
+      } else {
+        auto first_at = [&](int lo, uint32_t k) { return int(std::lower_bound(ks + lo, ks + nd, k) - ks); };
+        a = first_at(0, col0), b = first_at(a, k0), e = first_at(b, col1);
+      }
+      // (col0 <= k0 < col1, so the counts are those positions; b1 <= e as k0 < col1)
+      const int b1 = b + int(b < nd && ks[b] == k0);
       const int cut[6] = {0, a, b, b1, e, nd};
       for (int j = 0; j < 5; ++j)
         if (cut[j] < cut[j + 1]) {

@@ -133,19 +133,23 @@ TEST(NocNetwork, FlitConservationAllRoutingsAndMulticast) {
 }
 
 TEST(NocNetwork, MulticastReachesExactlyItsDestinationSet) {
+  // 6x6 with up to 12 destinations; 12x12 with up to 140, so a fork splits both short key lists
+  // (counted) and long ones (binary search; allocate()'s kCountKeys = 64).
+  for (const int w : {6, 12})
   for (bool fork : {true, false}) {
     NetworkParams p;
-    p.width = 6, p.height = 6, p.multicast = fork;
+    p.width = w, p.height = w, p.multicast = fork;
     Network net(p);
     Recorder rec;
     net.set_default_sink(&rec);
     std::mt19937 rng(5);
     std::map<uint64_t, std::set<int>> want;
+    const int nodes = w * w, most = w == 6 ? 12 : 140;
     for (int i = 0; i < 40; ++i) {
-      Packet pk{PacketKind::Spike, int(rng() % 36), {}, 1 + int(rng() % 4)};
+      Packet pk{PacketKind::Spike, int(rng() % nodes), {}, 1 + int(rng() % 4)};
       std::set<int> d;
-      const int k = 1 + int(rng() % 12);
-      while (int(d.size()) < k) d.insert(int(rng() % 36));
+      const int k = 1 + int(rng() % most);
+      while (int(d.size()) < k) d.insert(int(rng() % nodes));
       pk.dests.assign(d.begin(), d.end());
       want[net.inject(pk, uint64_t(i * 3))] = d;
     }
