@@ -54,6 +54,7 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
     charge_core(s.node, d.t, core.cnt, before);
   }
   const uint64_t fin = core.book_synapse(cycle, cyc, conflict, d.kind == DataKind::Pixel);
+  accepts_from[size_t(G.core)] = core.accepts_from();
   // Critical path: the engine started on the packet when it arrived (its trip from the sender
   // released it; recorded with the first consumer's work) or when its previous packet was done.
   const size_t ci = size_t(G.core);

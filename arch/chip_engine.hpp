@@ -375,7 +375,9 @@ struct ChipEngine : noc::PacketSink {
   void send_outputs(GroupState& G, Slot& s, int t, uint64_t cycle);
 
   // --- delivery (chip_delivery.cpp): the network's sink
-  bool ready(int core, uint64_t cycle) override { return cores[core]->queue_ready(cycle); }
+  // (From a flat copy of each core's accepts_from(): the router asks on every visit with a flit
+  // for its core, and the core's queue is two dependent cache misses away.)
+  bool ready(int core, uint64_t cycle) override { return cycle >= accepts_from[size_t(core)]; }
   // A full input queue accepts again when its oldest packet's synapse work ends: the router
   // sleeps until then instead of asking every cycle.
   uint64_t ready_again(int core, uint64_t cycle) override {
@@ -470,6 +472,7 @@ struct ChipEngine : noc::PacketSink {
     bool trip;  // a packet's trip [acts[pred].end, start) to `core` precedes it (one record less per packet)
   };
   std::vector<PathAct> acts;
+  std::vector<uint64_t> accepts_from;  // [core]: cores[core]->accepts_from(), kept by on_data
   std::vector<uint32_t> node_act, syn_act;  // [core]: the latest booking of its node unit / input engine
   // [core]: the port ready time (&Port::ready_act[t]) that refers to syn_act, nullptr none,
   // &kManyRefs several (on_data extends syn_act only while no other port refers to it).

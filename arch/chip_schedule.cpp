@@ -108,6 +108,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   else
     net->on_link_flit(nullptr);
   for (auto& c : cores) c->reset();
+  accepts_from.assign(cores.size(), 0);
   acts.clear(), acts_collect_at = acts_collect_min;
   node_act.assign(cores.size(), kNoAct), syn_act.assign(cores.size(), kNoAct), syn_ref.assign(cores.size(), nullptr);
   phase_act.assign(phase_groups.size(), kNoAct);

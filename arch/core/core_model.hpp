@@ -93,6 +93,13 @@ class CoreModel {
     while (!queue_.empty() && queue_.front() <= cycle) queue_.pop_front();
     return int(queue_.size()) < cfg_.input_queue_depth;
   }
+  // The first cycle the queue accepts, given the packets booked so far: 0 while fewer than
+  // input_queue_depth are booked, else the finish of the depth-th newest (finishes are monotone,
+  // so queue_ready(c) == (c >= accepts_from())). Changes only when book_synapse adds a packet.
+  uint64_t accepts_from() const {
+    const size_t n = queue_.size(), d = size_t(cfg_.input_queue_depth);
+    return n < d ? 0 : queue_[n - d];
+  }
   // When a queue that is full at `cycle` accepts again (its oldest packet's finish); UINT64_MAX
   // when it is not refusing. The network may skip a backpressure wait up to the minimum.
   uint64_t accepts_again_at(uint64_t cycle) {
@@ -107,6 +114,9 @@ class CoreModel {
     (encoder ? time.encoder_busy : time.synapse_busy) += cycles - conflict;
     time.bank_conflict += conflict;
     syn_free_ = start + cycles;
+    // Packets finished by `arrival` have left (the network asks no earlier cycle from now on);
+    // dropped here so the queue stays short when nothing else pops it.
+    while (!queue_.empty() && queue_.front() <= arrival) queue_.pop_front();
     queue_.push_back(syn_free_);
     queue_time(arrival);
     acct_q_.push_back(syn_free_);
