@@ -41,12 +41,11 @@ void bucket(const ConvPlan& p, const int32_t* idx, int64_t count, const Slice& s
   const uint32_t rh = uint32_t(b.ry1 - b.ry0), rw = uint32_t(b.rx1 - b.rx0);
   b.start.assign(size_t(rh) * rw + 1, 0);
   b.pos.resize(size_t(count)), b.ch.resize(size_t(count));
-  const uint32_t hw = uint32_t(p.hin) * uint32_t(p.win);
-  const FastDiv by_hw(hw), by_w(uint32_t(p.win));
+  const ChwIndex chw(p.hin, p.win);
   int64_t inside = 0;
   for (int64_t j = 0; j < count; ++j) {
-    const uint32_t f = uint32_t(idx[j]);
-    const uint32_t ci = by_hw.div(f), rem = f - ci * hw, y = by_w.div(rem), x = rem - y * uint32_t(p.win);
+    uint32_t ci, y, x;
+    chw.decode(idx[j], ci, y, x);
     const uint32_t yy = y - uint32_t(b.ry0), xx = x - uint32_t(b.rx0);  // wrap below the region: outside
     const bool in = yy < rh && xx < rw;
     const int32_t q = in ? int32_t(yy * rw + xx) : -1;
@@ -151,13 +150,13 @@ bool gather_suits(const ConvPlan& p, int64_t n_spikes, const Slice& s) {
   return gather_fits(p, s) && n_spikes * 8 >= int64_t(s.y1 - s.y0) * (s.x1 - s.x0);
 }
 
-int64_t gather_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
+namespace {
+// gather_spikes, with the AVX-512 kernels when `avx512` (the CPU has them) or the portable loop.
+int64_t gather(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s, bool avx512) {
   if (!gather_fits(p, s)) return scatter_spikes(p, idx, n, acc, s);
   Buckets& b = scratch();
   bucket(p, idx, n, s, b);
 #if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
   if (avx512) switch ((s.channels() + 15) / 16) {
       case 1: return gather_avx512<1>(p, b, acc, s);
       case 2: return gather_avx512<2>(p, b, acc, s);
@@ -165,16 +164,26 @@ int64_t gather_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t*
       case 4: return gather_avx512<4>(p, b, acc, s);
       default: break;
     }
+#else
+  (void)avx512;
 #endif
   return gather_portable(p, b, acc, s);
+}
+}  // namespace
+
+int64_t gather_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
+#else
+  constexpr bool avx512 = false;
+#endif
+  return gather(p, idx, n, acc, s, avx512);
 }
 
 namespace detail {
 int64_t gather_spikes_portable(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
-  if (!gather_fits(p, s)) return scatter_spikes(p, idx, n, acc, s);
-  Buckets& b = scratch();
-  bucket(p, idx, n, s, b);
-  return gather_portable(p, b, acc, s);
+  return gather(p, idx, n, acc, s, false);
 }
 }  // namespace detail
 

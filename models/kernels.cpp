@@ -139,13 +139,12 @@ inline __attribute__((always_inline)) int64_t for_each_spike_tap(const ConvPlan&
                                                                  const Slice& s, Fn&& row) {
   // Flat indices are non-negative int32 (so is H*W): decoded without divisions, which the chip's
   // narrow slices (runs of 3-20 channels per tap) made a large share of the time.
-  const uint32_t hw = uint32_t(p.hin) * uint32_t(p.win);
-  const FastDiv by_hw(hw), by_w(uint32_t(p.win));
+  const ChwIndex chw(p.hin, p.win);
   int64_t ops = 0;
   for (int64_t j = 0; j < count; ++j) {
-    const uint32_t f = uint32_t(idx[j]);
-    const uint32_t ci = by_hw.div(f), rem = f - ci * hw, y = by_w.div(rem);
-    ops += for_each_tap<W>(p, int(ci), int(y), int(rem - y * uint32_t(p.win)), s, row);
+    uint32_t ci, y, x;
+    chw.decode(idx[j], ci, y, x);
+    ops += for_each_tap<W>(p, int(ci), int(y), int(x), s, row);
   }
   return ops;
 }
@@ -252,12 +251,11 @@ int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const
     const int runs = std::min(s.c1, p.cout) - std::max(s.c0, 0);
     if (runs <= 0) return 0;
     auto along = [](const TapRange& r) { return r.k0 <= r.k1 ? (r.k1 - r.k0) / r.step + 1 : 0; };
-    const uint32_t hw = uint32_t(p.hin) * uint32_t(p.win);
-    const FastDiv by_hw(hw), by_w(uint32_t(p.win));
+    const ChwIndex chw(p.hin, p.win);
     int64_t taps = 0;
     for (int64_t j = 0; j < n; ++j) {
-      const uint32_t f = uint32_t(idx[j]);
-      const uint32_t rem = f - by_hw.div(f) * hw, y = by_w.div(rem), x = rem - y * uint32_t(p.win);
+      uint32_t ci, y, x;
+      chw.decode(idx[j], ci, y, x);
       taps += int64_t(along(taps_for(int(y), p.py, p.sy, p.kh, s.y0, s.y1))) *
               along(taps_for(int(x), p.px, p.sx, p.kw, s.x0, s.x1));
     }
