@@ -106,6 +106,9 @@ struct ChipRunOptions {
   // Off-chip memory of time-multiplexed runs (arch/offchip_memory.hpp); null: the chip config's
   // DRAM channel. Must outlive the run.
   OffchipMemory* offchip = nullptr;
+  // Tests only: the network takes each cycle's simultaneous events and router visits in reverse
+  // order (noc::Network::set_reverse_same_cycle); the results must not change.
+  bool reverse_same_cycle = false;
 };
 
 // The synapse engines' weights of every Conv2d/Linear node, re-arranged (models/kernels.hpp): the

@@ -102,6 +102,7 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
       if (g.nodes[i].op == Op::LIF) res.spikes[i].assign(size_t(T) * g.nodes[i].shape.size(), 0);
   }
   if (net->now() != 0 || !net->idle()) throw Error("internal: chip: the network was not reset before the run");
+  net->set_reverse_same_cycle(opt.reverse_same_cycle);
   last_syn.assign(cores.size(), -1), last_link.clear();
   if (opt.record_activity)
     net->on_link_flit([this](int node, int port, uint64_t cycle, uint64_t busy) { record_link(node, port, cycle, busy); });

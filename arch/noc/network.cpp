@@ -6,6 +6,8 @@
 // credit traversals kept in a calendar ring.
 #include "arch/noc/network_impl.hpp"
 
+#include <algorithm>
+
 #include "base/error.hpp"
 
 namespace spikechip::arch::noc {
@@ -73,6 +75,10 @@ void NetworkParams::validate() const {
 
 void Network::Impl::process_events(uint64_t t) {
   auto& credits = ccal[t & cal_mask];
+  if (reverse_same_cycle) {
+    std::reverse(credits.begin(), credits.end());
+    std::reverse(cal[t & cal_mask].begin(), cal[t & cal_mask].end());
+  }
   for (const Credit& c : credits) {
     OutVC& o = ovc[c.ovc];
     if (++o.credits > D) throw Error("internal: credit count exceeds buffer depth");
@@ -219,6 +225,7 @@ void Network::Impl::cycle(uint64_t t) {
   // A router's keep/drop decision is final right after its visit (others of this cycle cannot
   // change it), so the next active list is built in the same pass.
   next_active.clear();
+  if (reverse_same_cycle) std::reverse(active.begin(), active.end());
   switch (V) {
     case 1: visit_active<1>(t); break;
     case 2: visit_active<2>(t); break;
@@ -335,6 +342,7 @@ void Network::set_sink(int core, PacketSink* sink) {
   impl_->sinks[core] = sink;
 }
 void Network::set_default_sink(PacketSink* sink) { impl_->default_sink = sink; }
+void Network::set_reverse_same_cycle(bool on) { impl_->reverse_same_cycle = on; }
 
 uint64_t Network::inject(Packet pk, uint64_t cycle) {
   auto& I = *impl_;

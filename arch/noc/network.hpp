@@ -159,6 +159,12 @@ class Network {
   bool link_exists(int node, int port) const;
   NetworkTotals totals() const;
 
+  // Test hook: handle each cycle's simultaneous events (credits, flit arrivals, ejections) and
+  // visit its active routers in reverse order. A chip has no such order, so nothing a run reports
+  // may depend on it (tests/cpp/test_chip_order.cpp; the one exception, the order of a cycle's
+  // timeline records, is documented there).
+  void set_reverse_same_cycle(bool on);
+
   // Test hooks: invariants (credits within [0, depth], occupancy + credits in flight == depth)
   // checked on demand; throws spikechip::Error describing the first violation.
   void check_invariants() const;
