@@ -89,6 +89,7 @@ class GoldenExecutor {
   std::vector<std::vector<int32_t, AlignedAllocator<int32_t>>> scratch32_;
   std::vector<std::vector<int64_t, AlignedAllocator<int64_t>>> scratch64_;
   std::vector<int64_t> row_start_;  // spikes of the conv input bucketed by row (CSR offsets)
+  std::vector<int64_t> pos_fill_;   // the bucketing's cursors, one per input position
   std::vector<int32_t> by_row_;
   InputView in_;
   int threads_ = 1;

@@ -1,7 +1,7 @@
 #pragma once
 // Division of 32-bit unsigned values by a divisor fixed per call, without a division instruction,
 // and the decoding of flat CHW indices into (channel, y, x) the spike kernels do with it
-// (models/kernels.cpp, models/gather_kernel.cpp).
+// (models/kernels.cpp, models/gather_kernel.cpp) and the golden's bucketing by position (models/executor.cpp).
 #include <cstdint>
 
 namespace spikechip::model {
@@ -25,6 +25,11 @@ struct ChwIndex {
     c = by_hw.div(f);
     const uint32_t rem = f - c * hw;
     y = by_w.div(rem), x = rem - y * w;
+  }
+  // The position y * w + x alone.
+  uint32_t pos(int32_t flat) const {
+    const uint32_t f = uint32_t(flat);
+    return f - by_hw.div(f) * hw;
   }
 };
 

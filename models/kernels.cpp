@@ -181,10 +181,64 @@ SPIKECHIP_AVX512 inline __attribute__((always_inline)) void add_row_avx512(int32
     _mm512_mask_storeu_epi32(a + i, m, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, a + i), v));
   }
 }
+// K spikes of one position, input channels c_0..c_{K-1}: at each tap their K weight rows (w, and
+// w + d[k]) summed in registers, one load-add-store of the accumulator per 16 channels instead of K.
+template <int K>
+SPIKECHIP_AVX512 inline __attribute__((always_inline)) void add_rows_avx512(int32_t* a, const int8_t* w,
+                                                                           const int64_t* d, int n) {
+  int i = 0;
+  auto load = [&](__mmask16 m, int k) SPIKECHIP_AVX512 {
+    return _mm512_maskz_cvtepi8_epi32(m, _mm_maskz_loadu_epi8(m, w + (k ? d[k] : 0) + i));
+  };
+  for (; i + 16 <= n; i += 16) {
+    __m512i v = load(__mmask16(0xffff), 0);
+    for (int k = 1; k < K; ++k) v = _mm512_add_epi32(v, load(__mmask16(0xffff), k));
+    _mm512_storeu_si512(a + i, _mm512_add_epi32(_mm512_loadu_si512(a + i), v));
+  }
+  if (i < n) {
+    const __mmask16 m = __mmask16((1u << (n - i)) - 1);
+    __m512i v = load(m, 0);
+    for (int k = 1; k < K; ++k) v = _mm512_add_epi32(v, load(m, k));
+    _mm512_mask_storeu_epi32(a + i, m, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, a + i), v));
+  }
+}
+// Ungrouped convs: the spikes of one position that follow each other in the list (the golden
+// executor buckets its lists by position, models/executor.cpp) go through the taps together, up to
+// four at a time (add_rows_avx512); they share the taps' ranges and output channels. Integer adds:
+// the same sums as one spike at a time. Grouped convs (a depthwise one's spikes at a position add
+// into different channels) and lists in channel order (the chip's packets) go one by one.
 SPIKECHIP_AVX512 int64_t scatter_list32_avx512(const ConvPlan& p, const int32_t* idx, int64_t count, int32_t* acc,
                                                const Slice& s) {
-  return for_each_spike_tap(p, idx, count, s,
-                            [acc](int64_t o, const int8_t* w, int n) SPIKECHIP_AVX512 { add_row_avx512(acc + o, w, n); });
+  if (p.groups != 1)
+    return for_each_spike_tap(p, idx, count, s,
+                              [acc](int64_t o, const int8_t* w, int n) SPIKECHIP_AVX512 { add_row_avx512(acc + o, w, n); });
+  const ChwIndex chw(p.hin, p.win);
+  const int64_t per_channel = int64_t(p.kh) * p.kw * p.cout_g;  // weights of one input channel
+  int64_t ops = 0;
+  for (int64_t j = 0; j < count;) {
+    uint32_t ci, y, x;
+    chw.decode(idx[j], ci, y, x);
+    const uint32_t pos = uint32_t(idx[j]) - ci * chw.hw;
+    int64_t d[4] = {0, 0, 0, 0};  // the other spikes' weight offsets from spike j's
+    int k = 1;
+    for (; k < 4 && j + k < count; ++k) {
+      const uint32_t c = chw.by_hw.div(uint32_t(idx[j + k]));
+      if (uint32_t(idx[j + k]) - c * chw.hw != pos) break;
+      d[k] = (int64_t(c) - int64_t(ci)) * per_channel;
+    }
+    auto taps = [&](auto kk) SPIKECHIP_AVX512 {
+      return for_each_tap(p, int(ci), int(y), int(x), s, [acc, &d](int64_t o, const int8_t* w, int n) SPIKECHIP_AVX512 {
+        add_rows_avx512<decltype(kk)::value>(acc + o, w, d, n);
+      });
+    };
+    const int64_t one = k == 4 ? taps(std::integral_constant<int, 4>{})
+                        : k == 3 ? taps(std::integral_constant<int, 3>{})
+                        : k == 2 ? taps(std::integral_constant<int, 2>{})
+                                 : taps(std::integral_constant<int, 1>{});
+    ops += one * k;
+    j += k;
+  }
+  return ops;
 }
 #undef SPIKECHIP_AVX512
 #endif

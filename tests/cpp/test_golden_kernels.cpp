@@ -2,6 +2,7 @@
 // docs/semantics.md (no event-driven tricks, no layout changes, 64-bit everywhere).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "models/executor.hpp"
@@ -16,6 +17,9 @@ const ConvCase kCases[] = {
     {5, 7, 9, 11, 3, 1, 1, 1},  {6, 8, 10, 10, 3, 2, 1, 1}, {4, 6, 13, 9, 7, 2, 3, 1},
     {8, 8, 7, 7, 3, 1, 1, 8},   {6, 9, 8, 8, 7, 1, 3, 3},   {16, 12, 5, 5, 1, 1, 0, 1},
     {3, 5, 12, 12, 5, 3, 0, 1}, {4, 4, 6, 6, 3, 2, 0, 2},
+    // Many input channels: in position order up to 4 spikes of a position are added together
+    // (runs of 1-12 at 30 %), output channels past a 16-lane block.
+    {24, 40, 6, 7, 3, 1, 1, 1}, {40, 33, 5, 5, 1, 1, 0, 1}, {20, 17, 7, 6, 3, 2, 1, 1},
 };
 
 }  // namespace
@@ -32,18 +36,24 @@ TEST(Kernels, ScatterMatchesNaiveConvOnWholeLayerAndTiles) {
     int64_t sat_ref, taps_ref;
     const auto ref = naive_conv(n, in, x, sat_ref, taps_ref);
     const ConvPlan p = make_conv_plan(n, in, 1);
+    // The same spikes in position order, channels ascending within a position, as the golden
+    // executor lists them (its kernel adds a position's spikes together).
+    std::vector<int32_t> by_pos = active;
+    const int64_t plane = int64_t(c.h) * c.w;
+    std::stable_sort(by_pos.begin(), by_pos.end(), [&](int32_t a, int32_t b) { return a % plane < b % plane; });
     // The whole layer in one slice, then in 2x3 spatial tiles x 2 channel ranges (as a chip would).
-    for (int split : {0, 1}) {
+    for (int split : {0, 1, 2, 3}) {
+      const std::vector<int32_t>& list = split < 2 ? active : by_pos;
       std::vector<int32_t> out(n.shape.size(), 0x7eadbeef);
       int64_t sops = 0, sat = 0;
-      const int cs = split ? 2 : 1, ys = split ? 2 : 1, xs = split ? 3 : 1;
+      const int cs = split % 2 ? 2 : 1, ys = split % 2 ? 2 : 1, xs = split % 2 ? 3 : 1;
       for (int a = 0; a < cs; ++a)
         for (int b = 0; b < ys; ++b)
           for (int d = 0; d < xs; ++d) {
             Slice s{p.cout * a / cs, p.cout * (a + 1) / cs, p.hout * b / ys, p.hout * (b + 1) / ys,
                     p.wout * d / xs, p.wout * (d + 1) / xs};
             std::vector<int32_t> acc(s.size(), 0);
-            sops += scatter_spikes(p, active.data(), int64_t(active.size()), acc.data(), s);
+            sops += scatter_spikes(p, list.data(), int64_t(list.size()), acc.data(), s);
             sat += conv_finalize(p, acc.data(), s, out.data());
           }
       EXPECT_EQ(out, ref) << "case k" << c.k << " s" << c.stride << " g" << c.groups << " split " << split;
