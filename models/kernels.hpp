@@ -116,8 +116,14 @@ inline int32_t sat32(int64_t v, int64_t& saturations) {
 // Writes spikes (u8, CHW) and appends the flat indices of spiking neurons to `active` in
 // increasing order. Returns the saturations.
 // H saturates to `m` (the model's membrane width) instead of int32 when given.
+// With AVX-512, 16 neurons at a time; detail::lif_update_portable is the plain loop (the tests
+// compare the two).
 int64_t lif_update(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0,
                    int c1, int64_t hw, uint8_t* spikes, std::vector<int32_t>& active, const Membrane& m = {});
+namespace detail {
+int64_t lif_update_portable(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0, int c1,
+                            int64_t hw, uint8_t* spikes, std::vector<int32_t>& active, const Membrane& m);
+}  // namespace detail
 
 // SDSA, one head g (channels g*d .. g*d+d-1) of CHW spike maps with n_tokens = H*W.
 // A[a*d + b] += #tokens in [n0, n1) where k[g*d+a] and v[g*d+b] both spike. Returns the ops
