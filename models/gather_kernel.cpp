@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #endif
 
+#include "models/cpu_avx512.hpp"
 #include "models/fast_div.hpp"
 #include "models/kernels.hpp"
 
@@ -103,7 +104,6 @@ int64_t gather_portable(const ConvPlan& p, const Buckets& b, int32_t* acc, const
 }
 
 #if defined(__x86_64__)
-#define SPIKECHIP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 // NB blocks of 16 channels in registers, the last one masked to the slice's n channels (masked-off
 // bytes are neither read nor written, so a row at the end of the weights is safe).
 template <int NB>
@@ -128,7 +128,6 @@ SPIKECHIP_AVX512 int64_t gather_avx512(const ConvPlan& p, const Buckets& b, int3
         }
       });
 }
-#undef SPIKECHIP_AVX512
 #endif
 
 // Plans and slices beyond the register blocks take the scatter (same sums).
@@ -173,8 +172,7 @@ int64_t gather(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, c
 
 int64_t gather_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int32_t* acc, const Slice& s) {
 #if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
+  const bool avx512 = cpu_has_avx512();
 #else
   constexpr bool avx512 = false;
 #endif

@@ -9,6 +9,7 @@
 #endif
 
 #include "base/error.hpp"
+#include "models/cpu_avx512.hpp"
 #include "models/fast_div.hpp"
 
 namespace spikechip::model {
@@ -166,7 +167,6 @@ __attribute__((target_clones("avx2", "default"))) int64_t scatter_list32_portabl
 // AVX-512: every row in blocks of 16 channels, the last one masked. The chip's group slices give
 // runs of 3-22 channels, whose scalar tails were a quarter of the scatter (perf annotate, 15.1M);
 // a masked block adds them in one load-convert-add-store. Integer adds: the same sums.
-#define SPIKECHIP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 SPIKECHIP_AVX512 inline __attribute__((always_inline)) void add_row_avx512(int32_t* a, const int8_t* w, int n) {
   int i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -240,15 +240,12 @@ SPIKECHIP_AVX512 int64_t scatter_list32_avx512(const ConvPlan& p, const int32_t*
   }
   return ops;
 }
-#undef SPIKECHIP_AVX512
 #endif
 
 int64_t scatter_list32(const ConvPlan& p, const int32_t* idx, int64_t count, int32_t* acc, const Slice& s) {
   if (p.is_wide_weights()) return scatter_list<int32_t, int16_t>(p, idx, count, acc, s);
 #if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
-  if (avx512) return scatter_list32_avx512(p, idx, count, acc, s);
+  if (cpu_has_avx512()) return scatter_list32_avx512(p, idx, count, acc, s);
 #endif
   return scatter_list32_portable(p, idx, count, acc, s);
 }
@@ -335,7 +332,6 @@ int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int
 
 #if defined(__x86_64__)
 namespace {
-#define SPIKECHIP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 // lif_update 16 neurons at a time: (V + X) >> tau in two 8-lane int64 halves, clamped to the
 // membrane range (the lanes out of range counted), compared with the threshold; the spiking
 // lanes' indices compress-stored in order (the scalar loop's push_back mispredicted at every
@@ -387,16 +383,13 @@ SPIKECHIP_AVX512 int64_t lif_update_avx512(const int32_t* x, int32_t* v, const i
   active.insert(active.end(), buf, buf + nb);
   return sat;
 }
-#undef SPIKECHIP_AVX512
 }  // namespace
 #endif
 
 int64_t lif_update(const int32_t* x, int32_t* v, const int32_t* threshold, int tau_shift, int c0, int c1,
                    int64_t hw, uint8_t* spikes, std::vector<int32_t>& active, const Membrane& m) {
 #if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
-  if (avx512) return lif_update_avx512(x, v, threshold, tau_shift, c0, c1, hw, spikes, active, m);
+  if (cpu_has_avx512()) return lif_update_avx512(x, v, threshold, tau_shift, c0, c1, hw, spikes, active, m);
 #endif
   return detail::lif_update_portable(x, v, threshold, tau_shift, c0, c1, hw, spikes, active, m);
 }

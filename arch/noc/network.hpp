@@ -161,8 +161,8 @@ class Network {
 
   // Test hook: handle each cycle's simultaneous events (credits, flit arrivals, ejections) and
   // visit its active routers in reverse order. A chip has no such order, so nothing a run reports
-  // may depend on it (tests/cpp/test_chip_order.cpp; the one exception, the order of a cycle's
-  // timeline records, is documented there).
+  // may depend on it (tests/cpp/test_chip_order.cpp; the one exception, the order in which the
+  // timeline and activity lists hold a cycle's records, is documented there).
   void set_reverse_same_cycle(bool on);
 
   // Test hooks: invariants (credits within [0, depth], occupancy + credits in flight == depth)

@@ -58,8 +58,8 @@ struct Network::Impl {
   // cache line for them): per output VC (port * V + vc) its grant pointer, then per input VC its
   // accept pointer. The switch allocator's are in Router (sa_grant, sa_accept).
   std::vector<uint8_t> va_ptrs;
-  bool park_no_vc;
-  bool reverse_same_cycle = false;  // Network::set_reverse_same_cycle (tests)  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
+  bool park_no_vc;  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
+  bool reverse_same_cycle = false;  // Network::set_reverse_same_cycle (tests)
   // Resolved once from p.routing: the unicast function's sign table (null: call its ports()),
   // and the XY table of the multicast trees.
   const int* uni_table = nullptr;
