@@ -1,7 +1,8 @@
 #pragma once
 // Division of 32-bit unsigned values by a divisor fixed per call, without a division instruction,
 // and the decoding of flat CHW indices into (channel, y, x) the spike kernels do with it
-// (models/kernels.cpp, models/gather_kernel.cpp) and the golden's bucketing by position (models/executor.cpp).
+// (models/kernels.cpp, models/gather_kernel.cpp) and the golden's bucketing by position
+// (models/executor.cpp).
 #include <cstdint>
 
 namespace spikechip::model {

@@ -218,7 +218,7 @@ SPIKECHIP_AVX512 int64_t scatter_list32_avx512(const ConvPlan& p, const int32_t*
   for (int64_t j = 0; j < count;) {
     uint32_t ci, y, x;
     chw.decode(idx[j], ci, y, x);
-    const uint32_t pos = uint32_t(idx[j]) - ci * chw.hw;
+    const uint32_t pos = y * chw.w + x;
     int64_t d[4] = {0, 0, 0, 0};  // the other spikes' weight offsets from spike j's
     int k = 1;
     for (; k < 4 && j + k < count; ++k) {
