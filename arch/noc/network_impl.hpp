@@ -385,6 +385,12 @@ struct Network::Impl {
     }
     // Multicast: branches of the XY tree; each branch needs an empty VC that can hold the whole
     // packet (virtual cut-through), so a granted fork never blocks on any of its branches.
+    // A head that failed before (ir.failed: still at the front, its branches as then) fails again
+    // while one of its branch ports has no such VC: tested on those ports alone, before the keys
+    // are read (three in four calls at 15.1M were such retries, docs/performance.md session 20).
+    if (ir.failed)
+      for (unsigned m = ir.fail_ports; m; m &= m - 1)
+        if (free_vc(node, __builtin_ctz(m), true) < 0) return false;
     const Copy& c = copies[f.copy];
     int mask = 0;
     int from[kNumPorts], to[kNumPorts];  // each branch's destinations, c.keys[from, to)
@@ -425,7 +431,10 @@ struct Network::Impl {
       vcs[port] = 0;
       if (port != kLocal) {
         vcs[port] = free_vc(node, port, true);
-        if (vcs[port] < 0) return false;
+        if (vcs[port] < 0) {
+          ir.fail_ports = uint8_t(mask & ~(1 << kLocal));
+          return false;
+        }
       }
       ++nb;
     }

@@ -65,6 +65,9 @@ struct InVCRoute {
   // VC allocation of the head failed while its router's output VCs were in state `fail_epoch`
   // (Router::vc_epoch): until that changes, a retry fails the same way and is skipped.
   bool failed = false;
+  // After a multicast head's failure: its branches' output ports (bit p = port p, the ejection
+  // port left out), so a retry first tests just their VCs (Impl::allocate).
+  uint8_t fail_ports = 0;
   uint32_t out_copy[kNumPorts];
   uint64_t fail_epoch = 0;
 };
