@@ -21,16 +21,20 @@ struct ChwIndex {
   uint32_t hw, w;
   FastDiv by_hw, by_w;
   ChwIndex(int h, int w_) : hw(uint32_t(h) * uint32_t(w_)), w(uint32_t(w_)), by_hw(hw), by_w(w) {}
-  void decode(int32_t flat, uint32_t& c, uint32_t& y, uint32_t& x) const {
+  // The channel c, and the position y * w + x returned.
+  uint32_t split(int32_t flat, uint32_t& c) const {
     const uint32_t f = uint32_t(flat);
     c = by_hw.div(f);
-    const uint32_t rem = f - c * hw;
+    return f - c * hw;
+  }
+  void decode(int32_t flat, uint32_t& c, uint32_t& y, uint32_t& x) const {
+    const uint32_t rem = split(flat, c);
     y = by_w.div(rem), x = rem - y * w;
   }
-  // The position y * w + x alone.
+  // The position alone.
   uint32_t pos(int32_t flat) const {
-    const uint32_t f = uint32_t(flat);
-    return f - by_hw.div(f) * hw;
+    uint32_t c;
+    return split(flat, c);
   }
 };
 

@@ -222,8 +222,8 @@ SPIKECHIP_AVX512 int64_t scatter_list32_avx512(const ConvPlan& p, const int32_t*
     int64_t d[4] = {0, 0, 0, 0};  // the other spikes' weight offsets from spike j's
     int k = 1;
     for (; k < 4 && j + k < count; ++k) {
-      const uint32_t c = chw.by_hw.div(uint32_t(idx[j + k]));
-      if (uint32_t(idx[j + k]) - c * chw.hw != pos) break;
+      uint32_t c;
+      if (chw.split(idx[j + k], c) != pos) break;
       d[k] = (int64_t(c) - int64_t(ci)) * per_channel;
     }
     auto taps = [&](auto kk) SPIKECHIP_AVX512 {
