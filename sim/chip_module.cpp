@@ -13,6 +13,15 @@ ChipModule::ChipModule(sc_core::sc_module_name name, sc_core::sc_time period, co
 void ChipModule::start() { wake_.notify(sc_core::SC_ZERO_TIME); }
 
 void ChipModule::tick() {
+  try {
+    advance();
+  } catch (...) {
+    // No notification is left, so sc_start returns; simulate_inputs rethrows.
+    failure_ = std::current_exception();
+  }
+}
+
+void ChipModule::advance() {
   ++wakes_;
   const uint64_t abs = uint64_t(sc_core::sc_time_stamp() / period_);
   if (!chip_) {

@@ -3,6 +3,7 @@
 // sc_event notified at the chip's next event cycle (a core unit finishing, or the network having
 // flits in flight). Idle stretches cost the kernel nothing; per-core processes were not used
 // because every wake of a method costs the kernel ~5 ns and the chip already knows the order.
+#include <exception>
 #include <functional>
 #include <systemc>
 
@@ -36,9 +37,15 @@ class ChipModule : public sc_core::sc_module {
   uint64_t wakes() const { return wakes_; }
   bool stopped() const { return stopped_; }
   arch::Chip* current() const { return chip_; }  // the unfinished chip after a stop
+  // An exception the chip threw at a wake (a spikechip::Error such as a configuration the network
+  // cannot carry, or the stall diagnostic): kept here, not thrown through the kernel, which would
+  // wrap it in an sc_report ("E549 uncaught exception") and lose its type. The caller rethrows it
+  // after sc_start returns (simulate_inputs).
+  std::exception_ptr failure() const { return failure_; }
 
  private:
   void tick();
+  void advance();
   static constexpr uint64_t kQuantum = 4096;  // cycles the chip may run ahead of the kernel
   arch::Chip* chip_ = nullptr;
   uint64_t base_ = 0;
@@ -50,6 +57,7 @@ class ChipModule : public sc_core::sc_module {
   sc_core::sc_event wake_;
   uint64_t wakes_ = 0;
   bool stopped_ = false;
+  std::exception_ptr failure_;
 };
 
 }  // namespace spikechip::sim

@@ -34,6 +34,7 @@ ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip
   if (cycle_progress) mod.on_progress([&](const arch::Chip& c, uint64_t cycle) { cycle_progress(out, c, cycle); });
   mod.start();
   sc_core::sc_start();
+  if (mod.failure()) std::rethrow_exception(mod.failure());
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.partial = out.results.size() < inputs.size();
   if (mod.current()) out.results.push_back(mod.current()->finish());  // the input in progress

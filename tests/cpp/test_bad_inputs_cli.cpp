@@ -182,6 +182,28 @@ TEST(BadInputsCli, RouteSentByAnotherGroup) {
                         {d + "/src.json: /routes/" + std::to_string(route) + "/src_group: group " + std::to_string(other)});
 }
 
+// Errors the chip finds while it runs (found in session 21): under the default SystemC engine they
+// left the kernel as "internal error: Error: (E549) uncaught exception: ... In process: chip.tick";
+// now both engines give the chip's own error, exit 1, and no report directory.
+TEST(BadInputsCli, ErrorsDuringTheSimulationInBothEngines) {
+  const std::string d = fresh_dir("during");
+  for (const std::string engine : {"systemc", "event"}) {
+    SCOPED_TRACE(engine);
+    // A multicast packet longer than a VC buffer: the network refuses it when it is injected.
+    expect_one_line_error(run_args(kChip, d) + " --engine " + engine + " --set router.buffer_depth=1",
+                          {"network: a multicast packet of 2 flits needs router.buffer_depth >= packet size"});
+    EXPECT_FALSE(fs::exists(d + "/report"));
+    // A watchdog too short for the sink's wait: the stall diagnostic, several lines, no kernel report.
+    const CmdResult r = testing::run_spikechip(run_args(kChip, d) + " --engine " + engine + " --set watchdog_cycles=1");
+    EXPECT_EQ(r.code, 1) << r.err.substr(0, 2000);
+    EXPECT_EQ(r.err.rfind("spikechip: error: network watchdog: no flit moved for 1 cycles", 0), 0u) << r.err.substr(0, 2000);
+    EXPECT_NE(r.err.find("raise watchdog_cycles"), std::string::npos) << r.err.substr(0, 2000);
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err.substr(0, 2000);
+    EXPECT_EQ(r.err.find("E549"), std::string::npos) << r.err.substr(0, 2000);
+    EXPECT_FALSE(fs::exists(d + "/report"));
+  }
+}
+
 // ---- defect 4: a changed route was accepted and, with --no-verify, gave wrong results ----------
 TEST(BadInputsCli, ChangedRouteDestinationsRejectedEvenWithoutVerification) {
   const std::string d = fresh_dir("dests");
