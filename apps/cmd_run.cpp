@@ -5,6 +5,7 @@
 // or --time-limit; kRunPartialExit, docs/reports.md).
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -58,6 +59,8 @@ void run_cmd(const RunOpts& o) {
   arch::ChipConfig chip = arch::load_chip_config(o.chip, o.sets);
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
+  if (!(o.time_limit >= 0) || !std::isfinite(o.time_limit))
+    throw UsageError(fmt::format("--time-limit {} must be a number of seconds >= 0 (0: no limit)", o.time_limit));
   g.timesteps = T;
   const int chips = parse_chips_option(o.map.chips);
   if (o.map.any_set() && !o.mapping.empty())

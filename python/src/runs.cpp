@@ -4,8 +4,11 @@
 // an exception from the progress callback) stops a simulation through the chip's stop flag.
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <optional>
+
+#include <fmt/format.h>
 
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
@@ -95,6 +98,8 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
   if (mapping && time_multiplex)
     throw KindError(Kind::Usage, "time_multiplex applies when run maps the model itself; with a mapping the mapping decides: drop one of the two");
   if (threads < 1 || threads > 64) throw KindError(Kind::Usage, "threads " + std::to_string(threads) + " is out of range 1..64");
+  if (!(time_limit >= 0) || !std::isfinite(time_limit))
+    throw KindError(Kind::Usage, fmt::format("time_limit {} must be a number of seconds >= 0 (0 or None: no limit)", time_limit));
   Inputs in = make_inputs(g, src, labels);
   if (mapping) {
     const mapper::Mapping& m = *mapping->m;

@@ -204,6 +204,17 @@ TEST(BadInputsCli, ErrorsDuringTheSimulationInBothEngines) {
   }
 }
 
+// --time-limit -1, nan or inf were taken as "no limit" (session 21): a usage error now.
+TEST(BadInputsCli, TimeLimitIsSecondsAtLeastZero) {
+  const std::string d = fresh_dir("tlimit");
+  for (const std::string v : {"-1", "nan", "inf"}) {
+    const CmdResult r = testing::run_spikechip(run_args(kChip, d) + " --time-limit " + v);
+    EXPECT_EQ(r.code, 2) << v << ": " << r.err;
+    EXPECT_EQ(r.err, "spikechip: usage error: --time-limit " + v + " must be a number of seconds >= 0 (0: no limit)\n");
+    EXPECT_FALSE(fs::exists(d + "/report"));
+  }
+}
+
 // ---- defect 4: a changed route was accepted and, with --no-verify, gave wrong results ----------
 TEST(BadInputsCli, ChangedRouteDestinationsRejectedEvenWithoutVerification) {
   const std::string d = fresh_dir("dests");

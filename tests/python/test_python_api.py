@@ -330,6 +330,9 @@ def test_time_limit_gives_a_partial_report(model, chip):
     x = np.repeat(np.load(SAMPLE), 16, axis=0)  # ~0.3 s of chip simulation here: well past the limit
     r = spikechip.run(model, chip, x, time_limit=0.05)
     assert r.status == "partial" and r.data["partial_reason"] == "time limit" and not r.verified
+    for bad in (-1.0, float("nan"), float("inf")):  # were taken as "no limit" (session 21)
+        msg = raises(spikechip.UsageError, lambda: spikechip.run(model, chip, SAMPLE, time_limit=bad))
+        assert "time_limit" in msg and ">= 0" in msg
 
 
 # ------------------------------------------------------------------- GIL, Ctrl-C, progress
