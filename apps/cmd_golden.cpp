@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -17,6 +16,7 @@
 #include "models/meta_spikeformer.hpp"
 #include "models/safetensors.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -24,16 +24,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw Error("cannot write '" + path + "': check that the directory exists and is writable");
-    f << j.dump(1) << "\n";
-    if (!f.flush()) throw Error("cannot write '" + path + "' (disk full?)");
-  }
-  std::rename(tmp.c_str(), path.c_str());
-}
+void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(1) + "\n"); }
 
 // ------------------------------------------------------------------------------- model build
 struct BuildOptions {
@@ -189,6 +180,8 @@ void run_infer(const InferOptions& o) {
   if (items.empty()) throw Error("'" + o.in.input + "' holds no inputs");
   const int T = o.T > 0 ? o.T : g.timesteps;
   if (!o.dump_inputs.empty() && o.dump.empty()) throw UsageError("--dump-inputs needs --dump-spikes FILE");
+  if (!o.report.empty()) check_output_file(o.report);
+  if (!o.dump.empty()) check_output_file(o.dump);
   std::optional<SpikeDump> dump;
   if (!o.dump.empty()) dump.emplace(g, dump_selection(o.dump_inputs, items.size()), !o.dump_inputs.empty(), T);
   GoldenExecutor ex(g);
@@ -257,6 +250,7 @@ void run_eval(const EvalOptions& o) {
   using namespace model;
   const Graph g = load_model(o.model);
   const std::vector<InputItem> items = eval_items(o, g);
+  if (!o.out.empty()) check_output_file(o.out);
   const int T = o.T > 0 ? o.T : g.timesteps;
   const int workers = std::max(1, std::min<int>(o.threads, int(items.size())));
   std::vector<RunResult> runs(items.size());

@@ -1,5 +1,4 @@
 // spikechip map: model directory + chip config -> mapping JSON and a summary (docs/mapper.md).
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -10,6 +9,7 @@
 #include "mapper/mapper.hpp"
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 #include "models/graph_io.hpp"
@@ -31,17 +31,15 @@ void run_map(const MapArgs& a) {
   o.time_multiplex = a.map.time_multiplex, o.unicast = a.map.unicast;
   o.phases = a.map.phases;
   o.chips = parse_chips_option(a.map.chips);
+  check_output_file(a.out);
+  if (!a.summary_json.empty()) check_output_file(a.summary_json);
   model::Graph g = model::load_model(a.model);
   arch::ChipConfig chip = arch::load_chip_config(a.chip, a.sets);
   if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);
   if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
   mapper::Mapping m = mapper::map_model(g, chip, o);
   mapper::save_mapping(m, a.out);
-  if (!a.summary_json.empty()) {
-    std::ofstream f(a.summary_json);
-    f << m.summary.dump(1) << "\n";
-    if (!f) throw Error(a.summary_json + ": cannot write the summary");
-  }
+  if (!a.summary_json.empty()) write_file_atomic(a.summary_json, m.summary.dump(1) + "\n");
   std::cout << mapper::summary_text(m) << "mapping written to " << a.out << "\n";
 }
 

@@ -1,6 +1,5 @@
 // `spikechip noc`: the chip's network alone under synthetic traffic (BookSim-style experiment).
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include <sys/resource.h>
@@ -13,6 +12,7 @@
 #include "arch/noc/sweep.hpp"
 #include "arch/noc/traffic.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "report/noc_curve.hpp"
 
 namespace spikechip::cli {
@@ -40,17 +40,6 @@ struct NocOptions {
   std::string plot;
 };
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    if (!f) throw Error(path + ": cannot open for writing");
-    f << text;
-    if (!f) throw Error(path + ": write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp);
-}
-
 // --sweep-rates: one run per load on a fresh network; the CSV to -o (or stdout), the plot to
 // --plot (default: -o with .svg for .csv), a line per load on stderr as progress.
 void run_sweep_command(const NocOptions& o, const arch::noc::NetworkParams& np, const arch::noc::TrafficParams& tp) {
@@ -65,6 +54,8 @@ void run_sweep_command(const NocOptions& o, const arch::noc::NetworkParams& np, 
   }
   if (!plot.empty() && !(plot.ends_with(".svg") || plot.ends_with(".html")))
     throw UsageError("--plot: '" + plot + "' must end in .svg or .html");
+  if (!o.out.empty()) check_output_file(o.out);
+  if (!plot.empty()) check_output_file(plot);
   const Sweep s = run_sweep(np, tp, rates, [&](size_t i, const SweepPoint& p) {
     std::cerr << fmt::format("[{}/{}] rate {:.4f}: latency {:.2f} accepted {:.4f}{}\n", i + 1, rates.size(), p.rate,
                              p.result.avg_latency, p.result.accepted, p.saturated ? " (saturated)" : "");
@@ -74,9 +65,9 @@ void run_sweep_command(const NocOptions& o, const arch::noc::NetworkParams& np, 
                                         np.pipeline_stages);
   const std::string csv = report::noc_curve_csv(s);
   if (o.out.empty()) std::cout << csv;
-  else write_file(o.out, csv);
+  else write_file_atomic(o.out, csv);
   if (!plot.empty())
-    write_file(plot, plot.ends_with(".html") ? report::noc_curve_html(s, title) : report::noc_curve_svg(s, title));
+    write_file_atomic(plot, plot.ends_with(".html") ? report::noc_curve_html(s, title) : report::noc_curve_svg(s, title));
   if (s.reached_saturation && s.saturation_index >= 0)
     std::cerr << fmt::format("saturation: {:.4f} flits/node/cycle accepted (offered {:.4f}); the next load saturated\n",
                              s.saturation_accepted(), s.points[size_t(s.saturation_index)].rate);
@@ -128,6 +119,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
     return;
   }
   if (!o.plot.empty()) throw UsageError("--plot: only with --sweep-rates");
+  if (!o.out.empty()) check_output_file(o.out);
   // CPU time (user+sys) of the simulation alone, for scripts/bench/noc: excludes process start,
   // option parsing and writing the statistics.
   auto cpu_now = [] {
@@ -148,7 +140,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
       r.drained ? "" : " (saturated: measured packets not drained)");
   // Opt-in: a timing changes from run to run, the default output stays byte-identical.
   if (o.cpu_time) std::cout << fmt::format("simulation cpu seconds {:.6f}\n", cpu_s);
-  if (!o.out.empty()) write_file(o.out, j.dump(1) + "\n");
+  if (!o.out.empty()) write_file_atomic(o.out, j.dump(1) + "\n");
 }
 
 RegisterCommand reg(60, [](CLI::App& app) {

@@ -26,6 +26,7 @@
 #include "report/trace_writer.hpp"
 #include "report/units.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -61,6 +62,9 @@ void run_cmd(const RunOpts& o) {
   if (T < 1 || T > 64) throw UsageError(fmt::format("-T {} is out of range 1..64", T));
   if (!(o.time_limit >= 0) || !std::isfinite(o.time_limit))
     throw UsageError(fmt::format("--time-limit {} must be a number of seconds >= 0 (0: no limit)", o.time_limit));
+  if (!o.out.empty()) check_output_dir(o.out);
+  if (!o.trace_json.empty()) check_output_file(o.trace_json, true);  // report::write_file_atomic makes directories
+  if (!o.vcd.empty()) check_output_file(o.vcd, true);
   g.timesteps = T;
   const int chips = parse_chips_option(o.map.chips);
   if (o.map.any_set() && !o.mapping.empty())

@@ -17,6 +17,7 @@
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -117,12 +118,7 @@ int run_one_point(const SweepRun& r, int id) {
   json j = res.to_json();
   j["key"] = p.key;
   const std::string path = explore::point_dir(r.out_dir, id) + "/result.json";
-  {
-    std::ofstream f(path + ".tmp");
-    f << j.dump(1) << "\n";
-    if (!f) throw Error(path + ": cannot write the point result");
-  }
-  fs::rename(path + ".tmp", path);
+  write_file_atomic(path, j.dump(1) + "\n");
   std::cout << fmt::format("point {}: {}{}\n", id, res.status, res.error.empty() ? "" : " (" + res.error + ")");
   return 0;
 }

@@ -28,7 +28,35 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
+namespace {
+
+// `dir` (a directory to be, made if missing) must not be, or lie under, something that is not a
+// directory; the error names `shown`, the path the user gave.
+void check_dir_to_be(const std::string& shown, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::path p = dir;
+  while (!p.empty() && !std::filesystem::exists(p, ec)) p = p.parent_path();
+  if (p.empty() || std::filesystem::is_directory(p, ec)) return;
+  throw Error(excerpt(shown, 240) + (p.string() == shown ? ": is" : ": '" + excerpt(p.string(), 240) + "' is") +
+              " a file, not a directory; choose another path or move the file");
+}
+
+}  // namespace
+
+void check_output_dir(const std::string& path) { check_dir_to_be(path, path); }
+
+void check_output_file(const std::string& path, bool parents_made) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(excerpt(path, 240) + ": is a directory; give the name of a file to write");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  check_dir_to_be(path, parent);
+  if (!parents_made && !parent.empty() && !std::filesystem::is_directory(parent, ec))
+    throw Error(excerpt(path, 240) + ": directory '" + excerpt(parent.string(), 240) + "' does not exist; create it first");
+}
+
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  check_output_file(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(path + ": cannot create (" + std::strerror(errno) + ")");

@@ -10,8 +10,20 @@ namespace spikechip {
 // Reads a whole file; throws spikechip::Error "<path>: cannot open (...)" naming the OS reason.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
+// Throws spikechip::Error when `path` cannot be an output file: it is a directory, or its directory
+// does not exist (with parents_made, for writers that make missing directories: its directory
+// fails check_output_dir). Commands call it on their output paths before the work, so a long job
+// does not fail at its end; write_file_atomic calls it too.
+void check_output_file(const std::string& path, bool parents_made = false);
+
+// Throws spikechip::Error when `path` cannot become an output directory: it, or the nearest of its
+// ancestors that exists, is not a directory (missing directories are created by the writer).
+void check_output_dir(const std::string& path);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-// renamed over `path`. On failure the temporary is removed and spikechip::Error is thrown.
+// renamed over `path`. On failure the temporary is removed and spikechip::Error is thrown (also,
+// before anything is written, when check_output_file refuses `path`). Every single-file output
+// goes through it.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 inline void write_file_atomic(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());

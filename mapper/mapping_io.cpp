@@ -1,12 +1,12 @@
 // Mapping file (docs/mapper.md, "Mapping file"): writer, strict reader, text summary.
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "mapper/mapper.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::mapper {
@@ -344,16 +344,8 @@ Mapping mapping_from_json(const nlohmann::json& json, const std::string& origin)
 Mapping load_mapping(const std::string& path) { return mapping_from_json(read_json_file(path, "mapping"), path); }
 
 void save_mapping(const Mapping& m, const std::string& path) {
-  std::string text = mapping_to_json(m).dump(1) + "\n";
-  // Write to a temporary file and rename, so a failed write never leaves a truncated mapping.
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(path + ": cannot write the mapping file (check the directory)");
-    out << text;
-    if (!out.flush()) throw Error(path + ": write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp);
+  // A temporary file renamed into place: a failed write never leaves a truncated mapping.
+  write_file_atomic(path, mapping_to_json(m).dump(1) + "\n");
 }
 
 std::string summary_text(const Mapping& m) {

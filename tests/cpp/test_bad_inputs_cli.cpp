@@ -215,6 +215,34 @@ TEST(BadInputsCli, TimeLimitIsSecondsAtLeastZero) {
   }
 }
 
+// Output paths that cannot be written (session 21): `infer -o DIR` exited 0 having written nothing,
+// `map`/`noc -o DIR` said "cannot rename DIR.tmp", and all three left DIR.tmp behind; `run -o FILE`
+// failed only after the simulation. Now one error before any work, and nothing left behind.
+TEST(BadInputsCli, OutputPathsThatAreDirectoriesOrUnderFiles) {
+  const std::string d = fresh_dir("outpaths");
+  fs::create_directories(d + "/dir");
+  spit(d + "/file", "x");
+  const std::string pgm = write_pgm(d), in = q(pgm);
+  const std::string dir = q(d + "/dir");
+  for (const std::string& args : {"infer --model " + q(kModel) + " --input " + in + " -o " + dir,
+                                  "infer --model " + q(kModel) + " --input " + in + " --dump-spikes " + dir,
+                                  map_args(kChip, d + "/dir"),
+                                  "noc --measure 10 -o " + dir,
+                                  "noc --measure 10 --sweep-rates 0.1:0.2:0.1 -o " + dir})
+    expect_one_line_error(args, {d + "/dir: is a directory; give the name of a file to write"});
+  expect_one_line_error("infer --model " + q(kModel) + " --input " + in + " -o " + q(d + "/none/r.json"),
+                        {d + "/none/r.json: directory '" + d + "/none' does not exist; create it first"});
+  const std::string run = "run --model " + q(kModel) + " --chip " + q(kChip) + " --input " + in;
+  expect_one_line_error(run + " -o " + q(d + "/file"), {d + "/file: is a file, not a directory"});
+  expect_one_line_error(run + " -o " + q(d + "/file/sub"), {d + "/file/sub: '" + d + "/file' is a file, not a directory"});
+  expect_one_line_error(run + " --trace-json " + q(d + "/file/t.json"), {d + "/file/t.json: '" + d + "/file' is a file"});
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(d)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"dir", "file", fs::path(pgm).filename().string()}));
+  EXPECT_TRUE(fs::is_empty(d + "/dir"));
+}
+
 // ---- defect 4: a changed route was accepted and, with --no-verify, gave wrong results ----------
 TEST(BadInputsCli, ChangedRouteDestinationsRejectedEvenWithoutVerification) {
   const std::string d = fresh_dir("dests");
