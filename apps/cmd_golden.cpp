@@ -310,7 +310,9 @@ const RegisterCommand reg_infer(30, [](CLI::App& app) {
   CLI::App* c = app.add_subcommand("infer", "Run the golden (bit-exact) executor on inputs");
   c->add_option("--model", o->model, "model directory")->required();
   add_input_options(c, o->in);
-  c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
+  c->add_option("-T,--timesteps", o->T, fmt::format("timesteps, 1..{} (default: the model's)", model::kMaxRunTimesteps))
+      ->check(CLI::Range(1, model::kMaxRunTimesteps))
+      ->default_str("the model's");
   c->add_option("-o,--output", o->report, "JSON report to write");
   c->add_option("--dump-spikes", o->dump,
                 "safetensors file: every LIF's spikes as u8, [T,C,H,W] for the first input, or [N,T,C,H,W] for the "
@@ -331,7 +333,9 @@ const RegisterCommand reg_eval(31, [](CLI::App& app) {
                 "scripts/make_fmnist_events --frames")
       ->excludes(dataset);
   c->add_option("--limit", o->limit, "first N inputs (0: all)")->capture_default_str();
-  c->add_option("-T,--timesteps", o->T, "timesteps, 1..64 (default: the model's)")->check(CLI::Range(1, 64))->default_str("the model's");
+  c->add_option("-T,--timesteps", o->T, fmt::format("timesteps, 1..{} (default: the model's)", model::kMaxRunTimesteps))
+      ->check(CLI::Range(1, model::kMaxRunTimesteps))
+      ->default_str("the model's");
   c->add_option("-o,--output", o->out, "JSON report to write");
   c->add_option("--threads", o->threads, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   c->callback([o] { run_eval(*o); });

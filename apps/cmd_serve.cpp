@@ -33,14 +33,14 @@ const RegisterCommand reg(80, [](CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(1, 256));
   s->add_option("--exec-threads", o->exec_threads, "Threads of one golden run")->capture_default_str()->check(CLI::Range(1, 64));
   s->add_option("--timeout", o->timeout_s, "Per-request timeout in seconds (the request is cancelled, error reply)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str();  // range: cosim::Server
   s->add_option("--max-message-bytes", o->max_message_bytes, "Largest request (sum of its frames)")->capture_default_str();
   s->add_option("--max-header-bytes", o->max_header_bytes, "Largest JSON header frame (checked before parsing)")
       ->capture_default_str();
   s->add_option("--max-sessions", o->max_sessions, "Most clients holding a session at once")->capture_default_str();
   s->add_option("--session-timeout", o->session_timeout_s,
                 "Seconds without requests after which a client's session (model, chip, mapping) is freed")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str();  // range: cosim::Server
   s->add_option("--max-batch", o->max_batch, "Largest batch of one run request")->capture_default_str();
   s->add_option("--max-timesteps", o->max_timesteps, "Largest T of one run request")->capture_default_str();
   s->add_flag("--verbose", o->verbose, "Log one line per completed request (errors are always logged)");

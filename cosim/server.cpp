@@ -19,6 +19,7 @@
 #include <zmq_addon.hpp>
 
 #include "arch/chip_config.hpp"
+#include "models/graph.hpp"
 #include "cosim/protocol.hpp"
 #include "cosim/requests.hpp"
 #include "spikechip/version.hpp"
@@ -559,12 +560,15 @@ Server::Server(const ServerOptions& o) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.opt = o;
   if (o.workers < 1 || o.workers > 256) throw UsageError("--workers must be in 1..256");
-  if (o.timeout_s <= 0) throw UsageError("--timeout must be > 0 seconds");
+  // !(x > 0) also refuses NaN; above 1e9 s (31 years) the deadline's nanoseconds would overflow.
+  if (!(o.timeout_s > 0 && o.timeout_s <= 1e9)) throw UsageError("--timeout must be in (0, 1e9] seconds");
   if (o.max_message_bytes < 1024) throw UsageError("--max-message-bytes must be >= 1024");
   if (o.max_header_bytes < 1024) throw UsageError("--max-header-bytes must be >= 1024");
   if (o.max_batch < 1) throw UsageError("--max-batch must be >= 1");
   if (o.max_sessions < 1) throw UsageError("--max-sessions must be >= 1");
-  if (o.session_timeout_s <= 0) throw UsageError("--session-timeout must be > 0 seconds");
+  if (!(o.session_timeout_s > 0 && o.session_timeout_s <= 1e9)) throw UsageError("--session-timeout must be in (0, 1e9] seconds");
+  if (o.max_timesteps < 1 || o.max_timesteps > model::kMaxRunTimesteps)
+    throw UsageError(fmt::format("--max-timesteps must be in 1..{}", model::kMaxRunTimesteps));
   m.limits.max_header_bytes = size_t(o.max_header_bytes);
   m.limits.max_tensor_bytes = o.max_message_bytes;
   if (!o.chip_path.empty()) m.initial_chip = arch::load_chip_config(o.chip_path);

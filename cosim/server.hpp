@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "models/graph.hpp"
+
 namespace spikechip::cosim {
 
 struct ServerOptions {
@@ -23,7 +25,7 @@ struct ServerOptions {
   int64_t max_message_bytes = 256 << 20;      // sum of the frames of one request; also the queue budget per client
   int64_t max_header_bytes = 1 << 20;         // the JSON header frame, checked before it is parsed
   int max_batch = 4096;
-  int max_timesteps = 64;
+  int max_timesteps = model::kMaxRunTimesteps;
   int max_queued_per_client = 16;
   int max_sessions = 256;                     // clients holding a session (model, chip, mapping) at once
   double session_timeout_s = 3600;            // a session without requests for this long is freed

@@ -164,7 +164,7 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   int base_T = 0;
   if (root.has("T")) {
     if (s.job != "run") root.at("T").fail("only a \"job\": \"run\" sweep takes timesteps");
-    base_T = int(root.at("T").as_int(1, 64));
+    base_T = int(root.at("T").as_int(1, model::kMaxRunTimesteps));
   }
   if (s.job == "noc" && root.has("map")) root.at("map").fail("a \"job\": \"noc\" sweep does not map a model");
   if (s.job != "noc" && root.has("noc")) root.at("noc").fail("traffic options apply to \"job\": \"noc\" sweeps only");
@@ -337,7 +337,7 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
       } else if (is_run_param(path)) {
         run_params[path] = v;
         const StrictJson sv(v, at_point, "/" + path);
-        if (path == "T") p.T = int(sv.as_int(1, 64));
+        if (path == "T") p.T = int(sv.as_int(1, model::kMaxRunTimesteps));
         else if (path == "model") p.model = resolve_file(sv.as_string(), base_dir, "model directory", at_point + ": model", true);
         else p.inputs = resolve_file(sv.as_string(), base_dir, "inputs", at_point + ": inputs", false, true);
       } else {

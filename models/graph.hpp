@@ -63,6 +63,11 @@ struct Node {
 inline constexpr int kWeightBitsChoices[] = {4, 6, 8, 12, 16};
 inline constexpr int kMembraneBitsChoices[] = {16, 24, 32};
 
+// The most timesteps a run may ask for (-T of run/infer/eval, a sweep's "T", Python's T, and a
+// chip run of a model whose own timesteps are more). graph.json's "timesteps" may be larger; the
+// golden commands take such a model's own T.
+inline constexpr int kMaxRunTimesteps = 64;
+
 struct Graph {
   int format_version = 1;
   std::string name;

@@ -2,6 +2,8 @@
 // handles over the library's readers, validated exactly as the CLI validates files.
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "arch/energy.hpp"
 #include "models/graph_io.hpp"
 #include "models/input_arrays.hpp"
@@ -68,8 +70,9 @@ PyChip chip_from(const json& j, const std::string& origin) {
 }  // namespace
 
 std::shared_ptr<const model::Graph> graph_at(const PyModel& m, int T) {
+  if (T > model::kMaxRunTimesteps)
+    throw KindError(Kind::Usage, fmt::format("T {} is out of range 1..{}", T, model::kMaxRunTimesteps));
   if (T <= 0 || T == m.graph->timesteps) return m.graph;
-  if (T > 64) throw KindError(Kind::Usage, "-T " + std::to_string(T) + " is out of range 1..64");
   auto g = std::make_shared<model::Graph>(*m.graph);
   g->timesteps = T;
   return g;

@@ -92,6 +92,9 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
   h->g = graph_at(pm, T);
   const model::Graph& g = *h->g;
   T = g.timesteps;
+  if (T > model::kMaxRunTimesteps)  // the model's own T (as `spikechip run`)
+    throw KindError(Kind::Usage, fmt::format("{}: the model's timesteps {} are more than a chip run takes (1..{}); pass T",
+                                             pm.path, T, model::kMaxRunTimesteps));
   h->chip = pc.cfg;
   if (mapping && chips != 0)
     throw KindError(Kind::Usage, "chips applies when run maps the model itself; with a mapping the mapping decides: drop one of the two");

@@ -215,6 +215,38 @@ TEST(BadInputsCli, TimeLimitIsSecondsAtLeastZero) {
   }
 }
 
+// A model whose own timesteps exceed a run's limit: `run` said "-T 100 is out of range" though no
+// -T was given (Python's run simulated it); the golden commands take it. `serve` took NaN and
+// infinite timeouts and any --max-timesteps (session 21).
+TEST(BadInputsCli, TimestepLimitAndServerTimes) {
+  const std::string d = fresh_dir("tsteps");
+  fs::create_directories(d + "/m");
+  fs::copy_file(kModel + "/weights.safetensors", d + "/m/weights.safetensors");
+  json g = json::parse(slurp(kModel + "/graph.json"));
+  g["timesteps"] = 100;
+  spit(d + "/m/graph.json", g.dump());
+  const std::string in = q(write_pgm(d));
+  const std::string run = "run --model " + q(d + "/m") + " --chip " + q(kChip) + " --input " + in;
+  const CmdResult r = testing::run_spikechip(run);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "spikechip: usage error: " + d + "/m: the model's timesteps 100 are more than a chip run takes (1..64); pass -T\n");
+  EXPECT_EQ(testing::run_spikechip(run + " -T 2 -q").code, 0);
+  const CmdResult inf = testing::run_spikechip("infer --model " + q(d + "/m") + " --input " + in);
+  EXPECT_EQ(inf.code, 0) << inf.err;
+  EXPECT_NE(inf.out.find("T = 100"), std::string::npos) << inf.out;
+  for (const auto& [args, msg] : std::vector<std::pair<std::string, std::string>>{
+           {"--timeout nan", "--timeout must be in (0, 1e9] seconds"},
+           {"--timeout inf", "--timeout must be in (0, 1e9] seconds"},
+           {"--session-timeout 1e300", "--session-timeout must be in (0, 1e9] seconds"},
+           {"--max-timesteps 65", "--max-timesteps must be in 1..64"},
+           {"--max-timesteps 0", "--max-timesteps must be in 1..64"}}) {
+    const CmdResult s = testing::run_spikechip("serve --bind tcp://127.0.0.1:* " + args);
+    EXPECT_EQ(s.code, 2) << args;
+    EXPECT_EQ(s.err, "spikechip: usage error: " + msg + "\n") << args;
+    EXPECT_TRUE(s.out.empty()) << args;
+  }
+}
+
 // Output paths that cannot be written (session 21): `infer -o DIR` exited 0 having written nothing,
 // `map`/`noc -o DIR` said "cannot rename DIR.tmp", and all three left DIR.tmp behind; `run -o FILE`
 // failed only after the simulation. Now one error before any work, and nothing left behind.

@@ -335,6 +335,22 @@ def test_time_limit_gives_a_partial_report(model, chip):
         assert "time_limit" in msg and ">= 0" in msg
 
 
+def test_timestep_limit_of_a_run(chip, tmp_path):
+    # A model whose own timesteps are above a run's 64: refused as by `spikechip run` (it was
+    # simulated here); T=2 runs it, and the golden takes its own T (session 21).
+    d = tmp_path / "m"
+    d.mkdir()
+    g = json.load(open(os.path.join(REPO, MODEL, "graph.json")))
+    g["timesteps"] = 100
+    json.dump(g, open(d / "graph.json", "w"))
+    os.symlink(os.path.join(REPO, MODEL, "weights.safetensors"), d / "weights.safetensors")
+    m = spikechip.Model.load(str(d))
+    msg = raises(spikechip.UsageError, lambda: spikechip.run(m, chip, SAMPLE))
+    assert "the model's timesteps 100 are more than a chip run takes (1..64)" in msg
+    assert "T 65 is out of range 1..64" in raises(spikechip.UsageError, lambda: spikechip.run(m, chip, SAMPLE, T=65))
+    assert spikechip.run(m, chip, SAMPLE, T=2).status == "complete"
+
+
 # ------------------------------------------------------------------- GIL, Ctrl-C, progress
 def test_gil_released_and_parallel_runs(model, chip, py_report):
     ticks = []
