@@ -66,8 +66,8 @@ void attach_sidecar_labels(const std::string& path, std::vector<InputItem>& item
     throw Error(side.string() + ": /labels: must be an array of " + std::to_string(items.size()) +
                 " class indices (one per item of " + path + ")");
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!l[i].is_number_integer() || l[i].get<int64_t>() < 0 || l[i].get<int64_t>() > 1000000)
-      throw Error(side.string() + ": /labels/" + std::to_string(i) + ": must be a class index >= 0");
+    if (!l[i].is_number_integer() || l[i].get<int64_t>() < 0 || l[i].get<int64_t>() > kMaxLabel)
+      throw Error(side.string() + ": /labels/" + std::to_string(i) + ": must be a class index 0.." + std::to_string(kMaxLabel));
     items[i].label = int(l[i].get<int64_t>());
   }
 }
@@ -124,8 +124,9 @@ std::vector<InputItem> read_npz_inputs(const std::string& file, const std::strin
       throw Error(file + ":labels: holds " + std::to_string(l.size()) + " labels for " + std::to_string(items.size()) +
                   " inputs of " + origin + ": give one class index per input");
     for (size_t i = 0; i < l.size(); ++i) {
-      if (l[i] < 0 || l[i] > 1000000)
-        throw Error(file + ":labels: label " + std::to_string(l[i]) + " of item " + std::to_string(i) + " is not a class index >= 0");
+      if (l[i] < 0 || l[i] > kMaxLabel)
+        throw Error(file + ":labels: label " + std::to_string(l[i]) + " of item " + std::to_string(i) +
+                    " is not a class index 0.." + std::to_string(kMaxLabel));
       items[i].label = int(l[i]);
     }
   }
@@ -310,8 +311,9 @@ std::vector<std::pair<std::string, int>> read_labels_file(const std::string& pat
     const bool digits = !label.empty() && label.size() <= 7 &&
                         std::all_of(label.begin(), label.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (digits) v = std::stoll(label);
-    if (name.empty() || !digits || v > 1000000)
-      throw Error(where + ": expected '<file name> <class index>' with a class index 0..1000000, got '" + excerpt(line) + "'");
+    if (name.empty() || !digits || v > kMaxLabel)
+      throw Error(where + ": expected '<file name> <class index>' with a class index 0.." + std::to_string(kMaxLabel) +
+                  ", got '" + excerpt(line) + "'");
     for (const auto& [n, _] : out)
       if (n == name) throw Error(where + ": '" + excerpt(name) + "' is labelled twice");
     out.emplace_back(name, int(v));

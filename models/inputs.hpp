@@ -11,6 +11,10 @@
 
 namespace spikechip::model {
 
+// The largest class index a label may give (labels files, .npy sidecars, .npz "labels", Python's
+// labels=): one bound, so a corrupt label is refused instead of becoming an index far off the end.
+inline constexpr int64_t kMaxLabel = 1000000;
+
 struct InputItem {
   std::vector<uint8_t> data;  // u8, [frames][C][H][W] in C order
   int frames = 1;             // 1 for an image (seen at every timestep); T for events

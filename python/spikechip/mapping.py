@@ -2,6 +2,7 @@
 ``spikechip map`` writes (groups of neurons per core, placement, multicast routes, expected link
 loads), inspectable as tables and savable for ``spikechip run --mapping``."""
 import json
+import operator
 import os
 from typing import Any, Dict, List, Mapping as _Mapping, Optional, Union
 
@@ -99,8 +100,24 @@ def map(model: Model, chip: Chip, *, placement: str = "anneal", seed: int = 1, d
     (naming the layer and what to change)."""
     return Mapping(_spikechip.map_model(model._h, chip._h, placement, int(seed), float(default_rate),
                                         dict(rates or {}), rates_from_inputs, int(rate_samples),
-                                        _chips(chips), bool(time_multiplex), bool(unicast), split, int(T or 0),
+                                        _chips(chips), bool(time_multiplex), bool(unicast), split, _timesteps(T),
                                         str(phases)))
+
+
+def _timesteps(T: Optional[int]) -> int:
+    """T as the C++ core takes it: 0 for None (the model's), else an integer >= 1 (the upper bound,
+    model::kMaxRunTimesteps, is checked there). T=0 or -3 were taken as "the model's"."""
+    from .errors import UsageError
+    if T is None:
+        return 0
+    if not isinstance(T, bool):
+        try:
+            t = operator.index(T)
+        except TypeError:
+            t = 0
+        if t >= 1:
+            return t
+    raise UsageError(f"T must be None (the model's) or a number of timesteps >= 1, got {T!r}")
 
 
 def _chips(chips: Union[int, str, None]) -> int:

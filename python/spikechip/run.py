@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _spikechip
 from .chip import Chip
-from .mapping import Mapping, _chips
+from .mapping import Mapping, _chips, _timesteps
 from .model import Model
 from .report import Report
 
@@ -47,7 +47,7 @@ def infer(model: Model, inputs: Inputs, *, T: Optional[int] = None, labels: Opti
     and with spikes=True ``spikes``: {LIF layer name: uint8 [B, T, C, H, W]}.
     Raises InputError (wrong dtype / shape, missing file) with the CLI's message."""
     r = _spikechip.infer(model._h, inputs, None if labels is None else [int(v) for v in labels],
-                         int(T or 0), bool(spikes), int(threads), _progress(progress))
+                         _timesteps(T), bool(spikes), int(threads), _progress(progress))
     r["report"] = json.loads(r.pop("report_json"))
     return r
 
@@ -71,7 +71,7 @@ def run(model: Model, chip: Chip, inputs: Inputs, mapping: Optional[Mapping] = N
     The GIL is released while C++ works; Ctrl-C stops the simulation and raises
     KeyboardInterrupt. Errors raise spikechip.Error subclasses with the CLI's messages."""
     h = _spikechip.run(model._h, chip._h, inputs, None if labels is None else [int(v) for v in labels],
-                       None if mapping is None else mapping._h, int(T or 0), bool(verify), bool(spikes),
+                       None if mapping is None else mapping._h, _timesteps(T), bool(verify), bool(spikes),
                        _progress(progress), bool(time_multiplex), _chips(chips), int(threads),
                        float(time_limit or 0))
     return Report(json.loads(h.report_json), h, model)

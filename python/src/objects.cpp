@@ -126,7 +126,19 @@ Inputs make_inputs(const model::Graph& g, const py::object& src, const py::objec
     in.keep = c;
   }
   if (!labels.is_none()) {
-    std::vector<int> lab = labels.cast<std::vector<int>>();
+    std::vector<int> lab;
+    for (const py::handle h : labels) {  // one class index each, as a labels file gives them
+      const std::string at = "labels[" + std::to_string(lab.size()) + "]";
+      long long v = -1;
+      try {
+        v = h.cast<long long>();
+      } catch (const py::cast_error&) {
+        throw KindError(Kind::Usage, at + ": must be an integer class index, got " + py::repr(h).cast<std::string>());
+      }
+      if (v < 0 || v > model::kMaxLabel)
+        throw KindError(Kind::Usage, at + ": " + std::to_string(v) + " is not a class index 0.." + std::to_string(model::kMaxLabel));
+      lab.push_back(int(v));
+    }
     if (lab.size() != in.views.size())
       throw KindError(Kind::Usage, "labels: " + std::to_string(lab.size()) + " labels for " + std::to_string(in.views.size()) + " inputs");
     in.labels = lab;

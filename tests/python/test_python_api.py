@@ -349,6 +349,20 @@ def test_timestep_limit_of_a_run(chip, tmp_path):
     assert "the model's timesteps 100 are more than a chip run takes (1..64)" in msg
     assert "T 65 is out of range 1..64" in raises(spikechip.UsageError, lambda: spikechip.run(m, chip, SAMPLE, T=65))
     assert spikechip.run(m, chip, SAMPLE, T=2).status == "complete"
+    for bad in (0, -3, 1.5, True):  # T=0 and -3 were taken as "the model's", 1.5 as 1
+        msg = raises(spikechip.UsageError, lambda: spikechip.run(m, chip, SAMPLE, T=bad))
+        assert "T must be None (the model's) or a number of timesteps >= 1" in msg
+    assert spikechip.infer(m, SAMPLE, T=np.int64(2))["report"]["run"]["timesteps"] == 2
+
+
+def test_labels_are_class_indices(model, chip):
+    # -5 was taken; 10**30 raised pybind11's RuntimeError (not a spikechip.Error); session 21.
+    x = np.load(SAMPLE)[:1]
+    assert "labels[0]: -5 is not a class index 0..1000000" in raises(
+        spikechip.UsageError, lambda: spikechip.run(model, chip, x, labels=[-5]))
+    assert "labels[0]: must be an integer class index" in raises(
+        spikechip.UsageError, lambda: spikechip.infer(model, x, labels=[10**30]))
+    assert spikechip.infer(model, x, labels=[3])["report"]["inputs"][0]["label"] == 3
 
 
 # ------------------------------------------------------------------- GIL, Ctrl-C, progress
