@@ -8,6 +8,7 @@
 #include "apps/cli.hpp"
 #include "report/compare.hpp"
 #include "report/report_writer.hpp"
+#include "report/run_report.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -17,11 +18,6 @@ struct CompareArgs {
   std::string a, b, out;
   bool summary_only = false;
 };
-
-// A run directory stands for its report.json.
-std::string report_path(const std::string& p) {
-  return std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "report.json").string() : p;
-}
 
 RegisterCommand reg(82, [](CLI::App& app) {
   auto a = std::make_shared<CompareArgs>();
@@ -33,8 +29,8 @@ RegisterCommand reg(82, [](CLI::App& app) {
   c->add_flag("--summary-only", a->summary_only, "reports of different models: compare summary and energy, no layers");
   c->callback([a] {
     report::CompareOptions o;
-    o.name_a = report_path(a->a), o.name_b = report_path(a->b), o.summary_only = a->summary_only;
-    const nlohmann::json ja = read_json_file(o.name_a, "run report"), jb = read_json_file(o.name_b, "run report");
+    o.name_a = a->a, o.name_b = a->b, o.summary_only = a->summary_only;
+    const nlohmann::json ja = report::read_run_report(o.name_a), jb = report::read_run_report(o.name_b);
     std::string text;
     std::optional<std::string> html;
     const nlohmann::json cmp = reading_json_of(o.name_a + " or " + o.name_b, "run report", [&] {

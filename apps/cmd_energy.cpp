@@ -8,6 +8,7 @@
 #include "apps/cli.hpp"
 #include "explore/sweep.hpp"
 #include "report/report_writer.hpp"
+#include "report/run_report.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -21,7 +22,7 @@ struct EnergyArgs {
 RegisterCommand reg(65, [](CLI::App& app) {
   auto a = std::make_shared<EnergyArgs>();
   CLI::App* c = app.add_subcommand("energy", "Re-apply an energy table to a run report's event counts");
-  c->add_option("--report", a->report, "report.json of spikechip run")->required();
+  c->add_option("--report", a->report, "report.json (or run directory) of spikechip run")->required();
   c->add_option("--table", a->table, "energy table: a name (45nm, 28nm, 22nm) or a JSON file (arch/energy/*.json)")
       ->required();
   add_chip_options(c, a->chip, a->sets, false);
@@ -35,10 +36,11 @@ RegisterCommand reg(65, [](CLI::App& app) {
     } else if (!a->sets.empty()) {
       throw UsageError("--set needs --chip (the chip whose keys it overrides)");
     }
-    const nlohmann::json rep = read_json_file(a->report, "run report");
+    std::string path = a->report;
+    const nlohmann::json rep = report::read_run_report(path);
     const auto table = arch::find_energy_table(a->table);
     const std::string text =
-        reading_json_of(a->report, "run report", [&] { return explore::reapply_energy(rep, a->report, table, chip); }).dump(2) +
+        reading_json_of(path, "run report", [&] { return explore::reapply_energy(rep, path, table, chip); }).dump(2) +
         "\n";
     if (a->out.empty()) std::cout << text;
     else report::write_file_atomic(a->out, text), std::cout << "wrote " << a->out << "\n";

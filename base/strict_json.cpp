@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -130,6 +131,9 @@ J parse_strict(std::string_view text, const std::string& origin, const std::stri
 }
 
 std::string read_text(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))  // an ifstream opens a directory and reads nothing
+    throw Error(excerpt(path, 240) + ": is a directory; give the " + what + " file");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error(excerpt(path, 240) + ": cannot open " + what + " file (" + std::strerror(errno) + "); check the path");

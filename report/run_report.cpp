@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "arch/energy.hpp"
+#include "base/error.hpp"
+#include "base/strict_json.hpp"
 #include "base/sha256.hpp"
 #include "report/critical_path_report.hpp"
 #include "report/dram_figures.hpp"
@@ -207,7 +209,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
                             {"start_cycles", last->phase_start_cycles[p]}, {"weights_loaded_cycles", last->phase_ready_cycles[p]},
                             {"dram_reload_bytes", p < m.phases.size() ? m.phases[p].reload_bytes : 0}});
   json report = {
-      {"schema", "spikechip.run-report/1"},
+      {"schema", kRunReportSchema},
       {"status", run.partial ? "partial" : "complete"},
       {"tool", {{"name", "spikechip"}, {"version", kVersion}, {"command", ctx.command}}},
       {"units", {{"_cycles", "clock cycles"}, {"_s", "seconds"}, {"_pJ", "picojoules"}, {"_hz", "hertz"}, {"_bytes", "bytes"}, {"_bits", "bits"}}},
@@ -247,6 +249,20 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   add_run_figures(report, chip, results);  // power, area, per-timestep statistics
   add_dram_figures(report, chip, results);  // time-multiplexed runs: DRAM bytes, bandwidth use, stalls
   return report;
+}
+
+nlohmann::json read_run_report(std::string& path) {
+  if (std::filesystem::is_directory(path)) path = (std::filesystem::path(path) / "report.json").string();
+  nlohmann::json j = read_json_file(path, "run report");
+  if (j.is_object() && j.contains("schema") && j["schema"].is_string() && j["schema"] != kRunReportSchema) {
+    const std::string s = j["schema"].get<std::string>();
+    const std::string hint = s.starts_with("spikechip.golden-report/") ? " (that is a report of 'spikechip infer')"
+                             : s.starts_with("spikechip.sweep/")         ? " (for a sweep page: 'spikechip report --sweep')"
+                                                                         : "";
+    throw Error(path + ": /schema: '" + excerpt(s, 80) + "' is not a run report (" + kRunReportSchema + ")" + hint +
+                "; give the report.json of 'spikechip run'");
+  }
+  return j;
 }
 
 }  // namespace spikechip::report

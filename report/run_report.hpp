@@ -14,6 +14,8 @@
 
 namespace spikechip::report {
 
+inline constexpr const char* kRunReportSchema = "spikechip.run-report/1";
+
 struct RunReportContext {
   std::string model_path, chip_path, command;  // as given by the user (shown in the report)
   std::vector<std::string> origins;            // per input
@@ -28,5 +30,11 @@ struct RunReportContext {
 // The run report of `run` (every figure of spikechip.run-report/1).
 nlohmann::json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const mapper::Mapping& m,
                                 const arch::ChipBatchRun& run, const RunReportContext& ctx);
+
+// A run report as the user names it to `report`, `compare` and `energy`: a run directory stands for
+// its report.json (`path` becomes the file read); a JSON whose "schema" names another kind of
+// report (golden, sweep, compare) is refused with what to give instead. A report without "schema"
+// (hand-made) is taken; its fields are checked where they are read.
+nlohmann::json read_run_report(std::string& path);
 
 }  // namespace spikechip::report

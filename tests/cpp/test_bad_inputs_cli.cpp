@@ -247,6 +247,25 @@ TEST(BadInputsCli, TimestepLimitAndServerTimes) {
   }
 }
 
+// Session 21: `report infer.json -o DIR` wrote a run report's HTML and CSVs from a golden report and
+// `compare` compared one, both exit 0; a directory given as a JSON file was "not valid JSON ...
+// unexpected end of input"; `energy --report` did not take a run directory as `compare` does.
+TEST(BadInputsCli, ReportsOfAnotherKindAndDirectories) {
+  const std::string d = fresh_dir("kinds");
+  ASSERT_EQ(testing::run_spikechip(run_args(kChip, d) + " -q").code, 0);
+  const std::string in = q(write_pgm(d)), golden = d + "/golden.json", table = q(kSrc + "/arch/energy/45nm.json");
+  ASSERT_EQ(testing::run_spikechip("infer --model " + q(kModel) + " --input " + in + " -o " + q(golden)).code, 0);
+  const std::string kind = golden + ": /schema: 'spikechip.golden-report/1' is not a run report (spikechip.run-report/1)";
+  expect_one_line_error("report " + q(golden) + " -o " + q(d + "/out"), {kind, "'spikechip infer'"});
+  EXPECT_FALSE(fs::exists(d + "/out"));
+  expect_one_line_error("compare " + q(d + "/report") + " " + q(golden), {kind});
+  expect_one_line_error("energy --report " + q(golden) + " --table " + table, {kind});
+  const CmdResult e = testing::run_spikechip("energy --report " + q(d + "/report") + " --table " + table);
+  EXPECT_EQ(e.code, 0) << e.err;
+  expect_one_line_error(run_args(kChip, d) + " --mapping " + q(d), {d + ": is a directory; give the mapping file"});
+  expect_one_line_error("config show --chip " + q(d), {d + ": is a directory; give the chip config file"});
+}
+
 // Output paths that cannot be written (session 21): `infer -o DIR` exited 0 having written nothing,
 // `map`/`noc -o DIR` said "cannot rename DIR.tmp", and all three left DIR.tmp behind; `run -o FILE`
 // failed only after the simulation. Now one error before any work, and nothing left behind.
