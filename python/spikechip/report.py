@@ -27,17 +27,11 @@ class Report:
 
     @classmethod
     def load(cls, path: PathLike) -> "Report":
-        """A report.json of ``spikechip run -o DIR`` (re-pricing works; spikes are not in it)."""
-        p = os.fspath(path)
-        try:
-            with open(p) as f:
-                return cls(json.load(f), origin=p)
-        except FileNotFoundError:
-            from .errors import Error
-            raise Error(f"{p}: report not found") from None
-        except json.JSONDecodeError as e:
-            from .errors import Error
-            raise Error(f"{p}: not valid JSON ({e})") from None
+        """A report.json of ``spikechip run -o DIR``, or that directory (re-pricing works; spikes are
+        not in it). Read as ``spikechip report`` reads it: spikechip.Error with the CLI's message
+        for a missing file, invalid JSON or another kind of report (e.g. one of ``infer``)."""
+        text, p = _spikechip.read_run_report(os.fspath(path))
+        return cls(json.loads(text), origin=p)
 
     # ------------------------------------------------------------------ parts
     @property

@@ -19,6 +19,7 @@
 #include "arch/batch_run.hpp"
 #include "pipeline/run_pipeline.hpp"
 #include "report/golden_report.hpp"
+#include "report/run_report.hpp"
 
 namespace spikechip::python {
 namespace {
@@ -222,6 +223,14 @@ void bind_runs(py::module_& m) {
   m.def("run", &run, py::arg("model"), py::arg("chip"), py::arg("inputs"), py::arg("labels"), py::arg("mapping"),
         py::arg("T"), py::arg("verify"), py::arg("spikes"), py::arg("progress"), py::arg("time_multiplex"),
         py::arg("chips"), py::arg("threads"), py::arg("time_limit"));
+
+  m.def(
+      "read_run_report",  // Report.load: the CLI's reader (run directory, other report kinds refused)
+      [](std::string path) {
+        const json j = guarded(Kind::Error, [&] { return report::read_run_report(path); });
+        return py::make_tuple(j.dump(), path);
+      },
+      py::arg("path"));
 
   m.def(
       "write_run_outputs",

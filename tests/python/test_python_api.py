@@ -306,7 +306,7 @@ def test_report_tables_and_spikes(model, py_report):
     assert list(df["name"]) == list(L["name"]) and df["energy_pJ"].sum() == pytest.approx(r.summary["energy_pJ"])
 
 
-def test_reprice_equals_spikechip_energy(py_report, cli_report, tmp_path):
+def test_reprice_equals_spikechip_energy(model, py_report, cli_report, tmp_path):
     _, path = cli_report
     same = py_report.reprice(py_report.data["chip"]["energy_table"])
     for k in ("energy_pJ", "paper_energy_pJ", "energy_per_sop_pJ"):
@@ -324,6 +324,13 @@ def test_reprice_equals_spikechip_energy(py_report, cli_report, tmp_path):
     raises(spikechip.ChipConfigError, lambda: py_report.reprice("no/table.json"))
     out = py_report.write(tmp_path / "out")
     assert json.load(open(out)) == py_report.data and os.path.exists(tmp_path / "out" / "report.html")
+    # Report.load reads as `spikechip report` does (session 21): a run directory stands for its
+    # report.json; a golden report of `infer` is refused (it loaded as a Report before).
+    assert spikechip.Report.load(tmp_path / "out").data == py_report.data
+    golden = tmp_path / "golden.json"
+    json.dump(spikechip.infer(model, SAMPLE)["report"], open(golden, "w"))
+    assert "is not a run report" in raises(spikechip.Error, lambda: spikechip.Report.load(golden))
+    assert "report.json: cannot open run report file" in raises(spikechip.Error, lambda: spikechip.Report.load(tmp_path))
 
 
 def test_time_limit_gives_a_partial_report(model, chip):
