@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -149,6 +150,11 @@ int main(int argc, char** argv) {
     // A path given by the user that the OS refuses (too long, not writable, ...): the user's to fix.
     std::cerr << "spikechip: error: " << excerpt(e.path1().string(), 240) << ": " << e.code().message()
               << "; check the path\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Not a defect of ours but a job larger than this machine: say so, and what to change.
+    std::cerr << "spikechip: error: out of memory: this job needs more memory than the process can get; use a smaller "
+                 "model, input, batch or chip, or a machine with more memory\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "spikechip: internal error: " << e.what() << "\n";

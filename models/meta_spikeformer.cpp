@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "models/executor.hpp"
 #include "base/error.hpp"
 #include "spikechip/version.hpp"
@@ -214,6 +216,29 @@ Graph build_meta_spikeformer_structure(const MetaSpikeFormerSpec& s, uint64_t se
       s.T < 1)
     throw UsageError("invalid Meta-SpikeFormer spec: dims must be positive with dims[0] even and dims[2], dims[3] "
                      "divisible by heads; input at least 8x8; classes, T >= 1");
+  // Bounds that keep a valid-looking spec from exhausting memory (it was std::bad_alloc, or the
+  // OOM killer): each figure one order or more above the largest official model (123.7M
+  // parameters, 4 x 96 x 112 x 112 values in its largest feature map at 224 x 224).
+  constexpr int64_t kMaxParams = 2'000'000'000, kMaxFeatureMap = int64_t(1) << 28;
+  if (s.height > 8192 || s.width > 8192 || s.in_channels > 4096 || s.num_classes > 1'000'001 || s.blocks3 > 256 ||
+      s.blocks4 > 256 || s.heads > 4096 || s.mlp_ratio > 64 || *std::max_element(e.begin(), e.end()) > 65536)
+    throw UsageError("Meta-SpikeFormer spec out of bounds: input sides <= 8192, channels <= 4096, classes <= 1000001, "
+                     "blocks <= 256 per stage, heads <= 4096, mlp ratio <= 64, dims <= 65536");
+  const int64_t params = float_param_count(s);
+  if (params > kMaxParams)
+    throw UsageError(fmt::format("Meta-SpikeFormer spec with {} parameters (limit {}; the largest official model has "
+                                 "123.7M): use smaller --dims or --blocks", params, kMaxParams));
+  // The widest feature map: the input, the ConvBlocks' hidden 4C at 1/2, 1/4 and 1/8 of the input
+  // side, the MLPs' hidden (mlp ratio x C) at 1/16.
+  auto side = [](int n, int f) { return int64_t((n + f - 1) / f); };
+  const int64_t widest = std::max({int64_t(s.in_channels) * s.height * s.width,
+                                   int64_t(4) * (e[0] / 2) * side(s.height, 2) * side(s.width, 2),
+                                   int64_t(4) * e[0] * side(s.height, 4) * side(s.width, 4),
+                                   int64_t(4) * e[1] * side(s.height, 8) * side(s.width, 8),
+                                   int64_t(s.mlp_ratio) * std::max(e[2], e[3]) * side(s.height, 16) * side(s.width, 16)});
+  if (widest > kMaxFeatureMap)
+    throw UsageError(fmt::format("Meta-SpikeFormer spec whose widest feature map holds {} values (limit {}): use a "
+                                 "smaller --input or --dims", widest, kMaxFeatureMap));
   Graph g;
   g.name = "meta-spikeformer-" + s.variant;
   g.timesteps = s.T;

@@ -266,6 +266,34 @@ TEST(BadInputsCli, ReportsOfAnotherKindAndDirectories) {
   expect_one_line_error("config show --chip " + q(d), {d + ": is a directory; give the chip config file"});
 }
 
+// Session 21: `model build` with huge dims, input or blocks ran into std::bad_alloc ("internal
+// error") or the OOM killer. Specs beyond generous bounds are usage errors before any allocation;
+// a job that still does not fit is "out of memory", exit 1, not an internal error.
+TEST(BadInputsCli, ModelBuildBoundsAndOutOfMemory) {
+  const std::string d = fresh_dir("bounds");
+  const std::string build = "model build -o " + q(d + "/m") + " ";
+  for (const auto& [args, msg] : std::vector<std::pair<std::string, std::string>>{
+           {"--dims 4096,4096,4096,4096", "parameters (limit 2000000000"},
+           {"--dims 64,128,256,512 --input 8192", "widest feature map holds 2147483648 values (limit 268435456)"},
+           {"--dims 8,16,32,64 --input 8192 --channels 4096", "widest feature map holds 274877906944 values"},
+           {"--dims 8,16,32,64 --input 100000", "input sides <= 8192"},
+           {"--dims 8,16,32,64 --blocks 100000,1", "blocks <= 256 per stage"}}) {
+    const CmdResult r = testing::run_spikechip(build + args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(msg), std::string::npos) << args << ": " << r.err;
+  }
+  // Within the bounds but beyond this process's address space (1.5 GB): ~2 s.
+  const std::string out = d + "/oom.err";
+  const int st = std::system(("ulimit -v 1500000; '" + testing::spikechip_binary() + "' " + build +
+                              "--dims 8,16,32,64 --input 8192 --channels 4 >/dev/null 2>'" + out + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 1);
+  const std::string err = slurp(out);
+  EXPECT_EQ(err.rfind("spikechip: error: out of memory:", 0), 0u) << err;
+  EXPECT_EQ(err.find("internal error"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(d + "/m"));
+}
+
 // Output paths that cannot be written (session 21): `infer -o DIR` exited 0 having written nothing,
 // `map`/`noc -o DIR` said "cannot rename DIR.tmp", and all three left DIR.tmp behind; `run -o FILE`
 // failed only after the simulation. Now one error before any work, and nothing left behind.
