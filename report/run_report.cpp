@@ -252,7 +252,8 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
 }
 
 nlohmann::json read_run_report(std::string& path) {
-  if (std::filesystem::is_directory(path)) path = (std::filesystem::path(path) / "report.json").string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) path = (std::filesystem::path(path) / "report.json").string();
   nlohmann::json j = read_json_file(path, "run report");
   if (j.is_object() && j.contains("schema") && j["schema"].is_string() && j["schema"] != kRunReportSchema) {
     const std::string s = j["schema"].get<std::string>();
