@@ -253,7 +253,7 @@ Graph build_meta_spikeformer_structure(const MetaSpikeFormerSpec& s, uint64_t se
                   {"seed", seed},
                   {"input_size", {s.height, s.width}},
                   {"T", s.T},
-                  {"float_params", float_param_count(s)},
+                  {"float_params", params},
                   {"created_by", std::string("spikechip ") + kVersion}};
   Builder b(g, seed);
   int x = b.input({s.in_channels, s.height, s.width});
