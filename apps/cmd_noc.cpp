@@ -155,7 +155,7 @@ RegisterCommand reg(60, [](CLI::App& app) {
   c->add_option("--warmup", o->warmup, "Warm-up cycles (not measured)");
   c->add_option("--measure", o->measure, "Measurement window, cycles")->check(CLI::Range(1, 1000000000));
   c->add_option("--routing", o->routing, fmt::format("{}", fmt::join(arch::noc::routing_names(), "|")));
-  c->add_option("--router-model", o->model, "separable (BookSim2's iq router) | speculative")
+  c->add_option("--router-model", o->model, "separable (BookSim2's iq router) | speculative | packet (packet-level, fast, docs/architecture.md)")
       ->check(CLI::IsMember(arch::noc::router_model_names()));
   c->add_option("--vcs", o->vcs, "Virtual channels per input port");
   c->add_option("--buffer-depth", o->buffer_depth, "Flits per VC buffer");

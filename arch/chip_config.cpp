@@ -99,7 +99,7 @@ const std::vector<Row>& rows() {
       {KEY(router, multicast), .meaning = "fork packets at routers (false: one unicast per destination)"},
       {KEY(router, arbitration), .choices = {"round_robin", "fixed_priority"}, .meaning = "output-port arbitration"},
       {KEY(router, model), .choices = router_model_choices(),
-       .meaning = "router stages and allocators (docs/architecture.md, Router stages): BookSim2's input-queued router with iSLIP, or the speculative single-cycle allocator"},
+       .meaning = "router stages and allocators (docs/architecture.md, Router stages): BookSim2's input-queued router with iSLIP, the speculative single-cycle allocator, or `packet`: a packet-level model (links reserved per packet, no buffers or VCs) for fast sweeps, opt-in"},
       {KEY(core, adder_lanes), .unit = "adds/cycle", .lo = 1, .hi = 4096, .meaning = "synaptic additions per cycle (P)"},
       {KEY(core, membrane_sram_bytes), .unit = "bytes", .lo = 1024, .hi = kMaxSram,
        .meaning = "membrane SRAM per core; divisible by membrane_banks"},

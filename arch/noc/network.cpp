@@ -3,8 +3,10 @@
 // network_impl.hpp; the router visits in router_speculative.cpp and router_separable.cpp. Structure
 // follows BookSim2's IQRouter (input VCs, route computation, VC allocation, switch allocation,
 // switch traversal, credits) but is evaluated only for routers that hold work, with link and
-// credit traversals kept in a calendar ring.
+// credit traversals kept in a calendar ring. Under router.model = "packet" the API forwards to
+// the packet-level model instead (packet_network.hpp); packet validation and ids stay here.
 #include "arch/noc/network_impl.hpp"
+#include "arch/noc/packet_network.hpp"
 
 #include <algorithm>
 
@@ -22,7 +24,7 @@ const char* packet_kind_name(PacketKind k) {
 }
 
 const std::vector<std::string>& router_model_names() {
-  static const std::vector<std::string> names = {"separable", "speculative"};
+  static const std::vector<std::string> names = {"separable", "speculative", "packet"};
   return names;
 }
 const char* router_model_name(RouterModel m) { return router_model_names()[size_t(m)].c_str(); }
@@ -30,7 +32,9 @@ RouterModel router_model(const std::string& name) {
   const auto& n = router_model_names();
   for (size_t i = 0; i < n.size(); ++i)
     if (n[i] == name) return RouterModel(i);
-  throw Error("router.model: unknown '" + name + "' (use separable or speculative)");
+  std::string use;
+  for (size_t i = 0; i < n.size(); ++i) use += (i == 0 ? "" : i + 1 == n.size() ? " or " : ", ") + n[i];
+  throw Error("router.model: unknown '" + name + "' (use " + use + ")");
 }
 
 NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
@@ -332,20 +336,30 @@ std::string Network::Impl::describe() const {
 
 Network::Network(const NetworkParams& p) : p_(p) {
   p_.validate();
-  impl_ = new Impl(*this, p_);
+  if (p_.model == RouterModel::Packet) pn_ = new PacketNet(*this, p_);
+  else impl_ = new Impl(*this, p_);
 }
 
-Network::~Network() { delete impl_; }
+Network::~Network() {
+  delete impl_;
+  delete pn_;
+}
 
 void Network::set_sink(int core, PacketSink* sink) {
   if (core < 0 || core >= num_nodes()) throw Error("network: set_sink: core " + std::to_string(core) + " out of range");
-  impl_->sinks[core] = sink;
+  (pn_ ? pn_->sinks : impl_->sinks)[size_t(core)] = sink;
 }
-void Network::set_default_sink(PacketSink* sink) { impl_->default_sink = sink; }
-void Network::set_reverse_same_cycle(bool on) { impl_->reverse_same_cycle = on; }
+void Network::set_default_sink(PacketSink* sink) { (pn_ ? pn_->default_sink : impl_->default_sink) = sink; }
+void Network::set_reverse_same_cycle(bool on) {
+  if (pn_) {
+    if (!pn_->idle()) throw Error("internal: set_reverse_same_cycle with packets in flight");
+    pn_->reverse_same_cycle = on;
+  } else {
+    impl_->reverse_same_cycle = on;
+  }
+}
 
 uint64_t Network::inject(Packet pk, uint64_t cycle) {
-  auto& I = *impl_;
   const int N = num_nodes();
   if (cycle < now_)
     throw Error("network: inject at cycle " + std::to_string(cycle) + " is in the past (now " + std::to_string(now_) + ")");
@@ -363,8 +377,14 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
                 " flits needs router.buffer_depth >= packet size (forks are virtual cut-through); "
                 "raise buffer_depth or set router.multicast=false");
   pk.created_cycle = cycle;
-  const uint64_t id = I.next_id++;
+  const uint64_t id = next_id_++;
+  pk.id = id;
   auto add = [&](Packet&& q) {
+    if (pn_) {
+      pn_->inject(std::move(q), cycle);
+      return;
+    }
+    auto& I = *impl_;
     uint32_t rec;
     if (!I.free_packets.empty()) {
       rec = I.free_packets.back();
@@ -378,7 +398,6 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
     I.pending.push(cycle, rec);
     ++I.tot.packets_injected;
   };
-  pk.id = id;
   if (pk.dests.size() > 1 && !p_.multicast) {
     for (int d : pk.dests) {
       Packet q = pk;
@@ -392,10 +411,12 @@ uint64_t Network::inject(Packet pk, uint64_t cycle) {
 }
 
 bool Network::idle() const {
+  if (pn_) return pn_->idle();
   return impl_->active.empty() && impl_->events_pending == 0 && impl_->asleep_count == 0;
 }
 
 uint64_t Network::next_event_cycle() const {
+  if (pn_) return pn_->next_event_cycle();
   // Asleep routers wait for events or injections only, so they need no cycle of their own.
   if (!impl_->active.empty() || impl_->events_pending != 0) return now_;
   uint64_t next = kNever;
@@ -406,6 +427,7 @@ uint64_t Network::next_event_cycle() const {
 }
 
 void Network::advance_to(uint64_t cycle) {
+  if (pn_) return pn_->advance_to(cycle);
   auto& I = *impl_;
   while (now_ < cycle) {
     if (I.active.empty() && I.events_pending == 0) {
@@ -428,6 +450,7 @@ void Network::drain() {
 }
 
 RouterStats Network::router_stats(int node) const {
+  if (pn_) return pn_->router_stats(node);
   // A sleeping router's stalls of the cycles it slept so far are added when it wakes; include them.
   const auto& r = impl_->routers.at(node);
   RouterStats s = r.st;
@@ -444,10 +467,18 @@ RouterStats Network::router_stats(int node) const {
   }
   return s;
 }
-const LinkStats& Network::link_stats(int node, int port) const { return impl_->routers.at(node).ls[port & 3]; }
-bool Network::is_chip_link(int node, int port) const { return impl_->routers.at(node).chip[port & 3]; }
-bool Network::link_exists(int node, int port) const { return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0; }
+const LinkStats& Network::link_stats(int node, int port) const {
+  return pn_ ? pn_->link_stats(node, port) : impl_->routers.at(node).ls[port & 3];
+}
+bool Network::is_chip_link(int node, int port) const {
+  return pn_ ? pn_->is_chip_link(node, port) : impl_->routers.at(node).chip[port & 3];
+}
+bool Network::link_exists(int node, int port) const {
+  if (pn_) return pn_->link_exists(node, port);
+  return port >= 0 && port < 4 && impl_->routers.at(node).nbr[port] >= 0;
+}
 NetworkTotals Network::totals() const {
+  if (pn_) return pn_->totals();
   // Traversal and link counts are kept per router/link only (fewer counters per flit) and summed here.
   NetworkTotals t = impl_->tot;
   for (const auto& r : impl_->routers) {
@@ -461,9 +492,10 @@ NetworkTotals Network::totals() const {
   t.on_chip_link_bits = t.link_flits * uint64_t(p_.flit_bits);
   return t;
 }
-std::string Network::describe_buffers() const { return impl_->describe(); }
+std::string Network::describe_buffers() const { return pn_ ? pn_->describe() : impl_->describe(); }
 
 void Network::check_invariants() const {
+  if (pn_) return;  // (no buffers or credits: nothing to check)
   const auto& I = *impl_;
   const int V = p_.vcs, D = p_.buffer_depth;
   // credits in flight back to (node, port, vc) and flits in flight towards (node, in port, vc)

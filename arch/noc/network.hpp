@@ -1,6 +1,7 @@
 #pragma once
 // Cycle-accurate spike network of the chip: a 2-D mesh of 5-port input-buffered routers with
-// virtual channels, credit-based flow control, wormhole packets and tree multicast. Plain C++:
+// virtual channels, credit-based flow control, wormhole packets and tree multicast (or, opt-in,
+// the packet-level model of packet_network.hpp behind the same API, RouterModel). Plain C++:
 // the SystemC wrapper (sim/noc_module.hpp) only decides *when* to call advance_to().
 //
 // Timing contract (docs/architecture.md, "Network"): a packet created at cycle c has its head in
@@ -31,6 +32,8 @@ const char* packet_kind_name(PacketKind k);
 
 // What a core hands to the network. dests has one entry (unicast) or several (multicast set);
 // entries are global core ids (y * global_width + x), sorted and unique after inject().
+struct PacketNet;
+
 struct Packet {
   PacketKind kind = PacketKind::Spike;
   int src = 0;
@@ -67,7 +70,11 @@ class PacketSink {
 //   allocator with maximal (greedy, wavefront-like) matching (Peh & Dally's speculative router):
 //   a head may allocate its VC and the switch in the same cycle, the next head in the VC follows
 //   without a bubble, every flit takes pipeline_stages, credits are usable on arrival.
-enum class RouterModel : uint8_t { Separable, Speculative };
+// - Packet: not a router at flit level but the packet-level model of arch/noc/packet_network.hpp
+//   (one event per packet per router, links reserved first come first served, no buffers or VCs):
+//   the separable model's latencies at zero load, congestion only as link queueing; for fast
+//   sweeps, opt-in.
+enum class RouterModel : uint8_t { Separable, Speculative, Packet };
 const char* router_model_name(RouterModel m);
 const std::vector<std::string>& router_model_names();  // in enum order
 RouterModel router_model(const std::string& name);     // throws spikechip::Error naming the choices
@@ -173,12 +180,15 @@ class Network {
  private:
   struct Impl;
   NetworkParams p_;
+  PacketNet* pn_ = nullptr;  // the packet-level model (RouterModel::Packet), else null
   uint64_t now_ = 0;
   uint64_t flits_in_network_ = 0;
-  Impl* impl_;
+  Impl* impl_ = nullptr;    // the flit-level models' state, else null
+  uint64_t next_id_ = 0;    // the next packet id (inject())
   std::function<void(int, const Packet&, uint64_t)> on_deliver_;
   std::function<void(int, int, uint64_t, uint64_t)> on_link_;
   friend struct Impl;
+  friend struct PacketNet;
 };
 
 }  // namespace spikechip::arch::noc

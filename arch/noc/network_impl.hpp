@@ -92,7 +92,6 @@ struct Network::Impl {
   std::deque<PacketRec> packets;
   std::vector<uint32_t> free_packets;
   PendingQueue pending;  // packets not yet released to their source router
-  uint64_t next_id = 0;
   uint64_t last_progress = 0;
   uint64_t asleep_count = 0;
   using Wake = std::pair<uint64_t, int>;  // (cycle, router): a refusing sink may accept again

@@ -2,6 +2,8 @@
 // golden executor and cycle-accurate chip on the same input in the same process; prints the wall
 // ratio, simulated cycles and SOPs per wall second, whole-chip energy per SOP and peak RSS, with
 // the load average at the start and the end (figures taken on a busy machine are not comparable).
+// Usage: bench_run [PRESET [CHIP [T [SIZE [KEY=VALUE...]]]]], defaults 15M meta15m 1 224; the
+// KEY=VALUE arguments override chip-config keys (e.g. router.model=packet).
 #include <sys/resource.h>
 #include <time.h>
 
@@ -46,7 +48,11 @@ int main(int argc, char** argv) {
   model::Graph g = model::build_meta_spikeformer(s, 1, 0.2);
   g.timesteps = T;
   std::printf("build %s: %.1f s\n", preset.c_str(), since(t0));
-  arch::ChipConfig chip = arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + chipf + ".json");
+  // Arguments past the size are chip-config overrides, KEY=VALUE as `spikechip run --set`
+  // (e.g. router.model=packet).
+  std::vector<std::string> sets;
+  for (int i = 5; i < argc; ++i) sets.emplace_back(argv[i]);
+  arch::ChipConfig chip = arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + chipf + ".json", sets);
   mapper::MapOptions mo;
   mo.chips = -1;
   mapper::Mapping m = mapper::map_model(g, chip, mo);
