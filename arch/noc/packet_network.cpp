@@ -46,6 +46,14 @@ PacketNet::PacketNet(Network& net, const NetworkParams& p)
   nodes_.resize(size_t(N));
   sinks.assign(size_t(N), nullptr);
   ring_.resize(kRing);
+  {
+    // The ports of a fork's parts from the multicast sign table (routing.hpp offset_index), whose
+    // trees are XY (the flit-level network checks that when it is built).
+    const int* mc = multicast_routing().sign_table;
+    if (!mc) throw Error("internal: the multicast routing has no sign table (arch/noc/routing.cpp)");
+    const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
+    for (int j = 0; j < 5; ++j) mc_port_[j] = mc[idx[j]];
+  }
   ring_bits_.assign(kRing / 64, 0);
   const int cw = p.chip_width > 0 ? p.chip_width : p.width;
   const int ch = p.chip_height > 0 ? p.chip_height : p.height;
@@ -64,10 +72,16 @@ PacketNet::PacketNet(Network& net, const NetworkParams& p)
   }
 }
 
-void PacketNet::schedule(Kind k, uint64_t cycle, int node, int port, uint64_t id, uint32_t copy, uint32_t size,
-                         uint32_t tail, int32_t dest) {
+void PacketNet::schedule(Ev e, Kind k, uint64_t cycle, int node, int port) {
   const uint64_t key = reverse_same_cycle ? kNodeKeyMax - uint64_t(node) : uint64_t(node);
-  push(Ev{cycle, uint64_t(k) << 40 | key << 8 | uint64_t(port), id, copy, size, tail, dest});
+  e.cycle = cycle;
+  e.order = uint64_t(k) << 40 | key << 8 | uint64_t(port);
+  push(e);
+}
+
+void PacketNet::schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node) {
+  e.tail = uint32_t(tail_ready > at ? tail_ready - at : 0);
+  schedule(e, kEject, at, node, kLocal);
 }
 
 void PacketNet::push(const Ev& e) {
@@ -98,24 +112,16 @@ uint64_t PacketNet::first_cycle() const {
   return far_.top().cycle;
 }
 
-uint32_t PacketNet::new_copy(uint32_t pkt, int32_t dest) {
-  uint32_t c;
+uint32_t PacketNet::new_copy() {
   if (!free_copies_.empty()) {
-    c = free_copies_.back();
+    const uint32_t c = free_copies_.back();
     free_copies_.pop_back();
-  } else {
-    c = uint32_t(copies_.size());
-    copies_.emplace_back();
+    copies_[c].clear();
+    return c;
   }
-  Copy& cp = copies_[c];
-  cp.pkt = pkt;
-  cp.dest = dest;
-  cp.next = kNone;
-  cp.dests.clear();
-  return c;
+  copies_.emplace_back();
+  return uint32_t(copies_.size() - 1);
 }
-
-void PacketNet::release_copy(uint32_t c) { free_copies_.push_back(c); }
 
 void PacketNet::inject(Packet pk, uint64_t cycle) {
   uint32_t rec;
@@ -126,21 +132,25 @@ void PacketNet::inject(Packet pk, uint64_t cycle) {
     rec = uint32_t(packets_.size());
     packets_.emplace_back();
   }
-  const uint64_t id = pk.id;
   const int src = pk.src, size = pk.size_flits;
+  Ev e{};
+  e.id = pk.id, e.pkt = rec, e.copy = kNone, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
+  e.dest = pk.dests.size() == 1 ? pk.dests[0] : -1;
   packets_[rec].remaining = uint32_t(pk.dests.size());
   packets_[rec].p = std::move(pk);
-  const std::vector<int>& ds = packets_[rec].p.dests;
-  const int32_t dest = ds.size() == 1 ? ds[0] : -1;
-  const uint32_t c = new_copy(rec, dest);
-  if (dest < 0) copies_[c].dests = ds;
+  if (e.dest < 0) {
+    e.copy = new_copy();
+    std::vector<uint32_t>& ks = copies_[e.copy];
+    for (const int d : packets_[rec].p.dests) ks.push_back(key_of(d));
+    std::sort(ks.begin(), ks.end());
+  }
   Node& r = nodes_[size_t(src)];
   const uint64_t s = std::max(cycle, r.inject_free);
   r.inject_free = s + uint64_t(size);
   ++tot_.packets_injected;
   tot_.flits_injected += uint64_t(size);
   net_.flits_in_network_ += uint64_t(size);
-  schedule(kArrive, s + kInjectLatency, src, kLocal, id, c, uint32_t(size), uint32_t(size - 1), dest);
+  schedule(e, kArrive, s + kInjectLatency, src, kLocal);
 }
 
 int PacketNet::unicast_port(int node, int dest) const {
@@ -160,38 +170,43 @@ int PacketNet::unicast_port(int node, int dest) const {
 void PacketNet::arrive(const Ev& e, int node) {
   Node& r = nodes_[size_t(node)];
   last_progress_ = e.cycle;
-  const uint32_t c = e.copy;
   const uint64_t size = e.size;
   const uint64_t ready = e.cycle + uint64_t(p_.pipeline_stages);
   const uint64_t tail_ready = e.cycle + e.tail + uint64_t(pbody_);
   // Branches: one destination follows the routing function, several the XY tree.
-  unsigned mask;
-  uint32_t pkt = 0;
+  unsigned mask = 0;
+  int from[kNumPorts], to[kNumPorts];  // a multicast branch's keys: copies_[e.copy][from, to)
   if (e.dest >= 0) {
     mask = 1u << unicast_port(node, e.dest);
   } else {
-    mask = 0;
-    for (int k = 0; k < kNumPorts; ++k) branch_[k].clear();
-    const Copy& cp = copies_[c];
-    pkt = cp.pkt;
-    const RoutingFunction& mc = multicast_routing();
-    const int w = p_.width, x = node % w, y = node / w;
-    for (const int d : cp.dests) {
-      const int port = mc.first_port(x, y, d % w, d / w);
-      branch_[port].push_back(d);
-      mask |= 1u << port;
-    }
+    const std::vector<uint32_t>& ks = copies_[e.copy];
+    const uint32_t k0 = key_of(node), col0 = k0 - uint32_t(node / p_.width), col1 = col0 + uint32_t(p_.height);
+    const auto at = [&](uint32_t k) { return int(std::lower_bound(ks.begin(), ks.end(), k) - ks.begin()); };
+    const int a = at(col0), b = at(k0), b1 = b + int(b < int(ks.size()) && ks[size_t(b)] == k0), c = at(col1);
+    const int cut[6] = {0, a, b, b1, c, int(ks.size())};
+    for (int j = 0; j < 5; ++j)
+      if (cut[j] < cut[j + 1]) {
+        const int port = mc_port_[j];
+        mask |= 1u << port;
+        from[port] = cut[j], to[port] = cut[j + 1];
+      }
   }
   const unsigned links = mask & ~(1u << kLocal);
   const bool forked = __builtin_popcount(mask) > 1;
-  // A branch of a fork: a new copy to its destinations (the arriving one is released below).
-  auto branch = [&](int port) -> std::pair<uint32_t, int32_t> {
-    if (!forked) return {c, e.dest};
-    const int32_t only = branch_[port].size() == 1 ? branch_[port][0] : -1;
-    const uint32_t b = new_copy(pkt, only);
-    if (only < 0) copies_[b].dests.swap(branch_[port]);
+  // The event of the branch through `port`: the arriving copy's, or for a fork a new copy (a
+  // set) or none (one destination); the arriving copy is released below.
+  auto branch = [&](int port) {
+    Ev b = e;
+    if (!forked) return b;
     net_.flits_in_network_ += size;
-    return {b, only};
+    if (to[port] - from[port] == 1) {
+      b.dest = node_of(copies_[e.copy][size_t(from[port])]), b.copy = kNone;
+    } else {
+      b.dest = -1, b.copy = new_copy();
+      const uint32_t* ks = copies_[e.copy].data();  // (a deque: stays put as copies are added)
+      copies_[b.copy].assign(ks + from[port], ks + to[port]);
+    }
+    return b;
   };
   if (links) {
     uint64_t d = ready;
@@ -207,76 +222,84 @@ void PacketNet::arrive(const Ev& e, int node) {
       r.ls[op].busy_cycles += size * ser;
       if (net_.on_link_)
         for (uint64_t k = 0; k < size; ++k) net_.on_link_(node, op, d + (size > 1 ? k * tail / (size - 1) : 0), ser);
-      const auto [b, only] = branch(op);
-      schedule(kArrive, d + uint64_t(r.lat[op]), r.nbr[op], opposite(op), e.id, b, e.size, uint32_t(tail), only);
+      Ev b = branch(op);
+      b.tail = uint32_t(tail);
+      schedule(b, kArrive, d + uint64_t(r.lat[op]), r.nbr[op], opposite(op));
     }
   }
   if (mask & (1u << kLocal)) {
-    // Into the ejection queue; the front one alone tries the port (and the core's sink).
-    const uint32_t b = branch(kLocal).first;
-    Copy& q = copies_[b];
-    q.ready = ready, q.tail_ready = tail_ready, q.size = e.size, q.next = kNone;
-    if (r.ej_head == kNone) {
-      r.ej_head = r.ej_tail = b;
-      schedule(kEject, std::max(ready, r.eject_free), node, kLocal, e.id, b, e.size, 0, q.dest);
+    // The ejection port: the front packet alone tries it (and the core's sink); others wait.
+    const Ev b = branch(kLocal);
+    if (!r.ejecting) {
+      r.ejecting = true;
+      schedule_eject(b, std::max(ready, r.eject_free), tail_ready, node);
     } else {
-      copies_[r.ej_tail].next = b;
-      r.ej_tail = b;
+      uint32_t w;
+      if (!free_waiting_.empty()) {
+        w = free_waiting_.back();
+        free_waiting_.pop_back();
+      } else {
+        w = uint32_t(waiting_.size());
+        waiting_.emplace_back();
+      }
+      waiting_[w] = Waiting{b, ready, tail_ready, kNone};
+      if (r.wait_head == kNone) r.wait_head = w;
+      else waiting_[r.wait_tail].next = w;
+      r.wait_tail = w;
     }
   }
   if (forked) {  // the arriving copy was split into its branches
     net_.flits_in_network_ -= size;
-    release_copy(c);
+    if (e.copy != kNone) free_copies_.push_back(e.copy);
   }
 }
 
-// The front copy of the router's ejection queue tries the port: it enters if the core's sink is
+// The front packet of the router's ejection queue tries the port: it enters if the core's sink is
 // ready (the flit models ask before every flit; here before the head, the packet then streams),
-// else it retries when the sink says it may be ready again. Either way the queue behind it waits.
+// else it retries when the sink says it may be ready again. Either way those behind it wait.
 void PacketNet::eject(const Ev& e, int node) {
   Node& r = nodes_[size_t(node)];
   const uint64_t t = e.cycle;
-  const uint64_t size = e.size;
   PacketSink* sink = sink_of(node);
   if (sink && !sink->ready(node, t)) {
     const uint64_t again = std::max(t + 1, sink->ready_again(node, t));
+    r.st.stall_sink += again - t;
+    schedule_eject(e, again, t + e.tail, node);
     if (again - last_progress_ > uint64_t(p_.watchdog_cycles))
       throw Error("network watchdog: no packet moved for " + std::to_string(p_.watchdog_cycles) + " cycles (cycle " +
                   std::to_string(t) + ", " + std::to_string(net_.flits_in_network_) + " flits in flight; core " +
-                  std::to_string(node) + " refuses packet #" + std::to_string(e.id) +
-                  "); in flight:\n" + describe() +
+                  std::to_string(node) + " refuses packet #" + std::to_string(e.id) + "); in flight:\n" + describe() +
                   "Check that every destination core consumes its packets, or raise watchdog_cycles.");
-    r.st.stall_sink += again - t;
-    push(Ev{again, e.order, e.id, e.copy, e.size, 0, e.dest});
     return;
   }
   last_progress_ = t;
-  r.st.traversals += size;
-  const Copy& cp = copies_[e.copy];
-  const uint64_t done = std::max(cp.tail_ready, t + size - 1) + 1;  // the tail's ejection, when the port frees
+  r.st.traversals += e.size;
+  const uint64_t done = std::max(t + e.tail, t + e.size - 1) + 1;  // the tail's ejection, when the port frees
   r.eject_free = done;
-  schedule(kDeliver, done, node, kLocal, e.id, e.copy, e.size, 0, e.dest);
-  r.ej_head = cp.next;
-  if (r.ej_head == kNone) {
-    r.ej_tail = kNone;
-  } else {
-    const Copy& n = copies_[r.ej_head];
-    schedule(kEject, std::max(n.ready, done), node, kLocal, packets_[n.pkt].p.id, r.ej_head, n.size, 0, n.dest);
+  schedule(e, kDeliver, done, node, kLocal);
+  if (r.wait_head == kNone) {
+    r.ejecting = false;
+    return;
   }
+  const uint32_t w = r.wait_head;
+  const Waiting& n = waiting_[w];
+  schedule_eject(n.ev, std::max(n.ready, done), n.tail_ready, node);
+  r.wait_head = n.next;
+  if (r.wait_head == kNone) r.wait_tail = kNone;
+  free_waiting_.push_back(w);
 }
 
 void PacketNet::deliver(const Ev& e, int node) {
-  const uint32_t pkt = copies_[e.copy].pkt;
   const uint64_t size = e.size;
   last_progress_ = e.cycle;
   net_.flits_in_network_ -= size;
   tot_.flits_ejected += size;
   ++tot_.packets_delivered;
-  release_copy(e.copy);
-  const Packet& p = packets_[pkt].p;  // (packets_ is a deque: stays put if deliver() injects)
+  if (e.copy != kNone) free_copies_.push_back(e.copy);
+  const Packet& p = packets_[e.pkt].p;  // (packets_ is a deque: stays put if deliver() injects)
   if (PacketSink* s = sink_of(node)) s->deliver(node, p, e.cycle);
   if (net_.on_deliver_) net_.on_deliver_(node, p, e.cycle);
-  if (--packets_[pkt].remaining == 0) free_packets_.push_back(pkt);
+  if (--packets_[e.pkt].remaining == 0) free_packets_.push_back(e.pkt);
 }
 
 void PacketNet::advance_to(uint64_t cycle) {
@@ -326,36 +349,35 @@ NetworkTotals PacketNet::totals() const {
 }
 
 std::string PacketNet::describe() const {
-  // Heads on their way (arrivals), tails being ejected (deliveries), then each router's ejection
-  // queue, front first; at most 32 lines.
+  // Heads on their way (arrivals), packets at an ejection port or being ejected, then those
+  // waiting behind them, in cycle order; at most 32 lines.
   std::vector<Ev> all;
-  for (const auto& b : ring_)
-    for (const Ev& e : b)
-      if ((e.order >> 40) != kEject) all.push_back(e);
-  for (auto q = far_; !q.empty(); q.pop())
-    if ((q.top().order >> 40) != kEject) all.push_back(q.top());
+  for (const auto& b : ring_) all.insert(all.end(), b.begin(), b.end());
+  for (auto q = far_; !q.empty(); q.pop()) all.push_back(q.top());
   std::sort(all.begin(), all.end(), [](const Ev& x, const Ev& y) { return y > x; });
   std::ostringstream os;
   int shown = 0;
-  auto line = [&](uint32_t copy, const char* what, int node, uint64_t cycle) {
+  auto line = [&](const Ev& e, const char* what, int node, uint64_t cycle) {
     if (shown++ >= 32) return;
-    const Copy& c = copies_[copy];
-    const Packet& pk = packets_[c.pkt].p;
+    const Packet& pk = packets_[e.pkt].p;
     os << "  packet #" << pk.id << " (" << packet_kind_name(pk.kind) << ", src " << pk.src << ", " << pk.size_flits
        << " flit(s)) " << what << " router (" << node % p_.width << "," << node / p_.width << ") " << cycle << ", dests";
-    if (c.dest >= 0) os << " " << c.dest;
-    for (size_t i = 0; i < c.dests.size() && i < 8; ++i) os << " " << c.dests[i];
-    if (c.dests.size() > 8) os << " ...";
+    if (e.dest >= 0) os << " " << e.dest;
+    if (e.copy != kNone) {
+      const std::vector<uint32_t>& ds = copies_[e.copy];
+      for (size_t i = 0; i < ds.size() && i < 8; ++i) os << " " << node_of(ds[i]);
+      if (ds.size() > 8) os << " ...";
+    }
     os << "\n";
   };
+  static const char* const kWhat[] = {"is delivered by", "arrives at", "ejects at"};
   for (const Ev& e : all) {
     const uint64_t key = (e.order >> 8) & kNodeKeyMax;
-    const int node = int(reverse_same_cycle ? kNodeKeyMax - key : key);
-    line(e.copy, (e.order >> 40) == kArrive ? "arrives at" : "is delivered by", node, e.cycle);
+    line(e, kWhat[e.order >> 40], int(reverse_same_cycle ? kNodeKeyMax - key : key), e.cycle);
   }
   for (size_t n = 0; n < nodes_.size(); ++n)
-    for (uint32_t c = nodes_[n].ej_head; c != kNone; c = copies_[c].next)
-      line(c, "queued to eject at", int(n), copies_[c].ready);
+    for (uint32_t w = nodes_[n].wait_head; w != kNone; w = waiting_[w].next)
+      line(waiting_[w].ev, "waits to eject at", int(n), waiting_[w].ready);
   if (shown > 32) os << "  ... (" << shown - 32 << " more)\n";
   return os.str();
 }

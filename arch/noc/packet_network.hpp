@@ -44,21 +44,25 @@ struct PacketNet {
   // router (descending under set_reverse_same_cycle), input port, packet id and copy. Routers
   // interact only through later cycles, so that router order changes nothing.
   enum Kind : uint8_t { kDeliver = 0, kArrive = 1, kEject = 2 };
-  // An event carries what a hop needs (a unicast hop reads no record: the records' loads were
-  // most of a hop's time).
+  static constexpr uint32_t kNone = ~uint32_t(0);
+  // An event carries what a hop needs, so a unicast packet's hops and its ejection read no
+  // record (the records' loads were most of a hop's time, docs/performance.md "Session 22").
   struct Ev {
     uint64_t cycle;
     uint64_t order;  // kind, router, input port (see above)
     uint64_t id;     // packet id
-    uint32_t copy;
+    uint32_t pkt;    // packet record
+    uint32_t copy;   // multicast copy record (its destinations), or kNone
     uint32_t size;   // flits
-    uint32_t tail;   // cycles from the head to the tail (size - 1, more after a serialised link)
-    int32_t dest;    // the copy's only destination, or -1 for a multicast set
+    // Arrive: cycles from the head to the tail (size - 1, more after a serialised link).
+    // Eject: cycles from this event to the first its tail may enter the ejection port, if later.
+    uint32_t tail;
+    int32_t dest;    // the only destination, or -1 for a multicast set
     bool operator>(const Ev& o) const {
       if (cycle != o.cycle) return cycle > o.cycle;
       if (order != o.order) return order > o.order;
       if (id != o.id) return id > o.id;
-      return copy > o.copy;
+      return pkt > o.pkt;
     }
   };
   struct Node {
@@ -67,23 +71,19 @@ struct PacketNet {
     int lat[4] = {}, ser[4] = {};
     uint64_t link_free[4] = {};  // first cycle each output link can start a new packet
     uint64_t eject_free = 0, inject_free = 0;
-    // Copies waiting for the ejection port, in arrival order (a list through Copy::next); the
-    // front one has an ejection attempt scheduled.
-    uint32_t ej_head = kNone, ej_tail = kNone;
+    // Ejection: the front packet has an Eject event; those behind it wait in a list of Waiting
+    // records, in arrival order.
+    bool ejecting = false;
+    uint32_t wait_head = kNone, wait_tail = kNone;
     RouterStats st;
     LinkStats ls[4];
   };
-  // A packet's copy: its packet record and the destinations it still serves (sorted node ids;
-  // filled for multicast sets only, dest for one).
-  static constexpr uint32_t kNone = ~uint32_t(0);
-  struct Copy {
-    uint32_t pkt = 0;
-    int32_t dest = -1;
-    // In a destination's ejection queue: the next copy, its flits, the first cycle its head may
-    // eject and the first its tail may.
-    uint32_t next = kNone, size = 1;
+  // A packet waiting for its router's ejection port behind another: its event, the first cycle
+  // its head may eject and the first its tail may.
+  struct Waiting {
+    Ev ev;
     uint64_t ready = 0, tail_ready = 0;
-    std::vector<int> dests;
+    uint32_t next = kNone;
   };
   struct Rec {
     Packet p;
@@ -91,10 +91,10 @@ struct PacketNet {
   };
 
   // An event of kind k for router `node`, input port `port`; the rest as in Ev.
-  void schedule(Kind k, uint64_t cycle, int node, int port, uint64_t id, uint32_t copy, uint32_t size, uint32_t tail,
-                int32_t dest);
-  uint32_t new_copy(uint32_t pkt, int32_t dest);
-  void release_copy(uint32_t c);
+  // e with kind k at `cycle` for router `node`, input port `port`.
+  void schedule(Ev e, Kind k, uint64_t cycle, int node, int port);
+  // The Eject event of the packet of event e at cycle `at` (its tail may enter from tail_ready).
+  void schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node);
   void arrive(const Ev& e, int node);
   void eject(const Ev& e, int node);
   void deliver(const Ev& e, int node);
@@ -118,13 +118,22 @@ struct PacketNet {
   uint64_t base_ = 0;
   uint64_t pending_ = 0;
   std::vector<Ev> cur_;  // the bucket being handled
-  std::deque<Copy> copies_;
+  // Multicast copies' destination sets (sorted keys, key_of), recycled with their capacity.
+  std::deque<std::vector<uint32_t>> copies_;
   std::vector<uint32_t> free_copies_;
+  uint32_t new_copy();
+  std::vector<Waiting> waiting_;  // recycled through free_waiting_
+  std::vector<uint32_t> free_waiting_;
   std::deque<Rec> packets_;
   std::vector<uint32_t> free_packets_;
   NetworkTotals tot_;
   uint64_t last_progress_ = 0;  // the last cycle a packet moved (the watchdog's reference)
-  std::vector<int> branch_[kNumPorts];  // scratch of arrive(): each port's destinations
+  // Multicast sets are sorted column-major keys x * height + y, so each branch of the XY tree at
+  // a router is one slice of them (west, above in its column, itself, below, east; the ports of
+  // those parts in mc_port_), as the flit models' forks (network_impl.hpp, allocate()).
+  int mc_port_[5] = {};
+  uint32_t key_of(int node) const { return uint32_t(node % p_.width) * uint32_t(p_.height) + uint32_t(node / p_.width); }
+  int node_of(uint32_t k) const { return int(k % uint32_t(p_.height)) * p_.width + int(k / uint32_t(p_.height)); }
 };
 
 }  // namespace spikechip::arch::noc
