@@ -49,13 +49,16 @@
   function runPage(R) {
     var model = obj(R.model), chip = obj(R.chip), run = obj(R.run), S = obj(R.summary), mapping = obj(R.mapping);
     var clock = chip.clock_hz, mesh = arr(chip.mesh), chips = arr(chip.chips);
+    var routerModel = obj(obj(chip.config).router).model;
     // SDSA ops per inference: the summary's own figure, else the layers' sum (older reports).
     var sdsaOps = typeof S.sdsa_ops === "number" ? S.sdsa_ops :
       arr(R.layers).reduce(function (a, l) { return a + (typeof l.sdsa_ops === "number" ? l.sdsa_ops : 0); }, 0);
     var sub = document.getElementById("subtitle");
     sub.textContent = "model " + (model.name || "?") + " · chip " + (chip.name || "?") + " (" + (mesh[0] || "?") + "×" + (mesh[1] || "?") +
       " tiles" + (chips.length && chips[0] * chips[1] > 1 ? ", " + chips[0] + "×" + chips[1] + " chips" : "") +
-      (clock ? ", " + num(clock / 1e6) + " MHz" : "") + (chip.tech_node ? ", " + chip.tech_node : "") + ") · " +
+      (clock ? ", " + num(clock / 1e6) + " MHz" : "") + (chip.tech_node ? ", " + chip.tech_node : "") +
+      // A network model other than the default (docs/architecture.md) changes every latency.
+      (routerModel && routerModel !== "separable" ? ", " + routerModel + " network model" : "") + ") · " +
       (run.inputs || 0) + " input(s) × T=" + (run.timesteps || "?") + " · status " + (R.status || "?");
     var tool = obj(R.tool);
     if (tool.command) { sub.appendChild(document.createElement("br")); h("code", {}, sub, tool.command); }
