@@ -60,6 +60,24 @@ NetworkParams NetworkParams::from_chip(const ChipConfig& c) {
   return p;
 }
 
+MeshLink mesh_link(const NetworkParams& p, int node, int dir) {
+  MeshLink l;
+  const int x = node % p.width, y = node / p.width;
+  const int nx = x + (dir == kEast) - (dir == kWest), ny = y + (dir == kSouth) - (dir == kNorth);
+  if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) return l;
+  const int cw = p.chip_width > 0 ? p.chip_width : p.width;
+  const int ch = p.chip_height > 0 ? p.chip_height : p.height;
+  l.to = ny * p.width + nx;
+  l.chip = (nx / cw != x / cw) || (ny / ch != y / ch);
+  l.lat = l.credit_lat = p.link_latency;
+  if (l.chip) {
+    l.ser = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
+    l.lat = p.link_latency + p.chip_link_latency + l.ser - 1;
+    l.credit_lat = p.link_latency + p.chip_link_latency;
+  }
+  return l;
+}
+
 void NetworkParams::validate() const {
   auto need = [](bool ok, const std::string& what) {
     if (!ok) throw Error("network parameters: " + what);

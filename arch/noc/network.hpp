@@ -99,6 +99,18 @@ struct NetworkParams {
   void validate() const;  // throws spikechip::Error naming the parameter
 };
 
+// The output link of `node` in direction `dir` (kNorth..kWest) under p, as both network models
+// build it: the node it reaches (-1 at the mesh edge), whether it crosses chips, the cycles a
+// flit occupies it (ser: 1 on chip, ceil(flit_bits / chips.bits_per_cycle) between chips), a
+// flit's latency over it (link_latency, plus chips.latency_cycles + ser - 1 between chips) and a
+// credit's back (link_latency, plus chips.latency_cycles).
+struct MeshLink {
+  int to = -1;
+  bool chip = false;
+  int ser = 1, lat = 0, credit_lat = 0;
+};
+MeshLink mesh_link(const NetworkParams& p, int node, int dir);
+
 struct LinkStats {
   uint64_t flits = 0;
   uint64_t busy_cycles = 0;  // cycles the link wire was occupied (flits x serialisation)

@@ -140,9 +140,6 @@ struct Network::Impl {
       const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
       for (int j = 0; j < 5; ++j) mc_dir_port[j] = mc_table[idx[j]];
     }
-    const int cw = p.chip_width > 0 ? p.chip_width : p.width;
-    const int ch = p.chip_height > 0 ? p.chip_height : p.height;
-    const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
     int max_lat = 1;
     for (int n = 0; n < N; ++n) {
       Router& r = routers[n];
@@ -151,18 +148,13 @@ struct Network::Impl {
       ys[n] = y;
       mc_key[n] = uint32_t(x) * uint32_t(p.height) + uint32_t(y);
       for (int d = 0; d < 4; ++d) {
-        int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
-        if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
-        r.nbr[d] = ny * p.width + nx;
-        r.chip[d] = (nx / cw != x / cw) || (ny / ch != y / ch);
-        if (r.chip[d]) {
-          r.ser[d] = ser_chip;
-          r.lat[d] = p.link_latency + p.chip_link_latency + ser_chip - 1;
-          r.clat[d] = p.link_latency + p.chip_link_latency;
-        } else {
-          r.lat[d] = p.link_latency;
-          r.clat[d] = p.link_latency;
-        }
+        const MeshLink l = mesh_link(p, n, d);
+        if (l.to < 0) continue;
+        r.nbr[d] = l.to;
+        r.chip[d] = l.chip;
+        r.ser[d] = l.ser;
+        r.lat[d] = l.lat;
+        r.clat[d] = l.credit_lat;
         max_lat = std::max({max_lat, r.lat[d], r.clat[d]});
       }
     }

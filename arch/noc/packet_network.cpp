@@ -38,6 +38,17 @@ namespace {
 constexpr int kInjectLatency = 2;  // the separable model's (network.hpp, timing contract)
 constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
 int opposite(int p) { return (p + 2) & 3; }
+// A slot of `items` (a deque or vector of records): a recycled one from `free`, else a new one.
+template <class Items>
+uint32_t take_slot(std::vector<uint32_t>& free, Items& items) {
+  if (free.empty()) {
+    items.emplace_back();
+    return uint32_t(items.size() - 1);
+  }
+  const uint32_t i = free.back();
+  free.pop_back();
+  return i;
+}
 }  // namespace
 
 PacketNet::PacketNet(Network& net, const NetworkParams& p)
@@ -55,19 +66,11 @@ PacketNet::PacketNet(Network& net, const NetworkParams& p)
     for (int j = 0; j < 5; ++j) mc_port_[j] = mc[idx[j]];
   }
   ring_bits_.assign(kRing / 64, 0);
-  const int cw = p.chip_width > 0 ? p.chip_width : p.width;
-  const int ch = p.chip_height > 0 ? p.chip_height : p.height;
-  const int ser_chip = (p.flit_bits + p.chip_link_bits_per_cycle - 1) / p.chip_link_bits_per_cycle;
   for (int n = 0; n < N; ++n) {
     Node& r = nodes_[size_t(n)];
-    const int x = n % p.width, y = n / p.width;
     for (int d = 0; d < 4; ++d) {
-      const int nx = x + (d == kEast) - (d == kWest), ny = y + (d == kSouth) - (d == kNorth);
-      if (nx < 0 || ny < 0 || nx >= p.width || ny >= p.height) continue;
-      r.nbr[d] = ny * p.width + nx;
-      r.chip[d] = (nx / cw != x / cw) || (ny / ch != y / ch);
-      r.ser[d] = r.chip[d] ? ser_chip : 1;
-      r.lat[d] = r.chip[d] ? p.link_latency + p.chip_link_latency + ser_chip - 1 : p.link_latency;
+      const MeshLink l = mesh_link(p, n, d);
+      r.nbr[d] = l.to, r.chip[d] = l.chip, r.ser[d] = l.ser, r.lat[d] = l.lat;
     }
   }
 }
@@ -113,25 +116,13 @@ uint64_t PacketNet::first_cycle() const {
 }
 
 uint32_t PacketNet::new_copy() {
-  if (!free_copies_.empty()) {
-    const uint32_t c = free_copies_.back();
-    free_copies_.pop_back();
-    copies_[c].clear();
-    return c;
-  }
-  copies_.emplace_back();
-  return uint32_t(copies_.size() - 1);
+  const uint32_t c = take_slot(free_copies_, copies_);
+  copies_[c].clear();  // (a recycled set keeps its capacity)
+  return c;
 }
 
 void PacketNet::inject(Packet pk, uint64_t cycle) {
-  uint32_t rec;
-  if (!free_packets_.empty()) {
-    rec = free_packets_.back();
-    free_packets_.pop_back();
-  } else {
-    rec = uint32_t(packets_.size());
-    packets_.emplace_back();
-  }
+  const uint32_t rec = take_slot(free_packets_, packets_);
   const int src = pk.src, size = pk.size_flits;
   Ev e{};
   e.id = pk.id, e.pkt = rec, e.copy = kNone, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
@@ -234,14 +225,7 @@ void PacketNet::arrive(const Ev& e, int node) {
       r.ejecting = true;
       schedule_eject(b, std::max(ready, r.eject_free), tail_ready, node);
     } else {
-      uint32_t w;
-      if (!free_waiting_.empty()) {
-        w = free_waiting_.back();
-        free_waiting_.pop_back();
-      } else {
-        w = uint32_t(waiting_.size());
-        waiting_.emplace_back();
-      }
+      const uint32_t w = take_slot(free_waiting_, waiting_);
       waiting_[w] = Waiting{b, ready, tail_ready, kNone};
       if (r.wait_head == kNone) r.wait_head = w;
       else waiting_[r.wait_tail].next = w;
