@@ -115,25 +115,20 @@ uint64_t PacketNet::first_cycle() const {
   return far_.top().cycle;
 }
 
-uint32_t PacketNet::new_copy() {
-  const uint32_t c = take_slot(free_copies_, copies_);
-  copies_[c].clear();  // (a recycled set keeps its capacity)
-  return c;
-}
-
 void PacketNet::inject(Packet pk, uint64_t cycle) {
   const uint32_t rec = take_slot(free_packets_, packets_);
   const int src = pk.src, size = pk.size_flits;
   Ev e{};
-  e.id = pk.id, e.pkt = rec, e.copy = kNone, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
+  e.id = pk.id, e.pkt = rec, e.from = e.to = 0, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
   e.dest = pk.dests.size() == 1 ? pk.dests[0] : -1;
   packets_[rec].remaining = uint32_t(pk.dests.size());
   packets_[rec].p = std::move(pk);
+  std::vector<uint32_t>& ks = packets_[rec].keys;
+  ks.clear();
   if (e.dest < 0) {
-    e.copy = new_copy();
-    std::vector<uint32_t>& ks = copies_[e.copy];
     for (const int d : packets_[rec].p.dests) ks.push_back(key_of(d));
     std::sort(ks.begin(), ks.end());
+    e.to = uint32_t(ks.size());
   }
   Node& r = nodes_[size_t(src)];
   const uint64_t s = std::max(cycle, r.inject_free);
@@ -166,15 +161,15 @@ void PacketNet::arrive(const Ev& e, int node) {
   const uint64_t tail_ready = e.cycle + e.tail + uint64_t(pbody_);
   // Branches: one destination follows the routing function, several the XY tree.
   unsigned mask = 0;
-  int from[kNumPorts], to[kNumPorts];  // a multicast branch's keys: copies_[e.copy][from, to)
+  uint32_t from[kNumPorts], to[kNumPorts];  // a multicast branch's keys: [from, to) of the packet's
+  const uint32_t* ks = packets_[e.pkt].keys.data();  // (packets_ is a deque: stays put)
   if (e.dest >= 0) {
     mask = 1u << unicast_port(node, e.dest);
   } else {
-    const std::vector<uint32_t>& ks = copies_[e.copy];
     const uint32_t k0 = key_of(node), col0 = k0 - uint32_t(node / p_.width), col1 = col0 + uint32_t(p_.height);
-    const auto at = [&](uint32_t k) { return int(std::lower_bound(ks.begin(), ks.end(), k) - ks.begin()); };
-    const int a = at(col0), b = at(k0), b1 = b + int(b < int(ks.size()) && ks[size_t(b)] == k0), c = at(col1);
-    const int cut[6] = {0, a, b, b1, c, int(ks.size())};
+    const auto at = [&](uint32_t k) { return uint32_t(std::lower_bound(ks + e.from, ks + e.to, k) - ks); };
+    const uint32_t a = at(col0), b = at(k0), b1 = b + uint32_t(b < e.to && ks[b] == k0), c = at(col1);
+    const uint32_t cut[6] = {e.from, a, b, b1, c, e.to};
     for (int j = 0; j < 5; ++j)
       if (cut[j] < cut[j + 1]) {
         const int port = mc_port_[j];
@@ -184,19 +179,14 @@ void PacketNet::arrive(const Ev& e, int node) {
   }
   const unsigned links = mask & ~(1u << kLocal);
   const bool forked = __builtin_popcount(mask) > 1;
-  // The event of the branch through `port`: the arriving copy's, or for a fork a new copy (a
-  // set) or none (one destination); the arriving copy is released below.
+  // The event of the branch through `port`: the arriving one, or for a fork a slice of its
+  // destinations (one destination: that node).
   auto branch = [&](int port) {
     Ev b = e;
     if (!forked) return b;
     net_.flits_in_network_ += size;
-    if (to[port] - from[port] == 1) {
-      b.dest = node_of(copies_[e.copy][size_t(from[port])]), b.copy = kNone;
-    } else {
-      b.dest = -1, b.copy = new_copy();
-      const uint32_t* ks = copies_[e.copy].data();  // (a deque: stays put as copies are added)
-      copies_[b.copy].assign(ks + from[port], ks + to[port]);
-    }
+    b.from = from[port], b.to = to[port];
+    b.dest = to[port] - from[port] == 1 ? node_of(ks[from[port]]) : -1;
     return b;
   };
   if (links) {
@@ -232,10 +222,7 @@ void PacketNet::arrive(const Ev& e, int node) {
       r.wait_tail = w;
     }
   }
-  if (forked) {  // the arriving copy was split into its branches
-    net_.flits_in_network_ -= size;
-    if (e.copy != kNone) free_copies_.push_back(e.copy);
-  }
+  if (forked) net_.flits_in_network_ -= size;  // (the arriving copy was split into its branches)
 }
 
 // The front packet of the router's ejection queue tries the port: it enters if the core's sink is
@@ -279,7 +266,6 @@ void PacketNet::deliver(const Ev& e, int node) {
   net_.flits_in_network_ -= size;
   tot_.flits_ejected += size;
   ++tot_.packets_delivered;
-  if (e.copy != kNone) free_copies_.push_back(e.copy);
   const Packet& p = packets_[e.pkt].p;  // (packets_ is a deque: stays put if deliver() injects)
   if (PacketSink* s = sink_of(node)) s->deliver(node, p, e.cycle);
   if (net_.on_deliver_) net_.on_deliver_(node, p, e.cycle);
@@ -347,10 +333,10 @@ std::string PacketNet::describe() const {
     os << "  packet #" << pk.id << " (" << packet_kind_name(pk.kind) << ", src " << pk.src << ", " << pk.size_flits
        << " flit(s)) " << what << " router (" << node % p_.width << "," << node / p_.width << ") " << cycle << ", dests";
     if (e.dest >= 0) os << " " << e.dest;
-    if (e.copy != kNone) {
-      const std::vector<uint32_t>& ds = copies_[e.copy];
-      for (size_t i = 0; i < ds.size() && i < 8; ++i) os << " " << node_of(ds[i]);
-      if (ds.size() > 8) os << " ...";
+    if (e.dest < 0) {
+      const uint32_t* ks = packets_[e.pkt].keys.data();
+      for (uint32_t i = e.from; i < e.to && i < e.from + 8; ++i) os << " " << node_of(ks[i]);
+      if (e.to - e.from > 8) os << " ...";
     }
     os << "\n";
   };

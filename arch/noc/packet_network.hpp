@@ -41,7 +41,7 @@ struct PacketNet {
   // Events of a cycle are handled in a fixed order that does not depend on the order they were
   // made in: deliveries first (a core's sink sees them before it is asked to accept more, as in
   // the flit models), then heads arriving at routers, then ejection attempts; within a kind by
-  // router (descending under set_reverse_same_cycle), input port, packet id and copy. Routers
+  // router (descending under set_reverse_same_cycle), input port, packet id and record. Routers
   // interact only through later cycles, so that router order changes nothing.
   enum Kind : uint8_t { kDeliver = 0, kArrive = 1, kEject = 2 };
   static constexpr uint32_t kNone = ~uint32_t(0);
@@ -52,7 +52,7 @@ struct PacketNet {
     uint64_t order;  // kind, router, input port (see above)
     uint64_t id;     // packet id
     uint32_t pkt;    // packet record
-    uint32_t copy;   // multicast copy record (its destinations), or kNone
+    uint32_t from, to;  // a multicast set: the packet's keys [from, to) (Rec::keys)
     uint32_t size;   // flits
     // Arrive: cycles from the head to the tail (size - 1, more after a serialised link).
     // Eject: cycles from this event to the first its tail may enter the ejection port, if later.
@@ -85,9 +85,12 @@ struct PacketNet {
     uint64_t ready = 0, tail_ready = 0;
     uint32_t next = kNone;
   };
+  // A packet and, for a multicast set, its destinations as sorted column-major keys (key_of):
+  // each XY branch of a fork is a slice of a slice, so its copies need no record of their own.
   struct Rec {
     Packet p;
     uint32_t remaining = 0;
+    std::vector<uint32_t> keys;  // (kept with its capacity when the record is recycled)
   };
 
   // An event of kind k for router `node`, input port `port`; the rest as in Ev.
@@ -118,10 +121,6 @@ struct PacketNet {
   uint64_t base_ = 0;
   uint64_t pending_ = 0;
   std::vector<Ev> cur_;  // the bucket being handled
-  // Multicast copies' destination sets (sorted keys, key_of), recycled with their capacity.
-  std::deque<std::vector<uint32_t>> copies_;
-  std::vector<uint32_t> free_copies_;
-  uint32_t new_copy();
   std::vector<Waiting> waiting_;  // recycled through free_waiting_
   std::vector<uint32_t> free_waiting_;
   std::deque<Rec> packets_;
