@@ -4,7 +4,8 @@
 // Garnet. A packet (or a multicast copy) is one event per router it crosses, not one per flit per
 // cycle; each output link, each ejection port and each injection port is a resource reserved for
 // the packet's serialisation time, first come first served; there are no buffers, VCs, credits or
-// allocators (unbounded buffering: contention is queueing for links, no head-of-line blocking).
+// allocators (unbounded buffering: contention is queueing for links and for each destination's
+// ejection port, whose queue is first come first served; no head-of-line blocking in the mesh).
 // At zero load its latencies are the separable model's timing contract exactly
 // (docs/architecture.md, "Network"); under load it congests later than the flit models
 // (docs/performance.md, "Session 22"). Plain C++, driven through Network (network.hpp), which
