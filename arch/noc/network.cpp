@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "base/registry.hpp"
 
 namespace spikechip::arch::noc {
 
@@ -32,9 +33,7 @@ RouterModel router_model(const std::string& name) {
   const auto& n = router_model_names();
   for (size_t i = 0; i < n.size(); ++i)
     if (n[i] == name) return RouterModel(i);
-  std::string use;
-  for (size_t i = 0; i < n.size(); ++i) use += (i == 0 ? "" : i + 1 == n.size() ? " or " : ", ") + n[i];
-  throw Error("router.model: unknown '" + name + "' (use " + use + ")");
+  throw Error("router.model: unknown '" + name + "' (use " + join_names(n, " or ") + ")");
 }
 
 NetworkParams NetworkParams::from_chip(const ChipConfig& c) {

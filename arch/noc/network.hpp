@@ -30,10 +30,10 @@ inline constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 enum class PacketKind : uint8_t { Spike, PartialSum, EndOfStep };
 const char* packet_kind_name(PacketKind k);
 
-// What a core hands to the network. dests has one entry (unicast) or several (multicast set);
-// entries are global core ids (y * global_width + x), sorted and unique after inject().
 struct PacketNet;
 
+// What a core hands to the network. dests has one entry (unicast) or several (multicast set);
+// entries are global core ids (y * global_width + x), sorted and unique after inject().
 struct Packet {
   PacketKind kind = PacketKind::Spike;
   int src = 0;
@@ -75,6 +75,11 @@ class PacketSink {
 //   the separable model's latencies at zero load, congestion only as link queueing; for fast
 //   sweeps, opt-in.
 enum class RouterModel : uint8_t { Separable, Speculative, Packet };
+// The separable model's cycles from a packet's creation to its head in the source router's input
+// buffer, and from a body flit's arrival in a router to its traversal (the packet model follows
+// both).
+inline constexpr int kSeparableInjectionCycles = 2;
+inline int separable_body_cycles(int pipeline_stages) { return pipeline_stages > 3 ? pipeline_stages - 2 : 1; }
 const char* router_model_name(RouterModel m);
 const std::vector<std::string>& router_model_names();  // in enum order
 RouterModel router_model(const std::string& name);     // throws spikechip::Error naming the choices

@@ -23,7 +23,7 @@
 namespace spikechip::arch::noc {
 
 using detail::ctz_k, detail::kFlitLow, detail::FlitBody, detail::later_than, detail::top_k, detail::KSet, detail::Copy, detail::EvType, detail::Event, detail::Flit, detail::InVC, detail::InVCRoute,
-    detail::OutVC, detail::PacketRec, detail::Router, detail::opposite;
+    detail::OutVC, detail::PacketRec, detail::Router;
 
 struct Network::Impl {
   Network& net;
@@ -60,18 +60,16 @@ struct Network::Impl {
   std::vector<uint8_t> va_ptrs;
   bool park_no_vc;  // unicast routes are fixed (deterministic routing), so a VC-less head waits on one port
   bool reverse_same_cycle = false;  // Network::set_reverse_same_cycle (tests)
-  // Resolved once from p.routing: the unicast function's sign table (null: call its ports()),
-  // and the XY table of the multicast trees.
+  // Resolved once from p.routing: the unicast function's sign table (null: call its ports()).
   const int* uni_table = nullptr;
-  const int* mc_table = nullptr;
   std::vector<int> xs, ys;  // node -> coordinates (no divisions in route computation)
   // XY multicast trees: a node's column-major key x * height + y (copies hold their destinations
   // as sorted keys), and the port of each part of a fork (west, above in the column, here, below,
-  // east), read from the multicast sign table.
+  // east; routing.hpp multicast_part_ports).
   std::vector<uint32_t> mc_key;
-  int mc_dir_port[5] = {};
+  const int* mc_dir_port = multicast_part_ports();
   std::vector<uint32_t> mc_sorted;  // scratch of root_copy
-  int node_of_key(uint32_t k) const { return int(k % uint32_t(p.height)) * p.width + int(k / uint32_t(p.height)); }
+  int node_of_key(uint32_t k) const { return node_of_column_key(k, p.width, p.height); }
   std::vector<PacketSink*> sinks;
   PacketSink* default_sink = nullptr;
   std::vector<std::vector<Event>> cal;
@@ -104,8 +102,8 @@ struct Network::Impl {
       : net(n), p(params), V(params.vcs), D(params.buffer_depth), P(params.pipeline_stages),
         sep(params.model == RouterModel::Separable),
         bub(sep && params.pipeline_stages > 1 ? 1 : 0),
-        Pbody(sep ? std::max(1, params.pipeline_stages - 2) : params.pipeline_stages),
-        cdelay(sep ? 1 : 0), inj_lat(sep ? 2 : 1) {
+        Pbody(sep ? separable_body_cycles(params.pipeline_stages) : params.pipeline_stages),
+        cdelay(sep ? 1 : 0), inj_lat(sep ? kSeparableInjectionCycles : 1) {
     const int N = p.width * p.height;
     // (A head flit carries destination + 1 in 30 bits, FlitBody; far beyond any memory anyway.)
     if (uint64_t(N) >= kFlitLow) throw Error("network: more than 2^30 - 2 nodes");
@@ -125,28 +123,17 @@ struct Network::Impl {
     }
     park_no_vc = !p.routing->adaptive;
     uni_table = p.routing->sign_table;
-    mc_table = multicast_routing().sign_table;
     for (auto& o : ovc) o.credits = D;
     xs.resize(N);
     ys.resize(N);
     mc_key.resize(N);
-    {
-      // sign_table index: (sign dx + 1) * 3 + sign dy + 1 (routing.hpp offset_index). The trees
-      // are XY: where dx != 0 the port depends on its sign only (allocate() relies on it).
-      bool xy = mc_table != nullptr;
-      for (int sx : {0, 2})
-        for (int sy = 0; sy < 3; ++sy) xy = xy && mc_table[sx * 3 + sy] == mc_table[sx * 3 + 1];
-      if (!xy) throw Error("internal: the multicast routing is not XY (arch/noc/routing.cpp multicast_routing)");
-      const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
-      for (int j = 0; j < 5; ++j) mc_dir_port[j] = mc_table[idx[j]];
-    }
     int max_lat = 1;
     for (int n = 0; n < N; ++n) {
       Router& r = routers[n];
       const int x = n % p.width, y = n / p.width;
       xs[n] = x;
       ys[n] = y;
-      mc_key[n] = uint32_t(x) * uint32_t(p.height) + uint32_t(y);
+      mc_key[n] = column_key(n, p.width, p.height);
       for (int d = 0; d < 4; ++d) {
         const MeshLink l = mesh_link(p, n, d);
         if (l.to < 0) continue;

@@ -16,7 +16,6 @@ namespace spikechip::arch::noc {
 
 namespace detail {
 
-inline int opposite(int p) { return (p + 2) & 3; }
 
 // What a flit carries over a link (an Event holds this part only): 8 bytes, so a buffered flit
 // is 16 (four to a cache line: the flit buffer's store on arrival and load at traversal were the

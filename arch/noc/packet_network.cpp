@@ -35,9 +35,7 @@
 namespace spikechip::arch::noc {
 
 namespace {
-constexpr int kInjectLatency = 2;  // the separable model's (network.hpp, timing contract)
 constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
-int opposite(int p) { return (p + 2) & 3; }
 // A slot of `items` (a deque or vector of records): a recycled one from `free`, else a new one.
 template <class Items>
 uint32_t take_slot(std::vector<uint32_t>& free, Items& items) {
@@ -52,19 +50,11 @@ uint32_t take_slot(std::vector<uint32_t>& free, Items& items) {
 }  // namespace
 
 PacketNet::PacketNet(Network& net, const NetworkParams& p)
-    : net_(net), p_(p), pbody_(std::max(1, p.pipeline_stages - 2)) {
+    : net_(net), p_(p), pbody_(separable_body_cycles(p.pipeline_stages)) {
   const int N = p.width * p.height;
   nodes_.resize(size_t(N));
   sinks.assign(size_t(N), nullptr);
   ring_.resize(kRing);
-  {
-    // The ports of a fork's parts from the multicast sign table (routing.hpp offset_index), whose
-    // trees are XY (the flit-level network checks that when it is built).
-    const int* mc = multicast_routing().sign_table;
-    if (!mc) throw Error("internal: the multicast routing has no sign table (arch/noc/routing.cpp)");
-    const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
-    for (int j = 0; j < 5; ++j) mc_port_[j] = mc[idx[j]];
-  }
   ring_bits_.assign(kRing / 64, 0);
   for (int n = 0; n < N; ++n) {
     Node& r = nodes_[size_t(n)];
@@ -136,7 +126,7 @@ void PacketNet::inject(Packet pk, uint64_t cycle) {
   ++tot_.packets_injected;
   tot_.flits_injected += uint64_t(size);
   net_.flits_in_network_ += uint64_t(size);
-  schedule(e, kArrive, s + kInjectLatency, src, kLocal);
+  schedule(e, kArrive, s + kSeparableInjectionCycles, src, kLocal);
 }
 
 int PacketNet::unicast_port(int node, int dest) const {

@@ -94,7 +94,6 @@ struct PacketNet {
     std::vector<uint32_t> keys;  // (kept with its capacity when the record is recycled)
   };
 
-  // An event of kind k for router `node`, input port `port`; the rest as in Ev.
   // e with kind k at `cycle` for router `node`, input port `port`.
   void schedule(Ev e, Kind k, uint64_t cycle, int node, int port);
   // The Eject event of the packet of event e at cycle `at` (its tail may enter from tail_ready).
@@ -128,12 +127,11 @@ struct PacketNet {
   std::vector<uint32_t> free_packets_;
   NetworkTotals tot_;
   uint64_t last_progress_ = 0;  // the last cycle a packet moved (the watchdog's reference)
-  // Multicast sets are sorted column-major keys x * height + y, so each branch of the XY tree at
-  // a router is one slice of them (west, above in its column, itself, below, east; the ports of
-  // those parts in mc_port_), as the flit models' forks (network_impl.hpp, allocate()).
-  int mc_port_[5] = {};
-  uint32_t key_of(int node) const { return uint32_t(node % p_.width) * uint32_t(p_.height) + uint32_t(node / p_.width); }
-  int node_of(uint32_t k) const { return int(k % uint32_t(p_.height)) * p_.width + int(k / uint32_t(p_.height)); }
+  // Multicast sets are sorted column-major keys, so each branch of the XY tree at a router is one
+  // slice of them (routing.hpp multicast_part_ports), as the flit models' forks.
+  const int* mc_port_ = multicast_part_ports();
+  uint32_t key_of(int node) const { return column_key(node, p_.width, p_.height); }
+  int node_of(uint32_t k) const { return node_of_column_key(k, p_.width, p_.height); }
 };
 
 }  // namespace spikechip::arch::noc

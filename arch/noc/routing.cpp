@@ -2,6 +2,7 @@
 #include "arch/noc/routing.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "base/error.hpp"
 #include "base/registry.hpp"
@@ -71,6 +72,23 @@ void tree_links(const RoutingFunction& rf, const RoutingFunction& tree, int W, i
 }
 
 }  // namespace
+
+const int* multicast_part_ports() {
+  static const std::array<int, 5> ports = [] {
+    // sign_table index: (sign dx + 1) * 3 + sign dy + 1 (offset_index). The trees are XY: where
+    // dx != 0 the port depends on its sign only (the forks rely on it).
+    const int* mc = multicast_routing().sign_table;
+    bool xy = mc != nullptr;
+    for (int sx : {0, 2})
+      for (int sy = 0; sy < 3; ++sy) xy = xy && mc[sx * 3 + sy] == mc[sx * 3 + 1];
+    if (!xy) throw Error("internal: the multicast routing is not XY (arch/noc/routing.cpp multicast_routing)");
+    const int idx[5] = {0 * 3 + 1, 1 * 3 + 0, 1 * 3 + 1, 1 * 3 + 2, 2 * 3 + 1};  // W, N, here, S, E
+    std::array<int, 5> out{};
+    for (int j = 0; j < 5; ++j) out[size_t(j)] = mc[idx[j]];
+    return out;
+  }();
+  return ports.data();
+}
 
 void route_links(const RoutingFunction& rf, int W, int src, const std::vector<int>& dests,
                  std::vector<std::pair<int, int>>& out) {

@@ -5,6 +5,7 @@
 // the chip config (`router.routing`); the name table also drives config validation, the CLI
 // choices and the docs. Each function is one file in arch/noc/routing/ plus one line in
 // arch/noc/routing/list.hpp (xy and yx share dimension_order.cpp, one table builder).
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@ namespace spikechip::arch::noc {
 
 enum Port : int { kNorth = 0, kEast = 1, kSouth = 2, kWest = 3, kLocal = 4, kNumPorts = 5 };
 const char* port_name(int p);
+inline int opposite(int p) { return (p + 2) & 3; }  // the port facing p's link at its far end (N..W)
 
 // Index 0..8 of the signs of the offsets from (x, y) to (dx, dy): 3 * (sign(dx - x) + 1) +
 // sign(dy - y) + 1 (4: arrived).
@@ -50,6 +52,17 @@ const RoutingFunction& routing_function(const std::string& name, const std::stri
 std::vector<std::string> routing_names();
 // Multicast packets fork along the XY tree under every routing function (arch/noc/network_impl.hpp, allocate()).
 const RoutingFunction& multicast_routing();
+// At router (x, y) the XY tree splits a destination set into the parts west of it, above it in
+// its column, itself, below it and east of it. With the destinations as sorted column-major keys
+// (column_key) each part is a contiguous slice, which is how both network models fork. The
+// output port of each part, in that order (throws if multicast_routing() is not XY).
+const int* multicast_part_ports();
+inline uint32_t column_key(int node, int width, int height) {
+  return uint32_t(node % width) * uint32_t(height) + uint32_t(node / width);
+}
+inline int node_of_column_key(uint32_t k, int width, int height) {
+  return int(k % uint32_t(height)) * width + int(k / uint32_t(height));
+}
 
 // The links (from, to) a packet from `src` to `dests` crosses on a W-wide mesh, as the network
 // routes it (first preferences): one destination -> the routing function's path; several ->
