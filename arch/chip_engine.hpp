@@ -98,6 +98,7 @@ struct Slot {                  // one node of the group's cluster
   int node = 0;
   model::Op op = model::Op::Input;
   const model::ConvPlan* plan = nullptr;
+  model::SpikeSopCounter sop_counter;      // spike conv: a packet's SOPs on the group's slice
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)

@@ -45,6 +45,7 @@ int64_t add_spikes(const model::ConvPlan& pl, const std::vector<int32_t>& in, in
 
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
+  s.sop_counter = model::SpikeSopCounter(*s.plan, G.slice);
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
   // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
   s.dense_macs = node_fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
@@ -86,13 +87,13 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
     return cyc;
   }
   // The engine's cycles follow from the packet's SOPs (every tap of every spike is a run of `run`
-  // channels), counted by the golden's scatter kernel without adding. The adds wait until the
-  // slice finalises (conv_compute): integer sums do not depend on the order, and one pass over a
-  // slice's accumulator keeps it in cache, where adding each packet on arrival touched a cold
-  // accumulator per packet (the simulation interleaves all layers' packets). A Linear plan has
-  // hin = win = 1: a flat index is its feature.
+  // channels), counted without adding (the slot's SpikeSopCounter: what the golden's scatter kernel
+  // returns). The adds wait until the slice finalises (conv_compute): integer sums do not depend on
+  // the order, and one pass over a slice's accumulator keeps it in cache, where adding each packet
+  // on arrival touched a cold accumulator per packet (the simulation interleaves all layers'
+  // packets). A Linear plan has hin = win = 1: a flat index is its feature.
   const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
-  const int64_t sops = model::count_spike_sops(pl, d.idx.data(), int64_t(d.idx.size()), G.slice);
+  const int64_t sops = s.sop_counter.count(d.idx.data(), int64_t(d.idx.size()));
   st.sops += sops;
   const uint64_t cyc = core.spike_input_cost(int64_t(d.idx.size()), sops, run);
   if (s.spikes_in.size() < size_t(E.T)) s.spikes_in.resize(size_t(E.T)), s.sops_in.resize(size_t(E.T), 0);

@@ -316,6 +316,29 @@ int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const
   return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s, none) : for_each_spike_tap<int8_t>(p, idx, n, s, none);
 }
 
+SpikeSopCounter::SpikeSopCounter(const ConvPlan& p, const Slice& s) : p_(&p), s_(s), chw_(p.hin, p.win) {
+  if (p.groups != 1) return;
+  runs_ = std::max(0, std::min(s.c1, p.cout) - std::max(s.c0, 0));
+  auto along = [](const TapRange& r) { return r.k0 <= r.k1 ? (r.k1 - r.k0) / r.step + 1 : 0; };
+  ty_.resize(size_t(p.hin)), tx_.resize(size_t(p.win));
+  for (int y = 0; y < p.hin; ++y) ty_[size_t(y)] = along(taps_for(y, p.py, p.sy, p.kh, s.y0, s.y1));
+  for (int x = 0; x < p.win; ++x) tx_[size_t(x)] = along(taps_for(x, p.px, p.sx, p.kw, s.x0, s.x1));
+}
+
+int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
+  if (p_->groups != 1) return count_spike_sops(*p_, idx, n, s_);
+  if (runs_ == 0) return 0;
+  const int32_t* ty = ty_.data();
+  const int32_t* tx = tx_.data();
+  int64_t taps = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    uint32_t ci, y, x;
+    chw_.decode(idx[j], ci, y, x);
+    taps += int64_t(ty[y]) * tx[x];
+  }
+  return taps * runs_;
+}
+
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s) {
   return mac_one(p, c_in, y, x, v, acc, s);
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/fast_div.hpp"
 #include "models/graph.hpp"
 
 namespace spikechip::model {
@@ -81,6 +82,24 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
 // The SOPs scatter_spikes would return for these spikes, without adding anything: the chip times
 // a packet's synapse work on arrival and adds a layer slice's spikes in one pass when it finalises.
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s);
+
+// count_spike_sops for one (plan, slice), made once: for an ungrouped conv the taps in range per
+// input row and per input column are tabulated, so a spike costs a decode and two loads where
+// count_spike_sops divides (the chip counts every packet it receives for every destination slot).
+// Grouped convs count through count_spike_sops. The plan must outlive the counter.
+class SpikeSopCounter {
+ public:
+  SpikeSopCounter() = default;
+  SpikeSopCounter(const ConvPlan& p, const Slice& s);
+  int64_t count(const int32_t* idx, int64_t n) const;
+
+ private:
+  const ConvPlan* p_ = nullptr;
+  Slice s_;
+  ChwIndex chw_{1, 1};
+  int64_t runs_ = 0;               // output channels per tap (0: grouped, count_spike_sops)
+  std::vector<int32_t> ty_, tx_;   // taps in range per input row / column
+};
 
 // The same sums and SOPs as scatter_spikes (int32 accumulator, int8 weights), computed output
 // position by output position (models/gather_kernel.cpp): the spikes are bucketed by input

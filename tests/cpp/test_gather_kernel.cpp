@@ -3,7 +3,7 @@
 // scatter_spikes: the same accumulator, the same SOPs, with the AVX-512 path (where the CPU has
 // it) and the portable one, on whole layers, edge tiles and channel runs of 1 to 70 (past the
 // four register blocks, where it falls back to the scatter), sorted and unsorted spike lists; and
-// count_spike_sops (the chip's count at arrival) equal to the SOPs both add.
+// count_spike_sops and SpikeSopCounter (the chip's count at arrival) equal to the SOPs both add.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -71,6 +71,7 @@ TEST(GatherKernel, MatchesNaiveConvAndTheScatterOnEverySlice) {
             const int64_t got_sops = kernel(p, active.data(), int64_t(active.size()), acc.data(), s);
             EXPECT_EQ(got_sops, scatter_spikes(p, active.data(), int64_t(active.size()), want.data(), s));
             EXPECT_EQ(got_sops, count_spike_sops(p, active.data(), int64_t(active.size()), s));
+            EXPECT_EQ(got_sops, SpikeSopCounter(p, s).count(active.data(), int64_t(active.size())));
             EXPECT_EQ(acc, want) << name << " k" << c.k << " s" << c.stride << " channels " << s.channels();
             std::vector<int32_t> acc2(acc.size(), 0), want2(acc.size(), 0);
             EXPECT_EQ(kernel(p, shuffled.data(), int64_t(shuffled.size()), acc2.data(), s),

@@ -127,6 +127,7 @@ TEST(Kernels, WideWeightsTakeTheInt16PathAndMatchNaiveConv) {
           const int64_t counted = count_spike_sops(p, active.data(), int64_t(active.size()), s);
           const int64_t added = scatter_spikes(p, active.data(), int64_t(active.size()), acc.data(), s);
           EXPECT_EQ(counted, added);
+          EXPECT_EQ(SpikeSopCounter(p, s).count(active.data(), int64_t(active.size())), added);
           sops += added;
           sat += conv_finalize(p, acc.data(), s, out.data());
         }

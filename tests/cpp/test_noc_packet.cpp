@@ -70,7 +70,7 @@ TEST(NocPacket, AloneLikeTheSeparableModel) {
       Packet{PacketKind::Spike, 9, {0, 2, 9, 14, 27, 31}, 4},    // a tree with a local branch
       Packet{PacketKind::PartialSum, 20, {3, 4, 5, 12, 13}, 2},  // forks on both chips
   };
-  for (const auto [P, L] : {std::pair{2, 1}, {4, 1}, {3, 2}, {1, 1}})
+  for (const auto& [P, L] : {std::pair{2, 1}, {4, 1}, {3, 2}, {1, 1}})
     for (const Packet& pk : packets) {
       p.pipeline_stages = P, p.link_latency = L;
       const auto sep = alone(p, RouterModel::Separable, pk, 5), pkt = alone(p, RouterModel::Packet, pk, 5);
