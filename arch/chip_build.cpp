@@ -143,6 +143,24 @@ void ChipEngine::build() {
       }
     }
   }
+  route_readers.assign(m.routes.size(), {});
+  {
+    std::vector<int> rank(groups.size(), 0);  // a group's place among its core's groups
+    for (const auto& on : groups_on_core)
+      for (size_t i = 0; i < on.size(); ++i) rank[size_t(on[i])] = int(i);
+    for (const auto& r : m.routes) {
+      if (r.kind == "result") continue;
+      auto& rd = route_readers[r.id];
+      for (int d : r.dests) {
+        GroupState& G = groups[d];
+        const int port = G.port_of_src.at(r.src_node);
+        rd.push_back({G.core, d, port, G.ports[size_t(port)].src_index.at(r.src_group)});
+      }
+      std::sort(rd.begin(), rd.end(), [&](const DataDest& a, const DataDest& b) {
+        return a.core != b.core ? a.core < b.core : rank[size_t(a.group)] < rank[size_t(b.group)];
+      });
+    }
+  }
   for (GroupState& G : groups) {
     const std::vector<int>& cl = m.clusters[G.cluster].nodes;
     for (size_t si = 0; si < G.slots.size(); ++si) {

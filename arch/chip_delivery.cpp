@@ -20,25 +20,32 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
     ++results_got;
     if (cycle >= res.latency_cycles) result_act = trip_act(PathKind::Network, -1, d, cycle);
     res.latency_cycles = std::max(res.latency_cycles, cycle);
-  } else {
+  } else if (d.kind == DataKind::EndOfStep) {
     for (int gid : groups_on_core[core]) {
       GroupState& G = groups[gid];
       if (G.phase != d.phase) continue;  // the core holds another group in that phase
-      if (d.kind == DataKind::EndOfStep) {
-        for (const auto& [dg, n] : d.expect)
-          if (dg == gid) on_eos(G, d, n, cycle);
-      } else {
-        const auto& dests = m.routes[d.route].dests;
-        if (std::binary_search(dests.begin(), dests.end(), gid)) on_data(G, d, cycle);
-      }
+      for (const auto& [dg, n] : d.expect)
+        if (dg == gid) on_eos(G, d, n, cycle);
+    }
+  } else {
+    // The route's readers on this core, in groups_on_core's order (as the end-of-step loop).
+    const auto& rd = route_readers[size_t(d.route)];
+    auto it = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
+    for (; it != rd.end() && it->core == core; ++it) {
+      GroupState& G = groups[size_t(it->group)];
+      if (G.phase != d.phase) continue;  // the core holds another group in that phase
+      Port& P = G.ports[size_t(it->port)];
+      if (P.srcs[size_t(it->src)] != d.src_group)  // a packet sent on a route not its source's
+        throw Error(fmt::format("chip: group {} got a packet from group {} on a route of group {}", G.id, d.src_group,
+                                P.srcs[size_t(it->src)]));
+      on_data(G, P, it->src, d, cycle);
     }
   }
   if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));
 }
 
-void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
+void ChipEngine::on_data(GroupState& G, Port& P, int src, const PacketData& d, uint64_t cycle) {
   CoreModel& core = *cores[G.core];
-  Port& P = port_for(G, d);
   uint64_t cyc = core.header_cost(), conflict = 0;
   consumer_scratch.clear();
   for (const auto& [si, ii] : P.consumers) {
@@ -85,8 +92,7 @@ void ChipEngine::on_data(GroupState& G, const PacketData& d, uint64_t cycle) {
   syn_act[ci] = pred;
   if (opt.record_activity && !P.consumers.empty())
     record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
-  const int s = src_idx(P, d.src_group, G);
-  const size_t k = size_t(d.t) * P.srcs.size() + s;
+  const size_t k = size_t(d.t) * P.srcs.size() + size_t(src);
   P.recv[k]++;
   P.last_data[d.t] = std::max(P.last_data[d.t], fin);
   if (fin >= P.ready[d.t]) {

@@ -154,6 +154,11 @@ struct ChipEngine : noc::PacketSink {
   std::vector<std::unique_ptr<CoreModel>> cores;  // the model core.type names (arch/core/core_registry.hpp)
   std::vector<std::vector<int>> groups_on_core;
   std::vector<GroupState> groups;
+  // Per route: its destination groups with the port and source index a data packet of the route
+  // lands on, by core and in groups_on_core's order (deliver() visits a core's readers without a
+  // search of the route's destinations and two hash lookups per group).
+  struct DataDest { int core, group, port, src; };
+  std::vector<std::vector<DataDest>> route_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
   // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
@@ -398,7 +403,7 @@ struct ChipEngine : noc::PacketSink {
       throw Error(fmt::format("chip: group {} got a packet from group {} which has no route to it", G.id, src_group));
     return it->second;
   }
-  void on_data(GroupState& G, const PacketData& d, uint64_t cycle);
+  void on_data(GroupState& G, Port& P, int src, const PacketData& d, uint64_t cycle);
   void on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle);
   void source_complete(GroupState& G, Port& P, int t) {
     if (--P.pending[t] == 0) schedule(P.ready[t], G.id, false);
