@@ -154,7 +154,7 @@ void ChipEngine::build() {
       for (int d : r.dests) {
         GroupState& G = groups[d];
         const int port = G.port_of_src.at(r.src_node);
-        rd.push_back({G.core, d, port, G.ports[size_t(port)].src_index.at(r.src_group)});
+        rd.push_back({G.core, d, port, G.ports[size_t(port)].src_index.at(r.src_group), r.src_group});
       }
       std::sort(rd.begin(), rd.end(), [&](const DataDest& a, const DataDest& b) {
         return a.core != b.core ? a.core < b.core : rank[size_t(a.group)] < rank[size_t(b.group)];

@@ -34,11 +34,10 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
     for (; it != rd.end() && it->core == core; ++it) {
       GroupState& G = groups[size_t(it->group)];
       if (G.phase != d.phase) continue;  // the core holds another group in that phase
-      Port& P = G.ports[size_t(it->port)];
-      if (P.srcs[size_t(it->src)] != d.src_group)  // a packet sent on a route not its source's
+      if (it->src_group != d.src_group)  // a packet sent on a route not its source's
         throw Error(fmt::format("chip: group {} got a packet from group {} on a route of group {}", G.id, d.src_group,
-                                P.srcs[size_t(it->src)]));
-      on_data(G, P, it->src, d, cycle);
+                                it->src_group));
+      on_data(G, G.ports[size_t(it->port)], it->src, d, cycle);
     }
   }
   if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));

@@ -157,7 +157,7 @@ struct ChipEngine : noc::PacketSink {
   // Per route: its destination groups with the port and source index a data packet of the route
   // lands on, by core and in groups_on_core's order (deliver() visits a core's readers without a
   // search of the route's destinations and two hash lookups per group).
-  struct DataDest { int core, group, port, src; };
+  struct DataDest { int core, group, port, src, src_group; };
   std::vector<std::vector<DataDest>> route_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
