@@ -391,6 +391,10 @@ struct ChipEngine : noc::PacketSink {
     return c == UINT64_MAX ? cycle + 1 : c;
   }
   void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
+  void prefetch(int, const noc::Packet& p) override {  // the pool entry's two cache lines
+    const char* e = reinterpret_cast<const char*>(&pool[p.payload]);
+    __builtin_prefetch(e), __builtin_prefetch(e + sizeof(PacketData) - 1);
+  }
   Port& port_for(GroupState& G, const PacketData& d) {
     auto it = G.port_of_src.find(d.src_node);
     if (it == G.port_of_src.end())

@@ -58,6 +58,9 @@ class PacketSink {
   // the default, cycle + 1, keeps it asking.
   virtual uint64_t ready_again(int /*core*/, uint64_t cycle) { return cycle + 1; }
   virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
+  // A hint that p will be delivered to core soon (the packet model calls it when a packet enters
+  // the ejection port): a sink may prefetch what deliver() will read. Changes no result.
+  virtual void prefetch(int /*core*/, const Packet& /*p*/) {}
 };
 
 // Router micro-architecture (docs/architecture.md, "Router stages"):
