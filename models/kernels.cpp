@@ -296,28 +296,13 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
 }
 
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s) {
-  if (p.groups == 1) {
-    // One channel run for every spike: the taps in range along y times those along x (closed form,
-    // where the tap loop below counted them one by one; the chip counts every packet it receives).
-    const int runs = std::min(s.c1, p.cout) - std::max(s.c0, 0);
-    if (runs <= 0) return 0;
-    auto along = [](const TapRange& r) { return r.k0 <= r.k1 ? (r.k1 - r.k0) / r.step + 1 : 0; };
-    const ChwIndex chw(p.hin, p.win);
-    int64_t taps = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      uint32_t ci, y, x;
-      chw.decode(idx[j], ci, y, x);
-      taps += int64_t(along(taps_for(int(y), p.py, p.sy, p.kh, s.y0, s.y1))) *
-              along(taps_for(int(x), p.px, p.sx, p.kw, s.x0, s.x1));
-    }
-    return taps * runs;
-  }
-  auto none = [](int64_t, const auto*, int) {};  // taps only, on the plan's own weight array
-  return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s, none) : for_each_spike_tap<int8_t>(p, idx, n, s, none);
+  return SpikeSopCounter(p, s).count(idx, n);
 }
 
 SpikeSopCounter::SpikeSopCounter(const ConvPlan& p, const Slice& s) : p_(&p), s_(s), chw_(p.hin, p.win) {
   if (p.groups != 1) return;
+  // One channel run for every spike: the taps in range along y times those along x (closed form,
+  // tabulated per input row and column).
   runs_ = std::max(0, std::min(s.c1, p.cout) - std::max(s.c0, 0));
   auto along = [](const TapRange& r) { return r.k0 <= r.k1 ? (r.k1 - r.k0) / r.step + 1 : 0; };
   ty_.resize(size_t(p.hin)), tx_.resize(size_t(p.win));
@@ -326,7 +311,12 @@ SpikeSopCounter::SpikeSopCounter(const ConvPlan& p, const Slice& s) : p_(&p), s_
 }
 
 int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
-  if (p_->groups != 1) return count_spike_sops(*p_, idx, n, s_);
+  const ConvPlan& p = *p_;
+  if (p.groups != 1) {  // a spike's taps reach its group's channels only: counted tap by tap
+    auto none = [](int64_t, const auto*, int) {};  // taps only, on the plan's own weight array
+    return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s_, none)
+                               : for_each_spike_tap<int8_t>(p, idx, n, s_, none);
+  }
   if (runs_ == 0) return 0;
   const int32_t* ty = ty_.data();
   const int32_t* tx = tx_.data();

@@ -83,10 +83,10 @@ int64_t scatter_spikes(const ConvPlan& p, const int32_t* idx, int64_t n, int64_t
 // a packet's synapse work on arrival and adds a layer slice's spikes in one pass when it finalises.
 int64_t count_spike_sops(const ConvPlan& p, const int32_t* idx, int64_t n, const Slice& s);
 
-// count_spike_sops for one (plan, slice), made once: for an ungrouped conv the taps in range per
-// input row and per input column are tabulated, so a spike costs a decode and two loads where
-// count_spike_sops divides (the chip counts every packet it receives for every destination slot).
-// Grouped convs count through count_spike_sops. The plan must outlive the counter.
+// count_spike_sops for one (plan, slice), made once (count_spike_sops makes one per call): for
+// an ungrouped conv the taps in range per input row and per input column are tabulated, so a
+// spike costs a decode and two loads (the chip counts every packet it receives for every
+// destination slot); a grouped conv's spikes are counted tap by tap. The plan must outlive it.
 class SpikeSopCounter {
  public:
   SpikeSopCounter() = default;
@@ -97,7 +97,7 @@ class SpikeSopCounter {
   const ConvPlan* p_ = nullptr;
   Slice s_;
   ChwIndex chw_{1, 1};
-  int64_t runs_ = 0;               // output channels per tap (0: grouped, count_spike_sops)
+  int64_t runs_ = 0;               // output channels per tap (ungrouped)
   std::vector<int32_t> ty_, tx_;   // taps in range per input row / column
 };
 
