@@ -36,17 +36,6 @@ namespace spikechip::arch::noc {
 
 namespace {
 constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
-// A slot of `items` (a deque or vector of records): a recycled one from `free`, else a new one.
-template <class Items>
-uint32_t take_slot(std::vector<uint32_t>& free, Items& items) {
-  if (free.empty()) {
-    items.emplace_back();
-    return uint32_t(items.size() - 1);
-  }
-  const uint32_t i = free.back();
-  free.pop_back();
-  return i;
-}
 }  // namespace
 
 PacketNet::PacketNet(Network& net, const NetworkParams& p)
@@ -109,7 +98,7 @@ uint64_t PacketNet::first_cycle() const {
 }
 
 void PacketNet::inject(Packet pk, uint64_t cycle) {
-  const uint32_t rec = take_slot(free_packets_, packets_);
+  const uint32_t rec = packets_.take();
   const int src = pk.src, size = pk.size_flits;
   Ev e{};
   e.id = pk.id, e.pkt = rec, e.from = e.to = 0, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
@@ -156,7 +145,7 @@ void PacketNet::arrive(const Ev& e, int node) {
   unsigned mask = 0;
   uint32_t from[kNumPorts], to[kNumPorts];  // a multicast branch's keys: [from, to) of the packet's
   // (Read for multicast sets only: the record is a cache miss a unicast hop need not take.)
-  const uint32_t* ks = e.dest >= 0 ? nullptr : packets_[e.pkt].keys.data();  // (packets_ is a deque: stays put)
+  const uint32_t* ks = e.dest >= 0 ? nullptr : packets_[e.pkt].keys.data();  // (records stay put)
   if (e.dest >= 0) {
     mask = 1u << unicast_port(node, e.dest);
   } else {
@@ -209,8 +198,8 @@ void PacketNet::arrive(const Ev& e, int node) {
       r.ejecting = true;
       schedule_eject(b, std::max(ready, r.eject_free), tail_ready, node);
     } else {
-      const uint32_t w = take_slot(free_waiting_, waiting_);
-      waiting_[w] = Waiting{b, ready, tail_ready, kNone};
+      const uint32_t w = waiting_.take();
+      waiting_[w] = Waiting(b, ready, tail_ready);
       if (r.wait_head == kNone) r.wait_head = w;
       else waiting_[r.wait_tail].next = w;
       r.wait_tail = w;
@@ -249,10 +238,10 @@ void PacketNet::eject(const Ev& e, int node) {
   }
   const uint32_t w = r.wait_head;
   const Waiting& n = waiting_[w];
-  schedule_eject(n.ev, std::max(n.ready, done), n.tail_ready, node);
+  schedule_eject(n.ev(), std::max(n.ready, done), n.tail_ready, node);
   r.wait_head = n.next;
   if (r.wait_head == kNone) r.wait_tail = kNone;
-  free_waiting_.push_back(w);
+  waiting_.give(w);
 }
 
 void PacketNet::deliver(const Ev& e, int node) {
@@ -261,10 +250,10 @@ void PacketNet::deliver(const Ev& e, int node) {
   net_.flits_in_network_ -= size;
   tot_.flits_ejected += size;
   ++tot_.packets_delivered;
-  const Packet& p = packets_[e.pkt].p;  // (packets_ is a deque: stays put if deliver() injects)
+  const Packet& p = packets_[e.pkt].p;  // (records stay put if deliver() injects)
   if (PacketSink* s = sink_of(node)) s->deliver(node, p, e.cycle);
   if (net_.on_deliver_) net_.on_deliver_(node, p, e.cycle);
-  if (--packets_[e.pkt].remaining == 0) free_packets_.push_back(e.pkt);
+  if (--packets_[e.pkt].remaining == 0) packets_.give(e.pkt);
 }
 
 void PacketNet::advance_to(uint64_t cycle) {
@@ -351,7 +340,7 @@ std::string PacketNet::describe() const {
   }
   for (size_t n = 0; n < nodes_.size(); ++n)
     for (uint32_t w = nodes_[n].wait_head; w != kNone; w = waiting_[w].next)
-      line(waiting_[w].ev, "waits to eject at", int(n), waiting_[w].ready);
+      line(waiting_[w].ev(), "waits to eject at", int(n), waiting_[w].ready);
   if (shown > 32) os << "  ... (" << shown - 32 << " more)\n";
   return os.str();
 }

@@ -11,12 +11,12 @@
 // (docs/performance.md, "Session 22"). Plain C++, driven through Network (network.hpp), which
 // owns one of these when the model is Packet. Included by network.cpp and packet_network.cpp.
 #include <cstdint>
-#include <deque>
 #include <queue>
 #include <string>
 #include <vector>
 
 #include "arch/noc/network.hpp"
+#include "base/chunk_pool.hpp"
 
 namespace spikechip::arch::noc {
 
@@ -79,12 +79,23 @@ struct PacketNet {
     RouterStats st;
     LinkStats ls[4];
   };
-  // A packet waiting for its router's ejection port behind another: its event, the first cycle
-  // its head may eject and the first its tail may.
+  // A packet waiting for its router's ejection port behind another: its event without the cycle
+  // and order its Eject event is given when it reaches the front (48 bytes, not 72: there can be
+  // millions, docs/performance.md "Session 24"), the first cycle its head may eject and the first
+  // its tail may, and the next in the queue.
   struct Waiting {
-    Ev ev;
-    uint64_t ready = 0, tail_ready = 0;
+    uint64_t id = 0, ready = 0, tail_ready = 0;
+    uint32_t pkt = 0, from = 0, to = 0, size = 0;
+    int32_t dest = 0;
     uint32_t next = kNone;
+    Waiting() = default;
+    Waiting(const Ev& e, uint64_t r, uint64_t tr)
+        : id(e.id), ready(r), tail_ready(tr), pkt(e.pkt), from(e.from), to(e.to), size(e.size), dest(e.dest) {}
+    Ev ev() const {
+      Ev e{};
+      e.id = id, e.pkt = pkt, e.from = from, e.to = to, e.size = size, e.dest = dest;
+      return e;
+    }
   };
   // A packet and, for a multicast set, its destinations as sorted column-major keys (key_of):
   // each XY branch of a fork is a slice of a slice, so its copies need no record of their own.
@@ -121,10 +132,9 @@ struct PacketNet {
   uint64_t base_ = 0;
   uint64_t pending_ = 0;
   std::vector<Ev> cur_;  // the bucket being handled
-  std::vector<Waiting> waiting_;  // recycled through free_waiting_
-  std::vector<uint32_t> free_waiting_;
-  std::deque<Rec> packets_;
-  std::vector<uint32_t> free_packets_;
+  ChunkPool<Waiting> waiting_;
+  static_assert(sizeof(Waiting) == 48);
+  ChunkPool<Rec, 12> packets_;
   NetworkTotals tot_;
   uint64_t last_progress_ = 0;  // the last cycle a packet moved (the watchdog's reference)
   // Multicast sets are sorted column-major keys, so each branch of the XY tree at a router is one

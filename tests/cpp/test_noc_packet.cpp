@@ -2,7 +2,8 @@
 // independent expectations: the analytic zero-load latency and the separable model's delivery
 // cycles with nothing else in flight (unicast, multicast trees, chip links), a hand-worked case of
 // two packets meeting on one link, sink backpressure and the watchdog, flit conservation, the
-// separable model's latency at low load, and a chip run verified bit-exact against the golden.
+// separable model's latency at low load, a chip run verified bit-exact against the golden; and its
+// record pool.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -11,6 +12,7 @@
 #include "arch/chip.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
+#include "base/chunk_pool.hpp"
 #include "base/error.hpp"
 #include "chip_test_util.hpp"
 #include "mapper/mapper.hpp"
@@ -201,3 +203,26 @@ TEST(NocPacket, ChipRunBitExact) {
   EXPECT_EQ(arch::compare_with_golden(g, r, ge.run(in, T, ro)), "");
   EXPECT_GT(r.latency_cycles, 0u);
 }
+
+// Slots are reused last freed first, and records stay where they are while the pool grows.
+TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
+  ChunkPool<uint64_t, 4> pool;  // chunks of 16
+  std::vector<uint64_t*> where;
+  for (uint32_t i = 0; i < 100; ++i) {
+    const uint32_t s = pool.take();
+    ASSERT_EQ(s, i);
+    pool[s] = 1000 + s;
+    where.push_back(&pool[s]);
+  }
+  for (uint32_t i = 0; i < 100; ++i) {
+    EXPECT_EQ(&pool[i], where[i]);
+    EXPECT_EQ(pool[i], 1000 + i);
+  }
+  pool.give(7), pool.give(42);
+  EXPECT_EQ(pool.in_use(), 98u);
+  EXPECT_EQ(pool.take(), 42u);
+  EXPECT_EQ(pool.take(), 7u);
+  EXPECT_EQ(pool.take(), 100u);
+  EXPECT_EQ(pool.slots(), 101u);
+}
+

@@ -1,0 +1,45 @@
+#pragma once
+// A pool of records addressed by 32-bit index, stored in chunks of 2^Shift records that never
+// move: growing adds a chunk instead of copying every record into an array twice the size, so the
+// pool's peak memory is what it holds (a std::vector that doubles keeps its old and new arrays
+// resident together: the packet model's peak at 55.4M T=4, docs/performance.md "Session 24"), and
+// an index is a shift and a mask (a std::deque's chunks of a few records cost a division per
+// access). Freed slots are reused last in, first out. Records are default-constructed once, when
+// their chunk is made, and reused as they are.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace spikechip {
+
+template <class T, unsigned Shift = 16>
+class ChunkPool {
+ public:
+  static constexpr uint32_t kChunk = uint32_t(1) << Shift;
+
+  // A free slot's index: a recycled one, else a new one (a new chunk when the last is full).
+  uint32_t take() {
+    if (!free_.empty()) {
+      const uint32_t i = free_.back();
+      free_.pop_back();
+      return i;
+    }
+    if (size_ == chunks_.size() * size_t(kChunk)) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    return uint32_t(size_++);
+  }
+  void give(uint32_t i) { free_.push_back(i); }
+
+  T& operator[](uint32_t i) { return chunks_[i >> Shift][i & (kChunk - 1)]; }
+  const T& operator[](uint32_t i) const { return chunks_[i >> Shift][i & (kChunk - 1)]; }
+
+  size_t slots() const { return size_; }  // ever taken (the high-water mark), in use or free
+  size_t in_use() const { return size_ - free_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace spikechip
