@@ -390,6 +390,8 @@ struct ChipEngine : noc::PacketSink {
     const uint64_t c = cores[core]->accepts_again_at(cycle);
     return c == UINT64_MAX ? cycle + 1 : c;
   }
+  // Exact: accepts_from changes only when a packet is delivered to the core (on_data).
+  uint64_t ready_at(int core, uint64_t) override { return accepts_from[size_t(core)]; }
   void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
   void prefetch(int, const noc::Packet& p) override {  // the pool entry's two cache lines
     const char* e = reinterpret_cast<const char*>(&pool[p.payload]);

@@ -57,6 +57,11 @@ class PacketSink {
   // (a lower bound is fine). The router then sleeps until it instead of asking every cycle;
   // the default, cycle + 1, keeps it asking.
   virtual uint64_t ready_again(int /*core*/, uint64_t cycle) { return cycle + 1; }
+  // After ready(core, cycle) was false: the first cycle at which it is true, when the sink knows
+  // it and nothing but a delivery to core can change it (deliveries to core wait behind the
+  // refused packet); 0, the default, when it cannot tell. The packet model then has the packet
+  // enter the ejection port at that cycle without asking again (the flit models ask as before).
+  virtual uint64_t ready_at(int /*core*/, uint64_t /*cycle*/) { return 0; }
   virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
   // A hint that p will be delivered to core soon (the packet model calls it when a packet enters
   // the ejection port): a sink may prefetch what deliver() will read. Changes no result.

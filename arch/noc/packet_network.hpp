@@ -76,6 +76,7 @@ struct PacketNet {
     // records, in arrival order.
     bool ejecting = false;
     uint32_t wait_head = kNone, wait_tail = kNone;
+    uint64_t ejects_at = 0;  // the cycle of the last ejection decided ahead (eject(), PacketSink::ready_at)
     RouterStats st;
     LinkStats ls[4];
   };
@@ -136,7 +137,10 @@ struct PacketNet {
   static_assert(sizeof(Waiting) == 48);
   ChunkPool<Rec, 12> packets_;
   NetworkTotals tot_;
-  uint64_t last_progress_ = 0;  // the last cycle a packet moved (the watchdog's reference)
+  // The last cycle a packet moved (the watchdog's reference), but for ejections decided ahead:
+  // progress_by(c) adds those at or before c.
+  uint64_t last_progress_ = 0;
+  uint64_t progress_by(uint64_t cycle) const;
   // Multicast sets are sorted column-major keys, so each branch of the XY tree at a router is one
   // slice of them (routing.hpp multicast_part_ports), as the flit models' forks.
   const int* mc_port_ = multicast_part_ports();

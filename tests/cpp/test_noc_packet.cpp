@@ -3,9 +3,12 @@
 // cycles with nothing else in flight (unicast, multicast trees, chip links), a hand-worked case of
 // two packets meeting on one link, sink backpressure and the watchdog, flit conservation, the
 // separable model's latency at low load, a chip run verified bit-exact against the golden; and its
-// record pool.
+// parts: the record pool, and a sink's exact readiness (PacketSink::ready_at) against the retries
+// it replaces.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -226,3 +229,99 @@ TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
   EXPECT_EQ(pool.slots(), 101u);
 }
 
+namespace {
+// A core's input queue as the chip's (arch/core/core_model.hpp): a delivery books `work` cycles
+// of synapse work after the previous packet's; at most `depth` booked packets unfinished. With
+// `exact`, it tells the packet model when it will accept (ready_at); without, only a lower bound
+// (ready_again: the oldest booked packet's finish), so the model asks again then.
+struct QueueSink : PacketSink {
+  bool exact;
+  int depth;
+  std::vector<std::deque<uint64_t>> q;
+  std::vector<uint64_t> busy;
+  std::map<std::pair<uint64_t, int>, uint64_t> at;
+  QueueSink(bool e, int d, int nodes) : exact(e), depth(d), q(size_t(nodes)), busy(size_t(nodes), 0) {}
+  uint64_t accepts_from(int core) const {
+    const auto& b = q[size_t(core)];
+    return b.size() < size_t(depth) ? 0 : b[b.size() - size_t(depth)];
+  }
+  bool ready(int core, uint64_t cycle) override { return cycle >= accepts_from(core); }
+  uint64_t ready_again(int core, uint64_t cycle) override {
+    auto& b = q[size_t(core)];
+    while (!b.empty() && b.front() <= cycle) b.pop_front();
+    return b.empty() ? cycle + 1 : b.front();
+  }
+  uint64_t ready_at(int core, uint64_t) override { return exact ? accepts_from(core) : 0; }
+  void deliver(int core, const Packet& p, uint64_t c) override {
+    auto& b = q[size_t(core)];
+    while (!b.empty() && b.front() <= c) b.pop_front();
+    busy[size_t(core)] = std::max(busy[size_t(core)], c) + 30 + p.id % 37;
+    b.push_back(busy[size_t(core)]);
+    at.emplace(std::make_pair(p.id, core), c);
+  }
+};
+}  // namespace
+
+// Cores slower than their traffic, so ejection queues form and fronts are refused: the packet
+// model gives every packet the same delivery cycle, and every router the same statistics, whether
+// the sink names the cycle it accepts (one decision) or only a bound (a retry per refusal).
+TEST(NocPacket, ExactReadinessSameCyclesAsRetries) {
+  for (int fanout : {1, 4}) {
+    std::map<std::pair<uint64_t, int>, uint64_t> at[2];
+    std::vector<RouterStats> st[2];
+    for (int exact = 0; exact < 2; ++exact) {
+      NetworkParams p;
+      p.width = 6, p.height = 5, p.model = RouterModel::Packet;
+      Network net(p);
+      QueueSink sink(exact == 1, 2, 30);
+      net.set_default_sink(&sink);
+      TrafficParams tp;
+      tp.rate = 0.1, tp.warmup = 0, tp.measure = 3000, tp.multicast_fanout = fanout, tp.seed = 9;
+      EXPECT_TRUE(run_traffic(net, tp).drained);
+      net.drain();
+      at[exact] = sink.at;
+      for (int n = 0; n < 30; ++n) st[exact].push_back(net.router_stats(n));
+    }
+    ASSERT_GT(at[0].size(), 1000u);
+    EXPECT_EQ(at[1], at[0]) << "fanout " << fanout;
+    uint64_t stalls = 0;
+    for (int n = 0; n < 30; ++n) {
+      EXPECT_EQ(st[1][size_t(n)].stall_sink, st[0][size_t(n)].stall_sink) << n;
+      EXPECT_EQ(st[1][size_t(n)].traversals, st[0][size_t(n)].traversals) << n;
+      EXPECT_EQ(st[1][size_t(n)].stall_no_credit, st[0][size_t(n)].stall_no_credit) << n;
+      stalls += st[1][size_t(n)].stall_sink;
+    }
+    EXPECT_GT(stalls, 10000u) << "the sinks must refuse often for this to test anything";
+  }
+}
+
+// The watchdog fires at the same refusal, with the same message, when the sink names a cycle
+// beyond it.
+TEST(NocPacket, ExactReadinessWatchdog) {
+  struct Far : PacketSink {
+    bool exact;
+    explicit Far(bool e) : exact(e) {}
+    bool ready(int, uint64_t c) override { return c >= 20000; }
+    uint64_t ready_again(int, uint64_t) override { return 20000; }
+    uint64_t ready_at(int, uint64_t) override { return exact ? 20000 : 0; }
+    void deliver(int, const Packet&, uint64_t) override {}
+  };
+  std::string msg[2];
+  for (int exact = 0; exact < 2; ++exact) {
+    NetworkParams p;
+    p.width = 4, p.height = 1, p.model = RouterModel::Packet, p.watchdog_cycles = 5000;
+    Network net(p);
+    Far sink(exact == 1);
+    net.set_default_sink(&sink);
+    net.inject(Packet{PacketKind::Spike, 0, {3}, 3}, 0);
+    try {
+      net.drain();
+      ADD_FAILURE() << "no watchdog";
+    } catch (const Error& e) {
+      msg[exact] = e.what();
+    }
+  }
+  EXPECT_NE(msg[1].find("core 3 refuses packet #0"), std::string::npos) << msg[1];
+  EXPECT_NE(msg[1].find("ejects at router (3,0) 20000"), std::string::npos) << msg[1];
+  EXPECT_EQ(msg[1], msg[0]);
+}
