@@ -43,8 +43,6 @@ PacketNet::PacketNet(Network& net, const NetworkParams& p)
   const int N = p.width * p.height;
   nodes_.resize(size_t(N));
   sinks.assign(size_t(N), nullptr);
-  ring_.resize(kRing);
-  ring_bits_.assign(kRing / 64, 0);
   for (int n = 0; n < N; ++n) {
     Node& r = nodes_[size_t(n)];
     for (int d = 0; d < 4; ++d) {
@@ -67,34 +65,6 @@ void PacketNet::schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node)
   __builtin_prefetch(&packets_[e.pkt].p.payload);
   e.tail = uint32_t(tail_ready > at ? tail_ready - at : 0);
   schedule(e, kEject, at, node, kLocal);
-}
-
-void PacketNet::push(const Ev& e) {
-  ++pending_;
-  if (e.cycle - base_ < kRing) {
-    const uint64_t b = e.cycle & (kRing - 1);
-    ring_[b].push_back(e);
-    ring_bits_[b >> 6] |= uint64_t(1) << (b & 63);
-  } else {
-    far_.push(e);
-  }
-}
-
-uint64_t PacketNet::first_cycle() const {
-  // Ring events are all earlier than far ones (those are >= base_ + kRing).
-  const uint64_t start = base_ & (kRing - 1);
-  const uint64_t words = kRing / 64;
-  for (uint64_t k = 0; k <= words; ++k) {
-    const uint64_t w = ((start >> 6) + k) % words;
-    uint64_t bits = ring_bits_[w];
-    if (k == 0) bits &= ~uint64_t(0) << (start & 63);                        // from base_ on
-    else if (k == words) bits &= (uint64_t(1) << (start & 63)) - 1;          // the wrapped part
-    if (bits) {
-      const uint64_t b = w * 64 + uint64_t(__builtin_ctzll(bits));
-      return base_ + ((b - start) & (kRing - 1));
-    }
-  }
-  return far_.top().cycle;
 }
 
 void PacketNet::inject(Packet pk, uint64_t cycle) {
@@ -287,21 +257,10 @@ void PacketNet::deliver(const Ev& e, int node) {
 }
 
 void PacketNet::advance_to(uint64_t cycle) {
-  while (pending_ > 0) {
-    const uint64_t c = first_cycle();
+  while (!cal_.empty()) {
+    const uint64_t c = cal_.first_cycle();
     if (c >= cycle) break;
-    base_ = c;
-    while (!far_.empty() && far_.top().cycle - base_ < kRing) {
-      const Ev e = far_.top();
-      far_.pop();
-      --pending_;
-      push(e);
-    }
-    const uint64_t b = c & (kRing - 1);
-    cur_.clear();
-    cur_.swap(ring_[b]);
-    ring_bits_[b >> 6] &= ~(uint64_t(1) << (b & 63));
-    pending_ -= cur_.size();
+    cal_.pop(c, cur_);
     if (cur_.size() > 1) {
       std::sort(cur_.begin(), cur_.end(), [](const Ev& x, const Ev& y) { return y > x; });
       // The records the cycle's multicast arrivals and deliveries read, fetched together rather
@@ -327,7 +286,7 @@ void PacketNet::advance_to(uint64_t cycle) {
 }
 
 uint64_t PacketNet::next_event_cycle() const {
-  return pending_ == 0 ? kNever : std::max(net_.now_, first_cycle());
+  return cal_.empty() ? kNever : std::max(net_.now_, cal_.first_cycle());
 }
 
 NetworkTotals PacketNet::totals() const {
@@ -345,8 +304,7 @@ std::string PacketNet::describe() const {
   // Heads on their way (arrivals), packets at an ejection port or being ejected, then those
   // waiting behind them, in cycle order; at most 32 lines.
   std::vector<Ev> all;
-  for (const auto& b : ring_) all.insert(all.end(), b.begin(), b.end());
-  for (auto q = far_; !q.empty(); q.pop()) all.push_back(q.top());
+  cal_.for_each([&](const Ev& e) { all.push_back(e); });
   std::sort(all.begin(), all.end(), [](const Ev& x, const Ev& y) { return y > x; });
   std::ostringstream os;
   int shown = 0;

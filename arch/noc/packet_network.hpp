@@ -11,10 +11,10 @@
 // (docs/performance.md, "Session 22"). Plain C++, driven through Network (network.hpp), which
 // owns one of these when the model is Packet. Included by network.cpp and packet_network.cpp.
 #include <cstdint>
-#include <queue>
 #include <string>
 #include <vector>
 
+#include "arch/noc/event_calendar.hpp"
 #include "arch/noc/network.hpp"
 #include "base/chunk_pool.hpp"
 
@@ -26,7 +26,7 @@ struct PacketNet {
   void inject(Packet pk, uint64_t cycle);  // pk validated, given its id and split by Network::inject
   void advance_to(uint64_t cycle);
   uint64_t next_event_cycle() const;
-  bool idle() const { return pending_ == 0; }
+  bool idle() const { return cal_.empty(); }
   RouterStats router_stats(int node) const { return nodes_.at(size_t(node)).st; }
   const LinkStats& link_stats(int node, int port) const { return nodes_.at(size_t(node)).ls[port & 3]; }
   bool is_chip_link(int node, int port) const { return nodes_.at(size_t(node)).chip[port & 3]; }
@@ -120,18 +120,8 @@ struct PacketNet {
   const NetworkParams& p_;
   const int pbody_;  // cycles from a body flit's arrival to its traversal (the separable model's)
   std::vector<Node> nodes_;
-  // The event calendar: a ring of one bucket per cycle for [base_, base_ + kRing), a heap for
-  // later cycles (moved into the ring as base_ reaches them), a bit per non-empty bucket. A
-  // bucket is sorted when its cycle is handled (the order above); nothing is ever scheduled for
-  // the cycle being handled (every delay is >= 1).
-  static constexpr uint64_t kRing = 4096;
-  void push(const Ev& e);
-  uint64_t first_cycle() const;  // of the earliest event; pending_ > 0
-  std::vector<std::vector<Ev>> ring_;
-  std::vector<uint64_t> ring_bits_;
-  std::priority_queue<Ev, std::vector<Ev>, std::greater<>> far_;
-  uint64_t base_ = 0;
-  uint64_t pending_ = 0;
+  void push(const Ev& e) { cal_.push(e); }
+  EventCalendar<Ev> cal_;
   std::vector<Ev> cur_;  // the bucket being handled
   ChunkPool<Waiting> waiting_;
   static_assert(sizeof(Waiting) == 48);

@@ -3,18 +3,20 @@
 // cycles with nothing else in flight (unicast, multicast trees, chip links), a hand-worked case of
 // two packets meeting on one link, sink backpressure and the watchdog, flit conservation, the
 // separable model's latency at low load, a chip run verified bit-exact against the golden; and its
-// parts: the record pool, and a sink's exact readiness (PacketSink::ready_at) against the retries
-// it replaces.
+// parts: the event calendar against a sorted reference, the record pool, and a sink's exact
+// readiness (PacketSink::ready_at) against the retries it replaces.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <random>
 #include <set>
 
 #include "arch/chip.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
+#include "arch/noc/event_calendar.hpp"
 #include "base/chunk_pool.hpp"
 #include "base/error.hpp"
 #include "chip_test_util.hpp"
@@ -205,6 +207,55 @@ TEST(NocPacket, ChipRunBitExact) {
   ro.record_spikes = true;
   EXPECT_EQ(arch::compare_with_golden(g, r, ge.run(in, T, ro)), "");
   EXPECT_GT(r.latency_cycles, 0u);
+}
+
+namespace {
+struct CalEv {
+  uint64_t cycle, n;
+  bool operator>(const CalEv& o) const { return cycle != o.cycle ? cycle > o.cycle : n > o.n; }
+};
+}  // namespace
+
+// The calendar hands out, cycle after cycle, exactly the events of the earliest pending cycle, for
+// delays within a span, across spans, beyond level 1 (the heap), and after jumps over idle spans.
+TEST(NocPacket, CalendarAgainstSortedReference) {
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 4; ++round) {
+    EventCalendar<CalEv> cal;
+    std::multiset<std::pair<uint64_t, uint64_t>> ref;  // (cycle, n)
+    uint64_t now = uint64_t(round) * 1000003, n = 0;
+    auto add = [&](uint64_t delay) {
+      cal.push(CalEv{now + delay, n});
+      ref.emplace(now + delay, n++);
+    };
+    for (int i = 0; i < 50; ++i) add(1 + rng() % 9000);
+    std::vector<CalEv> out;
+    int pops = 0;
+    while (!cal.empty()) {
+      ASSERT_EQ(cal.size(), ref.size());
+      const uint64_t c = cal.first_cycle();
+      ASSERT_EQ(c, ref.begin()->first);
+      cal.pop(c, out);
+      std::vector<uint64_t> got, want;
+      for (const CalEv& e : out) {
+        got.push_back(e.n);
+        EXPECT_EQ(e.cycle, c);
+      }
+      while (!ref.empty() && ref.begin()->first == c) want.push_back(ref.begin()->second), ref.erase(ref.begin());
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << "cycle " << c;
+      now = c;
+      if (++pops < 20000) {
+        const int k = int(rng() % 4);
+        for (int j = 0; j < k; ++j) {
+          const uint64_t r = rng() % 100;
+          add(r < 60 ? 1 + rng() % 8 : r < 85 ? 1 + rng() % 300 : r < 97 ? 1 + rng() % 5000 : 1 + rng() % 400000);
+        }
+      }
+    }
+    EXPECT_TRUE(ref.empty());
+    EXPECT_GT(pops, 20000);
+  }
 }
 
 // Slots are reused last freed first, and records stay where they are while the pool grows.

@@ -1,0 +1,141 @@
+#pragma once
+// The packet model's event calendar (packet_network.hpp): a hierarchical timing wheel. Events of
+// the current and the next span of 64 cycles sit in one bucket per cycle (level 0, 128 buckets),
+// events of the 64 spans after those in one bucket per span (level 1), later ones in a heap; as
+// the calendar reaches a span, that span's level-1 bucket is spread over level 0 and the heap's
+// events that come within level 1's reach move there. A cycle's events are handed out together,
+// unsorted (the caller sorts them by its own total order, so insertion order changes nothing).
+//
+// Why two levels (docs/performance.md "Session 24"): with one ring of 4,096 one-cycle buckets,
+// the bucket an event a few cycles ahead goes to had last been touched 4,096 cycles earlier, and
+// loading its header was a quarter of arrive()'s samples (perf annotate); 128 buckets stay cached,
+// and 62 % of the events are due within 8 cycles. The later ones (a waiting core, a busy
+// serialised link: a quarter of them at 55.4M T=4) are written twice, into a span's bucket
+// first. The network's share of a 15.1M run fell from 24.5 to 22.4 %, peak RSS by 15 MB at
+// 55.4M T=4 (no 4,096 buckets keeping their capacity).
+//
+// E: an event with a `uint64_t cycle` and `operator>` (a strict total order, for the heap).
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <vector>
+
+namespace spikechip::arch::noc {
+
+template <class E>
+class EventCalendar {
+ public:
+  bool empty() const { return pending_ == 0; }
+  uint64_t size() const { return pending_; }
+
+  // e.cycle >= the cycle handed out last (nothing is scheduled for the cycle being handled).
+  void push(const E& e) {
+    ++pending_;
+    place(e);
+  }
+
+  // The cycle of the earliest event; !empty().
+  uint64_t first_cycle() const {
+    if (bits0_[0] | bits0_[1]) {
+      // Level 0 holds the cycles [span(base_) * 64, + 128): the first non-empty bucket from
+      // base_'s on, wrapping once.
+      const uint64_t start = base_ & (kN0 - 1);
+      for (uint64_t k = 0; k <= 2; ++k) {
+        const uint64_t w = ((start >> 6) + k) & 1;
+        uint64_t bits = bits0_[w];
+        if (k == 0) bits &= ~uint64_t(0) << (start & 63);
+        else if (k == 2) bits &= (uint64_t(1) << (start & 63)) - 1;
+        if (bits) return base_ + ((w * 64 + uint64_t(__builtin_ctzll(bits)) - start) & (kN0 - 1));
+      }
+    }
+    if (bits1_) {
+      // Level 1 holds the spans [span(base_) + 2, + 64): the first non-empty one from there on.
+      const uint64_t start = (span(base_) + 2) & (kN1 - 1);
+      const uint64_t rot = start ? (bits1_ >> start | bits1_ << (kN1 - start)) : bits1_;
+      return min1_[(start + uint64_t(__builtin_ctzll(rot))) & (kN1 - 1)];
+    }
+    return far_.top().cycle;
+  }
+
+  // Moves to the earliest event's cycle c (first_cycle(), given) and swaps its events into `out`
+  // (cleared first).
+  void pop(uint64_t c, std::vector<E>& out) {
+    const uint64_t s0 = span(base_), s1 = span(c);
+    base_ = c;
+    if (s1 != s0) {
+      // Every event before c has been handed out, so the level-0 buckets of span s0 are empty and,
+      // when c is further, all of level 0; level 1's spans below s1 are empty too. Spans s1 and
+      // s1 + 1 come down from level 1 (where they were, being >= s0 + 2), then the heap's events
+      // within the new reach of level 1 move up.
+      for (uint64_t s = s1; s <= s1 + 1; ++s)
+        if (s >= s0 + 2 && s < s0 + 2 + kN1) spread(s);
+      while (!far_.empty() && span(far_.top().cycle) < s1 + 2 + kN1) {
+        const E e = far_.top();
+        far_.pop();
+        place(e);
+      }
+    }
+    const uint64_t b = c & (kN0 - 1);
+    out.clear();
+    out.swap(l0_[b]);
+    bits0_[b >> 6] &= ~(uint64_t(1) << (b & 63));
+    pending_ -= out.size();
+  }
+
+  // Every pending event, in no particular order (for diagnostics).
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& q : l0_)
+      for (const E& e : q) f(e);
+    for (const auto& q : l1_)
+      for (const E& e : q) f(e);
+    for (auto q = far_; !q.empty(); q.pop()) f(q.top());
+  }
+
+ private:
+  static constexpr unsigned kSpanBits = 6;
+  static constexpr uint64_t kN0 = uint64_t(2) << kSpanBits;  // two spans of one-cycle buckets
+  static constexpr uint64_t kN1 = 64;                        // spans in level 1 (one word of bits)
+  static uint64_t span(uint64_t cycle) { return cycle >> kSpanBits; }
+
+  void place(const E& e) {
+    const uint64_t s = span(e.cycle), s0 = span(base_);
+    if (s <= s0 + 1) {
+      const uint64_t b = e.cycle & (kN0 - 1);
+      l0_[b].push_back(e);
+      bits0_[b >> 6] |= uint64_t(1) << (b & 63);
+    } else if (s < s0 + 2 + kN1) {
+      const uint64_t b = s & (kN1 - 1);
+      std::vector<E>& q = l1_[b];
+      if (q.empty() || e.cycle < min1_[b]) min1_[b] = e.cycle;
+      q.push_back(e);
+      bits1_ |= uint64_t(1) << b;
+    } else {
+      far_.push(e);
+    }
+  }
+  // Level 1's bucket of span s into level 0 (s is span(base_) or the next).
+  void spread(uint64_t s) {
+    const uint64_t b = s & (kN1 - 1);
+    if (!(bits1_ >> b & 1)) return;
+    for (const E& e : l1_[b]) {
+      const uint64_t k = e.cycle & (kN0 - 1);
+      l0_[k].push_back(e);
+      bits0_[k >> 6] |= uint64_t(1) << (k & 63);
+    }
+    l1_[b].clear();
+    bits1_ &= ~(uint64_t(1) << b);
+  }
+
+  uint64_t base_ = 0;  // the cycle handed out last
+  uint64_t pending_ = 0;
+  std::array<std::vector<E>, kN0> l0_;
+  uint64_t bits0_[2] = {};
+  std::array<std::vector<E>, kN1> l1_;
+  std::array<uint64_t, kN1> min1_{};
+  uint64_t bits1_ = 0;
+  std::priority_queue<E, std::vector<E>, std::greater<>> far_;
+};
+
+}  // namespace spikechip::arch::noc
