@@ -258,7 +258,8 @@ TEST(NocPacket, CalendarAgainstSortedReference) {
   }
 }
 
-// Slots are reused last freed first, and records stay where they are while the pool grows.
+// Slots are reused last freed first, and records stay where they are while the pool grows; a
+// trivially copyable record's free list runs through the free records themselves.
 TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
   ChunkPool<uint64_t, 4> pool;  // chunks of 16
   std::vector<uint64_t*> where;
@@ -278,6 +279,16 @@ TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
   EXPECT_EQ(pool.take(), 7u);
   EXPECT_EQ(pool.take(), 100u);
   EXPECT_EQ(pool.slots(), 101u);
+  // A record that is not trivially copyable keeps its free slots in a vector, and its contents.
+  ChunkPool<std::vector<int>, 2> vp;  // chunks of 4
+  for (int i = 0; i < 9; ++i) vp[vp.take()].assign(size_t(i), i);
+  vp.give(3), vp.give(8), vp.give(0);
+  EXPECT_EQ(vp.in_use(), 6u);
+  EXPECT_EQ(vp.take(), 0u);
+  EXPECT_EQ(vp.take(), 8u);
+  EXPECT_EQ(vp[8], std::vector<int>(8, 8));  // (a recycled record is reused as it is)
+  EXPECT_EQ(vp.take(), 3u);
+  EXPECT_EQ(vp.take(), 9u);
 }
 
 namespace {
