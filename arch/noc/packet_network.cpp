@@ -56,7 +56,7 @@ void PacketNet::schedule(Ev e, Kind k, uint64_t cycle, int node, int port) {
   const uint64_t key = reverse_same_cycle ? kNodeKeyMax - uint64_t(node) : uint64_t(node);
   e.cycle = cycle;
   e.order = uint64_t(k) << 40 | key << 8 | uint64_t(port);
-  push(e);
+  cal_.push(e);
 }
 
 void PacketNet::schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node) {

@@ -120,9 +120,10 @@ struct PacketNet {
   const NetworkParams& p_;
   const int pbody_;  // cycles from a body flit's arrival to its traversal (the separable model's)
   std::vector<Node> nodes_;
-  void push(const Ev& e) { cal_.push(e); }
-  EventCalendar<Ev> cal_;
-  std::vector<Ev> cur_;  // the bucket being handled
+  EventCalendar<Ev> cal_;  // the events not yet handled
+  std::vector<Ev> cur_;    // the cycle's events being handled
+  // Records in pools of fixed chunks (base/chunk_pool.hpp): they stay put (deliver() may inject
+  // while it reads one) and growth copies nothing.
   ChunkPool<Waiting> waiting_;
   static_assert(sizeof(Waiting) == 48);
   ChunkPool<Rec, 12> packets_;
