@@ -10,8 +10,8 @@
 // the bucket an event a few cycles ahead goes to had last been touched 4,096 cycles earlier, and
 // loading its header was a quarter of arrive()'s samples (perf annotate); 128 buckets stay cached,
 // and 62 % of the events are due within 8 cycles. The later ones (a waiting core, a busy
-// serialised link: a quarter of them at 55.4M T=4) are written twice, into a span's bucket
-// first. The network's share of a 15.1M run fell from 24.5 to 22.4 %, peak RSS by 15 MB at
+// serialised link: 36 % of the placements at 55.4M T=4) are written twice, into a span's
+// bucket first. The network's share of a 15.1M run fell from 24.5 to 22.4 %, peak RSS by 15 MB at
 // 55.4M T=4 (no 4,096 buckets keeping their capacity).
 //
 // E: an event with a `uint64_t cycle` and `operator>` (a strict total order, for the heap).

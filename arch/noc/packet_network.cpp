@@ -184,7 +184,7 @@ void PacketNet::arrive(const Ev& e, int node) {
 // A sink that knows when it will be ready (PacketSink::ready_at: its readiness changes only by
 // deliveries to the core, and those wait behind this packet) has the packet enter at that cycle,
 // decided now instead of by a retry then: the same cycles and statistics, one event fewer per
-// refusal (18 % of the packet model's events at 55.4M T=4, docs/performance.md "Session 24").
+// refusal (19 % of the packet model's events at 55.4M T=4, docs/performance.md "Session 24").
 // Nothing else reads the port's state before then: arrivals in between queue behind the packet in
 // the retry's case and are scheduled from eject_free here, at the same cycle.
 void PacketNet::eject(const Ev& e, int node) {
