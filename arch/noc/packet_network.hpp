@@ -126,6 +126,7 @@ struct PacketNet {
   // while it reads one) and growth copies nothing.
   ChunkPool<Waiting> waiting_;
   static_assert(sizeof(Waiting) == 48);
+  static_assert(sizeof(Ev) == 48, "Waiting keeps Ev's fields but cycle, order and tail: give a new one a place there");
   ChunkPool<Rec, 12> packets_;
   NetworkTotals tot_;
   // The last cycle a packet moved (the watchdog's reference), but for ejections decided ahead:
