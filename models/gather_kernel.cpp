@@ -25,8 +25,11 @@ constexpr int kMaxChannels = 64;  // four 16-lane blocks of int32
 struct Buckets {
   int ry0 = 0, ry1 = 0, rx0 = 0, rx1 = 0;  // the region: input rows [ry0, ry1), columns [rx0, rx1)
   std::vector<int32_t> start;  // position q's spikes (raster order in the region) are off[start[q], start[q + 1])
-  std::vector<int32_t> off;    // per spike: ci * kh * kw * cout_g + c0, its channel's weight rows
-  std::vector<int32_t> pos, ch, cursor;  // scratch: per spike its position (-1 outside) and channel
+  // Per spike: ci * kh * kw * cout_g + c0 + xx * cout_g, its channel's weight rows (c0 onwards)
+  // plus its column in the region (xx) times the tap stride, so the taps of one kernel row that
+  // reach a run of consecutive columns are one loop over that run's spikes (gather_loop).
+  std::vector<int32_t> off;
+  std::vector<int32_t> pos, ch, cursor;  // scratch: per spike its position (-1 outside) and offset
 };
 
 // The inputs a slice's outputs [o0, o1) read along one dimension: o * stride - pad + [0, k),
@@ -39,26 +42,33 @@ void input_span(int o0, int o1, int stride, int pad, int k, int size, int& lo, i
 void bucket(const ConvPlan& p, const int32_t* idx, int64_t count, const Slice& s, Buckets& b) {
   input_span(s.y0, s.y1, p.sy, p.py, p.kh, p.hin, b.ry0, b.ry1);
   input_span(s.x0, s.x1, p.sx, p.px, p.kw, p.win, b.rx0, b.rx1);
-  const uint32_t rh = uint32_t(b.ry1 - b.ry0), rw = uint32_t(b.rx1 - b.rx0);
+  const uint32_t rh = uint32_t(b.ry1 - b.ry0), rw = uint32_t(b.rx1 - b.rx0), ry0 = uint32_t(b.ry0), rx0 = uint32_t(b.rx0);
   b.start.assign(size_t(rh) * rw + 1, 0);
   b.pos.resize(size_t(count)), b.ch.resize(size_t(count));
   const ChwIndex chw(p.hin, p.win);
+  const int32_t row = p.kh * p.kw * p.cout_g, c0 = s.c0, stride = p.cout_g;  // row: one input channel's weights
+  // (Local pointers: through the vectors, every store made the compiler reload them.)
+  int32_t* const start = b.start.data();
+  int32_t* const pos = b.pos.data();
+  int32_t* const ch = b.ch.data();
   int64_t inside = 0;
   for (int64_t j = 0; j < count; ++j) {
     uint32_t ci, y, x;
     chw.decode(idx[j], ci, y, x);
-    const uint32_t yy = y - uint32_t(b.ry0), xx = x - uint32_t(b.rx0);  // wrap below the region: outside
+    const uint32_t yy = y - ry0, xx = x - rx0;  // wrap below the region: outside
     const bool in = yy < rh && xx < rw;
     const int32_t q = in ? int32_t(yy * rw + xx) : -1;
-    b.pos[size_t(j)] = q, b.ch[size_t(j)] = int32_t(ci);
-    if (in) ++b.start[size_t(q) + 1], ++inside;
+    pos[j] = q, ch[j] = in ? int32_t(ci) * row + c0 + int32_t(xx) * stride : 0;
+    if (in) ++start[q + 1], ++inside;
   }
-  for (size_t q = 1; q < b.start.size(); ++q) b.start[q] += b.start[q - 1];
+  const size_t np = b.start.size();
+  for (size_t q = 1; q < np; ++q) start[q] += start[q - 1];
   b.cursor.assign(b.start.begin(), b.start.end() - 1);
   b.off.resize(size_t(inside));
-  const int32_t row = p.kh * p.kw * p.cout_g;  // one input channel's weights
+  int32_t* const cursor = b.cursor.data();
+  int32_t* const off = b.off.data();
   for (int64_t j = 0; j < count; ++j)
-    if (const int32_t q = b.pos[size_t(j)]; q >= 0) b.off[size_t(b.cursor[size_t(q)]++)] = b.ch[size_t(j)] * row + s.c0;
+    if (const int32_t q = pos[j]; q >= 0) off[cursor[q]++] = ch[j];
 }
 
 // Output position by output position: the taps (ky, kx) whose input lies in the region, and each
@@ -78,14 +88,21 @@ inline __attribute__((always_inline)) int64_t gather_loop(const ConvPlan& p, con
     for (int ox = s.x0; ox < s.x1; ++ox, a += n) {
       const int ix0 = ox * p.sx - p.px;
       const int kx0 = std::max(0, b.rx0 - ix0), kx1 = std::min(p.kw, b.rx1 - ix0);
+      if (kx0 >= kx1) {
+        flush(a);
+        continue;
+      }
       for (int ky = ky0; ky < ky1; ++ky) {
+        // The taps [kx0, kx1) of kernel row ky read consecutive input columns, so their spikes are
+        // one run of the buckets, and a spike at column xx takes tap kx = xx - (ix0 - rx0), whose
+        // offset its own holds but for `base`: one loop per kernel row, not one per tap (a loop
+        // exit mispredicted per tap was most of the kernel's time: 15.1M, docs/performance.md
+        // "Session 25").
         const int32_t* st = b.start.data() + (int64_t(iy0 + ky - b.ry0) * rw + (ix0 + kx0 - b.rx0));
-        const int8_t* wk = wt + int64_t(ky * p.kw + kx0) * p.cout_g;
-        for (int kx = kx0; kx < kx1; ++kx, ++st, wk += p.cout_g) {
-          const int32_t j0 = st[0], j1 = st[1];
-          pairs += j1 - j0;
-          for (int32_t j = j0; j < j1; ++j) add(wk + off[j]);
-        }
+        const int32_t j0 = st[0], j1 = st[kx1 - kx0];
+        const int64_t base = int64_t(ky * p.kw - (ix0 - b.rx0)) * p.cout_g;
+        pairs += j1 - j0;
+        for (int32_t j = j0; j < j1; ++j) add(wt + (base + off[j]));
       }
       flush(a);
     }
