@@ -327,6 +327,7 @@ struct ChipEngine : noc::PacketSink {
     l.waiting_phase += now.waiting_phase - before.waiting_phase;
   }
   std::vector<std::array<uint64_t, 2>> consumer_scratch;  // on_data: (cycles, bank conflicts) per consumer
+  noc::Packet send_packet;  // send(): the packet handed to the network, reused
   // Energy events of a set of core counters (whole chip or one layer), without static energy.
   EventCounts core_events(const CoreCounters& c) const;
   // The actions of the run's DRAM device models (arch/dram_timing.hpp), by model, over the latency.

@@ -56,14 +56,14 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   d.refs = int(dests.size());
   d.flits = flits;
   d.src_act = sender_act;
-  Packet p;
+  Packet& p = send_packet;  // (reused: its destination list keeps its capacity, Network::inject)
   p.kind = d.kind == DataKind::EndOfStep ? PacketKind::EndOfStep  // (weights travel as data, like spikes)
            : d.kind == DataKind::PartialSum || d.kind == DataKind::Result || d.kind == DataKind::Membrane ||
                      d.kind == DataKind::FanIn
                ? PacketKind::PartialSum
                                                                          : PacketKind::Spike;
   p.src = src_core;
-  p.dests = dests;
+  p.dests.assign(dests.begin(), dests.end());
   p.size_flits = flits;
   p.src_group = d.src_group;
   p.timestep = d.t;
@@ -77,7 +77,7 @@ void ChipEngine::send(uint32_t h, int src_core, const std::vector<int>& dests, i
   const uint64_t copies = dests.size() > 1 && !cfg.router.multicast ? uint64_t(dests.size()) : 1;
   res.step_packets[step_of(d.t)] += copies, res.step_flits[step_of(d.t)] += copies * uint64_t(flits);
   const uint64_t at = std::max(cycle, net->now());
-  net->inject(std::move(p), at);
+  net->inject(p, at);
   if (!host) {  // the packetiser's flits are work for the sending layer
     const uint64_t end = cores[src_core]->count_sent(flits, at);
     layer_work(d.src_node, d.t, end - uint64_t(flits), end, uint64_t(flits));

@@ -169,7 +169,9 @@ class Network {
   void on_link_flit(std::function<void(int node, int port, uint64_t cycle, uint64_t busy)> f) { on_link_ = std::move(f); }
 
   // Queue a packet created at `cycle` (>= now()). Returns its id. Throws on bad destinations.
-  uint64_t inject(Packet p, uint64_t cycle);
+  // (Copied into a record whose destination list keeps its capacity, as is the caller's when it
+  // reuses one Packet: no allocation per packet, docs/performance.md "Session 25".)
+  uint64_t inject(const Packet& p, uint64_t cycle);
 
   // Simulate every cycle < `cycle`, skipping idle stretches. After it, now() == cycle.
   void advance_to(uint64_t cycle);
@@ -210,6 +212,7 @@ class Network {
   uint64_t flits_in_network_ = 0;
   Impl* impl_ = nullptr;    // the flit-level models' state, else null
   uint64_t next_id_ = 0;    // the next packet id (inject())
+  Packet in_, split_;       // inject()'s working copies (their destination lists keep their capacity)
   std::function<void(int, const Packet&, uint64_t)> on_deliver_;
   std::function<void(int, int, uint64_t, uint64_t)> on_link_;
   friend struct Impl;

@@ -23,7 +23,7 @@ namespace spikechip::arch::noc {
 struct PacketNet {
   PacketNet(Network& net, const NetworkParams& p);
 
-  void inject(Packet pk, uint64_t cycle);  // pk validated, given its id and split by Network::inject
+  void inject(const Packet& pk, uint64_t cycle);  // pk validated, given its id and split by Network::inject
   void advance_to(uint64_t cycle);
   uint64_t next_event_cycle() const;
   bool idle() const { return cal_.empty(); }
