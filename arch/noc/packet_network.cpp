@@ -165,13 +165,21 @@ void PacketNet::arrive(const Ev& e, int node) {
   }
   if (mask & (1u << kLocal)) {
     // The ejection port: the front packet alone tries it (and the core's sink); others wait.
-    const Ev b = branch(kLocal);
     if (!r.ejecting) {
       r.ejecting = true;
-      schedule_eject(b, std::max(ready, r.eject_free), tail_ready, node);
+      schedule_eject(branch(kLocal), std::max(ready, r.eject_free), tail_ready, node);
     } else {
+      // Written from e and the fork's slice, not from branch()'s copy of e: loading a copy
+      // whose fields had just been stored one by one waited for those stores (a failed
+      // store-to-load forwarding; docs/performance.md "Session 25").
+      Waiting wr(e, ready, tail_ready);
+      if (forked) {
+        net_.flits_in_network_ += size;
+        wr.from = from[kLocal], wr.to = to[kLocal];
+        wr.dest = wr.to - wr.from == 1 ? node_of(ks[wr.from]) : -1;
+      }
       const uint32_t w = waiting_.take();
-      waiting_[w] = Waiting(b, ready, tail_ready);
+      waiting_[w] = wr;
       if (r.wait_head == kNone) r.wait_head = w;
       else waiting_[r.wait_tail].next = w;
       r.wait_tail = w;
