@@ -253,7 +253,9 @@ TEST(ChipConfigNames, KeyTableDrivesReaderWriterAndDocs) {
       continue;
     }
     ASSERT_TRUE(written.contains(nlohmann::json::json_pointer(ptr))) << k.path;
-    if (!k.default_value.is_null()) EXPECT_EQ(written[nlohmann::json::json_pointer(ptr)], k.default_value) << k.path;
+    if (!k.default_value.is_null()) {  // (braces: EXPECT_EQ expands to an if/else)
+      EXPECT_EQ(written[nlohmann::json::json_pointer(ptr)], k.default_value) << k.path;
+    }
     ++leaves;
   }
   size_t n = 0;
