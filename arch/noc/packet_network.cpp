@@ -72,17 +72,16 @@ void PacketNet::inject(const Packet& pk, uint64_t cycle) {
   const int src = pk.src, size = pk.size_flits;
   Ev e{};
   e.id = pk.id, e.pkt = rec, e.from = e.to = 0, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
-  e.dest = pk.dests.size() == 1 ? pk.dests[0] : -1;
-  packets_[rec].remaining = uint32_t(pk.dests.size());
+  Rec& rc = packets_[rec];
+  rc.remaining = uint32_t(pk.dests.size());
   // Into the recycled record's destination list, which keeps its capacity (no allocation; records
   // keep the largest set they held: peak RSS +6 MB at 55.4M T=4, docs/performance.md "Session 25").
-  packets_[rec].p = pk;
-  std::vector<uint32_t>& ks = packets_[rec].keys;
-  ks.clear();
-  if (e.dest < 0) {
-    for (const int d : packets_[rec].p.dests) ks.push_back(key_of(d));
-    std::sort(ks.begin(), ks.end());
-    e.to = uint32_t(ks.size());
+  rc.p = pk;
+  if (pk.dests.size() == 1) {
+    e.dest = pk.dests[0], rc.set = kNone;
+  } else {
+    rc.set = sets_.acquire(pk.dests, [&](int d) { return key_of(d); });
+    e.dest = mc_dest(rc.set), e.to = uint32_t(pk.dests.size());
   }
   Node& r = nodes_[size_t(src)];
   const uint64_t s = std::max(cycle, r.inject_free);
@@ -116,8 +115,8 @@ void PacketNet::arrive(const Ev& e, int node) {
   // Branches: one destination follows the routing function, several the XY tree.
   unsigned mask = 0;
   uint32_t from[kNumPorts], to[kNumPorts];  // a multicast branch's keys: [from, to) of the packet's
-  // (Read for multicast sets only: the record is a cache miss a unicast hop need not take.)
-  const uint32_t* ks = e.dest >= 0 ? nullptr : packets_[e.pkt].keys.data();  // (records stay put)
+  // (Multicast sets only; the set's keys stay put while the packet holds them.)
+  const uint32_t* ks = e.dest >= 0 ? nullptr : sets_.keys(set_of(e.dest));
   if (e.dest >= 0) {
     mask = 1u << unicast_port(node, e.dest);
   } else {
@@ -141,7 +140,7 @@ void PacketNet::arrive(const Ev& e, int node) {
     if (!forked) return b;
     net_.flits_in_network_ += size;
     b.from = from[port], b.to = to[port];
-    b.dest = to[port] - from[port] == 1 ? node_of(ks[from[port]]) : -1;
+    if (to[port] - from[port] == 1) b.dest = node_of(ks[from[port]]);
     return b;
   };
   if (links) {
@@ -178,7 +177,7 @@ void PacketNet::arrive(const Ev& e, int node) {
       if (forked) {
         net_.flits_in_network_ += size;
         wr.from = from[kLocal], wr.to = to[kLocal];
-        wr.dest = wr.to - wr.from == 1 ? node_of(ks[wr.from]) : -1;
+        if (wr.to - wr.from == 1) wr.dest = node_of(ks[wr.from]);
       }
       const uint32_t w = waiting_.take();
       waiting_[w] = wr;
@@ -273,7 +272,11 @@ void PacketNet::deliver(const Ev& e, int node) {
   const Packet& p = packets_[e.pkt].p;  // (records stay put if deliver() injects)
   if (PacketSink* s = sink_of(node)) s->deliver(node, p, e.cycle);
   if (net_.on_deliver_) net_.on_deliver_(node, p, e.cycle);
-  if (--packets_[e.pkt].remaining == 0) packets_.give(e.pkt);
+  Rec& rc = packets_[e.pkt];
+  if (--rc.remaining == 0) {
+    if (rc.set != kNone) sets_.release(rc.set);
+    packets_.give(e.pkt);
+  }
 }
 
 void PacketNet::advance_to(uint64_t cycle) {
@@ -283,13 +286,10 @@ void PacketNet::advance_to(uint64_t cycle) {
     cal_.pop(c, cur_);
     if (cur_.size() > 1) {
       std::sort(cur_.begin(), cur_.end(), [](const Ev& x, const Ev& y) { return y > x; });
-      // The records the cycle's multicast arrivals and deliveries read, fetched together rather
-      // than one miss after another.
-      for (const Ev& e : cur_) {
-        const Kind k = Kind(e.order >> 40);
-        if (k == kDeliver) __builtin_prefetch(&packets_[e.pkt].p.payload);
-        else if (k == kArrive && e.dest < 0) __builtin_prefetch(&packets_[e.pkt].keys);
-      }
+      // The records the cycle's deliveries read, fetched together rather than one miss after
+      // another.
+      for (const Ev& e : cur_)
+        if (Kind(e.order >> 40) == kDeliver) __builtin_prefetch(&packets_[e.pkt].p.payload);
     }
     net_.now_ = c;
     for (const Ev& e : cur_) {
@@ -335,7 +335,7 @@ std::string PacketNet::describe() const {
        << " flit(s)) " << what << " router (" << node % p_.width << "," << node / p_.width << ") " << cycle << ", dests";
     if (e.dest >= 0) os << " " << e.dest;
     if (e.dest < 0) {
-      const uint32_t* ks = packets_[e.pkt].keys.data();
+      const uint32_t* ks = sets_.keys(set_of(e.dest));
       for (uint32_t i = e.from; i < e.to && i < e.from + 8; ++i) os << " " << node_of(ks[i]);
       if (e.to - e.from > 8) os << " ...";
     }

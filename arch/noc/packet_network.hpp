@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "arch/noc/event_calendar.hpp"
+#include "arch/noc/key_sets.hpp"
 #include "arch/noc/network.hpp"
 #include "base/chunk_pool.hpp"
 
@@ -53,12 +54,12 @@ struct PacketNet {
     uint64_t order;  // kind, router, input port (see above)
     uint64_t id;     // packet id
     uint32_t pkt;    // packet record
-    uint32_t from, to;  // a multicast set: the packet's keys [from, to) (Rec::keys)
+    uint32_t from, to;  // a multicast set: the keys [from, to) of its interned set (KeySets)
     uint32_t size;   // flits
     // Arrive: cycles from the head to the tail (size - 1, more after a serialised link).
     // Eject: cycles from this event to the first its tail may enter the ejection port, if later.
     uint32_t tail;
-    int32_t dest;    // the only destination, or -1 for a multicast set
+    int32_t dest;    // the only destination, or for a multicast set mc_dest(its set's id) < 0
     bool operator>(const Ev& o) const {
       if (cycle != o.cycle) return cycle > o.cycle;
       if (order != o.order) return order > o.order;
@@ -98,13 +99,16 @@ struct PacketNet {
       return e;
     }
   };
-  // A packet and, for a multicast set, its destinations as sorted column-major keys (key_of):
-  // each XY branch of a fork is a slice of a slice, so its copies need no record of their own.
+  // A packet; a multicast one holds its interned set of destinations, sorted column-major keys
+  // (key_of): each XY branch of a fork is a slice of a slice, so its copies need no record of
+  // their own, and a multicast hop reads the set (shared, in the cache), not the record.
   struct Rec {
     Packet p;
     uint32_t remaining = 0;
-    std::vector<uint32_t> keys;  // (kept with its capacity when the record is recycled)
+    uint32_t set = kNone;  // KeySets id, or kNone for one destination
   };
+  static int32_t mc_dest(uint32_t set) { return -1 - int32_t(set); }
+  static uint32_t set_of(int32_t dest) { return uint32_t(-1 - dest); }
 
   // e with kind k at `cycle` for router `node`, input port `port`.
   void schedule(Ev e, Kind k, uint64_t cycle, int node, int port);
@@ -128,6 +132,7 @@ struct PacketNet {
   static_assert(sizeof(Waiting) == 48);
   static_assert(sizeof(Ev) == 48, "Waiting keeps Ev's fields but cycle, order and tail: give a new one a place there");
   ChunkPool<Rec, 12> packets_;
+  KeySets sets_;
   NetworkTotals tot_;
   // The last cycle a packet moved (the watchdog's reference), but for ejections decided ahead:
   // progress_by(c) adds those at or before c.

@@ -17,6 +17,7 @@
 #include "arch/noc/network.hpp"
 #include "arch/noc/traffic.hpp"
 #include "arch/noc/event_calendar.hpp"
+#include "arch/noc/key_sets.hpp"
 #include "base/chunk_pool.hpp"
 #include "base/error.hpp"
 #include "chip_test_util.hpp"
@@ -290,6 +291,35 @@ TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
   EXPECT_EQ(vp[8], std::vector<int>(8, 8));  // (a recycled record is reused as it is)
   EXPECT_EQ(vp.take(), 3u);
   EXPECT_EQ(vp.take(), 9u);
+}
+
+// One interned array per destination list, its keys sorted; a set no packet holds stays for the
+// next packet with that list until the table is over its size, then goes and its id is reused.
+TEST(NocPacket, KeySetsInternsAndDropsUnheldSets) {
+  KeySets ks(4);  // unheld sets are dropped while the table holds more than 4 keys
+  const auto key = [](int d) { return uint32_t(100 - d); };
+  const uint32_t a = ks.acquire({3, 1, 2}, key);
+  ASSERT_EQ(ks.size(a), 3u);
+  EXPECT_EQ(std::vector<uint32_t>(ks.keys(a), ks.keys(a) + 3), (std::vector<uint32_t>{97, 98, 99}));
+  EXPECT_EQ(ks.acquire({3, 1, 2}, key), a);  // the same list: the same set
+  const uint32_t b = ks.acquire({1, 2, 3}, key);  // another order: another list
+  EXPECT_NE(b, a);
+  const uint32_t* at = ks.keys(a);
+  for (int i = 0; i < 50; ++i) ks.release(ks.acquire({i, i + 1, 200}, key));  // sets come and go
+  EXPECT_EQ(ks.keys(a), at);  // held sets stay put while others are added and dropped
+  EXPECT_LE(ks.held_keys(), 3u + 3u + 3u);
+  ks.release(a), ks.release(a);  // 6 keys held: a goes when let go
+  EXPECT_EQ(ks.held_keys(), 3u);
+  ks.release(b);  // 3 keys: b stays
+  EXPECT_EQ(ks.held_keys(), 3u);
+  const uint32_t c = ks.acquire({7, 8}, key);
+  EXPECT_LT(c, 3u);  // (a dropped set's id, not a new one)
+  EXPECT_EQ(ks.keys(c)[0], 92u);
+  KeySets keep;  // under the limit, unheld sets stay: the next packet with that list finds them
+  const uint32_t d = keep.acquire({5, 6}, key);
+  keep.release(d);
+  EXPECT_EQ(keep.acquire({5, 6}, key), d);
+  EXPECT_EQ(keep.held_keys(), 2u);
 }
 
 namespace {
