@@ -34,14 +34,11 @@
 
 namespace spikechip::arch::noc {
 
-namespace {
-constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
-}  // namespace
-
 PacketNet::PacketNet(Network& net, const NetworkParams& p)
     : net_(net), p_(p), pbody_(separable_body_cycles(p.pipeline_stages)) {
   const int N = p.width * p.height;
   nodes_.resize(size_t(N));
+  waits_.resize(size_t(N));
   sinks.assign(size_t(N), nullptr);
   for (int n = 0; n < N; ++n) {
     Node& r = nodes_[size_t(n)];
@@ -173,17 +170,13 @@ void PacketNet::arrive(const Ev& e, int node) {
       // store-to-load forwarding; docs/performance.md "Session 25"). The slice repeats
       // branch()'s three lines: shared through a lambda (generic or returning the slice), GCC
       // stopped inlining the calendar's place() here and the network took 4-6 % more samples.
-      Waiting wr(e, ready, tail_ready);
+      Waiting wr(e);
       if (forked) {
         net_.flits_in_network_ += size;
         wr.from = from[kLocal], wr.to = to[kLocal];
         if (wr.to - wr.from == 1) wr.dest = node_of(ks[wr.from]);
       }
-      const uint32_t w = waiting_.take();
-      waiting_[w] = wr;
-      if (r.wait_head == kNone) r.wait_head = w;
-      else waiting_[r.wait_tail].next = w;
-      r.wait_tail = w;
+      waits_.push(size_t(node), wr);
     }
   }
   if (forked) net_.flits_in_network_ -= size;  // (the arriving copy was split into its branches)
@@ -237,22 +230,19 @@ void PacketNet::eject(const Ev& e, int node) {
   // (Also for an ejection decided ahead: early, but the payload then waits in the outer caches;
   // ChipEngine::deliver 9.1 -> 6.5 % at 55.4M T=4, docs/performance.md "Session 24".)
   if (sink) sink->prefetch(node, packets_[e.pkt].p);
-  if (r.wait_head == kNone) {
+  if (waits_.empty(size_t(node))) {
     r.ejecting = false;
     return;
   }
-  const uint32_t w = r.wait_head;
-  const Waiting& n = waiting_[w];
-  if (n.next != kNone) {
-    // The record the next ejection here reads, written when its packet queued (a miss was most
-    // of eject()'s time at 55.4M T=4, docs/performance.md "Session 24").
-    const char* q = reinterpret_cast<const char*>(&waiting_[n.next]);
+  const Waiting n = waits_.front(size_t(node));
+  waits_.pop(size_t(node));
+  if (!waits_.empty(size_t(node))) {
+    // The record the next ejection here reads (the next block's first when this one is done; a
+    // miss was most of eject()'s time at 55.4M T=4, docs/performance.md "Session 24").
+    const char* q = reinterpret_cast<const char*>(&waits_.front(size_t(node)));
     __builtin_prefetch(q), __builtin_prefetch(q + sizeof(Waiting) - 1);
   }
-  schedule_eject(n.ev(), std::max(n.ready, done), n.tail_ready, node);
-  r.wait_head = n.next;
-  if (r.wait_head == kNone) r.wait_tail = kNone;
-  waiting_.give(w);
+  schedule_eject(n.ev(), std::max(n.at + uint64_t(p_.pipeline_stages), done), n.at + n.tail + uint64_t(pbody_), node);
 }
 
 uint64_t PacketNet::progress_by(uint64_t cycle) const {
@@ -293,12 +283,10 @@ void PacketNet::advance_to(uint64_t cycle) {
     }
     net_.now_ = c;
     for (const Ev& e : cur_) {
-      const uint64_t key = (e.order >> 8) & kNodeKeyMax;
-      const int node = int(reverse_same_cycle ? kNodeKeyMax - key : key);
       switch (Kind(e.order >> 40)) {
-        case kDeliver: deliver(e, node); break;
-        case kArrive: arrive(e, node); break;
-        case kEject: eject(e, node); break;
+        case kDeliver: deliver(e, node_of_event(e)); break;
+        case kArrive: arrive(e, node_of_event(e)); break;
+        case kEject: eject(e, node_of_event(e)); break;
       }
     }
   }
@@ -343,12 +331,12 @@ std::string PacketNet::describe() const {
   };
   static const char* const kWhat[] = {"is delivered by", "arrives at", "ejects at"};
   for (const Ev& e : all) {
-    const uint64_t key = (e.order >> 8) & kNodeKeyMax;
-    line(e, kWhat[e.order >> 40], int(reverse_same_cycle ? kNodeKeyMax - key : key), e.cycle);
+    line(e, kWhat[e.order >> 40], node_of_event(e), e.cycle);
   }
   for (size_t n = 0; n < nodes_.size(); ++n)
-    for (uint32_t w = nodes_[n].wait_head; w != kNone; w = waiting_[w].next)
-      line(waiting_[w].ev(), "waits to eject at", int(n), waiting_[w].ready);
+    waits_.for_each(n, [&](const Waiting& w) {
+      line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages));
+    });
   if (shown > 32) os << "  ... (" << shown - 32 << " more)\n";
   return os.str();
 }

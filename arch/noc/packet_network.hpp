@@ -17,6 +17,7 @@
 #include "arch/noc/event_calendar.hpp"
 #include "arch/noc/key_sets.hpp"
 #include "arch/noc/network.hpp"
+#include "base/chunk_fifos.hpp"
 #include "base/chunk_pool.hpp"
 
 namespace spikechip::arch::noc {
@@ -47,6 +48,7 @@ struct PacketNet {
   // interact only through later cycles, so that router order changes nothing.
   enum Kind : uint8_t { kDeliver = 0, kArrive = 1, kEject = 2 };
   static constexpr uint32_t kNone = ~uint32_t(0);
+  static constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
   // An event carries what a hop needs, so a unicast packet's hops and its ejection read no
   // record (the records' loads were most of a hop's time, docs/performance.md "Session 22").
   struct Ev {
@@ -73,26 +75,24 @@ struct PacketNet {
     int lat[4] = {}, ser[4] = {};
     uint64_t link_free[4] = {};  // first cycle each output link can start a new packet
     uint64_t eject_free = 0, inject_free = 0;
-    // Ejection: the front packet has an Eject event; those behind it wait in a list of Waiting
-    // records, in arrival order.
+    // Ejection: the front packet has an Eject event; those behind it wait in the router's queue
+    // of Waiting records (waits_), in arrival order.
     bool ejecting = false;
-    uint32_t wait_head = kNone, wait_tail = kNone;
     uint64_t ejects_at = 0;  // the cycle of the last ejection decided ahead (eject(), PacketSink::ready_at)
     RouterStats st;
     LinkStats ls[4];
   };
-  // A packet waiting for its router's ejection port behind another: its event without the cycle
-  // and order its Eject event is given when it reaches the front (48 bytes, not 72: there can be
-  // millions, docs/performance.md "Session 24"), the first cycle its head may eject and the first
-  // its tail may, and the next in the queue.
+  // A packet waiting for its router's ejection port behind another: its arriving event without
+  // the order its Eject event is given when it reaches the front (40 bytes, not 72: there can be
+  // millions, docs/performance.md "Sessions 24 and 26"). Its head may eject from `at` + P, its
+  // tail from `at` + tail + B (arrive()).
   struct Waiting {
-    uint64_t id = 0, ready = 0, tail_ready = 0;
-    uint32_t pkt = 0, from = 0, to = 0, size = 0;
+    uint64_t id = 0, at = 0;
+    uint32_t pkt = 0, from = 0, to = 0, size = 0, tail = 0;
     int32_t dest = 0;
-    uint32_t next = kNone;
     Waiting() = default;
-    Waiting(const Ev& e, uint64_t r, uint64_t tr)
-        : id(e.id), ready(r), tail_ready(tr), pkt(e.pkt), from(e.from), to(e.to), size(e.size), dest(e.dest) {}
+    explicit Waiting(const Ev& e)
+        : id(e.id), at(e.cycle), pkt(e.pkt), from(e.from), to(e.to), size(e.size), tail(e.tail), dest(e.dest) {}
     Ev ev() const {
       Ev e{};
       e.id = id, e.pkt = pkt, e.from = from, e.to = to, e.size = size, e.dest = dest;
@@ -118,6 +118,10 @@ struct PacketNet {
   void eject(const Ev& e, int node);
   void deliver(const Ev& e, int node);
   int unicast_port(int node, int dest) const;
+  int node_of_event(const Ev& e) const {
+    const uint64_t key = (e.order >> 8) & kNodeKeyMax;
+    return int(reverse_same_cycle ? kNodeKeyMax - key : key);
+  }
   PacketSink* sink_of(int node) const { return sinks[size_t(node)] ? sinks[size_t(node)] : default_sink; }
 
   Network& net_;
@@ -126,11 +130,15 @@ struct PacketNet {
   std::vector<Node> nodes_;
   EventCalendar<Ev> cal_;  // the events not yet handled
   std::vector<Ev> cur_;    // the cycle's events being handled
-  // Records in pools of fixed chunks (base/chunk_pool.hpp): they stay put (deliver() may inject
-  // while it reads one) and growth copies nothing.
-  ChunkPool<Waiting> waiting_;
-  static_assert(sizeof(Waiting) == 48);
-  static_assert(sizeof(Ev) == 48, "Waiting keeps Ev's fields but cycle, order and tail: give a new one a place there");
+  // Each router's ejection queue, its records side by side in blocks (base/chunk_fifos.hpp): a
+  // record is written where the router's previous one was and read in that order (a list of
+  // records from one shared pool missed the cache twice per waiting packet, docs/performance.md
+  // "Session 26").
+  ChunkFifos<Waiting> waits_;
+  static_assert(sizeof(Waiting) == 40);
+  static_assert(sizeof(Ev) == 48, "Waiting keeps Ev's fields but order: give a new one a place there");
+  // Packet records in pools of fixed chunks (base/chunk_pool.hpp): they stay put (deliver() may
+  // inject while it reads one) and growth copies nothing.
   ChunkPool<Rec, 12> packets_;
   KeySets sets_;
   NetworkTotals tot_;

@@ -18,6 +18,7 @@
 #include "arch/noc/traffic.hpp"
 #include "arch/noc/event_calendar.hpp"
 #include "arch/noc/key_sets.hpp"
+#include "base/chunk_fifos.hpp"
 #include "base/chunk_pool.hpp"
 #include "base/error.hpp"
 #include "chip_test_util.hpp"
@@ -291,6 +292,45 @@ TEST(NocPacket, ChunkPoolReusesAndKeepsRecords) {
   EXPECT_EQ(vp[8], std::vector<int>(8, 8));  // (a recycled record is reused as it is)
   EXPECT_EQ(vp.take(), 3u);
   EXPECT_EQ(vp.take(), 9u);
+}
+
+// Queues sharing blocks behave as separate first-in first-out queues (against std::deque, random
+// pushes and pops over queues that fill and drain across block boundaries), and an empty queue
+// holds no block.
+TEST(NocPacket, ChunkFifosKeepOrderPerQueueAndFreeBlocks) {
+  ChunkFifos<uint64_t, 4> f(5);  // blocks of 4
+  std::vector<std::deque<uint64_t>> ref(5);
+  std::mt19937 rng(3);
+  uint64_t next = 0;
+  for (int step = 0; step < 20000; ++step) {
+    const size_t q = rng() % 5;
+    const bool grow = step < 10000 ? rng() % 3 != 0 : rng() % 3 == 0;  // fill, then drain
+    if (grow || ref[q].empty()) {
+      f.push(q, next), ref[q].push_back(next++);
+    } else {
+      ASSERT_FALSE(f.empty(q));
+      ASSERT_EQ(f.front(q), ref[q].front());
+      f.pop(q), ref[q].pop_front();
+    }
+    if (step % 997 == 0) {
+      std::vector<uint64_t> seen;
+      f.for_each(q, [&](uint64_t v) { seen.push_back(v); });
+      ASSERT_EQ(seen, std::vector<uint64_t>(ref[q].begin(), ref[q].end()));
+    }
+  }
+  size_t held = 0;
+  for (size_t q = 0; q < 5; ++q) {
+    held += ref[q].size();
+    ASSERT_EQ(f.empty(q), ref[q].empty());
+  }
+  EXPECT_LE(f.blocks_in_use(), held / 4 + 2 * 5);  // full blocks, and at most two partly used per queue
+  for (size_t q = 0; q < 5; ++q)
+    for (; !ref[q].empty(); ref[q].pop_front()) {
+      ASSERT_EQ(f.front(q), ref[q].front());
+      f.pop(q);
+    }
+  for (size_t q = 0; q < 5; ++q) EXPECT_TRUE(f.empty(q));
+  EXPECT_EQ(f.blocks_in_use(), 0u);
 }
 
 // One interned array per destination list, its keys sorted; a set no packet holds stays for the
