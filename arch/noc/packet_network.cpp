@@ -276,10 +276,13 @@ void PacketNet::advance_to(uint64_t cycle) {
     cal_.pop(c, cur_);
     if (cur_.size() > 1) {
       std::sort(cur_.begin(), cur_.end(), [](const Ev& x, const Ev& y) { return y > x; });
-      // The records the cycle's deliveries read, fetched together rather than one miss after
-      // another.
-      for (const Ev& e : cur_)
-        if (Kind(e.order >> 40) == kDeliver) __builtin_prefetch(&packets_[e.pkt].p.payload);
+      // The records the cycle's deliveries and multicast arrivals read, fetched together rather
+      // than one miss after another.
+      for (const Ev& e : cur_) {
+        const Kind k = Kind(e.order >> 40);
+        if (k == kDeliver) __builtin_prefetch(&packets_[e.pkt].p.payload);
+        else if (k == kArrive && e.dest < 0) sets_.prefetch(set_of(e.dest));
+      }
     }
     net_.now_ = c;
     for (const Ev& e : cur_) {
