@@ -56,7 +56,7 @@ struct PacketNet {
     uint64_t order;  // kind, router, input port (see above)
     uint64_t id;     // packet id
     uint32_t pkt;    // packet record
-    uint32_t from, to;  // a multicast set: the keys [from, to) of its interned set (KeySets)
+    uint32_t from, to;  // a multicast set: the keys [from, to) of the packet's set (KeySets)
     uint32_t size;   // flits
     // Arrive: cycles from the head to the tail (size - 1, more after a serialised link).
     // Eject: cycles from this event to the first its tail may enter the ejection port, if later.
@@ -99,9 +99,10 @@ struct PacketNet {
       return e;
     }
   };
-  // A packet; a multicast one holds its interned set of destinations, sorted column-major keys
-  // (key_of): each XY branch of a fork is a slice of a slice, so its copies need no record of
-  // their own, and a multicast hop reads the set (shared, in the cache), not the record.
+  // A packet; a multicast one holds a set of its destinations as sorted column-major keys
+  // (key_of; shared with the other packets of the same list when the list recurs, KeySets): each
+  // XY branch of a fork is a slice of a slice, so its copies need no record of their own, and a
+  // multicast hop reads the set (a recurring one is in the cache), not the record.
   struct Rec {
     Packet p;
     uint32_t remaining = 0;

@@ -161,6 +161,24 @@ TEST(NocPacket, SinkBackpressureAndWatchdog) {
       EXPECT_NE(m.find("packet #0 (spike, src 0, 3 flit(s)) ejects at router (3,0) 5013, dests 3"), std::string::npos) << m;
     }
   }
+  {
+    // y (from 2) reaches the ejection port first and is refused; x (from 0) waits behind it from
+    // 13, its first cycle to eject: the watchdog lists both (the ejection queue's records).
+    Network net(p);
+    LateSink sink(kNever);
+    net.set_default_sink(&sink);
+    net.inject(Packet{PacketKind::Spike, 0, {3}, 3}, 0);
+    net.inject(Packet{PacketKind::Spike, 2, {3}, 3}, 0);
+    try {
+      net.drain();
+      FAIL() << "no watchdog";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("core 3 refuses packet #1"), std::string::npos) << m;
+      EXPECT_NE(m.find("packet #0 (spike, src 0, 3 flit(s)) waits to eject at router (3,0) 13, dests 3"), std::string::npos)
+          << m;
+    }
+  }
 }
 
 TEST(NocPacket, ConservationAndLowLoadLatency) {
