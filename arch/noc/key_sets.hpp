@@ -25,7 +25,7 @@ namespace spikechip::arch::noc {
 
 class KeySets {
  public:
-  explicit KeySets(size_t keep_keys = size_t(1) << 20) : keep_keys_(keep_keys) { seen_.fill(0); }
+  explicit KeySets(size_t keep_keys = size_t(1) << 20) : keep_keys_(keep_keys) {}
 
   // The id of a set of `dests` (a list of >= 2 distinct nodes) with keys key(d) sorted, held by
   // one more packet.
@@ -91,7 +91,7 @@ class KeySets {
   std::unordered_map<std::vector<int>, uint32_t, Hash> index_;
   std::vector<Set> sets_;  // (a set's keys stay put when it moves)
   std::vector<uint32_t> free_;
-  std::array<uint64_t, kSeen> seen_;
+  std::array<uint64_t, kSeen> seen_{};  // hashes of recent lists (0: none)
   size_t keep_keys_, held_keys_ = 0;
 };
 
