@@ -154,7 +154,8 @@ void ChipEngine::build() {
       for (int d : r.dests) {
         GroupState& G = groups[d];
         const int port = G.port_of_src.at(r.src_node);
-        rd.push_back({G.core, d, port, G.ports[size_t(port)].src_index.at(r.src_group), r.src_group});
+        Port& P = G.ports[size_t(port)];
+        rd.push_back({G.core, d, P.src_index.at(r.src_group), r.src_group, &P});
       }
       std::sort(rd.begin(), rd.end(), [&](const DataDest& a, const DataDest& b) {
         return a.core != b.core ? a.core < b.core : rank[size_t(a.group)] < rank[size_t(b.group)];
@@ -190,6 +191,9 @@ void ChipEngine::build() {
       if (const auto setup = op_rules(s.op).setup) setup(*this, G, s);
     }
   }
+  for (auto& rd : route_readers)  // (the ports' consumers are known now)
+    for (DataDest& x : rd)
+      if (!x.port->consumers.empty()) x.first = &groups[size_t(x.group)].slots[size_t(x.port->consumers.front().first)];
   weight_shares();
   // Emissions (what each group sends after which node).
   std::vector<std::vector<int>> by_src(groups.size() + 1);

@@ -30,14 +30,19 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
   } else {
     // The route's readers on this core, in groups_on_core's order (as the end-of-step loop).
     const auto& rd = route_readers[size_t(d.route)];
-    auto it = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
-    for (; it != rd.end() && it->core == core; ++it) {
+    const auto first = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
+    auto last = first;
+    for (; last != rd.end() && last->core == core; ++last) {
+      __builtin_prefetch(&groups[size_t(last->group)]);
+      __builtin_prefetch(&last->port->consumers), __builtin_prefetch(last->first);
+    }
+    for (auto it = first; it != last; ++it) {
       GroupState& G = groups[size_t(it->group)];
       if (G.phase != d.phase) continue;  // the core holds another group in that phase
       if (it->src_group != d.src_group)  // a packet sent on a route not its source's
         throw Error(fmt::format("chip: group {} got a packet from group {} on a route of group {}", G.id, d.src_group,
                                 it->src_group));
-      on_data(G, G.ports[size_t(it->port)], it->src, d, cycle);
+      on_data(G, *it->port, it->src, d, cycle);
     }
   }
   if (--d.refs == 0) free_list.push_back(uint32_t(p.payload));

@@ -156,8 +156,15 @@ struct ChipEngine : noc::PacketSink {
   std::vector<GroupState> groups;
   // Per route: its destination groups with the port and source index a data packet of the route
   // lands on, by core and in groups_on_core's order (deliver() visits a core's readers without a
-  // search of the route's destinations and two hash lookups per group).
-  struct DataDest { int core, group, port, src, src_group; };
+  // search of the route's destinations and two hash lookups per group). The port and its first
+  // consumer's slot by address (groups, ports and slots stay put after build()): deliver() asks
+  // for a core's readers' group, port and slot together rather than one miss after another
+  // (on_data + deliver -12 % at 15.1M, docs/performance.md "Session 27").
+  struct DataDest {
+    int core, group, src, src_group;
+    Port* port = nullptr;
+    const Slot* first = nullptr;  // nullptr: the port has no consumers
+  };
   std::vector<std::vector<DataDest>> route_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
