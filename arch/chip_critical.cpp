@@ -16,7 +16,7 @@ void ChipEngine::collect_acts() {
     for (GroupState& G : groups) {
       f(G.act);
       for (Port& P : G.ports)
-        for (uint32_t& a : P.ready_act) f(a);
+        for (PortStep& s : P.step) f(s.ready_act);
     }
     for (auto* v : {&weights_act, &node_act, &syn_act, &phase_act})
       for (uint32_t& a : *v) f(a);

@@ -73,7 +73,8 @@ void ChipEngine::on_data(GroupState& G, Port& P, int src, const PacketData& d, u
   uint32_t pred = trip ? d.src_act : syn_act[ci];
   const PathKind kind = d.kind == DataKind::Pixel ? PathKind::Encoder : PathKind::Synapse;
   uint64_t at = fin - cyc;
-  uint32_t* const ready_slot = &P.ready_act[d.t];
+  PortStep& ps = P.step[size_t(d.t)];
+  uint32_t* const ready_slot = &ps.ready_act;
   // Back-to-back packets of one port, layer and timestep extend one record (the walk would merge
   // them anyway), unless another port's ready time refers to the record's end.
   if (!trip && pred != kNoAct && consumer_scratch.size() == 1 && (syn_ref[ci] == nullptr || syn_ref[ci] == ready_slot)) {
@@ -97,23 +98,26 @@ void ChipEngine::on_data(GroupState& G, Port& P, int src, const PacketData& d, u
   if (opt.record_activity && !P.consumers.empty())
     record_synapse(G.core, G.slots[size_t(P.consumers.front().first)].node, d.t, fin - cyc, fin);
   const size_t k = size_t(d.t) * P.srcs.size() + size_t(src);
-  P.recv[k]++;
-  P.last_data[d.t] = std::max(P.last_data[d.t], fin);
-  if (fin >= P.ready[d.t]) {
-    P.ready_act[d.t] = pred;
+  SrcCount& sc = P.count[k];
+  sc.recv++;
+  ps.last_data = std::max(ps.last_data, fin);
+  if (fin >= ps.ready) {
+    ps.ready_act = pred;
     syn_ref[ci] = syn_ref[ci] == nullptr || syn_ref[ci] == ready_slot ? ready_slot : &kManyRefs;
   }
-  P.ready[d.t] = std::max(P.ready[d.t], fin);
-  if (P.recv[k] == P.expect[k]) source_complete(G, P, d.t);
+  ps.ready = std::max(ps.ready, fin);
+  if (sc.recv == sc.expect) source_complete(G, P, d.t);
 }
 
 void ChipEngine::on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle) {
   Port& P = port_for(G, d);
   const size_t k = size_t(d.t) * P.srcs.size() + src_idx(P, d.src_group, G);
-  P.expect[k] = n;
-  if (cycle >= P.ready[d.t]) P.ready_act[d.t] = trip_act(PathKind::EndOfStep, G.core, d, cycle);
-  P.ready[d.t] = std::max(P.ready[d.t], cycle);
-  if (P.recv[k] == n) source_complete(G, P, d.t);
+  SrcCount& sc = P.count[k];
+  PortStep& ps = P.step[size_t(d.t)];
+  sc.expect = n;
+  if (cycle >= ps.ready) ps.ready_act = trip_act(PathKind::EndOfStep, G.core, d, cycle);
+  ps.ready = std::max(ps.ready, cycle);
+  if (sc.recv == n) source_complete(G, P, d.t);
 }
 
 }  // namespace spikechip::arch::detail

@@ -83,15 +83,25 @@ struct Emission {              // what a (group, node) sends after its task
   int addr_bits = 1;
 };
 
+// A port's state for one timestep, and for one source in one timestep: a packet's delivery updates
+// one of each (kept together: five arrays were five cache misses per packet at 55.4M T=4,
+// docs/performance.md "Session 27").
+struct PortStep {
+  uint64_t ready = 0, last_data = 0;  // when the step's inputs are all in; its last data packet's end
+  uint32_t ready_act = 0;             // critical path: the interval that set `ready`
+  int pending = 0;                    // sources not yet complete
+};
+struct SrcCount {
+  int recv = 0, expect = -1;  // data packets received; announced by the end-of-step marker (-1: not yet)
+};
+
 struct Port {                  // a remote input of a group: all packets of one source node
   int src_node = 0;
   std::vector<int> srcs;       // source groups (-1 host)
   std::unordered_map<int, int> src_index;
-  std::vector<int> recv, expect;       // [t * nsrc + s]
-  std::vector<int> pending;            // [t] sources not yet complete
-  std::vector<uint64_t> ready, last_data;  // [t]
+  std::vector<PortStep> step;  // [t]
+  std::vector<SrcCount> count;  // [t * nsrc + s]
   std::vector<std::pair<int, int>> consumers;  // (slot, input index)
-  std::vector<uint32_t> ready_act;     // [t] critical path: the interval that set ready[t]
 };
 
 struct Slot {                  // one node of the group's cluster
@@ -420,7 +430,7 @@ struct ChipEngine : noc::PacketSink {
   void on_data(GroupState& G, Port& P, int src, const PacketData& d, uint64_t cycle);
   void on_eos(GroupState& G, const PacketData& d, int n, uint64_t cycle);
   void source_complete(GroupState& G, Port& P, int t) {
-    if (--P.pending[t] == 0) schedule(P.ready[t], G.id, false);
+    if (--P.step[t].pending == 0) schedule(P.step[t].ready, G.id, false);
   }
   // Per-timestep buffers of a slot, allocated on first use.
   template <class A, class Alloc>

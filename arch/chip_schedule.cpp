@@ -24,10 +24,11 @@ void ChipEngine::try_start(GroupState& G, uint64_t cycle) {
   for (int pi : s.ports) {
     if (pi < 0) continue;
     const Port& P = G.ports[pi];
-    if (P.pending[t] > 0) return;  // a remote input of this timestep is not complete
-    ready = std::max(ready, P.ready[t]);
-    wait.data = std::max(wait.data, P.last_data[t]), wait.inputs = std::max(wait.inputs, P.ready[t]);
-    if (P.ready[t] >= act_end(pred)) pred = P.ready_act[t];  // data first on a tie
+    const PortStep& ps = P.step[t];
+    if (ps.pending > 0) return;  // a remote input of this timestep is not complete
+    ready = std::max(ready, ps.ready);
+    wait.data = std::max(wait.data, ps.last_data), wait.inputs = std::max(wait.inputs, ps.ready);
+    if (ps.ready >= act_end(pred)) pred = ps.ready_act;  // data first on a tie
   }
   CoreModel& core = *cores[G.core];
   if (core.node_free() > ready) pred = node_act[size_t(G.core)];
@@ -66,7 +67,8 @@ void ChipEngine::finish_task(GroupState& G, uint64_t cycle) {
     // (and the chains behind them) alive for collect_acts; what they released keeps them if needed.
     G.act = kNoAct;
     if (size_t(G.id) < weights_act.size()) weights_act[size_t(G.id)] = kNoAct;  // (controllers only)
-    for (Port& P : G.ports) std::fill(P.ready_act.begin(), P.ready_act.end(), kNoAct);
+    for (Port& P : G.ports)
+      for (PortStep& ps : P.step) ps.ready_act = kNoAct;
     return;
   }
   try_start(G, cycle);
@@ -117,11 +119,8 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
   for (GroupState& G : groups) {
     G.t = 0, G.k = 0, G.busy = false, G.task_start = 0, G.act = kNoAct;
     for (Port& P : G.ports) {
-      P.recv.assign(size_t(T) * P.srcs.size(), 0);
-      P.expect.assign(size_t(T) * P.srcs.size(), -1);
-      P.pending.assign(size_t(T), int(P.srcs.size()));
-      P.ready.assign(size_t(T), 0), P.last_data.assign(size_t(T), 0);
-      P.ready_act.assign(size_t(T), kNoAct);
+      P.count.assign(size_t(T) * P.srcs.size(), SrcCount{});
+      P.step.assign(size_t(T), PortStep{.ready_act = kNoAct, .pending = int(P.srcs.size())});
     }
     for (Slot& s : G.slots) {
       std::fill(s.v.begin(), s.v.end(), 0);
@@ -206,7 +205,7 @@ std::string ChipEngine::stall_message() const {
       const Slot& s = G.slots[G.k];
       std::string waits;
       for (int pi : s.ports)
-        if (pi >= 0 && G.ports[pi].pending[G.t] > 0) waits += " '" + g.nodes[G.ports[pi].src_node].name + "'";
+        if (pi >= 0 && G.ports[pi].step[size_t(G.t)].pending > 0) waits += " '" + g.nodes[G.ports[pi].src_node].name + "'";
       return fmt::format("chip: no event left but group {} (core {}) waits at node '{}' timestep {} for{}; the "
                          "mapping's routes do not deliver every input (re-run the mapper)",
                          G.id, G.core, g.nodes[s.node].name, G.t, waits.empty() ? " nothing" : waits);

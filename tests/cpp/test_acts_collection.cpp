@@ -110,7 +110,7 @@ TEST(ActsCollection, FinishedGroupsAndSpilledValuesHoldNoRecords) {
         ++finished;
         EXPECT_EQ(G.act, E.kNoAct) << "group " << G.id;
         for (const auto& P : G.ports)
-          for (uint32_t a : P.ready_act) EXPECT_EQ(a, E.kNoAct) << "group " << G.id;
+          for (const auto& ps : P.step) EXPECT_EQ(ps.ready_act, E.kNoAct) << "group " << G.id;
       }
       for (const auto& phase : E.spill_store)
         for (const auto& d : phase) {
