@@ -68,7 +68,7 @@ void PacketNet::inject(const Packet& pk, uint64_t cycle) {
   const uint32_t rec = packets_.take();
   const int src = pk.src, size = pk.size_flits;
   Ev e{};
-  e.id = pk.id, e.pkt = rec, e.from = e.to = 0, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
+  e.pkt = rec, e.from = e.to = 0, e.size = uint32_t(size), e.tail = uint32_t(size - 1);
   Rec& rc = packets_[rec];
   rc.remaining = uint32_t(pk.dests.size());
   // Into the recycled record's destination list, which keeps its capacity (no allocation; records
@@ -206,7 +206,7 @@ void PacketNet::eject(const Ev& e, int node) {
       schedule_eject(e, again, tail_at, node);  // (listed by describe() as the retry)
       throw Error("network watchdog: no packet moved for " + std::to_string(p_.watchdog_cycles) + " cycles (cycle " +
                   std::to_string(t) + ", " + std::to_string(net_.flits_in_network_) + " flits in flight; core " +
-                  std::to_string(node) + " refuses packet #" + std::to_string(e.id) + "); in flight:\n" + describe() +
+                  std::to_string(node) + " refuses packet #" + std::to_string(packets_[e.pkt].p.id) + "); in flight:\n" + describe() +
                   "Check that every destination core consumes its packets, or raise watchdog_cycles.");
     }
     if (known <= t) {
@@ -275,7 +275,7 @@ void PacketNet::advance_to(uint64_t cycle) {
     if (c >= cycle) break;
     cal_.pop(c, cur_);
     if (cur_.size() > 1) {
-      std::sort(cur_.begin(), cur_.end(), [](const Ev& x, const Ev& y) { return y > x; });
+      std::sort(cur_.begin(), cur_.end(), [this](const Ev& x, const Ev& y) { return before(x, y); });
       // The records the cycle's deliveries and multicast arrivals read, fetched together rather
       // than one miss after another.
       for (const Ev& e : cur_) {
@@ -316,7 +316,7 @@ std::string PacketNet::describe() const {
   // waiting behind them, in cycle order; at most 32 lines.
   std::vector<Ev> all;
   cal_.for_each([&](const Ev& e) { all.push_back(e); });
-  std::sort(all.begin(), all.end(), [](const Ev& x, const Ev& y) { return y > x; });
+  std::sort(all.begin(), all.end(), [this](const Ev& x, const Ev& y) { return before(x, y); });
   std::ostringstream os;
   int shown = 0;
   auto line = [&](const Ev& e, const char* what, int node, uint64_t cycle) {

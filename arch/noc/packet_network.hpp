@@ -45,7 +45,9 @@ struct PacketNet {
   // made in: deliveries first (a core's sink sees them before it is asked to accept more, as in
   // the flit models), then heads arriving at routers, then ejection attempts; within a kind by
   // router (descending under set_reverse_same_cycle), input port, packet id and record. Routers
-  // interact only through later cycles, so that router order changes nothing.
+  // interact only through later cycles, so that router order changes nothing. (Events carry no
+  // packet id: two events of one cycle, kind, router and port never occurred in the suite or the
+  // benches, so the tie-break reads the packets' records, advance_to().)
   enum Kind : uint8_t { kDeliver = 0, kArrive = 1, kEject = 2 };
   static constexpr uint32_t kNone = ~uint32_t(0);
   static constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
@@ -54,7 +56,6 @@ struct PacketNet {
   struct Ev {
     uint64_t cycle;
     uint64_t order;  // kind, router, input port (see above)
-    uint64_t id;     // packet id
     uint32_t pkt;    // packet record
     uint32_t from, to;  // a multicast set: the keys [from, to) of the packet's set (KeySets)
     uint32_t size;   // flits
@@ -65,8 +66,7 @@ struct PacketNet {
     bool operator>(const Ev& o) const {
       if (cycle != o.cycle) return cycle > o.cycle;
       if (order != o.order) return order > o.order;
-      if (id != o.id) return id > o.id;
-      return pkt > o.pkt;
+      return pkt > o.pkt;  // (the calendar's heap needs a strict order; advance_to() sorts a cycle's events by packet id)
     }
   };
   struct Node {
@@ -83,19 +83,19 @@ struct PacketNet {
     LinkStats ls[4];
   };
   // A packet waiting for its router's ejection port behind another: its arriving event without
-  // the order its Eject event is given when it reaches the front (40 bytes, not 72: there can be
-  // millions, docs/performance.md "Sessions 24 and 26"). Its head may eject from `at` + P, its
+  // the order its Eject event is given when it reaches the front (32 bytes, not 72: there can be
+  // millions, docs/performance.md "Sessions 24, 26 and 27"). Its head may eject from `at` + P, its
   // tail from `at` + tail + B (arrive()).
   struct Waiting {
-    uint64_t id = 0, at = 0;
+    uint64_t at = 0;
     uint32_t pkt = 0, from = 0, to = 0, size = 0, tail = 0;
     int32_t dest = 0;
     Waiting() = default;
     explicit Waiting(const Ev& e)
-        : id(e.id), at(e.cycle), pkt(e.pkt), from(e.from), to(e.to), size(e.size), tail(e.tail), dest(e.dest) {}
+        : at(e.cycle), pkt(e.pkt), from(e.from), to(e.to), size(e.size), tail(e.tail), dest(e.dest) {}
     Ev ev() const {
       Ev e{};
-      e.id = id, e.pkt = pkt, e.from = from, e.to = to, e.size = size, e.dest = dest;
+      e.pkt = pkt, e.from = from, e.to = to, e.size = size, e.dest = dest;
       return e;
     }
   };
@@ -136,11 +136,19 @@ struct PacketNet {
   // records from one shared pool missed the cache twice per waiting packet, docs/performance.md
   // "Session 26").
   ChunkFifos<Waiting> waits_;
-  static_assert(sizeof(Waiting) == 40);
-  static_assert(sizeof(Ev) == 48, "Waiting keeps Ev's fields but order: give a new one a place there");
+  static_assert(sizeof(Waiting) == 32);
+  static_assert(sizeof(Ev) == 40, "Waiting keeps Ev's fields but order: give a new one a place there");
   // Packet records in pools of fixed chunks (base/chunk_pool.hpp): they stay put (deliver() may
   // inject while it reads one) and growth copies nothing.
   ChunkPool<Rec, 12> packets_;
+  // The order events are handled in (see above): cycle, kind, router and port, then packet id
+  // (from the packets' records: never needed in the suite or the benches) and record.
+  bool before(const Ev& x, const Ev& y) const {
+    if (x.cycle != y.cycle) return x.cycle < y.cycle;
+    if (x.order != y.order) return x.order < y.order;
+    const uint64_t a = packets_[x.pkt].p.id, b = packets_[y.pkt].p.id;
+    return a != b ? a < b : x.pkt < y.pkt;
+  }
   KeySets sets_;
   NetworkTotals tot_;
   // The last cycle a packet moved (the watchdog's reference), but for ejections decided ahead:
