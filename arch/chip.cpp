@@ -11,7 +11,7 @@ namespace spikechip::arch {
 using model::Node;
 using model::Op;
 
-ConvPlans make_conv_plans(const model::Graph& g) {
+std::shared_ptr<std::vector<model::ConvPlan>> make_conv_plans(const model::Graph& g) {
   auto plans = std::make_shared<std::vector<model::ConvPlan>>(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];

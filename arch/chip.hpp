@@ -114,7 +114,7 @@ struct ChipRunOptions {
 // The synapse engines' weights of every Conv2d/Linear node, re-arranged (models/kernels.hpp): the
 // costly part of building a Chip, done once per chip (a chip runs a whole batch).
 using ConvPlans = std::shared_ptr<const std::vector<model::ConvPlan>>;
-ConvPlans make_conv_plans(const model::Graph& g);
+std::shared_ptr<std::vector<model::ConvPlan>> make_conv_plans(const model::Graph& g);
 
 class Chip {
  public:

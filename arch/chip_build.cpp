@@ -41,7 +41,8 @@ void ChipEngine::build() {
   for (int i = 0; i < ncores; ++i) cores.push_back(make_core_model(i, cfg.core));
   groups_on_core.assign(ncores, {});
 
-  plans = make_conv_plans(g);
+  const auto own_plans = make_conv_plans(g);  // (mutable here: see the end)
+  plans = own_plans;
   val.resize(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
@@ -194,6 +195,17 @@ void ChipEngine::build() {
   for (auto& rd : route_readers)  // (the ports' consumers are known now)
     for (DataDest& x : rd)
       if (!x.port->consumers.empty()) x.first = &groups[size_t(x.group)].slots[size_t(x.port->consumers.front().first)];
+  // A layer whose every slot adds its spikes through its slice's own plan needs its own weight rows
+  // no more (the rest of a plan, bias and shift, finalises the slices): at 55.4M T=4 the slices'
+  // plans hold 126 of the layers' 136 MB of rows, docs/performance.md "Session 27".
+  {
+    std::vector<char> rows_read(g.nodes.size(), 0);
+    for (const GroupState& G : groups)
+      for (const Slot& s : G.slots)
+        if (s.plan != nullptr && s.adds == s.plan) rows_read[size_t(s.node)] = 1;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (!rows_read[i]) std::vector<int8_t>().swap((*own_plans)[i].wt);
+  }
   weight_shares();
   // Emissions (what each group sends after which node).
   std::vector<std::vector<int>> by_src(groups.size() + 1);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <queue>
 #include <unordered_map>
@@ -108,6 +109,10 @@ struct Slot {                  // one node of the group's cluster
   int node = 0;
   model::Op op = model::Op::Input;
   const model::ConvPlan* plan = nullptr;
+  // Spike conv: the plan and slice its spikes' adds use: the slice's own plan (model::slice_plan,
+  // in ChipEngine::slice_plans) with adds_slice = the group's slice at channel 0, or *plan.
+  const model::ConvPlan* adds = nullptr;
+  model::Slice adds_slice;
   model::SpikeSopCounter sop_counter;      // spike conv: a packet's SOPs on the group's slice
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
@@ -177,6 +182,10 @@ struct ChipEngine : noc::PacketSink {
   };
   std::vector<std::vector<DataDest>> route_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
+  // (node, first channel, end channel) -> that slice's own plan for the spikes' adds: in the
+  // layer's rows a 16-channel slice read 16 bytes of each 64-byte line (docs/performance.md
+  // "Session 27"). A layer whose every slot adds through these drops its rows from `plans`.
+  std::map<std::tuple<int, int, int>, model::ConvPlan> slice_plans;
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
   // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
   // destinations and their cores there; packets are sized for the widest of these deliveries.

@@ -34,19 +34,28 @@ void scatter_region(const Box& rb, const model::Slice& sl, int pc0, const std::v
 
 // Adds a slot's received spikes into its slice's accumulator: the gather form when it suits the
 // slice (few channels: models/gather_kernel.cpp), the golden's scatter otherwise; the same sums.
-int64_t add_spikes(const model::ConvPlan& pl, const std::vector<int32_t>& in, int32_t* acc, const model::Slice& sl) {
+// (Through the slot's plan for adds: its slice's own, or the layer's; the same sums.)
+int64_t add_spikes(const Slot& s, const std::vector<int32_t>& in, int32_t* acc) {
   const int64_t n = int64_t(in.size());
+  const model::ConvPlan& pl = *s.adds;
+  const model::Slice& sl = s.adds_slice;
   return model::gather_suits(pl, n, sl) ? model::gather_spikes(pl, in.data(), n, acc, sl)
                                         : model::scatter_spikes(pl, in.data(), n, acc, sl);
 }
-int64_t add_spikes(const model::ConvPlan& pl, const std::vector<int32_t>& in, int64_t* acc, const model::Slice& sl) {
-  return model::scatter_spikes(pl, in.data(), int64_t(in.size()), acc, sl);
+int64_t add_spikes(const Slot& s, const std::vector<int32_t>& in, int64_t* acc) {
+  return model::scatter_spikes(*s.adds, in.data(), int64_t(in.size()), acc, s.adds_slice);
 }
 
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.sop_counter = model::SpikeSopCounter(*s.plan, G.slice);
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
+  s.adds = s.plan, s.adds_slice = G.slice;
+  if (!s.pixel_in) {
+    const auto [it, fresh] = E.slice_plans.try_emplace({s.node, G.slice.c0, G.slice.c1});
+    if (fresh) it->second = model::slice_plan(*s.plan, G.slice);
+    if (it->second.cout > 0) s.adds = &it->second, s.adds_slice = G.slice.at_channel_zero();
+  }
   // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
   s.dense_macs = node_fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
   if (G.fan_in_partial || G.fan_in_acc)  // a fan-in slice: its share of the input channels
@@ -106,7 +115,7 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   // input spike until it ran: 0.8+ GB at 55.4M T=4 on loihi2-lpddr4 (docs/performance.md).
   if (int64_t(in.size()) >= std::max<int64_t>(kMinSpikeFlush, G.slice.size())) {
     auto add = [&](auto& accs) {
-      return add_spikes(pl, in, E.acc_for(accs, d.t, G.slice.size()), G.slice);
+      return add_spikes(s, in, E.acc_for(accs, d.t, G.slice.size()));
     };
     s.sops_in[d.t] -= pl.wide ? add(s.acc64) : add(s.acc32);  // what is left to add at finalise
     in.clear();
@@ -150,7 +159,7 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
     int64_t sops = 0, expect = 0;
     if (s.spikes_in.size() > size_t(t)) {
       auto& in = s.spikes_in[t];
-      sops = add_spikes(pl, in, acc, sl);
+      sops = add_spikes(s, in, acc);
       expect = s.sops_in[t];
       std::vector<int32_t>().swap(in);
     }

@@ -65,6 +65,22 @@ ConvPlan make_conv_plan(const Graph& g, const Node& n, int64_t in_max) {
   return p;
 }
 
+ConvPlan slice_plan(const ConvPlan& p, const Slice& s) {
+  const int n = s.channels();
+  if (p.groups != 1 || p.is_wide_weights() || n < 1 || n >= p.cout_g) return {};
+  ConvPlan q;  // (field by field: a copy of p would copy all its weights first)
+  q.cin = p.cin, q.cout = n, q.hin = p.hin, q.win = p.win, q.hout = p.hout, q.wout = p.wout;
+  q.kh = p.kh, q.kw = p.kw, q.sy = p.sy, q.sx = p.sx, q.py = p.py, q.px = p.px, q.groups = 1;
+  q.cin_g = p.cin_g, q.cout_g = n;
+  const int64_t rows = int64_t(p.cin) * p.kh * p.kw;
+  q.wt.resize(size_t(rows) * size_t(n));
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(p.wt.data() + r * p.cout_g + s.c0, n, q.wt.data() + r * n);
+  q.bias.assign(p.bias.begin() + s.c0, p.bias.begin() + s.c1);
+  q.shift.assign(p.shift.begin() + s.c0, p.shift.begin() + s.c1);
+  q.wide = p.wide, q.membrane = p.membrane;
+  return q;
+}
+
 namespace {
 
 // Kernel taps [k_lo, k_hi] (step = stride) of input coordinate `pos` that land on outputs

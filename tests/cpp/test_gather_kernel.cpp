@@ -2,8 +2,9 @@
 // the naive convolution of docs/semantics.md (tests/cpp/naive_conv.hpp) and against the golden's
 // scatter_spikes: the same accumulator, the same SOPs, with the AVX-512 path (where the CPU has
 // it) and the portable one, on whole layers, edge tiles and channel runs of 1 to 70 (past the
-// four register blocks, where it falls back to the scatter), sorted and unsorted spike lists; and
-// count_spike_sops and SpikeSopCounter (the chip's count at arrival) equal to the SOPs both add.
+// four register blocks, where it falls back to the scatter), sorted and unsorted spike lists, on
+// the layer's plan and on the slice's own (slice_plan: the chip's adds); and count_spike_sops and
+// SpikeSopCounter (the chip's count at arrival) equal to the SOPs both add.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,8 +18,25 @@ using namespace spikechip::model;
 namespace {
 
 using Kernel = int64_t (*)(const ConvPlan&, const int32_t*, int64_t, int32_t*, const Slice&);
-const std::pair<const char*, Kernel> kKernels[] = {{"gather", gather_spikes},
-                                                   {"portable", detail::gather_spikes_portable}};
+// Each also on the slice's own plan (slice_plan, at channel zero), as the chip adds spikes.
+int64_t on_slice_plan(Kernel k, const ConvPlan& p, const int32_t* i, int64_t n, int32_t* a, const Slice& s) {
+  const ConvPlan q = slice_plan(p, s);
+  return q.cout > 0 ? k(q, i, n, a, s.at_channel_zero()) : k(p, i, n, a, s);
+}
+const std::pair<const char*, Kernel> kKernels[] = {
+    {"gather", gather_spikes},
+    {"portable", detail::gather_spikes_portable},
+    {"gather, slice plan",
+     [](const ConvPlan& p, const int32_t* i, int64_t n, int32_t* a, const Slice& s) {
+       return on_slice_plan(gather_spikes, p, i, n, a, s);
+     }},
+    {"portable, slice plan",
+     [](const ConvPlan& p, const int32_t* i, int64_t n, int32_t* a, const Slice& s) {
+       return on_slice_plan(detail::gather_spikes_portable, p, i, n, a, s);
+     }},
+    {"scatter, slice plan", [](const ConvPlan& p, const int32_t* i, int64_t n, int32_t* a, const Slice& s) {
+       return on_slice_plan(static_cast<Kernel>(scatter_spikes), p, i, n, a, s);
+     }}};
 
 // The slices of a layer as a chip cuts them: `cs` channel runs x `ys` x `xs` spatial tiles.
 std::vector<Slice> tiles(const ConvPlan& p, int cs, int ys, int xs) {
@@ -104,4 +122,28 @@ TEST(GatherKernel, SuitsNarrowSpikeSlicesOnly) {
   EXPECT_FALSE(gather_suits(make_conv_plan(grouped, {8, 8, 8}, 1), 1000, narrow));
   const Node wide_w = random_conv({8, 16, 8, 8, 3, 1, 1, 1}, rng, 1, 2048);
   EXPECT_FALSE(gather_suits(make_conv_plan(wide_w, {8, 8, 8}, 1), 1000, narrow));  // int16 weights
+}
+
+TEST(GatherKernel, SlicePlanHoldsTheSlicesChannelsOnly) {
+  std::mt19937_64 rng(19);
+  const Node n = random_conv({5, 40, 6, 6, 3, 1, 1, 1}, rng, 1);
+  const ConvPlan p = make_conv_plan(n, {5, 6, 6}, 1);
+  const Slice s{7, 23, 0, 3, 2, 6};  // 16 channels from 7
+  const ConvPlan q = slice_plan(p, s);
+  EXPECT_EQ(q.cout, 16);
+  EXPECT_EQ(q.cout_g, 16);
+  EXPECT_EQ(q.cin, p.cin);
+  const int64_t rows = int64_t(p.cin) * p.kh * p.kw;
+  ASSERT_EQ(int64_t(q.wt.size()), rows * 16);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < 16; ++c) ASSERT_EQ(q.wt[size_t(r * 16 + c)], p.wt[size_t(r * p.cout_g + 7 + c)]) << r << " " << c;
+  EXPECT_EQ(q.bias, std::vector<int32_t>(p.bias.begin() + 7, p.bias.begin() + 23));
+  EXPECT_EQ(q.shift, std::vector<uint8_t>(p.shift.begin() + 7, p.shift.begin() + 23));
+  EXPECT_EQ(q.wide, p.wide);
+  // None for a slice of every channel (the layer's rows already), grouped or int16 weights.
+  EXPECT_EQ(slice_plan(p, p.full()).cout, 0);
+  EXPECT_EQ(slice_plan(make_conv_plan(random_conv({8, 16, 8, 8, 3, 1, 1, 2}, rng, 1), {8, 8, 8}, 1), {0, 4, 0, 8, 0, 8}).cout, 0);
+  EXPECT_EQ(
+      slice_plan(make_conv_plan(random_conv({8, 16, 8, 8, 3, 1, 1, 1}, rng, 1, 2048), {8, 8, 8}, 1), {0, 4, 0, 8, 0, 8}).cout,
+      0);
 }
