@@ -89,7 +89,7 @@ struct Emission {              // what a (group, node) sends after its task
 // docs/performance.md "Session 27").
 struct PortStep {
   uint64_t ready = 0, last_data = 0;  // when the step's inputs are all in; its last data packet's end
-  uint32_t ready_act = 0;             // critical path: the interval that set `ready`
+  uint32_t ready_act = ~uint32_t(0);  // critical path: the interval that set `ready` (none: kNoAct)
   int pending = 0;                    // sources not yet complete
 };
 struct SrcCount {
@@ -174,7 +174,8 @@ struct ChipEngine : noc::PacketSink {
   // search of the route's destinations and two hash lookups per group). The port and its first
   // consumer's slot by address (groups, ports and slots stay put after build()): deliver() asks
   // for a core's readers' group, port and slot together rather than one miss after another
-  // (on_data + deliver -12 % at 15.1M, docs/performance.md "Session 27").
+  // (on_data + deliver -12 % of the samples at 15.1M, ~1 % of the run: the misses partly move on,
+  // docs/performance.md "Session 27").
   struct DataDest {
     int core, group, src, src_group;
     Port* port = nullptr;

@@ -47,7 +47,7 @@ struct PacketNet {
   // router (descending under set_reverse_same_cycle), input port, packet id and record. Routers
   // interact only through later cycles, so that router order changes nothing. (Events carry no
   // packet id: two events of one cycle, kind, router and port never occurred in the suite or the
-  // benches, so the tie-break reads the packets' records, advance_to().)
+  // benches, so the tie-break reads the packets' records, PacketNet::before.)
   enum Kind : uint8_t { kDeliver = 0, kArrive = 1, kEject = 2 };
   static constexpr uint32_t kNone = ~uint32_t(0);
   static constexpr uint64_t kNodeKeyMax = (uint64_t(1) << 24) - 1;  // NetworkParams::validate: <= 2^22 nodes
@@ -66,7 +66,7 @@ struct PacketNet {
     bool operator>(const Ev& o) const {
       if (cycle != o.cycle) return cycle > o.cycle;
       if (order != o.order) return order > o.order;
-      return pkt > o.pkt;  // (the calendar's heap needs a strict order; advance_to() sorts a cycle's events by packet id)
+      return pkt > o.pkt;  // (a strict order for the calendar's heap; a cycle's events are sorted by before())
     }
   };
   struct Node {
