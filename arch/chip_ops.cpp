@@ -32,9 +32,9 @@ void scatter_region(const Box& rb, const model::Slice& sl, int pc0, const std::v
   }
 }
 
-// Adds a slot's received spikes into its slice's accumulator: the gather form when it suits the
-// slice (few channels: models/gather_kernel.cpp), the golden's scatter otherwise; the same sums.
-// (Through the slot's plan for adds: its slice's own, or the layer's; the same sums.)
+// Adds a slot's received spikes into its slice's accumulator, through the slot's plan for adds
+// (its slice's own, or the layer's): the gather form when it suits the slice (few channels:
+// models/gather_kernel.cpp), the golden's scatter otherwise; the same sums.
 int64_t add_spikes(const Slot& s, const std::vector<int32_t>& in, int32_t* acc) {
   const int64_t n = int64_t(in.size());
   const model::ConvPlan& pl = *s.adds;

@@ -70,14 +70,14 @@ struct ConvPlan {
 
 // in_max: largest |input value| (1 for spikes, 255 + |zero_point| for images).
 ConvPlan make_conv_plan(const Graph& g, const Node& n, int64_t in_max);
+// Same, from explicit geometry (tests, calibration).
+ConvPlan make_conv_plan(const Node& n, const Shape& in, int64_t in_max);
 // The plan of output channels [s.c0, s.c1) alone (cout = cout_g = s.channels(), the rows of those
 // channels only): the same sums for the slice s.at_channel_zero() as p's for s. In p's rows a
 // slice of few channels uses few bytes of each cache line a kernel loads (16 of 64 for a
 // 16-channel slice of a 64+-channel layer: the chip's gather kernel waited on them). An empty plan
 // (cout 0) when p is grouped or has int16 weights, or s has all its channels.
 ConvPlan slice_plan(const ConvPlan& p, const Slice& s);
-// Same, from explicit geometry (tests, calibration).
-ConvPlan make_conv_plan(const Node& n, const Shape& in, int64_t in_max);
 
 // Event-driven: one input spike at (c_in, y, x) adds its weights to every output neuron of the
 // slice it reaches. Returns the SOPs (in-range (neuron, weight) pairs).
