@@ -195,14 +195,14 @@ void ChipEngine::build() {
   for (auto& rd : route_readers)  // (the ports' consumers are known now)
     for (DataDest& x : rd)
       if (!x.port->consumers.empty()) x.first = &groups[size_t(x.group)].slots[size_t(x.port->consumers.front().first)];
-  // A layer whose every slot adds its spikes through its slice's own plan needs its own weight rows
-  // no more (the rest of a plan, bias and shift, finalises the slices): at 55.4M T=4 the slices'
-  // plans hold 126 of the layers' 136 MB of rows, docs/performance.md "Session 27".
+  build_shares();
+  // A layer whose every share adds its spikes through its channels' own plan needs its own weight
+  // rows no more (the rest of a plan, bias and shift, finalises the slices).
   {
     std::vector<char> rows_read(g.nodes.size(), 0);
     for (const GroupState& G : groups)
       for (const Slot& s : G.slots)
-        if (s.plan != nullptr && s.adds == s.plan) rows_read[size_t(s.node)] = 1;
+        if (s.plan != nullptr && (s.share < 0 || shares[size_t(s.share)].plan == s.plan)) rows_read[size_t(s.node)] = 1;
     for (size_t i = 0; i < g.nodes.size(); ++i)
       if (!rows_read[i]) std::vector<int8_t>().swap((*own_plans)[i].wt);
   }

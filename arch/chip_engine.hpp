@@ -5,6 +5,7 @@
 //   chip_packets.cpp   packets: the pool, sending, spike/word packetisation, the host's frames
 //   chip_delivery.cpp  the network's sink: a packet reaching a core, end-of-step markers
 //   chip_ops.cpp       per layer op, in one table: set-up, weight bytes, arrival and compute
+//   chip_shares.cpp    spike shares: a layer's slots that receive the same packets add them once
 //   chip_phases.cpp    time multiplexing: phases, weight reloads and spills over the DRAM channel
 //   chip_memory.cpp    memory controllers on the mesh: weight and spill streams as network packets
 //   chip_schedule.cpp  the controller (tasks in graph order per group) and the event loop
@@ -58,6 +59,10 @@ struct PacketData {
   int phase = 0;
   uint8_t dram_leg = 0;
   uint32_t src_act = 0;  // critical path: the recorded interval whose end made the packet (ChipEngine::path_act)
+  uint64_t serial = 0;   // distinct per packet made (alloc): what the spike shares' digests add up
+  // Spike shares that already hold this packet's spikes, with the packet's taps on their box
+  // (SpikeSopCounter::taps; conv_arrive); written on delivery, hence mutable.
+  mutable std::vector<std::pair<int, int64_t>> shares;
 };
 
 // Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
@@ -105,25 +110,54 @@ struct Port {                  // a remote input of a group: all packets of one 
   std::vector<std::pair<int, int>> consumers;  // (slot, input index)
 };
 
+// The slots of one spike conv layer that read the same packets (the same node, phase and box,
+// fed by the same routes; a layer's channel slices on several cores), their channels side by
+// side (docs/architecture.md "Spike shares"). Every member times each packet it receives on its
+// own slice, as before; the spikes are kept once, and added once for all the members' channels
+// by the first member to finalise a timestep (at 55.4M T=4, 2,771 spike conv slots form 207
+// shares: each slot added every spike of its layer for its 1-44 channels). A member finalises its
+// channels from that sum after checking that it received exactly the packets the share holds
+// (their number and a digest of their serials).
+struct SpikeShare {
+  const model::ConvPlan* plan = nullptr;  // the members' channels' own plan (model::slice_plan) or the layer's
+  model::Slice slice;                     // the members' slices together, in plan's channels
+  model::SpikeSopCounter box;             // taps per spike over the box (ungrouped plans)
+  int members = 0;
+  struct Step {                           // one timestep
+    std::vector<int32_t> spikes;          // received by some member, not yet added
+    std::vector<int32_t, AlignedAllocator<int32_t>> acc32;  // the sums so far (plan.wide: acc64)
+    std::vector<int64_t, AlignedAllocator<int64_t>> acc64;
+    uint64_t digest = 0;                  // sum of mix(serial) of the packets received
+    int packets = 0;
+    int64_t sops_added = 0, sops_timed = 0;  // SOPs the kernels added; the members' timed SOPs (checked equal)
+    bool added = false;                   // every spike added: the members finalise from the sums
+    int finalised = 0;
+  };
+  std::vector<Step> step;  // [t]
+};
+// What one member of a share received in a timestep.
+struct ShareRecv {
+  uint64_t digest = 0;
+  int packets = 0;
+  int64_t sops = 0;  // as timed on arrival
+};
+
 struct Slot {                  // one node of the group's cluster
   int node = 0;
   model::Op op = model::Op::Input;
   const model::ConvPlan* plan = nullptr;
-  // Spike conv: the plan and slice its spikes' adds use: the slice's own plan (model::slice_plan,
-  // in ChipEngine::slice_plans) with adds_slice = the group's slice at channel 0, or *plan.
-  const model::ConvPlan* adds = nullptr;
-  model::Slice adds_slice;
   model::SpikeSopCounter sop_counter;      // spike conv: a packet's SOPs on the group's slice
+  int share = -1;                          // spike conv: its SpikeShare (ChipEngine::shares)
+  int share_off = 0;                       // its first channel's place among the share's
+  std::vector<ShareRecv> recv;             // spike conv: [t]
   std::vector<int> ports;      // per input: port index, -1 when the input is local (same cluster)
   int emission = -1;
   bool pixel_in = false;                    // conv reading the input image (MACs on arrival)
   int64_t dense_macs = 0;                   // conv: MACs of the slice's whole fan-in per timestep
-  // [t] slice accumulator: pixel conv, or spike conv past a long list (conv_arrive); cache-line
-  // aligned for the kernels' 64-byte vectors (base/aligned.hpp)
+  // [t] slice accumulator of a pixel conv; cache-line aligned for the kernels' 64-byte vectors
+  // (base/aligned.hpp)
   std::vector<std::vector<int32_t, AlignedAllocator<int32_t>>> acc32;
   std::vector<std::vector<int64_t, AlignedAllocator<int64_t>>> acc64;
-  std::vector<std::vector<int32_t>> spikes_in;  // spike conv: [t] spikes received, added at finalise or when long
-  std::vector<int64_t> sops_in;                 // [t] their SOPs as timed on arrival
   std::vector<int32_t> v;                   // LIF: local membranes
   std::vector<int32_t> active;              // LIF: spikes of the last timestep (flat indices of the node)
   std::vector<std::vector<std::vector<uint8_t>>> sdsa;  // SDSA: [input][t] spike maps (full CHW)
@@ -183,10 +217,24 @@ struct ChipEngine : noc::PacketSink {
   };
   std::vector<std::vector<DataDest>> route_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
-  // (node, first channel, end channel) -> that slice's own plan for the spikes' adds: in the
-  // layer's rows a 16-channel slice read 16 bytes of each 64-byte line (docs/performance.md
-  // "Session 27"). A layer whose every slot adds through these drops its rows from `plans`.
+  // (node, first channel, end channel) -> a spike share's own plan for the spikes' adds, when its
+  // channels are not all the layer's: in the layer's rows a 16-channel slice read 16 bytes of each
+  // 64-byte line (docs/performance.md "Session 27"). A layer whose every share adds through these
+  // drops its rows from `plans`.
   std::map<std::tuple<int, int, int>, model::ConvPlan> slice_plans;
+  std::vector<SpikeShare> shares;
+  std::vector<std::pair<int, int>> share_slots;  // (group, slot) of every spike conv slot (conv_setup)
+  uint64_t packet_serial = 0;                    // the last PacketData::serial given
+  // Groups the spike conv slots into shares (after every slot's setup): see SpikeShare.
+  void build_shares();
+  // Adds a share's received spikes for timestep t into its accumulator (made on first use).
+  void share_add(SpikeShare& S, SpikeShare::Step& st);
+  static uint64_t serial_mix(uint64_t x) {  // (splitmix64's finaliser: digests of packet serials)
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  }
   std::vector<std::vector<int>> route_cores;       // route -> destination cores in the source's phase
   // Time multiplexing (docs/architecture.md, "Phases"): per route, the later phases holding
   // destinations and their cores there; packets are sized for the widest of these deliveries.
@@ -205,8 +253,6 @@ struct ChipEngine : noc::PacketSink {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
   uint64_t seq = 0;
   std::vector<int64_t> counts_scratch, part_scratch;
-  std::vector<int32_t, AlignedAllocator<int32_t>> acc32_scratch;  // a spike conv slice's accumulator while it finalises
-  std::vector<int64_t, AlignedAllocator<int64_t>> acc64_scratch;
   // A LIF slice's gathered input, spike bytes and local spike indices while it updates (one set for
   // the engine, not per slot: at 55.4M that is ~5 bytes per LIF neuron, ~114 MB, not kept).
   std::vector<int32_t> lif_x_scratch, lif_active_scratch;
@@ -366,14 +412,16 @@ struct ChipEngine : noc::PacketSink {
     if (free_list.empty()) {
       pool.emplace_back();
       pool.back().phase = cur_phase;
+      pool.back().serial = ++packet_serial;
       return uint32_t(pool.size() - 1);
     }
     uint32_t i = free_list.back();
     free_list.pop_back();
     PacketData& d = pool[i];
     d.phase = cur_phase;
-    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear();
+    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear(), d.shares.clear();
     d.dram_leg = 0;
+    d.serial = ++packet_serial;
     return i;
   }
   // host: the packet comes from a host port (the router's local port), not from the core there.

@@ -14,7 +14,7 @@ namespace {
 
 using model::node_fan_in;
 
-// A spike conv slot adds its received spikes once their list reaches this many or the slice's
+// A spike share adds its received spikes once their list reaches this many or its accumulator's
 // size, whichever is larger (conv_arrive): below it, one pass at finalise keeps the cache warm.
 constexpr int64_t kMinSpikeFlush = 4096;
 
@@ -32,30 +32,11 @@ void scatter_region(const Box& rb, const model::Slice& sl, int pc0, const std::v
   }
 }
 
-// Adds a slot's received spikes into its slice's accumulator, through the slot's plan for adds
-// (its slice's own, or the layer's): the gather form when it suits the slice (few channels:
-// models/gather_kernel.cpp), the golden's scatter otherwise; the same sums.
-int64_t add_spikes(const Slot& s, const std::vector<int32_t>& in, int32_t* acc) {
-  const int64_t n = int64_t(in.size());
-  const model::ConvPlan& pl = *s.adds;
-  const model::Slice& sl = s.adds_slice;
-  return model::gather_suits(pl, n, sl) ? model::gather_spikes(pl, in.data(), n, acc, sl)
-                                        : model::scatter_spikes(pl, in.data(), n, acc, sl);
-}
-int64_t add_spikes(const Slot& s, const std::vector<int32_t>& in, int64_t* acc) {
-  return model::scatter_spikes(*s.adds, in.data(), int64_t(in.size()), acc, s.adds_slice);
-}
-
 void conv_setup(ChipEngine& E, GroupState& G, Slot& s) {
   s.plan = &(*E.plans)[size_t(s.node)];
   s.sop_counter = model::SpikeSopCounter(*s.plan, G.slice);
   s.pixel_in = E.g.nodes[E.g.nodes[s.node].inputs.at(0)].kind() == model::ValueKind::Input;
-  s.adds = s.plan, s.adds_slice = G.slice;
-  if (!s.pixel_in) {
-    const auto [it, fresh] = E.slice_plans.try_emplace({s.node, G.slice.c0, G.slice.c1});
-    if (fresh) it->second = model::slice_plan(*s.plan, G.slice);
-    if (it->second.cout > 0) s.adds = &it->second, s.adds_slice = G.slice.at_channel_zero();
-  }
+  if (!s.pixel_in) E.share_slots.push_back({G.id, int(&s - G.slots.data())});  // (ChipEngine::build_shares)
   // Every input position's MACs for the slice (models/graph.hpp dense_ops, restricted to it).
   s.dense_macs = node_fan_in(E.g, E.g.nodes[s.node]) * G.slice.size();
   if (G.fan_in_partial || G.fan_in_acc)  // a fan-in slice: its share of the input channels
@@ -96,31 +77,39 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
     return cyc;
   }
   // The engine's cycles follow from the packet's SOPs (every tap of every spike is a run of `run`
-  // channels), counted without adding (the slot's SpikeSopCounter: what the golden's scatter kernel
-  // returns). The adds wait until the slice finalises (conv_compute): integer sums do not depend on
-  // the order, and one pass over a slice's accumulator keeps it in cache, where adding each packet
-  // on arrival touched a cold accumulator per packet (the simulation interleaves all layers'
-  // packets). A Linear plan has hin = win = 1: a flat index is its feature.
-  const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
-  const int64_t sops = s.sop_counter.count(d.idx.data(), int64_t(d.idx.size()));
-  st.sops += sops;
-  const uint64_t cyc = core.spike_input_cost(int64_t(d.idx.size()), sops, run);
-  if (s.spikes_in.size() < size_t(E.T)) s.spikes_in.resize(size_t(E.T)), s.sops_in.resize(size_t(E.T), 0);
-  auto& in = s.spikes_in[d.t];
-  in.insert(in.end(), d.idx.begin(), d.idx.end());
-  s.sops_in[d.t] += sops;
-  // Memory bound: a list as long as the slice's accumulator is added into the slot's accumulator
-  // for that timestep now (sums do not depend on the order), so a slot never holds more spikes than
-  // it has outputs. With many groups per node (small cores) every group kept its own copy of every
-  // input spike until it ran: 0.8+ GB at 55.4M T=4 on loihi2-lpddr4 (docs/performance.md).
-  if (int64_t(in.size()) >= std::max<int64_t>(kMinSpikeFlush, G.slice.size())) {
-    auto add = [&](auto& accs) {
-      return add_spikes(s, in, E.acc_for(accs, d.t, G.slice.size()));
-    };
-    s.sops_in[d.t] -= pl.wide ? add(s.acc64) : add(s.acc32);  // what is left to add at finalise
-    in.clear();
+  // channels), counted without adding: the taps over the slot's box (once per packet for its
+  // share: SpikeShare) times its channels, or for a grouped plan the slot's SpikeSopCounter; what
+  // the golden's scatter kernel returns. The adds wait until a member of the share finalises
+  // (conv_compute): integer sums do not depend on the order, and one pass over an accumulator
+  // keeps it in cache, where adding each packet on arrival touched a cold accumulator per packet
+  // (the simulation interleaves all layers' packets). A Linear plan has hin = win = 1: a flat
+  // index is its feature.
+  SpikeShare& S = E.shares[size_t(s.share)];
+  SpikeShare::Step& ss = S.step[size_t(d.t)];
+  const int64_t n = int64_t(d.idx.size());
+  int64_t taps = -1;
+  for (const auto& [sh, k] : d.shares)
+    if (sh == s.share) taps = k;
+  if (taps < 0) {  // the first member to receive the packet: its spikes join the share's
+    if (ss.added)
+      throw Error(fmt::format("internal: node '{}' group {}: a packet of timestep {} arrived after its share of "
+                              "{} slots added that timestep's spikes", E.g.nodes[s.node].name, G.id, d.t, S.members));
+    taps = S.box.per_tap() ? 0 : S.box.taps(d.idx.data(), n);
+    d.shares.push_back({s.share, taps});
+    ss.spikes.insert(ss.spikes.end(), d.idx.begin(), d.idx.end());
+    ss.digest += ChipEngine::serial_mix(d.serial), ++ss.packets;
+    // Memory bound: a list as long as the share's accumulator is added into it now (sums do not
+    // depend on the order), so a share never holds more spikes than it has outputs. (With one
+    // list per slot, many groups per node kept a copy each of every input spike until they ran:
+    // 0.8+ GB at 55.4M T=4 on loihi2-lpddr4, docs/performance.md.)
+    if (int64_t(ss.spikes.size()) >= std::max<int64_t>(kMinSpikeFlush, S.slice.size())) E.share_add(S, ss);
   }
-  return cyc;
+  const int64_t sops = s.sop_counter.per_tap() ? s.sop_counter.count(d.idx.data(), n) : taps * s.sop_counter.runs();
+  ShareRecv& r = s.recv[size_t(d.t)];
+  r.digest += ChipEngine::serial_mix(d.serial), ++r.packets, r.sops += sops;
+  st.sops += sops;
+  const int run = std::max(1, std::min(G.slice.channels(), pl.cout_g));
+  return core.spike_input_cost(n, sops, run);
 }
 
 uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& core, model::StepStats& st) {
@@ -144,33 +133,44 @@ uint64_t conv_compute(ChipEngine& E, GroupState& G, Slot& s, int t, CoreModel& c
     }
     return false;
   };
-  auto finalize = [&](auto& accs, auto& scratch) {
-    if (s.pixel_in) {
+  if (s.pixel_in) {
+    auto finalize = [&](auto& accs) {
       auto* acc = E.acc_for(accs, t, size);
       if (!done(acc)) st.saturations += model::conv_finalize(pl, acc, sl, E.val[s.node].data());
       std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
-      return;
-    }
-    // The spikes' adds, deferred from arrival (conv_arrive) into one scratch accumulator, or into
-    // the slot's own one when arrivals already added a long list there.
-    const bool flushed = accs.size() > size_t(t) && !accs[t].empty();
-    if (!flushed) scratch.assign(size_t(size), 0);
-    auto* acc = flushed ? accs[t].data() : scratch.data();
-    int64_t sops = 0, expect = 0;
-    if (s.spikes_in.size() > size_t(t)) {
-      auto& in = s.spikes_in[t];
-      sops = add_spikes(s, in, acc);
-      expect = s.sops_in[t];
-      std::vector<int32_t>().swap(in);
-    }
-    if (sops != expect)
-      throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed", n.name, G.id, sops, expect));
-    if (!done(acc)) st.saturations += model::conv_finalize(pl, acc, sl, E.val[s.node].data());
-    if (flushed) std::remove_reference_t<decltype(accs[0])>().swap(accs[t]);
+    };
+    if (pl.wide) finalize(s.acc64);
+    else finalize(s.acc32);
+    return core.conv_task_cost(size, 0);
+  }
+  // The spikes' adds, deferred from arrival (conv_arrive): the first member of the share to get
+  // here adds them for all its members; each finalises its channels from those sums, once it is
+  // sure it received exactly the packets they came from.
+  SpikeShare& S = E.shares[size_t(s.share)];
+  SpikeShare::Step& ss = S.step[size_t(t)];
+  ShareRecv& r = s.recv[size_t(t)];
+  if (r.packets != ss.packets || r.digest != ss.digest)
+    throw Error(fmt::format("internal: node '{}' group {}: received {} packets in timestep {}, not the {} its share "
+                            "of {} slots holds", n.name, G.id, r.packets, t, ss.packets, S.members));
+  if (!ss.added) E.share_add(S, ss), ss.added = true, std::vector<int32_t>().swap(ss.spikes);
+  ss.sops_timed += r.sops, r = ShareRecv{};
+  if (pl.wide) {
+    if (ss.acc64.empty()) ss.acc64.assign(size_t(S.slice.size()), 0);
+  } else if (ss.acc32.empty()) {
+    ss.acc32.assign(size_t(S.slice.size()), 0);
+  }
+  auto finalize = [&](auto* acc) {  // (a fan-in split's slot, whose done() reads its slice, is a share of one)
+    if (!done(acc)) st.saturations += model::conv_finalize(pl, acc, sl, E.val[s.node].data(), S.slice.channels());
   };
-  if (pl.wide) finalize(s.acc64, E.acc64_scratch);
-  else finalize(s.acc32, E.acc32_scratch);
-  return core.conv_task_cost(size, s.pixel_in ? 0 : s.dense_macs);
+  if (pl.wide) finalize(ss.acc64.data() + s.share_off);
+  else finalize(ss.acc32.data() + s.share_off);
+  if (++ss.finalised == S.members) {
+    if (ss.sops_added != ss.sops_timed)
+      throw Error(fmt::format("internal: node '{}' group {}: {} SOPs added but {} timed by its share of {} slots",
+                              n.name, G.id, ss.sops_added, ss.sops_timed, S.members));
+    ss = SpikeShare::Step{};
+  }
+  return core.conv_task_cost(size, s.dense_macs);
 }
 
 // --- LIF: the neuron update ------------------------------------------------------------------------

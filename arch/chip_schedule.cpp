@@ -124,9 +124,10 @@ void ChipEngine::begin(const model::InputView& input, int t_steps, const ChipRun
     }
     for (Slot& s : G.slots) {
       std::fill(s.v.begin(), s.v.end(), 0);
-      s.spikes_in.clear(), s.sops_in.clear();
+      if (s.share >= 0) s.recv.assign(size_t(T), ShareRecv{});
     }
   }
+  for (SpikeShare& S : shares) S.step.assign(size_t(T), SpikeShare::Step{});
   results_expected = 0, results_got = 0, groups_finished = 0;
   for (const auto& r : m.routes)
     if (r.kind == "result") results_expected += words_packets(r.region.c1 - r.region.c0, 1);

@@ -268,9 +268,9 @@ int64_t scatter_list32(const ConvPlan& p, const int32_t* idx, int64_t count, int
 
 
 template <class Acc>
-int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out) {
+int64_t finalize(const ConvPlan& p, const Acc* acc, const Slice& s, int32_t* out, int acc_channels) {
   int64_t sat = 0;
-  const int tw = s.x1 - s.x0, sc = s.c1 - s.c0;
+  const int tw = s.x1 - s.x0, sc = acc_channels > 0 ? acc_channels : s.c1 - s.c0;
   for (int o = s.c0; o < s.c1; ++o) {
     const int sh = p.shift[o];
     const int64_t b = p.bias[o];
@@ -333,7 +333,10 @@ int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
     return p.is_wide_weights() ? for_each_spike_tap<int16_t>(p, idx, n, s_, none)
                                : for_each_spike_tap<int8_t>(p, idx, n, s_, none);
   }
-  if (runs_ == 0) return 0;
+  return runs_ == 0 ? 0 : taps(idx, n) * runs_;
+}
+
+int64_t SpikeSopCounter::taps(const int32_t* idx, int64_t n) const {
   const int32_t* ty = ty_.data();
   const int32_t* tx = tx_.data();
   int64_t taps = 0;
@@ -342,7 +345,7 @@ int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
     chw_.decode(idx[j], ci, y, x);
     taps += int64_t(ty[y]) * tx[x];
   }
-  return taps * runs_;
+  return taps;
 }
 
 int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int32_t* acc, const Slice& s) {
@@ -352,11 +355,11 @@ int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t*
   return mac_one(p, c_in, y, x, v, acc, s);
 }
 
-int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out) {
-  return finalize(p, acc, s, out);
+int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out, int acc_channels) {
+  return finalize(p, acc, s, out, acc_channels);
 }
-int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out) {
-  return finalize(p, acc, s, out);
+int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out, int acc_channels) {
+  return finalize(p, acc, s, out, acc_channels);
 }
 
 #if defined(__x86_64__)

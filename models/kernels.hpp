@@ -99,6 +99,11 @@ class SpikeSopCounter {
   SpikeSopCounter() = default;
   SpikeSopCounter(const ConvPlan& p, const Slice& s);
   int64_t count(const int32_t* idx, int64_t n) const;
+  // Ungrouped plans: count() = taps() * runs(), the taps depending on the slice's box only (so
+  // slices of one box share them: the chip's spike shares, arch/chip_engine.hpp).
+  bool per_tap() const { return p_ == nullptr || p_->groups != 1; }
+  int64_t taps(const int32_t* idx, int64_t n) const;
+  int64_t runs() const { return runs_; }
 
  private:
   const ConvPlan* p_ = nullptr;
@@ -128,8 +133,11 @@ int64_t mac_pixel(const ConvPlan& p, int c_in, int y, int x, int32_t v, int64_t*
 
 // out[o,oy,ox] (CHW tensor of the full layer, written only inside the slice) =
 // sat((acc << shift[o]) + bias[o]) to p.membrane. Returns the number of saturated values.
-int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out);
-int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out);
+// acc is the slice's accumulator (position-major, its channels innermost), or with acc_channels
+// one holding acc_channels channels per position, the slice's from acc[0] on (the chip's spike
+// shares: a wider slice's sums).
+int64_t conv_finalize(const ConvPlan& p, const int32_t* acc, const Slice& s, int32_t* out, int acc_channels = 0);
+int64_t conv_finalize(const ConvPlan& p, const int64_t* acc, const Slice& s, int32_t* out, int acc_channels = 0);
 
 inline int32_t sat32(int64_t v, int64_t& saturations) {
   if (v > INT32_MAX) return ++saturations, INT32_MAX;
