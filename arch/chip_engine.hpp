@@ -229,6 +229,9 @@ struct ChipEngine : noc::PacketSink {
   void build_shares();
   // Adds a share's received spikes for timestep t into its accumulator (made on first use).
   void share_add(SpikeShare& S, SpikeShare::Step& st);
+  // The spikes counting-sorted by input position (stable), in position_sorted.
+  const int32_t* by_position(const model::ConvPlan& p, const std::vector<int32_t>& spikes);
+  std::vector<int32_t> position_fill, position_sorted;
   static uint64_t serial_mix(uint64_t x) {  // (splitmix64's finaliser: digests of packet serials)
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

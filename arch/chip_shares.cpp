@@ -4,6 +4,7 @@
 #include <map>
 
 #include "arch/chip_engine.hpp"
+#include "models/fast_div.hpp"
 
 namespace spikechip::arch::detail {
 
@@ -73,10 +74,29 @@ void ChipEngine::share_add(SpikeShare& S, SpikeShare::Step& st) {
     st.sops_added += model::scatter_spikes(p, st.spikes.data(), n, st.acc64.data(), S.slice);
   } else {
     if (st.acc32.empty()) st.acc32.assign(size, 0);
-    st.sops_added += model::gather_suits(p, n, S.slice) ? model::gather_spikes(p, st.spikes.data(), n, st.acc32.data(), S.slice)
-                                                        : model::scatter_spikes(p, st.spikes.data(), n, st.acc32.data(), S.slice);
+    if (model::gather_suits(p, n, S.slice)) {
+      st.sops_added += model::gather_spikes(p, st.spikes.data(), n, st.acc32.data(), S.slice);
+    } else {
+      // The scatter adds the spikes of one input position that follow each other together (the
+      // accumulator rows loaded once for up to four: models/kernels.cpp); the list comes in
+      // packet order, so it is bucketed by position first, as the golden executor does.
+      const int32_t* list = st.spikes.data();
+      if (p.groups == 1 && n > 1) list = by_position(p, st.spikes);
+      st.sops_added += model::scatter_spikes(p, list, n, st.acc32.data(), S.slice);
+    }
   }
   st.spikes.clear();
+}
+
+const int32_t* ChipEngine::by_position(const model::ConvPlan& p, const std::vector<int32_t>& spikes) {
+  const model::ChwIndex chw(p.hin, p.win);
+  const size_t hw = size_t(chw.hw);
+  position_fill.assign(hw + 1, 0);
+  for (int32_t f : spikes) ++position_fill[size_t(chw.pos(f)) + 1];
+  for (size_t q = 0; q < hw; ++q) position_fill[q + 1] += position_fill[q];
+  position_sorted.resize(spikes.size());
+  for (int32_t f : spikes) position_sorted[size_t(position_fill[size_t(chw.pos(f))]++)] = f;
+  return position_sorted.data();
 }
 
 }  // namespace spikechip::arch::detail
