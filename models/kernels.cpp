@@ -324,6 +324,10 @@ SpikeSopCounter::SpikeSopCounter(const ConvPlan& p, const Slice& s) : p_(&p), s_
   ty_.resize(size_t(p.hin)), tx_.resize(size_t(p.win));
   for (int y = 0; y < p.hin; ++y) ty_[size_t(y)] = along(taps_for(y, p.py, p.sy, p.kh, s.y0, s.y1));
   for (int x = 0; x < p.win; ++x) tx_[size_t(x)] = along(taps_for(x, p.px, p.sx, p.kw, s.x0, s.x1));
+  // Every spike with the same taps (a 1x1 conv or a Linear over the whole map, say): no decoding.
+  const bool same_y = std::all_of(ty_.begin(), ty_.end(), [&](int32_t v) { return v == ty_[0]; });
+  const bool same_x = std::all_of(tx_.begin(), tx_.end(), [&](int32_t v) { return v == tx_[0]; });
+  if (same_y && same_x && !ty_.empty() && !tx_.empty()) taps_each_ = int64_t(ty_[0]) * tx_[0];
 }
 
 int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
@@ -337,6 +341,7 @@ int64_t SpikeSopCounter::count(const int32_t* idx, int64_t n) const {
 }
 
 int64_t SpikeSopCounter::taps(const int32_t* idx, int64_t n) const {
+  if (taps_each_ >= 0) return n * taps_each_;
   const int32_t* ty = ty_.data();
   const int32_t* tx = tx_.data();
   int64_t taps = 0;

@@ -111,6 +111,7 @@ class SpikeSopCounter {
   ChwIndex chw_{1, 1};
   int64_t runs_ = 0;               // output channels per tap (ungrouped)
   std::vector<int32_t> ty_, tx_;   // taps in range per input row / column
+  int64_t taps_each_ = -1;         // the taps of every spike when they are all the same, else -1
 };
 
 // The same sums and SOPs as scatter_spikes (int32 accumulator, int8 weights), computed output

@@ -143,17 +143,21 @@ TEST(SpikeShares, SliceFinalisesFromAWiderAccumulator) {
 
 TEST(SpikeShares, TapsTimesRunsAreTheSops) {
   std::mt19937_64 rng(29);
-  const model::Node n = model::random_conv({6, 24, 9, 9, 3, 2, 1, 1}, rng, 1);
-  const model::ConvPlan p = model::make_conv_plan(n, {6, 9, 9}, 1);
-  std::vector<int32_t> spikes;
-  for (int i = 0; i < 6 * 9 * 9; ++i)
-    if (rng() % 3 == 0) spikes.push_back(i);
-  for (const model::Slice sl : {model::Slice{0, 24, 0, 5, 0, 5}, model::Slice{3, 11, 1, 4, 2, 5}}) {
-    const model::SpikeSopCounter c(p, sl);
-    ASSERT_FALSE(c.per_tap());
-    const int64_t n_sp = int64_t(spikes.size());
-    EXPECT_EQ(c.taps(spikes.data(), n_sp) * c.runs(), c.count(spikes.data(), n_sp));
-    EXPECT_EQ(c.count(spikes.data(), n_sp), model::count_spike_sops(p, spikes.data(), n_sp, sl));
+  // A 3x3 stride-2 conv (taps vary with the position) and a 1x1 one (over the whole map every
+  // spike has one tap: counted without decoding), on whole maps and on boxes.
+  for (const model::ConvCase cc : {model::ConvCase{6, 24, 9, 9, 3, 2, 1, 1}, model::ConvCase{6, 24, 9, 9, 1, 1, 0, 1}}) {
+    const model::Node n = model::random_conv(cc, rng, 1);
+    const model::ConvPlan p = model::make_conv_plan(n, {6, 9, 9}, 1);
+    std::vector<int32_t> spikes;
+    for (int i = 0; i < 6 * 9 * 9; ++i)
+      if (rng() % 3 == 0) spikes.push_back(i);
+    for (const model::Slice sl : {p.full(), model::Slice{3, 11, 1, 4, 2, 5}}) {
+      const model::SpikeSopCounter c(p, sl);
+      ASSERT_FALSE(c.per_tap());
+      const int64_t n_sp = int64_t(spikes.size());
+      EXPECT_EQ(c.taps(spikes.data(), n_sp) * c.runs(), c.count(spikes.data(), n_sp));
+      EXPECT_EQ(c.count(spikes.data(), n_sp), model::count_spike_sops(p, spikes.data(), n_sp, sl)) << cc.k;
+    }
   }
 }
 
