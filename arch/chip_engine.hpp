@@ -232,6 +232,10 @@ struct ChipEngine : noc::PacketSink {
   // The spikes counting-sorted by input position (stable), in position_sorted.
   const int32_t* by_position(const model::ConvPlan& p, const std::vector<int32_t>& spikes);
   std::vector<int32_t> position_fill, position_sorted;
+  // A wide share's scatter works on bands of output rows whose accumulator is at most this (as
+  // the golden executor's RunOptions::band_bytes: the scatter is random access within a band);
+  // tests lower it.
+  int64_t share_band_bytes = 512 * 1024;
   static uint64_t serial_mix(uint64_t x) {  // (splitmix64's finaliser: digests of packet serials)
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

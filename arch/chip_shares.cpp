@@ -1,6 +1,7 @@
 // Spike shares (arch/chip_engine.hpp SpikeShare, docs/architecture.md "Spike shares"): the spike
 // conv slots that receive the same packets, grouped once after set-up, and the adds of a share's
 // received spikes into its accumulator.
+#include <algorithm>
 #include <map>
 
 #include "arch/chip_engine.hpp"
@@ -79,10 +80,27 @@ void ChipEngine::share_add(SpikeShare& S, SpikeShare::Step& st) {
     } else {
       // The scatter adds the spikes of one input position that follow each other together (the
       // accumulator rows loaded once for up to four: models/kernels.cpp); the list comes in
-      // packet order, so it is bucketed by position first, as the golden executor does.
-      const int32_t* list = st.spikes.data();
-      if (p.groups == 1 && n > 1) list = by_position(p, st.spikes);
-      st.sops_added += model::scatter_spikes(p, list, n, st.acc32.data(), S.slice);
+      // packet order, so it is bucketed by position first, as the golden executor does. Like the
+      // golden, an accumulator larger than L2 is added band of output rows by band, each band
+      // from the spikes of the input rows that reach it (one range of the bucketed list).
+      if (p.groups != 1 || n < 2) {
+        st.sops_added += model::scatter_spikes(p, st.spikes.data(), n, st.acc32.data(), S.slice);
+      } else {
+        const int32_t* list = by_position(p, st.spikes);
+        const model::Slice& sl = S.slice;
+        const int64_t row = int64_t(sl.channels()) * (sl.x1 - sl.x0);  // accumulator values per output row
+        const int band = int(std::max<int64_t>(1, share_band_bytes / (4 * row)));
+        auto start = [&](int iy) {  // the first spike of input row iy (by_position's fill is bucket ends)
+          const int64_t q = int64_t(std::clamp(iy, 0, p.hin)) * p.win;
+          return q == 0 ? 0 : position_fill[size_t(q - 1)];
+        };
+        for (int y0 = sl.y0; y0 < sl.y1; y0 += band) {
+          model::Slice b = sl;
+          b.y0 = y0, b.y1 = std::min(sl.y1, y0 + band);
+          const int32_t lo = start(b.y0 * p.sy - p.py), hi = start((b.y1 - 1) * p.sy - p.py + p.kh);
+          st.sops_added += model::scatter_spikes(p, list + lo, hi - lo, st.acc32.data() + (y0 - sl.y0) * row, b);
+        }
+      }
     }
   }
   st.spikes.clear();

@@ -2,10 +2,11 @@
 // The spike conv slots of one layer that receive the same packets keep their spikes once and add
 // them once for all their channels. Checked here: how the slots are grouped (every spike conv slot
 // in exactly one share; members of one node, phase and box, channels side by side, fed by the same
-// routes), that a run on the shipped model with shares of several members is bit-exact against
-// the golden executor with the golden's SOPs per layer and timestep, and that a member whose
-// receipts differ from its share's is an error, not a silently wrong sum. The kernels' part
-// (finalising a slice from a wider accumulator, taps x runs = SOPs) is tested here too.
+// routes); that a run on the shipped model with shares of several members is bit-exact against
+// the golden executor with the golden's SOPs per layer and timestep, also with the wide shares'
+// scatter in bands of a few output rows; and that a member whose receipts differ from its share's
+// is an error, not a silently wrong sum. The kernels' part (finalising a slice from a wider
+// accumulator, taps x runs = SOPs) is tested here too.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -101,6 +102,31 @@ TEST(SpikeShares, RunIsBitExactWithTheGoldensSops) {
   EXPECT_EQ(arch::compare_with_golden(s.g, cr, gr), "");
   for (size_t i = 0; i < s.g.nodes.size(); ++i)
     for (int t = 0; t < s.g.timesteps; ++t) EXPECT_EQ(cr.stats[i][t].sops, gr.stats[i][t].sops) << s.g.nodes[i].name;
+}
+
+// Wide shares scatter band of output rows by band (ChipEngine::share_band_bytes, 512 KiB, more
+// than any accumulator of this model): with bands of a few rows, the same spikes and SOPs.
+TEST(SpikeShares, BandsOfOutputRowsGiveTheSameSums) {
+  const Shipped s;
+  const arch::ChipConfig chip = testing::chip_preset("tiny");
+  const mapper::Mapping m = mapper::map_model(s.g, chip, mapper::MapOptions{});
+  model::GoldenExecutor gold(s.g);
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  const model::RunResult gr = gold.run(s.input(), s.g.timesteps, ro);
+  for (int64_t bytes : {int64_t(1), int64_t(4096)}) {
+    arch::detail::ChipEngine E(s.g, chip, m);
+    E.share_band_bytes = bytes;  // one output row per band, or a few
+    arch::ChipRunOptions opt;
+    opt.record_spikes = true;
+    E.begin(s.input(), s.g.timesteps, opt);
+    while (!E.done()) E.step();
+    const arch::ChipRunResult cr = E.finish();
+    ASSERT_TRUE(cr.complete);
+    EXPECT_EQ(arch::compare_with_golden(s.g, cr, gr), "") << bytes;
+    for (size_t i = 0; i < s.g.nodes.size(); ++i)
+      for (int t = 0; t < s.g.timesteps; ++t) EXPECT_EQ(cr.stats[i][t].sops, gr.stats[i][t].sops) << s.g.nodes[i].name;
+  }
 }
 
 TEST(SpikeShares, AMemberThatReceivedOtherPacketsIsAnError) {
