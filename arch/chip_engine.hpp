@@ -14,6 +14,7 @@
 // Small helpers on the per-packet path stay inline here.
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -42,28 +43,32 @@ using noc::PacketKind;
 // FanIn: a fan-in split's partial sums of one input-channel slice (docs/architecture.md, "Split fan-in").
 enum class DataKind : uint8_t { Spike, Pixel, PartialSum, EndOfStep, Result, Weights, Membrane, FanIn };
 
-// The data a packet carries, owned by the chip; Packet::payload is its index in the pool.
-struct PacketData {
+// The data a packet carries, owned by the chip; Packet::payload is its index in the pool. The
+// fields a delivery reads come first: the first two cache lines of an entry (cache-line aligned)
+// are what the network's ejection prefetches (ChipEngine::prefetch; a miss on `dram_leg` in the
+// third line was a quarter of deliver()'s samples at 55.4M T=4, docs/performance.md "Session 28").
+struct alignas(64) PacketData {
   DataKind kind = DataKind::Spike;
+  // Time multiplexing: which leg through the host port's DRAM the packet travels (0: direct, 1:
+  // written to DRAM, 2: read back from DRAM), and the phase whose groups receive it.
+  uint8_t dram_leg = 0;
   int src_group = -1, src_node = 0, t = 0, route = -1;
-  std::vector<int32_t> idx;                 // spikes / pixels: flat indices of the source tensor
+  int refs = 0;
+  int phase = 0;
+  uint32_t src_act = 0;  // critical path: the recorded interval whose end made the packet (ChipEngine::path_act)
+  uint64_t serial = 0;   // distinct per packet made (alloc): what the spike shares' digests add up
+  std::vector<int32_t> idx;  // spikes / pixels: flat indices of the source tensor
+  // Spike shares that already hold this packet's spikes, with the packet's taps on their box
+  // (SpikeSopCounter::taps; conv_arrive); written on delivery, hence mutable.
+  mutable std::vector<std::pair<int, int64_t>> shares;
   std::vector<int32_t> val;                 // pixels: u8 - zero_point; membrane: the values, route region in raster order from pc0
   std::vector<int64_t> part;                // partial sums / results, per channel of the region; fan-in: the
                                             // values, route region in raster order from pc0
   std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
   int pc0 = 0;                              // partial sums / results: first channel of `part`; membrane: first value
-  int refs = 0;
   int flits = 0;
-  // Time multiplexing: the phase whose groups receive the packet, and which leg through the
-  // host port's DRAM it travels (0: direct, 1: written to DRAM, 2: read back from DRAM).
-  int phase = 0;
-  uint8_t dram_leg = 0;
-  uint32_t src_act = 0;  // critical path: the recorded interval whose end made the packet (ChipEngine::path_act)
-  uint64_t serial = 0;   // distinct per packet made (alloc): what the spike shares' digests add up
-  // Spike shares that already hold this packet's spikes, with the packet's taps on their box
-  // (SpikeSopCounter::taps; conv_arrive); written on delivery, hence mutable.
-  mutable std::vector<std::pair<int, int64_t>> shares;
 };
+static_assert(offsetof(PacketData, shares) + sizeof(std::vector<int>) <= 128, "a delivery's fields in two lines");
 
 // Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
 // (group, node) cut the box into cells; per-dimension maps give the cell of a coordinate.
@@ -476,9 +481,9 @@ struct ChipEngine : noc::PacketSink {
   // Exact: accepts_from changes only when a packet is delivered to the core (on_data).
   uint64_t ready_at(int core, uint64_t) override { return accepts_from[size_t(core)]; }
   void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
-  void prefetch(int, const noc::Packet& p) override {  // the pool entry's two cache lines
+  void prefetch(int, const noc::Packet& p) override {  // the pool entry's first two cache lines (PacketData)
     const char* e = reinterpret_cast<const char*>(&pool[p.payload]);
-    __builtin_prefetch(e), __builtin_prefetch(e + sizeof(PacketData) - 1);
+    __builtin_prefetch(e), __builtin_prefetch(e + 64);
   }
   Port& port_for(GroupState& G, const PacketData& d) {
     auto it = G.port_of_src.find(d.src_node);
