@@ -14,10 +14,25 @@
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
 #include "models/graph.hpp"
+#include "models/graph_io.hpp"
+#include "models/inputs.hpp"
 #include "models/meta_spikeformer.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::testing {
+
+// The shipped model (models/fmnist) at T = 2 and its samples.
+struct ShippedModel {
+  model::Graph g;
+  std::vector<model::InputItem> items;
+  ShippedModel() {
+    const std::string dir = std::string(SPIKECHIP_SOURCE_DIR) + "/models/fmnist";
+    g = model::load_model(dir);
+    g.timesteps = 2;
+    items = model::read_inputs(dir + "/sample.npy", g);
+  }
+  model::InputView input() const { return {items.at(0).data.data(), 1, items.at(0).shape}; }
+};
 
 inline arch::ChipConfig chip_preset(const std::string& name) {
   return arch::load_chip_config(std::string(SPIKECHIP_SOURCE_DIR) + "/arch/presets/" + name + ".json");

@@ -12,9 +12,6 @@
 #include "chip_test_util.hpp"
 #include "critical_path_check.hpp"
 #include "mapper/mapper.hpp"
-#include "models/graph_io.hpp"
-#include "models/inputs.hpp"
-#include "spikechip/source_dir.hpp"
 
 namespace spikechip {
 namespace {
@@ -25,17 +22,7 @@ struct Run {
   double mean_acts = 0;  // records held after a step, on average over the steps
 };
 
-// The shipped model and its first sample (thousands of records per run).
-struct Shipped {
-  model::Graph g;
-  std::vector<model::InputItem> items;
-  Shipped() {
-    const std::string dir = std::string(SPIKECHIP_SOURCE_DIR) + "/models/fmnist";
-    g = model::load_model(dir);
-    g.timesteps = 2;
-    items = model::read_inputs(dir + "/sample.npy", g);
-  }
-};
+using Shipped = testing::ShippedModel;  // (its first sample: thousands of records per run)
 
 Run run(const Shipped& s, const arch::ChipConfig& chip, const mapper::Mapping& m, bool collect) {
   arch::detail::ChipEngine E(s.g, chip, m);

@@ -12,30 +12,35 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
 
 #include "arch/chip_engine.hpp"
 #include "chip_test_util.hpp"
 #include "mapper/mapper.hpp"
 #include "models/executor.hpp"
-#include "models/graph_io.hpp"
-#include "models/inputs.hpp"
 #include "naive_conv.hpp"
-#include "spikechip/source_dir.hpp"
 
 namespace spikechip {
 namespace {
 
-struct Shipped {
-  model::Graph g;
-  std::vector<model::InputItem> items;
-  Shipped() {
-    const std::string dir = std::string(SPIKECHIP_SOURCE_DIR) + "/models/fmnist";
-    g = model::load_model(dir);
-    g.timesteps = 2;
-    items = model::read_inputs(dir + "/sample.npy", g);
-  }
-  model::InputView input() const { return {items.at(0).data.data(), 1, items.at(0).shape}; }
-};
+using Shipped = testing::ShippedModel;
+
+// The golden executor's run of the shipped model's first sample, with its spikes.
+model::RunResult golden_run(const Shipped& s) {
+  model::GoldenExecutor gold(s.g);
+  model::RunOptions ro;
+  ro.record_spikes = true;
+  return gold.run(s.input(), s.g.timesteps, ro);
+}
+
+// The chip's run is complete, bit-exact against the golden's and with its SOPs per layer and step.
+void expect_golden(const Shipped& s, const arch::ChipRunResult& cr, const model::RunResult& gr, const std::string& what) {
+  ASSERT_TRUE(cr.complete) << what;
+  EXPECT_EQ(arch::compare_with_golden(s.g, cr, gr), "") << what;
+  for (size_t i = 0; i < s.g.nodes.size(); ++i)
+    for (int t = 0; t < s.g.timesteps; ++t)
+      EXPECT_EQ(cr.stats[i][t].sops, gr.stats[i][t].sops) << what << ": " << s.g.nodes[i].name << " t=" << t;
+}
 
 // The routes feeding a slot's port, from the engine's per-route reader records.
 std::vector<int> feeding_routes(const arch::detail::ChipEngine& E, const arch::detail::GroupState& G, const arch::detail::Slot& s) {
@@ -92,16 +97,8 @@ TEST(SpikeShares, RunIsBitExactWithTheGoldensSops) {
   const Shipped s;
   const arch::ChipConfig chip = testing::chip_preset("tiny");
   const mapper::Mapping m = mapper::map_model(s.g, chip, mapper::MapOptions{});
-  model::GoldenExecutor gold(s.g);
-  model::RunOptions ro;
-  ro.record_spikes = true;
-  const model::RunResult gr = gold.run(s.input(), s.g.timesteps, ro);
   arch::Chip c(s.g, chip, m);
-  const arch::ChipRunResult cr = c.run(s.input(), s.g.timesteps);
-  ASSERT_TRUE(cr.complete);
-  EXPECT_EQ(arch::compare_with_golden(s.g, cr, gr), "");
-  for (size_t i = 0; i < s.g.nodes.size(); ++i)
-    for (int t = 0; t < s.g.timesteps; ++t) EXPECT_EQ(cr.stats[i][t].sops, gr.stats[i][t].sops) << s.g.nodes[i].name;
+  expect_golden(s, c.run(s.input(), s.g.timesteps), golden_run(s), "tiny");
 }
 
 // Wide shares scatter band of output rows by band (ChipEngine::share_band_bytes, 512 KiB, more
@@ -110,10 +107,7 @@ TEST(SpikeShares, BandsOfOutputRowsGiveTheSameSums) {
   const Shipped s;
   const arch::ChipConfig chip = testing::chip_preset("tiny");
   const mapper::Mapping m = mapper::map_model(s.g, chip, mapper::MapOptions{});
-  model::GoldenExecutor gold(s.g);
-  model::RunOptions ro;
-  ro.record_spikes = true;
-  const model::RunResult gr = gold.run(s.input(), s.g.timesteps, ro);
+  const model::RunResult gr = golden_run(s);
   for (int64_t bytes : {int64_t(1), int64_t(4096)}) {
     arch::detail::ChipEngine E(s.g, chip, m);
     E.share_band_bytes = bytes;  // one output row per band, or a few
@@ -121,11 +115,7 @@ TEST(SpikeShares, BandsOfOutputRowsGiveTheSameSums) {
     opt.record_spikes = true;
     E.begin(s.input(), s.g.timesteps, opt);
     while (!E.done()) E.step();
-    const arch::ChipRunResult cr = E.finish();
-    ASSERT_TRUE(cr.complete);
-    EXPECT_EQ(arch::compare_with_golden(s.g, cr, gr), "") << bytes;
-    for (size_t i = 0; i < s.g.nodes.size(); ++i)
-      for (int t = 0; t < s.g.timesteps; ++t) EXPECT_EQ(cr.stats[i][t].sops, gr.stats[i][t].sops) << s.g.nodes[i].name;
+    expect_golden(s, E.finish(), gr, "bands of " + std::to_string(bytes) + " bytes");
   }
 }
 
