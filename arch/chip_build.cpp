@@ -5,6 +5,7 @@
 #include "arch/chip_engine.hpp"
 #include "arch/chip_ops.hpp"
 #include "arch/core/core_registry.hpp"
+#include "arch/noc/routing.hpp"
 
 namespace spikechip::arch::detail {
 
@@ -161,6 +162,19 @@ void ChipEngine::build() {
       std::sort(rd.begin(), rd.end(), [&](const DataDest& a, const DataDest& b) {
         return a.core != b.core ? a.core < b.core : rank[size_t(a.group)] < rank[size_t(b.group)];
       });
+    }
+  }
+  route_rank_readers.assign(m.routes.size(), {});
+  for (size_t rid = 0; rid < m.routes.size(); ++rid) {
+    std::vector<int> cores = route_cores[rid];
+    std::sort(cores.begin(), cores.end(), [&](int a, int b) {
+      return noc::column_key(a, m.mesh_w, m.mesh_h) < noc::column_key(b, m.mesh_w, m.mesh_h);
+    });
+    const auto& rd = route_readers[rid];
+    for (int c : cores) {
+      auto b = std::lower_bound(rd.begin(), rd.end(), c, [](const DataDest& x, int k) { return x.core < k; }), e = b;
+      while (e != rd.end() && e->core == c) ++e;
+      route_rank_readers[rid].push_back({uint32_t(b - rd.begin()), uint32_t(e - rd.begin())});
     }
   }
   for (GroupState& G : groups) {

@@ -7,7 +7,7 @@
 
 namespace spikechip::arch::detail {
 
-void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
+void ChipEngine::deliver_ranked(int core, const Packet& p, uint64_t cycle, uint32_t rank) {
   PacketData& d = pool[p.payload];
   if (d.dram_leg == 1) {
     to_dram(d, core, cycle);
@@ -28,13 +28,23 @@ void ChipEngine::deliver(int core, const Packet& p, uint64_t cycle) {
         if (dg == gid) on_eos(G, d, n, cycle);
     }
   } else {
-    // The route's readers on this core, in groups_on_core's order (as the end-of-step loop).
+    // The route's readers on this core, in groups_on_core's order (as the end-of-step loop): by
+    // the core's rank among the route's destinations when the packet went to all of them (not a
+    // copy read back from DRAM, nor one of the copies a network without multicast makes), else
+    // by a search.
     const auto& rd = route_readers[size_t(d.route)];
-    const auto first = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
-    auto last = first;
-    for (; last != rd.end() && last->core == core; ++last) {
-      __builtin_prefetch(&groups[size_t(last->group)]);
-      __builtin_prefetch(&last->port->consumers), __builtin_prefetch(last->first);
+    const auto& rr = route_rank_readers[size_t(d.route)];
+    std::vector<DataDest>::const_iterator first, last;
+    if (rank < rr.size() && p.dests.size() == rr.size() && d.dram_leg == 0 && rr[rank].first < rr[rank].second &&
+        rd[rr[rank].first].core == core) {
+      first = rd.begin() + rr[rank].first, last = rd.begin() + rr[rank].second;
+    } else {
+      first = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
+      for (last = first; last != rd.end() && last->core == core;) ++last;
+    }
+    for (auto it = first; it != last; ++it) {
+      __builtin_prefetch(&groups[size_t(it->group)]);
+      __builtin_prefetch(&it->port->consumers), __builtin_prefetch(it->first);
     }
     for (auto it = first; it != last; ++it) {
       GroupState& G = groups[size_t(it->group)];

@@ -221,6 +221,10 @@ struct ChipEngine : noc::PacketSink {
     const Slot* first = nullptr;  // nullptr: the port has no consumers
   };
   std::vector<std::vector<DataDest>> route_readers;
+  // Per route, per rank of a destination core among route_cores sorted by column key (the
+  // packet model's deliver_ranked): its readers [begin, end) in route_readers, found without the
+  // binary search (half of deliver()'s samples at 55.4M T=4, docs/performance.md "Session 28").
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> route_rank_readers;
   ConvPlans plans;  // the weights re-arranged once per chip (build())
   // (node, first channel, end channel) -> a spike share's own plan for the spikes' adds, when its
   // channels are not all the layer's: in the layer's rows a 16-channel slice read 16 bytes of each
@@ -480,7 +484,8 @@ struct ChipEngine : noc::PacketSink {
   }
   // Exact: accepts_from changes only when a packet is delivered to the core (on_data).
   uint64_t ready_at(int core, uint64_t) override { return accepts_from[size_t(core)]; }
-  void deliver(int core, const noc::Packet& p, uint64_t cycle) override;
+  void deliver(int core, const noc::Packet& p, uint64_t cycle) override { deliver_ranked(core, p, cycle, UINT32_MAX); }
+  void deliver_ranked(int core, const noc::Packet& p, uint64_t cycle, uint32_t rank) override;
   void prefetch(int, const noc::Packet& p) override {  // the pool entry's first two cache lines (PacketData)
     const char* e = reinterpret_cast<const char*>(&pool[p.payload]);
     __builtin_prefetch(e), __builtin_prefetch(e + 64);

@@ -63,6 +63,10 @@ class PacketSink {
   // enter the ejection port at that cycle without asking again (the flit models ask as before).
   virtual uint64_t ready_at(int /*core*/, uint64_t /*cycle*/) { return 0; }
   virtual void deliver(int core, const Packet& p, uint64_t cycle) = 0;
+  // deliver(), told the core's rank among the packet's destinations sorted by column_key
+  // (routing.hpp): the packet model knows it (a multicast copy's place in its key set), and a
+  // sink may find what the core reads from it without a search. The default forwards.
+  virtual void deliver_ranked(int core, const Packet& p, uint64_t cycle, uint32_t /*rank*/) { deliver(core, p, cycle); }
   // A hint that p will be delivered to core soon (the packet model calls it when a packet enters
   // the ejection port): a sink may prefetch what deliver() will read. Changes no result.
   virtual void prefetch(int /*core*/, const Packet& /*p*/) {}

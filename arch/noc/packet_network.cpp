@@ -260,7 +260,7 @@ void PacketNet::deliver(const Ev& e, int node) {
   tot_.flits_ejected += size;
   ++tot_.packets_delivered;
   const Packet& p = packets_[e.pkt].p;  // (records stay put if deliver() injects)
-  if (PacketSink* s = sink_of(node)) s->deliver(node, p, e.cycle);
+  if (PacketSink* s = sink_of(node)) s->deliver_ranked(node, p, e.cycle, e.from);  // (from: its rank in the set)
   if (net_.on_deliver_) net_.on_deliver_(node, p, e.cycle);
   Rec& rc = packets_[e.pkt];
   if (--rc.remaining == 0) {
