@@ -29,14 +29,13 @@ void ChipEngine::deliver_ranked(int core, const Packet& p, uint64_t cycle, uint3
     }
   } else {
     // The route's readers on this core, in groups_on_core's order (as the end-of-step loop): by
-    // the core's rank among the route's destinations when the packet went to all of them (not a
-    // copy read back from DRAM, nor one of the copies a network without multicast makes), else
-    // by a search.
+    // the core's rank among the route's destinations when the range it names is this core's
+    // (a packet to all of them; not a copy read back from DRAM nor one of the copies a network
+    // without multicast makes, whose ranks count other destination sets), else by a search.
     const auto& rd = route_readers[size_t(d.route)];
     const auto& rr = route_rank_readers[size_t(d.route)];
     std::vector<DataDest>::const_iterator first, last;
-    if (rank < rr.size() && p.dests.size() == rr.size() && d.dram_leg == 0 && rr[rank].first < rr[rank].second &&
-        rd[rr[rank].first].core == core) {
+    if (rank < rr.size() && rr[rank].first < rr[rank].second && rd[rr[rank].first].core == core) {
       first = rd.begin() + rr[rank].first, last = rd.begin() + rr[rank].second;
     } else {
       first = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
