@@ -242,7 +242,14 @@ void PacketNet::eject(const Ev& e, int node) {
     const char* q = reinterpret_cast<const char*>(&waits_.front(size_t(node)));
     __builtin_prefetch(q), __builtin_prefetch(q + sizeof(Waiting) - 1);
   }
-  schedule_eject(n.ev(), std::max(n.at + uint64_t(p_.pipeline_stages), done), n.at + n.tail + uint64_t(pbody_), node);
+  const uint64_t at = std::max(n.at + uint64_t(p_.pipeline_stages), done);
+  if (at == done) {
+    // It tries the port in the cycle this packet is delivered: that delivery tries it (deliver()).
+    r.chained = true, r.next = n;
+    __builtin_prefetch(&packets_[n.pkt].p.payload);
+    return;
+  }
+  schedule_eject(n.ev(), at, n.at + n.tail + uint64_t(pbody_), node);
 }
 
 uint64_t PacketNet::progress_by(uint64_t cycle) const {
@@ -266,6 +273,19 @@ void PacketNet::deliver(const Ev& e, int node) {
   if (--rc.remaining == 0) {
     if (rc.set != kNone) sets_.release(rc.set);
     packets_.give(e.pkt);
+  }
+  Node& r = nodes_[size_t(node)];
+  if (r.chained) {
+    // The next packet of the queue tries the port now, as its Eject event would have after this
+    // cycle's deliveries and arrivals: what it reads (the sink's readiness, which only this
+    // delivery changes in this cycle, and the port) and writes (this router's ejection state,
+    // later events) are the same (docs/architecture.md "Network", the packet model).
+    r.chained = false;
+    Ev n = r.next.ev();
+    const uint64_t tail_ready = r.next.at + r.next.tail + uint64_t(pbody_);
+    n.cycle = e.cycle;
+    n.tail = uint32_t(tail_ready > e.cycle ? tail_ready - e.cycle : 0);
+    eject(n, node);
   }
 }
 
@@ -336,10 +356,11 @@ std::string PacketNet::describe() const {
   for (const Ev& e : all) {
     line(e, kWhat[e.order >> 40], node_of_event(e), e.cycle);
   }
-  for (size_t n = 0; n < nodes_.size(); ++n)
-    waits_.for_each(n, [&](const Waiting& w) {
-      line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages));
-    });
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto wait = [&](const Waiting& w) { line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages)); };
+    if (nodes_[n].chained) wait(nodes_[n].next);  // (the queue's front, tried when the packet ahead is delivered)
+    waits_.for_each(n, wait);
+  }
   if (shown > 32) os << "  ... (" << shown - 32 << " more)\n";
   return os.str();
 }

@@ -69,19 +69,6 @@ struct PacketNet {
       return pkt > o.pkt;  // (a strict order for the calendar's heap; a cycle's events are sorted by before())
     }
   };
-  struct Node {
-    int nbr[4] = {-1, -1, -1, -1};
-    bool chip[4] = {};
-    int lat[4] = {}, ser[4] = {};
-    uint64_t link_free[4] = {};  // first cycle each output link can start a new packet
-    uint64_t eject_free = 0, inject_free = 0;
-    // Ejection: the front packet has an Eject event; those behind it wait in the router's queue
-    // of Waiting records (waits_), in arrival order.
-    bool ejecting = false;
-    uint64_t ejects_at = 0;  // the cycle of the last ejection decided ahead (eject(), PacketSink::ready_at)
-    RouterStats st;
-    LinkStats ls[4];
-  };
   // A packet waiting for its router's ejection port behind another: its arriving event without
   // the order its Eject event is given when it reaches the front (32 bytes, not 72: there can be
   // millions, docs/performance.md "Sessions 24, 26 and 27"). Its head may eject from `at` + P, its
@@ -98,6 +85,23 @@ struct PacketNet {
       e.pkt = pkt, e.from = from, e.to = to, e.size = size, e.dest = dest;
       return e;
     }
+  };
+  struct Node {
+    int nbr[4] = {-1, -1, -1, -1};
+    bool chip[4] = {};
+    int lat[4] = {}, ser[4] = {};
+    uint64_t link_free[4] = {};  // first cycle each output link can start a new packet
+    uint64_t eject_free = 0, inject_free = 0;
+    // Ejection: the front packet has an Eject event; those behind it wait in the router's queue
+    // of Waiting records (waits_), in arrival order.
+    bool ejecting = false;
+    // The next packet of the queue tries the port in the cycle the front one is delivered: it is
+    // held here (`next`) and tried by that delivery (deliver()) instead of by an Eject event.
+    bool chained = false;
+    Waiting next;
+    uint64_t ejects_at = 0;  // the cycle of the last ejection decided ahead (eject(), PacketSink::ready_at)
+    RouterStats st;
+    LinkStats ls[4];
   };
   // A packet; a multicast one holds a set of its destinations as sorted column-major keys
   // (key_of; shared with the other packets of the same list when the list recurs, KeySets): each

@@ -1,10 +1,10 @@
 // The packet-level network model (router.model = "packet", arch/noc/packet_network.hpp) against
 // independent expectations: the analytic zero-load latency and the separable model's delivery
 // cycles with nothing else in flight (unicast, multicast trees, chip links), a hand-worked case of
-// two packets meeting on one link, sink backpressure and the watchdog, flit conservation, the
-// separable model's latency at low load, a chip run verified bit-exact against the golden; and its
-// parts: the event calendar against a sorted reference, the record pool, and a sink's exact
-// readiness (PacketSink::ready_at) against the retries it replaces.
+// two packets meeting on one link and of an ejection queue, sink backpressure and the watchdog,
+// flit conservation, the separable model's latency at low load, a chip run verified bit-exact
+// against the golden; and its parts: the event calendar against a sorted reference, the record
+// pool, and a sink's exact readiness (PacketSink::ready_at) against the retries it replaces.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -114,6 +114,32 @@ TEST(NocPacket, TwoPacketsOnOneLinkHandWorked) {
   EXPECT_EQ(t.flits_ejected, 8u);
   EXPECT_EQ(t.packets_delivered, 2u);
   EXPECT_EQ(t.link_flits, 12u);  // A: 2 links, B: 1, 4 flits each
+}
+
+TEST(NocPacket, EjectionQueueHandWorked) {
+  // A 3x1 mesh, P = 2, L = 1, B = 1, 4-flit packets created at cycle 0 for node 1: X and W from
+  // node 0 (in that order), Y from node 2. X's and Y's heads reach router 1 at 5 (2 + 2 + 1), ready
+  // at 7, tails at 8, ready at 9: the first (by input port) ejects at 7, its tail enters at 9, its
+  // last flit at 10, delivered at 11; the other waits and enters at 11 (its turn comes as the
+  // first is delivered: the delivery tries it, deliver()), delivered at 11 + 3 + 1 = 15. W starts
+  // injecting at 4 (X holds node 0's port for 4 cycles), is in router 0 at 6, waits for X's tail to
+  // leave the link (busy until 8), reaches router 1 at 9 and enters the port when the second is
+  // delivered, at 15: delivered at 19. Alone each would be delivered at 11.
+  NetworkParams p;
+  p.width = 3, p.height = 1, p.model = RouterModel::Packet;
+  Network net(p);
+  Recorder rec;
+  net.set_default_sink(&rec);
+  const uint64_t x = net.inject(Packet{PacketKind::Spike, 0, {1}, 4}, 0);
+  const uint64_t y = net.inject(Packet{PacketKind::Spike, 2, {1}, 4}, 0);
+  const uint64_t w = net.inject(Packet{PacketKind::Spike, 0, {1}, 4}, 0);
+  net.drain();
+  EXPECT_TRUE(net.idle());
+  EXPECT_EQ(std::min(rec.at.at({x, 1}), rec.at.at({y, 1})), 11u);
+  EXPECT_EQ(std::max(rec.at.at({x, 1}), rec.at.at({y, 1})), 15u);
+  EXPECT_EQ(rec.at.at({w, 1}), 19u);
+  EXPECT_EQ(net.router_stats(0).stall_no_credit, 0u);  // W's head is ready at 8 (6 + 2), as the link frees
+  EXPECT_EQ(net.totals().packets_delivered, 3u);
 }
 
 namespace {
