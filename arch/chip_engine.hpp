@@ -52,23 +52,47 @@ struct alignas(64) PacketData {
   // Time multiplexing: which leg through the host port's DRAM the packet travels (0: direct, 1:
   // written to DRAM, 2: read back from DRAM), and the phase whose groups receive it.
   uint8_t dram_leg = 0;
+  // Spike shares that already hold this packet's spikes, with the packet's taps on their box
+  // (SpikeSopCounter::taps; conv_arrive; written on delivery, hence mutable): the first
+  // kInlineShares in the entry's first two lines (share_ids, share_taps), the rest in more_shares.
+  // (One vector: its heap block was a cache miss of its own on every delivery, 1.8 % of the 55.4M
+  // T=4 process, docs/performance.md "Session 29".)
+  mutable uint8_t inline_shares = 0;
   int src_group = -1, src_node = 0, t = 0, route = -1;
   int refs = 0;
   int phase = 0;
   uint32_t src_act = 0;  // critical path: the recorded interval whose end made the packet (ChipEngine::path_act)
   uint64_t serial = 0;   // distinct per packet made (alloc): what the spike shares' digests add up
   std::vector<int32_t> idx;  // spikes / pixels: flat indices of the source tensor
-  // Spike shares that already hold this packet's spikes, with the packet's taps on their box
-  // (SpikeSopCounter::taps; conv_arrive); written on delivery, hence mutable.
-  mutable std::vector<std::pair<int, int64_t>> shares;
+  static constexpr int kInlineShares = 2;
+  mutable int32_t share_ids[kInlineShares] = {}, share_taps[kInlineShares] = {};
   std::vector<int32_t> val;                 // pixels: u8 - zero_point; membrane: the values, route region in raster order from pc0
   std::vector<int64_t> part;                // partial sums / results, per channel of the region; fan-in: the
                                             // values, route region in raster order from pc0
   std::vector<std::pair<int, int>> expect;  // end-of-step: (destination group, packets sent)
   int pc0 = 0;                              // partial sums / results: first channel of `part`; membrane: first value
   int flits = 0;
+  mutable std::vector<std::pair<int, int64_t>> more_shares;  // (see inline_shares)
+
+  // The packet's taps on share `share`'s box, or -1 when that share does not hold its spikes yet.
+  int64_t taps_for(int share) const {
+    for (int i = 0; i < inline_shares; ++i)
+      if (share_ids[i] == share) return share_taps[i];
+    for (const auto& [sh, k] : more_shares)
+      if (sh == share) return k;
+    return -1;
+  }
+  void add_share(int share, int64_t taps) const {
+    if (inline_shares < kInlineShares && taps <= INT32_MAX) {
+      share_ids[inline_shares] = share, share_taps[inline_shares] = int32_t(taps), ++inline_shares;
+    } else {
+      more_shares.push_back({share, taps});
+    }
+  }
+  void clear_shares() const { inline_shares = 0, more_shares.clear(); }
 };
-static_assert(offsetof(PacketData, shares) + sizeof(std::vector<int>) <= 128, "a delivery's fields in two lines");
+static_assert(offsetof(PacketData, share_taps) + sizeof(PacketData::share_taps) <= 128, "a delivery's fields in two lines");
+static_assert(sizeof(PacketData) == 192, "three cache lines");
 
 // Which route a value at (c, y, x) of a source group's box leaves on: the routes of one
 // (group, node) cut the box into cells; per-dimension maps give the cell of a coordinate.
@@ -435,7 +459,7 @@ struct ChipEngine : noc::PacketSink {
     free_list.pop_back();
     PacketData& d = pool[i];
     d.phase = cur_phase;
-    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear(), d.shares.clear();
+    d.idx.clear(), d.val.clear(), d.part.clear(), d.expect.clear(), d.clear_shares();
     d.dram_leg = 0;
     d.serial = ++packet_serial;
     return i;

@@ -87,15 +87,13 @@ uint64_t conv_arrive(ChipEngine& E, GroupState& G, Slot& s, int, const PacketDat
   SpikeShare& S = E.shares[size_t(s.share)];
   SpikeShare::Step& ss = S.step[size_t(d.t)];
   const int64_t n = int64_t(d.idx.size());
-  int64_t taps = -1;
-  for (const auto& [sh, k] : d.shares)
-    if (sh == s.share) taps = k;
+  int64_t taps = d.taps_for(s.share);
   if (taps < 0) {  // the first member to receive the packet: its spikes join the share's
     if (ss.added)
       throw Error(fmt::format("internal: node '{}' group {}: a packet of timestep {} arrived after its share of "
                               "{} slots added that timestep's spikes", E.g.nodes[s.node].name, G.id, d.t, S.members));
     taps = S.box.per_tap() ? 0 : S.box.taps(d.idx.data(), n);
-    d.shares.push_back({s.share, taps});
+    d.add_share(s.share, taps);
     ss.spikes.insert(ss.spikes.end(), d.idx.begin(), d.idx.end());
     ss.digest += ChipEngine::serial_mix(d.serial), ++ss.packets;
     // Memory bound: a list as long as the share's accumulator is added into it now (sums do not

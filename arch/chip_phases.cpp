@@ -31,7 +31,7 @@ void ChipEngine::to_dram(const PacketData& d, int core, uint64_t cycle) {
     // Read back, the copy is sent afresh (its record then starts at the phase's weights being in):
     // its own record would only keep the chain behind it alive until then (collect_acts).
     c.phase = q, c.dram_leg = 2, c.src_act = kNoAct;
-    c.serial = ++packet_serial, c.shares.clear();  // a packet of its own for the phase's spike shares
+    c.serial = ++packet_serial, c.clear_shares();  // a packet of its own for the phase's spike shares
     spill_store[size_t(q)].push_back(std::move(c));
     spill_addr[size_t(q)].push_back(addr);
     if (ci >= 0) spill_ctrl[size_t(q)].push_back(ci);

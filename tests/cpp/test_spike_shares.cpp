@@ -5,8 +5,8 @@
 // routes); that a run on the shipped model with shares of several members is bit-exact against
 // the golden executor with the golden's SOPs per layer and timestep, also with the wide shares'
 // scatter in bands of a few output rows; and that a member whose receipts differ from its share's
-// is an error, not a silently wrong sum. The kernels' part (finalising a slice from a wider
-// accumulator, taps x runs = SOPs) is tested here too.
+// is an error, not a silently wrong sum; a packet's record of the shares it joined. The kernels'
+// part (finalising a slice from a wider accumulator, taps x runs = SOPs) is tested here too.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -137,6 +137,27 @@ TEST(SpikeShares, AMemberThatReceivedOtherPacketsIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("its share"), std::string::npos) << e.what();
   }
+}
+
+// A packet's record of the shares holding its spikes: the first two in place, more (a route read by
+// more nodes) and taps beyond 32 bits in the overflow list, every one found; cleared for reuse.
+TEST(SpikeShares, PacketRecordsEveryShareItJoined) {
+  arch::detail::PacketData d;
+  EXPECT_EQ(d.taps_for(0), -1);
+  const int64_t big = int64_t(1) << 40;
+  d.add_share(7, 12), d.add_share(3, 0), d.add_share(9, 5), d.add_share(4, big);
+  EXPECT_EQ(d.taps_for(7), 12);
+  EXPECT_EQ(d.taps_for(3), 0);
+  EXPECT_EQ(d.taps_for(9), 5);
+  EXPECT_EQ(d.taps_for(4), big);
+  EXPECT_EQ(d.taps_for(5), -1);
+  EXPECT_EQ(d.more_shares.size(), 2u);
+  d.clear_shares();
+  EXPECT_EQ(d.taps_for(7), -1);
+  EXPECT_EQ(d.taps_for(4), -1);
+  d.add_share(1, big);  // too wide to keep in place
+  EXPECT_EQ(d.taps_for(1), big);
+  EXPECT_EQ(d.more_shares.size(), 1u);
 }
 
 TEST(SpikeShares, SliceFinalisesFromAWiderAccumulator) {
