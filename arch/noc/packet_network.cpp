@@ -357,9 +357,12 @@ std::string PacketNet::describe() const {
     line(e, kWhat[e.order >> 40], node_of_event(e), e.cycle);
   }
   for (size_t n = 0; n < nodes_.size(); ++n) {
-    auto wait = [&](const Waiting& w) { line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages)); };
-    if (nodes_[n].chained) wait(nodes_[n].next);  // (the queue's front, tried when the packet ahead is delivered)
-    waits_.for_each(n, wait);
+    // (The queue's front, tried when the packet ahead is delivered, when the port frees: listed as
+    // its Eject event was.)
+    if (nodes_[n].chained) line(nodes_[n].next.ev(), "ejects at", int(n), nodes_[n].eject_free);
+    waits_.for_each(n, [&](const Waiting& w) {
+      line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages));
+    });
   }
   if (shown > 32) os << "  ... (" << shown - 32 << " more)\n";
   return os.str();

@@ -88,6 +88,22 @@ TEST(NocPacket, AloneLikeTheSeparableModel) {
     }
 }
 
+namespace {
+// A 3x1 mesh of the packet model (P = 2, L = 1) whose deliveries are recorded; send() injects a
+// 4-flit packet at cycle 0.
+struct Line3 {
+  NetworkParams p = [] {
+    NetworkParams q;
+    q.width = 3, q.height = 1, q.model = RouterModel::Packet;
+    return q;
+  }();
+  Network net{p};
+  Recorder rec;
+  Line3() { net.set_default_sink(&rec); }
+  uint64_t send(int src, int dest) { return net.inject(Packet{PacketKind::Spike, src, {dest}, 4}, 0); }
+};
+}  // namespace
+
 TEST(NocPacket, TwoPacketsOnOneLinkHandWorked) {
   // A 3x1 mesh, P = 2, L = 1, 4-flit packets created at cycle 0: B from node 1 and A from node 0,
   // both to node 2. B's head is in router 1 at 2, leaves at 4 and holds the link to router 2 for
@@ -95,14 +111,11 @@ TEST(NocPacket, TwoPacketsOnOneLinkHandWorked) {
   // the link, leaves at 8, is in router 2 at 9, ready at 11. B ejects at 7 (5 + 2) and is
   // delivered at 7 + 1 + 3 = 11; the ejection port is then free for A at 11: delivered at 15,
   // one cycle later than alone (14).
-  NetworkParams p;
-  p.width = 3, p.height = 1, p.model = RouterModel::Packet;
-  Network net(p);
-  Recorder rec;
-  net.set_default_sink(&rec);
-  const uint64_t b = net.inject(Packet{PacketKind::Spike, 1, {2}, 4}, 0);
-  const uint64_t a = net.inject(Packet{PacketKind::Spike, 0, {2}, 4}, 0);
+  Line3 l;
+  Network& net = l.net;
+  const uint64_t b = l.send(1, 2), a = l.send(0, 2);
   net.drain();
+  const auto& rec = l.rec;
   EXPECT_EQ(rec.at.at({b, 2}), 11u);
   EXPECT_EQ(rec.at.at({a, 2}), 15u);
   EXPECT_EQ(net.router_stats(1).stall_no_credit, 1u);
@@ -125,15 +138,11 @@ TEST(NocPacket, EjectionQueueHandWorked) {
   // injecting at 4 (X holds node 0's port for 4 cycles), is in router 0 at 6, waits for X's tail to
   // leave the link (busy until 8), reaches router 1 at 9 and enters the port when the second is
   // delivered, at 15: delivered at 19. Alone each would be delivered at 11.
-  NetworkParams p;
-  p.width = 3, p.height = 1, p.model = RouterModel::Packet;
-  Network net(p);
-  Recorder rec;
-  net.set_default_sink(&rec);
-  const uint64_t x = net.inject(Packet{PacketKind::Spike, 0, {1}, 4}, 0);
-  const uint64_t y = net.inject(Packet{PacketKind::Spike, 2, {1}, 4}, 0);
-  const uint64_t w = net.inject(Packet{PacketKind::Spike, 0, {1}, 4}, 0);
+  Line3 l;
+  Network& net = l.net;
+  const uint64_t x = l.send(0, 1), y = l.send(2, 1), w = l.send(0, 1);
   net.drain();
+  const auto& rec = l.rec;
   EXPECT_TRUE(net.idle());
   EXPECT_EQ(std::min(rec.at.at({x, 1}), rec.at.at({y, 1})), 11u);
   EXPECT_EQ(std::max(rec.at.at({x, 1}), rec.at.at({y, 1})), 15u);
