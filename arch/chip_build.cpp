@@ -172,9 +172,8 @@ void ChipEngine::build() {
     });
     const auto& rd = route_readers[rid];
     for (int c : cores) {
-      auto b = std::lower_bound(rd.begin(), rd.end(), c, [](const DataDest& x, int k) { return x.core < k; }), e = b;
-      while (e != rd.end() && e->core == c) ++e;
-      route_rank_readers[rid].push_back({uint32_t(b - rd.begin()), uint32_t(e - rd.begin())});
+      const auto [b, e] = readers_on(rd, c);
+      route_rank_readers[rid].push_back({uint32_t(b), uint32_t(e)});
     }
   }
   for (GroupState& G : groups) {

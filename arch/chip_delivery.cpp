@@ -34,13 +34,10 @@ void ChipEngine::deliver_ranked(int core, const Packet& p, uint64_t cycle, uint3
     // without multicast makes, whose ranks count other destination sets), else by a search.
     const auto& rd = route_readers[size_t(d.route)];
     const auto& rr = route_rank_readers[size_t(d.route)];
-    std::vector<DataDest>::const_iterator first, last;
-    if (rank < rr.size() && rr[rank].first < rr[rank].second && rd[rr[rank].first].core == core) {
-      first = rd.begin() + rr[rank].first, last = rd.begin() + rr[rank].second;
-    } else {
-      first = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
-      for (last = first; last != rd.end() && last->core == core;) ++last;
-    }
+    const auto [b, e] = rank < rr.size() && rr[rank].first < rr[rank].second && rd[rr[rank].first].core == core
+                            ? std::pair<size_t, size_t>(rr[rank])
+                            : readers_on(rd, core);
+    const auto first = rd.begin() + ptrdiff_t(b), last = rd.begin() + ptrdiff_t(e);
     for (auto it = first; it != last; ++it) {
       __builtin_prefetch(&groups[size_t(it->group)]);
       __builtin_prefetch(&it->port->consumers), __builtin_prefetch(it->first);

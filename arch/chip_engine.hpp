@@ -245,6 +245,13 @@ struct ChipEngine : noc::PacketSink {
     const Slot* first = nullptr;  // nullptr: the port has no consumers
   };
   std::vector<std::vector<DataDest>> route_readers;
+  // The readers on `core` of a route (rd: its route_readers, sorted by core): [first, last).
+  static std::pair<size_t, size_t> readers_on(const std::vector<DataDest>& rd, int core) {
+    const auto b = std::lower_bound(rd.begin(), rd.end(), core, [](const DataDest& x, int c) { return x.core < c; });
+    auto e = b;
+    while (e != rd.end() && e->core == core) ++e;
+    return {size_t(b - rd.begin()), size_t(e - rd.begin())};
+  }
   // Per route, per rank of a destination core among route_cores sorted by column key (the
   // packet model's deliver_ranked): its readers [begin, end) in route_readers, found without the
   // binary search (half of deliver()'s samples at 55.4M T=4, docs/performance.md "Session 28").
@@ -268,7 +275,7 @@ struct ChipEngine : noc::PacketSink {
   // A wide share's scatter works on bands of output rows whose accumulator is at most this (as
   // the golden executor's RunOptions::band_bytes: the scatter is random access within a band);
   // tests lower it.
-  int64_t share_band_bytes = 512 * 1024;
+  int64_t share_band_bytes = model::RunOptions{}.band_bytes;
   static uint64_t serial_mix(uint64_t x) {  // (splitmix64's finaliser: digests of packet serials)
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -56,12 +56,13 @@ void PacketNet::schedule(Ev e, Kind k, uint64_t cycle, int node, int port) {
   cal_.push(e);
 }
 
-void PacketNet::schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node) {
+PacketNet::Ev PacketNet::eject_event(Ev e, uint64_t at, uint64_t tail_ready) {
   // The packet's record is read when it enters the port (eject): fetched from now on. (Its loads
   // and the sink's were a third of the chip's delivery time, docs/performance.md "Session 23".)
   __builtin_prefetch(&packets_[e.pkt].p.payload);
+  e.cycle = at;
   e.tail = uint32_t(tail_ready > at ? tail_ready - at : 0);
-  schedule(e, kEject, at, node, kLocal);
+  return e;
 }
 
 void PacketNet::inject(const Packet& pk, uint64_t cycle) {
@@ -242,14 +243,13 @@ void PacketNet::eject(const Ev& e, int node) {
     const char* q = reinterpret_cast<const char*>(&waits_.front(size_t(node)));
     __builtin_prefetch(q), __builtin_prefetch(q + sizeof(Waiting) - 1);
   }
-  const uint64_t at = std::max(n.at + uint64_t(p_.pipeline_stages), done);
+  const uint64_t at = std::max(n.at + uint64_t(p_.pipeline_stages), done), tail_ready = n.at + n.tail + uint64_t(pbody_);
   if (at == done) {
     // It tries the port in the cycle this packet is delivered: that delivery tries it (deliver()).
-    r.chained = true, r.next = n;
-    __builtin_prefetch(&packets_[n.pkt].p.payload);
+    r.chained = true, r.next = eject_event(n.ev(), at, tail_ready);
     return;
   }
-  schedule_eject(n.ev(), at, n.at + n.tail + uint64_t(pbody_), node);
+  schedule_eject(n.ev(), at, tail_ready, node);
 }
 
 uint64_t PacketNet::progress_by(uint64_t cycle) const {
@@ -281,10 +281,7 @@ void PacketNet::deliver(const Ev& e, int node) {
     // delivery changes in this cycle, and the port) and writes (this router's ejection state,
     // later events) are the same (docs/architecture.md "Network", the packet model).
     r.chained = false;
-    Ev n = r.next.ev();
-    const uint64_t tail_ready = r.next.at + r.next.tail + uint64_t(pbody_);
-    n.cycle = e.cycle;
-    n.tail = uint32_t(tail_ready > e.cycle ? tail_ready - e.cycle : 0);
+    const Ev n = r.next;  // (a copy: eject() may hold the next packet there)
     eject(n, node);
   }
 }
@@ -357,9 +354,7 @@ std::string PacketNet::describe() const {
     line(e, kWhat[e.order >> 40], node_of_event(e), e.cycle);
   }
   for (size_t n = 0; n < nodes_.size(); ++n) {
-    // (The queue's front, tried when the packet ahead is delivered, when the port frees: listed as
-    // its Eject event was.)
-    if (nodes_[n].chained) line(nodes_[n].next.ev(), "ejects at", int(n), nodes_[n].eject_free);
+    if (nodes_[n].chained) line(nodes_[n].next, "ejects at", int(n), nodes_[n].next.cycle);  // (as if scheduled)
     waits_.for_each(n, [&](const Waiting& w) {
       line(w.ev(), "waits to eject at", int(n), w.at + uint64_t(p_.pipeline_stages));
     });

@@ -95,10 +95,10 @@ struct PacketNet {
     // Ejection: the front packet has an Eject event; those behind it wait in the router's queue
     // of Waiting records (waits_), in arrival order.
     bool ejecting = false;
-    // The next packet of the queue tries the port in the cycle the front one is delivered: it is
-    // held here (`next`) and tried by that delivery (deliver()) instead of by an Eject event.
+    // The next packet of the queue tries the port in the cycle the front one is delivered: its
+    // Eject event is held here (`next`) and handled by that delivery (deliver()), not scheduled.
     bool chained = false;
-    Waiting next;
+    Ev next{};
     uint64_t ejects_at = 0;  // the cycle of the last ejection decided ahead (eject(), PacketSink::ready_at)
     RouterStats st;
     LinkStats ls[4];
@@ -117,8 +117,12 @@ struct PacketNet {
 
   // e with kind k at `cycle` for router `node`, input port `port`.
   void schedule(Ev e, Kind k, uint64_t cycle, int node, int port);
-  // The Eject event of the packet of event e at cycle `at` (its tail may enter from tail_ready).
-  void schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node);
+  // The Eject event of the packet of event e at cycle `at` (its tail may enter from tail_ready),
+  // and that event scheduled.
+  Ev eject_event(Ev e, uint64_t at, uint64_t tail_ready);
+  void schedule_eject(Ev e, uint64_t at, uint64_t tail_ready, int node) {
+    schedule(eject_event(e, at, tail_ready), kEject, at, node, kLocal);
+  }
   void arrive(const Ev& e, int node);
   void eject(const Ev& e, int node);
   void deliver(const Ev& e, int node);
