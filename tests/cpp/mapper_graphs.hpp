@@ -2,6 +2,8 @@
 // Hand-built graphs for the mapper tests. The mapper reads only structure (ops, shapes,
 // attributes), so the integer tensors are left empty here; the Meta-SpikeFormer-shaped builder
 // follows NAMING.md until models/meta_spikeformer.hpp is available to the tests.
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,9 @@ class GraphBuilder {
   int mean(const std::string& name, int in) {
     const model::Shape& s = g.nodes[in].shape;
     int id = add(name, model::Op::Mean, {in}, {s.c, 1, 1});
-    g.nodes[id].count = s.h * s.w;
+    // (In 64 bits, saturated: a huge test shape's h * w overflows int, undefined behaviour that
+    // UBSan reports; the mapper refuses such shapes before it reads the count.)
+    g.nodes[id].count = int(std::min<int64_t>(int64_t(s.h) * s.w, INT32_MAX));
     return id;
   }
   int linear(const std::string& name, int in, int out) { return add(name, model::Op::Linear, {in}, {out, 1, 1}); }
