@@ -34,7 +34,10 @@ def spikechip_binary():
 def chromium(tmp_path, url, *extra):
     profile = tmp_path / f"profile{len(list(tmp_path.glob('profile*')))}"  # fresh per call
     cmd = [CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={profile}", *extra, url]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    # Without LD_PRELOAD: the sanitized Python run (docs/reliability.md) preloads ASan's runtime,
+    # under which Chromium hangs; the browser is not what that run checks.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, f"chromium failed ({r.returncode}): {r.stderr[-2000:]}"
     return r
 
