@@ -1,5 +1,6 @@
 #include "base/npy.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -53,6 +54,9 @@ struct HeaderParser {
 }  // namespace
 
 int64_t NpyArray::numel() const {
+  // (A zero dimension first: parse_npy accepts other dimensions whose product is below 2^64 but
+  // not 2^63 when one is zero.)
+  if (std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
@@ -62,7 +66,7 @@ size_t NpyArray::itemsize() const {
   if (descr.size() < 3) return 0;
   size_t n = 0;
   for (size_t k = 2; k < descr.size(); ++k) {
-    if (!std::isdigit(static_cast<unsigned char>(descr[k]))) return 0;
+    if (!std::isdigit(static_cast<unsigned char>(descr[k])) || n > (size_t(1) << 32)) return 0;  // (no wrap)
     n = n * 10 + size_t(descr[k] - '0');
   }
   return n;
@@ -125,7 +129,18 @@ NpyArray parse_npy(const std::vector<uint8_t>& f, const std::string& origin) {
   if (item == 0 || (a.descr[0] != '<' && a.descr[0] != '|') || (a.descr[0] == '|' && item != 1))
     throw Error(origin + ": unsupported .npy dtype '" + excerpt(a.descr) + "' (need little-endian, e.g. |u1 or <i8)");
   const size_t data = hstart + hlen;
-  const uint64_t need = uint64_t(a.numel()) * item;
+  // The data's size, its product checked (each dimension is at most ~2^40, their product need not
+  // fit: it wrapped, to 0 for two dimensions of 2^40, and such a file was accepted without data).
+  // Zero dimensions are left out of the check, as NumPy's: (2^40, 2^40, 0) is refused in any order.
+  uint64_t need = item;
+  bool zero = false;
+  for (int64_t d : a.shape) {
+    if (d == 0) zero = true;
+    else if (__builtin_mul_overflow(need, uint64_t(d), &need))
+      throw Error(origin + ": the .npy shape needs more than 2^64 bytes of data (the file has " +
+                  std::to_string(f.size() - data) + "); check the shape in its header");
+  }
+  if (zero) need = 0;
   if (f.size() - data < need)
     throw Error(origin + ": truncated .npy data (" + std::to_string(f.size() - data) + " bytes, shape needs " +
                 std::to_string(need) + ")");

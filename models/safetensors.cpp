@@ -44,6 +44,9 @@ bool dtype_from_name(const std::string& s, DType& out) {
 }
 
 int64_t TensorData::numel() const {
+  // (A zero dimension first: the reader accepts a tensor of no elements whose other dimensions'
+  // product does not fit in 63 bits.)
+  if (std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;

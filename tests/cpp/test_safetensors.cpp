@@ -121,6 +121,14 @@ TEST(SafeTensors, MissingFileNamesThePath) {
   expect_error([] { read_safetensors("/nonexistent/w.safetensors"); }, {"/nonexistent/w.safetensors", "cannot open"});
 }
 
+// No elements, but the other dimensions' product is 2^80: accepted (as NumPy's zero-size arrays),
+// and its count is 0 (numel() multiplied 2^40 by 2^40 first: a signed overflow under UBSan).
+TEST(SafeTensors, ZeroSizeTensorWithHugeDimensions) {
+  const auto st = parse_safetensors(
+      raw(R"({"z":{"dtype":"U8","shape":[1099511627776,1099511627776,0],"data_offsets":[0,0]}})", {}), "w.safetensors");
+  EXPECT_EQ(st.tensors.at("z").numel(), 0);
+}
+
 TEST(Npy, RoundTripMatchesNumpyLayout) {
   NpyArray a{"|u1", {2, 3}, {1, 2, 3, 4, 5, 6}};
   const auto bytes = serialize_npy(a);
@@ -152,4 +160,24 @@ TEST(Npy, RejectsCorruption) {
   std::string fo = s;
   fo.replace(fo.find("False"), 5, "True ");
   expect_error([&] { parse_npy(std::vector<uint8_t>(fo.begin(), fo.end()), "x.npy"); }, {"x.npy", "Fortran"});
+}
+
+// A shape whose element count overflows 64 bits (each dimension within the reader's 2^40): its
+// product wrapped to 0 and a file with no data was accepted (signed overflow, found by the
+// `events` fuzz target in session 32). Also a count that fits but whose bytes do not.
+TEST(Npy, ShapeWhoseSizeOverflowsIsRefused) {
+  const auto with_shape = [](const std::string& descr, const std::string& shape) {
+    const std::string s = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }\n";
+    const std::string f = std::string("\x93NUMPY\x01\x00", 8) + char(s.size() & 0xff) + char(s.size() >> 8) + s;
+    return std::vector<uint8_t>(f.begin(), f.end());
+  };
+  expect_error([&] { parse_npy(with_shape("|u1", "(1099511627776, 1099511627776)"), "x.npy"); }, {"x.npy", "2^64"});
+  expect_error([&] { parse_npy(with_shape("|u1", "(7, 15, 350, 1099511627776, 1099511627776, 0)"), "x.npy"); },
+               {"x.npy", "2^64"});  // (a zero dimension after the overflow does not rescue it)
+  expect_error([&] { parse_npy(with_shape("<i8", "(1099511627776, 4194304)"), "x.npy"); }, {"x.npy", "2^64"});
+  expect_error([&] { parse_npy(with_shape("<i8", "(1099511627776, 2)"), "x.npy"); }, {"x.npy", "truncated"});
+  const auto empty = with_shape("|u1", "(1099511627776, 0)");  // zero elements: valid, no data
+  EXPECT_EQ(parse_npy(empty, "x.npy").numel(), 0);
+  // Zero elements, the other dimensions' product 2^63 (UBSan: no overflow in numel()).
+  EXPECT_EQ(parse_npy(with_shape("|u1", "(1099511627776, 8388608, 0)"), "x.npy").numel(), 0);
 }
