@@ -1,10 +1,10 @@
 #include "base/npy.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <cstring>
 
 #include "base/file_util.hpp"
+#include "base/shape.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
 
@@ -53,14 +53,7 @@ struct HeaderParser {
 };
 }  // namespace
 
-int64_t NpyArray::numel() const {
-  // (A zero dimension first: parse_npy accepts other dimensions whose product is below 2^64 but
-  // not 2^63 when one is zero.)
-  if (std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end()) return 0;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
+int64_t NpyArray::numel() const { return shape_numel(shape); }
 
 size_t NpyArray::itemsize() const {
   if (descr.size() < 3) return 0;

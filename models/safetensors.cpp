@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "base/file_util.hpp"
+#include "base/shape.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::model {
@@ -43,14 +44,7 @@ bool dtype_from_name(const std::string& s, DType& out) {
   return false;
 }
 
-int64_t TensorData::numel() const {
-  // (A zero dimension first: the reader accepts a tensor of no elements whose other dimensions'
-  // product does not fit in 63 bits.)
-  if (std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end()) return 0;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
+int64_t TensorData::numel() const { return shape_numel(shape); }
 
 std::string shape_to_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
