@@ -17,8 +17,13 @@ struct Image {
   std::vector<uint8_t> pix;
 };
 
-// Largest image accepted (pixels): bigger files are refused before any allocation.
-inline constexpr int64_t kMaxImagePixels = int64_t(1) << 26;  // 67 M pixels (8192 x 8192)
+// Largest image accepted (pixels): bigger files are refused before any allocation. The fuzz build
+// lowers it (fuzz/CMakeLists.txt), as the image-library fuzzers do, so that a few hundred bytes
+// declaring a huge picture do not take seconds under the sanitizers.
+#ifndef SPIKECHIP_MAX_IMAGE_PIXELS
+#define SPIKECHIP_MAX_IMAGE_PIXELS (int64_t(1) << 26)  // 67 M pixels (8192 x 8192)
+#endif
+inline constexpr int64_t kMaxImagePixels = SPIKECHIP_MAX_IMAGE_PIXELS;
 
 // Decode a whole file's bytes. Throw spikechip::Error "<origin>: ..." on a bad or truncated file.
 Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin);
