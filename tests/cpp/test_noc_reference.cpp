@@ -40,6 +40,8 @@ struct Curve {
   std::vector<Row> rows;  // rate order
   std::string name() const { return fmt::format("mesh{}_{}_{}flit", k, traffic, size); }
 };
+// How gtest names a curve in its messages (without it, the struct's raw bytes).
+void PrintTo(const Curve& c, std::ostream* os) { *os << c.name(); }
 
 std::vector<Curve> load_curves() {
   std::ifstream f(std::string(SPIKECHIP_SOURCE_DIR) + "/tests/data/noc_reference/reference.csv");
