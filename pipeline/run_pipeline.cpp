@@ -69,6 +69,7 @@ mapper::Mapping map_for_inputs(const model::Graph& g, const arch::ChipConfig& ch
 }
 
 Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in, const Options& o) {
+  if (o.engine == Engine::SystemC) sim::require_unused_kernel();  // before any golden or mapping work
   Result r;
   // Golden first: the verification reference, the wall-time baseline and the measured rates. Only
   // the inputs whose firing rates place the mapping (the first 4; none with a given mapping) must

@@ -4,16 +4,25 @@
 #include <chrono>
 #include <systemc>
 
+#include "base/error.hpp"
 #include "sim/chip_module.hpp"
 
 namespace spikechip::sim {
 
 using arch::ChipBatchRun;
 
+void require_unused_kernel() {
+  if (sc_core::sc_get_status() != sc_core::SC_ELABORATION || sc_core::sc_get_curr_simcontext()->elaboration_done())
+    throw Error(
+        "the SystemC engine runs one simulation per process and this process has already run one; use the "
+        "event-loop engine (pipeline::Engine::EventLoop, `spikechip run --engine event`) for more runs in one process");
+}
+
 ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const arch::ChipMapping& m,
                              const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
                              const std::function<void(const ChipBatchRun&)>& progress,
                              const std::function<void(const ChipBatchRun&, const arch::Chip&, uint64_t)>& cycle_progress) {
+  require_unused_kernel();
   ChipBatchRun out;
   size_t next_input = 0;
   const sc_core::sc_time period(1e12 / chip.clock_hz, sc_core::SC_PS);

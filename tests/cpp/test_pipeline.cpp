@@ -1,13 +1,17 @@
 // The run pipeline (pipeline/run_pipeline.hpp): both engines give the same report (everything but
 // wall times), several event-loop runs in threads of one process give the same report as one run,
 // a given mapping is used as is, a stop gives a partial result, and the engine names are a table.
+// SystemC runs one simulation per process: ctest runs each test in its own process; run as one
+// binary, the tests after the first SystemC run check that a second one is a named error instead.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <thread>
 
+#include "base/error.hpp"
 #include "chip_test_util.hpp"
 #include "pipeline/run_pipeline.hpp"
+#include "sim/systemc_run.hpp"
 
 namespace spikechip {
 namespace {
@@ -21,6 +25,16 @@ nlohmann::json without_wall_times(nlohmann::json r) {
   for (const char* k : {"wall_s", "chip_wall_s", "golden_wall_s", "cycles_per_wall_s", "sops_per_wall_s"})
     r["run"].erase(k);
   return r;
+}
+
+// Whether this process's SystemC kernel has run (then the SystemC engine refuses to run again).
+bool kernel_used() {
+  try {
+    sim::require_unused_kernel();
+    return false;
+  } catch (const Error&) {
+    return true;
+  }
 }
 
 struct Fixture {
@@ -108,6 +122,10 @@ TEST(Pipeline, GoldenBesideTheChipGivesTheSameReport) {
   o.golden_alongside = true, o.golden_threads = 2;
   for (const pipeline::Engine e : {pipeline::Engine::EventLoop, pipeline::Engine::SystemC}) {
     o.engine = e;
+    if (e == pipeline::Engine::SystemC && kernel_used()) {  // the whole binary in one process
+      EXPECT_THROW(pipeline::run(f.g, f.chip, f.in, o), Error);
+      continue;
+    }
     const pipeline::Result beside = pipeline::run(f.g, f.chip, f.in, o);
     ASSERT_TRUE(beside.verified) << beside.mismatch;
     EXPECT_EQ(beside.golden.size(), f.images.size());
@@ -124,6 +142,27 @@ TEST(Pipeline, GoldenBesideTheChipGivesTheSameReport) {
   const pipeline::Result p = pipeline::run(f.g, f.chip, f.in, o);
   EXPECT_TRUE(p.run.partial);
   EXPECT_FALSE(p.verified);
+}
+
+// A second SystemC simulation in one process is refused with a named error before any work (it
+// ended in SystemC's "insert module failed: simulation running" report, an internal error).
+TEST(Pipeline, SecondSystemCRunInAProcessIsANamedError) {
+  Fixture f;
+  const pipeline::Options o = f.options(pipeline::Engine::SystemC);
+  if (!kernel_used()) {
+    const pipeline::Result first = pipeline::run(f.g, f.chip, f.in, o);
+    ASSERT_TRUE(first.verified) << first.mismatch;
+  }
+  ASSERT_TRUE(kernel_used());
+  try {
+    (void)pipeline::run(f.g, f.chip, f.in, o);
+    FAIL() << "a second SystemC run in one process was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("one simulation per process"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--engine event"), std::string::npos) << e.what();
+  }
+  // The event-loop engine still runs in this process.
+  EXPECT_TRUE(pipeline::run(f.g, f.chip, f.in, f.options(pipeline::Engine::EventLoop)).verified);
 }
 
 TEST(Pipeline, EngineNamesAreOneTable) {
