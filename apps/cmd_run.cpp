@@ -81,8 +81,7 @@ void run_cmd(const RunOpts& o) {
   mapper::Mapping m;
   if (!o.mapping.empty()) {
     m = mapper::load_mapping(o.mapping);
-    if (m.model_hash != mapper::structure_hash(g))
-      throw Error(o.mapping + ": the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'");
+    if (const std::string why = mapper::mapping_model_mismatch(m, g); !why.empty()) throw Error(o.mapping + ": " + why);
     // The chip it was made for: this chip file, with the chip count `map --chips N` chose.
     arch::ChipConfig as_mapped = chip;
     if (m.options.contains("chips_x") && m.options.contains("chips_y"))

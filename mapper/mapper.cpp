@@ -37,16 +37,35 @@ uint64_t fnv1a(const std::string& s) {
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 }  // namespace
 
-std::string structure_hash(const Graph& g) {
+namespace {
+// The layers' structure, what structure_hash hashes after the timesteps.
+std::string structure_text(const Graph& g) {
   std::ostringstream os;
-  os << g.timesteps << ';';
   for (const Node& n : g.nodes) {
     os << n.name << ',' << model::op_name(n.op) << ',' << n.shape.c << 'x' << n.shape.h << 'x' << n.shape.w;
     for (int i : n.inputs) os << ',' << i;
     os << ',' << n.kh << n.kw << ',' << n.sy << n.sx << ',' << n.py << n.px << ',' << n.groups << ','
        << n.heads << ',' << n.count << ';';
   }
-  return hex64(fnv1a(os.str()));
+  return os.str();
+}
+std::string structure_hash_at(const std::string& text, int timesteps) {
+  return hex64(fnv1a(std::to_string(timesteps) + ";" + text));
+}
+}  // namespace
+
+std::string structure_hash(const Graph& g) { return structure_hash_at(structure_text(g), g.timesteps); }
+
+std::string mapping_model_mismatch(const Mapping& m, const Graph& g) {
+  const std::string text = structure_text(g);
+  if (m.model_hash == structure_hash_at(text, g.timesteps)) return "";
+  for (int t = 1; t <= model::kMaxRunTimesteps; ++t)
+    if (t != g.timesteps && m.model_hash == structure_hash_at(text, t))
+      return fmt::format(
+          "the mapping was made for this model at T = {} and this run has T = {}: make one for T = {} ('spikechip map "
+          "-T {} ...') or run at T = {}",
+          t, g.timesteps, g.timesteps, g.timesteps, t);
+  return "the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'";
 }
 
 std::string chip_hash(const arch::ChipConfig& c) {

@@ -164,7 +164,10 @@ double traffic_hops(const Mapping& m);
 void place_and_route(Mapping& m, const std::string& placement, uint64_t seed, bool unicast, int64_t moves_per_group,
                      const arch::noc::RoutingFunction& routing);
 
-std::string structure_hash(const model::Graph& g);
+std::string structure_hash(const model::Graph& g);  // the layers and g.timesteps: a mapping is for both
+// "" when `m` was made for g's structure at g.timesteps; else why not, the sentence that follows
+// "<mapping file>: " in an error (names the T it was made for when only the timesteps differ).
+std::string mapping_model_mismatch(const Mapping& m, const model::Graph& g);
 std::string chip_hash(const arch::ChipConfig& c);
 
 nlohmann::json mapping_to_json(const Mapping& m);

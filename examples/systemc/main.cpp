@@ -53,8 +53,7 @@ int run(const Args& a) {
   const int T = a.T > 0 ? a.T : g.timesteps;
   g.timesteps = T;  // as `spikechip run -T`
   const mapper::Mapping m = mapper::load_mapping(a.mapping);
-  if (m.model_hash != mapper::structure_hash(g))
-    throw Error(a.mapping + ": the mapping was made for model '" + m.model_name + "' (another structure)");
+  if (const std::string why = mapper::mapping_model_mismatch(m, g); !why.empty()) throw Error(a.mapping + ": " + why);
   arch::ChipConfig as_mapped = chip;  // with the chip count `map --chips N` chose, as `spikechip run` checks
   if (m.options.contains("chips_x") && m.options.contains("chips_y"))
     as_mapped.chips.chips_x = m.options["chips_x"].get<int>(), as_mapped.chips.chips_y = m.options["chips_y"].get<int>();

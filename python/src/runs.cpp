@@ -108,8 +108,7 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
   if (mapping) {
     const mapper::Mapping& m = *mapping->m;
     const std::string& o = mapping->origin;
-    if (m.model_hash != mapper::structure_hash(g))
-      throw KindError(Kind::Mapping, o + ": the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'");
+    if (const std::string why = mapper::mapping_model_mismatch(m, g); !why.empty()) throw KindError(Kind::Mapping, o + ": " + why);
     arch::ChipConfig as_mapped = pc.cfg;
     if (m.options.contains("chips_x") && m.options.contains("chips_y"))
       as_mapped.chips.chips_x = m.options["chips_x"].get<int>(), as_mapped.chips.chips_y = m.options["chips_y"].get<int>();

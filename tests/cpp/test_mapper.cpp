@@ -314,3 +314,20 @@ TEST(Mapper, BuilderTinyModelMapsOnTinyPreset) {
   EXPECT_EQ(mapper::structure_hash(g), mapper::structure_hash(fmnist_sized_shape()));
   EXPECT_EQ(mapper::mapping_to_json(m)["summary"]["cores_used"], 27);
 }
+
+// A mapping is for the layers and the timesteps (structure_hash): a run at other timesteps is
+// told which T the mapping was made for; another structure is told so.
+TEST(Mapper, MismatchNamesTheTimestepsAMappingWasMadeFor) {
+  model::Graph g = fmnist_sized_shape();
+  g.timesteps = 3;
+  const mapper::Mapping m = mapper::map_model(g, mapper_preset("tiny"), {});
+  EXPECT_EQ(mapper::mapping_model_mismatch(m, g), "");
+  g.timesteps = 4;
+  const std::string at4 = mapper::mapping_model_mismatch(m, g);
+  EXPECT_NE(at4.find("made for this model at T = 3 and this run has T = 4"), std::string::npos) << at4;
+  g.timesteps = 3;
+  g.nodes.back().name += "_renamed";
+  const std::string other = mapper::mapping_model_mismatch(m, g);
+  EXPECT_NE(other.find("(another structure)"), std::string::npos) << other;
+  EXPECT_EQ(other.find("T = "), std::string::npos) << other;
+}

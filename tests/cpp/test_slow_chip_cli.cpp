@@ -184,6 +184,29 @@ TEST(RunCli, MappingOfAnotherModel) {
                        {mp, "re-run 'spikechip map'"});
 }
 
+// A mapping is for a model at some timesteps: `map -T` makes one for the T a run takes, and a run
+// at another T than its mapping's names both (the shipped model's graph.json says T = 1). Before
+// session 33 `map` had no -T, so `run -T 2 --mapping` could not be given any mapping, and the error
+// said "another structure; re-run 'spikechip map'", which could not help.
+TEST(RunCli, MappingMadeAtOtherTimesteps) {
+  const std::string dir = fresh_dir("bad"), out = dir + "/report", img = write_pgm(dir, 28, 28);
+  const std::string mp1 = dir + "/t1.mapping.json", mp2 = dir + "/t2.mapping.json";
+  const std::string map_args = "map --model " + q(kModel) + " --chip " + q(kChip);
+  ASSERT_EQ(testing::run_spikechip(map_args + " -o " + q(mp1)).code, 0);
+  expect_clean_failure(run_args(kModel, kChip, img, out) + " -T 2 --mapping " + q(mp1), out,
+                       {mp1, "made for this model at T = 1", "this run has T = 2", "'spikechip map -T 2 ...'"});
+  const CmdResult m2 = testing::run_spikechip(map_args + " -T 2 -o " + q(mp2));
+  ASSERT_EQ(m2.code, 0) << m2.err;
+  const CmdResult ok = testing::run_spikechip(run_args(kModel, kChip, img, out) + " -T 2 --quiet --mapping " + q(mp2));
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("verified bit-exact against golden"), std::string::npos) << ok.out;
+  expect_clean_failure(run_args(kModel, kChip, img, dir + "/r1") + " --mapping " + q(mp2), dir + "/r1",
+                       {mp2, "made for this model at T = 2", "this run has T = 1", "or run at T = 2"});
+  const CmdResult bad = testing::run_spikechip(map_args + " -T 65 -o " + q(dir + "/t65.json"));
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_FALSE(fs::exists(dir + "/t65.json"));
+}
+
 // The mapping's chip hash must match the chip given to run (mappings made with `map --chips N`
 // carry the hash of the multi-chip config).
 TEST(RunCli, MappingMadeForAnotherChip) {
