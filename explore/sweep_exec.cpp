@@ -95,6 +95,7 @@ std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, 
   }
   std::vector<std::string> a = {binary, "map", "--model", p.model, "--chip", d + "/chip.json", "-o", d + "/mapping.json",
                                 "--summary-json", d + "/summary.json"};
+  if (p.T > 0) a.insert(a.end(), {"-T", std::to_string(p.T)});
   map_flags(a);
   a.insert(a.end(), {"--rate", report::format_number(m["rate"].get<double>())});
   return a;

@@ -84,7 +84,7 @@ void check_noc_option(const StrictJson& v, const std::string& key) {
 }
 
 // What a run takes beside the chip and the mapper options, varied by these names (job "run";
-// "model" also for job "map").
+// "model" and "T" also for job "map", whose mapping is for a model at some timesteps).
 bool is_run_param(const std::string& p) { return p == "T" || p == "model" || p == "inputs"; }
 
 // Absolute path of a file named in the sweep: relative to the sweep file, then the working
@@ -163,7 +163,7 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     root.at("inputs").fail("only a \"job\": \"run\" sweep takes inputs");
   int base_T = 0;
   if (root.has("T")) {
-    if (s.job != "run") root.at("T").fail("only a \"job\": \"run\" sweep takes timesteps");
+    if (s.job == "noc") root.at("T").fail("a \"job\": \"noc\" sweep takes no timesteps (jobs \"run\" and \"map\" do)");
     base_T = int(root.at("T").as_int(1, model::kMaxRunTimesteps));
   }
   if (s.job == "noc" && root.has("map")) root.at("map").fail("a \"job\": \"noc\" sweep does not map a model");
@@ -215,8 +215,8 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
       return;
     }
     if (is_run_param(p)) {
-      if (s.job == "noc" || (s.job == "map" && p != "model"))
-        at.fail("'" + p + "' can be varied in \"job\": \"run\" sweeps" + (p == "model" ? " and \"job\": \"map\" sweeps" : "") + " only");
+      if (s.job == "noc" || (s.job == "map" && p == "inputs"))
+        at.fail("'" + p + "' can be varied in \"job\": \"run\" sweeps" + (p == "inputs" ? "" : " and \"job\": \"map\" sweeps") + " only");
       return;
     }
     const bool plain = std::all_of(p.begin(), p.end(), [](char ch) { return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '.'; });

@@ -395,8 +395,18 @@ TEST(SweepSpec, RunJobVariesTModelInputsAndMapperOptions) {
             std::string::npos);
   EXPECT_NE(error_of("{" + run_base + R"(, "grid": {"noc.rate": [0.1]}})").find("\"job\": \"noc\" sweeps only"),
             std::string::npos);
-  EXPECT_NE(error_of("{" + base_fields() + R"(, "grid": {"T": [1]}})").find("'T' can be varied in \"job\": \"run\""),
+  EXPECT_NE(error_of("{" + base_fields() + R"(, "grid": {"inputs": ["x.npy"]}})").find("'inputs' can be varied in \"job\": \"run\" sweeps only"),
             std::string::npos);
+  // A map sweep takes timesteps too (a mapping is for a model at some T): `map -T`.
+  const auto maps = parse("{" + base_fields() + R"(, "T": 2, "grid": {"T": [1, 4]}})");
+  ASSERT_EQ(maps.points.size(), 2u);
+  EXPECT_EQ(maps.points[1].T, 4);
+  const auto map_cmd = explore::point_command(maps, maps.points[1], "/out", "spikechip");
+  EXPECT_EQ(map_cmd[1], "map");
+  const std::vector<std::string> t4 = {"-T", "4"};
+  EXPECT_NE(std::search(map_cmd.begin(), map_cmd.end(), t4.begin(), t4.end()), map_cmd.end());
+  const std::string noc_base = R"("job": "noc", "chip": ")" + chip_preset() + "\"";
+  EXPECT_NE(error_of("{" + noc_base + R"(, "T": 2})").find("a \"job\": \"noc\" sweep takes no timesteps"), std::string::npos);
 }
 
 // Issue 20: time-multiplexed points (map.time_multiplex, map.phases) and the memory controllers as a
