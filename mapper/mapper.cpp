@@ -35,9 +35,7 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
-}  // namespace
 
-namespace {
 // The layers' structure, what structure_hash hashes after the timesteps.
 std::string structure_text(const Graph& g) {
   std::ostringstream os;

@@ -16,9 +16,9 @@ namespace spikechip::sim {
 // (a second simulation would otherwise end in SystemC's own "insert module failed" report).
 void require_unused_kernel();
 
-// Call at most once per process (require_unused_kernel() first). progress(run) is called after every finished input;
-// cycle_progress(run, chip, cycle) at the SystemC wakes while an input is being simulated (for a
-// progress line with an ETA).
+// Call at most once per process (it calls require_unused_kernel() first). progress(run) is called
+// after every finished input; cycle_progress(run, chip, cycle) at the SystemC wakes while an input
+// is being simulated (for a progress line with an ETA).
 arch::ChipBatchRun simulate_inputs(const model::Graph& g, const arch::ChipConfig& chip, const arch::ChipMapping& m,
                                    const std::vector<model::InputView>& inputs, int T, const arch::ChipRunOptions& opt,
                                    const std::function<void(const arch::ChipBatchRun&)>& progress = {},
