@@ -61,8 +61,8 @@ std::string mapping_model_mismatch(const Mapping& m, const Graph& g) {
     if (t != g.timesteps && m.model_hash == structure_hash_at(text, t))
       return fmt::format(
           "the mapping was made for this model at T = {} and this run has T = {}: make one for T = {} ('spikechip map "
-          "-T {} ...') or run at T = {}",
-          t, g.timesteps, g.timesteps, g.timesteps, t);
+          "-T {} ...', in Python spikechip.map(..., T={})) or run at T = {}",
+          t, g.timesteps, g.timesteps, g.timesteps, g.timesteps, t);
   return "the mapping was made for model '" + m.model_name + "' (another structure); re-run 'spikechip map'";
 }
 
