@@ -194,6 +194,20 @@ def test_map_equals_cli_and_is_inspectable(model, chip, tmp_path):
     assert spikechip.map(model, chip, rates_from_inputs=np.load(SAMPLE)).to_dict() == json.load(open(tmp_path / "r.json"))
 
 
+def test_map_at_timesteps_equals_cli_and_a_mismatch_names_t(model, chip, tmp_path):
+    # spikechip.map(T=) is `spikechip map -T` (session 33 gave the CLI its -T); a run at other
+    # timesteps than its mapping's names both and the remedies.
+    cli("map", "--model", MODEL, "--chip", CHIP, "-T", "2", "-o", str(tmp_path / "t2.json"))
+    m2 = spikechip.map(model, chip, T=2)
+    assert m2.to_dict() == json.load(open(tmp_path / "t2.json"))
+    assert m2.to_dict()["model"]["hash"] != spikechip.map(model, chip).to_dict()["model"]["hash"]
+    x = np.load(SAMPLE)[:1]
+    assert spikechip.run(model, chip, x, mapping=m2, T=2).summary["latency_cycles"] > 0
+    msg = raises(spikechip.MappingError, lambda: spikechip.run(model, chip, x, mapping=m2))
+    assert "made for this model at T = 2 and this run has T = 1" in msg, msg
+    assert "spikechip.map(..., T=1)" in msg and "or run at T = 2" in msg, msg
+
+
 def test_map_model_that_does_not_fit(model, tmp_path):
     d = json.load(open(CHIP))
     d["mesh"] = {"width": 2, "height": 2}
