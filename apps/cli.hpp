@@ -37,6 +37,13 @@ inline CLI::App* command_group(CLI::App& app, const std::string& name, const std
 // own count), N -> N. Throws UsageError otherwise.
 int parse_chips_option(const std::string& chips);
 
+// -T,--timesteps of a chip run (`run`, and `map`, whose mapping is for a T): 1..kMaxRunTimesteps,
+// 0 when absent. Help text: "<lead>, 1..64 (default: the model's<note>)".
+void add_timesteps_option(CLI::App* cmd, int& T, const std::string& lead, const std::string& note = "");
+// The timesteps of a chip run: T if given, else the model's, refused (UsageError naming the model
+// directory) when above what a chip run takes.
+int chip_run_timesteps(int T, int model_timesteps, const std::string& model_dir);
+
 // --chip (a preset name or a chip config file) and the repeatable --set KEY=VALUE of every command
 // that takes a chip; both go to arch::load_chip_config(chip, sets).
 void add_chip_options(CLI::App* cmd, std::string& chip, std::vector<std::string>& sets, bool required = true);

@@ -34,12 +34,7 @@ void run_map(const MapArgs& a) {
   check_output_file(a.out);
   if (!a.summary_json.empty()) check_output_file(a.summary_json);
   model::Graph g = model::load_model(a.model);
-  // The timesteps are part of what a mapping is for (run --mapping checks them): as `run -T`.
-  const int T = a.T > 0 ? a.T : g.timesteps;
-  if (T < 1 || T > model::kMaxRunTimesteps)
-    throw UsageError(fmt::format("{}: the model's timesteps {} are more than a chip run takes (1..{}); pass -T", a.model,
-                                 T, model::kMaxRunTimesteps));
-  g.timesteps = T;
+  g.timesteps = chip_run_timesteps(a.T, g.timesteps, a.model);  // a mapping is for a T (run --mapping checks it)
   arch::ChipConfig chip = arch::load_chip_config(a.chip, a.sets);
   if (!a.rates.empty()) o.rates = mapper::read_rates_file(g, a.rates);
   if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
@@ -55,11 +50,7 @@ RegisterCommand reg(40, [](CLI::App& app) {
   c->add_option("--model", args->model, "model directory (graph.json + weights.safetensors)")->required();
   add_chip_options(c, args->chip, args->sets);
   c->add_option("-o,--output", args->out, "mapping JSON to write")->required();
-  c->add_option("-T,--timesteps", args->T,
-                fmt::format("Timesteps the mapping is for, 1..{} (default: the model's; 'run --mapping' needs the same -T)",
-                            model::kMaxRunTimesteps))
-      ->check(CLI::Range(1, model::kMaxRunTimesteps))
-      ->default_str("the model's");
+  add_timesteps_option(c, args->T, "Timesteps the mapping is for", "; 'run --mapping' needs the same -T");
   add_map_options(c, args->map);
   c->add_option("--rate", args->rate, "firing rate assumed for LIFs without a measured rate")
       ->check(CLI::Range(0.0, 1.0));

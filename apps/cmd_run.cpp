@@ -58,11 +58,7 @@ void run_cmd(const RunOpts& o) {
   // Everything is read and checked before anything is simulated or written.
   model::Graph g = model::load_model(o.model);
   arch::ChipConfig chip = arch::load_chip_config(o.chip, o.sets);
-  const int T = o.T > 0 ? o.T : g.timesteps;
-  if (T < 1 || T > model::kMaxRunTimesteps)
-    throw UsageError(o.T > 0 ? fmt::format("-T {} is out of range 1..{}", T, model::kMaxRunTimesteps)
-                             : fmt::format("{}: the model's timesteps {} are more than a chip run takes (1..{}); pass -T",
-                                           o.model, T, model::kMaxRunTimesteps));
+  const int T = chip_run_timesteps(o.T, g.timesteps, o.model);
   if (!(o.time_limit >= 0) || !std::isfinite(o.time_limit))
     throw UsageError(fmt::format("--time-limit {} must be a number of seconds >= 0 (0: no limit)", o.time_limit));
   if (!o.out.empty()) check_output_dir(o.out);
@@ -180,9 +176,7 @@ RegisterCommand reg(20, [](CLI::App& app) {
   add_chip_options(c, o->chip, o->sets);
   add_input_options(c, o->in);
   c->add_option("--mapping", o->mapping, "Mapping JSON from 'spikechip map' (default: map now)");
-  c->add_option("-T,--timesteps", o->T, fmt::format("Timesteps, 1..{} (default: the model's)", model::kMaxRunTimesteps))
-      ->check(CLI::Range(1, model::kMaxRunTimesteps))
-      ->default_str("the model's");
+  add_timesteps_option(c, o->T, "Timesteps");
   c->add_option("-o,--output", o->out, "Write report.json, CSVs and report.html here");
   c->add_flag("--no-verify", o->no_verify, "Skip the golden comparison");
   add_map_options(c, o->map, "When mapping here: ");

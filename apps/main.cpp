@@ -14,6 +14,7 @@
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
+#include "models/graph.hpp"
 #include "spikechip/version.hpp"
 
 namespace spikechip::cli {
@@ -26,6 +27,21 @@ static int g_exit_code = 0;
 void set_exit_code(int code) { g_exit_code = code; }
 bool quiet() { return g_quiet || !isatty(fileno(stderr)); }
 void set_quiet(bool q) { g_quiet = q; }
+
+void add_timesteps_option(CLI::App* cmd, int& T, const std::string& lead, const std::string& note) {
+  cmd->add_option("-T,--timesteps", T, fmt::format("{}, 1..{} (default: the model's{})", lead, model::kMaxRunTimesteps, note))
+      ->check(CLI::Range(1, model::kMaxRunTimesteps))
+      ->default_str("the model's");
+}
+
+int chip_run_timesteps(int T, int model_timesteps, const std::string& model_dir) {
+  const int t = T > 0 ? T : model_timesteps;
+  if (t < 1 || t > model::kMaxRunTimesteps)
+    throw UsageError(T > 0 ? fmt::format("-T {} is out of range 1..{}", t, model::kMaxRunTimesteps)
+                           : fmt::format("{}: the model's timesteps {} are more than a chip run takes (1..{}); pass -T",
+                                         model_dir, t, model::kMaxRunTimesteps));
+  return t;
+}
 
 int parse_chips_option(const std::string& chips) {
   if (chips.empty()) return 0;
