@@ -124,16 +124,11 @@ NpyArray parse_npy(const std::vector<uint8_t>& f, const std::string& origin) {
   const size_t data = hstart + hlen;
   // The data's size, its product checked (each dimension is at most ~2^40, their product need not
   // fit: it wrapped, to 0 for two dimensions of 2^40, and such a file was accepted without data).
-  // Zero dimensions are left out of the check, as NumPy's: (2^40, 2^40, 0) is refused in any order.
-  uint64_t need = item;
-  bool zero = false;
-  for (int64_t d : a.shape) {
-    if (d == 0) zero = true;
-    else if (__builtin_mul_overflow(need, uint64_t(d), &need))
-      throw Error(origin + ": the .npy shape needs more than 2^64 bytes of data (the file has " +
-                  std::to_string(f.size() - data) + "); check the shape in its header");
-  }
-  if (zero) need = 0;
+  // As NumPy's check: (2^40, 2^40, 0) is refused in any order.
+  uint64_t need = 0;
+  if (!shape_bytes(a.shape, item, &need))
+    throw Error(origin + ": the .npy shape needs more than 2^64 bytes of data (the file has " +
+                std::to_string(f.size() - data) + "); check the shape in its header");
   if (f.size() - data < need)
     throw Error(origin + ": truncated .npy data (" + std::to_string(f.size() - data) + " bytes, shape needs " +
                 std::to_string(need) + ")");

@@ -111,13 +111,14 @@ SafeTensors parse_safetensors(const std::vector<uint8_t>& file, const std::strin
     if (e > data_size)
       throw Error(where + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
                   "] out of range: the data section has " + std::to_string(data_size) + " bytes (truncated file?)");
-    // shape entries are bounded above, so numel * itemsize cannot overflow unless absurd: check.
-    long double expect = dtype_size(t.dtype);
-    for (int64_t d : t.shape) expect *= (long double)d;
-    if (expect != (long double)(e - b))
+    // Each dimension is at most 2^40, their product need not fit in 64 bits (an empty tensor is
+    // empty whatever its other dimensions, as before).
+    uint64_t expect = 0;
+    const bool fits = has_zero_dimension(t.shape) || shape_bytes(t.shape, dtype_size(t.dtype), &expect);
+    if (!fits || expect != e - b)
       throw Error(where + ": data_offsets span " + std::to_string(e - b) + " bytes but dtype " +
                   dtype_name(t.dtype) + " shape " + shape_to_string(t.shape) + " needs " +
-                  std::to_string((unsigned long long)expect) + " bytes");
+                  (fits ? std::to_string(expect) : std::string("more than 2^64")) + " bytes");
     t.bytes.assign(data + b, data + e);
     ranges.push_back({b, e, name});
     st.tensors.emplace(name, std::move(t));

@@ -93,6 +93,19 @@ TEST(SafeTensors, RejectsSizeMismatch) {
                {"tensor 't'", "4 bytes", "needs 8 bytes"});
 }
 
+// Dimensions whose byte size does not fit in 64 bits: refused by name. The reader multiplied them
+// in long double and printed the product cast to unsigned long long (undefined above 2^64: UBSan
+// "4.8357e+24 is outside the range of representable values", found reviewing session 33).
+TEST(SafeTensors, RejectsSizeAbove64Bits) {
+  expect_error(
+      [&] {
+        parse_safetensors(raw(R"({"t":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})",
+                              {0, 0, 0, 0}),
+                          "w.st");
+      },
+      {"tensor 't'", "4 bytes", "needs more than 2^64 bytes"});
+}
+
 TEST(SafeTensors, RejectsOffsetOutOfRange) {
   expect_error([&] { parse_safetensors(raw(R"({"t":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", {0, 0, 0, 0}), "w.st"); },
                {"tensor 't'", "data_offsets [2, 6] out of range"});
