@@ -2,7 +2,7 @@
 // (pipeline/run_pipeline.hpp: golden, map, simulate on the cycle-accurate chip, verify spike for
 // spike, report; schema spikechip.run-report/1, docs/reports.md) and write the outputs with
 // report/report_writer. Exit codes: 0 complete, 1 error, 2 usage error, 3 partial run (interrupted
-// or --time-limit; kRunPartialExit, docs/reports.md).
+// or --time-limit; kRunPartialExit, docs/reports.md), 4 an output the disk refused (kWriteErrorExit).
 #include <atomic>
 #include <chrono>
 #include <cmath>

@@ -1,5 +1,6 @@
 // spikechip command-line entry point: a thin shell over the library.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -128,6 +129,9 @@ std::string MapFlags::command_text() const {
 
 int main(int argc, char** argv) {
   using namespace spikechip;
+  // A file-size limit (ulimit -f) reached while writing: the write fails with EFBIG and the
+  // command reports it (kWriteErrorExit), instead of the default action, a kill with a core dump.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"spikechip: cycle-accurate simulator of a Transformer-oriented neuromorphic chip"};
   app.set_version_flag("--version", std::string("spikechip ") + kVersion);
   app.require_subcommand(1);
@@ -159,6 +163,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "spikechip: usage error: " << e.what() << "\n";
     return 2;
+  } catch (const WriteError& e) {  // an output the disk refused (full, not writable)
+    std::cerr << "spikechip: error: " << e.what() << "\n";
+    return kWriteErrorExit;
   } catch (const Error& e) {
     std::cerr << "spikechip: error: " << e.what() << "\n";
     return 1;

@@ -55,34 +55,43 @@ void check_output_file(const std::string& path, bool parents_made) {
     throw Error(excerpt(path, 240) + ": directory '" + excerpt(parent.string(), 240) + "' does not exist; create it first");
 }
 
-void write_file_atomic(const std::string& path, const void* data, size_t size) {
-  check_output_file(path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(path + ": cannot create (" + std::strerror(errno) + ")");
+void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown) {
+  auto fail = [&](const char* what, int err, bool created = true) {
+    if (created) ::unlink(file.c_str());
+    throw WriteError(excerpt(shown, 240) + ": " + what + " (" + std::strerror(err) +
+                     "); check that its directory is writable and its disk has free space, then rerun");
+  };
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create", errno, false);
   const auto* p = static_cast<const uint8_t*>(data);
   size_t left = size;
   while (left > 0) {
     const ssize_t w = ::write(fd, p, left);
     if (w < 0) {
       if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
+      const int err = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(path + ": write failed (" + why + ")");
+      fail("write failed", err);
     }
     p += w;
     left -= size_t(w);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error(path + ": write failed (" + why + ")");
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("write failed", err);
   }
+  if (::close(fd) != 0) fail("write failed", errno);
+}
+
+void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  check_output_file(path);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  write_file_synced(tmp, data, size, path);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
-    throw Error(path + ": cannot rename temporary file into place (" + why + ")");
+    throw WriteError(excerpt(path, 240) + ": cannot rename temporary file into place (" + why + ")");
   }
 }
 

@@ -20,10 +20,15 @@ void check_output_file(const std::string& path, bool parents_made = false);
 // ancestors that exists, is not a directory (missing directories are created by the writer).
 void check_output_dir(const std::string& path);
 
+// Writes `size` bytes to `file` (created or truncated) and flushes them to the disk (fsync). On
+// failure `file` is removed and spikechip::WriteError is thrown naming `shown` (the path the user
+// knows; `file` is its temporary) with the OS reason and what to check. The step before a rename.
+void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-// renamed over `path`. On failure the temporary is removed and spikechip::Error is thrown (also,
-// before anything is written, when check_output_file refuses `path`). Every single-file output
-// goes through it.
+// renamed over `path`. On failure the temporary is removed and spikechip::WriteError is thrown
+// (spikechip::Error, before anything is written, when check_output_file refuses `path`). Every
+// single-file output goes through it.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 inline void write_file_atomic(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());

@@ -154,6 +154,8 @@ decltype(auto) reading_json_of(const std::string& files, const std::string& what
   } catch (const nlohmann::json::exception& e) {
     throw Error(files + ": not a " + what + " this spikechip can read: " + excerpt(e.what(), 120) +
                 " (a field is missing or has another type than spikechip writes; write it again with spikechip)");
+  } catch (const WriteError&) {  // the disk refused an output: not a fault of the document read
+    throw;
   } catch (const Error& e) {  // the reader's own checks ("run report: /layers must be ...") get the file name
     if (std::string_view(e.what()).find(files) != std::string_view::npos) throw;
     throw Error(files + ": " + e.what());

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <vector>
 
@@ -286,19 +285,9 @@ std::string dump_json(const json& j, int indent) {
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
-// Writes bytes to path via a hidden temporary in the same directory (so the rename is atomic).
-fs::path write_temp(const fs::path& dir, const std::string& name, const std::string& bytes) {
-  fs::path tmp = dir / fmt::format(".{}.tmp-{}", name, static_cast<long>(::getpid()));
-  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(fmt::format("cannot create '{}'", tmp.string()));
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw Error(fmt::format("cannot write '{}' (disk full?)", tmp.string()));
-  }
-  return tmp;
+// The hidden temporary beside `name` in `dir` (same directory, so its rename is atomic).
+fs::path temp_path(const fs::path& dir, const std::string& name) {
+  return dir / fmt::format(".{}.tmp-{}", name, static_cast<long>(::getpid()));
 }
 
 }  // namespace
@@ -376,6 +365,10 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
 void write_run_outputs(const json& report, const std::string& out_dir) {
   auto files = render_run_outputs(report);  // every validation error happens before any disk write
   const fs::path dir(out_dir);
+  std::vector<std::string> order;
+  for (auto& [name, bytes] : files)
+    if (name != "report.json") order.push_back(name);
+  order.push_back("report.json");  // the completeness marker goes last
   std::vector<fs::path> temps;
   std::vector<fs::path> placed;
   auto cleanup = [&] {
@@ -383,37 +376,41 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
     for (auto& p : temps) fs::remove(p, ec);
     for (auto& p : placed) fs::remove(p, ec);
   };
+  const std::string failed = fmt::format("writing the run report to '{}' failed", out_dir);
+  const char* remedy = "; check that the directory is writable and its disk has free space, then rerun";
   try {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir))
       throw Error(fmt::format("cannot create output directory '{}': {}", out_dir,
                               ec ? ec.message() : "a file of that name exists"));
+    // Every file is written and flushed beside its name before an earlier run's files are
+    // touched: a disk that fills up (the likely failure) leaves that run as it was.
+    for (auto& name : order) {
+      const fs::path tmp = temp_path(dir, name);
+      write_file_synced(tmp.string(), files[name].data(), files[name].size(), (dir / name).string());
+      temps.push_back(tmp);
+    }
     // A stale report.json next to new CSVs would look like a complete, consistent run.
     fs::remove(dir / "report.json", ec);
     if (ec) throw Error(fmt::format("cannot replace '{}': {}", (dir / "report.json").string(), ec.message()));
     // dram.csv belongs to time-multiplexed runs only: not left over from an earlier one.
     if (!files.count("dram.csv")) fs::remove(dir / "dram.csv", ec);
-    std::vector<std::string> order;
-    for (auto& [name, bytes] : files)
-      if (name != "report.json") order.push_back(name);
-    order.push_back("report.json");  // the completeness marker goes last
-    for (auto& name : order) temps.push_back(write_temp(dir, name, files[name]));
     for (std::size_t i = 0; i < order.size(); ++i) {
       fs::rename(temps[i], dir / order[i], ec);
       if (ec) throw Error(fmt::format("cannot rename '{}' into place: {}", temps[i].string(), ec.message()));
       placed.push_back(dir / order[i]);
     }
     temps.clear();
+  } catch (const WriteError& e) {  // names the file, the OS reason and the remedy
+    cleanup();
+    throw WriteError(fmt::format("{}: {}", failed, e.what()));
   } catch (const Error& e) {
     cleanup();
-    throw Error(fmt::format("writing the run report to '{}' failed: {}; check that the directory is writable "
-                            "and has free space, then rerun",
-                            out_dir, e.what()));
+    throw WriteError(fmt::format("{}: {}{}", failed, e.what(), remedy));
   } catch (const fs::filesystem_error& e) {
     cleanup();
-    throw Error(fmt::format("writing the run report to '{}' failed: {}; check that the directory is writable",
-                            out_dir, e.what()));
+    throw WriteError(fmt::format("{}: {}{}", failed, e.what(), remedy));
   }
 }
 
@@ -425,6 +422,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   fs::create_directories(p.has_parent_path() ? p.parent_path() : fs::path("."), ec);
   try {
     spikechip::write_file_atomic(path, bytes);
+  } catch (const WriteError&) {  // already names the file, the OS reason and what to check
+    throw;
   } catch (const Error& e) {
     throw Error(fmt::format("writing '{}' failed: {}; check that the directory is writable", path, e.what()));
   }

@@ -11,10 +11,13 @@
 namespace spikechip::report {
 
 // Writes report.json, layers.csv, cores.csv, links.csv, inputs.csv, energy.csv and report.html
-// into out_dir (created if missing). All files are rendered in memory, written as hidden temporary
-// files, then renamed into place with report.json last; any stale report.json is removed first, so
-// a directory holding a report.json always holds a complete, consistent set. Throws
-// spikechip::Error naming the directory/key on failure and leaves no report.json behind.
+// into out_dir (created if missing). All files are rendered in memory and written (flushed) as
+// hidden temporary files; only then is any stale report.json removed and the files renamed into
+// place, report.json last. So a directory holding a report.json always holds a complete,
+// consistent set, and a write that fails (disk full) leaves an earlier run's files as they were.
+// Throws spikechip::Error naming the key for a report it cannot render (nothing written), and
+// spikechip::WriteError naming the directory and file when the disk refuses (no report.json left
+// behind, no temporaries).
 void write_run_outputs(const nlohmann::json& report, const std::string& out_dir);
 
 // Writes one self-contained sweep page (points table, Pareto fronts, sensitivity plots), via a

@@ -15,7 +15,7 @@ spikechip.Error subclasses carrying the command line's one-line message (spikech
 from ._spikechip import __version__  # noqa: F401
 from .chip import Chip
 from .errors import (ChipConfigError, CosimError, Error, InputError, MappingError, ModelError,  # noqa: F401
-                     SimulationError, SweepError, UsageError, VerificationError)
+                     SimulationError, SweepError, UsageError, VerificationError, WriteError)
 from .mapping import Mapping, map  # noqa: A004
 from .model import Model
 from .report import Report
@@ -24,7 +24,7 @@ from .sweep import SweepResults, sweep
 
 __all__ = ["Model", "Chip", "Mapping", "Report", "SweepResults", "map", "infer", "run", "sweep",
            "Error", "UsageError", "ModelError", "ChipConfigError", "InputError", "MappingError",
-           "SimulationError", "VerificationError", "SweepError", "CosimError", "__version__"]
+           "SimulationError", "VerificationError", "WriteError", "SweepError", "CosimError", "__version__"]
 
 
 def __getattr__(name: str):

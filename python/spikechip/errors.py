@@ -9,13 +9,15 @@ do). The classes are created by the C++ core (``_spikechip``) so that its failur
 - :class:`MappingError`: the model does not fit the chip; a mapping of another model or chip.
 - :class:`SimulationError`: the simulation failed (deadlock, watchdog).
 - :class:`VerificationError` (a :class:`SimulationError`): the chip differs from the golden executor.
+- :class:`WriteError` (also an ``OSError``): an output the disk refused (full, not writable; the
+  CLI's exit code 4). The file that failed is not left half-written.
 - :class:`SweepError`: a sweep that could not run (bad spec; see the sweep's stderr).
 - :class:`CosimError`: the co-simulation client (:mod:`spikechip.cosim`).
 
 Ctrl-C during a run raises the usual ``KeyboardInterrupt`` after the simulation stopped cleanly.
 """
 from ._spikechip import (ChipConfigError, Error, InputError, MappingError, ModelError,  # noqa: F401
-                         SimulationError, UsageError, VerificationError)
+                         SimulationError, UsageError, VerificationError, WriteError)
 
 
 class SweepError(Error):
@@ -27,4 +29,4 @@ class CosimError(Error):
 
 
 __all__ = ["Error", "UsageError", "ModelError", "ChipConfigError", "InputError", "MappingError",
-           "SimulationError", "VerificationError", "SweepError", "CosimError"]
+           "SimulationError", "VerificationError", "WriteError", "SweepError", "CosimError"]

@@ -23,7 +23,7 @@ namespace spikechip::python {
 namespace py = pybind11;
 
 // Which spikechip.Error subclass a failure becomes (python/spikechip/errors.py documents them).
-enum class Kind { Error, Usage, Model, ChipConfig, Input, Mapping, Simulation, Verification };
+enum class Kind { Error, Usage, Model, ChipConfig, Input, Mapping, Simulation, Verification, Write };
 
 // A failure of a given kind with the CLI's one-line message.
 struct KindError : std::runtime_error {
@@ -40,6 +40,8 @@ auto guarded(Kind kind, F&& f) -> decltype(f()) {
     throw;
   } catch (const UsageError& e) {
     throw KindError(Kind::Usage, e.what());
+  } catch (const WriteError& e) {
+    throw KindError(Kind::Write, e.what());
   } catch (const Error& e) {
     throw KindError(kind, e.what());
   }

@@ -8,7 +8,7 @@ std::string json_text(const nlohmann::json& j) { return j.dump(); }
 
 namespace {
 
-PyObject* g_classes[8] = {};
+PyObject* g_classes[9] = {};  // one per Kind
 
 PyObject* make_class(py::module_& m, const char* name, const char* doc, PyObject* bases) {
   const std::string full = std::string("spikechip.") + name;
@@ -38,6 +38,8 @@ void register_errors(py::module_& m) {
   g_classes[int(Kind::Simulation)] = sim;
   g_classes[int(Kind::Verification)] =
       make_class(m, "VerificationError", "The chip's spikes differ from the golden executor's.", bases(sim));
+  g_classes[int(Kind::Write)] = make_class(
+      m, "WriteError", "An output the disk refused (full, not writable); the CLI's exit code 4.", bases(base, PyExc_OSError));
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -45,6 +47,8 @@ void register_errors(py::module_& m) {
       PyErr_SetString(g_classes[int(e.kind)], e.what());
     } catch (const UsageError& e) {
       PyErr_SetString(g_classes[int(Kind::Usage)], e.what());
+    } catch (const WriteError& e) {
+      PyErr_SetString(g_classes[int(Kind::Write)], e.what());
     } catch (const Error& e) {
       PyErr_SetString(g_classes[int(Kind::Error)], e.what());
     } catch (const nlohmann::json::exception& e) {

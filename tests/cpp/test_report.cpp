@@ -2,10 +2,13 @@
 // atomic writes, and that data embedded in the HTML cannot break out of its <script> block.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -185,6 +188,48 @@ TEST(RunOutputs, FailedWriteRemovesStaleReportJsonAndPartialFiles) {
   EXPECT_FALSE(fs::exists(d / "report.json"));
   for (auto& e : fs::directory_iterator(d))
     EXPECT_NE(e.path().filename().string().rfind(".", 0), 0u) << "temporary left: " << e.path();
+  fs::remove_all(d);
+}
+
+// A disk that refuses a file half-way (full; here a file-size limit, which fails the write the same
+// way, with EFBIG) while an earlier run's report is in the directory: that report stays as it was.
+// Before session 34, its report.json was removed before the new files were written, so a full
+// disk took an earlier complete run's report.json with it.
+TEST(RunOutputs, AWriteTheDiskRefusesLeavesTheEarlierRunAsItWas) {
+  fs::path d = fresh_dir("refused");
+  json earlier = tiny_report();
+  earlier["summary"]["latency_cycles"] = 99;  // not the report written next
+  write_run_outputs(earlier, d.string());
+  std::map<std::string, std::string> before;
+  for (auto& e : fs::directory_iterator(d)) before[e.path().filename().string()] = read(e.path());
+  const std::map<std::string, std::string> next = render_run_outputs(tiny_report());
+  constexpr rlim_t kLimit = 64 * 1024;
+  ASSERT_LT(next.at("layers.csv").size(), kLimit);
+  ASSERT_GT(next.at("report.html").size(), kLimit);  // the page (with its chart library) is refused
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* const was = std::signal(SIGXFSZ, SIG_IGN);  // a failed write, not a kill, as the CLI sets it
+  rlimit lim = old;
+  lim.rlim_cur = kLimit;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  std::string message;
+  bool write_error = false;
+  try {
+    write_run_outputs(tiny_report(), d.string());
+  } catch (const spikechip::WriteError& e) {
+    write_error = true;
+    message = e.what();
+  } catch (const spikechip::Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, was);
+  EXPECT_TRUE(write_error) << message;
+  EXPECT_NE(message.find((d / "report.html").string() + ": write failed (File too large)"), std::string::npos) << message;
+  std::map<std::string, std::string> after;
+  for (auto& e : fs::directory_iterator(d)) after[e.path().filename().string()] = read(e.path());
+  EXPECT_EQ(after.size(), before.size());  // no temporaries left either
+  for (const auto& [name, bytes] : before) EXPECT_TRUE(after[name] == bytes) << name << " changed";
   fs::remove_all(d);
 }
 

@@ -320,6 +320,27 @@ def test_report_tables_and_spikes(model, py_report):
     assert list(df["name"]) == list(L["name"]) and df["energy_pJ"].sum() == pytest.approx(r.summary["energy_pJ"])
 
 
+def test_a_write_the_disk_refuses_is_a_write_error(py_report, tmp_path):
+    # A full disk, made by a 64 KiB file-size limit (the write fails with EFBIG; Python ignores
+    # SIGXFSZ): spikechip.WriteError, also an OSError, with the CLI's message; the report saved
+    # there before is still whole (its report.json was removed first before session 34).
+    import resource
+    out = tmp_path / "r"
+    py_report.write(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before["report.html"]) > 64 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(spikechip.WriteError) as e:
+            py_report.write(out)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert isinstance(e.value, OSError) and isinstance(e.value, spikechip.Error)
+    assert f"{out}/report.html: write failed (File too large)" in str(e.value), str(e.value)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_reprice_equals_spikechip_energy(model, py_report, cli_report, tmp_path):
     _, path = cli_report
     same = py_report.reprice(py_report.data["chip"]["energy_table"])
