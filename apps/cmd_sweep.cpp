@@ -3,7 +3,6 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -176,12 +175,9 @@ int submit_slurm(const SweepRun& r, int jobs) {
     std::string list;
     for (int id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
     const std::string script = sdir + "/array.sh";
-    std::ofstream f(script);
-    f << "#!/bin/sh\n# spikechip sweep: one Slurm array task per design point (docs/exploration.md)\n"
-      << fmt::format("exec {} sweep {} --point \"$SLURM_ARRAY_TASK_ID\" -o {}\n", shell_quote(bin), shell_quote(file),
-                     shell_quote(out));
-    f.close();
-    if (!f) throw Error(script + ": cannot write the Slurm script");
+    write_file_atomic(script, "#!/bin/sh\n# spikechip sweep: one Slurm array task per design point (docs/exploration.md)\n" +
+                                  fmt::format("exec {} sweep {} --point \"$SLURM_ARRAY_TASK_ID\" -o {}\n",
+                                              shell_quote(bin), shell_quote(file), shell_quote(out)));
     const std::string job = capture(fmt::format(
         "sbatch --parsable --job-name=spikechip-sweep --array={}{} --output={} {}", list,
         jobs > 0 ? "%" + std::to_string(jobs) : "", shell_quote(sdir + "/point-%a.out"), shell_quote(script)));

@@ -56,9 +56,12 @@ double area_proxy_mm2(const arch::ChipConfig& c);
 // The metric columns of a job, in CSV order.
 const std::vector<std::string>& job_metrics(const std::string& job);
 
-// A failed point's error starts with this when it was stopped rather than failed (SIGINT / SIGTERM,
-// a partial report): such a point is run again when the sweep is resumed.
+// A failed point's error starts with one of these when the failure was not the design point's and a
+// re-run need not repeat it; such a point is run again when the sweep is resumed. kInterrupted: it
+// was stopped (SIGINT / SIGTERM, a partial report); kNotWritten: the disk refused its outputs
+// (full, not writable: the point exited kWriteErrorExit, spikechip::WriteError).
 inline constexpr const char* kInterrupted = "interrupted";
+inline constexpr const char* kNotWritten = "output not written";
 
 struct PointResult {
   int id = -1;
@@ -98,8 +101,9 @@ int spawn_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_
 // Result of a finished child from its wait status and its output files.
 PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir, int wait_status,
                          bool timed_out, double wall_s);
-// Failed because it was stopped (error starts with kInterrupted): retried on resume.
-bool interrupted(const PointResult& r);
+// Failed for a reason that is not the point's (its error starts with kInterrupted or kNotWritten):
+// run again on resume, with or without --retry-failed.
+bool rerun_on_resume(const PointResult& r);
 // Blocking: spawn, wait (killing it after the timeout), finish. Used by MPI workers and --point.
 PointResult run_point_blocking(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir,
                                const std::string& binary);

@@ -159,6 +159,13 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
                                     "again on resume", kInterrupted));
     return r;
   }
+  // The disk refused an output (spikechip::WriteError), nothing the design point decides.
+  if (WIFEXITED(st) && WEXITSTATUS(st) == kWriteErrorExit) {
+    r.error = with_tail(fmt::format("{}: the disk refused the point's outputs (exit status {}); it is run again on "
+                                    "resume",
+                                    kNotWritten, kWriteErrorExit));
+    return r;
+  }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     r.error = tail.empty() ? fmt::format("exit status {} (see {}/stdout.log)", WEXITSTATUS(st), d) : tail;
     return r;
@@ -315,6 +322,10 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
       const std::string d = point_dir(out_dir, p.id);
       fs::create_directories(d);
       write_file_atomic(d + "/energy.json", e.dump(2) + "\n");
+    } catch (const WriteError& err) {
+      r.status = "failed";
+      r.metrics = nullptr;
+      r.error = fmt::format("{}: {}", kNotWritten, err.what());
     } catch (const Error& err) {
       r.status = "failed";
       r.metrics = nullptr;
@@ -327,16 +338,19 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
 
 // ---- scheduling ------------------------------------------------------------------------------
 
-bool interrupted(const PointResult& r) { return r.status != "ok" && r.error.rfind(kInterrupted, 0) == 0; }
+bool rerun_on_resume(const PointResult& r) {
+  return r.status != "ok" && (r.error.rfind(kInterrupted, 0) == 0 || r.error.rfind(kNotWritten, 0) == 0);
+}
 
 SweepDriver::SweepDriver(const SweepSpec& s, SweepStore& store, std::string out_dir, bool retry_failed)
     : spec_(s), store_(store), out_(std::move(out_dir)) {
   std::map<int, PointResult> have = store.load();
   // Recorded and not to be run again: ok, or failed for a reason a re-run would repeat. An
-  // interrupted point is always retried; a point that shares a simulation is redone with it.
+  // interrupted point, or one whose outputs the disk refused, is always retried; a point that
+  // shares a simulation is redone with it.
   auto final_one = [&](int id) {
     auto it = have.find(id);
-    return it != have.end() && (it->second.status == "ok" || (!retry_failed && !interrupted(it->second)));
+    return it != have.end() && (it->second.status == "ok" || (!retry_failed && !rerun_on_resume(it->second)));
   };
   auto final_ = [&](int id) {
     const int sim = s.points[size_t(id)].sim_point;

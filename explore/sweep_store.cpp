@@ -88,8 +88,13 @@ void SweepStore::record(const PointResult& r, const std::string& key) {
   sqlite3_bind_double(st, 8, r.wall_s);
   const int rc = sqlite3_step(st);  // a single statement is its own atomic transaction
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) throw Error(path_ + ": sweep store: cannot record point " + std::to_string(r.id) + ": " +
-                                     sqlite3_errmsg(db_));
+  if (rc == SQLITE_DONE) return;
+  const std::string what = path_ + ": sweep store: cannot record point " + std::to_string(r.id) + ": " + sqlite3_errmsg(db_);
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN)
+    throw WriteError(what + "; free space on its disk (or give another -o), then rerun the same command: the points "
+                            "recorded so far are kept");
+  throw Error(what);
 }
 
 std::map<int, PointResult> SweepStore::load() const {

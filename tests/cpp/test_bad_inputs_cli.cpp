@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -421,6 +422,49 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
   EXPECT_EQ(sw["points"][0]["metrics"]["verified"], true) << sw.dump();
 }
 
+// Outputs the disk refuses (session 34). A full disk is made here by a file-size limit (`ulimit -f`,
+// 64 KiB under dash's 512-byte blocks), which fails a write the same way (EFBIG instead of ENOSPC)
+// without a file system of our own; the binary ignores SIGXFSZ so the write fails rather than the
+// process dying. `run -o` into a directory holding an earlier run: exit 4, one line naming the
+// file and the OS reason, and the earlier run's files as they were (its report.json used to be
+// removed first). A sweep point that exited 4 is run again on resume without --retry-failed
+// (it used to be recorded as failed like a point that does not fit).
+TEST(BadInputsCli, OutputsTheDiskRefuses) {
+  const std::string d = fresh_dir("refused"), bin = testing::spikechip_binary();
+  const std::string run = run_args(kChip, d);  // writes d/report
+  ASSERT_EQ(testing::run_spikechip(run).code, 0);
+  auto files = [&](const std::string& dir) {
+    std::map<std::string, std::string> m;
+    for (const auto& e : fs::directory_iterator(dir)) m[e.path().filename().string()] = slurp(e.path().string());
+    return m;
+  };
+  const auto before = files(d + "/report");
+  ASSERT_GT(before.at("report.html").size(), 64u * 1024);  // the first file over the limit
+  auto limited = [&](const std::string& args, const std::string& err) {
+    const int st = std::system(("ulimit -f 128; exec '" + bin + "' " + args + " >/dev/null 2>'" + err + "'").c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  EXPECT_EQ(limited(run + " -T 2", d + "/run.err"), 4);
+  const std::string err = slurp(d + "/run.err");
+  EXPECT_EQ(err, "spikechip: error: writing the run report to '" + d + "/report' failed: " + d +
+                     "/report/report.html: write failed (File too large); check that its directory is writable and "
+                     "its disk has free space, then rerun\n");
+  EXPECT_TRUE(files(d + "/report") == before) << "the earlier run's report changed";
+
+  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" +
+                              write_pgm(d) + R"("})");
+  const std::string out = d + "/out";
+  EXPECT_NE(limited("sweep " + q(d + "/sweep.json") + " -o " + q(out), d + "/sweep.err"), 0);  // sweep.html too
+  json sw = json::parse(slurp(out + "/sweep.json"));
+  ASSERT_EQ(sw["points"].size(), 1u) << sw.dump();
+  EXPECT_EQ(sw["points"][0]["status"], "failed") << sw.dump();
+  EXPECT_EQ(sw["points"][0]["error"].get<std::string>().rfind("output not written: ", 0), 0u) << sw.dump();
+  const CmdResult again = testing::run_spikechip("sweep " + q(d + "/sweep.json") + " -o " + q(out));
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 ok, 0 failed; 0 of them from earlier runs"), std::string::npos) << again.out;
+  sw = json::parse(slurp(out + "/sweep.json"));
+  EXPECT_EQ(sw["points"][0]["status"], "ok") << sw.dump();
+}
 
 // ---- the readers of a run's report.json (report, compare, energy) ------------------------------
 // A report edited by hand (a field null or of another type) gave "internal error: [json.exception
