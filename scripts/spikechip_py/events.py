@@ -17,6 +17,8 @@ import struct
 
 import numpy as np
 
+from . import files
+
 MAGIC = b"SCEVT001"
 REC = np.dtype([("x", "<u2"), ("y", "<u2"), ("packed", "<u4")])
 
@@ -87,7 +89,7 @@ def write_evt(path, ev, width, height):
     rec = np.zeros(len(ev), dtype=REC)
     rec["x"], rec["y"] = ev["x"], ev["y"]
     rec["packed"] = (t.astype(np.uint32) & 0x7FFFFFFF) | (ev["p"].astype(np.uint32) << 31)
-    with open(path, "wb") as f:
+    with files.atomic_open(path, "wb") as f:  # whole or not at all (a full disk: files.WriteError)
         f.write(MAGIC + struct.pack("<HHI", width, height, len(ev)))
         f.write(rec.tobytes())
 

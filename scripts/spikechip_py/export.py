@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import __version__, ckpt_settings, quant_refine, safetensors
+from . import __version__, ckpt_settings, files, quant_refine, safetensors
 from .intref import Graph
 from .intref import run as _intref_run
 from .model import OFFICIAL_STRIDES, Spiking_vit_MetaFormer
@@ -499,26 +499,40 @@ def sha256_file(path):
 
 
 def write_model_dir(graph, out_dir, meta):
-    """graph.json + weights.safetensors, written to temporaries and renamed (no half output)."""
-    os.makedirs(out_dir, exist_ok=True)
+    """graph.json + weights.safetensors, written to temporaries and renamed (no half output). A
+    failure of the disk (full, not writable) is a files.WriteError naming the file and the OS reason."""
     doc = dict(meta)
     doc["nodes"] = graph.nodes
     tensors = {k: v.numpy() if torch.is_tensor(v) else v for k, v in graph.tensors.items()}
-    fd, tmpw = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
-    os.close(fd)
-    fd, tmpg = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
-    os.close(fd)
+    temps = []
+    name = out_dir
     try:
+        os.makedirs(out_dir, exist_ok=True)
+        for _ in range(2):
+            fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
+            os.close(fd)
+            temps.append(tmp)
+        tmpw, tmpg = temps
+        name = os.path.join(out_dir, "weights.safetensors")
         safetensors.write(tmpw, tensors)
+        name = os.path.join(out_dir, "graph.json")
         with open(tmpg, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
         for p in (tmpw, tmpg):       # mkstemp creates 0600; model files are meant to be shared
             os.chmod(p, 0o644)
-        os.replace(tmpw, os.path.join(out_dir, "weights.safetensors"))
-        os.replace(tmpg, os.path.join(out_dir, "graph.json"))
+        for p, final in ((tmpw, "weights.safetensors"), (tmpg, "graph.json")):
+            name = os.path.join(out_dir, final)
+            fd = os.open(p, os.O_RDONLY)  # on the disk before the rename, as the C++ writers do
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(p, name)
+    except OSError as e:
+        raise files.write_error(name, e) from e
     finally:
-        for p in (tmpw, tmpg):
+        for p in temps:
             if os.path.exists(p):
                 os.unlink(p)
 

@@ -134,3 +134,28 @@ def test_help_documents_every_flag():
     r = subprocess.run([EXPORT, "x.pth", "-o", "y", "--input-size", "1", "2", "3"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "one value (S) or two (H W)" in r.stderr
+
+
+def test_a_disk_that_refuses_the_model_is_exit_4(tmp_path):
+    # A full disk, made by a 64 KiB file-size limit (the write fails with EFBIG; Python ignores
+    # SIGXFSZ). Before session 34: a Python traceback ending "OSError: [Errno 27] File too large".
+    # Now one line naming the file, exit 4 (as spikechip's), and a model exported there before
+    # left as it was.
+    import resource
+    ck = _with_args(tmp_path, input_size=64, time_steps=1)
+    out = tmp_path / "m"
+    assert _export(ck, out).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before["weights.safetensors"]) > 64 * 1024
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+
+    r = subprocess.run([EXPORT, ck, "-o", str(out), "-T", "2"], capture_output=True, text=True,
+                       preexec_fn=limited)
+    assert r.returncode == 4, r.stderr
+    assert r.stderr.splitlines()[-1] == (f"spikechip-export: {out}/weights.safetensors: cannot write (File too "
+                                         "large); check that its directory is writable and its disk has free "
+                                         "space, then rerun")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

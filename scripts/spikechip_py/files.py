@@ -1,0 +1,86 @@
+"""Crash-safe output files for the Python tools, as the spikechip binary writes them
+(base/file_util's write_file_atomic): the bytes go to a hidden temporary in the same directory,
+are flushed to the disk, and only then renamed over the name, so a full disk or a killed process
+never leaves a truncated file where a good one was expected.
+
+A failure of the disk (full, not writable, a file-size limit) is a :class:`WriteError` naming the
+file, the OS reason and what to check; :func:`run_main` turns it into one line on stderr and exit
+status 4, the binary's exit code for an output the disk refused.
+"""
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+
+WRITE_ERROR_EXIT = 4  # as kWriteErrorExit (base/error.hpp)
+
+
+class WriteError(OSError):
+    """An output the disk refused; ``e.strerror`` is the one-line message."""
+
+
+def write_error(path, e):
+    return WriteError(e.errno, f"{path}: cannot write ({e.strerror or e}); check that its directory is "
+                               "writable and its disk has free space, then rerun")
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """``with atomic_open(path, "wb") as f: ...`` writes ``path`` whole or not at all."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are meant to be shared
+        os.replace(tmp, path)
+        tmp = None
+    except WriteError:
+        raise
+    except OSError as e:
+        raise write_error(path, e) from e
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """``with atomic_path(path) as tmp: writer(tmp)`` for writers that take a file name: ``tmp`` has
+    the same base name (torch.save names its archive's records after it), in a hidden directory
+    beside ``path``; the file is flushed and renamed over ``path`` when the block ends."""
+    path = os.fspath(path)
+    tmpdir = None
+    try:
+        tmpdir = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+        tmp = os.path.join(tmpdir, os.path.basename(path))
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise write_error(path, e) from e
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def run_main(prog, main):
+    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4."""
+    try:
+        main()
+    except WriteError as e:
+        print(f"{prog}: {e.strerror}", file=sys.stderr)
+        sys.exit(WRITE_ERROR_EXIT)

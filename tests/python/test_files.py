@@ -1,0 +1,59 @@
+"""The Python tools' output files (scripts/spikechip_py/files.py) on a disk that refuses them: a
+64 KiB file-size limit fails a write as a full disk does (EFBIG instead of ENOSPC; Python ignores
+SIGXFSZ). Before session 34, scripts/make_fmnist_events left a truncated .evt of 1,024 bytes
+behind and printed a traceback; now every tool writes each file whole or not at all, and says so
+in one line with exit status 4, as the spikechip binary does."""
+import os
+import resource
+import subprocess
+
+import pytest
+
+from conftest import REPO
+from spikechip_py import files
+
+LIMIT = 64 * 1024
+
+
+def limited():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, resource.RLIM_INFINITY))
+
+
+def test_atomic_open_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "out.bin"
+    with files.atomic_open(p, "wb") as f:
+        f.write(b"old")
+    assert p.read_bytes() == b"old" and oct(p.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, hard))
+    try:
+        with pytest.raises(files.WriteError) as e:
+            with files.atomic_open(p, "wb") as f:
+                f.write(b"x" * (2 * LIMIT))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert isinstance(e.value, OSError)
+    assert e.value.strerror == (f"{p}: cannot write (File too large); check that its directory is writable "
+                                "and its disk has free space, then rerun")
+    assert p.read_bytes() == b"old" and os.listdir(tmp_path) == ["out.bin"]
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def test_make_fmnist_events_on_a_refusing_disk(tmp_path):
+    out = tmp_path / "t.evt"
+    tool = os.path.join(REPO, "scripts", "make_fmnist_events")
+    r = subprocess.run(["/usr/bin/python3", tool, "--frames", "2", "--limit", "200", "-o", str(tmp_path / "f.npz")],
+                       capture_output=True, text=True, preexec_fn=limited)
+    assert r.returncode == 4 and r.stderr == (
+        f"make_fmnist_events: {tmp_path}/f.npz: cannot write (File too large); check that its directory is "
+        "writable and its disk has free space, then rerun\n"), r.stderr
+    assert os.listdir(tmp_path) == []
+    r = subprocess.run(["/usr/bin/python3", tool, "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(REPO, "traces", "fmnist_saccade.evt"), "rb") as f:
+        assert out.read_bytes() == f.read()  # the shipped trace, byte for byte
