@@ -12,10 +12,10 @@ class Error : public std::runtime_error {
 };
 
 // An output could not be written (disk full, a directory not writable, an I/O error): exit code
-// kWriteErrorExit.
-// The file that failed is not left half-written (nor, for a run report, the previous run's files
-// touched); outputs written before it stay, each complete. Thrown by the writers of base/file_util
-// and report/report_writer; a sweep runs a point that exited with it again when it is resumed.
+// kWriteErrorExit. The file that failed is not left half-written (nor, for a run report, the
+// previous run's files touched); outputs written before it stay, each complete. Thrown by the
+// writers of base/file_util and report/report_writer and by the sweep store; a sweep runs a point
+// that exited with it again when it is resumed.
 class WriteError : public Error {
  public:
   using Error::Error;

@@ -91,7 +91,8 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
-    throw WriteError(excerpt(path, 240) + ": cannot rename temporary file into place (" + why + ")");
+    throw WriteError(excerpt(path, 240) + ": cannot rename temporary file into place (" + why +
+                     "); check that its directory is writable");
   }
 }
 

@@ -33,15 +33,30 @@ PointResult PointResult::from_json(const nlohmann::json& j, const std::string& o
   return p;
 }
 
+namespace {
+
+// SQLite's result codes for a disk that refuses the store (full, read-only, an I/O error): a
+// spikechip::WriteError, so the sweep exits kWriteErrorExit and says how to resume.
+bool refused_by_disk(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN;
+}
+constexpr const char* kResume =
+    "; free space on its disk (or give another -o), then rerun the same command: the points recorded so far are kept";
+
+}  // namespace
+
 SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(spec) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   path_ = (fs::path(dir) / "results.sqlite").string();
-  if (sqlite3_open(path_.c_str(), &db_) != SQLITE_OK) {
+  if (const int rc = sqlite3_open(path_.c_str(), &db_); rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(path_ + ": cannot open the sweep store (" + msg + "); check that -o names a writable directory");
+    msg = path_ + ": cannot open the sweep store (" + msg + "); check that -o names a writable directory";
+    if (refused_by_disk(rc)) throw WriteError(msg);
+    throw Error(msg);
   }
   sqlite3_busy_timeout(db_, 10000);
   // Setting up holds no results yet, so it runs unsynced: creating a store (the switch to WAL and
@@ -64,9 +79,11 @@ SweepStore::~SweepStore() { sqlite3_close(db_); }
 
 void SweepStore::exec(const std::string& sql) const {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
     sqlite3_free(err);
+    if (refused_by_disk(rc)) throw WriteError(path_ + ": sweep store: " + msg + kResume);
     throw Error(path_ + ": sweep store: " + msg + " (in: " + sql.substr(0, 80) + ")");
   }
 }
@@ -90,10 +107,7 @@ void SweepStore::record(const PointResult& r, const std::string& key) {
   sqlite3_finalize(st);
   if (rc == SQLITE_DONE) return;
   const std::string what = path_ + ": sweep store: cannot record point " + std::to_string(r.id) + ": " + sqlite3_errmsg(db_);
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN)
-    throw WriteError(what + "; free space on its disk (or give another -o), then rerun the same command: the points "
-                            "recorded so far are kept");
+  if (refused_by_disk(rc)) throw WriteError(what + kResume);
   throw Error(what);
 }
 
