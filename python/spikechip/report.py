@@ -131,11 +131,11 @@ class Report:
 
     # --------------------------------------------------------------- output
     def to_json(self, path: Optional[PathLike] = None) -> str:
-        """The report as JSON text (and written to path when given)."""
+        """The report as JSON text (and written to path when given, whole or not at all: a disk that
+        refuses it raises WriteError)."""
         text = json.dumps(self.data, indent=1)
         if path is not None:
-            with open(os.fspath(path), "w") as f:
-                f.write(text + "\n")
+            _spikechip.write_file_atomic(os.fspath(path), text + "\n")
         return text
 
     def write(self, out_dir: PathLike) -> str:

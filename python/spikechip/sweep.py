@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 
 from ._tables import table, to_pandas
-from .errors import SweepError
+from . import _spikechip
+from .errors import SweepError, WriteError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -74,16 +75,18 @@ def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Opti
     if isinstance(spec, Mapping):
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, "sweep-spec.json")
-        with open(path, "w") as f:
-            json.dump(spec, f, indent=1)
+        _spikechip.write_file_atomic(path, json.dumps(spec, indent=1))
     else:
         path = os.fspath(spec)
     cmd = [binary(), "sweep", path, "-j", str(int(jobs)), "-o", out] + (["--retry-failed"] if retry_failed else [])
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     result = os.path.join(out, "sweep.json")
+    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+    msg = (lines[-1] if lines else f"spikechip sweep exited with status {p.returncode}")
+    msg = msg.removeprefix("spikechip: error: ").removeprefix("error: ")
+    if p.returncode == _spikechip.WRITE_ERROR_EXIT:  # the disk refused the sweep's files: sweep.json may be an older one
+        raise WriteError(msg)
     if p.returncode != 0 and not os.path.exists(result):
-        lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-        msg = lines[-1] if lines else f"spikechip sweep exited with status {p.returncode}"
-        raise SweepError(msg.removeprefix("spikechip: error: ").removeprefix("error: "))
+        raise SweepError(msg)
     with open(result) as f:
         return SweepResults(json.load(f), out, keep)

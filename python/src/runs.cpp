@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "arch/chip.hpp"
+#include "base/file_util.hpp"
 #include "arch/energy.hpp"
 #include "explore/sweep.hpp"
 #include "mapper/mapping_check.hpp"
@@ -237,6 +238,14 @@ void bind_runs(py::module_& m) {
         guarded(Kind::Error, [&] { report::write_run_outputs(json::parse(report), out_dir); });
       },
       py::arg("report"), py::arg("out_dir"));
+
+  m.def(
+      "write_file_atomic",  // the package's own output files: whole or not at all, as the CLI's
+      [](const std::string& path, const std::string& text) {
+        guarded(Kind::Error, [&] { write_file_atomic(path, text); });
+      },
+      py::arg("path"), py::arg("text"));
+  m.attr("WRITE_ERROR_EXIT") = kWriteErrorExit;  // the CLI's exit status for an output the disk refused
 
   m.def(
       "reapply_energy",

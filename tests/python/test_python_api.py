@@ -1,8 +1,10 @@
 """The in-process Python API (`import spikechip`, docs/python.md) against the command line: every
 call, its bad inputs (the same one-line messages as `spikechip`, as spikechip.Error subclasses),
 and a run equal field for field to `spikechip run` on the same inputs."""
+import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -320,24 +322,33 @@ def test_report_tables_and_spikes(model, py_report):
     assert list(df["name"]) == list(L["name"]) and df["energy_pJ"].sum() == pytest.approx(r.summary["energy_pJ"])
 
 
+@contextlib.contextmanager
+def file_size_limit(n):
+    """A disk that refuses files above n bytes, as a full one does (EFBIG; Python ignores SIGXFSZ)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (n, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
 def test_a_write_the_disk_refuses_is_a_write_error(py_report, tmp_path):
-    # A full disk, made by a 64 KiB file-size limit (the write fails with EFBIG; Python ignores
-    # SIGXFSZ): spikechip.WriteError, also an OSError, with the CLI's message; the report saved
-    # there before is still whole (its report.json was removed first before session 34).
-    import resource
+    # spikechip.WriteError, also an OSError, with the CLI's message; the report written there
+    # before is still whole (its report.json was removed first before session 34); to_json(path)
+    # writes whole or not at all (it opened the file in place).
     out = tmp_path / "r"
     py_report.write(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert len(before["report.html"]) > 64 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
-    try:
+    assert len(before["report.html"]) > 64 * 1024 and len(py_report.to_json()) > 64 * 1024
+    with file_size_limit(64 * 1024):
         with pytest.raises(spikechip.WriteError) as e:
             py_report.write(out)
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        with pytest.raises(spikechip.WriteError) as j:
+            py_report.to_json(out / "report.json")
     assert isinstance(e.value, OSError) and isinstance(e.value, spikechip.Error)
     assert f"{out}/report.html: write failed (File too large)" in str(e.value), str(e.value)
+    assert f"{out}/report.json: write failed (File too large)" in str(j.value), str(j.value)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -472,6 +483,15 @@ def test_sweep(tmp_path):
     assert os.path.exists(tmp_path / "s" / "results.csv")
     msg = raises(spikechip.SweepError, lambda: spikechip.sweep({**spec, "grid": {"core.bogus": [1]}}, out_dir=tmp_path / "b"))
     assert "bogus" in msg
+    # Run again where the disk refuses its outputs (a 64 KiB file-size limit, inherited by the
+    # sweep's processes): WriteError, not the earlier sweep.json's results as if they were new.
+    with open(tmp_path / "s" / "sweep.json", "rb") as f:
+        earlier = f.read()
+    with file_size_limit(64 * 1024):
+        e = raises(spikechip.WriteError, lambda: spikechip.sweep(spec, out_dir=tmp_path / "s"))
+    assert "write failed (File too large)" in e, e
+    with open(tmp_path / "s" / "sweep.json", "rb") as f:
+        assert f.read() == earlier
 
 
 # -------------------------------------------------------------------------------------- cosim
