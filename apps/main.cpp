@@ -1,7 +1,9 @@
 // spikechip command-line entry point: a thin shell over the library.
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <new>
@@ -127,7 +129,9 @@ std::string MapFlags::command_text() const {
 
 }  // namespace spikechip::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_command(int argc, char** argv) {
   using namespace spikechip;
   // A file-size limit (ulimit -f) reached while writing: the write fails with EFBIG and the
   // command reports it (kWriteErrorExit), instead of the default action, a kill with a core dump.
@@ -184,4 +188,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   return cli::g_exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int code = run_command(argc, argv);
+  // A result printed on standard output (config show, model info --json, the run summary) must not
+  // be lost silently: an output that refuses it (a full disk, `>/dev/full`, `>&-`) is the error of
+  // an output the disk refused, as coreutils' close_stdout makes it. A closed pipe is SIGPIPE's.
+  errno = 0;
+  std::cout.flush();
+  const bool lost = !std::cout.good() || std::fflush(stdout) != 0 || std::ferror(stdout);
+  if (lost && code == 0) {
+    const int err = errno;
+    std::cerr << "spikechip: error: writing the standard output failed (" << (err ? std::strerror(err) : "a write was refused: a full disk?")
+              << "); check the file or pipe it goes to, then rerun\n";
+    return spikechip::kWriteErrorExit;
+  }
+  return code;
 }

@@ -465,6 +465,26 @@ TEST(BadInputsCli, OutputsTheDiskRefuses) {
   sw = json::parse(slurp(out + "/sweep.json"));
   EXPECT_EQ(sw["points"][0]["status"], "ok") << sw.dump();
 }
+// A result printed on standard output was lost silently: `config describe >/dev/full` and
+// `model info --json >&-` exited 0 (session 34). Now exit 4 and one line, as for a file.
+TEST(BadInputsCli, StandardOutputThatRefusesTheResult) {
+  const std::string d = fresh_dir("stdout"), bin = testing::spikechip_binary();
+  auto status = [&](const std::string& args, const std::string& redirect) {
+    const int st = std::system(("'" + bin + "' " + args + " " + redirect + " 2>'" + d + "/err'").c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  const std::string info = "model info " + q(kModel) + " --json";
+  ASSERT_EQ(status(info, ">'" + d + "/out'"), 0) << slurp(d + "/err");
+  ASSERT_GT(slurp(d + "/out").size(), 100u);
+  for (const std::string& args : {std::string("config describe"), info}) {
+    for (const std::string& redirect : {std::string(">&-"), std::string(fs::exists("/dev/full") ? ">/dev/full" : ">&-")}) {
+      EXPECT_EQ(status(args, redirect), 4) << args << " " << redirect;
+      const std::string err = slurp(d + "/err");
+      EXPECT_EQ(err.rfind("spikechip: error: writing the standard output failed (", 0), 0u) << err;
+      EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
+  }
+}
 
 // ---- the readers of a run's report.json (report, compare, energy) ------------------------------
 // A report edited by hand (a field null or of another type) gave "internal error: [json.exception
