@@ -26,32 +26,6 @@ def write_error(path, e):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="w", **kwargs):
-    """``with atomic_open(path, "wb") as f: ...`` writes ``path`` whole or not at all."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-        tmp = None
-    except WriteError:
-        raise
-    except OSError as e:
-        raise write_error(path, e) from e
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-@contextlib.contextmanager
 def atomic_path(path):
     """``with atomic_path(path) as tmp: writer(tmp)`` for writers that take a file name: ``tmp`` has
     the same base name (torch.save names its archive's records after it), in a hidden directory
@@ -75,6 +49,13 @@ def atomic_path(path):
     finally:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """``with atomic_open(path, "wb") as f: ...`` writes ``path`` whole or not at all."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
+        yield f
 
 
 def run_main(prog, main):
