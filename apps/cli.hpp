@@ -70,8 +70,9 @@ struct InputFlags {
 };
 void add_input_options(CLI::App* cmd, InputFlags& f);
 
-// Exit code of `spikechip run` when the run stopped before every input finished (SIGINT or
-// --time-limit): the outputs are written (status "partial"), but they are not a result.
+// Exit code of `spikechip run` when the run stopped before every input finished (a stop signal,
+// apps/stop_signals.hpp, or --time-limit), and of `spikechip sweep` stopped by a signal: the
+// outputs are written (status "partial"), but they are not a result.
 constexpr int kRunPartialExit = 3;
 // A command that completed but must not exit 0 sets its code here; main returns it.
 void set_exit_code(int code);

@@ -6,13 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "apps/cli.hpp"
+#include "apps/stop_signals.hpp"
 #include "arch/chip.hpp"
 #include "arch/energy.hpp"
 #include "mapper/mapper.hpp"
@@ -30,9 +30,6 @@
 
 namespace spikechip::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) { g_stop.store(true); }
 
 struct RunOpts {
   std::vector<std::string> sets;
@@ -101,8 +98,8 @@ void run_cmd(const RunOpts& o) {
   po.map.placement = o.map.placement, po.map.seed = o.map.seed, po.map.split = o.map.split;
   po.map.chips = chips;
   po.chip.record_activity = !o.trace_json.empty() || !o.vcd.empty();
-  po.stop = &g_stop;
-  po.stop_reason = "interrupted (SIGINT)";
+  po.stop = &stop_requested();
+  po.stop_reason = stop_reason;
   po.time_limit_s = o.time_limit;
   po.model_path = o.model, po.chip_path = chip.source_path, po.command = o.command;
   po.trace_from = topt.window_start, po.trace_to = topt.window_end;
@@ -112,7 +109,7 @@ void run_cmd(const RunOpts& o) {
     if (!quiet)
       std::cerr << fmt::format("mapped {} groups on a {}x{} mesh{}\n", mm.groups.size(), mm.mesh_w, mm.mesh_h,
                                mm.phases.size() > 1 ? fmt::format(" in {} phases (time-multiplexed)", mm.phases.size()) : "");
-    std::signal(SIGINT, on_sigint);
+    catch_stop_signals("stopping the chip and writing a partial report");
     t_sim = Clock::now();
   };
   // Progress line (TTY only): phase, cycle, timestep, share of the tasks done and an ETA from it.
@@ -128,7 +125,14 @@ void run_cmd(const RunOpts& o) {
                              frac > 0.01 ? fmt::format("{:.0f} s", el * (1 - frac) / frac) : std::string("?"))
               << std::flush;
   };
-  pipeline::Result res = pipeline::run(g, chip, pipeline::Inputs::from_items(inputs), po);
+  pipeline::Result res;
+  try {
+    res = pipeline::run(g, chip, pipeline::Inputs::from_items(inputs), po);
+  } catch (const model::RunCancelled&) {  // stopped after the chip finished, before the verification did
+    if (!stop_signal()) throw;
+    std::cerr << "spikechip: " << stop_reason() << " before the golden verification finished: nothing written\n";
+    die_of_stop_signal();
+  }
   if (!quiet) std::cerr << "\r\33[K" << std::flush;
   if (!res.mismatch.empty()) throw Error("chip does not match the golden executor on " + res.mismatch);
   const auto& run = res.run;

@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "apps/cli.hpp"
+#include "apps/stop_signals.hpp"
 #include "apps/sweep_backends.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
@@ -42,7 +43,7 @@ int finish_sweep(const SweepRun& r, explore::SweepStore& store, const explore::S
   std::cout << fmt::format("sweep '{}': {} points, {} ok, {} failed{}; {} of them from earlier runs\n"
                            "results: {}/results.csv, {}/sweep.html\n",
                            r.spec->name, d.total(), d.done(), d.failed(),
-                           missing ? fmt::format(", {} not finished", missing) : "", d.skipped(), r.out_dir, r.out_dir);
+                           missing ? fmt::format(", {} not finished (the same command runs them)", missing) : "", d.skipped(), r.out_dir, r.out_dir);
   return missing ? 1 : 0;
 }
 
@@ -78,8 +79,18 @@ int run_local(const SweepRun& r, int jobs) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, nullptr);
+  // Ctrl-C / SIGTERM: no new point starts, the running ones are told to stop (SIGTERM: a run
+  // writes its partial report, recorded as interrupted and run again on resume), and the results
+  // so far are written as a partial sweep. The points are in their own process group
+  // (spawn_point), so a terminal's Ctrl-C reaches only the sweep, which passes it on once.
+  catch_stop_signals("stopping the running points and writing the results so far");
+  bool told = false;
   for (;;) {
-    while (int(running.size()) < jobs) {
+    if (stop_requested() && !told) {
+      for (auto& [p, run] : running) kill(p, SIGTERM);
+      told = true;
+    }
+    while (!stop_requested() && int(running.size()) < jobs) {
       auto id = d.next();
       if (!id) break;
       const auto& p = r.spec->points[size_t(*id)];
@@ -105,7 +116,10 @@ int run_local(const SweepRun& r, int jobs) {
     print_progress(d, int(running.size()), elapsed(t_start), done_at_start, false);
   }
   print_progress(d, 0, elapsed(t_start), done_at_start, true);
-  return finish_sweep(r, store, d);
+  const int code = finish_sweep(r, store, d);
+  if (!stop_requested()) return code;
+  std::cout << fmt::format("sweep stopped early ({}): the same command runs the points not finished\n", stop_reason());
+  return kRunPartialExit;
 }
 
 // Slurm task: runs one point, writes <point>/result.json (the collect step records it).
@@ -229,6 +243,10 @@ void run_sweep_cmd(const SweepArgs& a) {
     int argc = 0;
     char** argv = nullptr;
     rc = run_sweep_mpi(r, &argc, &argv);
+  }
+  if (rc == kRunPartialExit) {  // stopped by a signal: run_local has said so
+    set_exit_code(kRunPartialExit);
+    return;
   }
   if (rc != 0) throw Error(fmt::format("sweep '{}' is not complete; run the same command again to finish it", spec.name));
 }

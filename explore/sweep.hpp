@@ -141,7 +141,8 @@ class SweepDriver {
 };
 
 // results.csv, sweep.json (schema spikechip.sweep/1) and sweep.html from the store.
-// Returns the number of points not yet recorded (0 = complete).
+// Returns the number of points not finished: not yet recorded, or recorded as interrupted or with
+// their outputs refused (rerun_on_resume); 0 = complete (sweep.json "status").
 int write_sweep_outputs(const SweepSpec& s, const SweepStore& store, const std::string& out_dir,
                         const std::string& command);
 std::string render_results_csv(const SweepSpec& s, const std::map<int, PointResult>& results);

@@ -112,16 +112,30 @@ int spawn_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_
   argv.push_back(nullptr);
   const std::string out = d + "/stdout.log", err = d + "/stderr.log";
   const pid_t parent = getpid();
+  // The stop signals stay blocked across the fork: until the exec, the child holds a copy of the
+  // sweep's handlers (apps/stop_signals.hpp), which would take the SIGTERM meant to stop it.
+  sigset_t stop, before;
+  sigemptyset(&stop);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, sig);
+  pthread_sigmask(SIG_BLOCK, &stop, &before);
   // fork + exec rather than posix_spawn: the child must die with the sweep (PR_SET_PDEATHSIG), or
   // a killed sweep would leave orphans writing into point directories a resumed sweep reuses.
   const pid_t pid = fork();
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (pid < 0) throw Error(std::string("cannot start a sweep point process: ") + std::strerror(errno));
   if (pid == 0) {  // only async-signal-safe calls from here
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {  // a signal ignored by whoever started the sweep stays ignored
+      struct sigaction cur {};
+      if (sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler != SIG_IGN) signal(sig, SIG_DFL);
+    }
     sigset_t none;  // the sweep parent blocks SIGCHLD to wait for it; the point must not inherit that
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    // Its own process group: a terminal's Ctrl-C reaches the sweep alone, which stops its points
+    // with one SIGTERM (apps/cmd_sweep.cpp); a second signal to the point would kill it at once.
+    setpgid(0, 0);
     int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(126);
@@ -155,8 +169,14 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
   }
   // `spikechip run` exits 3 when it stopped early (SIGINT, --time-limit) and wrote a partial report.
   if (WIFEXITED(st) && WEXITSTATUS(st) == 3 && s.job != "map") {
-    r.error = with_tail(fmt::format("{}: the point's run stopped early (exit status 3, partial report); it is run "
-                                    "again on resume", kInterrupted));
+    // Its report says why (its last stderr line is the notice of the signal, or a progress line).
+    std::string why = "exit status 3";
+    try {
+      why = excerpt(report::json_cell(pick(read_json(d + "/report.json"), "partial_reason")));
+    } catch (const Error&) {
+    }
+    r.error = fmt::format("{}: the point's run stopped early ({}, partial report); it is run again on resume",
+                          kInterrupted, why);
     return r;
   }
   // The disk refused an output (spikechip::WriteError), nothing the design point decides.
@@ -432,6 +452,7 @@ int write_sweep_outputs(const SweepSpec& s, const SweepStore& store, const std::
     for (const auto& k : s.parameters) params[k] = p.params[k];
     points.push_back({{"id", p.id}, {"params", params}, {"status", r.status},
                       {"error", r.error.empty() ? json(nullptr) : json(r.error)}, {"metrics", r.metrics}});
+    if (rerun_on_resume(r)) ++missing;  // interrupted, or its outputs refused: not a result yet
   }
   json sweep = {{"schema", "spikechip.sweep/1"}, {"name", s.name}, {"command", command},
                 {"status", missing ? "partial" : "complete"}, {"parameters", s.parameters},

@@ -155,7 +155,7 @@ Result run(const model::Graph& g, const arch::ChipConfig& chip, const Inputs& in
   r.golden_wall_s += rest_s;
   // Stopped from outside during the golden runs after the chip had finished: as a stop before it.
   if (o.verify && !r.run.partial && r.golden.size() < r.run.results.size()) throw model::RunCancelled();
-  if (r.run.partial) r.partial_reason = timed_out.load() ? "time limit" : o.stop_reason;
+  if (r.run.partial) r.partial_reason = timed_out.load() ? "time limit" : o.stop_reason ? o.stop_reason() : "interrupted";
 
   if (o.verify) r.mismatch = arch::first_golden_mismatch(g, r.run, r.golden, in.origins);
   r.verified = o.verify && r.mismatch.empty() && !r.run.partial;

@@ -60,9 +60,10 @@ struct Options {
   mapper::MapOptions map;
   arch::ChipRunOptions chip;  // record_spikes: also kept without verify; `stop` is set from the fields below
   // Set from outside (SIGINT, a cancelled request): the golden runs throw model::RunCancelled, the
-  // chip stops with a partial result whose reason is stop_reason.
+  // chip stops with a partial result whose reason stop_reason() gives (asked when it stopped: the
+  // CLI names the signal).
   const std::atomic<bool>* stop = nullptr;
-  std::string stop_reason = "interrupted";
+  std::function<std::string()> stop_reason = [] { return std::string("interrupted"); };
   double time_limit_s = 0;  // > 0: the chip stops after this many wall seconds ("time limit")
   // Shown in the report.
   std::string model_path, chip_path, command;

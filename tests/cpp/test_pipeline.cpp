@@ -95,7 +95,7 @@ TEST(Pipeline, GivenMappingIsUsedAndStopGivesPartial) {
   EXPECT_TRUE(r.verified);
 
   std::atomic<bool> stop{true};  // set before the chip starts (the golden runs are not asked to stop)
-  o.verify = false, o.stop = &stop, o.stop_reason = "asked to";
+  o.verify = false, o.stop = &stop, o.stop_reason = [] { return std::string("asked to"); };
   const pipeline::Result p = pipeline::run(f.g, f.chip, f.in, o);
   EXPECT_TRUE(p.run.partial);
   EXPECT_EQ(p.report["status"], "partial");
