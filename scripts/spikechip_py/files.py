@@ -5,11 +5,14 @@ never leaves a truncated file where a good one was expected.
 
 A failure of the disk (full, not writable, a file-size limit) is a :class:`WriteError` naming the
 file, the OS reason and what to check; :func:`run_main` turns it into one line on stderr and exit
-status 4, the binary's exit code for an output the disk refused.
+status 4, the binary's exit code for an output the disk refused. Ctrl-C, SIGTERM and SIGHUP end it
+the same way (one line, every temporary removed) and then end the process by that signal, as a
+shell expects of an interrupted command.
 """
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -58,10 +61,35 @@ def atomic_open(path, mode="w", **kwargs):
         yield f
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is (as Ctrl-C raises KeyboardInterrupt), so that
+    the ``finally`` blocks of :func:`atomic_path` remove the temporaries."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
 def run_main(prog, main):
-    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4."""
+    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4; a stop
+    signal (Ctrl-C, SIGTERM, SIGHUP) is one line, then the process ends by that signal."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:  # one ignored by whoever started us stays ignored
+            signal.signal(sig, _raise_stopped)
     try:
         main()
     except WriteError as e:
         print(f"{prog}: {e.strerror}", file=sys.stderr)
         sys.exit(WRITE_ERROR_EXIT)
+    except (KeyboardInterrupt, Stopped) as e:
+        signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+        print(f"{prog}: interrupted ({signal.Signals(signum).name}); an output not finished was not written",
+              file=sys.stderr)
+        sys.stderr.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        sys.exit(128 + signum)  # not reached

@@ -5,6 +5,7 @@ behind and printed a traceback; now every tool writes each file whole or not at 
 in one line with exit status 4, as the spikechip binary does."""
 import os
 import resource
+import signal
 import subprocess
 
 import pytest
@@ -57,3 +58,33 @@ def test_make_fmnist_events_on_a_refusing_disk(tmp_path):
     assert r.returncode == 0, r.stderr
     with open(os.path.join(REPO, "traces", "fmnist_saccade.evt"), "rb") as f:
         assert out.read_bytes() == f.read()  # the shipped trace, byte for byte
+
+
+STOPPABLE = """
+import sys, time
+sys.path.insert(0, {scripts!r})
+from spikechip_py import files
+def main():
+    with files.atomic_open({out!r}, "w") as f:
+        f.write("partial")
+        print("ready", flush=True)
+        time.sleep(60)
+files.run_main("stoppable", main)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_tool_says_so_and_leaves_nothing(tmp_path, sig):
+    # Session 35: Ctrl-C printed a traceback, and SIGTERM / SIGHUP left the hidden temporary behind.
+    out = tmp_path / "out.txt"
+    prog = STOPPABLE.format(scripts=os.path.join(REPO, "scripts"), out=str(out))
+    # As a terminal's foreground command (pytest itself may run as a background job, SIGINT ignored).
+    reset = lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+    p = subprocess.Popen(["/usr/bin/python3", "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=reset)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == -sig  # ended by the signal, as a shell expects of an interrupted command
+    assert err == f"stoppable: interrupted ({sig.name}); an output not finished was not written\n", err
+    assert os.listdir(tmp_path) == []
