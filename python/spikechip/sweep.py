@@ -3,6 +3,7 @@ runs as its own ``spikechip run`` process, as with ``spikechip sweep FILE -j N -
 calls; the results come back as a SweepResults (the sweep.json points, also as a table)."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Union
@@ -66,7 +67,10 @@ def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Opti
     are found from the current directory or the source tree). jobs: points run in parallel.
     out_dir: where results go (default: a temporary directory kept as long as the results);
     re-running into the same out_dir resumes. Raises SweepError with the CLI's message when the
-    spec is invalid; failed points are reported in the results (status "failed", error)."""
+    spec is invalid; failed points are reported in the results (status "failed", error).
+    Ctrl-C (KeyboardInterrupt) stops the sweep as Ctrl-C stops ``spikechip sweep``: its running
+    points stop, the results so far are written to out_dir, then KeyboardInterrupt propagates;
+    the same call finishes the sweep. A second Ctrl-C kills it at once."""
     keep = None
     if out_dir is None:
         keep = tempfile.TemporaryDirectory(prefix="spikechip-sweep-")
@@ -79,9 +83,26 @@ def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Opti
     else:
         path = os.fspath(spec)
     cmd = [binary(), "sweep", path, "-j", str(int(jobs)), "-o", out] + (["--retry-failed"] if retry_failed else [])
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its own session: a terminal's Ctrl-C reaches Python alone (a notebook's interrupt only ever
+    # does), which passes it on once; a second one in the same process group would kill it at once.
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = p.communicate()
+    except KeyboardInterrupt:
+        p.send_signal(signal.SIGINT)  # stop the points, write the results so far, exit 3
+        try:
+            p.communicate()
+        finally:
+            if p.poll() is None:  # a second Ctrl-C while it stopped
+                p.kill()
+                p.wait()
+        raise
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
     result = os.path.join(out, "sweep.json")
-    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     msg = (lines[-1] if lines else f"spikechip sweep exited with status {p.returncode}")
     msg = msg.removeprefix("spikechip: error: ").removeprefix("error: ")
     if p.returncode == _spikechip.WRITE_ERROR_EXIT:  # the disk refused the sweep's files: sweep.json may be an older one

@@ -494,6 +494,63 @@ def test_sweep(tmp_path):
         assert f.read() == earlier
 
 
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _simulating(pid):
+    """True once `pid` is `spikechip run` with its stop handlers in place (the chip has started)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"\0run\0" not in f.read():
+                return False
+        with open(f"/proc/{pid}/status") as f:
+            cgt = next(int(ln.split()[1], 16) for ln in f if ln.startswith("SigCgt:"))
+        return bool(cgt >> (signal.SIGTERM - 1) & 1)
+    except (OSError, StopIteration):
+        return False
+
+
+def test_ctrl_c_stops_a_sweep_and_keeps_its_results(tmp_path):
+    # Session 35: the sweep used to be killed with Python's KeyboardInterrupt (its points with it),
+    # and a notebook's interrupt, sent to Python alone, left it running until then. Now Python passes
+    # the interrupt on once: the point stops with a partial report, sweep.json holds the results so
+    # far, KeyboardInterrupt propagates, and the same call finishes the sweep.
+    x = np.repeat(np.load(SAMPLE), 1024 // len(np.load(SAMPLE)) + 1, axis=0)[:1024]
+    np.save(tmp_path / "in.npy", x)
+    spec = {"name": "stopped", "job": "run", "model": MODEL, "inputs": str(tmp_path / "in.npy"), "chip": CHIP,
+            "grid": {"core.adder_lanes": [8, 16]}}
+    out = tmp_path / "s"
+    me = os.getpid()
+
+    def interrupt_once_simulating():
+        for _ in range(12000):
+            if any(_simulating(pt) for sw in _children(me) for pt in _children(sw)):
+                os.kill(me, signal.SIGINT)  # as a notebook's "interrupt the kernel"
+                return
+            time.sleep(0.005)
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # see test_ctrl_c_stops_cleanly_and_progress
+    try:
+        threading.Thread(target=interrupt_once_simulating, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            spikechip.sweep(spec, jobs=1, out_dir=out)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    with open(out / "sweep.json") as f:
+        sw = json.load(f)
+    assert sw["status"] == "partial" and len(sw["points"]) == 1, sw
+    assert sw["points"][0]["error"].startswith(
+        "interrupted: the point's run stopped early (interrupted (SIGTERM), partial report)"), sw
+    assert _children(me) == []  # nothing left running
+    res = spikechip.sweep(spec, jobs=1, out_dir=out)
+    assert res.data["status"] == "complete" and [p["status"] for p in res.points] == ["ok", "ok"]
+
+
 # -------------------------------------------------------------------------------------- cosim
 def test_cosim_client_both_import_paths():
     from spikechip.cosim import Client, CosimError, ServerError
