@@ -395,18 +395,10 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
     execl(bin.c_str(), bin.c_str(), "sweep", (d + "/sweep.json").c_str(), "-o", out.c_str(), (char*)nullptr);
     _exit(127);
   }
-  // The point's process is the sweep's child; stop it once it has started simulating.
-  pid_t point = 0;
-  for (int i = 0; i < 4000 && point == 0; ++i) {
-    std::ifstream children("/proc/" + std::to_string(sweep) + "/task/" + std::to_string(sweep) + "/children");
-    children >> point;
-    if (point == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  // The point's process is the sweep's child; stop it once it is `spikechip run`, a moment into
+  // its work: far from its 1,024 inputs' end.
+  const pid_t point = testing::wait_for_run_point(sweep);
   ASSERT_GT(point, 0) << "the sweep started no point";
-  // Once it is `spikechip run` (exec'd), a moment into its work: far from its 1,024 inputs' end.
-  for (int i = 0; i < 4000 && testing::slurp("/proc/" + std::to_string(point) + "/cmdline").find(std::string("\0run\0", 5)) ==
-                                  std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   kill(point, SIGINT);
   int st = 0;

@@ -127,18 +127,8 @@ TEST(StopSignals, SweepStoppedByCtrlCWritesTheResultsSoFar) {
   const std::string out = d + "/out";
   const pid_t sweep = start({"sweep", d + "/sweep.json", "-o", out}, d);
   // The first point, once it is `spikechip run` simulating (its handlers installed).
-  pid_t point = 0;
-  for (int i = 0; i < 12000 && point == 0; ++i) {
-    std::ifstream children("/proc/" + std::to_string(sweep) + "/task/" + std::to_string(sweep) + "/children");
-    children >> point;
-    if (point == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  const pid_t point = testing::wait_for_run_point(sweep);
   ASSERT_GT(point, 0) << "the sweep started no point";
-  // Until its exec the child is a copy of the sweep, handlers included: wait for `spikechip run`.
-  for (int i = 0; i < 12000 && slurp("/proc/" + std::to_string(point) + "/cmdline").find(std::string("\0run\0", 5)) ==
-                                   std::string::npos;
-       ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(wait_until_caught(point, SIGTERM));
   // Its own process group: a terminal's Ctrl-C (to the sweep's group) does not reach it.
   EXPECT_EQ(getpgid(point), point);

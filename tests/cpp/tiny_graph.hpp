@@ -2,12 +2,14 @@
 // Small hand-built models and helpers shared by the foundation tests.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include "models/graph.hpp"
@@ -177,6 +179,23 @@ inline CmdResult run_spikechip(const std::string& args) {
   const std::string cmd = "'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
+}
+
+// The first point process of a running `spikechip sweep` (its child), once it has exec'd
+// `spikechip run` (until then it is a copy of the sweep, signal handlers included); 0 if none came
+// within `timeout_ms`.
+inline pid_t wait_for_run_point(pid_t sweep, int timeout_ms = 60000) {
+  pid_t point = 0;
+  for (int waited = 0; waited < timeout_ms; waited += 5) {
+    if (point == 0) {
+      std::ifstream children("/proc/" + std::to_string(sweep) + "/task/" + std::to_string(sweep) + "/children");
+      children >> point;
+    }
+    if (point != 0 && slurp("/proc/" + std::to_string(point) + "/cmdline").find(std::string("\0run\0", 5)) != std::string::npos)
+      return point;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return 0;
 }
 
 // Runs fn, expects spikechip::Error whose message contains every one of `parts`.
