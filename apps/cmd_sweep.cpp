@@ -127,13 +127,17 @@ int run_one_point(const SweepRun& r, int id) {
   if (id < 0 || size_t(id) >= r.spec->points.size())
     throw UsageError(fmt::format("--point {}: the sweep has points 0..{}", id, r.spec->points.size() - 1));
   const auto& p = r.spec->points[size_t(id)];
-  explore::PointResult res = explore::run_point_blocking(*r.spec, p, r.out_dir, explore::self_binary());
+  // A Slurm time limit or scancel (SIGTERM): the point is stopped and recorded as interrupted, so
+  // that the collect step runs it again; the task exits 3.
+  catch_stop_signals("stopping the point and recording it as interrupted");
+  explore::PointResult res =
+      explore::run_point_blocking(*r.spec, p, r.out_dir, explore::self_binary(), &stop_requested());
   json j = res.to_json();
   j["key"] = p.key;
   const std::string path = explore::point_dir(r.out_dir, id) + "/result.json";
   write_file_atomic(path, j.dump(1) + "\n");
   std::cout << fmt::format("point {}: {}{}\n", id, res.status, res.error.empty() ? "" : " (" + res.error + ")");
-  return 0;
+  return stop_requested() ? kRunPartialExit : 0;
 }
 
 int collect(const SweepRun& r) {

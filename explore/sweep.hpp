@@ -2,6 +2,7 @@
 // Architecture exploration (docs/exploration.md): a sweep file names a base model, chip and
 // mapping options and the parameters to vary; every design point runs as its own process
 // (SystemC is process-global), results go to one SQLite store owned by the parent.
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -105,8 +106,9 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
 // run again on resume, with or without --retry-failed.
 bool rerun_on_resume(const PointResult& r);
 // Blocking: spawn, wait (killing it after the timeout), finish. Used by MPI workers and --point.
+// Once `*stop` is set (a stop signal to the caller), the point gets one SIGTERM.
 PointResult run_point_blocking(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir,
-                               const std::string& binary);
+                               const std::string& binary, const std::atomic<bool>* stop = nullptr);
 // The metrics of a point that shares the simulation of `primary` (only tech.* differ): the
 // primary's metrics with the energy re-applied from its report's event counts.
 PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointResult& primary,

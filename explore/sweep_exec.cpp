@@ -233,12 +233,16 @@ PointResult finish_point(const SweepSpec& s, const SweepPoint& p, const std::str
 }
 
 PointResult run_point_blocking(const SweepSpec& s, const SweepPoint& p, const std::string& out_dir,
-                               const std::string& binary) {
+                               const std::string& binary, const std::atomic<bool>* stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t pid = spawn_point(s, p, out_dir, binary);
   int st = 0;
-  bool timed_out = false;
+  bool timed_out = false, told = false;
   for (;;) {
+    if (stop && stop->load() && !told) {
+      kill(pid, SIGTERM);
+      told = true;
+    }
     const pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) throw Error(std::string("waitpid: ") + std::strerror(errno));

@@ -157,5 +157,29 @@ TEST(StopSignals, SweepStoppedByCtrlCWritesTheResultsSoFar) {
   for (const auto& p : sw["points"]) EXPECT_EQ(p["status"], "ok") << sw.dump();
 }
 
+// A Slurm array task (`sweep --point N`) stopped by SIGTERM (a time limit, scancel): it used to die
+// without result.json, its point killed with it; now the point is stopped and recorded as
+// interrupted (the collect step leaves it to be run again) and the task exits 3.
+TEST(StopSignals, SlurmTaskStoppedRecordsItsPointInterrupted) {
+  const std::string d = fresh_dir("task");
+  spit(d + "/sweep.json", json{{"job", "run"}, {"model", kModel}, {"chip", kChip}, {"inputs", write_inputs(d)},
+                               {"list", json::array({{{"core.adder_lanes", 16}}})}}
+                              .dump());
+  const std::string out = d + "/out";
+  const pid_t task = start({"sweep", d + "/sweep.json", "--point", "0", "-o", out}, d);
+  const pid_t point = testing::wait_for_run_point(task);
+  ASSERT_GT(point, 0) << "the task started no point";
+  ASSERT_TRUE(wait_until_caught(point, SIGTERM));
+  kill(task, SIGTERM);
+  ASSERT_EQ(exit_code(task), 3) << slurp(d + "/stderr");
+  const json r = json::parse(slurp(out + "/points/0000/result.json"));
+  EXPECT_EQ(r["status"], "failed") << r.dump();
+  EXPECT_EQ(r["error"].get<std::string>().rfind(
+                "interrupted: the point's run stopped early (interrupted (SIGTERM), partial report)", 0),
+            0u)
+      << r.dump();
+  EXPECT_NE(slurp(d + "/stdout").find("point 0: failed (interrupted"), std::string::npos) << slurp(d + "/stdout");
+}
+
 }  // namespace
 }  // namespace spikechip
