@@ -334,7 +334,8 @@ std::string render_sweep_html(const json& sweep) {
   std::string banner;
   if (sweep.value("status", std::string("complete")) != "complete")
     banner = "<div class=\"banner partial\" id=\"partial-banner\"><b>PARTIAL RESULTS</b> &mdash; the sweep "
-             "did not finish; only the listed points were evaluated.</div>";
+             "did not finish: points not listed, or failed as interrupted, have no result yet; the same "
+             "<code>spikechip sweep</code> command runs them.</div>";
   return render_page("sweep", title, banner, sweep);
 }
 
