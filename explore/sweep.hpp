@@ -78,7 +78,9 @@ struct PointResult {
 // ---- the store: DIR/results.sqlite (WAL), written only by the parent -------------------------
 class SweepStore {
  public:
-  // Opens or creates; refuses a store made for another sweep (different spec hash) unless empty.
+  // Opens or creates; refuses a store made for another sweep (different spec hash) unless empty,
+  // and a directory another sweep process holds (DIR/.sweep.lock, released when this closes): two
+  // sweeps in one directory would run the same points into the same point directories.
   SweepStore(const std::string& dir, const SweepSpec& spec);
   ~SweepStore();
   SweepStore(const SweepStore&) = delete;
@@ -87,6 +89,10 @@ class SweepStore {
   std::map<int, PointResult> load() const;                     // recorded points (key matches)
  private:
   void exec(const std::string& sql) const;
+  struct DirLock {  // flock on DIR/.sweep.lock; -1 when the file could not be made (the store's
+    int fd = -1;    // own open then says why)
+    ~DirLock();
+  } lock_;
   struct sqlite3* db_ = nullptr;
   std::string path_;
   const SweepSpec& spec_;

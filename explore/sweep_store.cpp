@@ -1,7 +1,10 @@
 // The sweep results store: DIR/results.sqlite. One writer (the sweep's parent process / MPI rank
 // 0 / the collect step); every point is one transaction, so a killed sweep leaves only whole
 // points behind (WAL journal: the last committed transaction survives SIGKILL).
+#include <fcntl.h>
 #include <filesystem>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -46,9 +49,31 @@ constexpr const char* kResume =
 
 }  // namespace
 
+SweepStore::DirLock::~DirLock() {
+  if (fd >= 0) ::close(fd);
+}
+
 SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(spec) {
   std::error_code ec;
   fs::create_directories(dir, ec);
+  // One sweep process per directory: a second one (the same command started twice, a local sweep
+  // beside a Slurm collect) would start the points the first is running, in the same directories.
+  const std::string lock_path = (fs::path(dir) / ".sweep.lock").string();
+  lock_.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_.fd >= 0) {
+    if (::flock(lock_.fd, LOCK_EX | LOCK_NB) != 0) {
+      char pid[32] = {};
+      [[maybe_unused]] const ssize_t n = ::pread(lock_.fd, pid, sizeof pid - 1, 0);
+      const std::string holder = std::string(pid).substr(0, std::string(pid).find('\n'));
+      throw Error(fmt::format("{}: another spikechip sweep{} is using this directory; wait for it to end, or give "
+                              "another -o",
+                              dir, holder.empty() ? "" : " (process " + holder + ")"));
+    }
+    // Its process id, for the other sweep's message only (a failed write changes nothing else).
+    const std::string me = std::to_string(::getpid()) + "\n";
+    [[maybe_unused]] const bool written =
+        ::ftruncate(lock_.fd, 0) == 0 && ::pwrite(lock_.fd, me.data(), me.size(), 0) == ssize_t(me.size());
+  }
   path_ = (fs::path(dir) / "results.sqlite").string();
   if (const int rc = sqlite3_open(path_.c_str(), &db_); rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

@@ -417,6 +417,39 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
   EXPECT_EQ(sw["points"][0]["metrics"]["verified"], true) << sw.dump();
 }
 
+// Two sweeps in one directory (session 35): the second started every point the first was running,
+// in the same point directories (it removed their report.json before the first had read it, which
+// recorded a good point as "output unusable"). The second is refused in one line naming the first;
+// once the first has ended, the same command finds every point done.
+TEST(BadInputsCli, SecondSweepInTheSameDirectoryIsRefused) {
+  const std::string d = fresh_dir("twice");
+  spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
+  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
+  spikechip::write_npy(d + "/inputs.npy", batch);
+  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
+                              R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
+  const std::string bin = testing::spikechip_binary(), out = d + "/out", args = "sweep " + q(d + "/sweep.json") + " -o " + q(out);
+  const pid_t first = fork();
+  if (first == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1), dup2(null, 2);
+    execl(bin.c_str(), bin.c_str(), "sweep", (d + "/sweep.json").c_str(), "-o", out.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(testing::wait_for_run_point(first), 0) << "the first sweep started no point";
+  const CmdResult second = testing::run_spikechip(args);
+  EXPECT_EQ(second.code, 1) << second.err;
+  EXPECT_EQ(second.err, "spikechip: error: " + out + ": another spikechip sweep (process " + std::to_string(first) +
+                            ") is using this directory; wait for it to end, or give another -o\n");
+  EXPECT_EQ(second.out, "");
+  int st = 0;
+  waitpid(first, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "first sweep status " << st;
+  const CmdResult again = testing::run_spikechip(args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 points, 1 ok, 0 failed; 1 of them from earlier runs"), std::string::npos) << again.out;
+}
+
 // Outputs the disk refuses (session 34). A full disk is made here by a file-size limit (`ulimit -f`,
 // 64 KiB under dash's 512-byte blocks), which fails a write the same way (EFBIG instead of ENOSPC)
 // without a file system of our own; the binary ignores SIGXFSZ so the write fails rather than the
