@@ -61,13 +61,22 @@ class SweepResults:
         return f"SweepResults({self.data.get('name', '')!r}: {len(self.ok())}/{len(self)} ok, out_dir={self.out_dir!r})"
 
 
+def _identity(path: str):
+    """(inode, mtime) of a file, None if absent: sweep.json is replaced by a rename when written."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
 def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Optional[PathLike] = None, *,
           retry_failed: bool = False) -> SweepResults:
     """Runs a sweep. spec: a sweep file, or a dict with a sweep file's layout (its relative paths
     are found from the current directory or the source tree). jobs: points run in parallel.
     out_dir: where results go (default: a temporary directory kept as long as the results);
     re-running into the same out_dir resumes. Raises SweepError with the CLI's message when the
-    spec is invalid; failed points are reported in the results (status "failed", error).
+    spec is invalid or another sweep holds out_dir; failed points are reported in the results (status "failed", error).
     Ctrl-C (KeyboardInterrupt) stops the sweep as Ctrl-C stops ``spikechip sweep``: its running
     points stop, the results so far are written to out_dir, then KeyboardInterrupt propagates;
     the same call finishes the sweep. A second Ctrl-C kills it at once."""
@@ -83,6 +92,8 @@ def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Opti
     else:
         path = os.fspath(spec)
     cmd = [binary(), "sweep", path, "-j", str(int(jobs)), "-o", out] + (["--retry-failed"] if retry_failed else [])
+    result = os.path.join(out, "sweep.json")
+    earlier = _identity(result)  # a sweep.json this call did not write is not its result
     # Its own session: a terminal's Ctrl-C reaches Python alone (a notebook's interrupt only ever
     # does), which passes it on once; a second one in the same process group would kill it at once.
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -101,13 +112,12 @@ def sweep(spec: Union[PathLike, Mapping[str, Any]], jobs: int = 2, out_dir: Opti
         p.kill()
         p.wait()
         raise
-    result = os.path.join(out, "sweep.json")
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     msg = (lines[-1] if lines else f"spikechip sweep exited with status {p.returncode}")
     msg = msg.removeprefix("spikechip: error: ").removeprefix("error: ")
     if p.returncode == _spikechip.WRITE_ERROR_EXIT:  # the disk refused the sweep's files: sweep.json may be an older one
         raise WriteError(msg)
-    if p.returncode != 0 and not os.path.exists(result):
+    if p.returncode != 0 and _identity(result) in (None, earlier):  # refused (e.g. another sweep holds out_dir)
         raise SweepError(msg)
     with open(result) as f:
         return SweepResults(json.load(f), out, keep)

@@ -2,6 +2,7 @@
 call, its bad inputs (the same one-line messages as `spikechip`, as spikechip.Error subclasses),
 and a run equal field for field to `spikechip run` on the same inputs."""
 import contextlib
+import fcntl
 import json
 import os
 import resource
@@ -492,6 +493,15 @@ def test_sweep(tmp_path):
     assert "write failed (File too large)" in e, e
     with open(tmp_path / "s" / "sweep.json", "rb") as f:
         assert f.read() == earlier
+    # Another sweep holding the directory (its flock on .sweep.lock, as the CLI takes it): SweepError
+    # naming it, not the earlier sweep.json's results as if they were new.
+    with open(tmp_path / "s" / ".sweep.lock", "w") as lock:
+        lock.write("12345\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        msg = raises(spikechip.SweepError, lambda: spikechip.sweep(spec, out_dir=tmp_path / "s"))
+    assert msg == (f"{tmp_path / 's'}: another spikechip sweep (process 12345) is using this directory; wait for it "
+                   "to end, or give another -o"), msg
 
 
 def _children(pid):
