@@ -64,7 +64,8 @@ SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(sp
     if (::flock(lock_.fd, LOCK_EX | LOCK_NB) != 0) {
       char pid[32] = {};
       [[maybe_unused]] const ssize_t n = ::pread(lock_.fd, pid, sizeof pid - 1, 0);
-      const std::string holder = std::string(pid).substr(0, std::string(pid).find('\n'));
+      std::string holder;  // its leading digits only: the file is anyone's to write
+      for (const char* c = pid; *c >= '0' && *c <= '9'; ++c) holder.push_back(*c);
       throw Error(fmt::format("{}: another spikechip sweep{} is using this directory; wait for it to end, or give "
                               "another -o",
                               dir, holder.empty() ? "" : " (process " + holder + ")"));
