@@ -371,30 +371,36 @@ TEST(BadInputsCli, ErrorLinesQuoteShortExcerpts) {
   EXPECT_LE(r.err.size(), 1000u);
 }
 
-// ---- defect 7: an interrupted sweep point was recorded as ok -----------------------------------
-// A run sweep whose only point is stopped with SIGINT while it runs: the point writes a partial
-// report (or dies on the signal) and exits; the sweep records it as failed ("interrupted") and a
-// resumed sweep runs it again to a complete, verified result.
-TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
-  const std::string d = fresh_dir("sweep");
-  // 1,024 inputs (~3 s of simulation): the SIGINT below comes 300 ms into the run; with 128 the
-  // whole run took ~0.4 s, so a faster build or machine finished it first (a flaky failure).
+// A `run` sweep of one point over 1,024 inputs (~2-3 s of simulation, long enough to act on its
+// point while it runs) in `d`; started in the background (output to /dev/null, SIGINT at its
+// default: ctest may run as a background job, whose ignored SIGINT the point would keep).
+pid_t start_one_point_sweep(const std::string& d, const std::string& out) {
   spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
   for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
   spikechip::write_npy(d + "/inputs.npy", batch);
   spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
                               R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
-  const std::string bin = testing::spikechip_binary(), out = d + "/out";
+  const std::string bin = testing::spikechip_binary();
   const pid_t sweep = fork();
   if (sweep == 0) {
     const int null = ::open("/dev/null", O_WRONLY);
     dup2(null, 1), dup2(null, 2);
-    // ctest may run as a background job, whose SIGINT is ignored; the point would inherit that and
-    // (since session 35, as a shell user expects) keep ignoring it.
     std::signal(SIGINT, SIG_DFL);
     execl(bin.c_str(), bin.c_str(), "sweep", (d + "/sweep.json").c_str(), "-o", out.c_str(), (char*)nullptr);
     _exit(127);
   }
+  return sweep;
+}
+
+// ---- defect 7: an interrupted sweep point was recorded as ok -----------------------------------
+// A run sweep whose only point is stopped with SIGINT while it runs: the point writes a partial
+// report (or dies on the signal) and exits; the sweep records it as failed ("interrupted") and a
+// resumed sweep runs it again to a complete, verified result.
+TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
+  const std::string d = fresh_dir("sweep"), out = d + "/out";
+  // 1,024 inputs: the SIGINT below comes 300 ms into the run; with 128 the whole run took ~0.4 s,
+  // so a faster build or machine finished it first (a flaky failure).
+  const pid_t sweep = start_one_point_sweep(d, out);
   // The point's process is the sweep's child; stop it once it is `spikechip run`, a moment into
   // its work: far from its 1,024 inputs' end.
   const pid_t point = testing::wait_for_run_point(sweep);
@@ -422,20 +428,8 @@ TEST(BadInputsCli, InterruptedSweepPointIsFailedAndRetried) {
 // recorded a good point as "output unusable"). The second is refused in one line naming the first;
 // once the first has ended, the same command finds every point done.
 TEST(BadInputsCli, SecondSweepInTheSameDirectoryIsRefused) {
-  const std::string d = fresh_dir("twice");
-  spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
-  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
-  spikechip::write_npy(d + "/inputs.npy", batch);
-  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
-                              R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
-  const std::string bin = testing::spikechip_binary(), out = d + "/out", args = "sweep " + q(d + "/sweep.json") + " -o " + q(out);
-  const pid_t first = fork();
-  if (first == 0) {
-    const int null = ::open("/dev/null", O_WRONLY);
-    dup2(null, 1), dup2(null, 2);
-    execl(bin.c_str(), bin.c_str(), "sweep", (d + "/sweep.json").c_str(), "-o", out.c_str(), (char*)nullptr);
-    _exit(127);
-  }
+  const std::string d = fresh_dir("twice"), out = d + "/out", args = "sweep " + q(d + "/sweep.json") + " -o " + q(out);
+  const pid_t first = start_one_point_sweep(d, out);
   ASSERT_GT(testing::wait_for_run_point(first), 0) << "the first sweep started no point";
   const CmdResult second = testing::run_spikechip(args);
   EXPECT_EQ(second.code, 1) << second.err;
