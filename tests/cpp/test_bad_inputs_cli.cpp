@@ -18,7 +18,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/npy.hpp"
 #include "spikechip/source_dir.hpp"
 #include "tiny_graph.hpp"
 
@@ -375,11 +374,8 @@ TEST(BadInputsCli, ErrorLinesQuoteShortExcerpts) {
 // point while it runs) in `d`; started in the background (output to /dev/null, SIGINT at its
 // default: ctest may run as a background job, whose ignored SIGINT the point would keep).
 pid_t start_one_point_sweep(const std::string& d, const std::string& out) {
-  spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
-  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
-  spikechip::write_npy(d + "/inputs.npy", batch);
-  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" + d +
-                              R"(/inputs.npy", "list": [{"core.adder_lanes": 16}]})");
+  spit(d + "/sweep.json", R"({"job": "run", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"(", "inputs": ")" +
+                              testing::write_1024_inputs(d) + R"(", "list": [{"core.adder_lanes": 16}]})");
   const std::string bin = testing::spikechip_binary();
   const pid_t sweep = fork();
   if (sweep == 0) {

@@ -19,7 +19,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/npy.hpp"
 #include "tiny_graph.hpp"
 
 namespace spikechip {
@@ -32,14 +31,6 @@ using testing::kModel;
 using testing::q;
 using testing::slurp;
 using testing::spit;
-
-// 1,024 inputs: ~2 s of simulation on this machine, far longer than a signal takes to arrive.
-std::string write_inputs(const std::string& d) {
-  spikechip::NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
-  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
-  spikechip::write_npy(d + "/inputs.npy", batch);
-  return d + "/inputs.npy";
-}
 
 // The hex mask of a /proc/PID/status line ("SigCgt", "SigIgn"); 0 when the process is gone.
 unsigned long long signal_mask(pid_t pid, const std::string& field) {
@@ -90,7 +81,7 @@ int exit_code(pid_t pid) {
 
 TEST(StopSignals, RunStoppedBySigtermWritesAPartialReport) {
   const std::string d = fresh_dir("term");
-  const pid_t pid = start({"run", "--model", kModel, "--chip", kChip, "--input", write_inputs(d), "-o", d + "/out"}, d);
+  const pid_t pid = start({"run", "--model", kModel, "--chip", kChip, "--input", testing::write_1024_inputs(d), "-o", d + "/out"}, d);
   ASSERT_TRUE(wait_until_caught(pid, SIGTERM)) << slurp(d + "/stderr");
   kill(pid, SIGTERM);
   ASSERT_EQ(exit_code(pid), 3) << slurp(d + "/stderr");
@@ -108,7 +99,7 @@ TEST(StopSignals, RunStoppedBySigtermWritesAPartialReport) {
 TEST(StopSignals, SigintIgnoredByWhoStartedTheRunStaysIgnored) {
   const std::string d = fresh_dir("ign");
   const pid_t pid =
-      start({"run", "--model", kModel, "--chip", kChip, "--input", write_inputs(d), "-o", d + "/out", "-q"}, d, true);
+      start({"run", "--model", kModel, "--chip", kChip, "--input", testing::write_1024_inputs(d), "-o", d + "/out", "-q"}, d, true);
   ASSERT_TRUE(wait_until_caught(pid, SIGTERM)) << slurp(d + "/stderr");  // the handlers are in place
   EXPECT_FALSE(has(signal_mask(pid, "SigCgt"), SIGINT));
   EXPECT_TRUE(has(signal_mask(pid, "SigIgn"), SIGINT));
@@ -121,7 +112,7 @@ TEST(StopSignals, SigintIgnoredByWhoStartedTheRunStaysIgnored) {
 
 TEST(StopSignals, SweepStoppedByCtrlCWritesTheResultsSoFar) {
   const std::string d = fresh_dir("sweep");
-  spit(d + "/sweep.json", json{{"job", "run"}, {"model", kModel}, {"chip", kChip}, {"inputs", write_inputs(d)},
+  spit(d + "/sweep.json", json{{"job", "run"}, {"model", kModel}, {"chip", kChip}, {"inputs", testing::write_1024_inputs(d)},
                                {"list", json::array({{{"core.adder_lanes", 16}}, {{"core.adder_lanes", 8}}})}}
                               .dump());
   const std::string out = d + "/out";
@@ -162,7 +153,7 @@ TEST(StopSignals, SweepStoppedByCtrlCWritesTheResultsSoFar) {
 // interrupted (the collect step leaves it to be run again) and the task exits 3.
 TEST(StopSignals, SlurmTaskStoppedRecordsItsPointInterrupted) {
   const std::string d = fresh_dir("task");
-  spit(d + "/sweep.json", json{{"job", "run"}, {"model", kModel}, {"chip", kChip}, {"inputs", write_inputs(d)},
+  spit(d + "/sweep.json", json{{"job", "run"}, {"model", kModel}, {"chip", kChip}, {"inputs", testing::write_1024_inputs(d)},
                                {"list", json::array({{{"core.adder_lanes", 16}}})}}
                               .dump());
   const std::string out = d + "/out";

@@ -14,6 +14,7 @@
 
 #include "models/graph.hpp"
 #include "base/error.hpp"
+#include "base/npy.hpp"
 #include "spikechip/source_dir.hpp"
 
 namespace spikechip::testing {
@@ -179,6 +180,15 @@ inline CmdResult run_spikechip(const std::string& args) {
   const std::string cmd = "'" + bin + "' " + args + " >'" + dir + "/out' 2>'" + dir + "/err'";
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
+}
+
+// dir/inputs.npy: 1,024 Fashion-MNIST-shaped inputs with a deterministic pattern, ~2-3 s of
+// simulation on the tiny chip (long enough to act on a run or a sweep point while it runs).
+inline std::string write_1024_inputs(const std::string& dir) {
+  NpyArray batch{"|u1", {1024, 1, 28, 28}, {}};
+  for (int i = 0; i < 1024 * 28 * 28; ++i) batch.bytes.push_back(uint8_t((i * 37 + 11) % 256));
+  write_npy(dir + "/inputs.npy", batch);
+  return dir + "/inputs.npy";
 }
 
 // The first point process of a running `spikechip sweep` (its child), once it has exec'd
