@@ -9,6 +9,7 @@
 #include "report/compare.hpp"
 #include "report/report_writer.hpp"
 #include "report/run_report.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -30,6 +31,7 @@ RegisterCommand reg(82, [](CLI::App& app) {
   c->callback([a] {
     report::CompareOptions o;
     o.name_a = a->a, o.name_b = a->b, o.summary_only = a->summary_only;
+    if (!a->out.empty()) check_output_dir(a->out);  // a file there is the user's to fix (exit 1), before any work
     const nlohmann::json ja = report::read_run_report(o.name_a), jb = report::read_run_report(o.name_b);
     std::string text;
     std::optional<std::string> html;

@@ -11,6 +11,7 @@
 #include "report/report_writer.hpp"
 #include "report/run_report.hpp"
 #include "base/error.hpp"
+#include "base/file_util.hpp"
 #include "base/strict_json.hpp"
 
 namespace {
@@ -30,6 +31,7 @@ const spikechip::cli::RegisterCommand kRegister(80, [](CLI::App& app) {
   cmd->add_flag("--sweep", opts->sweep, "input is a sweep results JSON (docs/reports.md)");
   cmd->callback([opts] {
     std::string path = opts->input;
+    if (!opts->sweep) spikechip::check_output_dir(opts->out);  // a file there: exit 1 before any work
     const nlohmann::json j = opts->sweep ? spikechip::read_json_file(path, "sweep JSON") : spikechip::report::read_run_report(path);
     if (opts->sweep) {
       spikechip::reading_json_of(opts->input, "sweep JSON", [&] { spikechip::report::write_sweep_html(j, opts->out); });

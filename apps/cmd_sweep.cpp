@@ -236,6 +236,7 @@ void run_sweep_cmd(const SweepArgs& a) {
   const explore::SweepSpec spec = explore::load_sweep(a.file);
   if (a.dry_run) return print_dry_run(spec, a.out);
   if (a.out.empty()) throw UsageError("-o DIR is required (except with --dry-run)");
+  check_output_dir(a.out);  // a file there (or /dev/null) is the user's to fix: exit 1, before the store
   SweepRun r{&spec, a.out, "", a.retry_failed};
   for (const auto& s : a.argv) r.command += (r.command.empty() ? "" : " ") + s;
   int rc = 0;

@@ -107,7 +107,9 @@ std::string find_chip_file(const std::string& s) {
 
 json chip_config_json(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   const std::string path = find_chip_file(name_or_path);
-  std::vector<std::string> chain = {fs::weakly_canonical(path).string()};
+  std::error_code ec;  // /dev/stdin of a pipe has no canonical name ("pipe:[N]"): it stands for itself
+  const fs::path canon = fs::weakly_canonical(path, ec);
+  std::vector<std::string> chain = {ec ? path : canon.string()};
   json j = merged_json(path, chain);
   if (!overrides.empty() && !j.is_object()) StrictJson(j, path).expect_object();
   for (const auto& text : overrides) {

@@ -1,11 +1,12 @@
 #include "base/file_util.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <filesystem>
-#include <fstream>
 #include <unistd.h>
 
 #include "base/error.hpp"
@@ -13,18 +14,44 @@
 
 namespace spikechip {
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(excerpt(path, 240) + ": is a directory, expected a file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(excerpt(path, 240) + ": cannot open (" + std::strerror(errno) + "); check the path");
-  f.seekg(0, std::ios::end);
-  const std::streamoff n = f.tellg();
-  f.seekg(0, std::ios::beg);
-  std::vector<uint8_t> bytes(size_t(n < 0 ? 0 : n));
-  if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n))
-    throw Error(path + ": read failed (" + std::strerror(errno) + ")");
+std::vector<uint8_t> read_file_bytes(const std::string& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw Error(excerpt(path, 240) + ": cannot open" + (what.empty() ? "" : " " + what + " file") + " (" +
+                std::strerror(errno) + "); check the path");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {  // a directory opens, and reads fail
+    ::close(fd);
+    throw Error(excerpt(path, 240) +
+                (what.empty() ? ": is a directory, expected a file" : ": is a directory; give the " + what + " file"));
+  }
+  // A regular file is read to the size it has now; a pipe or a device (`--input <(...)`,
+  // /dev/stdin) to its end, but no further than kMaxStreamBytes (/dev/zero has no end); so is a
+  // regular file of size 0, as /proc's files say they are.
+  const bool regular = S_ISREG(st.st_mode) && st.st_size > 0;
+  const uint64_t limit = regular ? uint64_t(st.st_size) : kMaxStreamBytes;
+  std::vector<uint8_t> bytes;
+  if (regular) bytes.resize(size_t(st.st_size));
+  size_t n = 0;
+  while (true) {
+    if (!regular && bytes.size() - n < (1u << 20)) bytes.resize(std::min<uint64_t>(limit + 1, bytes.size() + (1u << 20) + bytes.size() / 2));
+    if (n == bytes.size()) break;  // a regular file's whole size, or a stream past the limit
+    const ssize_t r = ::read(fd, bytes.data() + n, bytes.size() - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw Error(excerpt(path, 240) + ": read failed (" + std::strerror(err) + ")");
+    }
+    if (r == 0) break;
+    n += size_t(r);
+  }
+  ::close(fd);
+  if (!regular && n > limit)
+    throw Error(excerpt(path, 240) + ": not a file but a pipe or a device, and longer than " +
+                std::to_string(kMaxStreamBytes >> 30) +
+                " GiB, the most spikechip reads from one; write it to a file and give the file");
+  bytes.resize(n);  // a regular file that shrank while it was read
   return bytes;
 }
 
@@ -84,11 +111,88 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
   if (::close(fd) != 0) fail("write failed", errno);
 }
 
+namespace {
+
+// The descriptor of this process that `path` names (/dev/stdout, /dev/stderr, /dev/fd/N,
+// /proc/self/fd/N), or -1.
+int own_descriptor(const std::string& path) {
+  if (path == "/dev/stdout") return 1;
+  if (path == "/dev/stderr") return 2;
+  for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+    const std::string pre = prefix;
+    if (path.rfind(pre, 0) != 0 || path.size() == pre.size() || path.size() > pre.size() + 6) continue;
+    int n = 0;
+    for (size_t i = pre.size(); i < path.size(); ++i) {
+      if (path[i] < '0' || path[i] > '9') return -1;
+      n = n * 10 + (path[i] - '0');
+    }
+    return n;
+  }
+  return -1;
+}
+
+// Writes `size` bytes into `path` itself: for a device, a FIFO or a descriptor of the process
+// (/dev/null, `-o >(gzip > x.gz)`), which a renamed temporary would replace instead of writing
+// to. A descriptor the process holds (/dev/stdout) is written through, at its offset (a `>>`
+// redirection appends), not reopened and truncated.
+void write_in_place(const std::string& path, const void* data, size_t size) {
+  auto fail = [&](const char* what, int err) {
+    throw WriteError(excerpt(path, 240) + ": " + what + " (" + std::strerror(err) +
+                     "); check the device, pipe or descriptor it names, then rerun");
+  };
+  std::error_code ec;
+  const int own = own_descriptor(std::filesystem::absolute(path, ec).lexically_normal().string());
+  const bool held = own >= 0 && ::fcntl(own, F_GETFD) != -1;
+  if (held) std::fflush(nullptr);  // what the process printed before comes first
+  const int fd = held ? own : ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);  // no O_CREAT: nothing new in /dev
+  if (fd < 0) fail("cannot open", errno);
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t left = size;
+  while (left > 0) {
+    const ssize_t w = ::write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      if (!held) ::close(fd);
+      fail("write failed", err);
+    }
+    p += w;
+    left -= size_t(w);
+  }
+  if (!held && ::close(fd) != 0) fail("write failed", errno);
+}
+
+// The regular file a write to `path` replaces: `path`, or the file its symbolic links name
+// (followed to the end, so that the rename replaces that file and the links stay links).
+std::string replaced_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p = path;
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
+}
+
+}  // namespace
+
+bool written_in_place(const std::string& path) {
+  std::error_code ec;
+  const std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (abs.rfind("/dev/", 0) == 0 || abs.rfind("/proc/", 0) == 0) return true;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
   check_output_file(path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  if (written_in_place(path)) return write_in_place(path, data, size);
+  const std::string file = replaced_file(path);
+  const std::string tmp = file + ".tmp." + std::to_string(::getpid());
   write_file_synced(tmp, data, size, path);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), file.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
     throw WriteError(excerpt(path, 240) + ": cannot rename temporary file into place (" + why +

@@ -7,8 +7,13 @@
 
 namespace spikechip {
 
-// Reads a whole file; throws spikechip::Error "<path>: cannot open (...)" naming the OS reason.
-std::vector<uint8_t> read_file_bytes(const std::string& path);
+// The most read_file_bytes takes from a pipe or a device (a regular file is read whole): an input
+// given as `<(...)` or /dev/stdin is read to its end, /dev/zero is refused once past this.
+inline constexpr uint64_t kMaxStreamBytes = uint64_t(1) << 30;
+
+// Reads a whole file, or a pipe or device to its end (at most kMaxStreamBytes); throws
+// spikechip::Error "<path>: cannot open [<what> file] (...)" naming the OS reason.
+std::vector<uint8_t> read_file_bytes(const std::string& path, const std::string& what = "");
 
 // Throws spikechip::Error when `path` cannot be an output file: it is a directory, or its directory
 // does not exist (with parents_made, for writers that make missing directories: its directory
@@ -28,8 +33,15 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
 // renamed over `path`. On failure the temporary is removed and spikechip::WriteError is thrown
 // (spikechip::Error, before anything is written, when check_output_file refuses `path`). Every
-// single-file output goes through it.
+// single-file output goes through it. A symbolic link stays a link (the file it names is replaced);
+// a path that written_in_place names is written in place, without a temporary.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
+
+// True when an output to `path` is written into it rather than replaced by a renamed temporary: a
+// device, a FIFO or a socket (`-o /dev/null`, `-o >(gzip > x.gz)`), or any path under /dev or /proc
+// (/dev/stdout names the process's own standard output, whatever file that is). Replacing
+// /dev/null, as root, would have made it a regular file for every process on the machine.
+bool written_in_place(const std::string& path);
 inline void write_file_atomic(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());
 }

@@ -3,11 +3,8 @@
 // bounded error line naming the file and where in it.
 #include "base/strict_json.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include "base/file_util.hpp"
+
 #include <vector>
 
 namespace spikechip {
@@ -131,15 +128,8 @@ J parse_strict(std::string_view text, const std::string& origin, const std::stri
 }
 
 std::string read_text(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))  // an ifstream opens a directory and reads nothing
-    throw Error(excerpt(path, 240) + ": is a directory; give the " + what + " file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(excerpt(path, 240) + ": cannot open " + what + " file (" + std::strerror(errno) + "); check the path");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const auto bytes = read_file_bytes(path, what);  // a pipe or a device too (`--chip <(...)`), bounded
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace

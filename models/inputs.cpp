@@ -207,6 +207,9 @@ std::vector<InputItem> read_one(const std::string& path, const Graph& g, const I
     traces::EventTrace tr = traces::read_events(path, in.shape.w, in.shape.h);
     return {InputItem{traces::bin_events(tr, g.timesteps), g.timesteps, in.shape, -1, path}};
   }
+  if (ext.empty())  // `--input <(...)` is /dev/fd/N: no name to tell the type by
+    throw Error(path + ": no file name extension to tell the input's type by; give a file named .png, .jpg, .jpeg, " +
+                ".npy, .npz, .pgm, .ppm, .evt or .csv (for a pipe, write it to such a file first)");
   throw Error(path + ": unsupported input type '" + ext + "' (expected .png, .jpg, .jpeg, .npy, .npz, .pgm, .ppm, .evt or .csv)");
 }
 
