@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 
@@ -28,12 +29,36 @@ def write_error(path, e):
                                "writable and its disk has free space, then rerun")
 
 
+def written_in_place(path):
+    """True when an output to ``path`` is written into it, not replaced by a renamed temporary: a
+    device, a FIFO or a socket (``-o /dev/null``), or any path under /dev or /proc (/dev/stdout is
+    the process's own standard output). As base/file_util's ``written_in_place``: replacing
+    /dev/null, as root, would make it a regular file for every process on the machine."""
+    full = os.path.normpath(os.path.abspath(path))
+    if full.startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """``with atomic_path(path) as tmp: writer(tmp)`` for writers that take a file name: ``tmp`` has
     the same base name (torch.save names its archive's records after it), in a hidden directory
-    beside ``path``; the file is flushed and renamed over ``path`` when the block ends."""
+    beside ``path``; the file is flushed and renamed over ``path`` when the block ends. A symbolic
+    link stays a link (the file it names is replaced); a device or a pipe is written in place."""
     path = os.fspath(path)
+    if written_in_place(path):
+        try:
+            yield path
+        except OSError as e:
+            raise write_error(path, e) from e
+        return
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     tmpdir = None
     try:
         tmpdir = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")

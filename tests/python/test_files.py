@@ -6,6 +6,7 @@ in one line with exit status 4, as the spikechip binary does."""
 import os
 import resource
 import signal
+import stat
 import subprocess
 
 import pytest
@@ -88,3 +89,32 @@ def test_a_stopped_tool_says_so_and_leaves_nothing(tmp_path, sig):
     assert p.returncode == -sig  # ended by the signal, as a shell expects of an interrupted command
     assert err == f"stoppable: interrupted ({sig.name}); an output not finished was not written\n", err
     assert os.listdir(tmp_path) == []
+
+
+def test_a_device_a_fifo_and_a_link_are_written_not_replaced(tmp_path):
+    # Session 36: the rename put a regular file where the path was: `-o /dev/null`, as root, replaced
+    # the machine's /dev/null, and a symbolic link became a file.
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to("real.txt")
+    with files.atomic_open(link, "w") as f:
+        f.write("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    with files.atomic_open(fifo, "w") as f:
+        f.write("through the pipe")
+    assert reader.communicate(timeout=30)[0] == b"through the pipe"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    if os.geteuid() == 0:  # a node like /dev/null (1, 3), made here rather than at /dev/null
+        null = tmp_path / "null"
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        with files.atomic_open(null, "wb") as f:
+            f.write(b"x" * 1000)
+        assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert sorted(os.listdir(tmp_path)) == sorted(["real.txt", "link.txt", "fifo"] +
+                                                  (["null"] if os.geteuid() == 0 else []))
+    assert files.written_in_place("/dev/stdout") and files.written_in_place("/dev/null")
+    assert not files.written_in_place(str(real)) and not files.written_in_place(str(tmp_path / "missing"))
