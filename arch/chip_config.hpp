@@ -168,5 +168,7 @@ nlohmann::json chip_config_json(const std::string& name_or_path, const std::vect
 std::string resolve_energy_table(const ChipConfig& c);
 // An energy table given on the command line: a file, or a shipped table's name ("28nm").
 std::string find_energy_table(const std::string& name_or_path);
+// The shipped energy tables' names ("28nm", "45nm", ...), as find_energy_table takes them.
+std::vector<std::string> energy_table_names();
 
 }  // namespace spikechip::arch

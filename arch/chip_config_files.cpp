@@ -94,6 +94,7 @@ json merged_json(const std::string& path, std::vector<std::string>& chain) {
 }  // namespace
 
 std::vector<std::string> preset_names() { return stems_in(presets_dir()); }
+std::vector<std::string> energy_table_names() { return stems_in(tables_dir()); }
 
 std::string find_chip_file(const std::string& s) {
   std::error_code ec;
@@ -134,7 +135,7 @@ std::string find_energy_table(const std::string& t) {
   if (fs::is_regular_file(t, ec)) return t;
   if (is_bare_name(t) && fs::is_regular_file(tables_dir() / (t + ".json"), ec))
     return fs::weakly_canonical(tables_dir() / (t + ".json")).string();
-  throw Error(fmt::format("{}: no such energy table file or name (shipped tables: {})", t, join(stems_in(tables_dir()))));
+  throw Error(fmt::format("{}: no such energy table file or name (shipped tables: {})", t, join(energy_table_names())));
 }
 
 std::string resolve_energy_table(const ChipConfig& c) {
@@ -158,7 +159,7 @@ std::string resolve_energy_table(const ChipConfig& c) {
   std::string list;
   for (const auto& f : tried) list += (list.empty() ? "" : ", ") + excerpt(f.string(), 120);
   throw Error((c.source_path.empty() ? excerpt(c.name) : c.source_path) + ": /tech/energy_table: file '" + excerpt(t) +
-              "' not found (tried " + list + "); name a shipped table (" + join(stems_in(tables_dir())) +
+              "' not found (tried " + list + "); name a shipped table (" + join(energy_table_names()) +
               ") or the path of an energy table such as arch/energy/45nm.json");
 }
 

@@ -3,11 +3,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "arch/area.hpp"
+#include "arch/chip_config.hpp"
 #include "arch/noc/traffic.hpp"
 #include "explore/sweep.hpp"
 #include "mapper/mapper.hpp"
@@ -105,6 +107,22 @@ std::string resolve_file(const std::string& p, const std::string& base_dir, cons
   throw Error(fmt::format("{}: {} '{}' not found (tried {}); check the path", where, what, excerpt(p), list));
 }
 
+// A file as resolve_file finds it, or, when none is there and `p` is one of `names` (a preset's or a
+// shipped energy table's name, as the command line takes them: `--chip tiny`), what `find` makes
+// of the name.
+std::string resolve_named_file(const std::string& p, const std::string& base_dir, const std::string& what,
+                               const std::string& where, const std::vector<std::string>& names,
+                               const std::function<std::string(const std::string&)>& find) {
+  try {
+    return resolve_file(p, base_dir, what, where);
+  } catch (const Error& e) {
+    if (std::find(names.begin(), names.end(), p) != names.end()) return find(p);
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw Error(std::string(e.what()) + ", or name one of: " + list);
+  }
+}
+
 std::string pointer_of(const std::string& dotted) {
   std::string p = "/";
   for (char ch : dotted) p += ch == '.' ? '/' : ch;
@@ -156,7 +174,8 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
   } else {
     s.model = resolve_file(root.at("model").as_string(), base_dir, "model directory", root.at("model").where(), true);
   }
-  const std::string chip_file = resolve_file(root.at("chip").as_string(), base_dir, "chip config", root.at("chip").where());
+  const std::string chip_file = resolve_named_file(root.at("chip").as_string(), base_dir, "chip config",
+                                                   root.at("chip").where(), arch::preset_names(), arch::find_chip_file);
   if (s.job == "run")
     s.inputs = resolve_file(root.at("inputs").as_string(), base_dir, "inputs", root.at("inputs").where(), false, true);
   else if (root.has("inputs"))
@@ -344,8 +363,9 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
         p.chip[json::json_pointer(pointer_of(path))] = v;
         if (path == "tech.energy_table") {
           if (!v.is_string()) throw Error(fmt::format("{}: point {}: tech.energy_table must be a string path", origin, i));
-          table = resolve_file(v.get<std::string>(), base_dir, "energy table",
-                               fmt::format("{}: point {}: tech.energy_table", origin, i));
+          table = resolve_named_file(v.get<std::string>(), base_dir, "energy table",
+                                     fmt::format("{}: point {}: tech.energy_table", origin, i), arch::energy_table_names(),
+                                     arch::find_energy_table);
         }
       }
     }

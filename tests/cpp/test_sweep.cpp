@@ -162,6 +162,21 @@ TEST(SweepSpec, StrictErrorsNameThePath) {
             std::string::npos);
 }
 
+// A preset's and a shipped energy table's name, as `--chip tiny` and `--table 28nm` take them
+// (session 36: "chip config 'tiny' not found (tried ...)"); a file of that name comes first.
+TEST(SweepSpec, PresetAndTableNamesAsOnTheCommandLine) {
+  const std::string src = SPIKECHIP_SOURCE_DIR;
+  const auto s = parse(R"({"model": ")" + tiny_model() + R"(", "chip": "tiny", "list": [{"tech.energy_table": "28nm"}]})");
+  ASSERT_EQ(s.points.size(), 1u);
+  EXPECT_EQ(s.points[0].chip["mesh"], json::parse(spikechip::testing::slurp(chip_preset()))["mesh"]);
+  EXPECT_EQ(s.points[0].chip["tech"]["energy_table"].get<std::string>(),
+            fs::weakly_canonical(src + "/arch/energy/28nm.json").string());
+  const std::string e = error_of(R"({"model": ")" + tiny_model() + R"(", "chip": "tinyy"})");
+  EXPECT_NE(e.find("chip config 'tinyy' not found"), std::string::npos) << e;
+  EXPECT_NE(e.find(", or name one of: "), std::string::npos) << e;
+  EXPECT_NE(e.find("tiny"), std::string::npos) << e;
+}
+
 // 8 points: mesh 3x3 (does not fit: 27 cores needed) and 8x8, two placements, two energy tables.
 std::string write_e2e_sweep(const fs::path& dir, const std::string& extra = "") {
   const fs::path f = dir / "sweep.json";
