@@ -36,18 +36,18 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
 // single-file output goes through it. A symbolic link stays a link (the file it names is replaced);
 // a path that written_in_place names is written in place, without a temporary.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
-
-// True when an output to `path` is written into it rather than replaced by a renamed temporary: a
-// device, a FIFO or a socket (`-o /dev/null`, `-o >(gzip > x.gz)`), or any path under /dev or /proc
-// (/dev/stdout names the process's own standard output, whatever file that is). Replacing
-// /dev/null, as root, would have made it a regular file for every process on the machine.
-bool written_in_place(const std::string& path);
 inline void write_file_atomic(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());
 }
 inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& b) {
   write_file_atomic(path, b.data(), b.size());
 }
+
+// True when an output to `path` is written into it rather than replaced by a renamed temporary: a
+// device, a FIFO or a socket (`-o /dev/null`, `-o >(gzip > x.gz)`), or any path under /dev or /proc
+// (/dev/stdout names the process's own standard output, whatever file that is). Replacing
+// /dev/null, as root, would have made it a regular file for every process on the machine.
+bool written_in_place(const std::string& path);
 
 // Little-endian loads from a byte buffer (the on-disk formats are little-endian on every host).
 inline uint16_t load_le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
