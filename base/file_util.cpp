@@ -82,6 +82,25 @@ void check_output_file(const std::string& path, bool parents_made) {
     throw Error(excerpt(path, 240) + ": directory '" + excerpt(parent.string(), 240) + "' does not exist; create it first");
 }
 
+namespace {
+
+// Writes all `size` bytes to `fd`, through short writes and EINTR; 0, or the errno of the failure.
+int write_all(int fd, const void* data, size_t size) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t w = ::write(fd, p, size);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += w;
+    size -= size_t(w);
+  }
+  return 0;
+}
+
+}  // namespace
+
 void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown) {
   auto fail = [&](const char* what, int err, bool created = true) {
     if (created) ::unlink(file.c_str());
@@ -90,18 +109,9 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
   };
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot create", errno, false);
-  const auto* p = static_cast<const uint8_t*>(data);
-  size_t left = size;
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      fail("write failed", err);
-    }
-    p += w;
-    left -= size_t(w);
+  if (const int err = write_all(fd, data, size)) {
+    ::close(fd);
+    fail("write failed", err);
   }
   if (::fsync(fd) != 0) {
     const int err = errno;
@@ -146,18 +156,9 @@ void write_in_place(const std::string& path, const void* data, size_t size) {
   if (held) std::fflush(nullptr);  // what the process printed before comes first
   const int fd = held ? own : ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);  // no O_CREAT: nothing new in /dev
   if (fd < 0) fail("cannot open", errno);
-  const auto* p = static_cast<const uint8_t*>(data);
-  size_t left = size;
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      if (!held) ::close(fd);
-      fail("write failed", err);
-    }
-    p += w;
-    left -= size_t(w);
+  if (const int err = write_all(fd, data, size)) {
+    if (!held) ::close(fd);
+    fail("write failed", err);
   }
   if (!held && ::close(fd) != 0) fail("write failed", errno);
 }
