@@ -1,12 +1,15 @@
 #include "report/report_writer.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "report/compare.hpp"
@@ -285,6 +288,26 @@ std::string dump_json(const json& j, int indent) {
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
+// An exclusive flock(2) on a directory (the lock is on its open file description: another process,
+// or another open in this one, waits), released when it goes out of scope. A directory that cannot
+// be opened or locked (a file system without flock) is written without it.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const fs::path& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ >= 0)
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // The hidden temporary beside `name` in `dir` (same directory, so its rename is atomic).
 fs::path temp_path(const fs::path& dir, const std::string& name) {
   return dir / fmt::format(".{}.tmp-{}", name, static_cast<long>(::getpid()));
@@ -392,6 +415,10 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
       write_file_synced(tmp.string(), files[name].data(), files[name].size(), (dir / name).string());
       temps.push_back(tmp);
     }
+    // Two runs writing into one directory at once (a script's mistake) must not leave one run's
+    // CSVs beside the other's report.json: the replacement below holds an exclusive lock on the
+    // directory, so each run's files land together and the last one wins whole.
+    const DirectoryLock lock(dir);
     // A stale report.json next to new CSVs would look like a complete, consistent run.
     fs::remove(dir / "report.json", ec);
     if (ec) throw Error(fmt::format("cannot replace '{}': {}", (dir / "report.json").string(), ec.message()));

@@ -2,13 +2,18 @@
 // atomic writes, and that data embedded in the HTML cannot break out of its <script> block.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <fstream>
 #include <sstream>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -277,6 +282,31 @@ TEST(Html, SweepPageValidatesInput) {
 
 // stats.txt: one `name value # description (unit)` line per figure; timesteps.csv; the host.* lines
 // (wall times) last.
+// Two runs writing into one directory at once could interleave their renames and leave one run's
+// CSVs beside the other's report.json (session 36). The replacement now holds an exclusive flock
+// on the directory: while another holder has it, nothing of the new run is put in place.
+TEST(RunOutputs, AWriterWaitsForTheDirectoryLock) {
+  fs::path d = fresh_dir("locked");
+  json earlier = tiny_report();
+  earlier["summary"]["latency_cycles"] = 99;
+  write_run_outputs(earlier, d.string());
+  const std::string before = read(d / "report.json");
+  const int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY);  // another run, in the middle of its renames
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    write_run_outputs(tiny_report(), d.string());
+    done = true;
+  });
+  for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(done) << "the writer did not wait for the directory's lock";
+  EXPECT_EQ(read(d / "report.json"), before);  // the earlier run, whole
+  ::close(fd);                                  // the other run is done: the writer goes on
+  writer.join();
+  EXPECT_EQ(json::parse(read(d / "report.json"))["summary"], tiny_report()["summary"]);
+}
+
 TEST(RunOutputs, StatsTxtAndTimesteps) {
   json r = tiny_report();
   r["run"]["wall_s"] = 1.5;
