@@ -57,6 +57,13 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, const std::string&
 
 namespace {
 
+// A path under /dev or /proc (made absolute and normal first): never a regular output file.
+bool under_dev_or_proc(const std::string& path) {
+  std::error_code ec;
+  const std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  return abs.rfind("/dev/", 0) == 0 || abs.rfind("/proc/", 0) == 0;
+}
+
 // `dir` (a directory to be, made if missing) must not be, or lie under, something that is not a
 // directory; the error names `shown`, the path the user gave.
 void check_dir_to_be(const std::string& shown, const std::filesystem::path& dir) {
@@ -76,6 +83,9 @@ void check_output_file(const std::string& path, bool parents_made) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(excerpt(path, 240) + ": is a directory; give the name of a file to write");
+  if (under_dev_or_proc(path) && !std::filesystem::exists(path, ec))
+    throw Error(excerpt(path, 240) + ": no such device; spikechip makes no file under /dev or /proc: give one that " +
+                "exists (/dev/null, /dev/stdout) or a path elsewhere");
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   check_dir_to_be(path, parent);
   if (!parents_made && !parent.empty() && !std::filesystem::is_directory(parent, ec))
@@ -180,9 +190,7 @@ std::string replaced_file(const std::string& path) {
 }  // namespace
 
 bool written_in_place(const std::string& path) {
-  std::error_code ec;
-  const std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
-  if (abs.rfind("/dev/", 0) == 0 || abs.rfind("/proc/", 0) == 0) return true;
+  if (under_dev_or_proc(path)) return true;
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 }

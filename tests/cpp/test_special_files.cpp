@@ -81,6 +81,21 @@ TEST(SpecialFiles, AnOutputToDevStdoutGoesToTheStandardOutput) {
   EXPECT_NE(r.out.find(want), std::string::npos) << r.out.substr(0, 400);
 }
 
+// A path under /dev that is not there: refused before the work (exit 1), nothing made in /dev.
+// Before, the mapping was made and then `/dev/NAME.tmp.PID` renamed to /dev/NAME (as root).
+TEST(SpecialFiles, AnOutputToAMissingDeviceIsRefusedFirst) {
+  const std::string missing = "/dev/spikechip-test-no-such-device";
+  ASSERT_FALSE(fs::exists(missing));
+  const CmdResult r = testing::run_spikechip(map_to(missing));
+  const bool made = fs::exists(missing);
+  if (made) fs::remove(missing);  // repair the machine before failing
+  EXPECT_FALSE(made);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "spikechip: error: " + missing + ": no such device; spikechip makes no file under /dev or /proc: "
+                   "give one that exists (/dev/null, /dev/stdout) or a path elsewhere\n");
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 // A FIFO (`-o >(gzip > m.json.gz)` is one): the reader gets the whole mapping, the FIFO stays.
 TEST(SpecialFiles, AnOutputToAFifoReachesItsReader) {
   const std::string d = fresh_dir("fifo"), fifo = d + "/fifo";
