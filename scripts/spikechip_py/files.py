@@ -10,6 +10,7 @@ the same way (one line, every temporary removed) and then end the process by tha
 shell expects of an interrupted command.
 """
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -52,6 +53,9 @@ def atomic_path(path):
     link stays a link (the file it names is replaced); a device or a pipe is written in place."""
     path = os.fspath(path)
     if written_in_place(path):
+        if not os.path.exists(path):  # a typo such as /dev/nul: no regular file is made in /dev
+            raise WriteError(errno.ENOENT, f"{path}: no such device; nothing is made under /dev or /proc: give one "
+                                           "that exists (/dev/null, /dev/stdout) or a path elsewhere")
         try:
             yield path
         except OSError as e:

@@ -117,4 +117,8 @@ def test_a_device_a_fifo_and_a_link_are_written_not_replaced(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(["real.txt", "link.txt", "fifo"] +
                                                   (["null"] if os.geteuid() == 0 else []))
     assert files.written_in_place("/dev/stdout") and files.written_in_place("/dev/null")
+    with pytest.raises(files.WriteError, match="no such device"):
+        with files.atomic_open("/dev/spikechip-test-no-such-device", "w") as f:
+            f.write("x")
+    assert not os.path.exists("/dev/spikechip-test-no-such-device")
     assert not files.written_in_place(str(real)) and not files.written_in_place(str(tmp_path / "missing"))
