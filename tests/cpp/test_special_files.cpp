@@ -124,7 +124,7 @@ TEST(SpecialFiles, AnOutputThroughASymbolicLinkKeepsTheLink) {
   spit(d + "/real/m.json", "old");
   fs::create_symlink("real/m.json", d + "/link.json");
   fs::create_symlink("real/new.json", d + "/dangling.json");
-  for (const std::string name : {"link.json", "dangling.json"}) {
+  for (const char* name : {"link.json", "dangling.json"}) {
     const CmdResult r = testing::run_spikechip(map_to(d + "/" + name));
     EXPECT_EQ(r.code, 0) << name << ": " << r.err;
     EXPECT_EQ(lstat_type(d + "/" + name), mode_t(S_IFLNK)) << name;
@@ -204,7 +204,7 @@ TEST(SpecialFiles, AnOutputDirectoryThatIsAFileOrADevice) {
   spit(d + "/afile", "mine");
   spit(d + "/sweep.json", R"({"job": "map", "model": ")" + kModel + R"(", "chip": ")" + kChip + R"("})");
   const std::string report = q(d + "/r/report.json");
-  for (const std::string out : {d + "/afile", std::string("/dev/null")}) {
+  for (const std::string& out : {d + "/afile", std::string("/dev/null")}) {
     for (const std::string& args : {"report " + report + " -o " + q(out), "compare " + report + " " + report + " -o " + q(out),
                                     "sweep " + q(d + "/sweep.json") + " -o " + q(out)}) {
       const CmdResult r = testing::run_spikechip(args);
