@@ -58,6 +58,8 @@ def atomic_path(path):
                                            "that exists (/dev/null, /dev/stdout) or a path elsewhere")
         try:
             yield path
+        except WriteError:
+            raise
         except OSError as e:
             raise write_error(path, e) from e
         return
