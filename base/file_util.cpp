@@ -109,6 +109,17 @@ int write_all(int fd, const void* data, size_t size) {
   return 0;
 }
 
+// Gives the open file `fd` the permission bits, owner and group of `replaced` when that is a
+// regular file (symbolic links followed): a replacement keeps what the user set on the file. The
+// owner is set where the process may (root; else only a group the user is in, else nothing), and
+// before the bits, since changing the owner clears set-user-ID bits. Failures leave the defaults.
+void keep_mode_of(const std::string& replaced, int fd) {
+  struct stat st {};
+  if (::stat(replaced.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0) (void)!::fchown(fd, uid_t(-1), st.st_gid);
+  (void)!::fchmod(fd, st.st_mode & 07777);
+}
+
 }  // namespace
 
 void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown) {
@@ -117,8 +128,9 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
     throw WriteError(excerpt(shown, 240) + ": " + what + " (" + std::strerror(err) +
                      "); check that its directory is writable and its disk has free space, then rerun");
   };
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail("cannot create", errno, false);
+  keep_mode_of(shown, fd);
   if (const int err = write_all(fd, data, size)) {
     ::close(fd);
     fail("write failed", err);

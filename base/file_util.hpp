@@ -27,7 +27,10 @@ void check_output_dir(const std::string& path);
 
 // Writes `size` bytes to `file` (created or truncated) and flushes them to the disk (fsync). On
 // failure `file` is removed and spikechip::WriteError is thrown naming `shown` (the path the user
-// knows; `file` is its temporary) with the OS reason and what to check. The step before a rename.
+// knows; `file` is its temporary) with the OS reason and what to check. The step before a rename
+// over `shown`: a new file gets the mode the user's umask gives (0666 masked, as any tool's
+// output), and when `shown` is a file already, `file` takes its permission bits, owner and group
+// (as far as the process may: `chmod 600` on a result must not become 0644 on a re-run).
 void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown);
 
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then

@@ -136,8 +136,8 @@ int spawn_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_
     // Its own process group: a terminal's Ctrl-C reaches the sweep alone, which stops its points
     // with one SIGTERM (apps/cmd_sweep.cpp); a second signal to the point would kill it at once.
     setpgid(0, 0);
-    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(126);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);

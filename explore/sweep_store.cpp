@@ -59,7 +59,7 @@ SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(sp
   // One sweep process per directory: a second one (the same command started twice, a local sweep
   // beside a Slurm collect) would start the points the first is running, in the same directories.
   const std::string lock_path = (fs::path(dir) / ".sweep.lock").string();
-  lock_.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  lock_.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (lock_.fd >= 0) {
     if (::flock(lock_.fd, LOCK_EX | LOCK_NB) != 0) {
       char pid[32] = {};
@@ -76,6 +76,9 @@ SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(sp
         ::ftruncate(lock_.fd, 0) == 0 && ::pwrite(lock_.fd, me.data(), me.size(), 0) == ssize_t(me.size());
   }
   path_ = (fs::path(dir) / "results.sqlite").string();
+  // Made here with 0666 under the umask, as every output (SQLite would make it 0644, and its
+  // journals take the database's bits): a group's shared sweep directory stays writable by the group.
+  if (const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666); fd >= 0) ::close(fd);
   if (const int rc = sqlite3_open(path_.c_str(), &db_); rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
