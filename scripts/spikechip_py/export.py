@@ -519,10 +519,9 @@ def write_model_dir(graph, out_dir, meta):
         with open(tmpg, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
-        for p in (tmpw, tmpg):       # mkstemp creates 0600; model files are meant to be shared
-            os.chmod(p, 0o644)
         for p, final in ((tmpw, "weights.safetensors"), (tmpg, "graph.json")):
             name = os.path.join(out_dir, final)
+            files.keep_mode(p, name)  # mkstemp made it 0600: the replaced file's mode, or the umask's
             fd = os.open(p, os.O_RDONLY)  # on the disk before the rename, as the C++ writers do
             try:
                 os.fsync(fd)

@@ -45,12 +45,35 @@ def written_in_place(path):
     return not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)
 
 
+def keep_mode(tmp, replaced):
+    """Gives the temporary ``tmp`` the permission bits, owner and group of ``replaced`` when that is
+    a file already (a ``chmod 600`` on a result survives a re-run), else the mode a new file gets
+    (0666 under the umask), as base/file_util's writer does. The owner is set where the process
+    may (root; else a group the user is in), before the bits."""
+    try:
+        st = os.stat(replaced)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        return
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.chown(tmp, -1, st.st_gid)
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """``with atomic_path(path) as tmp: writer(tmp)`` for writers that take a file name: ``tmp`` has
     the same base name (torch.save names its archive's records after it), in a hidden directory
     beside ``path``; the file is flushed and renamed over ``path`` when the block ends. A symbolic
-    link stays a link (the file it names is replaced); a device or a pipe is written in place."""
+    link stays a link (the file it names is replaced); a device or a pipe is written in place. A
+    file replaced keeps its permission bits, owner and group (:func:`keep_mode`)."""
     path = os.fspath(path)
     if written_in_place(path):
         if not os.path.exists(path):  # a typo such as /dev/nul: no regular file is made in /dev
@@ -75,6 +98,7 @@ def atomic_path(path):
             os.fsync(fd)
         finally:
             os.close(fd)
+        keep_mode(tmp, path)
         os.replace(tmp, path)
     except WriteError:
         raise

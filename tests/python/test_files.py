@@ -8,6 +8,7 @@ import resource
 import signal
 import stat
 import subprocess
+import tempfile
 
 import pytest
 
@@ -122,3 +123,29 @@ def test_a_device_a_fifo_and_a_link_are_written_not_replaced(tmp_path):
             f.write("x")
     assert not os.path.exists("/dev/spikechip-test-no-such-device")
     assert not files.written_in_place(str(real)) and not files.written_in_place(str(tmp_path / "missing"))
+
+
+def test_a_replaced_file_keeps_its_mode_and_owner(tmp_path):
+    # Session 37: the replacement got the temporary's mode (the umask's), so `chmod 600` on a result
+    # was undone by a re-run, and, run as root, a file another user owned became root's.
+    p = tmp_path / "out.txt"
+    old = os.umask(0o002)
+    try:
+        with files.atomic_open(p, "w") as f:
+            f.write("first")
+        assert oct(p.stat().st_mode & 0o7777) == oct(0o664)
+        os.chmod(p, 0o600)
+        if os.geteuid() == 0:
+            os.chown(p, 65534, 65534)
+        with files.atomic_open(p, "w") as f:
+            f.write("second")
+        assert p.read_text() == "second" and oct(p.stat().st_mode & 0o7777) == oct(0o600)
+        if os.geteuid() == 0:
+            assert (p.stat().st_uid, p.stat().st_gid) == (65534, 65534)
+        # A temporary made by mkstemp (0600, as spikechip-export's) for a new file: the umask's mode.
+        fd, tmp = tempfile.mkstemp(dir=tmp_path)
+        os.close(fd)
+        files.keep_mode(tmp, str(tmp_path / "new.json"))
+        assert oct(os.stat(tmp).st_mode & 0o7777) == oct(0o664)
+    finally:
+        os.umask(old)
