@@ -1,17 +1,23 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Baseline for scripts/bench/golden: the same network as a spikechip graph.json, run as a dense
 PyTorch float32 forward (random weights of the same shapes, every conv dense, LIF as a comparison
-at T=1, SDSA as the two matmuls), timed with a fixed thread count. Prints the median seconds."""
+at T=1, SDSA as the two matmuls), timed with a fixed thread count. Prints the median seconds.
+  scripts/bench/golden_torch_dense.py MODEL_DIR THREADS REPEATS      (Debian's python3, with torch)"""
+import argparse
 import json
 import statistics
-import sys
 import time
 
 import torch
 
 
 def main():
-    model_dir, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ap = argparse.ArgumentParser(prog="golden_torch_dense.py", description=__doc__.split("\n")[0])
+    ap.add_argument("model_dir")
+    ap.add_argument("threads", type=int)
+    ap.add_argument("repeats", type=int)
+    a = ap.parse_args()
+    model_dir, threads, repeats = a.model_dir, a.threads, a.repeats
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     g = json.load(open(f"{model_dir}/graph.json"))
