@@ -6,6 +6,11 @@
 # overrides after the config file). status is "ok", or "unstable" when BookSim gave up
 # (latency above latency_thres or no convergence): such a load is above saturation.
 set -u
+usage="usage: run_booksim.sh BOOKSIM_BINARY K TRAFFIC PACKET_SIZE SEED RATE..."
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+[ $# -ge 6 ] || { echo "$usage" >&2; exit 2; }
+# A wrong path gave rows of "nan,nan,unstable" that read as a curve past saturation.
+[ -f "$1" ] && [ -x "$1" ] || { echo "run_booksim.sh: $1: not an executable BookSim2 binary; $usage" >&2; exit 2; }
 bin=$1 k=$2 traffic=$3 size=$4 seed=$5
 shift 5
 cfg=$(dirname "$0")/base.cfg

@@ -15,6 +15,8 @@ import statistics
 import subprocess
 import sys
 
+import booksim
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = range(1, 7)
 
@@ -46,7 +48,7 @@ def ninety_percent_load(rows):
 
 
 def main():
-    binary = sys.argv[1]
+    binary = booksim.binary_from_argv(__doc__, "BOOKSIM_BINARY")
     print("mesh,traffic,packet_size,rate,seeds,latency_mean,latency_min,latency_max")
     for (mesh, traffic, size), rows in curves().items():
         rate = ninety_percent_load(rows)

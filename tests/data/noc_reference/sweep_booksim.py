@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+import booksim
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CURVES = [(k, t, s) for k in (8, 16) for t in ("uniform", "transpose", "bitcomp") for s in (1, 4)]
 
@@ -26,7 +28,7 @@ def run(binary, k, traffic, size, rate, seed):
 
 
 def main():
-    binary = sys.argv[1]
+    binary = booksim.binary_from_argv(__doc__, "BOOKSIM_BINARY [SEED [CURVE...]]")
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     only = set(sys.argv[3:])
     print("mesh,traffic,packet_size,rate,seed,latency,accepted,status")
