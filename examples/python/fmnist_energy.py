@@ -35,6 +35,8 @@ def main():
                    help="plot to write (PNG/SVG/PDF); default out/python-example/fmnist_energy.png")
     p.add_argument("--inputs", type=int, default=8, help="test images of models/fmnist/sample.npy to run (1..8)")
     a = p.parse_args()
+    if not 1 <= a.inputs <= 8:
+        p.error(f"--inputs {a.inputs}: models/fmnist/sample.npy holds 8 images (1..8)")
 
     model = spikechip.Model.load(os.path.join(ROOT, "models", "fmnist"))
     chip = spikechip.Chip.load("tiny")
@@ -69,8 +71,11 @@ def main():
     out = os.path.abspath(a.output)
     if tracked(out):
         sys.exit(f"fmnist_energy: {a.output} is a file of the repository; write the plot elsewhere (-o)")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fig.savefig(out, metadata={"Software": None} if out.endswith(".png") else None)
+    try:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        fig.savefig(out, metadata={"Software": None} if out.endswith(".png") else None)
+    except (OSError, ValueError) as e:  # a directory that cannot be made, an unknown format (-o x.abc)
+        sys.exit(f"fmnist_energy: {a.output}: cannot write the plot ({e})")
     print(f"plot: {a.output}")
 
 

@@ -73,11 +73,25 @@ def as_table(res):
     return lines
 
 
-def load_inputs(path=None, dataset=None, limit=0):
-    """u8 inputs from an .npy file or the Fashion-MNIST test set (first `limit`, 0 = all)."""
+def load_inputs(path=None, dataset=None, limit=0, ig=None):
+    """u8 inputs from an .npy file or the Fashion-MNIST test set (first `limit`, 0 = all). With
+    the integer graph `ig`, a batch that does not fit its Input is a ValueError saying what does
+    (an events model's frames are not compared: its float graph runs on images)."""
     if dataset:
         from . import data
         x = data.load("test")[0]
     else:
-        x = np.load(path)
+        try:
+            x = np.load(path)
+        except (OSError, ValueError) as e:  # numpy's messages do not name the file
+            raise ValueError(f"{path}: not a .npy array ({e})") from None
+    if ig is not None:
+        inp = ig.nodes[0]
+        if inp.get("attrs", {}).get("encoding", "image") == "events":
+            raise ValueError(f"{ig.meta.get('name', 'the model')}: an events model; spike-agreement compares "
+                             "image models (Input encoding 'image')")
+        want = [int(v) for v in inp["shape"]]
+        if x.dtype != np.uint8 or x.ndim != 4 or list(x.shape[1:]) != want:
+            raise ValueError(f"{path or dataset}: {x.dtype} {list(x.shape)}; the model takes uint8 images "
+                             f"[N, {', '.join(map(str, want))}]")
     return x[:limit] if limit else x

@@ -96,12 +96,25 @@ def infer_config(sd, path="checkpoint"):
                 blocks4=count("block4"), kd="head_kd.weight" in sd)
 
 
+def check_finite(sd, path):
+    """CheckpointError when a tensor of state dict `sd` holds NaN or infinity (a diverged training
+    run): such a weight was quantised into some finite integer and exported without a word."""
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} tensor(s) hold NaN or infinite values, first {bad[0]}; "
+                              "a model to export needs finite weights")
+
+
 def build_checked(sd, path="checkpoint", num_heads=8, img_size=(224, 224), T=1, strides=None):
     """The model of state dict `sd`, checked against the layout. strides: the five downsampling
     strides (None: the official 2,2,2,2,1); the weights do not record them."""
     cfg = infer_config(sd, path)
-    model = Spiking_vit_MetaFormer(img_size_h=img_size[0], img_size_w=img_size[1],
-                                   num_heads=num_heads, T=T, strides=strides, **cfg)
+    try:
+        model = Spiking_vit_MetaFormer(img_size_h=img_size[0], img_size_w=img_size[1],
+                                       num_heads=num_heads, T=T, strides=strides, **cfg)
+    except AssertionError as e:  # the official layout asserts that the heads divide the widths
+        raise CheckpointError(f"{path}: {e} (give --heads n dividing the attention widths "
+                              f"{cfg['embed_dim'][2]} and {cfg['embed_dim'][3]})") from None
     ref = model.state_dict()
     missing = [k for k in ref if k not in sd]
     unexpected = [k for k in sd if k not in ref]
@@ -117,6 +130,7 @@ def build_checked(sd, path="checkpoint", num_heads=8, img_size=(224, 224), T=1, 
                 msg.append(f"  {label} ({len(lst)}): " + ", ".join(lst[:12])
                            + (" ..." if len(lst) > 12 else ""))
         raise CheckpointError("\n".join(msg))
+    check_finite(sd, path)
     model.load_state_dict(sd)
     return model.eval(), cfg
 
@@ -503,6 +517,11 @@ def write_model_dir(graph, out_dir, meta):
     failure of the disk (full, not writable) is a files.WriteError naming the file and the OS reason."""
     doc = dict(meta)
     doc["nodes"] = graph.nodes
+    try:  # json.dump would write NaN / Infinity, which no JSON reader (the binary's included) takes
+        text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    except ValueError as e:
+        raise CheckpointError(f"{out_dir}: the model holds a number that is not finite (NaN or infinity: {e}); "
+                              "check the checkpoint's weights and the --mean / --std normalisation") from None
     tensors = {k: v.numpy() if torch.is_tensor(v) else v for k, v in graph.tensors.items()}
     temps = []
     name = out_dir
@@ -517,8 +536,7 @@ def write_model_dir(graph, out_dir, meta):
         safetensors.write(tmpw, tensors)
         name = os.path.join(out_dir, "graph.json")
         with open(tmpg, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
+            f.write(text)
         for p, final in ((tmpw, "weights.safetensors"), (tmpg, "graph.json")):
             name = os.path.join(out_dir, final)
             files.keep_mode(p, name)  # mkstemp made it 0600: the replaced file's mode, or the umask's
@@ -605,6 +623,7 @@ def export_module(model, out_dir, img_size, T, mean=None, std=None, num_heads=8,
     for a checkpoint. Returns (float graph, int graph, graph.json dict). The module is folded in
     eval mode and left in the mode it was in."""
     cfg = infer_config(model.state_dict(), "module")
+    check_finite(model.state_dict(), "module")
     if encoding == "image" and (mean is None or std is None):
         raise CheckpointError("a module of an image model needs mean and std (the input normalisation)")
     was_training = model.training

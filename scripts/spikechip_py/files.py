@@ -30,6 +30,16 @@ def write_error(path, e):
                                "writable and its disk has free space, then rerun")
 
 
+def make_dirs(path):
+    """os.makedirs(path, exist_ok=True); a failure (a file in the way, no permission, /proc) is a
+    :class:`WriteError` naming the directory, not a traceback."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise WriteError(e.errno, f"{path}: cannot create the directory ({e.strerror or e}); check that its "
+                                  "parent is writable and is not a file, then rerun") from e
+
+
 def written_in_place(path):
     """True when an output to ``path`` is written into it, not replaced by a renamed temporary: a
     device, a FIFO or a socket (``-o /dev/null``), or any path under /dev or /proc (/dev/stdout is
@@ -129,9 +139,10 @@ def _raise_stopped(signum, frame):
     raise Stopped(signum)
 
 
-def run_main(prog, main):
-    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4; a stop
-    signal (Ctrl-C, SIGTERM, SIGHUP) is one line, then the process ends by that signal."""
+def run_main(prog, main, errors=()):
+    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4; an
+    exception of ``errors`` (the tool's bad-input errors) one line and exit status 1; a stop signal
+    (Ctrl-C, SIGTERM, SIGHUP) is one line, then the process ends by that signal."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) == signal.SIG_DFL:  # one ignored by whoever started us stays ignored
             signal.signal(sig, _raise_stopped)
@@ -140,6 +151,9 @@ def run_main(prog, main):
     except WriteError as e:
         print(f"{prog}: {e.strerror}", file=sys.stderr)
         sys.exit(WRITE_ERROR_EXIT)
+    except errors as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        sys.exit(1)
     except (KeyboardInterrupt, Stopped) as e:
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
         print(f"{prog}: interrupted ({signal.Signals(signum).name}); an output not finished was not written",
