@@ -55,6 +55,21 @@ def written_in_place(path):
     return not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)
 
 
+def umask():
+    """The process's umask, read without changing it (os.umask sets one to read it: a thread or a
+    child process started meanwhile would create its files under the temporary mask)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc (or a kernel before 4.7): the usual way
+    os.umask(mask)
+    return mask
+
+
 def keep_mode(tmp, replaced):
     """Gives the temporary ``tmp`` the permission bits, owner and group of ``replaced`` when that is
     a file already (a ``chmod 600`` on a result survives a re-run), else the mode a new file gets
@@ -65,9 +80,7 @@ def keep_mode(tmp, replaced):
     except OSError:
         st = None
     if st is None or not stat.S_ISREG(st.st_mode):
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(tmp, 0o666 & ~umask())
         return
     try:
         os.chown(tmp, st.st_uid, st.st_gid)
