@@ -46,7 +46,12 @@ class Chip:
     def set(self, key: str, value: Any) -> "Chip":
         """A copy with one dotted key changed, e.g. ``set("core.adder_lanes", 32)``; validated like
         the file (unknown key or bad value: ChipConfigError naming /core/adder_lanes)."""
-        return Chip(self._h.with_value(key, json.dumps(value)))
+        try:
+            text = json.dumps(value, allow_nan=False)  # NaN would reach the strict reader as a parse error
+        except (TypeError, ValueError):
+            from .errors import UsageError
+            raise UsageError(f"{key}: {value!r} is not a JSON value (a finite number, string, bool, list or dict)") from None
+        return Chip(self._h.with_value(key, text))
 
     def with_(self, **overrides: Any) -> "Chip":
         """A copy with keyword overrides, ``__`` standing for the dot (``core__adder_lanes=32``)."""

@@ -98,6 +98,13 @@ def map(model: Model, chip: Chip, *, placement: str = "anneal", seed: int = 1, d
     (as the chip says), N or "auto". phases (with time_multiplex): greedy | min-dram | min-time
     (docs/mapper.md, "Phase partitioning"). Raises MappingError when the model does not fit
     (naming the layer and what to change)."""
+    from .errors import UsageError
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 64:
+        raise UsageError(f"seed must be an integer 0..2^64-1, got {seed!r}")  # (a TypeError of the binding before)
+    if isinstance(rate_samples, bool) or not isinstance(rate_samples, (int, np.integer)) or not 1 <= rate_samples <= 10 ** 6:
+        raise UsageError(f"rate_samples must be 1..1000000 (as --rate-samples), got {rate_samples!r}")  # 0 or less: no sample
+    if rates is not None and not isinstance(rates, _Mapping):
+        raise UsageError(f"rates must map LIF layer names to firing rates, got {type(rates).__name__}")
     return Mapping(_spikechip.map_model(model._h, chip._h, placement, int(seed), float(default_rate),
                                         dict(rates or {}), rates_from_inputs, int(rate_samples),
                                         _chips(chips), bool(time_multiplex), bool(unicast), split, _timesteps(T),

@@ -274,6 +274,19 @@ def test_bad_inputs_raise_the_cli_messages(model, chip, tmp_path):
     raises(spikechip.UsageError, lambda: spikechip.infer(model, SAMPLE, labels=[1]))
 
 
+def test_bad_map_and_chip_arguments_are_usage_errors(model, chip):
+    # Session 37: seed=-1 was a TypeError of the binding ("incompatible function arguments"), seed=1.5
+    # was taken as 1, rates=0.2 a TypeError ("'float' object is not iterable"), rate_samples=0 made a
+    # mapping from no sample (the CLI's --rate-samples is 1..1000000), and chip.set(key, nan) reached
+    # the strict reader as a JSON parse error.
+    for kw in ({"seed": -1}, {"seed": 1.5}, {"seed": True}, {"rates": 0.2}, {"rate_samples": 0},
+               {"rate_samples": -1, "rates_from_inputs": SAMPLE}):
+        raises(spikechip.UsageError, lambda: spikechip.map(model, chip, **kw))
+    assert "is not a JSON value" in raises(spikechip.UsageError, lambda: chip.set("core.adder_lanes", float("nan")))
+    assert "is not a JSON value" in raises(spikechip.UsageError, lambda: chip.set("core.adder_lanes", object()))
+    assert spikechip.map(model, chip, seed=np.int64(1)).summary == spikechip.map(model, chip, seed=1).summary
+
+
 # ---------------------------------------------------------------------------------------- run
 def test_run_equals_cli_field_for_field(cli_report, py_report):
     want, _ = cli_report
