@@ -25,6 +25,10 @@ class WriteError(OSError):
     """An output the disk refused; ``e.strerror`` is the one-line message."""
 
 
+class ToolError(Exception):
+    """A bad input a tool reports as one line "PROG: message" and exit status 1 (:func:`run_main`)."""
+
+
 def write_error(path, e):
     return WriteError(e.errno, f"{path}: cannot write ({e.strerror or e}); check that its directory is "
                                "writable and its disk has free space, then rerun")
@@ -153,8 +157,9 @@ def _raise_stopped(signum, frame):
 
 
 def run_main(prog, main, errors=()):
-    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4; an
-    exception of ``errors`` (the tool's bad-input errors) one line and exit status 1; a stop signal
+    """Runs ``main()``; an output the disk refused is one line "PROG: ..." and exit status 4; a
+    :class:`ToolError` or an exception of ``errors`` (the tool's bad-input errors) one line and exit
+    status 1; a stop signal
     (Ctrl-C, SIGTERM, SIGHUP) is one line, then the process ends by that signal."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) == signal.SIG_DFL:  # one ignored by whoever started us stays ignored
@@ -164,7 +169,7 @@ def run_main(prog, main, errors=()):
     except WriteError as e:
         print(f"{prog}: {e.strerror}", file=sys.stderr)
         sys.exit(WRITE_ERROR_EXIT)
-    except errors as e:
+    except (ToolError, *errors) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         sys.exit(1)
     except (KeyboardInterrupt, Stopped) as e:

@@ -74,6 +74,24 @@ def test_a_bad_argument_is_one_line(tmp_path, inputs, tool, args, code, message)
     assert os.listdir(tmp_path) == [] and sorted(os.listdir(inputs)) == before  # nothing written
 
 
+@pytest.mark.parametrize("variable", ["SPIKECHIP_FMNIST_DIR", "FMNIST_DIR"])
+def test_a_missing_dataset_is_one_line(tmp_path, variable):
+    # The binary reads $SPIKECHIP_FMNIST_DIR, the Python tools read only $FMNIST_DIR, and a missing
+    # or damaged dataset was a traceback of gzip.open. Both names now; one line, exit 1.
+    env = {k: v for k, v in os.environ.items() if k not in ("SPIKECHIP_FMNIST_DIR", "FMNIST_DIR")}
+    for tool, args in (("make_fmnist_events", ["-o", "a.evt"]), ("eval_fashion_mnist", ["--limit", "5", "--sample", "0"])):
+        r = subprocess.run(["/usr/bin/python3", os.path.join(S, tool), *args], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300, env={**env, variable: str(tmp_path / "none")})
+        assert r.returncode == 1 and r.stderr == (f"{tool}: {tmp_path}/none/t10k-images-idx3-ubyte.gz: cannot open "
+                                                  "(install dataset-fashion-mnist or set SPIKECHIP_FMNIST_DIR)\n"), r.stderr
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(S, "make_fmnist_events"), "-o", "a.evt"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300, env={**env, variable: str(tmp_path / "none")})
+    assert r.returncode == 1 and "cannot read (Not a gzipped file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["none"]
+
+
 def test_the_fmnist_energy_example_takes_one_to_eight_inputs(tmp_path):
     r = run(tmp_path, "/usr/bin/python3", os.path.join(REPO, "examples", "python", "fmnist_energy.py"), "--inputs", "9")
     assert r.returncode == 2 and "holds 8 images (1..8)" in r.stderr, r.stderr
