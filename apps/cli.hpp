@@ -23,6 +23,12 @@ struct RegisterCommand {
   RegisterCommand(int order, CommandSetup setup) { registry().push_back({order, std::move(setup)}); }
 };
 
+// For unsigned options (seeds, counts, caps): CLI11 reads "-1" into one as 2^64-1 (strtoull), so
+// `--seed -1` or `--trace-max-events -1` passed as huge values. A minus sign is a usage error.
+inline const CLI::Validator kNonNegative(
+    [](std::string& v) { return v.find('-') == std::string::npos ? std::string() : "must be >= 0, got " + v; },
+    "", "NonNegative");  // no description: the help keeps "UINT=1"
+
 // The subcommand group `name` (e.g. "model"), created on first use: several cmd_*.cpp files add
 // subcommands to one group ("model info", "model build"), and CLI11 rejects duplicate names.
 inline CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description) {

@@ -298,7 +298,7 @@ const RegisterCommand reg_build(20, [](CLI::App& app) {
   c->add_option("-T,--timesteps", o->T, "default timesteps stored in the model")->capture_default_str();
   c->add_option("--dims", o->dims, "embedding dims a,b,c,d (overrides --variant)")->delimiter(',');
   c->add_option("--blocks", o->blocks, "blocks in stage 3 and 4, n3,n4")->delimiter(',');
-  c->add_option("--seed", o->seed, "weight seed")->capture_default_str();
+  c->add_option("--seed", o->seed, "weight seed")->capture_default_str()->check(kNonNegative);
   c->add_option("--rate", o->rate, "target firing rate of every LIF")->capture_default_str();
   c->add_flag("--kd", o->kd, "count the distillation head in the float parameters");
   c->add_option("-o,--output", o->out, "model directory to write")->required();
@@ -332,7 +332,7 @@ const RegisterCommand reg_eval(31, [](CLI::App& app) {
                 "'labels' array, .npy sidecar .json, or labels.txt), e.g. event frames of "
                 "scripts/make_fmnist_events --frames")
       ->excludes(dataset);
-  c->add_option("--limit", o->limit, "first N inputs (0: all)")->capture_default_str();
+  c->add_option("--limit", o->limit, "first N inputs (0: all)")->capture_default_str()->check(kNonNegative);
   c->add_option("-T,--timesteps", o->T, fmt::format("timesteps, 1..{} (default: the model's)", model::kMaxRunTimesteps))
       ->check(CLI::Range(1, model::kMaxRunTimesteps))
       ->default_str("the model's");

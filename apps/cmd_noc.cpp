@@ -152,7 +152,8 @@ RegisterCommand reg(60, [](CLI::App& app) {
   c->add_option("--traffic", o->traffic, fmt::format("{}", fmt::join(arch::noc::traffic_pattern_names(), "|")));
   c->add_option("--rate", o->rate, "Offered load, flits/node/cycle (Bernoulli per node per cycle)");
   c->add_option("--packet-size", o->packet_size, "Flits per packet (header + payload)")->check(CLI::Range(1, 1024));
-  c->add_option("--warmup", o->warmup, "Warm-up cycles (not measured)");
+  c->add_option("--warmup", o->warmup, "Warm-up cycles (not measured)")
+      ->check(CLI::Range(0, 1000000000));  // -5 was 2^64-5 cycles: nothing measured, exit 0
   c->add_option("--measure", o->measure, "Measurement window, cycles")->check(CLI::Range(1, 1000000000));
   c->add_option("--routing", o->routing, fmt::format("{}", fmt::join(arch::noc::routing_names(), "|")));
   c->add_option("--router-model", o->model, "separable (BookSim2's iq router) | speculative | packet (packet-level, fast, docs/architecture.md)")
@@ -162,7 +163,7 @@ RegisterCommand reg(60, [](CLI::App& app) {
   c->add_option("--pipeline", o->pipeline, "Router pipeline stages (cycles per hop in the router)");
   c->add_option("--link-latency", o->link_latency, "Cycles per link");
   c->add_option("--multicast-fanout", o->fanout, "Destinations per packet (1 = unicast)");
-  c->add_option("--seed", o->seed, "Random seed");
+  c->add_option("--seed", o->seed, "Random seed")->check(kNonNegative);
   c->add_flag("--self-send", o->self_send, "uniform: the source may be its own destination (BookSim2's convention)");
   c->add_option("--hotspot-nodes", o->hotspot_nodes, "hotspot: the hotspot node ids (default: the centre node)")->delimiter(',');
   c->add_option("--hotspot-fraction", o->hotspot_fraction, "hotspot: share of the packets sent to the hotspot nodes")

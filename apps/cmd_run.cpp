@@ -194,7 +194,8 @@ RegisterCommand reg(20, [](CLI::App& app) {
   c->add_option("--trace-window", o->trace_window, "Keep timeline / trace entries within cycles A:B");
   c->add_option("--trace-json", o->trace_json, "Write a Chrome/Perfetto trace-event JSON of the (last) run");
   c->add_option("--vcd", o->vcd, "Write a VCD of per-core busy, per-link flits and timestep markers");
-  c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes");
+  c->add_option("--trace-max-events", o->trace_max_events, "Cap on trace events / VCD value changes")
+      ->check(kNonNegative);
   c->callback([o] {
     std::string sets;
     for (const auto& s : o->sets) sets += " --set " + s;

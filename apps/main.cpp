@@ -96,7 +96,8 @@ std::string InputFlags::command_text() const {
 void add_map_options(CLI::App* cmd, MapFlags& f, const std::string& prefix) {
   cmd->add_option("--placement", f.placement, prefix + fmt::format("placement: {}", fmt::join(mapper::placement_names(), " | ")))
       ->check(CLI::IsMember(mapper::placement_names()));
-  cmd->add_option("--seed", f.seed, prefix + "seed of random / anneal placement");
+  cmd->add_option("--seed", f.seed, prefix + "seed of random / anneal placement")
+      ->check(kNonNegative);
   cmd->add_option("--split", f.split, prefix + "min-cores | channels-first (avoid weight replication)")
       ->check(CLI::IsMember({"min-cores", "channels-first"}));
   cmd->add_flag("--unicast", f.unicast, prefix + "one packet per destination instead of multicast trees");

@@ -215,6 +215,31 @@ TEST(BadInputsCli, TimeLimitIsSecondsAtLeastZero) {
   }
 }
 
+// Session 37: CLI11 reads "-1" into an unsigned option as 2^64-1, so `map --seed -1` placed with
+// seed 18446744073709551615, `noc --warmup -5` warmed up for 2^64-5 cycles and reported an empty
+// measurement, `eval --limit -1` evaluated everything, `run --trace-max-events -1` lifted the cap:
+// each exit 0. A usage error now, before any work.
+TEST(BadInputsCli, NegativeValuesOfUnsignedOptions) {
+  const std::string d = fresh_dir("unsigned");
+  const std::string model = " --model " + q(kModel), out = " -o " + q(d + "/out");
+  for (const auto& [args, option] : std::vector<std::pair<std::string, std::string>>{
+           {"map" + model + " --chip " + q(kChip) + " --seed -1" + out, "--seed: must be >= 0, got -1"},
+           {"run" + model + " --chip " + q(kChip) + " --input " + q(write_pgm(d)) + " --seed -3" + out,
+            "--seed: must be >= 0, got -3"},
+           {"run" + model + " --chip " + q(kChip) + " --input " + q(write_pgm(d)) + " --trace-max-events -1" + out,
+            "--trace-max-events: must be >= 0, got -1"},
+           {"noc --width 4 --height 4 --rate 0.1 --seed -1" + out, "--seed: must be >= 0, got -1"},
+           {"noc --width 4 --height 4 --rate 0.1 --warmup -5" + out, "--warmup: Value -5 not in range 0 to 1000000000"},
+           {"model build --variant 15M --input 16 --seed -1" + out, "--seed: must be >= 0, got -1"},
+           {"eval" + model + " --dataset fashion-mnist --limit -1" + out, "--limit: must be >= 0, got -1"}}) {
+    const CmdResult r = testing::run_spikechip(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_EQ(r.err, "spikechip: usage error: " + option + " (run with --help for usage)\n") << args;
+    EXPECT_FALSE(fs::exists(d + "/out")) << args;
+  }
+  EXPECT_EQ(testing::run_spikechip("noc --width 4 --height 4 --rate 0.1 --measure 100 --seed 18446744073709551615").code, 0);
+}
+
 // A model whose own timesteps exceed a run's limit: `run` said "-T 100 is out of range" though no
 // -T was given (Python's run simulated it); the golden commands take it. `serve` took NaN and
 // infinite timeouts and any --max-timesteps (session 21).
