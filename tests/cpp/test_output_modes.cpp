@@ -20,11 +20,8 @@ using testing::CmdResult;
 using testing::fresh_dir;
 using testing::kChip;
 using testing::kModel;
+using testing::map_to;
 using testing::q;
-
-std::string map_to(const std::string& out) {
-  return "map --model " + q(kModel) + " --chip " + q(kChip) + " -o " + q(out);
-}
 
 std::string run_to(const std::string& dir) {
   return "run --model " + q(kModel) + " --chip " + q(kChip) + " --input " + q(testing::kSrc + "/models/fmnist/sample.npy") +

@@ -29,13 +29,10 @@ using testing::CmdResult;
 using testing::fresh_dir;
 using testing::kChip;
 using testing::kModel;
+using testing::map_to;
 using testing::q;
 using testing::slurp;
 using testing::spit;
-
-std::string map_to(const std::string& out) {
-  return "map --model " + q(kModel) + " --chip " + q(kChip) + " -o " + q(out);
-}
 
 // The mapping written to a regular file: what every other kind of output must receive.
 std::string reference_mapping(const std::string& dir) {

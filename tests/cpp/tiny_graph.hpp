@@ -162,6 +162,11 @@ inline const std::string kSrc = SPIKECHIP_SOURCE_DIR;
 inline const std::string kModel = kSrc + "/models/fmnist";
 inline const std::string kChip = kSrc + "/arch/presets/tiny.json";
 inline std::string q(const std::string& s) { return "'" + s + "'"; }
+// `spikechip map` of the shipped model onto the default chip, written to `out`: a quick command
+// with one output file (the tests of output paths and modes).
+inline std::string map_to(const std::string& out) {
+  return "map --model " + q(kModel) + " --chip " + q(kChip) + " -o " + q(out);
+}
 inline std::string write_pgm(const std::string& dir, int w = 28, int h = 28) {
   std::string s = "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
   for (int i = 0; i < w * h; ++i) s.push_back(char((i * 37 + 11) % 256));
