@@ -8,6 +8,8 @@ import argparse
 import math
 import os
 
+from .files import under_dev_or_proc
+
 
 def int_range(lo, hi=None):
     """argparse type: an integer in lo..hi (hi None: no upper bound)."""
@@ -53,10 +55,9 @@ def int_list(count, lo=1):
 def output_dir(text):
     """argparse type: a directory to write into (made when missing): not an existing file, and not
     under /dev or /proc, where nothing is made."""
-    full = os.path.normpath(os.path.abspath(text))
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a directory; choose another path or move the file")
-    if full.startswith(("/dev/", "/proc/")) and not os.path.isdir(text):
+    if under_dev_or_proc(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: no directory is made under /dev or /proc; give a path elsewhere")
     return text
 
@@ -65,12 +66,11 @@ def output_file(text):
     """argparse type: a file to write (its directory made when missing), checked before the work as
     the binary checks `-o`: not a directory, not a missing path under /dev or /proc, and no file
     where a directory of its path has to be."""
-    full = os.path.normpath(os.path.abspath(text))
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file name")
-    if full.startswith(("/dev/", "/proc/")) and not os.path.exists(text):
+    if under_dev_or_proc(text) and not os.path.exists(text):
         raise argparse.ArgumentTypeError(f"{text}: no such device; nothing is made under /dev or /proc")
-    parent = os.path.dirname(full)
+    parent = os.path.dirname(os.path.normpath(os.path.abspath(text)))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):

@@ -44,13 +44,18 @@ def make_dirs(path):
                                   "parent is writable and is not a file, then rerun") from e
 
 
+def under_dev_or_proc(path):
+    """True for a path under /dev or /proc (made absolute and normal first), where no regular
+    output file or directory is ever made (as base/file_util's ``under_dev_or_proc``)."""
+    return os.path.normpath(os.path.abspath(path)).startswith(("/dev/", "/proc/"))
+
+
 def written_in_place(path):
     """True when an output to ``path`` is written into it, not replaced by a renamed temporary: a
     device, a FIFO or a socket (``-o /dev/null``), or any path under /dev or /proc (/dev/stdout is
     the process's own standard output). As base/file_util's ``written_in_place``: replacing
     /dev/null, as root, would make it a regular file for every process on the machine."""
-    full = os.path.normpath(os.path.abspath(path))
-    if full.startswith(("/dev/", "/proc/")):
+    if under_dev_or_proc(path):
         return True
     try:
         st = os.stat(path)
