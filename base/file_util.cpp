@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -75,11 +78,36 @@ void check_dir_to_be(const std::string& shown, const std::filesystem::path& dir)
               " a file, not a directory; choose another path or move the file");
 }
 
+// Every name in `path` must fit the file system's limit (asked of the nearest directory that
+// exists: 255 bytes on Linux's usual file systems) and the whole path PATH_MAX, so that a long run
+// does not end in "File name too long" when its outputs are written.
+void check_name_lengths(const std::string& path) {
+  if (path.size() >= PATH_MAX)
+    throw Error(fmt::format("{}: the path is {} bytes long, more than the {} the system takes; choose a shorter one",
+                            excerpt(path, 240), path.size(), PATH_MAX - 1));
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  while (!dir.empty() && !std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
+  long name_max = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
+  if (name_max <= 0) name_max = NAME_MAX;
+  for (const auto& part : std::filesystem::path(path)) {
+    const std::string& name = part.native();
+    if (name.size() <= size_t(name_max)) continue;
+    const std::string which = name == path ? "the name" : fmt::format("the name '{}' in it", excerpt(name, 60));
+    throw Error(fmt::format("{}: {} is {} bytes long, more than the {} a name may have here; choose a shorter name",
+                            excerpt(path, 240), which, name.size(), name_max));
+  }
+}
+
 }  // namespace
 
-void check_output_dir(const std::string& path) { check_dir_to_be(path, path); }
+void check_output_dir(const std::string& path) {
+  check_name_lengths(path);
+  check_dir_to_be(path, path);
+}
 
 void check_output_file(const std::string& path, bool parents_made) {
+  check_name_lengths(path);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(excerpt(path, 240) + ": is a directory; give the name of a file to write");
@@ -207,11 +235,25 @@ bool written_in_place(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 
+std::string temp_path_beside(const std::string& file) {
+  const std::filesystem::path p = file;
+  const std::string name = p.filename().string();
+  const long pid = ::getpid();
+  std::string tmp = fmt::format(".{}.tmp-{}", name, pid);
+  if (tmp.size() > NAME_MAX) {  // the start of the name, then a hash (FNV-1a) of all of it
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+    const std::string tail = fmt::format("~{:016x}.tmp-{}", h, pid);
+    tmp = fmt::format(".{}{}", std::string_view(name).substr(0, NAME_MAX - 1 - tail.size()), tail);
+  }
+  return (p.parent_path() / tmp).string();
+}
+
 void write_file_atomic(const std::string& path, const void* data, size_t size) {
   check_output_file(path);
   if (written_in_place(path)) return write_in_place(path, data, size);
   const std::string file = replaced_file(path);
-  const std::string tmp = file + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temp_path_beside(file);
   write_file_synced(tmp, data, size, path);
   if (std::rename(tmp.c_str(), file.c_str()) != 0) {
     const std::string why = std::strerror(errno);

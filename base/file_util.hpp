@@ -15,14 +15,15 @@ inline constexpr uint64_t kMaxStreamBytes = uint64_t(1) << 30;
 // spikechip::Error "<path>: cannot open [<what> file] (...)" naming the OS reason.
 std::vector<uint8_t> read_file_bytes(const std::string& path, const std::string& what = "");
 
-// Throws spikechip::Error when `path` cannot be an output file: it is a directory, or its directory
-// does not exist (with parents_made, for writers that make missing directories: its directory
-// fails check_output_dir). Commands call it on their output paths before the work, so a long job
+// Throws spikechip::Error when `path` cannot be an output file: a name in it is longer than the file
+// system allows, it is a directory, or its directory does not exist (with parents_made, for
+// writers that make missing directories: its directory fails check_output_dir). Commands call it on their output paths before the work, so a long job
 // does not fail at its end; write_file_atomic calls it too.
 void check_output_file(const std::string& path, bool parents_made = false);
 
-// Throws spikechip::Error when `path` cannot become an output directory: it, or the nearest of its
-// ancestors that exists, is not a directory (missing directories are created by the writer).
+// Throws spikechip::Error when `path` cannot become an output directory: a name in it is too long
+// for the file system, or it, or the nearest of its ancestors that exists, is not a directory
+// (missing directories are created by the writer).
 void check_output_dir(const std::string& path);
 
 // Writes `size` bytes to `file` (created or truncated) and flushes them to the disk (fsync). On
@@ -32,6 +33,12 @@ void check_output_dir(const std::string& path);
 // output), and when `shown` is a file already, `file` takes its permission bits, owner and group
 // (as far as the process may: `chmod 600` on a result must not become 0644 on a re-run).
 void write_file_synced(const std::string& file, const void* data, size_t size, const std::string& shown);
+
+// The temporary that a write to `file` renames over it: hidden, in the same directory (so the
+// rename is atomic), one per file and process (".NAME.tmp-PID"); a name too long for that keeps its
+// start and a hash of the whole, so that an output whose own name fits the file system's 255 bytes
+// can always be written.
+std::string temp_path_beside(const std::string& file);
 
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
 // renamed over `path`. On failure the temporary is removed and spikechip::WriteError is thrown

@@ -308,11 +308,6 @@ class DirectoryLock {
   int fd_;
 };
 
-// The hidden temporary beside `name` in `dir` (same directory, so its rename is atomic).
-fs::path temp_path(const fs::path& dir, const std::string& name) {
-  return dir / fmt::format(".{}.tmp-{}", name, static_cast<long>(::getpid()));
-}
-
 }  // namespace
 
 std::string script_safe_json(const json& j) {
@@ -411,7 +406,7 @@ void write_run_outputs(const json& report, const std::string& out_dir) {
     // Every file is written and flushed beside its name before an earlier run's files are
     // touched: a disk that fills up (the likely failure) leaves that run as it was.
     for (auto& name : order) {
-      const fs::path tmp = temp_path(dir, name);
+      const fs::path tmp = temp_path_beside((dir / name).string());
       write_file_synced(tmp.string(), files[name].data(), files[name].size(), (dir / name).string());
       temps.push_back(tmp);
     }

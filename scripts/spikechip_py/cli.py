@@ -8,7 +8,7 @@ import argparse
 import math
 import os
 
-from .files import under_dev_or_proc
+from .files import name_length_error, under_dev_or_proc
 
 
 def int_range(lo, hi=None):
@@ -54,7 +54,9 @@ def int_list(count, lo=1):
 
 def output_dir(text):
     """argparse type: a directory to write into (made when missing): not an existing file, and not
-    under /dev or /proc, where nothing is made."""
+    under /dev or /proc, where nothing is made, and no name in it too long for the file system."""
+    if why := name_length_error(text):
+        raise argparse.ArgumentTypeError(f"{text if len(text) <= 240 else text[:240] + '...'}: {why}")
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a directory; choose another path or move the file")
     if under_dev_or_proc(text) and not os.path.isdir(text):
@@ -65,7 +67,9 @@ def output_dir(text):
 def output_file(text):
     """argparse type: a file to write (its directory made when missing), checked before the work as
     the binary checks `-o`: not a directory, not a missing path under /dev or /proc, and no file
-    where a directory of its path has to be."""
+    where a directory of its path has to be, and no name in it too long for the file system."""
+    if why := name_length_error(text):
+        raise argparse.ArgumentTypeError(f"{text if len(text) <= 240 else text[:240] + '...'}: {why}")
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file name")
     if under_dev_or_proc(text) and not os.path.exists(text):

@@ -44,6 +44,24 @@ def make_dirs(path):
                                   "parent is writable and is not a file, then rerun") from e
 
 
+def name_length_error(path):
+    """Why ``path`` cannot be made (a name in it longer than the file system allows, or the whole
+    path longer than the system takes), or None: the binary's check (base/file_util), made before
+    the work so that a long job does not end in "File name too long"."""
+    raw = os.fsencode(path)
+    if len(raw) >= os.pathconf("/", "PC_PATH_MAX"):
+        return f"the path is {len(raw)} bytes long, more than the system takes; choose a shorter one"
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    name_max = os.pathconf(parent, "PC_NAME_MAX")
+    for name in raw.split(b"/"):
+        if len(name) > name_max:
+            return (f"a name in it is {len(name)} bytes long, more than the {name_max} a name may have here; "
+                    "choose a shorter name")
+    return None
+
+
 def under_dev_or_proc(path):
     """True for a path under /dev or /proc (made absolute and normal first), where no regular
     output file or directory is ever made (as base/file_util's ``under_dev_or_proc``)."""

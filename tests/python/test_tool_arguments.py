@@ -30,6 +30,7 @@ CASES = [  # (tool, arguments, exit code, part of the message); {t} is the test'
     ("make_fmnist_events", ["-o", "a.npz"], 2, "a trace is written as .evt"),
     ("make_fmnist_events", ["--frames", "2", "--limit", "-5", "-o", "f.npz"], 2, "argument --limit: must be >= 0, got -5"),
     ("make_fmnist_events", ["-o", "/proc/spikechip-no-such/a.evt"], 2, "nothing is made under /dev or /proc"),
+    ("make_fmnist_events", ["-o", "e" * 252 + ".evt"], 2, "a name in it is 256 bytes long, more than the 255"),
     ("eval_fashion_mnist", ["--model", "{t}/none"], 1, "none/checkpoint.pth: not a PyTorch checkpoint"),
     ("eval_fashion_mnist", ["--limit", "5", "--sample", "6"], 2, "--sample 6: more than the 5 images evaluated"),
     ("eval_fashion_mnist", ["--batch", "0"], 2, "argument --batch: must be >= 1, got 0"),
@@ -38,6 +39,7 @@ CASES = [  # (tool, arguments, exit code, part of the message); {t} is the test'
     ("spike-agreement", [CKPT, os.path.join(REPO, "models", "fmnist"), "--input", "{t}/f32.npy"], 1,
      "float32 [2, 1, 28, 28]; the model takes uint8 images [N, 1, 28, 28]"),
     ("precision-sweep", ["-o", "{t}/f32.npy"], 2, "is a file, not a directory"),
+    ("precision-sweep", ["-o", "{t}/" + "p" * 256 + "/sub"], 2, "a name in it is 256 bytes long"),
     ("precision-sweep", ["-o", "{t}/p", "--inputs", "{t}/none.npy"], 2, "--inputs {t}/none.npy: no such file"),
     ("spikechip-export", [CKPT, "-o", "{t}/x", "--std", "0"], 2, "argument --std: must be a finite number > 0, got 0"),
     ("spikechip-export", [CKPT, "-o", "{t}/x", "-T", "100000"], 2, "must be 1..65536, got 100000"),
@@ -118,3 +120,10 @@ def test_the_argument_types(tmp_path):
         with pytest.raises(argparse.ArgumentTypeError, match=msg):
             typ(str(path))
     assert cli.output_file("/dev/null") == "/dev/null" and cli.output_dir(str(tmp_path / "new" / "dir"))
+    # Names up to the file system's 255 bytes pass; longer names, or a path over PATH_MAX, do not (session 38).
+    assert cli.output_file(str(tmp_path / ("n" * 255))) and cli.output_dir(str(tmp_path / ("d" * 255) / "x"))
+    for typ, path, msg in ((cli.output_file, tmp_path / ("n" * 256), "256 bytes long"),
+                           (cli.output_dir, tmp_path / ("d" * 300) / "x", "300 bytes long"),
+                           (cli.output_dir, "/".join([str(tmp_path)] + ["p" * 200] * 21), "the path is")):
+        with pytest.raises(argparse.ArgumentTypeError, match=msg):
+            typ(str(path))
