@@ -37,10 +37,44 @@ def test_help_prints_the_usage_and_runs_nothing(script):
     assert {f: os.stat(os.path.join(ENERGY, f)).st_mtime_ns for f in os.listdir(ENERGY)} == tables
 
 
-# scripts/test passes its arguments to ctest (after building), scripts/run-pytest to pytest.
+# scripts/run-pytest passes its arguments to pytest; scripts/test is checked below (a mistake in its
+# check would run the whole suite, the pytest entry included, inside this test).
 @pytest.mark.parametrize("script", [s for s in EXECUTABLES if s not in ("scripts/test", "scripts/run-pytest")])
 def test_an_unknown_argument_is_refused(script):
     r = subprocess.run([os.path.join(REPO, script), "--no-such-option-xyz"], cwd=REPO, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2, (r.returncode, r.stdout[:300], r.stderr[:300])
     assert r.stderr.strip() and "Traceback" not in r.stderr, r.stderr[:500]
+
+
+# ctest ignores options it does not know and stray words: `scripts/test --label fast` ran all the
+# tests (8 minutes), and `-L fsat` passed with "No tests were found" (session 38).
+CHECK = ". scripts/lib/ctest_args.sh; check_ctest_args \"$@\""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--label", "fast"], "unknown argument '--label'"), (["fast"], "unknown argument 'fast'"),
+    (["-R"], "-R needs a value"), (["-Rfoo"], "unknown argument '-Rfoo'"), (["-j", "0"], "-j needs a number"),
+    (["-j", "x"], "-j needs a number"), (["-jx"], "unknown argument '-jx'"), (["--timeout", "abc"], "--timeout needs"),
+    (["--repeat", "foo"], "--repeat needs"), (["-L", "fast", "--no-such"], "unknown argument '--no-such'")])
+def test_scripts_test_refuses_what_ctest_would_ignore(args, message):
+    r = subprocess.run(["bash", "-c", CHECK, "_", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.startswith("scripts/test: ") and message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["-L", "fast"], ["-LE", "slow", "-j", "2"], ["-R", "Cli", "-E", "x", "-V"],
+                                  ["-j4", "--timeout", "60", "--repeat", "until-fail:3", "--stop-on-failure"],
+                                  ["-N", "--print-labels", "-O", "log.txt", "--output-junit", "j.xml", "-Q"]])
+def test_scripts_test_passes_ctest_options(args):
+    r = subprocess.run(["bash", "-c", CHECK, "_", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_scripts_test_checks_before_it_builds():
+    lines = [line.strip() for line in open(os.path.join(REPO, "scripts", "test"))]
+    assert lines.index('check_ctest_args "$@"') < lines.index("scripts/setup")
+    assert any(line.startswith("ctest ") and "--no-tests=error" in line for line in lines)
+    # Now safe to run for real: it stops at the check, before scripts/setup.
+    r = subprocess.run([os.path.join(REPO, "scripts", "test"), "--label", "fast"], cwd=REPO, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "" and "unknown argument '--label'" in r.stderr, r.stderr
