@@ -10,6 +10,7 @@
 #include "report/report_writer.hpp"
 #include "report/run_report.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -44,7 +45,7 @@ RegisterCommand reg(82, [](CLI::App& app) {
     std::cout << text;
     if (!a->out.empty()) {
       const auto dir = std::filesystem::path(a->out);
-      report::write_file_atomic((dir / "compare.json").string(), cmp.dump(2) + "\n");
+      report::write_file_atomic((dir / "compare.json").string(), json_text(cmp, 2) + "\n");
       report::write_file_atomic((dir / "compare.html").string(), *html);
       std::cout << "\nwrote " << (dir / "compare.json").string() << ", " << (dir / "compare.html").string() << "\n";
     }

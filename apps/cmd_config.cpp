@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json_text.hpp"
 #include "apps/cli.hpp"
 #include "arch/chip_config.hpp"
 
@@ -24,7 +25,7 @@ RegisterCommand reg(70, [](CLI::App& app) {
   CLI::App* show = g->add_subcommand("show", "Print the resolved chip config (base merged, --set applied) as JSON");
   add_chip_options(show, a->chip, a->sets);
   show->callback([a] {
-    std::cout << arch::chip_config_to_json(arch::load_chip_config(a->chip, a->sets)).dump(2) << "\n";
+    std::cout << json_text(arch::chip_config_to_json(arch::load_chip_config(a->chip, a->sets)), 2) << "\n";
   });
   CLI::App* desc = g->add_subcommand("describe", "Every chip-config key: type, unit, range, default, meaning");
   desc->add_option("--format", a->format, "text | markdown | json")
@@ -39,12 +40,12 @@ RegisterCommand reg(70, [](CLI::App& app) {
       for (const auto& k : keys)
         j.push_back({{"key", k.path}, {"type", k.type}, {"unit", k.unit}, {"range", k.range},
                      {"default", k.default_value}, {"meaning", k.meaning}});
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j, 2) << "\n";
     } else {
       for (const auto& k : keys)
         std::cout << fmt::format("{}  ({}, {}{}; default {})\n    {}\n", k.path, k.type,
                                  k.unit == "-" ? "" : k.unit + ", ", k.range,
-                                 k.default_value.is_null() ? "required" : k.default_value.dump(), k.meaning);
+                                 k.default_value.is_null() ? "required" : json_text(k.default_value), k.meaning);
     }
   });
 });

@@ -9,6 +9,7 @@
 #include "explore/sweep.hpp"
 #include "report/report_writer.hpp"
 #include "report/run_report.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -39,9 +40,9 @@ RegisterCommand reg(65, [](CLI::App& app) {
     std::string path = a->report;
     const nlohmann::json rep = report::read_run_report(path);
     const auto table = arch::find_energy_table(a->table);
-    const std::string text =
-        reading_json_of(path, "run report", [&] { return explore::reapply_energy(rep, path, table, chip); }).dump(2) +
-        "\n";
+    const nlohmann::json energy =
+        reading_json_of(path, "run report", [&] { return explore::reapply_energy(rep, path, table, chip); });
+    const std::string text = json_text(energy, 2) + "\n";
     if (a->out.empty()) std::cout << text;
     else report::write_file_atomic(a->out, text), std::cout << "wrote " << a->out << "\n";
   });

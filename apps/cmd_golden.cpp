@@ -17,6 +17,7 @@
 #include "models/safetensors.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -24,7 +25,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(1) + "\n"); }
+void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, json_text(j, 1) + "\n"); }
 
 // ------------------------------------------------------------------------------- model build
 struct BuildOptions {
@@ -152,7 +153,7 @@ class SpikeDump {
       // What the model saw (after decoding, the image transform or float conversion): [N, F, C, H, W].
       const Shape& s = g_.input().shape;
       st.tensors[g_.input().name] = from_vector(input_, {N, frames_, s.c, s.h, s.w});
-      st.metadata["inputs"] = inputs_.dump();
+      st.metadata["inputs"] = json_text(inputs_);
       st.metadata["layout"] = "one U8 tensor per LIF node, [N, T, C, H, W], and the Input node's u8 input, [N, F, C, H, W] (F = 1 for an "
           "image, T for events); N = the inputs listed in 'inputs' (index, origin), in that order";
     } else {

@@ -10,6 +10,7 @@
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 #include "models/graph_io.hpp"
@@ -40,7 +41,7 @@ void run_map(const MapArgs& a) {
   if (!a.rates_inputs.empty()) o.rates = mapper::rates_from_inputs(g, a.rates_inputs, a.rate_samples);
   mapper::Mapping m = mapper::map_model(g, chip, o);
   mapper::save_mapping(m, a.out);
-  if (!a.summary_json.empty()) write_file_atomic(a.summary_json, m.summary.dump(1) + "\n");
+  if (!a.summary_json.empty()) write_file_atomic(a.summary_json, json_text(m.summary, 1) + "\n");
   std::cout << mapper::summary_text(m) << "mapping written to " << a.out << "\n";
 }
 

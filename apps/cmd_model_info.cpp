@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <iostream>
 
+#include "base/json_text.hpp"
 #include "apps/cli.hpp"
 #include "models/graph_io.hpp"
 #include "models/model_info.hpp"
@@ -21,7 +22,7 @@ void run_info(const InfoOptions& o) {
   const Graph g = load_model(o.dir);
   const nlohmann::ordered_json j = model_info_json(g, o.dir);
   if (o.json) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j, 2) << "\n";
     return;
   }
   const auto& nodes = j["nodes"];

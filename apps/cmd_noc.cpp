@@ -13,6 +13,7 @@
 #include "arch/noc/traffic.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "report/noc_curve.hpp"
 
 namespace spikechip::cli {
@@ -140,7 +141,7 @@ void run_noc(const NocOptions& o, const CLI::App& cmd) {
       r.drained ? "" : " (saturated: measured packets not drained)");
   // Opt-in: a timing changes from run to run, the default output stays byte-identical.
   if (o.cpu_time) std::cout << fmt::format("simulation cpu seconds {:.6f}\n", cpu_s);
-  if (!o.out.empty()) write_file_atomic(o.out, j.dump(1) + "\n");
+  if (!o.out.empty()) write_file_atomic(o.out, json_text(j, 1) + "\n");
 }
 
 RegisterCommand reg(60, [](CLI::App& app) {

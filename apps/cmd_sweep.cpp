@@ -18,6 +18,7 @@
 #include "apps/sweep_backends.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::cli {
@@ -135,7 +136,7 @@ int run_one_point(const SweepRun& r, int id) {
   json j = res.to_json();
   j["key"] = p.key;
   const std::string path = explore::point_dir(r.out_dir, id) + "/result.json";
-  write_file_atomic(path, j.dump(1) + "\n");
+  write_file_atomic(path, json_text(j, 1) + "\n");
   std::cout << fmt::format("point {}: {}{}\n", id, res.status, res.error.empty() ? "" : " (" + res.error + ")");
   return stop_requested() ? kRunPartialExit : 0;
 }
@@ -220,7 +221,7 @@ void print_dry_run(const explore::SweepSpec& spec, const std::string& out) {
                            spec.parameters.empty() ? "none" : fmt::format("{}", fmt::join(spec.parameters, ", ")));
   const std::string dir = out.empty() ? "DIR" : out;
   for (const auto& p : spec.points) {
-    std::cout << fmt::format("point {}: {}", p.id, p.params.dump());
+    std::cout << fmt::format("point {}: {}", p.id, json_text(p.params));
     if (p.sim_point != p.id) std::cout << fmt::format(" (shares the simulation of point {})\n", p.sim_point);
     else {
       std::string cmd;

@@ -12,6 +12,7 @@
 #include "apps/cli.hpp"
 #include "apps/sweep_backends.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip::cli {
 namespace {
@@ -71,7 +72,7 @@ void worker(const SweepRun& r) {
     int id = -1;
     MPI_Recv(&id, 1, MPI_INT, 0, kAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (id < 0) return;
-    msg = explore::run_point_blocking(*r.spec, r.spec->points.at(size_t(id)), r.out_dir, bin).to_json().dump();
+    msg = json_text(explore::run_point_blocking(*r.spec, r.spec->points.at(size_t(id)), r.out_dir, bin).to_json());
     tag = kResult;
   }
 }

@@ -16,6 +16,7 @@
 #include "arch/memory_controllers.hpp"
 #include "arch/noc/network.hpp"
 #include "arch/noc/routing.hpp"
+#include "base/json_text.hpp"
 #include "base/registry.hpp"
 #include "base/error.hpp"
 #include "base/strict_json.hpp"
@@ -193,7 +194,7 @@ std::string type_of(const Row& r) {
 std::string num_text(double v) {
   if (v >= double(1 << 20) && std::exp2(std::round(std::log2(v))) == v) return fmt::format("2^{}", int(std::log2(v)));
   if (v >= 1e6 && std::pow(10, std::round(std::log10(v))) == v) return fmt::format("1e{}", int(std::log10(v)));
-  return json(v == std::floor(v) && std::abs(v) < 1e15 ? json(int64_t(v)) : json(v)).dump();
+  return json_text(json(v == std::floor(v) && std::abs(v) < 1e15 ? json(int64_t(v)) : json(v)));
 }
 
 std::string range_of(const Row& r) {
@@ -305,7 +306,7 @@ std::vector<ConfigKeyInfo> chip_config_keys() {
 std::string chip_config_keys_markdown() {
   std::string s = "| key | type | unit | range | default | meaning |\n|---|---|---|---|---|---|\n";
   for (const auto& k : chip_config_keys()) {
-    std::string def = k.default_value.is_null() ? "required" : k.default_value.dump();
+    std::string def = k.default_value.is_null() ? "required" : json_text(k.default_value);
     if (k.default_value.is_number_float()) def = num_text(k.default_value.get<double>());
     std::string range = k.range;
     if (k.type == "enum") {  // values as code: `xy`, `yx`

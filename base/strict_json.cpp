@@ -157,7 +157,7 @@ std::string excerpt(std::string_view s, size_t max_chars) {
 
 std::string describe_json(const nlohmann::json& j) {
   return std::string(j.type_name()) + " " +
-         excerpt(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 40);
+         excerpt(json_text(j), 40);
 }
 
 nlohmann::json parse_json_text(std::string_view text, const std::string& origin, const std::string& what) {

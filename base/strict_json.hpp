@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip {
 
@@ -127,7 +128,7 @@ class StrictJson {
     return StrictJson(j_.at(key), origin_, path_ + "/" + excerpt(key));
   }
   std::string describe() const { return describe_json(j_); }
-  static std::string dump_num(double v) { return nlohmann::json(v).dump(); }
+  static std::string dump_num(double v) { return json_text(nlohmann::json(v)); }
 
   const nlohmann::json& j_;
   std::string origin_;

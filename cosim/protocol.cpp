@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "base/json_text.hpp"
+
 namespace spikechip::cosim {
 
 using nlohmann::json;
@@ -84,7 +86,8 @@ Message parse_message(json header, const std::vector<zmq::message_t>& body, cons
     throw ProtocolError(code::kBadHeader, "header needs \"protocol\" (integer, this server speaks " +
                                               std::to_string(kProtocolVersion) + ")");
   if (h["protocol"].get<int64_t>() != kProtocolVersion)
-    throw ProtocolError(code::kProtocolMismatch, "protocol " + h["protocol"].dump() + " requested, this server speaks " +
+    throw ProtocolError(code::kProtocolMismatch, "protocol " + json_text(h["protocol"]) +
+                                                     " requested, this server speaks " +
                                                      std::to_string(kProtocolVersion));
   const json desc = h.contains("tensors") ? h["tensors"] : json::array();
   if (!desc.is_array()) throw ProtocolError(code::kBadHeader, "\"tensors\" must be an array of {name, dtype, shape}");
@@ -115,7 +118,7 @@ Message parse_message(json header, const std::vector<zmq::message_t>& body, cons
       t.data.shape.push_back(s.get<int64_t>());
       if (__builtin_mul_overflow(bytes, t.data.shape.back(), &bytes) || bytes > limits.max_tensor_bytes)
         throw ProtocolError(code::kTooLarge, fmt::format("{} '{}': shape {} needs more than {} bytes", where,
-                                                         excerpt(t.name), s.dump(), limits.max_tensor_bytes));
+                                                         excerpt(t.name), json_text(s), limits.max_tensor_bytes));
     }
     for (const NamedTensor& o : m.tensors)
       if (o.name == t.name) throw ProtocolError(code::kBadTensor, where + ": duplicate tensor name '" + t.name + "'");
@@ -139,7 +142,7 @@ std::vector<zmq::message_t> encode_message(const Message& m) {
     desc.push_back({{"name", t.name}, {"dtype", wire_dtype_name(t.data.dtype)}, {"shape", t.data.shape}});
   if (!m.tensors.empty()) h["tensors"] = desc;
   std::vector<zmq::message_t> out;
-  out.emplace_back(h.dump(-1, ' ', false, json::error_handler_t::replace));  // user strings may not be UTF-8
+  out.emplace_back(json_text(h));  // user strings may not be UTF-8
   for (const NamedTensor& t : m.tensors) out.emplace_back(t.data.bytes.data(), t.data.bytes.size());
   return out;
 }

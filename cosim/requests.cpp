@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "base/json_text.hpp"
 #include "cosim/cycle_run.hpp"
 #include "models/graph_io.hpp"
 #include "pipeline/run_pipeline.hpp"
@@ -212,7 +213,8 @@ RunRequest parse_run(const Ctx& c, const Message& req, const model::Graph& g) {
   rq.mode = "golden";
   if (h.contains("mode")) {
     if (!h["mode"].is_string() || (h["mode"] != "golden" && h["mode"] != "cycle"))
-      throw ProtocolError(code::kBadHeader, "\"mode\" must be 'golden' or 'cycle', got " + excerpt(h["mode"].dump()));
+      throw ProtocolError(code::kBadHeader,
+                          "\"mode\" must be 'golden' or 'cycle', got " + excerpt(json_text(h["mode"])));
     rq.mode = h["mode"].get<std::string>();
   }
   if (h.contains("layers") && !h["layers"].is_boolean()) throw ProtocolError(code::kBadHeader, "\"layers\" must be true or false");

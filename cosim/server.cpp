@@ -18,6 +18,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "base/json_text.hpp"
 #include "arch/chip_config.hpp"
 #include "models/graph.hpp"
 #include "cosim/protocol.hpp"
@@ -237,7 +238,8 @@ struct Server::Impl {
   void send_error(const std::vector<std::string>& envelope, const json& id, const std::string& c, const std::string& msg,
                   const std::string& type) {
     ++errors_by_code[c];
-    log_line(fmt::format("error {} for {} id {}: {}", c, type.empty() ? "?" : excerpt(type), excerpt(id.dump()), msg));
+    log_line(fmt::format("error {} for {} id {}: {}", c, type.empty() ? "?" : excerpt(type), excerpt(json_text(id)),
+                         msg));
     Message m;
     m.header = error_header(id, c, msg);
     send(envelope, encode_message(m), "error " + c);
@@ -445,10 +447,10 @@ struct Server::Impl {
       if (!status.empty()) {
         const size_t nl = status.find('\n');
         ++errors_by_code[status.substr(0, nl)];
-        log_line(fmt::format("error {} for {} id {}: {}", status.substr(0, nl), f.type, excerpt(f.id.dump()),
+        log_line(fmt::format("error {} for {} id {}: {}", status.substr(0, nl), f.type, excerpt(json_text(f.id)),
                              status.substr(nl + 1)));
       } else if (opt.verbose) {
-        log_line(fmt::format("{} id {} done in {:.2f} ms", f.type, excerpt(f.id.dump()),
+        log_line(fmt::format("{} id {} done in {:.2f} ms", f.type, excerpt(json_text(f.id)),
                              1e3 * std::chrono::duration<double>(Clock::now() - f.start).count()));
       }
       send(f.envelope, std::move(frames), f.type);

@@ -19,6 +19,7 @@
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::explore {
@@ -70,13 +71,13 @@ std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, 
   const json& m = p.map;
   // The mapper options both `map` and `run` take (apps/cli.hpp, MapFlags).
   auto map_flags = [&](std::vector<std::string>& a) {
-    a.insert(a.end(), {"--placement", m["placement"].get<std::string>(), "--seed", m["seed"].dump(), "--split",
+    a.insert(a.end(), {"--placement", m["placement"].get<std::string>(), "--seed", json_text(m["seed"]), "--split",
                        m["split"].get<std::string>()});
     if (m["unicast"].get<bool>()) a.push_back("--unicast");
     if (m.value("time_multiplex", false)) a.push_back("--time-multiplex");
     if (m.contains("phases")) a.insert(a.end(), {"--phases", m["phases"].get<std::string>()});
     if (!m["chips"].is_null()) a.insert(a.end(), {"--chips", m["chips"].is_string() ? m["chips"].get<std::string>()
-                                                                                   : m["chips"].dump()});
+                                                                                   : json_text(m["chips"])});
   };
   if (s.job == "run") {
     // One golden thread per point: the sweep's parallelism is its processes (-j N).
@@ -89,9 +90,9 @@ std::vector<std::string> point_command(const SweepSpec& s, const SweepPoint& p, 
   if (s.job == "noc") {
     const json& n = p.noc;
     return {binary, "noc", "--chip", d + "/chip.json", "--traffic", n["traffic"].get<std::string>(), "--rate",
-            report::format_number(n["rate"].get<double>()), "--packet-size", n["packet_size"].dump(), "--warmup",
-            n["warmup"].dump(), "--measure", n["measure"].dump(), "--multicast-fanout", n["fanout"].dump(), "--seed",
-            n["seed"].dump(), "-o", d + "/noc.json"};
+            report::format_number(n["rate"].get<double>()), "--packet-size", json_text(n["packet_size"]),
+            "--warmup", json_text(n["warmup"]), "--measure", json_text(n["measure"]), "--multicast-fanout",
+            json_text(n["fanout"]), "--seed", json_text(n["seed"]), "-o", d + "/noc.json"};
   }
   std::vector<std::string> a = {binary, "map", "--model", p.model, "--chip", d + "/chip.json", "-o", d + "/mapping.json",
                                 "--summary-json", d + "/summary.json"};
@@ -105,7 +106,7 @@ int spawn_point(const SweepSpec& s, const SweepPoint& p, const std::string& out_
   const std::string d = point_dir(out_dir, p.id);
   fs::create_directories(d);
   for (const char* stale : {"report.json", "summary.json", "mapping.json", "result.json", "noc.json"}) fs::remove(fs::path(d) / stale);
-  write_file_atomic(d + "/chip.json", p.chip.dump(2) + "\n");
+  write_file_atomic(d + "/chip.json", json_text(p.chip, 2) + "\n");
   const std::vector<std::string> args = point_command(s, p, out_dir, binary);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -332,7 +333,7 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
   }
   // The point's own chip.json documents it (and lets anyone re-run it in full).
   fs::create_directories(point_dir(out_dir, p.id));
-  write_file_atomic(point_dir(out_dir, p.id) + "/chip.json", p.chip.dump(2) + "\n");
+  write_file_atomic(point_dir(out_dir, p.id) + "/chip.json", json_text(p.chip, 2) + "\n");
   r.metrics = primary.metrics;
   r.metrics["area_proxy_mm2"] = p.area_proxy_mm2;
   r.status = "ok";
@@ -345,7 +346,7 @@ PointResult derive_point(const SweepSpec& s, const SweepPoint& p, const PointRes
       r.metrics["energy_per_sop_pJ"] = e["energy_per_sop_pJ"];
       const std::string d = point_dir(out_dir, p.id);
       fs::create_directories(d);
-      write_file_atomic(d + "/energy.json", e.dump(2) + "\n");
+      write_file_atomic(d + "/energy.json", json_text(e, 2) + "\n");
     } catch (const WriteError& err) {
       r.status = "failed";
       r.metrics = nullptr;
@@ -463,7 +464,7 @@ int write_sweep_outputs(const SweepSpec& s, const SweepStore& store, const std::
                 {"metrics", plot_metrics(s.job)}, {"points", points}};
   fs::create_directories(out_dir);
   write_file_atomic((fs::path(out_dir) / "results.csv").string(), render_results_csv(s, results));
-  write_file_atomic((fs::path(out_dir) / "sweep.json").string(), sweep.dump(1) + "\n");
+  write_file_atomic((fs::path(out_dir) / "sweep.json").string(), json_text(sweep, 1) + "\n");
   report::write_sweep_html(sweep, (fs::path(out_dir) / "sweep.html").string());
   return missing;
 }

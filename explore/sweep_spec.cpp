@@ -15,6 +15,7 @@
 #include "mapper/mapper.hpp"
 #include "mapper/placement.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 #include "spikechip/source_dir.hpp"
 
@@ -376,14 +377,14 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
                        : is_run_param(path)         ? run_params[path]
                                                     : p.chip[json::json_pointer(pointer_of(path))];
     for (auto it = p.map.begin(); it != p.map.end(); ++it)
-      check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160)), "/map/" + excerpt(it.key())),
+      check_map_option(StrictJson(*it, fmt::format("{}: point {} ({})", origin, i, excerpt(json_text(p.params), 160)), "/map/" + excerpt(it.key())),
                        it.key());
     if (p.map.contains("phases") && !p.map.value("time_multiplex", false))
       throw Error(fmt::format("{}: point {} ({}): map.phases chooses how --time-multiplex cuts phases; set "
                               "\"map\": {{\"time_multiplex\": true}} too",
-                              origin, i, excerpt(p.params.dump(), 160)));
+                              origin, i, excerpt(json_text(p.params), 160)));
     p.chip["tech"]["energy_table"] = table;
-    const std::string where = fmt::format("{}: point {} ({})", origin, i, excerpt(p.params.dump(), 160));
+    const std::string where = fmt::format("{}: point {} ({})", origin, i, excerpt(json_text(p.params), 160));
     arch::ChipConfig cfg;
     try {
       cfg = arch::chip_config_from_json(p.chip, "chip");
@@ -400,9 +401,9 @@ SweepSpec parse_sweep(const ordered_json& oj, const std::string& origin, const s
     if (s.job == "noc") extra["noc"] = p.noc;
     json key = {{"job", s.job}, {"chip", p.chip}, {"map", p.map}};
     if (!extra.empty()) key["run"] = extra;
-    p.key = key.dump();
+    p.key = json_text(key);
     key["chip"].erase("tech");
-    p.sim_key = key.dump();
+    p.sim_key = json_text(key);
     auto [it, fresh] = first_of_sim.emplace(p.sim_key, p.id);
     p.sim_point = fresh ? p.id : it->second;
     h = fnv1a(p.key, h);

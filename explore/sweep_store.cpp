@@ -11,6 +11,7 @@
 
 #include "explore/sweep.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::explore {
@@ -97,7 +98,7 @@ SweepStore::SweepStore(const std::string& dir, const SweepSpec& spec) : spec_(sp
   exec("CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, point_key TEXT NOT NULL, params TEXT NOT NULL,"
        " status TEXT NOT NULL, error TEXT, metrics TEXT, sim_point INTEGER NOT NULL, wall_s REAL NOT NULL)");
   exec(fmt::format("INSERT OR REPLACE INTO meta VALUES ('sweep_file', {}), ('spec_hash', '{}')",
-                   json(spec.path).dump(), spec.spec_hash));
+                   json_text(json(spec.path)), spec.spec_hash));
   exec("COMMIT");
   // NORMAL in WAL mode: a killed process loses nothing committed (only a power cut could drop the
   // last points, which a re-run simply repeats); FULL would fsync on every point.
@@ -122,7 +123,7 @@ void SweepStore::record(const PointResult& r, const std::string& key) {
   const char* sql = "INSERT OR REPLACE INTO points VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
   if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
     throw Error(path_ + ": sweep store: " + sqlite3_errmsg(db_));
-  const std::string params = spec_.points.at(size_t(r.id)).params.dump(), metrics = r.metrics.dump();
+  const std::string params = json_text(spec_.points.at(size_t(r.id)).params), metrics = json_text(r.metrics);
   sqlite3_bind_int(st, 1, r.id);
   sqlite3_bind_text(st, 2, key.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, params.c_str(), -1, SQLITE_TRANSIENT);

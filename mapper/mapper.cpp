@@ -13,6 +13,7 @@
 #include "arch/memory_controllers.hpp"
 #include "arch/noc/routing.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 #include "mapper/internal.hpp"
 
 namespace spikechip::mapper {
@@ -74,7 +75,7 @@ std::string chip_hash(const arch::ChipConfig& c) {
   j.erase("memory_controllers");
   // The core model changes timing and energy on the same SRAMs, never the mapping.
   j["core"].erase("type");
-  return hex64(fnv1a(j.dump()));
+  return hex64(fnv1a(json_text(j)));
 }
 
 void check_precision(const Graph& g, const arch::ChipConfig& chip) {

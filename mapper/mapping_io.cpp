@@ -7,6 +7,7 @@
 #include "mapper/mapper.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::mapper {
@@ -345,7 +346,7 @@ Mapping load_mapping(const std::string& path) { return mapping_from_json(read_js
 
 void save_mapping(const Mapping& m, const std::string& path) {
   // A temporary file renamed into place: a failed write never leaves a truncated mapping.
-  write_file_atomic(path, mapping_to_json(m).dump(1) + "\n");
+  write_file_atomic(path, json_text(mapping_to_json(m), 1) + "\n");
 }
 
 std::string summary_text(const Mapping& m) {

@@ -6,6 +6,7 @@
 
 #include "base/file_util.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 
 namespace spikechip::model {
@@ -207,7 +208,7 @@ ordered_json node_to_json(const Graph& g, const Node& n) {
   }
   if (!attrs.empty()) j["attrs"] = attrs;
   if (n.weight_bits && n.weight_bits != g.weight_bits) j["weight_bits"] = n.weight_bits;  // a per-layer width
-  if (!n.quant.is_null() && !n.quant.empty()) j["quant"] = ordered_json::parse(n.quant.dump());
+  if (!n.quant.is_null() && !n.quant.empty()) j["quant"] = ordered_json::parse(json_text(n.quant));
   if (!n.source.empty()) j["source"] = n.source;
   return j;
 }
@@ -221,7 +222,7 @@ ordered_json graph_to_ordered(const Graph& g) {
   j["num_classes"] = g.num_classes;
   if (g.weight_bits != 8 || g.membrane_bits != 32)  // the defaults are not written (files stay as they were)
     j["precision"] = ordered_json{{"weight_bits", g.weight_bits}, {"membrane_bits", g.membrane_bits}};
-  j["provenance"] = ordered_json::parse(g.provenance.is_null() ? "{}" : g.provenance.dump());
+  j["provenance"] = ordered_json::parse(g.provenance.is_null() ? "{}" : json_text(g.provenance));
   ordered_json nodes = ordered_json::array();
   for (const auto& n : g.nodes) nodes.push_back(node_to_json(g, n));
   j["nodes"] = nodes;
@@ -464,9 +465,9 @@ void validate_graph(const Graph& g, const std::string& origin) { validate_impl(g
 void validate_graph_structure(const Graph& g, const std::string& origin) { validate_impl(g, origin, false); }
 
 // ---------------------------------------------------------------------------------------------
-json graph_to_json(const Graph& g) { return json::parse(graph_to_ordered(g).dump()); }
+json graph_to_json(const Graph& g) { return json::parse(json_text(graph_to_ordered(g))); }
 
-std::string graph_to_json_text(const Graph& g) { return graph_to_ordered(g).dump(2) + "\n"; }
+std::string graph_to_json_text(const Graph& g) { return json_text(graph_to_ordered(g), 2) + "\n"; }
 
 Graph graph_from_json(const json& j, const std::string& origin) {
   if (!j.is_object()) throw Error(origin + ": the top level must be a JSON object");

@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "base/shape.hpp"
 #include "base/strict_json.hpp"
 
@@ -167,7 +168,7 @@ std::vector<uint8_t> serialize_safetensors(const SafeTensors& st) {
       if (!v.is_string()) throw Error("safetensors: __metadata__." + k + " must be a string");
     header["__metadata__"] = st.metadata;
   }
-  std::string h = header.dump();
+  std::string h = json_text(header);
   while (h.size() % 8 != 0) h.push_back(' ');
   std::vector<uint8_t> out;
   out.reserve(8 + h.size() + pos);

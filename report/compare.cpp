@@ -11,6 +11,7 @@
 #include "report/csv.hpp"
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip::report {
 
@@ -66,7 +67,7 @@ std::string fmt_value(const json& v) {
     if (d != 0 && (std::abs(d) >= 1e7 || std::abs(d) < 1e-3)) return fmt::format("{:.4g}", d);
     return fmt::format("{:.{}f}", d, std::abs(d) >= 100 ? 0 : std::abs(d) >= 1 ? 3 : 5);
   }
-  return v.is_string() ? v.get<std::string>() : v.dump();
+  return v.is_string() ? v.get<std::string>() : json_text(v);
 }
 
 std::string fmt_rel(const json& r) {

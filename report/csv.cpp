@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/json_text.hpp"
+
 namespace spikechip::report {
 
 std::string csv_quote(std::string_view field) {
@@ -42,7 +44,7 @@ std::string json_cell(const nlohmann::json& v) {
       }
       return out;
     }
-    default: return v.dump();  // objects: still one readable, deterministic cell
+    default: return json_text(v);  // objects: still one readable, deterministic cell
   }
 }
 

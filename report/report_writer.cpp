@@ -18,6 +18,7 @@
 #include "report/stats_txt.hpp"
 #include "base/error.hpp"
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "spikechip/report_assets.hpp"
 
 namespace spikechip::report {
@@ -283,11 +284,6 @@ std::string render_page(const std::string& kind, const std::string& title, const
                         {"DATA", script_safe_json(data)}});
 }
 
-std::string dump_json(const json& j, int indent) {
-  // Invalid UTF-8 in a name must not abort the whole report: replace it (U+FFFD).
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
-}
-
 // An exclusive flock(2) on a directory (the lock is on its open file description: another process,
 // or another open in this one, waits), released when it goes out of scope. A directory that cannot
 // be opened or locked (a file system without flock) is written without it.
@@ -311,7 +307,7 @@ class DirectoryLock {
 }  // namespace
 
 std::string script_safe_json(const json& j) {
-  const std::string s = dump_json(j, -1);
+  const std::string s = json_text(j);
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -377,7 +373,7 @@ std::map<std::string, std::string> render_run_outputs(const json& report) {
   if (report.contains("dram") && report["dram"].is_object() && report["dram"].contains("bandwidth_utilisation"))
     files["dram.csv"] = dram_csv(report);
   files["report.html"] = render_run_html(report);
-  files["report.json"] = dump_json(report, 2) + "\n";
+  files["report.json"] = json_text(report, 2) + "\n";
   return files;
 }
 

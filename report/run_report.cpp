@@ -6,6 +6,7 @@
 
 #include "arch/energy.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 #include "base/strict_json.hpp"
 #include "base/sha256.hpp"
 #include "report/critical_path_report.hpp"
@@ -189,7 +190,7 @@ json build_run_report(const model::Graph& g, const arch::ChipConfig& chip, const
   uint64_t packets = 0, flits = 0;
   for (const auto& r : results) packets += r.net.packets_injected, flits += r.net.flits_injected;
   const double chip_s = run.wall_s;
-  const std::string map_text = mapper::mapping_to_json(m).dump();
+  const std::string map_text = json_text(mapper::mapping_to_json(m));
   json comp = json::object();
   for (const auto& [k, v] : etot.components_pj) comp[k] = v / n_in;
   // A time-multiplexed mapping holds several groups per core (one per phase).

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json_text.hpp"
 #include "report/csv.hpp"
 
 namespace spikechip::report {
@@ -120,7 +121,7 @@ std::string render_stats_txt(const json& r) {
   L.add_each("area.core.", obj(area, "per_core_um2"), "_um2", "per-core area of ", "um2");
   L.add_each("dram.", obj(r, "dram"), "", "off-chip memory: ", "");
   for (const json& t : arr(r, "timesteps")) {
-    const std::string p = fmt::format("timestep.{}.", get(t, "timestep").dump());
+    const std::string p = fmt::format("timestep.{}.", json_text(get(t, "timestep")));
     for (const auto& [k, what, unit] : kTimestepColumns)
       if (std::string(k) != "timestep") L.add(p + k, get(t, k), what, unit);
   }
@@ -137,7 +138,7 @@ std::string render_stats_txt(const json& r) {
       {"idle_cycles", "idle cycles of its input engine, node unit and packetiser, last input", "cycles"},
       {"utilisation", "busy / (3 x run cycles), last input", ""},
       {"sops", "synaptic operations, last input", ""}};
-  for (const json& c : arr(r, "cores")) L.add_table("core." + get(c, "id").dump() + ".", c, kCore);
+  for (const json& c : arr(r, "cores")) L.add_table("core." + json_text(get(c, "id")) + ".", c, kCore);
   static const std::vector<Stat> kHost = {
       {"wall_s", "wall time of the whole command (host)", "s"},
       {"chip_wall_s", "wall time of the chip simulation (host)", "s"},

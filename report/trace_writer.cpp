@@ -10,6 +10,7 @@
 
 #include "report/report_writer.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip::report {
 
@@ -174,7 +175,7 @@ std::string render_trace_json(const model::Graph& g, const mapper::Mapping& m, c
                 {"chip_activity_truncated", r.activity_truncated || r.timeline_truncated}}},
               {"traceEvents", std::move(meta)}};
   if (summary) *summary = s;
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return json_text(doc) + "\n";
 }
 
 std::string render_vcd(const model::Graph& g, const mapper::Mapping& m, const arch::ChipRunResult& r,

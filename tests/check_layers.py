@@ -5,7 +5,8 @@ a folder may include its own headers and those of the folders it depends on, not
 Headers under spikechip/ are generated into the build tree (base's version and source dir,
 report's embedded assets). With a third argument (docs/architecture.md), also checks that the
 layer diagram there (the first ```mermaid block, edges "a --> b" = a includes b) has exactly
-the edges of the table's transitive reduction.
+the edges of the table's transitive reduction. And that no source but base/json_text.hpp calls
+nlohmann's .dump( (it throws on a string that is not UTF-8, as a path may be: use json_text).
   tests/check_layers.py <source dir> <build>/layers.txt [docs/architecture.md]
 Exit 0 when clean; otherwise lists every offending include or edge and exits 1."""
 import os
@@ -34,6 +35,9 @@ for folder, allowed in sorted(deps.items()):
             path = os.path.join(dirpath, f)
             rel = os.path.relpath(path, src)
             for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                if ".dump(" in line and rel != os.path.join("base", "json_text.hpp"):
+                    bad.append(f"{rel}:{n}: calls .dump(; use json_text (base/json_text.hpp), which does not "
+                               "throw on a string that is not UTF-8")
                 m = inc.match(line)
                 if not m:
                     continue

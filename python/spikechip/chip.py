@@ -26,7 +26,7 @@ class Chip:
         """A chip config file, or a preset's name (``tiny``, ``meta15m``, ``meta55m``: the files of
         arch/presets). Keyword overrides use ``__`` for the dot: ``core__adder_lanes=32`` sets
         ``core.adder_lanes``. Raises ChipConfigError with the CLI's message."""
-        chip = cls(_spikechip._Chip.load(os.fspath(path_or_name)))
+        chip = cls(_spikechip._Chip.load(os.fsencode(path_or_name)))
         return chip.with_(**overrides) if overrides else chip
 
     @classmethod
@@ -72,7 +72,7 @@ class Chip:
     @property
     def path(self) -> str:
         """The file it was read from ("" when made from a dict)."""
-        return self._h.path
+        return os.fsdecode(self._h.path)  # the bytes of a name that is not UTF-8 as os.listdir gives them
 
     @property
     def name(self) -> str:

@@ -27,7 +27,7 @@ class Mapping:
     @classmethod
     def load(cls, path: PathLike) -> "Mapping":
         """A mapping file of ``spikechip map -o``. Raises MappingError naming the file / key."""
-        return cls(_spikechip._Mapping.load(os.fspath(path)))
+        return cls(_spikechip._Mapping.load(os.fsencode(path)))
 
     @classmethod
     def from_dict(cls, d: _Mapping[str, Any], origin: str = "mapping") -> "Mapping":
@@ -40,7 +40,7 @@ class Mapping:
 
     def save(self, path: PathLike) -> None:
         """Writes the mapping file (``spikechip run --mapping PATH`` takes it)."""
-        self._h.save(os.fspath(path))
+        self._h.save(os.fsencode(path))
 
     @property
     def summary(self) -> Dict[str, Any]:

@@ -24,7 +24,7 @@ class Model:
     def load(cls, directory: PathLike) -> "Model":
         """Reads and validates a model directory. Raises ModelError (the CLI's message) when it is
         missing or invalid."""
-        return cls(_spikechip._Model.load(os.fspath(directory)))
+        return cls(_spikechip._Model.load(os.fsencode(directory)))
 
     @classmethod
     def from_torch(cls, module_or_checkpoint: Any, out_dir: Optional[PathLike] = None, *,
@@ -50,7 +50,7 @@ class Model:
     @property
     def path(self) -> str:
         """The directory as given."""
-        return self._h.path
+        return os.fsdecode(self._h.path)  # the bytes of a name that is not UTF-8 as os.listdir gives them
 
     @property
     def name(self) -> str:

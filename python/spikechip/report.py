@@ -30,8 +30,8 @@ class Report:
         """A report.json of ``spikechip run -o DIR``, or that directory (re-pricing works; spikes are
         not in it). Read as ``spikechip report`` reads it: spikechip.Error with the CLI's message
         for a missing file, invalid JSON or another kind of report (e.g. one of ``infer``)."""
-        text, p = _spikechip.read_run_report(os.fspath(path))
-        return cls(json.loads(text), origin=p)
+        text = _spikechip.read_run_report(os.fsencode(path))
+        return cls(json.loads(text), origin=os.fsdecode(path))
 
     # ------------------------------------------------------------------ parts
     @property
@@ -103,12 +103,12 @@ class Report:
         in-process run, per layer) are the re-priced ones; chip (a Chip) overrides the chip
         config used for static energy."""
         from .chip import Chip
-        t = os.fspath(table)
+        t = os.fsencode(table)  # a path's bytes, as a file name may not be UTF-8
         chip_json = json.dumps(chip.to_dict()) if isinstance(chip, Chip) else None
         if self._run is not None:
             e = json.loads(self._run.reprice(t, chip_json))
         else:
-            e = json.loads(_spikechip.reapply_energy(json.dumps(self.data), self._origin, t, chip_json))
+            e = json.loads(_spikechip.reapply_energy(json.dumps(self.data), os.fsencode(self._origin), t, chip_json))
         d = copy.deepcopy(self.data)
         s = d["summary"]
         s["energy_pJ"] = e["energy_pJ"]
@@ -116,7 +116,7 @@ class Report:
         if e.get("energy_per_sop_pJ") is not None:
             s["energy_per_sop_pJ"] = e["energy_per_sop_pJ"]
         d["energy_by_component_pJ"] = e["components_pJ"]
-        d["chip"]["energy_table"] = t
+        d["chip"]["energy_table"] = t.decode("utf-8", "replace")  # as the binary writes it
         if "layers_energy_pJ" in e:
             for row, v in zip(d["layers"], e["layers_energy_pJ"]):
                 row["energy_pJ"] = v
@@ -135,14 +135,14 @@ class Report:
         refuses it raises WriteError)."""
         text = json.dumps(self.data, indent=1)
         if path is not None:
-            _spikechip.write_file_atomic(os.fspath(path), text + "\n")
+            _spikechip.write_file_atomic(os.fsencode(path), text + "\n")
         return text
 
     def write(self, out_dir: PathLike) -> str:
         """Writes report.json, the CSV tables and report.html into out_dir, as ``spikechip run
         -o out_dir`` does; returns the path of report.json."""
         d = os.fspath(out_dir)
-        _spikechip.write_run_outputs(json.dumps(self.data), d)
+        _spikechip.write_run_outputs(json.dumps(self.data), os.fsencode(d))
         return os.path.join(d, "report.json")
 
     def __getitem__(self, key: str) -> Any:

@@ -17,6 +17,7 @@
 #include "models/graph.hpp"
 #include "models/inputs.hpp"
 #include "base/error.hpp"
+#include "base/json_text.hpp"
 
 namespace spikechip::python {
 
@@ -79,8 +80,6 @@ Inputs make_inputs(const model::Graph& g, const py::object& src, const py::objec
 
 // The graph to run at T timesteps (the model's own when T is 0 or equal).
 std::shared_ptr<const model::Graph> graph_at(const PyModel& m, int T);
-
-std::string json_text(const nlohmann::json& j);
 
 void bind_objects(py::module_& m);  // _Model, _Chip, _Mapping, map_model
 void bind_runs(py::module_& m);     // infer, run, _Run, reapply_energy

@@ -4,8 +4,6 @@
 
 namespace spikechip::python {
 
-std::string json_text(const nlohmann::json& j) { return j.dump(); }
-
 namespace {
 
 PyObject* g_classes[9] = {};  // one per Kind

@@ -81,8 +81,9 @@ std::shared_ptr<const model::Graph> graph_at(const PyModel& m, int T) {
 Inputs make_inputs(const model::Graph& g, const py::object& src, const py::object& labels) {
   Inputs in;
   if (g.nodes.empty() || g.input().op != model::Op::Input) throw KindError(Kind::Model, "the model has no Input node");
-  if (py::isinstance<py::str>(src) || py::hasattr(src, "__fspath__")) {
-    in.what = py::str(py::module_::import("os").attr("fspath")(src)).cast<std::string>();
+  if (py::isinstance<py::str>(src) || py::isinstance<py::bytes>(src) || py::hasattr(src, "__fspath__")) {
+    // The path's bytes (os.fsencode): a name that is not UTF-8 is a path all the same.
+    in.what = py::module_::import("os").attr("fsencode")(src).cast<std::string>();
     in.items = guarded(Kind::Input, [&] { return model::read_inputs(in.what, g); });
     if (in.items.empty()) throw KindError(Kind::Input, in.what + ": no input found");
     for (const auto& it : in.items) {
@@ -151,7 +152,7 @@ void bind_objects(py::module_& m) {
       .def_static("load", [](const std::string& dir) {
         return PyModel{std::make_shared<const model::Graph>(guarded(Kind::Model, [&] { return model::load_model(dir); })), dir};
       })
-      .def_readonly("path", &PyModel::path)
+      .def_property_readonly("path", [](const PyModel& p) { return py::bytes(p.path); })  // os.fsdecode in Python
       .def_property_readonly("name", [](const PyModel& p) { return p.graph->name; })
       .def_property_readonly("timesteps", [](const PyModel& p) { return p.graph->timesteps; })
       .def_property_readonly("num_classes", [](const PyModel& p) { return p.graph->num_classes; })
@@ -160,8 +161,8 @@ void bind_objects(py::module_& m) {
         return py::make_tuple(s.c, s.h, s.w);
       })
       .def_property_readonly("encoding", [](const PyModel& p) { return p.graph->input().encoding; })
-      .def("provenance_json", [](const PyModel& p) { return p.graph->provenance.dump(); })
-      .def("info_json", [](const PyModel& p) { return model::model_info_json(*p.graph, p.path).dump(); })
+      .def("provenance_json", [](const PyModel& p) { return json_text(p.graph->provenance); })
+      .def("info_json", [](const PyModel& p) { return json_text(model::model_info_json(*p.graph, p.path)); })
       .def("lif_index", [](const PyModel& p, const std::string& name) {
         for (size_t i = 0; i < p.graph->nodes.size(); ++i)
           if (p.graph->nodes[i].name == name) {
@@ -183,7 +184,7 @@ void bind_objects(py::module_& m) {
         c.path = "";  // not a file
         return c;
       })
-      .def("to_json", [](const PyChip& c) { return arch::chip_config_to_json(c.cfg).dump(); })
+      .def("to_json", [](const PyChip& c) { return json_text(arch::chip_config_to_json(c.cfg)); })
       .def("with_value", [](const PyChip& c, const std::string& key, const std::string& value_json) {
         json j = arch::chip_config_to_json(c.cfg);
         set_dotted(j, key, parse_json(value_json, Kind::Usage, key));
@@ -191,7 +192,7 @@ void bind_objects(py::module_& m) {
         out.path = c.path;
         return out;
       })
-      .def_readonly("path", &PyChip::path)
+      .def_property_readonly("path", [](const PyChip& c) { return py::bytes(c.path); })
       .def_property_readonly("name", [](const PyChip& c) { return c.cfg.name; })
       .def_property_readonly("energy_table", [](const PyChip& c) { return arch::resolve_energy_table(c.cfg); });
 
@@ -203,10 +204,10 @@ void bind_objects(py::module_& m) {
         json j = parse_json(text, Kind::Mapping, origin);
         return PyMapping{std::make_shared<const mapper::Mapping>(guarded(Kind::Mapping, [&] { return mapper::mapping_from_json(j, origin); })), origin};
       })
-      .def("to_json", [](const PyMapping& p) { return mapper::mapping_to_json(*p.m).dump(); })
+      .def("to_json", [](const PyMapping& p) { return json_text(mapper::mapping_to_json(*p.m)); })
       .def("save", [](const PyMapping& p, const std::string& path) { guarded(Kind::Error, [&] { mapper::save_mapping(*p.m, path); }); })
       .def("summary_text", [](const PyMapping& p) { return mapper::summary_text(*p.m); })
-      .def_readonly("origin", &PyMapping::origin);
+      .def_property_readonly("origin", [](const PyMapping& p) { return py::bytes(p.origin); });
 
   m.def(
       "map_model",

@@ -164,7 +164,7 @@ std::shared_ptr<RunHandle> run(const PyModel& pm, const PyChip& pc, const py::ob
   w.rethrow();  // Ctrl-C (KeyboardInterrupt) or the progress callback's exception
   if (!res) throw KindError(Kind::Simulation, "run cancelled");
   if (!res->mismatch.empty()) throw KindError(Kind::Verification, "chip does not match the golden executor on " + res->mismatch);
-  h->report = res->report.dump();
+  h->report = json_text(res->report);
   res->run.last.reset();  // the last input's chip refers to res->mapping; the handle keeps results only
   h->run = std::move(res->run);
   if (!h->m) h->m = std::make_shared<const mapper::Mapping>(std::move(res->mapping));
@@ -217,7 +217,7 @@ void bind_runs(py::module_& m) {
         return spikes_of(self.cast<std::shared_ptr<RunHandle>>(), node, input, self);
       })
       .def("reprice", [](const RunHandle& h, const std::string& table, const std::optional<std::string>& chip) {
-        return guarded(Kind::ChipConfig, [&] { return reprice(h, table, chip); }).dump();
+        return json_text(guarded(Kind::ChipConfig, [&] { return reprice(h, table, chip); }));
       });
 
   m.def("run", &run, py::arg("model"), py::arg("chip"), py::arg("inputs"), py::arg("labels"), py::arg("mapping"),
@@ -226,9 +226,8 @@ void bind_runs(py::module_& m) {
 
   m.def(
       "read_run_report",  // Report.load: the CLI's reader (run directory, other report kinds refused)
-      [](std::string path) {
-        const json j = guarded(Kind::Error, [&] { return report::read_run_report(path); });
-        return py::make_tuple(j.dump(), path);
+      [](std::string path) {  // the reader may name the report.json of a run directory in it
+        return json_text(guarded(Kind::Error, [&] { return report::read_run_report(path); }));
       },
       py::arg("path"));
 
@@ -250,12 +249,11 @@ void bind_runs(py::module_& m) {
   m.def(
       "reapply_energy",
       [](const std::string& report, const std::string& origin, const std::string& table, const std::optional<std::string>& chip) {
-        return guarded(Kind::ChipConfig, [&] {
-                 std::optional<json> cj;
-                 if (chip) cj = json::parse(*chip);
-                 return explore::reapply_energy(json::parse(report), origin, table, cj);
-               })
-            .dump();
+        return json_text(guarded(Kind::ChipConfig, [&] {
+          std::optional<json> cj;
+          if (chip) cj = json::parse(*chip);
+          return explore::reapply_energy(json::parse(report), origin, table, cj);
+        }));
       },
       py::arg("report"), py::arg("origin"), py::arg("table"), py::arg("chip"));
 
@@ -292,7 +290,7 @@ void bind_runs(py::module_& m) {
         }
         out["predictions"] = pred;
         out["output_acc"] = acc;
-        out["report_json"] = report::make_golden_report(*g, runs, ro).dump();
+        out["report_json"] = json_text(report::make_golden_report(*g, runs, ro));
         if (spikes) {
           py::dict sp;
           for (size_t k = 0; k < g->nodes.size(); ++k) {

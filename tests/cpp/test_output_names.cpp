@@ -2,13 +2,16 @@
 // (SPIKECHIP_BINARY). An output's temporary was its name plus ".tmp.PID", so a name that fits the
 // 255 bytes a name may have (a long generated sweep label, say) could not be written: exit 4,
 // "File name too long; check ... free space". A name or path too long for the system was found
-// only when the outputs were written, after the whole run.
+// only when the outputs were written, after the whole run. And a name whose bytes are not UTF-8
+// (a Latin-1 directory) made several commands end in "internal error" (nlohmann's dump()).
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "base/file_util.hpp"
+#include "base/json_text.hpp"
 #include "tiny_graph.hpp"
 
 namespace spikechip {
@@ -90,6 +93,47 @@ TEST(OutputNames, ANameTooLongIsRefusedBeforeTheWork) {
     EXPECT_EQ(c.err.find("free space"), std::string::npos) << c.err.substr(0, 400);
   }
   EXPECT_TRUE(names_in(d).empty());
+}
+
+TEST(OutputNames, JsonTextWritesBytesThatAreNotUtf8AsReplacementCharacters) {
+  EXPECT_EQ(json_text(nlohmann::json{{"path", "m\xff/x"}}), "{\"path\":\"m\xef\xbf\xbd/x\"}");
+  EXPECT_EQ(json_text(nlohmann::ordered_json{{"b", 1}, {"a", "\xfe"}}, 1), "{\n \"b\": 1,\n \"a\": \"\xef\xbf\xbd\"\n}");
+}
+
+// Every command whose output records a path, with paths that are not UTF-8: each exits 0 and
+// writes JSON that parses (the bytes as U+FFFD). Before: "internal error: [json.exception.type_error.316]".
+TEST(OutputNames, APathThatIsNotUtf8IsAPathAllTheSame) {
+  const std::string d = fresh_dir("latin1"), m = d + "/m\xe9od\xe8le";
+  fs::copy(kModel, m, fs::copy_options::recursive);
+  const std::string in = q(m + "/sample.npy"), r = d + "/r\xe9sultat";
+  ASSERT_EQ(testing::run_spikechip("run --model " + q(m) + " --chip " + q(kChip) + " --input " + in + " --quiet -o " + q(r)).code, 0);
+  // A sweep file in such a directory: its relative paths resolve to paths that are not UTF-8.
+  const std::string sd = d + "/\xe9tude", spec = sd + "/spec.json";
+  fs::create_directories(sd);
+  fs::copy(kModel, sd + "/model", fs::copy_options::recursive);
+  {
+    std::ofstream f(spec);
+    f << "{\"name\": \"lanes\", \"job\": \"run\", \"model\": \"model\", \"inputs\": \"model/sample.npy\", \"chip\": "
+      << json_text(nlohmann::json(kChip)) << ", \"grid\": {\"core.adder_lanes\": [8, 16]}}\n";
+  }
+  struct Case {
+    std::string args, out;
+  };
+  const Case cases[] = {
+      {"infer --model " + q(m) + " --input " + in + " -o " + q(d + "/inf\xe9.json"), d + "/inf\xe9.json"},
+      {"model info " + q(m) + " --json", ""},
+      {"compare " + q(r) + " " + q(r) + " -o " + q(d + "/cmp\xe9"), d + "/cmp\xe9/compare.json"},
+      {"sweep " + q(spec) + " -o " + q(d + "/sw\xe9"), d + "/sw\xe9/sweep.json"},
+      {"sweep " + q(spec) + " -o " + q(d + "/sw\xe9"), d + "/sw\xe9/sweep.json"},  // resumed from its store
+  };
+  for (const Case& k : cases) {
+    CmdResult c = testing::run_spikechip(k.args);
+    EXPECT_EQ(c.code, 0) << k.args << "\n" << c.err.substr(0, 400);
+    EXPECT_EQ(c.err.find("internal error"), std::string::npos) << c.err.substr(0, 400);
+    const std::string text = k.out.empty() ? c.out : testing::slurp(k.out);
+    EXPECT_NO_THROW((void)nlohmann::json::parse(text)) << k.args;
+    EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos) << k.args;  // the path, with U+FFFD
+  }
 }
 
 }  // namespace

@@ -614,3 +614,31 @@ def test_in_process_equals_cosim_after_weight_update(model, chip):
         assert via["report"][k] == r.data[k], k
     base = spikechip.run(model, chip, x)
     assert base.summary["energy_pJ"] != r.summary["energy_pJ"]  # the update changed something
+
+
+def test_paths_that_are_not_utf8(tmp_path, cli_report):
+    # A file name may hold any bytes; Python gives them as surrogates (os.fsdecode). Before session
+    # 38, Model.load of such a directory was a pybind TypeError ("incompatible function arguments"),
+    # a run's input path a RuntimeError, and Model.path / Report.load a UnicodeDecodeError.
+    import shutil
+    d = os.fsdecode(bytes(tmp_path) + b"/\xe9tude")
+    shutil.copytree(MODEL, d)
+    model = spikechip.Model.load(d)
+    assert model.path == d and os.fsencode(model.path).endswith(b"/\xe9tude")
+    shutil.copy(CHIP, d + "/chip.json")
+    chip = spikechip.Chip.load(d + "/chip.json")
+    assert chip.path == d + "/chip.json"
+    mapping = spikechip.map(model, chip, rates_from_inputs=d + "/sample.npy")
+    mapping.save(d + "/m.json")
+    assert spikechip.Mapping.load(d + "/m.json").to_dict() == mapping.to_dict()
+    report = spikechip.run(model, chip, d + "/sample.npy", mapping=mapping)
+    assert report.verified and report.summary["latency_cycles"] == cli_report[0]["summary"]["latency_cycles"]
+    report.write(d + "/out")
+    loaded = spikechip.Report.load(d + "/out")
+    shutil.copy("arch/energy/28nm.json", d + "/t.json")
+    a, b = report.reprice(d + "/t.json"), loaded.reprice(d + "/t.json")
+    assert a.summary["energy_pJ"] == pytest.approx(b.summary["energy_pJ"])
+    assert a.data["chip"]["energy_table"].endswith("\ufffdtude/t.json")  # written as the binary writes it
+    b.write(d + "/out2")
+    assert json.load(open(d + "/out2/report.json"))["summary"]["energy_pJ"] == pytest.approx(b.summary["energy_pJ"])
+    assert spikechip.infer(model, d + "/sample.npy")["predictions"].tolist() == report.summary["top1_predictions"]
