@@ -22,7 +22,7 @@ struct Out {
   std::string text;
 };
 Out sh(const std::string& args) {
-  const std::string cmd = spikechip::testing::spikechip_binary() + " " + args + " 2>&1";
+  const std::string cmd = spikechip::testing::q(spikechip::testing::spikechip_binary()) + " " + args + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> f(popen(cmd.c_str(), "r"), pclose);
   std::string out;
   char buf[4096];
