@@ -18,15 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::CmdResult;
 using testing::fresh_dir;
-using testing::kChip;
-using testing::kModel;
 using testing::map_to;
 using testing::q;
-
-std::string run_to(const std::string& dir) {
-  return "run --model " + q(kModel) + " --chip " + q(kChip) + " --input " + q(testing::kSrc + "/models/fmnist/sample.npy") +
-         " --quiet -o " + q(dir);
-}
+using testing::run_to;
 
 struct stat stat_of(const std::string& p) {
   struct stat st {};

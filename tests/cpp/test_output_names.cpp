@@ -24,11 +24,7 @@ using testing::kChip;
 using testing::kModel;
 using testing::map_to;
 using testing::q;
-
-std::string run_to(const std::string& dir) {
-  return "run --model " + q(kModel) + " --chip " + q(kChip) + " --input " + q(testing::kSrc + "/models/fmnist/sample.npy") +
-         " --quiet -o " + q(dir);
-}
+using testing::run_to;
 
 // The names in `dir`, hidden ones too.
 std::vector<std::string> names_in(const std::string& dir) {

@@ -167,6 +167,11 @@ inline std::string q(const std::string& s) { return "'" + s + "'"; }
 inline std::string map_to(const std::string& out) {
   return "map --model " + q(kModel) + " --chip " + q(kChip) + " -o " + q(out);
 }
+// `spikechip run` of the shipped model and its sample inputs, quiet, into the run directory `dir`.
+inline std::string run_to(const std::string& dir) {
+  return "run --model " + q(kModel) + " --chip " + q(kChip) + " --input " + q(kSrc + "/models/fmnist/sample.npy") +
+         " --quiet -o " + q(dir);
+}
 inline std::string write_pgm(const std::string& dir, int w = 28, int h = 28) {
   std::string s = "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
   for (int i = 0; i < w * h; ++i) s.push_back(char((i * 37 + 11) % 256));
