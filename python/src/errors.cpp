@@ -2,11 +2,22 @@
 // round trip through Python code; every message is the CLI's one-line message.
 #include "python/src/common.hpp"
 
+#include <cstring>
+
 namespace spikechip::python {
 
 namespace {
 
 PyObject* g_classes[9] = {};  // one per Kind
+
+// Raises `cls` with the CLI's message; a path in it that is not UTF-8 keeps its bytes as \xNN
+// (PyErr_SetString would have made the message empty).
+void set_error(PyObject* cls, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, Py_ssize_t(std::strlen(what)), "backslashreplace");
+  if (!msg) return;  // no memory: that error stands
+  PyErr_SetObject(cls, msg);
+  Py_DECREF(msg);
+}
 
 PyObject* make_class(py::module_& m, const char* name, const char* doc, PyObject* bases) {
   const std::string full = std::string("spikechip.") + name;
@@ -42,15 +53,15 @@ void register_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const KindError& e) {
-      PyErr_SetString(g_classes[int(e.kind)], e.what());
+      set_error(g_classes[int(e.kind)], e.what());
     } catch (const UsageError& e) {
-      PyErr_SetString(g_classes[int(Kind::Usage)], e.what());
+      set_error(g_classes[int(Kind::Usage)], e.what());
     } catch (const WriteError& e) {
-      PyErr_SetString(g_classes[int(Kind::Write)], e.what());
+      set_error(g_classes[int(Kind::Write)], e.what());
     } catch (const Error& e) {
-      PyErr_SetString(g_classes[int(Kind::Error)], e.what());
+      set_error(g_classes[int(Kind::Error)], e.what());
     } catch (const nlohmann::json::exception& e) {
-      PyErr_SetString(g_classes[int(Kind::Error)], e.what());
+      set_error(g_classes[int(Kind::Error)], e.what());
     }
   });
 }

@@ -56,7 +56,7 @@ def output_dir(text):
     """argparse type: a directory to write into (made when missing): not an existing file, and not
     under /dev or /proc, where nothing is made, and no name in it too long for the file system."""
     if why := name_length_error(text):
-        raise argparse.ArgumentTypeError(f"{text if len(text) <= 240 else text[:240] + '...'}: {why}")
+        raise argparse.ArgumentTypeError(why)
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a file, not a directory; choose another path or move the file")
     if under_dev_or_proc(text) and not os.path.isdir(text):
@@ -69,7 +69,7 @@ def output_file(text):
     the binary checks `-o`: not a directory, not a missing path under /dev or /proc, and no file
     where a directory of its path has to be, and no name in it too long for the file system."""
     if why := name_length_error(text):
-        raise argparse.ArgumentTypeError(f"{text if len(text) <= 240 else text[:240] + '...'}: {why}")
+        raise argparse.ArgumentTypeError(why)
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: is a directory; give a file name")
     if under_dev_or_proc(text) and not os.path.exists(text):

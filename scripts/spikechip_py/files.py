@@ -45,20 +45,21 @@ def make_dirs(path):
 
 
 def name_length_error(path):
-    """Why ``path`` cannot be made (a name in it longer than the file system allows, or the whole
-    path longer than the system takes), or None: the binary's check (base/file_util), made before
-    the work so that a long job does not end in "File name too long"."""
+    """The error line for a ``path`` that cannot be made (a name in it longer than the file system
+    allows, or the whole path longer than the system takes), or None: the binary's check
+    (base/file_util), made before the work so that a long job does not end in "File name too long"."""
     raw = os.fsencode(path)
+    shown = path if len(raw) <= 240 else os.fsdecode(raw[:240]) + "..."
     if len(raw) >= os.pathconf("/", "PC_PATH_MAX"):
-        return f"the path is {len(raw)} bytes long, more than the system takes; choose a shorter one"
+        return f"{shown}: the path is {len(raw)} bytes long, more than the system takes; choose a shorter one"
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.isdir(parent):
         parent = os.path.dirname(parent)
     name_max = os.pathconf(parent, "PC_NAME_MAX")
     for name in raw.split(b"/"):
         if len(name) > name_max:
-            return (f"a name in it is {len(name)} bytes long, more than the {name_max} a name may have here; "
-                    "choose a shorter name")
+            return (f"{shown}: a name in it is {len(name)} bytes long, more than the {name_max} a name may have "
+                    "here; choose a shorter name")
     return None
 
 

@@ -642,3 +642,9 @@ def test_paths_that_are_not_utf8(tmp_path, cli_report):
     b.write(d + "/out2")
     assert json.load(open(d + "/out2/report.json"))["summary"]["energy_pJ"] == pytest.approx(b.summary["energy_pJ"])
     assert spikechip.infer(model, d + "/sample.npy")["predictions"].tolist() == report.summary["top1_predictions"]
+    # Errors name such a path with its bytes as \xNN (the message was empty before).
+    with pytest.raises(spikechip.ModelError, match=r"\\xe9tude/none: model directory not found"):
+        spikechip.Model.load(d + "/none")
+    os.mkdir(d + "/empty")
+    with pytest.raises(spikechip.InputError, match=r"\\xe9tude/empty: directory has no"):
+        spikechip.infer(model, d + "/empty")
