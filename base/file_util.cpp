@@ -78,21 +78,26 @@ void check_dir_to_be(const std::string& shown, const std::filesystem::path& dir)
               " a file, not a directory; choose another path or move the file");
 }
 
-// Every name in `path` must fit the file system's limit (asked of the nearest directory that
-// exists: 255 bytes on Linux's usual file systems) and the whole path PATH_MAX, so that a long run
-// does not end in "File name too long" when its outputs are written.
+// The longest name the file system of `path`'s directory takes (asked of the nearest directory that
+// exists; 255 bytes on Linux's usual file systems, and never more: NAME_MAX when it cannot say).
+size_t name_max_for(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  while (!dir.empty() && !std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
+  const long n = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
+  return n > 0 && n < NAME_MAX ? size_t(n) : size_t(NAME_MAX);
+}
+
+// Every name in `path` must fit the file system's limit and the whole path PATH_MAX, so that a long
+// run does not end in "File name too long" when its outputs are written.
 void check_name_lengths(const std::string& path) {
   if (path.size() >= PATH_MAX)
     throw Error(fmt::format("{}: the path is {} bytes long, more than the {} the system takes; choose a shorter one",
                             excerpt(path, 240), path.size(), PATH_MAX - 1));
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  while (!dir.empty() && !std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
-  long name_max = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
-  if (name_max <= 0) name_max = NAME_MAX;
+  const size_t name_max = name_max_for(path);
   for (const auto& part : std::filesystem::path(path)) {
     const std::string& name = part.native();
-    if (name.size() <= size_t(name_max)) continue;
+    if (name.size() <= name_max) continue;
     const std::string which = name == path ? "the name" : fmt::format("the name '{}' in it", excerpt(name, 60));
     throw Error(fmt::format("{}: {} is {} bytes long, more than the {} a name may have here; choose a shorter name",
                             excerpt(path, 240), which, name.size(), name_max));
@@ -240,11 +245,13 @@ std::string temp_path_beside(const std::string& file) {
   const std::string name = p.filename().string();
   const long pid = ::getpid();
   std::string tmp = fmt::format(".{}.tmp-{}", name, pid);
-  if (tmp.size() > NAME_MAX) {  // the start of the name, then a hash (FNV-1a) of all of it
+  const size_t name_max = name_max_for(file);
+  if (tmp.size() > name_max) {  // the start of the name, then a hash (FNV-1a) of all of it
     uint64_t h = 14695981039346656037ull;
     for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
     const std::string tail = fmt::format("~{:016x}.tmp-{}", h, pid);
-    tmp = fmt::format(".{}{}", std::string_view(name).substr(0, NAME_MAX - 1 - tail.size()), tail);
+    const size_t keep = name_max > tail.size() + 1 ? name_max - 1 - tail.size() : 0;
+    tmp = fmt::format(".{}{}", std::string_view(name).substr(0, keep), tail);
   }
   return (p.parent_path() / tmp).string();
 }

@@ -36,8 +36,8 @@ void write_file_synced(const std::string& file, const void* data, size_t size, c
 
 // The temporary that a write to `file` renames over it: hidden, in the same directory (so the
 // rename is atomic), one per file and process (".NAME.tmp-PID"); a name too long for that keeps its
-// start and a hash of the whole, so that an output whose own name fits the file system's 255 bytes
-// can always be written.
+// start and a hash of the whole, so that an output whose own name fits the file system's limit
+// (usually 255 bytes) can always be written.
 std::string temp_path_beside(const std::string& file);
 
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
