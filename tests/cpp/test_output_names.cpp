@@ -70,7 +70,7 @@ TEST(OutputNames, ANameTooLongIsRefusedBeforeTheWork) {
   };
   const std::string deep = [&] {
     std::string p = d;
-    while (p.size() < 4200) p += "/" + std::string(200, 'p');
+    while (p.size() < 4200) p.append(1, '/').append(200, 'p');
     return p;
   }();
   const Case cases[] = {
@@ -127,7 +127,7 @@ TEST(OutputNames, APathThatIsNotUtf8IsAPathAllTheSame) {
     EXPECT_EQ(c.code, 0) << k.args << "\n" << c.err.substr(0, 400);
     EXPECT_EQ(c.err.find("internal error"), std::string::npos) << c.err.substr(0, 400);
     const std::string text = k.out.empty() ? c.out : testing::slurp(k.out);
-    EXPECT_NO_THROW((void)nlohmann::json::parse(text)) << k.args;
+    EXPECT_TRUE(nlohmann::json::accept(text)) << k.args;
     EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos) << k.args;  // the path, with U+FFFD
   }
 }
