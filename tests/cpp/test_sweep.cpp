@@ -292,27 +292,29 @@ TEST(SweepRun, PointAndCollectEqualLocal) {
 }
 
 TEST(SweepRun, SlurmBackendEqualsLocal) {
-  // A one-node Slurm cluster on this machine (scripts/slurm-local), torn down at the end.
+  // A one-node Slurm cluster on this machine (scripts/slurm-local), torn down at the end. Its
+  // directory and the sweep's have spaces in their names (slurm.conf took a value to the first
+  // space: the cluster did not start, session 38).
   const fs::path d = scratch("slurm");
   const std::string script = std::string(SPIKECHIP_SOURCE_DIR) + "/scripts/slurm-local";
-  const int rc = run({script, "start", (d / "cluster").string()}, (d / "cluster.log").string());
+  const int rc = run({script, "start", (d / "a cluster").string()}, (d / "cluster.log").string());
   if (rc == 3) GTEST_SKIP() << "no local Slurm: " << slurp(d / "cluster.log");
   struct Stop {
     std::string cmd;
     ~Stop() { (void)!std::system(cmd.c_str()); }
-  } stop{"'" + script + "' stop '" + (d / "cluster").string() + "'"};
+  } stop{"'" + script + "' stop '" + (d / "a cluster").string() + "'"};
   ASSERT_EQ(rc, 0) << slurp(d / "cluster.log");
-  setenv("SLURM_CONF", (d / "cluster/slurm.conf").c_str(), 1);
+  setenv("SLURM_CONF", (d / "a cluster/slurm.conf").c_str(), 1);
   const std::string f = write_e2e_sweep(d);
   ASSERT_EQ(run({binary(), "sweep", f, "-j", "2", "-o", (d / "local").string()}, (d / "log").string()), 0);
-  ASSERT_EQ(run({binary(), "sweep", f, "--backend", "slurm", "-j", "2", "-o", (d / "slurm").string()},
+  ASSERT_EQ(run({binary(), "sweep", f, "--backend", "slurm", "-j", "2", "-o", (d / "slurm runs").string()},
                 (d / "log2").string()),
             0)
       << slurp(d / "log2");
-  for (int i = 0; i < 1200 && !fs::exists(d / "slurm/results.csv"); ++i)
+  for (int i = 0; i < 1200 && !fs::exists(d / "slurm runs/results.csv"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(fs::exists(d / "slurm/results.csv")) << slurp(d / "slurm/slurm/collect.out");
-  EXPECT_EQ(without_timing(slurp(d / "slurm/results.csv")), without_timing(slurp(d / "local/results.csv")));
+  ASSERT_TRUE(fs::exists(d / "slurm runs/results.csv")) << slurp(d / "slurm runs/slurm/collect.out");
+  EXPECT_EQ(without_timing(slurp(d / "slurm runs/results.csv")), without_timing(slurp(d / "local/results.csv")));
 }
 
 TEST(SweepEnergy, ReapplyFromReportEventsMatchesDirectApplication) {
